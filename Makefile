@@ -1,0 +1,45 @@
+# Hummingbird: `make run` starts the node, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-test
+RUN_STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck conformance conformance-full clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	$(VENV)/bin/hummingbird
+
+test: $(STAMP)
+	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
+	$(PY) -m mypy
+	$(PY) -m pytest -n 2 -q
+	$(PY) scripts/conformance.py --tier quick
+
+lint: $(STAMP)
+	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
+	$(PY) -m ruff format --check rpc sequencer statedb jit scripts tests
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+conformance: $(STAMP)
+	$(PY) scripts/conformance.py --tier quick
+
+conformance-full: $(STAMP)
+	$(PY) scripts/conformance.py --tier full
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
