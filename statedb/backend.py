@@ -1,0 +1,303 @@
+"""Where committed bytes live: RocksDB (rocksdict) or, for ``--ephemeral``, Python dicts.
+
+Owns the two backends behind ``StateDB``: opening and validating a directory,
+atomic batch writes, point reads, ordered range scans, and the history seek
+("the first change of this key after block N"). ``StateDB`` stages every write of
+a block into one ``Batch`` and calls ``write`` once; that call is the commit point.
+
+The batch API is rocksdict's own (``put(key, value, cf)``, ``delete(key, cf)``) so
+the RocksDB hot path has no wrapper call per key; the memory backend mimics it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import rocksdict
+
+from statedb.errors import CorruptDatabase, DatabaseClosed, StateDBError
+from statedb.keys import (
+    ALL_CFS,
+    CF_ACCOUNTS,
+    CF_CODE,
+    CF_HISTORY,
+    CF_META,
+    CF_STORAGE,
+    META_SCHEMA,
+    SCHEMA_VERSION,
+    rocks_options,
+)
+
+
+class Batch(Protocol):
+    def put(self, key: bytes, value: bytes, column_family: Any) -> None: ...
+
+    def delete(self, key: bytes, column_family: Any) -> None: ...
+
+    def delete_range(self, begin: bytes, end: bytes, column_family: Any) -> None: ...
+
+
+class Backend(Protocol):
+    persistent: bool
+
+    def handle(self, cf: str) -> Any: ...
+
+    def new_batch(self) -> Batch: ...
+
+    def write(self, batch: Batch) -> None: ...
+
+    def get(self, cf: str, key: bytes) -> bytes | None: ...
+
+    def history_after(self, prefix: bytes, after: bytes) -> bytes | None: ...
+
+    def items(
+        self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def close(self) -> None: ...
+
+
+# --- RocksDB ---------------------------------------------------------------------------
+class RocksBackend:
+    """A RocksDB directory with the column families of ``statedb.keys``."""
+
+    persistent = True
+
+    def __init__(self, path: str | os.PathLike[str], *, sync: bool = False) -> None:
+        self.path = Path(path)
+        _check_directory(self.path)
+        db_opts, cf_opts = rocks_options()
+        try:
+            self._db: rocksdict.Rdict | None = rocksdict.Rdict(
+                str(self.path), db_opts, column_families=cf_opts
+            )
+        except Exception as exc:  # rocksdict raises bare Exception with RocksDB's status text
+            text = str(exc)
+            if "lock" in text.lower():
+                raise StateDBError(
+                    f"{self.path} is already open (another process or instance holds its lock)"
+                ) from exc
+            raise CorruptDatabase(f"cannot open state database at {self.path}: {text}") from exc
+        self._handles = {cf: self._db.get_column_family_handle(cf) for cf in ALL_CFS}
+        self._cfs = {cf: self._db.get_column_family(cf) for cf in ALL_CFS}
+        self._read = rocksdict.ReadOptions()
+        self._write_opts = rocksdict.WriteOptions()
+        # sync=False survives a killed process (the WAL is in the OS page cache when
+        # write() returns); sync=True also survives power loss at ~1 fsync per block.
+        self._write_opts.sync = sync
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        meta = self._cfs[CF_META]
+        schema = meta.get(META_SCHEMA)
+        if schema is None:
+            for cf in ALL_CFS:
+                it = self._cfs[cf].iter(self._read)
+                it.seek_to_first()
+                if it.valid():
+                    self.close()
+                    raise CorruptDatabase(
+                        f"{self.path} holds RocksDB data but no statedb schema marker"
+                    )
+                del it
+            meta.put(META_SCHEMA, SCHEMA_VERSION, self._write_opts)
+        elif schema != SCHEMA_VERSION:
+            self.close()
+            raise CorruptDatabase(
+                f"{self.path} has schema {schema!r}; this build reads {SCHEMA_VERSION!r}"
+            )
+
+    def _live(self) -> rocksdict.Rdict:
+        if self._db is None:
+            raise DatabaseClosed("state database is closed")
+        return self._db
+
+    def handle(self, cf: str) -> Any:
+        return self._handles[cf]
+
+    def new_batch(self) -> Batch:
+        batch: Batch = rocksdict.WriteBatch(raw_mode=True)
+        return batch
+
+    def write(self, batch: Batch) -> None:
+        self._live().write(batch, self._write_opts)  # type: ignore[arg-type]
+
+    def get(self, cf: str, key: bytes) -> bytes | None:
+        self._live()
+        value: bytes | None = self._cfs[cf].get(key)
+        return value
+
+    def history_after(self, prefix: bytes, after: bytes) -> bytes | None:
+        self._live()
+        it = self._cfs[CF_HISTORY].iter(self._read)
+        it.seek(prefix + after)
+        if it.valid():
+            key: bytes = it.key()
+            if key[:-8] == prefix:
+                value: bytes = it.value()
+                return value
+        return None
+
+    def items(
+        self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        self._live()
+        it = self._cfs[cf].iter(self._read)
+        if reverse:
+            if end is None:
+                it.seek_to_last()
+            else:
+                it.seek_for_prev(end)
+                if it.valid() and it.key() >= end:
+                    it.prev()
+            while it.valid():
+                key = it.key()
+                if key < start:
+                    return
+                yield key, it.value()
+                it.prev()
+        else:
+            it.seek(start)
+            while it.valid():
+                key = it.key()
+                if end is not None and key >= end:
+                    return
+                yield key, it.value()
+                it.next()
+
+    def close(self) -> None:
+        if self._db is None:
+            return
+        db, self._db = self._db, None
+        # RocksDB stays open (and keeps its LOCK) while any handle or CF object lives.
+        for cf in self._cfs.values():
+            cf.close()
+        self._cfs.clear()
+        self._handles.clear()
+        db.close()
+        del db
+        gc.collect()
+
+
+def _check_directory(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise CorruptDatabase(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / "CURRENT").exists():
+        raise CorruptDatabase(f"{path} is not empty and is not a RocksDB database")
+
+
+# --- memory (--ephemeral) ---------------------------------------------------------------
+class _MemoryBatch:
+    """Records operations; ``MemoryBackend.write`` applies them all at once."""
+
+    __slots__ = ("ops",)
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[int, Any, bytes, bytes | None]] = []
+
+    def put(self, key: bytes, value: bytes, column_family: Any) -> None:
+        if column_family is not None:
+            self.ops.append((0, column_family, key, value))
+
+    def delete(self, key: bytes, column_family: Any) -> None:
+        if column_family is not None:
+            self.ops.append((1, column_family, key, None))
+
+    def delete_range(self, begin: bytes, end: bytes, column_family: Any) -> None:
+        if column_family is not None:
+            self.ops.append((2, column_family, begin, end))
+
+
+class MemoryBackend:
+    """Dicts instead of RocksDB. The head state itself is already resident in
+    ``StateDB``, so state column families are not duplicated here (handle None)."""
+
+    persistent = False
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[bytes, bytes]] = {
+            cf: {} for cf in ALL_CFS if cf not in (CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_HISTORY)
+        }
+        # History: key prefix -> (ascending block numbers, pre-images), for bisect.
+        self._history: dict[bytes, tuple[list[int], list[bytes]]] = {}
+        self._closed = False
+
+    def handle(self, cf: str) -> Any:
+        if cf in (CF_ACCOUNTS, CF_STORAGE, CF_CODE):
+            return None
+        return cf
+
+    def new_batch(self) -> Batch:
+        return _MemoryBatch()
+
+    def write(self, batch: Batch) -> None:
+        if self._closed:
+            raise DatabaseClosed("state database is closed")
+        assert isinstance(batch, _MemoryBatch)
+        tables = self._tables
+        history = self._history
+        for op, cf, key, value in batch.ops:
+            if cf == CF_HISTORY:
+                prefix, block = key[:-8], int.from_bytes(key[-8:], "big")
+                entry = history.get(prefix)
+                if op == 0:
+                    assert value is not None
+                    if entry is None:
+                        history[prefix] = ([block], [value])
+                        continue
+                    blocks, pres = entry
+                    i = bisect.bisect_left(blocks, block)
+                    if i < len(blocks) and blocks[i] == block:
+                        pres[i] = value
+                    else:
+                        blocks.insert(i, block)
+                        pres.insert(i, value)
+                elif entry is not None:
+                    blocks, pres = entry
+                    i = bisect.bisect_left(blocks, block)
+                    if i < len(blocks) and blocks[i] == block:
+                        del blocks[i], pres[i]
+                        if not blocks:
+                            del history[prefix]
+            elif op == 0:
+                assert value is not None
+                tables[cf][key] = value
+            elif op == 1:
+                tables[cf].pop(key, None)
+            else:
+                assert value is not None
+                table = tables[cf]
+                for k in [k for k in table if key <= k < value]:
+                    del table[k]
+
+    def get(self, cf: str, key: bytes) -> bytes | None:
+        return self._tables[cf].get(key)
+
+    def history_after(self, prefix: bytes, after: bytes) -> bytes | None:
+        entry = self._history.get(prefix)
+        if entry is None:
+            return None
+        blocks, pres = entry
+        i = bisect.bisect_left(blocks, int.from_bytes(after, "big"))
+        return pres[i] if i < len(blocks) else None
+
+    def items(
+        self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        # O(n log n) per scan; fine for a devnet's in-memory chain (documented).
+        table = self._tables[cf]
+        keys = sorted(k for k in table if k >= start and (end is None or k < end))
+        if reverse:
+            keys.reverse()
+        for k in keys:
+            value = table.get(k)
+            if value is not None:
+                yield k, value
+
+    def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,705 @@
+"""The state database: resident head state, one atomic WriteBatch per block.
+
+Owns ``StateDB`` (open/close, prepare/commit, views, history window, snapshots and
+revert, chain records) and ``PreparedBlock``.
+
+The head state lives in Python dicts (a ``DictState``) so execution reads never
+touch RocksDB. ``commit`` stages a block's state writes, its history entries and
+changeset, the caller's chain records and the new head pointer into ONE batch;
+the block is committed when ``Backend.write`` returns, and only then is the
+resident state updated. RocksDB applies a batch atomically (WAL record), so a
+reopen after ``kill -9`` finds exactly the last block whose write returned.
+
+Typical use by the sequencer::
+
+    prepared = db.prepare(block_diff)          # no mutation; gives the state root
+    header = build_header(..., state_root=prepared.state_root)
+    db.commit(number, prepared, {CF_BLOCKS: {block_number_key(number): encoded}, ...})
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+import sha3
+
+from statedb.backend import Backend, Batch, MemoryBackend, RocksBackend
+from statedb.commitment import Commitment, CommitmentUpdate
+from statedb.errors import (
+    BlockOrderError,
+    CorruptDatabase,
+    HistoryUnavailable,
+    InvalidStateInput,
+    StateDBError,
+)
+from statedb.history import HistoricalView, check_window, decode_changeset, encode_chain_entry
+from statedb.keys import (
+    CF_ACCOUNTS,
+    CF_CHANGESETS,
+    CF_CODE,
+    CF_HISTORY,
+    CF_META,
+    CF_STORAGE,
+    CHAIN_CF_ID,
+    CHAIN_CFS,
+    KIND_ACCOUNT,
+    KIND_CODE,
+    KIND_STORAGE,
+    META_COMMITMENT,
+    META_HEAD,
+    META_HISTORY_FIRST,
+    UINT256_MAX,
+    check_account,
+    check_address,
+    check_hash,
+    decode_account,
+    encode_account,
+)
+from statedb.types import EMPTY_CODE_HASH, Account, Address, DictState, Hash32, StateDiff
+from statedb.views import HeadView, OverlayView
+
+DEFAULT_HISTORY_WINDOW: Final = 10_000
+# Pruning runs inside commit; cap it so a shrunken window catches up over a few
+# blocks instead of stalling one commit.
+PRUNE_PER_COMMIT: Final = 64
+
+_keccak = sha3.keccak_256
+_EMPTY: Final[dict[int, int]] = {}
+
+AccountOps = dict[Address, Account | None]
+StorageOps = dict[Address, dict[int, int]]
+ChainRecords = Mapping[str, Mapping[bytes, bytes | None]]
+
+
+class PreparedBlock:
+    """The staged writes of the next block; ``state_root`` is its header's stateRoot.
+
+    Valid until the database commits or reverts anything else.
+    """
+
+    __slots__ = (
+        "_db",
+        "acc_ops",
+        "batch",
+        "changeset",
+        "codes",
+        "generation",
+        "number",
+        "sto_ops",
+        "update",
+        "used",
+    )
+
+    def __init__(
+        self,
+        db: StateDB,
+        number: int,
+        batch: Batch,
+        changeset: list[bytes],
+        acc_ops: AccountOps,
+        sto_ops: StorageOps,
+        codes: dict[Hash32, bytes],
+        update: CommitmentUpdate,
+    ) -> None:
+        self._db = db
+        self.number = number
+        self.generation = db._generation
+        self.batch = batch
+        self.changeset = changeset
+        self.acc_ops = acc_ops
+        self.sto_ops = sto_ops
+        self.codes = codes
+        self.update = update
+        self.used = False
+
+    @property
+    def state_root(self) -> bytes:
+        return self.update.root
+
+
+class StateDB:
+    """Flat Ethereum state with history. Single writer; reads may come from anywhere."""
+
+    def __init__(self, backend: Backend, *, history_window: int = DEFAULT_HISTORY_WINDOW) -> None:
+        if type(history_window) is not int or history_window < 0:
+            raise InvalidStateInput(f"history_window must be an int >= 0, got {history_window!r}")
+        self._backend = backend
+        self._window = history_window
+        self._h = {
+            cf: backend.handle(cf)
+            for cf in (CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_HISTORY, CF_CHANGESETS, CF_META)
+        }
+        self._state = DictState()
+        self._head = -1
+        self._history_first = 0
+        self._generation = 0
+        self._reverts: list[int] = []
+        self._snapshots: dict[int, int] = {}
+        self._next_snapshot = 1
+        self._closed = False
+        self._commitment = Commitment()
+        if backend.persistent:
+            self._load()
+        self.head = HeadView(self._state)
+
+    # --- opening and closing -------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        history_window: int = DEFAULT_HISTORY_WINDOW,
+        sync: bool = False,
+    ) -> StateDB:
+        """Open (or create) the database in directory ``path``.
+
+        ``sync=True`` fsyncs the WAL on every commit (survives power loss, not only a
+        killed process).
+        """
+        backend = RocksBackend(path, sync=sync)
+        try:
+            return cls(backend, history_window=history_window)
+        except BaseException:
+            backend.close()
+            raise
+
+    @classmethod
+    def ephemeral(cls, *, history_window: int = DEFAULT_HISTORY_WINDOW) -> StateDB:
+        """Everything in memory, same API (``--ephemeral``)."""
+        return cls(MemoryBackend(), history_window=history_window)
+
+    def _load(self) -> None:
+        backend = self._backend
+        head = backend.get(CF_META, META_HEAD)
+        first = backend.get(CF_META, META_HISTORY_FIRST)
+        self._history_first = int.from_bytes(first, "big") if first else 0
+        try:
+            accounts = self._state.accounts
+            for key, value in backend.items(CF_ACCOUNTS):
+                if len(key) != 20:
+                    raise ValueError(f"account key of {len(key)} bytes")
+                accounts[key] = decode_account(value)
+            storage = self._state.storage
+            current_address = b""
+            slots: dict[int, int] = {}
+            # Keys arrive sorted, so an account's slots are contiguous: one dict
+            # lookup per account, not per slot.
+            for key, value in backend.items(CF_STORAGE):
+                address = key[:20]
+                if address != current_address:
+                    if len(key) != 52:
+                        raise ValueError(f"storage key of {len(key)} bytes")
+                    current_address = address
+                    slots = storage.setdefault(address, {})
+                slots[int.from_bytes(key[20:], "big")] = int.from_bytes(value, "big")
+            self._state.codes.update(backend.items(CF_CODE))
+        except ValueError as exc:
+            raise CorruptDatabase(f"undecodable state in the database: {exc}") from exc
+        if head is None:
+            if self._state.accounts or self._state.storage:
+                raise CorruptDatabase("state present but no head block recorded")
+            return
+        if len(head) != 40:
+            raise CorruptDatabase("bad head record")
+        self._head = int.from_bytes(head[:8], "big")
+        stored_root = head[8:]
+        checkpoint = backend.get(CF_META, META_COMMITMENT)
+        commitment = None
+        if checkpoint is not None and checkpoint[:8] == head[:8]:
+            try:
+                commitment = Commitment.from_bytes(checkpoint[8:])
+            except ValueError:
+                commitment = None
+            if commitment is not None and commitment.root != stored_root:
+                commitment = None
+        if commitment is None:
+            # No clean-shutdown checkpoint (a crash): recompute, which also verifies.
+            commitment = Commitment.from_state(self._state.accounts, self._state.storage)
+            if commitment.root != stored_root:
+                raise CorruptDatabase(
+                    f"state root of the stored state {commitment.root.hex()} differs from "
+                    f"the root recorded for block {self._head}: {stored_root.hex()}"
+                )
+        self._commitment = commitment
+        if checkpoint is not None:
+            # A checkpoint is only trusted once: after any later commit or revert it
+            # could describe a different state at the same block number.
+            batch = backend.new_batch()
+            batch.delete(META_COMMITMENT, self._h[CF_META])
+            backend.write(batch)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._backend.persistent and self._head >= 0:
+            # Checkpoint the bucket sums so a clean reopen skips the full recompute.
+            batch = self._backend.new_batch()
+            batch.put(
+                META_COMMITMENT,
+                self._head.to_bytes(8, "big") + self._commitment.to_bytes(),
+                self._h[CF_META],
+            )
+            self._backend.write(batch)
+        self._closed = True
+        self._backend.close()
+
+    def __enter__(self) -> StateDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- properties ----------------------------------------------------------------
+    @property
+    def head_number(self) -> int:
+        """The last committed block (-1 before the first commit)."""
+        return self._head
+
+    @property
+    def state_root(self) -> bytes:
+        return self._commitment.root
+
+    @property
+    def history_window(self) -> int:
+        return self._window
+
+    @property
+    def oldest_available(self) -> int:
+        """The oldest block whose state ``at`` can still serve."""
+        return max(0, self._history_first - 1)
+
+    @property
+    def resident(self) -> DictState:
+        """The resident head state. Read-only for callers (e.g. to seed worker processes)."""
+        return self._state
+
+    # --- views ---------------------------------------------------------------------
+    def at(self, number: int) -> HistoricalView:
+        """A ``StateReader`` pinned to the state after block ``number``."""
+        return HistoricalView(self, number)
+
+    def overlay(self, diff: StateDiff) -> OverlayView:
+        """Head + an uncommitted diff (pending state, eth_call)."""
+        return OverlayView(self.head, diff)
+
+    def _revert_epoch(self) -> int:
+        return len(self._reverts)
+
+    def _check_readable(self, number: int, epoch: int) -> None:
+        if self._closed:
+            raise StateDBError("state database is closed")
+        check_window(number, self.oldest_available, self._head)
+        reverts = self._reverts
+        if epoch != len(reverts) and min(reverts[epoch:]) < number:
+            raise HistoryUnavailable(f"block {number} was reverted")
+
+    # --- commit ----------------------------------------------------------------------
+    def prepare(self, diff: StateDiff) -> PreparedBlock:
+        """Stage ``diff`` as block head+1 and compute its state root, mutating nothing."""
+        self._check_open()
+        number = self._head + 1
+        acc_ops, sto_ops, codes = self._normalize(diff)
+        batch = self._backend.new_batch()
+        changeset: list[bytes] = []
+        deltas = self._stage(
+            batch, acc_ops, sto_ops, codes, (), changeset, number.to_bytes(8, "big")
+        )
+        update = self._commitment.prepare(deltas)
+        return PreparedBlock(self, number, batch, changeset, acc_ops, sto_ops, codes, update)
+
+    def commit(
+        self,
+        block_number: int,
+        block: StateDiff | PreparedBlock,
+        chain_records: ChainRecords | None = None,
+    ) -> bytes:
+        """Commit block ``block_number`` (must be head + 1) atomically; return its state root.
+
+        ``chain_records`` maps a chain column family (``statedb.keys.CHAIN_CFS``) to
+        ``{key: value}``; a value of None deletes the record. Reverting the block
+        restores every record's previous value.
+        """
+        self._check_open()
+        if isinstance(block, StateDiff):
+            prepared = self.prepare(block)
+        elif isinstance(block, PreparedBlock):
+            prepared = block
+        else:
+            raise InvalidStateInput(f"expected a StateDiff or PreparedBlock, got {block!r}")
+        if prepared._db is not self or prepared.used or prepared.generation != self._generation:
+            raise BlockOrderError("prepared block is stale: the head moved since prepare()")
+        if type(block_number) is not int or block_number != prepared.number:
+            raise BlockOrderError(
+                f"cannot commit block {block_number!r}: the next block is {prepared.number}"
+            )
+        records = _check_chain_records(chain_records)
+        backend = self._backend
+        batch = prepared.batch
+        changeset = prepared.changeset
+        for cf, key, value in records:
+            changeset.append(encode_chain_entry(CHAIN_CF_ID[cf], key, backend.get(cf, key)))
+            if value is None:
+                batch.delete(key, backend.handle(cf))
+            else:
+                batch.put(key, value, backend.handle(cf))
+        number8 = block_number.to_bytes(8, "big")
+        root = prepared.update.root
+        h_meta = self._h[CF_META]
+        batch.put(number8, b"".join(changeset), self._h[CF_CHANGESETS])
+        batch.put(META_HEAD, number8 + root, h_meta)
+        first = self._stage_prune(batch, block_number)
+        if first != self._history_first:
+            batch.put(META_HISTORY_FIRST, first.to_bytes(8, "big"), h_meta)
+        prepared.used = True
+        backend.write(batch)  # <- the commit point
+        self._apply(prepared.acc_ops, prepared.sto_ops, prepared.codes, ())
+        self._commitment.apply(prepared.update)
+        self._head = block_number
+        self._history_first = first
+        self._generation += 1
+        return root
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StateDBError("state database is closed")
+
+    def _normalize(self, diff: StateDiff) -> tuple[AccountOps, StorageOps, dict[Hash32, bytes]]:
+        """The real changes of ``diff`` against the head, as flat per-key operations.
+
+        Wipes (``storage_cleared``, deleted accounts) become explicit zero writes of
+        the slots that exist, so history records each slot's pre-image and the
+        commitment subtracts each slot's leaf. No-op writes are dropped. Follows
+        ``DictState.apply`` exactly (the tests check it).
+        """
+        if not isinstance(diff, StateDiff):
+            raise InvalidStateInput(f"expected a StateDiff, got {diff!r}")
+        accounts = self._state.accounts
+        storage = self._state.storage
+        acc_ops: AccountOps = {}
+        wiped: list[Address] = []
+        for address, account in diff.accounts.items():
+            check_address(address)
+            if account is None:
+                wiped.append(address)
+            else:
+                check_account(account)
+            if account != accounts.get(address):
+                acc_ops[address] = account
+        for address in diff.storage_cleared:
+            wiped.append(check_address(address))
+        sto_ops: StorageOps = {}
+        for address in wiped:
+            cur = storage.get(address)
+            if cur:
+                sto_ops[address] = dict.fromkeys(cur, 0)
+        for address, slots in diff.storage.items():
+            check_address(address)
+            cur = storage.get(address) or _EMPTY
+            ops = sto_ops.get(address)
+            was_wiped = ops is not None
+            if ops is None:
+                ops = {}
+            for slot, value in slots.items():
+                if (
+                    type(slot) is not int
+                    or type(value) is not int
+                    or not 0 <= slot <= UINT256_MAX
+                    or not 0 <= value <= UINT256_MAX
+                ):
+                    raise InvalidStateInput(
+                        f"storage slot and value must be ints in [0, 2**256), got "
+                        f"{slot!r} -> {value!r} at 0x{address.hex()}"
+                    )
+                if cur.get(slot, 0) != value:
+                    ops[slot] = value
+                elif was_wiped:
+                    ops.pop(slot, None)
+            if ops:
+                sto_ops[address] = ops
+        codes: dict[Hash32, bytes] = {}
+        known = self._state.codes
+        for code_hash, code in diff.codes.items():
+            check_hash(code_hash, "code hash")
+            if type(code) is not bytes:
+                raise InvalidStateInput(f"code must be bytes, got {type(code).__name__}")
+            if code_hash in known:
+                continue
+            if _keccak(code).digest() != code_hash:
+                raise InvalidStateInput(f"code does not hash to 0x{code_hash.hex()}")
+            codes[code_hash] = code
+        return acc_ops, sto_ops, codes
+
+    def _stage(
+        self,
+        batch: Batch,
+        acc_ops: AccountOps,
+        sto_ops: StorageOps,
+        codes: Mapping[Hash32, bytes],
+        removed_codes: tuple[Hash32, ...] | set[Hash32],
+        changeset: list[bytes],
+        block8: bytes | None,
+    ) -> dict[int, int]:
+        """Put the state writes (and, if ``block8``, history entries) into ``batch``.
+
+        Returns the commitment's per-bucket deltas. This is the per-key hot path:
+        a few dict lookups, two keccaks and two or three batch puts per changed key.
+        """
+        put = batch.put
+        delete = batch.delete
+        suffix = block8 or b""
+        h_acc = self._h[CF_ACCOUNTS]
+        h_sto = self._h[CF_STORAGE]
+        h_hist = self._h[CF_HISTORY]
+        accounts = self._state.accounts
+        storage = self._state.storage
+        record = block8 is not None
+        add = changeset.append
+        keccak = _keccak
+        from_bytes = int.from_bytes
+        deltas: dict[int, int] = {}
+        for address, new in acc_ops.items():
+            old = accounts.get(address)
+            b = (address[0] << 4) | (address[1] >> 4)  # commitment.account_bucket, inlined
+            d = deltas.get(b, 0)
+            key = b"\x01" + address
+            if old is not None:
+                old_enc = encode_account(old)
+                d -= from_bytes(keccak(key + old_enc).digest(), "big")
+            else:
+                old_enc = b""
+            if new is not None:
+                new_enc = encode_account(new)
+                d += from_bytes(keccak(key + new_enc).digest(), "big")
+                put(address, new_enc, h_acc)
+            else:
+                delete(address, h_acc)
+            deltas[b] = d
+            if record:
+                add(key)
+                put(key + suffix, old_enc, h_hist)
+        for address, ops in sto_ops.items():
+            cur = storage.get(address) or _EMPTY
+            ab = (address[0] << 4) | (address[1] >> 4)
+            count = len(cur)
+            for slot, value in ops.items():
+                prev = cur.get(slot, 0)
+                skey = address + slot.to_bytes(32, "big")
+                lkey = b"\x02" + skey
+                b = ab ^ (slot & 0xFFF)  # commitment.slot_bucket, inlined
+                d = deltas.get(b, 0)
+                if prev:
+                    old32 = prev.to_bytes(32, "big")
+                    d -= from_bytes(keccak(lkey + old32).digest(), "big")
+                    if not value:
+                        count -= 1
+                else:
+                    old32 = b""
+                    if value:
+                        count += 1
+                if value:
+                    new32 = value.to_bytes(32, "big")
+                    d += from_bytes(keccak(lkey + new32).digest(), "big")
+                    put(skey, new32, h_sto)
+                else:
+                    delete(skey, h_sto)
+                deltas[b] = d
+                if record:
+                    add(lkey)
+                    put(lkey + suffix, old32, h_hist)
+            if record and (count > 0) != bool(cur):
+                # Has-storage flipped: record it so historical views answer EIP-7610's
+                # "account has storage" without scanning slots.
+                key = b"\x03" + address
+                add(key)
+                put(key + suffix, b"\x01" if cur else b"\x00", h_hist)
+        h_code = self._h[CF_CODE]
+        for code_hash, code in codes.items():
+            put(code_hash, code, h_code)
+            if record:
+                add(b"\x04" + code_hash)
+        for code_hash in removed_codes:
+            delete(code_hash, h_code)
+        return deltas
+
+    def _apply(
+        self,
+        acc_ops: AccountOps,
+        sto_ops: StorageOps,
+        codes: Mapping[Hash32, bytes],
+        removed_codes: tuple[Hash32, ...] | set[Hash32],
+    ) -> None:
+        accounts = self._state.accounts
+        storage = self._state.storage
+        for address, account in acc_ops.items():
+            if account is None:
+                accounts.pop(address, None)
+            else:
+                accounts[address] = account
+        for address, ops in sto_ops.items():
+            cur = storage.get(address)
+            if cur is None:
+                cur = storage[address] = {}
+            for slot, value in ops.items():
+                if value:
+                    cur[slot] = value
+                else:
+                    cur.pop(slot, None)
+            if not cur:
+                del storage[address]
+        self._state.codes.update(codes)
+        for code_hash in removed_codes:
+            if code_hash != EMPTY_CODE_HASH:
+                self._state.codes.pop(code_hash, None)
+
+    def _stage_prune(self, batch: Batch, number: int) -> int:
+        """Delete changesets that left the window; return the new oldest kept block."""
+        first = self._history_first
+        if self._window == 0:
+            return first
+        limit = number - self._window  # changesets <= limit are no longer needed
+        if self._snapshots:
+            # A snapshot must stay revertible: keep every changeset after it.
+            limit = min(limit, min(self._snapshots.values()))
+        stop = min(limit + 1, first + PRUNE_PER_COMMIT)
+        if stop <= first:
+            return first
+        h_hist = self._h[CF_HISTORY]
+        h_cs = self._h[CF_CHANGESETS]
+        for block in range(first, stop):
+            block8 = block.to_bytes(8, "big")
+            data = self._backend.get(CF_CHANGESETS, block8)
+            if data is None:
+                continue
+            entries, _ = decode_changeset(data)
+            for kind, key in entries:
+                if kind != KIND_CODE:
+                    batch.delete(bytes((kind,)) + key + block8, h_hist)
+            batch.delete(block8, h_cs)
+        return stop
+
+    # --- snapshots and revert ------------------------------------------------------
+    def snapshot(self) -> int:
+        """Remember the head for ``evm_snapshot``: O(1), pins the history it needs."""
+        self._check_open()
+        snapshot_id = self._next_snapshot
+        self._next_snapshot += 1
+        self._snapshots[snapshot_id] = self._head
+        return snapshot_id
+
+    def revert(self, snapshot_id: int) -> None:
+        """``evm_revert``: back to the snapshot's block; drops it and every later snapshot."""
+        number = self._snapshots.get(snapshot_id)
+        if number is None:
+            raise StateDBError(f"unknown snapshot id {snapshot_id!r}")
+        self.revert_to(number)
+        for sid in [sid for sid in self._snapshots if sid >= snapshot_id]:
+            del self._snapshots[sid]
+
+    def revert_to(self, number: int) -> None:
+        """Undo blocks head..number+1 in one atomic batch: state, history, chain records."""
+        self._check_open()
+        if type(number) is not int or not self._history_first - 1 <= number <= self._head:
+            raise HistoryUnavailable(
+                f"cannot revert to block {number!r} (revertible: "
+                f"{self._history_first - 1}..{self._head})"
+            )
+        if number == self._head:
+            return
+        backend = self._backend
+        h_hist = self._h[CF_HISTORY]
+        h_cs = self._h[CF_CHANGESETS]
+        batch = backend.new_batch()
+        acc_pre: AccountOps = {}
+        sto_pre: StorageOps = {}
+        removed_codes: set[Hash32] = set()
+        chain_pre: dict[tuple[int, bytes], bytes | None] = {}
+        # Newest block first, so the pre-image of the oldest reverted block wins.
+        for block in range(self._head, number, -1):
+            block8 = block.to_bytes(8, "big")
+            data = backend.get(CF_CHANGESETS, block8)
+            if data is None:
+                raise CorruptDatabase(f"changeset of block {block} is missing")
+            entries, chain = decode_changeset(data)
+            for kind, key in entries:
+                if kind == KIND_CODE:
+                    removed_codes.add(key)
+                    continue
+                prefix = bytes((kind,)) + key
+                pre = backend.history_after(prefix, block8)
+                if pre is None:
+                    raise CorruptDatabase(f"history entry {prefix.hex()} of {block} missing")
+                if kind == KIND_ACCOUNT:
+                    acc_pre[key] = decode_account(pre) if pre else None
+                elif kind == KIND_STORAGE:
+                    sto_pre.setdefault(key[:20], {})[int.from_bytes(key[20:], "big")] = (
+                        int.from_bytes(pre, "big")
+                    )
+                batch.delete(prefix + block8, h_hist)
+            for c in chain:
+                chain_pre[(c.cf_id, c.key)] = c.value
+            batch.delete(block8, h_cs)
+        accounts = self._state.accounts
+        acc_ops = {a: v for a, v in acc_pre.items() if accounts.get(a) != v}
+        sto_ops: StorageOps = {}
+        for address, pres in sto_pre.items():
+            cur = self._state.storage.get(address) or _EMPTY
+            ops = {slot: v for slot, v in pres.items() if cur.get(slot, 0) != v}
+            if ops:
+                sto_ops[address] = ops
+        deltas = self._stage(batch, acc_ops, sto_ops, {}, removed_codes, [], None)
+        update = self._commitment.prepare(deltas)
+        for (cf_id, key), value in chain_pre.items():
+            handle = backend.handle(CHAIN_CFS[cf_id])
+            if value is None:
+                batch.delete(key, handle)
+            else:
+                batch.put(key, value, handle)
+        h_meta = self._h[CF_META]
+        if number >= 0:
+            batch.put(META_HEAD, number.to_bytes(8, "big") + update.root, h_meta)
+        else:
+            batch.delete(META_HEAD, h_meta)
+        backend.write(batch)
+        self._apply(acc_ops, sto_ops, {}, removed_codes)
+        self._commitment.apply(update)
+        self._head = number
+        self._generation += 1
+        self._reverts.append(number)
+
+    # --- chain records -------------------------------------------------------------
+    def get_record(self, cf: str, key: bytes) -> bytes | None:
+        self._check_open()
+        _check_chain_cf(cf)
+        return self._backend.get(cf, key)
+
+    def records(
+        self, cf: str, start: bytes = b"", end: bytes | None = None, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Records of ``cf`` with ``start <= key < end`` in key order (or reversed)."""
+        self._check_open()
+        _check_chain_cf(cf)
+        return self._backend.items(cf, start, end, reverse)
+
+
+def _check_chain_cf(cf: object) -> None:
+    if cf not in CHAIN_CF_ID:
+        raise InvalidStateInput(f"unknown chain record column family {cf!r}; use {CHAIN_CFS}")
+
+
+def _check_chain_records(records: ChainRecords | None) -> list[tuple[str, bytes, bytes | None]]:
+    out: list[tuple[str, bytes, bytes | None]] = []
+    if not records:
+        return out
+    for cf, entries in records.items():
+        _check_chain_cf(cf)
+        for key, value in entries.items():
+            if type(key) is not bytes or not 0 < len(key) < 1 << 16:
+                raise InvalidStateInput(f"chain record key must be 1..65535 bytes, got {key!r}")
+            if value is not None and type(value) is not bytes:
+                raise InvalidStateInput(
+                    f"chain record value must be bytes or None, got {type(value).__name__}"
+                )
+            out.append((cf, key, value))
+    return out
