@@ -1,0 +1,144 @@
+"""Execution contexts: the block and transaction environments, a message
+(one call or create), and ``Evm``, the mutable frame an instruction acts on.
+
+Mutable hot objects are plain slotted classes (no dataclass machinery on the
+per-call path); environments are frozen slotted dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from statedb.types import Address
+
+if TYPE_CHECKING:
+    from jit.evm.state import TxState
+    from jit.forks import ForkRules
+
+UINT256_MAX = (1 << 256) - 1
+STACK_LIMIT = 1024
+CALL_DEPTH_LIMIT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BlockEnv:
+    """What the block gives execution: header fields and recent block hashes."""
+
+    chain_id: int
+    coinbase: Address
+    number: int
+    timestamp: int
+    gas_limit: int
+    base_fee: int
+    prev_randao: bytes = b"\x00" * 32
+    excess_blob_gas: int = 0
+    blob_base_fee: int = 1
+    # number -> hash for (up to) the 256 blocks before this one (BLOCKHASH).
+    block_hashes: Mapping[int, bytes] = field(default_factory=dict)
+    parent_beacon_block_root: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TxEnv:
+    """What the transaction gives execution."""
+
+    origin: Address
+    gas_price: int
+    blob_versioned_hashes: tuple[bytes, ...] = ()
+
+
+class Message:
+    """One call or create. ``target`` None means a create of ``current_target``."""
+
+    __slots__ = (
+        "caller",
+        "code",
+        "code_address",
+        "current_target",
+        "data",
+        "depth",
+        "disable_precompiles",
+        "gas",
+        "is_static",
+        "should_transfer_value",
+        "target",
+        "value",
+    )
+
+    def __init__(
+        self,
+        caller: Address,
+        target: Address | None,
+        current_target: Address,
+        code_address: Address | None,
+        value: int,
+        data: bytes,
+        code: bytes,
+        gas: int,
+        depth: int,
+        is_static: bool,
+        should_transfer_value: bool = True,
+        disable_precompiles: bool = False,
+    ) -> None:
+        self.caller = caller
+        self.target = target
+        self.current_target = current_target
+        self.code_address = code_address
+        self.value = value
+        self.data = data
+        self.code = code
+        self.gas = gas
+        self.depth = depth
+        self.is_static = is_static
+        self.should_transfer_value = should_transfer_value
+        self.disable_precompiles = disable_precompiles
+
+
+class Evm:
+    """The frame of one message: the machine state instructions act on.
+
+    ``pc`` points at the byte after the instruction being executed while its
+    handler runs (the loop advances it before dispatch); jumps overwrite it.
+    """
+
+    __slots__ = (
+        "block",
+        "code",
+        "error",
+        "gas_left",
+        "jumpdests",
+        "memory",
+        "msg",
+        "output",
+        "pc",
+        "return_data",
+        "rules",
+        "stack",
+        "state",
+        "tx",
+    )
+
+    def __init__(
+        self,
+        msg: Message,
+        state: TxState,
+        rules: ForkRules,
+        block: BlockEnv,
+        tx: TxEnv,
+    ) -> None:
+        self.msg = msg
+        self.state = state
+        self.rules = rules
+        self.block = block
+        self.tx = tx
+        self.code = msg.code
+        self.pc = 0
+        self.stack: list[int] = []
+        self.memory = bytearray()
+        self.gas_left = msg.gas
+        self.jumpdests: frozenset[int] | None = None
+        self.output = b""
+        self.return_data = b""
+        self.error: Exception | None = None

@@ -1,0 +1,102 @@
+"""Comparison and bitwise logic: LT ... SAR (EIP-145 shifts), CLZ (EIP-7939)."""
+
+from __future__ import annotations
+
+from jit.evm.frame import UINT256_MAX, Evm
+
+_SIGN_BIT = 1 << 255
+_MODULUS = 1 << 256
+
+
+def _signed(value: int) -> int:
+    return value - _MODULUS if value & _SIGN_BIT else value
+
+
+def lt(evm: Evm) -> None:
+    stack = evm.stack
+    a = stack.pop()
+    stack.append(1 if a < stack.pop() else 0)
+
+
+def gt(evm: Evm) -> None:
+    stack = evm.stack
+    a = stack.pop()
+    stack.append(1 if a > stack.pop() else 0)
+
+
+def slt(evm: Evm) -> None:
+    stack = evm.stack
+    a = _signed(stack.pop())
+    stack.append(1 if a < _signed(stack.pop()) else 0)
+
+
+def sgt(evm: Evm) -> None:
+    stack = evm.stack
+    a = _signed(stack.pop())
+    stack.append(1 if a > _signed(stack.pop()) else 0)
+
+
+def eq(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(1 if stack.pop() == stack.pop() else 0)
+
+
+def iszero(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(0 if stack.pop() else 1)
+
+
+def and_(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(stack.pop() & stack.pop())
+
+
+def or_(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(stack.pop() | stack.pop())
+
+
+def xor(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(stack.pop() ^ stack.pop())
+
+
+def not_(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(UINT256_MAX ^ stack.pop())
+
+
+def byte(evm: Evm) -> None:
+    stack = evm.stack
+    index = stack.pop()
+    value = stack.pop()
+    stack.append((value >> (248 - (index << 3))) & 0xFF if index < 32 else 0)
+
+
+def shl(evm: Evm) -> None:
+    stack = evm.stack
+    shift = stack.pop()
+    value = stack.pop()
+    stack.append((value << shift) & UINT256_MAX if shift < 256 else 0)
+
+
+def shr(evm: Evm) -> None:
+    stack = evm.stack
+    shift = stack.pop()
+    value = stack.pop()
+    stack.append(value >> shift if shift < 256 else 0)
+
+
+def sar(evm: Evm) -> None:
+    stack = evm.stack
+    shift = stack.pop()
+    value = _signed(stack.pop())
+    if shift >= 256:
+        shift = 255
+    stack.append((value >> shift) & UINT256_MAX)
+
+
+def clz(evm: Evm) -> None:
+    """EIP-7939: number of leading zero bits (256 for zero)."""
+    stack = evm.stack
+    stack.append(256 - stack.pop().bit_length())

@@ -1,0 +1,53 @@
+"""Block instructions: BLOCKHASH, COINBASE, TIMESTAMP, NUMBER, PREVRANDAO
+(EIP-4399), GASLIMIT, CHAINID (EIP-1344), BASEFEE (EIP-3198)."""
+
+from __future__ import annotations
+
+from jit.evm.exceptions import StackOverflowError
+from jit.evm.frame import STACK_LIMIT, Evm
+
+
+def _push(evm: Evm, value: int) -> None:
+    stack = evm.stack
+    stack.append(value)
+    if len(stack) > STACK_LIMIT:
+        raise StackOverflowError
+
+
+def blockhash(evm: Evm) -> None:
+    stack = evm.stack
+    number = stack.pop()
+    current = evm.block.number
+    if number < current <= number + 256:
+        block_hash = evm.block.block_hashes.get(number)
+        stack.append(int.from_bytes(block_hash, "big") if block_hash else 0)
+    else:
+        stack.append(0)
+
+
+def coinbase(evm: Evm) -> None:
+    _push(evm, int.from_bytes(evm.block.coinbase, "big"))
+
+
+def timestamp(evm: Evm) -> None:
+    _push(evm, evm.block.timestamp)
+
+
+def number(evm: Evm) -> None:
+    _push(evm, evm.block.number)
+
+
+def prevrandao(evm: Evm) -> None:
+    _push(evm, int.from_bytes(evm.block.prev_randao, "big"))
+
+
+def gaslimit(evm: Evm) -> None:
+    _push(evm, evm.block.gas_limit)
+
+
+def chainid(evm: Evm) -> None:
+    _push(evm, evm.block.chain_id)
+
+
+def basefee(evm: Evm) -> None:
+    _push(evm, evm.block.base_fee)

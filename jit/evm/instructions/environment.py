@@ -1,0 +1,183 @@
+"""Environment instructions: ADDRESS ... EXTCODEHASH, SELFBALANCE, BLOBHASH
+(EIP-4844), BLOBBASEFEE (EIP-7516); EIP-2929 cold account access.
+
+EXTCODE* read a delegated account's designator itself (EIP-7702): only the
+CALL family follows delegations.
+"""
+
+from __future__ import annotations
+
+from jit.evm import memory
+from jit.evm.addresses import to_address
+from jit.evm.exceptions import OutOfBoundsRead, OutOfGasError, StackOverflowError
+from jit.evm.frame import STACK_LIMIT, Evm
+from jit.evm.gas import GAS_COLD_ACCOUNT_ACCESS, GAS_COPY, GAS_WARM_ACCESS
+from statedb.types import EMPTY_CODE_HASH
+
+_COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
+
+
+def _push(evm: Evm, value: int) -> None:
+    stack = evm.stack
+    stack.append(value)
+    if len(stack) > STACK_LIMIT:
+        raise StackOverflowError
+
+
+def _charge(evm: Evm, cost: int) -> None:
+    if cost > evm.gas_left:
+        raise OutOfGasError
+    evm.gas_left -= cost
+
+
+def _access(evm: Evm, address: bytes) -> None:
+    """The table charged the warm cost; add the cold surcharge if needed."""
+    if evm.state.warm_address(address):
+        _charge(evm, _COLD_ACCOUNT_EXTRA)
+
+
+def _copy_to_memory(evm: Evm, source: bytes, memory_offset: int, source_offset: int, size: int) -> None:
+    if not size:
+        return
+    _charge(evm, GAS_COPY * ((size + 31) >> 5))
+    memory.expand(evm, memory_offset, size)
+    chunk = source[source_offset : source_offset + size] if source_offset < len(source) else b""
+    if len(chunk) < size:
+        chunk = chunk + bytes(size - len(chunk))
+    evm.memory[memory_offset : memory_offset + size] = chunk
+
+
+def address(evm: Evm) -> None:
+    _push(evm, int.from_bytes(evm.msg.current_target, "big"))
+
+
+def balance(evm: Evm) -> None:
+    target = to_address(evm.stack.pop())
+    _access(evm, target)
+    evm.stack.append(evm.state.balance(target))
+
+
+def origin(evm: Evm) -> None:
+    _push(evm, int.from_bytes(evm.tx.origin, "big"))
+
+
+def caller(evm: Evm) -> None:
+    _push(evm, int.from_bytes(evm.msg.caller, "big"))
+
+
+def callvalue(evm: Evm) -> None:
+    _push(evm, evm.msg.value)
+
+
+def calldataload(evm: Evm) -> None:
+    stack = evm.stack
+    start = stack.pop()
+    data = evm.msg.data
+    chunk = data[start : start + 32] if start < len(data) else b""
+    value = int.from_bytes(chunk, "big")
+    if len(chunk) < 32:
+        value <<= (32 - len(chunk)) << 3
+    stack.append(value)
+
+
+def calldatasize(evm: Evm) -> None:
+    _push(evm, len(evm.msg.data))
+
+
+def calldatacopy(evm: Evm) -> None:
+    stack = evm.stack
+    memory_offset = stack.pop()
+    data_offset = stack.pop()
+    size = stack.pop()
+    _copy_to_memory(evm, evm.msg.data, memory_offset, data_offset, size)
+
+
+def codesize(evm: Evm) -> None:
+    _push(evm, len(evm.msg.code))
+
+
+def codecopy(evm: Evm) -> None:
+    stack = evm.stack
+    memory_offset = stack.pop()
+    code_offset = stack.pop()
+    size = stack.pop()
+    _copy_to_memory(evm, evm.msg.code, memory_offset, code_offset, size)
+
+
+def gasprice(evm: Evm) -> None:
+    _push(evm, evm.tx.gas_price)
+
+
+def extcodesize(evm: Evm) -> None:
+    target = to_address(evm.stack.pop())
+    _access(evm, target)
+    evm.stack.append(len(evm.state.get_code(target)))
+
+
+def extcodecopy(evm: Evm) -> None:
+    stack = evm.stack
+    target = to_address(stack.pop())
+    memory_offset = stack.pop()
+    code_offset = stack.pop()
+    size = stack.pop()
+    # GAS: copy and memory first, then the access (the order execution-specs uses;
+    # it only matters for which out-of-gas is reported).
+    cost = GAS_COPY * ((size + 31) >> 5) + (
+        memory.expansion_cost(len(evm.memory), memory_offset + size) if size else 0
+    )
+    if evm.state.warm_address(target):
+        cost += _COLD_ACCOUNT_EXTRA
+    _charge(evm, cost)
+    if size:
+        memory.resize(evm, memory_offset + size)
+        code = evm.state.get_code(target)
+        chunk = code[code_offset : code_offset + size] if code_offset < len(code) else b""
+        evm.memory[memory_offset : memory_offset + size] = chunk + bytes(size - len(chunk))
+
+
+def returndatasize(evm: Evm) -> None:
+    _push(evm, len(evm.return_data))
+
+
+def returndatacopy(evm: Evm) -> None:
+    stack = evm.stack
+    memory_offset = stack.pop()
+    data_offset = stack.pop()
+    size = stack.pop()
+    cost = GAS_COPY * ((size + 31) >> 5) + (
+        memory.expansion_cost(len(evm.memory), memory_offset + size) if size else 0
+    )
+    _charge(evm, cost)
+    if data_offset + size > len(evm.return_data):
+        raise OutOfBoundsRead  # EIP-211
+    if size:
+        memory.resize(evm, memory_offset + size)
+        evm.memory[memory_offset : memory_offset + size] = evm.return_data[
+            data_offset : data_offset + size
+        ]
+
+
+def extcodehash(evm: Evm) -> None:
+    target = to_address(evm.stack.pop())
+    _access(evm, target)
+    account = evm.state.get_account(target)
+    if account is None or account.is_empty():
+        evm.stack.append(0)
+    else:
+        code_hash = account.code_hash
+        evm.stack.append(int.from_bytes(code_hash if code_hash else EMPTY_CODE_HASH, "big"))
+
+
+def selfbalance(evm: Evm) -> None:
+    _push(evm, evm.state.balance(evm.msg.current_target))
+
+
+def blobhash(evm: Evm) -> None:
+    stack = evm.stack
+    index = stack.pop()
+    hashes = evm.tx.blob_versioned_hashes
+    stack.append(int.from_bytes(hashes[index], "big") if index < len(hashes) else 0)
+
+
+def blobbasefee(evm: Evm) -> None:
+    _push(evm, evm.block.blob_base_fee)

@@ -1,0 +1,86 @@
+"""Storage: SLOAD/SSTORE (EIP-2200 net metering, EIP-2929 cold access, EIP-3529
+refunds) and transient storage TLOAD/TSTORE (EIP-1153)."""
+
+from __future__ import annotations
+
+from jit.evm.exceptions import OutOfGasError, WriteInStaticContext
+from jit.evm.frame import Evm
+from jit.evm.gas import (
+    GAS_CALL_STIPEND_SSTORE_GUARD,
+    GAS_COLD_SLOAD,
+    GAS_STORAGE_CLEAR_REFUND,
+    GAS_STORAGE_SET,
+    GAS_STORAGE_UPDATE,
+    GAS_WARM_ACCESS,
+)
+
+_COLD_SLOAD_EXTRA = GAS_COLD_SLOAD - GAS_WARM_ACCESS
+
+
+def sload(evm: Evm) -> None:
+    # STACK
+    stack = evm.stack
+    slot = stack.pop()
+    # GAS: the table charged the warm cost.
+    address = evm.msg.current_target
+    state = evm.state
+    if state.warm_slot(address, slot):
+        if _COLD_SLOAD_EXTRA > evm.gas_left:
+            raise OutOfGasError
+        evm.gas_left -= _COLD_SLOAD_EXTRA
+    # OPERATION
+    stack.append(state.get_storage(address, slot))
+
+
+def sstore(evm: Evm) -> None:
+    # STACK
+    stack = evm.stack
+    slot = stack.pop()
+    new_value = stack.pop()
+    # GAS (nothing in the table: the stipend guard looks at the gas before any charge)
+    if evm.gas_left <= GAS_CALL_STIPEND_SSTORE_GUARD:
+        raise OutOfGasError
+    state = evm.state
+    address = evm.msg.current_target
+    original = state.get_original_storage(address, slot)
+    current = state.get_storage(address, slot)
+    cost = GAS_COLD_SLOAD if state.warm_slot(address, slot) else 0
+    if original == current and current != new_value:
+        cost += GAS_STORAGE_SET if original == 0 else GAS_STORAGE_UPDATE - GAS_COLD_SLOAD
+    else:
+        cost += GAS_WARM_ACCESS
+    refund = 0
+    if current != new_value:
+        if original != 0 and current != 0 and new_value == 0:
+            refund += GAS_STORAGE_CLEAR_REFUND
+        if original != 0 and current == 0:
+            refund -= GAS_STORAGE_CLEAR_REFUND
+        if original == new_value:
+            if original == 0:
+                refund += GAS_STORAGE_SET - GAS_WARM_ACCESS
+            else:
+                refund += GAS_STORAGE_UPDATE - GAS_COLD_SLOAD - GAS_WARM_ACCESS
+    if cost > evm.gas_left:
+        raise OutOfGasError
+    evm.gas_left -= cost
+    if evm.msg.is_static:
+        raise WriteInStaticContext
+    # OPERATION
+    if refund:
+        state.add_refund(refund)
+    if current != new_value:
+        state.set_storage(address, slot, new_value)
+
+
+def tload(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(evm.state.get_transient(evm.msg.current_target, stack.pop()))
+
+
+def tstore(evm: Evm) -> None:
+    stack = evm.stack
+    slot = stack.pop()
+    value = stack.pop()
+    if evm.msg.is_static:
+        raise WriteInStaticContext
+    evm.state.set_transient(evm.msg.current_target, slot, value)

@@ -1,0 +1,377 @@
+"""System instructions: CREATE, CREATE2 (EIP-1014), CALL, CALLCODE, DELEGATECALL
+(EIP-7), STATICCALL (EIP-214), RETURN, REVERT (EIP-140), INVALID and
+SELFDESTRUCT as EIP-6780 defines it.
+
+Gas: EIP-150 (63/64 forwarding), EIP-2929 (cold access), EIP-3860 (initcode
+words), EIP-7702 (calls follow delegation designators, paying for the
+delegate's access; precompiles are not run through a delegation).
+"""
+
+from __future__ import annotations
+
+from jit.evm import memory
+from jit.evm.addresses import (
+    compute_contract_address,
+    compute_create2_address,
+    delegation_target,
+    to_address,
+)
+from jit.evm.exceptions import (
+    InvalidOpcode,
+    OutOfGasError,
+    Revert,
+    StackOverflowError,
+    WriteInStaticContext,
+)
+from jit.evm.frame import CALL_DEPTH_LIMIT, STACK_LIMIT, Evm, Message
+from jit.evm.gas import (
+    GAS_CALL_STIPEND,
+    GAS_CALL_VALUE,
+    GAS_COLD_ACCOUNT_ACCESS,
+    GAS_INIT_CODE_WORD,
+    GAS_KECCAK256_WORD,
+    GAS_NEW_ACCOUNT,
+    GAS_SELF_DESTRUCT_NEW_ACCOUNT,
+    GAS_WARM_ACCESS,
+)
+from jit.evm.message import StopExecution, process_create_message, process_message
+from statedb.types import Address
+
+_COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
+_MAX_NONCE = (1 << 64) - 1
+
+
+def _push(evm: Evm, value: int) -> None:
+    stack = evm.stack
+    stack.append(value)
+    if len(stack) > STACK_LIMIT:
+        raise StackOverflowError
+
+
+# ------------------------------------------------------------------ creates
+
+
+def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, size: int) -> None:
+    init_code = memory.read(evm, offset, size)
+    if len(init_code) > evm.rules.max_initcode_size:
+        raise OutOfGasError  # EIP-3860
+    create_gas = evm.gas_left - evm.gas_left // 64
+    evm.gas_left -= create_gas
+    if evm.msg.is_static:
+        raise WriteInStaticContext
+    evm.return_data = b""
+    state = evm.state
+    sender = evm.msg.current_target
+    if (
+        state.balance(sender) < endowment
+        or state.nonce(sender) == _MAX_NONCE
+        or evm.msg.depth + 1 > CALL_DEPTH_LIMIT
+    ):
+        evm.gas_left += create_gas
+        _push(evm, 0)
+        return
+    state.warm_address(address)
+    if state.has_code_or_nonce(address) or state.has_storage(address):
+        # EIP-684/EIP-7610 collision: the forwarded gas is lost.
+        state.increment_nonce(sender)
+        _push(evm, 0)
+        return
+    state.increment_nonce(sender)
+    child = process_create_message(
+        Message(
+            caller=sender,
+            target=None,
+            current_target=address,
+            code_address=None,
+            value=endowment,
+            data=b"",
+            code=init_code,
+            gas=create_gas,
+            depth=evm.msg.depth + 1,
+            is_static=False,
+        ),
+        state,
+        evm.rules,
+        evm.block,
+        evm.tx,
+    )
+    evm.gas_left += child.gas_left
+    if child.error is not None:
+        evm.return_data = child.output
+        _push(evm, 0)
+    else:
+        _push(evm, int.from_bytes(address, "big"))
+
+
+def _charge_create(evm: Evm, offset: int, size: int, per_word: int) -> None:
+    cost = per_word * ((size + 31) >> 5)
+    if size:
+        cost += memory.expansion_cost(len(evm.memory), offset + size)
+    if cost > evm.gas_left:
+        raise OutOfGasError
+    evm.gas_left -= cost
+    if size:
+        memory.resize(evm, offset + size)
+
+
+def create(evm: Evm) -> None:
+    stack = evm.stack
+    endowment = stack.pop()
+    offset = stack.pop()
+    size = stack.pop()
+    _charge_create(evm, offset, size, GAS_INIT_CODE_WORD)
+    sender = evm.msg.current_target
+    address = compute_contract_address(sender, evm.state.nonce(sender))
+    _generic_create(evm, endowment, address, offset, size)
+
+
+def create2(evm: Evm) -> None:
+    stack = evm.stack
+    endowment = stack.pop()
+    offset = stack.pop()
+    size = stack.pop()
+    salt = stack.pop().to_bytes(32, "big")
+    _charge_create(evm, offset, size, GAS_INIT_CODE_WORD + GAS_KECCAK256_WORD)
+    address = compute_create2_address(
+        evm.msg.current_target, salt, memory.read(evm, offset, size)
+    )
+    _generic_create(evm, endowment, address, offset, size)
+
+
+# -------------------------------------------------------------------- calls
+
+
+def _call_memory(evm: Evm, in_offset: int, in_size: int, out_offset: int, out_size: int) -> tuple[int, int]:
+    """(expansion cost, new end) for a call's input and output regions."""
+    end = in_offset + in_size if in_size else 0
+    if out_size:
+        end = max(end, out_offset + out_size)
+    return memory.expansion_cost(len(evm.memory), end), end
+
+
+def _resolve_code(evm: Evm, code_address: Address) -> tuple[Address, bytes, bool, int]:
+    """(code address, code, precompiles disabled, extra access gas), following
+    an EIP-7702 delegation designator one hop."""
+    state = evm.state
+    code = state.get_code(code_address)
+    if evm.rules.eip7702:
+        delegate = delegation_target(code)
+        if delegate is not None:
+            extra = GAS_COLD_ACCOUNT_ACCESS if state.warm_address(delegate) else GAS_WARM_ACCESS
+            return delegate, state.get_code(delegate), True, extra
+    return code_address, code, False, 0
+
+
+def _charge_call(evm: Evm, gas: int, extra: int, memory_cost: int, value: int) -> int:
+    """Charge a call's cost (EIP-150); return the gas the callee receives."""
+    gas_left = evm.gas_left
+    if gas_left < extra + memory_cost:
+        raise OutOfGasError
+    available = gas_left - memory_cost - extra
+    forwarded = min(gas, available - available // 64)
+    evm.gas_left = gas_left - forwarded - extra - memory_cost
+    return forwarded + (GAS_CALL_STIPEND if value else 0)
+
+
+def _generic_call(
+    evm: Evm,
+    gas: int,
+    value: int,
+    caller: Address,
+    to: Address,
+    code_address: Address,
+    code: bytes,
+    should_transfer_value: bool,
+    is_static: bool,
+    disable_precompiles: bool,
+    in_offset: int,
+    in_size: int,
+    out_offset: int,
+    out_size: int,
+) -> None:
+    evm.return_data = b""
+    if evm.msg.depth + 1 > CALL_DEPTH_LIMIT:
+        evm.gas_left += gas
+        _push(evm, 0)
+        return
+    child = process_message(
+        Message(
+            caller=caller,
+            target=to,
+            current_target=to,
+            code_address=code_address,
+            value=value,
+            data=memory.read(evm, in_offset, in_size),
+            code=code,
+            gas=gas,
+            depth=evm.msg.depth + 1,
+            is_static=is_static or evm.msg.is_static,
+            should_transfer_value=should_transfer_value,
+            disable_precompiles=disable_precompiles,
+        ),
+        evm.state,
+        evm.rules,
+        evm.block,
+        evm.tx,
+    )
+    evm.gas_left += child.gas_left
+    output = child.output
+    evm.return_data = output
+    _push(evm, 0 if child.error is not None else 1)
+    if out_size and output:
+        count = min(out_size, len(output))
+        evm.memory[out_offset : out_offset + count] = output[:count]
+
+
+def call(evm: Evm) -> None:
+    # STACK
+    stack = evm.stack
+    gas = stack.pop()
+    to = to_address(stack.pop())
+    value = stack.pop()
+    in_offset = stack.pop()
+    in_size = stack.pop()
+    out_offset = stack.pop()
+    out_size = stack.pop()
+    # GAS (the table charged the warm access)
+    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
+    state = evm.state
+    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(to) else 0
+    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, to)
+    extra += delegate_cost
+    if value:
+        extra += GAS_CALL_VALUE
+        if not state.is_alive(to):
+            extra += GAS_NEW_ACCOUNT
+    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
+    if evm.msg.is_static and value:
+        raise WriteInStaticContext
+    memory.resize(evm, end)
+    # OPERATION
+    if state.balance(evm.msg.current_target) < value:
+        _push(evm, 0)
+        evm.return_data = b""
+        evm.gas_left += callee_gas
+        return
+    _generic_call(
+        evm, callee_gas, value, evm.msg.current_target, to, code_address, code,
+        True, False, disable_precompiles, in_offset, in_size, out_offset, out_size,
+    )  # fmt: skip
+
+
+def callcode(evm: Evm) -> None:
+    stack = evm.stack
+    gas = stack.pop()
+    target = to_address(stack.pop())
+    value = stack.pop()
+    in_offset = stack.pop()
+    in_size = stack.pop()
+    out_offset = stack.pop()
+    out_size = stack.pop()
+    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
+    state = evm.state
+    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(target) else 0
+    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
+    extra += delegate_cost
+    if value:
+        extra += GAS_CALL_VALUE
+    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
+    memory.resize(evm, end)
+    me = evm.msg.current_target
+    if state.balance(me) < value:
+        _push(evm, 0)
+        evm.return_data = b""
+        evm.gas_left += callee_gas
+        return
+    _generic_call(
+        evm, callee_gas, value, me, me, code_address, code,
+        True, False, disable_precompiles, in_offset, in_size, out_offset, out_size,
+    )  # fmt: skip
+
+
+def delegatecall(evm: Evm) -> None:
+    stack = evm.stack
+    gas = stack.pop()
+    target = to_address(stack.pop())
+    in_offset = stack.pop()
+    in_size = stack.pop()
+    out_offset = stack.pop()
+    out_size = stack.pop()
+    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
+    extra = _COLD_ACCOUNT_EXTRA if evm.state.warm_address(target) else 0
+    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
+    callee_gas = _charge_call(evm, gas, extra + delegate_cost, memory_cost, 0)
+    memory.resize(evm, end)
+    msg = evm.msg
+    _generic_call(
+        evm, callee_gas, msg.value, msg.caller, msg.current_target, code_address, code,
+        False, False, disable_precompiles, in_offset, in_size, out_offset, out_size,
+    )  # fmt: skip
+
+
+def staticcall(evm: Evm) -> None:
+    stack = evm.stack
+    gas = stack.pop()
+    to = to_address(stack.pop())
+    in_offset = stack.pop()
+    in_size = stack.pop()
+    out_offset = stack.pop()
+    out_size = stack.pop()
+    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
+    extra = _COLD_ACCOUNT_EXTRA if evm.state.warm_address(to) else 0
+    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, to)
+    callee_gas = _charge_call(evm, gas, extra + delegate_cost, memory_cost, 0)
+    memory.resize(evm, end)
+    _generic_call(
+        evm, callee_gas, 0, evm.msg.current_target, to, code_address, code,
+        True, True, disable_precompiles, in_offset, in_size, out_offset, out_size,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------- terminators
+
+
+def return_(evm: Evm) -> None:
+    stack = evm.stack
+    offset = stack.pop()
+    size = stack.pop()
+    memory.expand(evm, offset, size)
+    evm.output = memory.read(evm, offset, size)
+    raise StopExecution
+
+
+def revert(evm: Evm) -> None:
+    stack = evm.stack
+    offset = stack.pop()
+    size = stack.pop()
+    memory.expand(evm, offset, size)
+    evm.output = memory.read(evm, offset, size)
+    raise Revert
+
+
+def invalid(evm: Evm) -> None:
+    raise InvalidOpcode
+
+
+def selfdestruct(evm: Evm) -> None:
+    # STACK
+    beneficiary = to_address(evm.stack.pop())
+    # GAS (the table charged GAS_SELF_DESTRUCT)
+    state = evm.state
+    originator = evm.msg.current_target
+    cost = GAS_COLD_ACCOUNT_ACCESS if state.warm_address(beneficiary) else 0
+    if not state.is_alive(beneficiary) and state.balance(originator) != 0:
+        cost += GAS_SELF_DESTRUCT_NEW_ACCOUNT
+    if cost > evm.gas_left:
+        raise OutOfGasError
+    evm.gas_left -= cost
+    if evm.msg.is_static:
+        raise WriteInStaticContext
+    # OPERATION
+    state.transfer(originator, beneficiary, state.balance(originator))
+    if originator in state.created:
+        # EIP-6780: only an account created in this transaction is deleted; a
+        # beneficiary equal to the originator burns the ether.
+        state.set_balance(originator, 0)
+        state.mark_to_delete(originator)
+    raise StopExecution

@@ -1,0 +1,123 @@
+"""Running messages: the interpreter loop, message calls and contract creation.
+
+Implements the frame lifecycle of ethereum/execution-specs' ``interpreter.py``:
+value transfer, precompile dispatch, the opcode loop, halts vs reverts, and the
+create epilogue (EIP-3541 0xEF prefix, EIP-170 size limit, code deposit gas).
+Reverting a frame rolls the journal back to the frame's checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from jit.evm.analysis import valid_jump_destinations
+from jit.evm.exceptions import (
+    ExceptionalHalt,
+    InvalidContractPrefix,
+    OutOfGasError,
+    PrecompileHalt,
+    Revert,
+    StackUnderflowError,
+)
+from jit.evm.frame import BlockEnv, Evm, Message, TxEnv
+from jit.evm.gas import GAS_CODE_DEPOSIT
+from jit.evm.precompiles.base import PrecompileFailure
+from jit.evm.state import TxState
+
+if TYPE_CHECKING:
+    from jit.forks import ForkRules
+
+# PUSH32 at the last byte reads 32 bytes past the end; STOP (0) pads both.
+_CODE_PADDING = b"\x00" * 33
+
+# 1024 nested calls take a few Python frames each.
+if sys.getrecursionlimit() < 20000:
+    sys.setrecursionlimit(20000)
+
+
+class StopExecution(Exception):  # noqa: N818 - control flow, not an error
+    """Raised by STOP, RETURN and SELFDESTRUCT to leave the loop."""
+
+
+def execute_code(evm: Evm) -> None:
+    """Run ``evm.code`` until it stops, returns, reverts or halts."""
+    code = evm.code + _CODE_PADDING
+    rules = evm.rules
+    ops = rules.ops
+    static_gas = rules.static_gas
+    evm.jumpdests = valid_jump_destinations(evm.code)
+    pc = 0
+    try:
+        while True:
+            op = code[pc]
+            gas_left = evm.gas_left - static_gas[op]
+            if gas_left < 0:
+                raise OutOfGasError
+            evm.gas_left = gas_left
+            evm.pc = pc + 1
+            ops[op](evm)
+            pc = evm.pc
+    except StopExecution:
+        return
+    except IndexError as error:
+        # Handlers pop before acting, so an empty stack surfaces here.
+        raise StackUnderflowError from error
+
+
+def process_message(msg: Message, state: TxState, rules: ForkRules, block: BlockEnv, tx: TxEnv) -> Evm:
+    """Transfer value and run the target's code (or precompile) in a new frame."""
+    evm = Evm(msg, state, rules, block, tx)
+    checkpoint = state.checkpoint()
+    if msg.should_transfer_value and msg.value:
+        state.transfer(msg.caller, msg.current_target, msg.value)
+    try:
+        precompile = rules.precompiles.get(msg.code_address) if msg.code_address else None
+        if precompile is not None:
+            if not msg.disable_precompiles:
+                try:
+                    output, gas_used = precompile(msg.data, evm.gas_left)
+                except PrecompileFailure as error:
+                    raise PrecompileHalt(str(error)) from error
+                evm.gas_left -= gas_used
+                evm.output = output
+        elif evm.code:
+            execute_code(evm)
+    except ExceptionalHalt as error:
+        evm.gas_left = 0
+        evm.output = b""
+        evm.error = error
+    except Revert as error:
+        evm.error = error
+    if evm.error is not None:
+        state.revert(checkpoint)
+    return evm
+
+
+def process_create_message(
+    msg: Message, state: TxState, rules: ForkRules, block: BlockEnv, tx: TxEnv
+) -> Evm:
+    """Run init code at ``msg.current_target`` and deposit the returned code."""
+    checkpoint = state.checkpoint()
+    address = msg.current_target
+    state.mark_created(address)
+    state.increment_nonce(address)
+    evm = process_message(msg, state, rules, block, tx)
+    if evm.error is None:
+        code = evm.output
+        try:
+            if code and code[0] == 0xEF:
+                raise InvalidContractPrefix  # EIP-3541
+            evm.gas_left -= GAS_CODE_DEPOSIT * len(code)
+            if evm.gas_left < 0 or len(code) > rules.max_code_size:
+                raise OutOfGasError  # EIP-170 counts as running out of gas
+        except ExceptionalHalt as error:
+            state.revert(checkpoint)
+            evm.gas_left = 0
+            evm.output = b""
+            evm.error = error
+        else:
+            state.set_code(address, code)
+    else:
+        state.revert(checkpoint)
+    return evm

@@ -1,0 +1,408 @@
+"""Transaction processing in three phases: validate -> execute -> finalize.
+
+- validate: static rules (type allowed, intrinsic gas with the EIP-7623 floor,
+  EIP-2681 nonce cap, EIP-3860 initcode size, EIP-7825 gas cap) and the rules
+  against the block and sender (EIP-1559 fee caps, EIP-4844 blob rules,
+  EIP-7702 list rules, nonce, balance, EIP-3607 sender has no code). Any
+  violation raises an ``InvalidTransaction`` subclass before any state change.
+- execute: buy gas, warm the EIP-2929/2930/3651 sets, apply EIP-7702
+  authorizations, run the message.
+- finalize: refunds (EIP-3529 cap), the EIP-7623 floor, gas refund to the
+  sender, EIP-6780 deletions; the coinbase fee is returned as ``fee_credit``
+  for the caller to apply (``coinbase_credit_diff``) so that transactions of a
+  block do not all conflict on the coinbase.
+
+``execute_transaction`` is pure over the ``StateReader`` it is given.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from jit import rlp
+from jit.evm.addresses import DELEGATION_PREFIX, compute_contract_address, delegation_target
+from jit.evm.exceptions import (
+    AddressCollision,
+    AuthorizationListError,
+    BlobError,
+    FeeCapTooLow,
+    GasLimitExceeded,
+    InitcodeTooLarge,
+    InsufficientFunds,
+    IntrinsicGasTooLow,
+    InvalidTransaction,
+    NonceOverflow,
+    NonceTooHigh,
+    NonceTooLow,
+    PriorityFeeTooHigh,
+    SenderNotEOA,
+    TransactionTypeNotSupported,
+)
+from jit.evm.frame import BlockEnv, Message, TxEnv
+from jit.evm.gas import (
+    GAS_PER_BLOB,
+    PER_AUTH_BASE_COST,
+    PER_EMPTY_ACCOUNT_COST,
+    TX_ACCESS_LIST_ADDRESS,
+    TX_ACCESS_LIST_STORAGE_KEY,
+    TX_BASE,
+    TX_CREATE,
+    TX_DATA_NON_ZERO,
+    TX_DATA_ZERO,
+    TX_STANDARD_TOKEN_COST,
+    TX_TOTAL_COST_FLOOR_PER_TOKEN,
+)
+from jit.evm.message import process_create_message, process_message
+from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
+from jit.evm.state import Log, TxState
+from jit.forks import ForkRules
+from statedb.types import EMPTY_CODE_HASH, Address, StateDiff, StateReader, keccak256
+
+MAX_NONCE = (1 << 64) - 1
+UINT256_LIMIT = 1 << 256
+VERSIONED_HASH_VERSION_KZG = 0x01
+SET_CODE_TX_MAGIC = b"\x05"
+
+
+class Authorization(Protocol):
+    chain_id: int
+    address: Address
+    nonce: int
+    y_parity: int
+    r: int
+    s: int
+
+
+class TransactionLike(Protocol):
+    """The fields execution reads; ``sequencer.types`` transactions provide them."""
+
+    tx_type: int
+    nonce: int
+    gas_limit: int
+    to: Address | None
+    value: int
+    data: bytes
+    gas_price: int  # legacy and EIP-2930
+    max_fee_per_gas: int  # EIP-1559 and later
+    max_priority_fee_per_gas: int
+    access_list: Sequence[tuple[Address, Sequence[int]]]
+    max_fee_per_blob_gas: int
+    blob_versioned_hashes: Sequence[bytes]
+    authorization_list: Sequence[Authorization]
+    sender: Address
+
+
+class ResultKind(enum.Enum):
+    SUCCESS = "success"
+    REVERT = "revert"
+    HALT = "halt"
+
+
+@dataclass(frozen=True, slots=True)
+class TxOutcome:
+    """What executing one valid transaction did."""
+
+    result: ResultKind
+    output: bytes
+    error: str | None  # the halt's class name, "Revert", or None
+    diff: StateDiff
+    account_reads: frozenset[Address]
+    storage_reads: frozenset[tuple[Address, int]]
+    gas_used: int  # after refunds and the EIP-7623 floor
+    logs: tuple[Log, ...]
+    fee_credit: int  # priority fee owed to the coinbase
+    contract_address: Address | None
+    blob_gas_used: int
+    effective_gas_price: int
+
+    @property
+    def success(self) -> bool:
+        return self.result is ResultKind.SUCCESS
+
+
+# ------------------------------------------------------------------ validate
+
+
+def intrinsic_gas(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
+    """(intrinsic gas, EIP-7623 calldata floor; 0 before Prague)."""
+    data = tx.data
+    zero_bytes = data.count(0)
+    non_zero_bytes = len(data) - zero_bytes
+    gas = TX_BASE + zero_bytes * TX_DATA_ZERO + non_zero_bytes * TX_DATA_NON_ZERO
+    if tx.to is None:
+        gas += TX_CREATE + 2 * ((len(data) + 31) // 32)  # EIP-3860 initcode words
+    for _, slots in tx.access_list:
+        gas += TX_ACCESS_LIST_ADDRESS + TX_ACCESS_LIST_STORAGE_KEY * len(slots)
+    gas += PER_EMPTY_ACCOUNT_COST * len(tx.authorization_list)
+    floor = 0
+    if rules.eip7623:
+        tokens = zero_bytes + non_zero_bytes * (TX_DATA_NON_ZERO // TX_STANDARD_TOKEN_COST)
+        floor = TX_BASE + tokens * TX_TOTAL_COST_FLOOR_PER_TOKEN
+    return gas, floor
+
+
+def validate_static(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
+    """Rules that need no state; returns (intrinsic gas, calldata floor)."""
+    if tx.tx_type not in rules.tx_types:
+        raise TransactionTypeNotSupported(f"transaction type {tx.tx_type} not supported")
+    for name in ("value", "gas_price", "max_fee_per_gas", "max_priority_fee_per_gas",
+                 "max_fee_per_blob_gas"):  # fmt: skip
+        if not 0 <= getattr(tx, name) < UINT256_LIMIT:
+            raise InvalidTransaction(f"{name} out of range")
+    gas, floor = intrinsic_gas(tx, rules)
+    if max(gas, floor) > tx.gas_limit:
+        raise IntrinsicGasTooLow(
+            f"intrinsic gas too low: have {tx.gas_limit}, want {max(gas, floor)}"
+        )
+    if tx.nonce >= MAX_NONCE:
+        raise NonceOverflow("nonce has max value")
+    if tx.to is None and len(tx.data) > rules.max_initcode_size:
+        raise InitcodeTooLarge(
+            f"max initcode size exceeded: code size {len(tx.data)} limit {rules.max_initcode_size}"
+        )
+    if rules.tx_gas_limit_cap is not None and tx.gas_limit > rules.tx_gas_limit_cap:
+        raise GasLimitExceeded(
+            f"transaction gas limit too high (cap: {rules.tx_gas_limit_cap}, tx: {tx.gas_limit})"
+        )
+    return gas, floor
+
+
+def _validate_against_block(
+    tx: TransactionLike,
+    block: BlockEnv,
+    state: TxState,
+    rules: ForkRules,
+    block_gas_used: int,
+    block_blob_gas_used: int,
+) -> tuple[int, int]:
+    """Rules against the block and the sender; returns (effective gas price, blob gas)."""
+    if tx.gas_limit > block.gas_limit - block_gas_used:
+        raise GasLimitExceeded("gas limit reached")
+    blob_gas = GAS_PER_BLOB * len(tx.blob_versioned_hashes)
+    if blob_gas > rules.max_blob_gas_per_block - block_blob_gas_used:
+        raise BlobError("blob gas limit exceeded")
+    if tx.tx_type >= 2:
+        if tx.max_fee_per_gas < tx.max_priority_fee_per_gas:
+            raise PriorityFeeTooHigh("max priority fee per gas higher than max fee per gas")
+        if tx.max_fee_per_gas < block.base_fee:
+            raise FeeCapTooLow(
+                f"max fee per gas less than block base fee: maxFeePerGas: {tx.max_fee_per_gas}, "
+                f"baseFee: {block.base_fee}"
+            )
+        priority = min(tx.max_priority_fee_per_gas, tx.max_fee_per_gas - block.base_fee)
+        effective_gas_price = priority + block.base_fee
+        max_gas_fee = tx.gas_limit * tx.max_fee_per_gas
+    else:
+        if tx.gas_price < block.base_fee:
+            raise FeeCapTooLow(
+                f"max fee per gas less than block base fee: maxFeePerGas: {tx.gas_price}, "
+                f"baseFee: {block.base_fee}"
+            )
+        effective_gas_price = tx.gas_price
+        max_gas_fee = tx.gas_limit * tx.gas_price
+    if tx.tx_type == 3:
+        count = len(tx.blob_versioned_hashes)
+        if count == 0:
+            raise BlobError("blob transaction missing blob hashes")
+        if rules.max_blobs_per_tx is not None and count > rules.max_blobs_per_tx:
+            raise BlobError(f"too many blobs in transaction: have {count}, max {rules.max_blobs_per_tx}")
+        for versioned_hash in tx.blob_versioned_hashes:
+            if len(versioned_hash) != 32 or versioned_hash[0] != VERSIONED_HASH_VERSION_KZG:
+                raise BlobError("blob versioned hash has an invalid version")
+        if tx.max_fee_per_blob_gas < block.blob_base_fee:
+            raise BlobError(
+                f"max fee per blob gas less than block blob gas fee: have {tx.max_fee_per_blob_gas}, "
+                f"want {block.blob_base_fee}"
+            )
+        max_gas_fee += blob_gas * tx.max_fee_per_blob_gas
+    if tx.tx_type in (3, 4) and tx.to is None:
+        raise InvalidTransaction(f"transaction type {tx.tx_type} cannot create a contract")
+    if tx.tx_type == 4 and not tx.authorization_list:
+        raise AuthorizationListError("EIP-7702 transaction with empty auth list")
+    account = state.get_account(tx.sender)
+    nonce = 0 if account is None else account.nonce
+    if nonce > tx.nonce:
+        raise NonceTooLow(f"nonce too low: next nonce {nonce}, tx nonce {tx.nonce}")
+    if nonce < tx.nonce:
+        raise NonceTooHigh(f"nonce too high: next nonce {nonce}, tx nonce {tx.nonce}")
+    balance = 0 if account is None else account.balance
+    if balance < max_gas_fee + tx.value:
+        raise InsufficientFunds(
+            f"insufficient funds for gas * price + value: address {'0x' + tx.sender.hex()} "
+            f"have {balance} want {max_gas_fee + tx.value}"
+        )
+    if account is not None and account.code_hash != EMPTY_CODE_HASH:
+        code = state.code_by_hash(account.code_hash)
+        if not (rules.eip7702 and delegation_target(code) is not None):
+            raise SenderNotEOA(f"sender not an eoa: address {'0x' + tx.sender.hex()}")
+    return effective_gas_price, blob_gas
+
+
+def validate_transaction(
+    tx: TransactionLike,
+    block: BlockEnv,
+    state: StateReader,
+    rules: ForkRules,
+    *,
+    block_gas_used: int = 0,
+    block_blob_gas_used: int = 0,
+) -> None:
+    """Raise ``InvalidTransaction`` if ``tx`` cannot be included; change nothing."""
+    validate_static(tx, rules)
+    _validate_against_block(tx, block, TxState(state), rules, block_gas_used, block_blob_gas_used)
+
+
+# ------------------------------------------------------------------- execute
+
+
+def recover_authority(auth: Authorization) -> Address | None:
+    """EIP-7702: the signer of an authorization, or None if the signature is invalid."""
+    if auth.y_parity not in (0, 1) or not 0 < auth.r < SECP256K1N or not 0 < auth.s <= SECP256K1N // 2:
+        return None
+    signing_hash = keccak256(SET_CODE_TX_MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce]))
+    return recover_address(signing_hash, auth.y_parity, auth.r, auth.s)
+
+
+def _apply_authorizations(tx: TransactionLike, block: BlockEnv, state: TxState) -> int:
+    """EIP-7702: set delegations; return the refund for authorities that existed."""
+    refund = 0
+    for auth in tx.authorization_list:
+        if auth.chain_id not in (block.chain_id, 0) or auth.nonce >= MAX_NONCE:
+            continue
+        authority = recover_authority(auth)
+        if authority is None:
+            continue
+        state.warm_addresses.add(authority)
+        code = state.get_code(authority)
+        if code and delegation_target(code) is None:
+            continue
+        if state.nonce(authority) != auth.nonce:
+            continue
+        if state.exists(authority):
+            refund += PER_EMPTY_ACCOUNT_COST - PER_AUTH_BASE_COST
+        target = bytes(auth.address)
+        state.set_code(authority, b"" if target == bytes(20) else DELEGATION_PREFIX + target)
+        state.increment_nonce(authority)
+    return refund
+
+
+def execute_transaction(
+    tx: TransactionLike,
+    block: BlockEnv,
+    reader: StateReader,
+    rules: ForkRules,
+    *,
+    block_gas_used: int = 0,
+    block_blob_gas_used: int = 0,
+) -> TxOutcome:
+    """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid."""
+    intrinsic, floor = validate_static(tx, rules)
+    state = TxState(reader)
+    effective_gas_price, blob_gas = _validate_against_block(
+        tx, block, state, rules, block_gas_used, block_blob_gas_used
+    )
+    sender = tx.sender
+
+    # Buy gas (and blob gas) and bump the nonce.
+    sender_nonce = state.nonce(sender)
+    state.increment_nonce(sender)
+    state.set_balance(
+        sender,
+        state.balance(sender) - tx.gas_limit * effective_gas_price - blob_gas * block.blob_base_fee,
+    )
+
+    # EIP-2929 / 2930 / 3651 warm sets.
+    warm = state.warm_addresses
+    warm.add(block.coinbase)
+    warm.add(sender)
+    warm.update(rules.precompiles)
+    for address, slots in tx.access_list:
+        warm.add(address)
+        for slot in slots:
+            state.warm_slots.add((address, slot))
+
+    tx_env = TxEnv(sender, effective_gas_price, tuple(tx.blob_versioned_hashes))
+    gas = tx.gas_limit - intrinsic
+    auth_refund = 0
+    contract_address: Address | None = None
+    if tx.to is None:
+        contract_address = compute_contract_address(sender, sender_nonce)
+        warm.add(contract_address)
+        message = Message(sender, None, contract_address, None, tx.value, b"", tx.data, gas, 0, False)
+        if state.has_code_or_nonce(contract_address) or state.has_storage(contract_address):
+            gas_left, output, error, success = 0, b"", "AddressCollision", False
+            _ = AddressCollision
+        else:
+            evm = process_create_message(message, state, rules, block, tx_env)
+            gas_left, output, error = evm.gas_left, evm.output, evm.error
+            success = error is None
+            error = None if error is None else type(error).__name__
+    else:
+        to = tx.to
+        warm.add(to)
+        if tx.authorization_list:
+            auth_refund = _apply_authorizations(tx, block, state)
+        code = state.get_code(to)
+        code_address = to
+        disable_precompiles = False
+        if rules.eip7702:
+            delegate = delegation_target(code)
+            if delegate is not None:
+                disable_precompiles = True
+                warm.add(delegate)
+                code = state.get_code(delegate)
+                code_address = delegate
+        message = Message(
+            sender, to, to, code_address, tx.value, tx.data, code, gas, 0, False,
+            True, disable_precompiles,
+        )  # fmt: skip
+        evm = process_message(message, state, rules, block, tx_env)
+        gas_left, output, error_obj = evm.gas_left, evm.output, evm.error
+        success = error_obj is None
+        error = None if error_obj is None else type(error_obj).__name__
+
+    # Finalize: refunds, floor, sender refund, deletions.
+    refund_counter = auth_refund + (state.refund if success else 0)
+    gas_used = tx.gas_limit - gas_left
+    gas_used -= min(gas_used // 5, refund_counter)  # EIP-3529
+    gas_used = max(gas_used, floor)  # EIP-7623
+    state.set_balance(sender, state.balance(sender) + (tx.gas_limit - gas_used) * effective_gas_price)
+    fee_credit = gas_used * (effective_gas_price - block.base_fee)
+    deleted = state.to_delete if success else ()
+    for address in deleted:
+        state.destroy_account(address)
+    if block.coinbase in deleted:
+        fee_credit = 0  # the fee was paid to an account destroyed in the same step
+
+    if success:
+        kind = ResultKind.SUCCESS
+    elif error == "Revert":
+        kind = ResultKind.REVERT
+    else:
+        kind = ResultKind.HALT
+    account_reads, storage_reads = state.read_set()
+    return TxOutcome(
+        result=kind,
+        output=output,
+        error=error,
+        diff=state.diff(),
+        account_reads=account_reads,
+        storage_reads=storage_reads,
+        gas_used=gas_used,
+        logs=tuple(state.logs) if success else (),
+        fee_credit=fee_credit,
+        contract_address=contract_address if success else None,
+        blob_gas_used=blob_gas,
+        effective_gas_price=effective_gas_price,
+    )
+
+
+def coinbase_credit_diff(reader: StateReader, coinbase: Address, amount: int) -> StateDiff:
+    """The diff that pays ``amount`` to the coinbase. Like every balance change,
+    a coinbase left empty (existing, zero balance) is deleted."""
+    state = TxState(reader)
+    state.set_balance(coinbase, state.balance(coinbase) + amount)
+    return state.diff()

@@ -1,0 +1,284 @@
+"""Typed transactions: legacy (with and without EIP-155), EIP-2930 (type 1),
+EIP-1559 (type 2), EIP-4844 (type 3, network-free form) and EIP-7702 (type 4).
+
+Owns RLP decoding/encoding, the signing hash, the transaction hash and sender
+recovery (coincurve), done once when a transaction is decoded or signed; the
+resulting ``Transaction`` is immutable and carries ``sender`` and ``hash``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from coincurve import PrivateKey
+
+from jit import rlp
+from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
+from statedb.types import Address, Hash32, keccak256
+
+LEGACY, ACCESS_LIST, FEE_MARKET, BLOB, SET_CODE = 0, 1, 2, 3, 4
+_HALF_N = SECP256K1N // 2
+
+
+class InvalidTransactionEncoding(ValueError):
+    """The bytes are not a well-formed, validly signed transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationTuple:
+    """EIP-7702 authorization: [chain_id, address, nonce, y_parity, r, s]."""
+
+    chain_id: int
+    address: Address
+    nonce: int
+    y_parity: int
+    r: int
+    s: int
+
+    def to_rlp(self) -> list[object]:
+        return [self.chain_id, self.address, self.nonce, self.y_parity, self.r, self.s]
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A signed transaction of any type; fields a type lacks keep their defaults."""
+
+    tx_type: int
+    chain_id: int | None
+    nonce: int
+    gas_limit: int
+    to: Address | None
+    value: int
+    data: bytes
+    gas_price: int = 0
+    max_fee_per_gas: int = 0
+    max_priority_fee_per_gas: int = 0
+    access_list: tuple[tuple[Address, tuple[int, ...]], ...] = ()
+    max_fee_per_blob_gas: int = 0
+    blob_versioned_hashes: tuple[bytes, ...] = ()
+    authorization_list: tuple[AuthorizationTuple, ...] = ()
+    v: int = 0  # legacy: 27/28 or EIP-155 v; typed: y parity
+    r: int = 0
+    s: int = 0
+    sender: Address = field(default=b"", compare=False)
+    hash: Hash32 = field(default=b"", compare=False)
+
+    # ------------------------------------------------------------ encoding
+
+    def _access_list_rlp(self) -> list[object]:
+        return [[address, [slot.to_bytes(32, "big") for slot in slots]] for address, slots in self.access_list]
+
+    def _payload(self, *, signed: bool) -> list[object]:
+        to = self.to if self.to is not None else b""
+        if self.tx_type == LEGACY:
+            fields: list[object] = [self.nonce, self.gas_price, self.gas_limit, to, self.value, self.data]
+            if signed:
+                return [*fields, self.v, self.r, self.s]
+            if self.chain_id is not None:  # EIP-155
+                return [*fields, self.chain_id, 0, 0]
+            return fields
+        if self.tx_type == ACCESS_LIST:
+            fields = [self.chain_id, self.nonce, self.gas_price, self.gas_limit, to, self.value,
+                      self.data, self._access_list_rlp()]  # fmt: skip
+        else:
+            fields = [self.chain_id, self.nonce, self.max_priority_fee_per_gas, self.max_fee_per_gas,
+                      self.gas_limit, to, self.value, self.data, self._access_list_rlp()]  # fmt: skip
+            if self.tx_type == BLOB:
+                fields += [self.max_fee_per_blob_gas, list(self.blob_versioned_hashes)]
+            elif self.tx_type == SET_CODE:
+                fields.append([auth.to_rlp() for auth in self.authorization_list])
+        if signed:
+            fields += [self.v, self.r, self.s]
+        return fields
+
+    def encode(self) -> bytes:
+        """The canonical (network / block body) encoding."""
+        body = rlp.encode(self._payload(signed=True))  # type: ignore[arg-type]
+        return body if self.tx_type == LEGACY else bytes((self.tx_type,)) + body
+
+    def signing_hash(self) -> Hash32:
+        body = rlp.encode(self._payload(signed=False))  # type: ignore[arg-type]
+        return keccak256(body if self.tx_type == LEGACY else bytes((self.tx_type,)) + body)
+
+    def y_parity(self) -> int:
+        if self.tx_type != LEGACY:
+            return self.v
+        if self.v in (27, 28):
+            return self.v - 27
+        return (self.v - 35) % 2
+
+
+# ------------------------------------------------------------------- decode
+
+
+def _uint(raw: object, name: str, bits: int = 256) -> int:
+    try:
+        return rlp.decode_uint(raw, max_bits=bits, name=name)  # type: ignore[arg-type]
+    except rlp.RLPDecodingError as error:
+        raise InvalidTransactionEncoding(str(error)) from None
+
+
+def _bytes(raw: object, name: str, length: int | None = None) -> bytes:
+    if not isinstance(raw, bytes):
+        raise InvalidTransactionEncoding(f"{name}: expected bytes, got a list")
+    if length is not None and len(raw) != length:
+        raise InvalidTransactionEncoding(f"{name}: expected {length} bytes, got {len(raw)}")
+    return raw
+
+
+def _list(raw: object, name: str) -> list[object]:
+    if not isinstance(raw, list):
+        raise InvalidTransactionEncoding(f"{name}: expected a list")
+    return raw
+
+
+def _to(raw: object) -> Address | None:
+    to = _bytes(raw, "to")
+    if to == b"":
+        return None
+    if len(to) != 20:
+        raise InvalidTransactionEncoding(f"to: expected 20 bytes, got {len(to)}")
+    return to
+
+
+def _access_list(raw: object) -> tuple[tuple[Address, tuple[int, ...]], ...]:
+    entries = []
+    for entry in _list(raw, "accessList"):
+        pair = _list(entry, "accessList entry")
+        if len(pair) != 2:
+            raise InvalidTransactionEncoding("accessList entry: expected [address, storageKeys]")
+        address = _bytes(pair[0], "accessList address", 20)
+        keys = tuple(
+            int.from_bytes(_bytes(key, "storage key", 32), "big") for key in _list(pair[1], "storageKeys")
+        )
+        entries.append((address, keys))
+    return tuple(entries)
+
+
+def _expect_fields(fields: list[object], count: int, kind: str) -> None:
+    if len(fields) != count:
+        raise InvalidTransactionEncoding(f"{kind} transaction: expected {count} fields, got {len(fields)}")
+
+
+def decode_transaction(raw: bytes) -> Transaction:
+    """Decode and verify a signed transaction; recovers the sender once."""
+    if not raw:
+        raise InvalidTransactionEncoding("empty transaction")
+    try:
+        if raw[0] >= 0xC0:
+            tx_type = LEGACY
+            fields = rlp.decode(raw)
+        elif raw[0] in (ACCESS_LIST, FEE_MARKET, BLOB, SET_CODE):
+            tx_type = raw[0]
+            fields = rlp.decode(raw[1:])
+        else:
+            raise InvalidTransactionEncoding(f"transaction type {raw[0]} not supported")
+    except rlp.RLPDecodingError as error:
+        raise InvalidTransactionEncoding(f"rlp: {error}") from None
+    fields = _list(fields, "transaction")
+    if tx_type == LEGACY:
+        _expect_fields(fields, 9, "legacy")
+        v = _uint(fields[6], "v")
+        chain_id = None if v in (27, 28) else (v - 35) // 2 if v >= 35 else -1
+        if chain_id == -1:
+            raise InvalidTransactionEncoding(f"invalid legacy v value {v}")
+        tx = Transaction(
+            tx_type, chain_id, _uint(fields[0], "nonce", 64), _uint(fields[2], "gas", 64),
+            _to(fields[3]), _uint(fields[4], "value"), _bytes(fields[5], "data"),
+            gas_price=_uint(fields[1], "gasPrice"), v=v, r=_uint(fields[7], "r"), s=_uint(fields[8], "s"),
+        )  # fmt: skip
+    elif tx_type == ACCESS_LIST:
+        _expect_fields(fields, 11, "access list")
+        tx = Transaction(
+            tx_type, _uint(fields[0], "chainId"), _uint(fields[1], "nonce", 64),
+            _uint(fields[3], "gas", 64), _to(fields[4]), _uint(fields[5], "value"),
+            _bytes(fields[6], "data"), gas_price=_uint(fields[2], "gasPrice"),
+            access_list=_access_list(fields[7]), v=_uint(fields[8], "yParity", 8),
+            r=_uint(fields[9], "r"), s=_uint(fields[10], "s"),
+        )  # fmt: skip
+    else:
+        expected = {FEE_MARKET: 12, BLOB: 14, SET_CODE: 13}[tx_type]
+        _expect_fields(fields, expected, f"type-{tx_type}")
+        extra: dict[str, object] = {}
+        if tx_type == BLOB:
+            extra["max_fee_per_blob_gas"] = _uint(fields[9], "maxFeePerBlobGas")
+            extra["blob_versioned_hashes"] = tuple(
+                _bytes(h, "blobVersionedHash", 32) for h in _list(fields[10], "blobVersionedHashes")
+            )
+        elif tx_type == SET_CODE:
+            auths = []
+            for entry in _list(fields[9], "authorizationList"):
+                item = _list(entry, "authorization")
+                if len(item) != 6:
+                    raise InvalidTransactionEncoding("authorization: expected 6 fields")
+                auths.append(
+                    AuthorizationTuple(
+                        _uint(item[0], "auth chainId"), _bytes(item[1], "auth address", 20),
+                        _uint(item[2], "auth nonce", 64), _uint(item[3], "auth yParity", 8),
+                        _uint(item[4], "auth r"), _uint(item[5], "auth s"),
+                    )  # fmt: skip
+                )
+            extra["authorization_list"] = tuple(auths)
+        to = _to(fields[5])
+        if tx_type in (BLOB, SET_CODE) and to is None:
+            raise InvalidTransactionEncoding(f"type-{tx_type} transaction cannot create a contract")
+        signature = fields[-3:]
+        tx = Transaction(
+            tx_type, _uint(fields[0], "chainId"), _uint(fields[1], "nonce", 64),
+            _uint(fields[4], "gas", 64), to, _uint(fields[6], "value"), _bytes(fields[7], "data"),
+            max_priority_fee_per_gas=_uint(fields[2], "maxPriorityFeePerGas"),
+            max_fee_per_gas=_uint(fields[3], "maxFeePerGas"), access_list=_access_list(fields[8]),
+            v=_uint(signature[0], "yParity", 8), r=_uint(signature[1], "r"), s=_uint(signature[2], "s"),
+            **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+    return _with_sender(tx, raw)
+
+
+def _with_sender(tx: Transaction, raw: bytes) -> Transaction:
+    if not (0 < tx.r < SECP256K1N and 0 < tx.s <= _HALF_N):  # EIP-2 low s
+        raise InvalidTransactionEncoding("invalid transaction signature (r or s out of range)")
+    if tx.tx_type != LEGACY and tx.v not in (0, 1):
+        raise InvalidTransactionEncoding("invalid transaction signature (y parity not 0 or 1)")
+    sender = recover_address(tx.signing_hash(), tx.y_parity(), tx.r, tx.s)
+    if sender is None:
+        raise InvalidTransactionEncoding("invalid transaction signature (cannot recover sender)")
+    return replace(tx, sender=sender, hash=keccak256(raw))
+
+
+# --------------------------------------------------------------------- sign
+
+
+def sign_transaction(unsigned: Transaction, private_key: bytes) -> Transaction:
+    """Sign ``unsigned`` (its v/r/s are ignored) with a 32-byte secp256k1 key."""
+    if unsigned.tx_type == LEGACY:
+        # v must be set before hashing only for EIP-155's chain id marker, which
+        # the signing payload takes from chain_id.
+        pass
+    signature = PrivateKey(private_key).sign_recoverable(unsigned.signing_hash(), hasher=None)
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    parity = signature[64]
+    if unsigned.tx_type == LEGACY:
+        v = 27 + parity if unsigned.chain_id is None else unsigned.chain_id * 2 + 35 + parity
+    else:
+        v = parity
+    signed = replace(unsigned, v=v, r=r, s=s)
+    raw = signed.encode()
+    return replace(signed, sender=recover_address(signed.signing_hash(), parity, r, s) or b"", hash=keccak256(raw))
+
+
+def sign_authorization(
+    chain_id: int, address: Address, nonce: int, private_key: bytes
+) -> AuthorizationTuple:
+    """An EIP-7702 authorization signed by ``private_key``."""
+    digest = keccak256(b"\x05" + rlp.encode([chain_id, address, nonce]))
+    signature = PrivateKey(private_key).sign_recoverable(digest, hasher=None)
+    return AuthorizationTuple(
+        chain_id, address, nonce, signature[64],
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"),
+    )  # fmt: skip
+
+
+def access_list_from(entries: Sequence[tuple[Address, Sequence[int]]]) -> tuple[tuple[Address, tuple[int, ...]], ...]:
+    return tuple((address, tuple(slots)) for address, slots in entries)
