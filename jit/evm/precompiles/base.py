@@ -8,11 +8,11 @@ Precompile = Callable[[bytes, int], tuple[bytes, int]]
 """``(input, gas) -> (output, gas_used)``; raises ``PrecompileFailure``."""
 
 
-class PrecompileFailure(Exception):  # noqa: N818 - an outcome, named after the spec's term
+class PrecompileFailure(Exception):  # an outcome, named after the spec's term
     """The precompile failed (invalid input or out of gas): all gas is consumed."""
 
 
-class PrecompileNotImplemented(Exception):  # noqa: N818
+class PrecompileNotImplemented(Exception):
     """Raised (never caught by the EVM) for a precompile this build lacks, so a
     call to it fails loudly instead of silently succeeding."""
 

@@ -57,7 +57,10 @@ def point_evaluation(data: bytes, gas: int) -> tuple[bytes, int]:
     versioned_hash = data[0:32]
     z, y = data[32:64], data[64:96]
     commitment, proof = data[96:144], data[144:192]
-    if versioned_hash != bytes((VERSIONED_HASH_VERSION_KZG,)) + hashlib.sha256(commitment).digest()[1:]:
+    if (
+        versioned_hash
+        != bytes((VERSIONED_HASH_VERSION_KZG,)) + hashlib.sha256(commitment).digest()[1:]
+    ):
         raise PrecompileFailure("point evaluation: versioned hash mismatch")
     try:
         # Raises on non-canonical z/y and on malformed or off-subgroup G1 encodings.

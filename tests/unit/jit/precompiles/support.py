@@ -39,7 +39,9 @@ def fp2_mul(a: tuple[int, int], b: tuple[int, int], p: int) -> tuple[int, int]:
     return ((a[0] * b[0] - a[1] * b[1]) % p, (a[0] * b[1] + a[1] * b[0]) % p)
 
 
-def twist_point(b: tuple[int, int], p: int, start: int = 1) -> tuple[tuple[int, int], tuple[int, int]]:
+def twist_point(
+    b: tuple[int, int], p: int, start: int = 1
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """Some point on y^2 = x^3 + b over Fp2 (almost surely outside the r-subgroup)."""
     x0 = start
     while True:

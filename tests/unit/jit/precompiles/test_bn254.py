@@ -28,7 +28,9 @@ def g2_bytes(point: object) -> bytes:
         return b"\x00" * 128
     x, y = bn.normalize(point)  # type: ignore[arg-type]
     # EIP-197 orders each Fp2 element as (imaginary, real).
-    return b"".join(int(c).to_bytes(32, "big") for c in (x.coeffs[1], x.coeffs[0], y.coeffs[1], y.coeffs[0]))
+    return b"".join(
+        int(c).to_bytes(32, "big") for c in (x.coeffs[1], x.coeffs[0], y.coeffs[1], y.coeffs[0])
+    )
 
 
 def random_g1() -> object:
@@ -44,7 +46,9 @@ def test_add_matches_py_ecc(seed: int) -> None:
         assert out == g1_bytes(bn.add(left, right))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("scalar", [0, 1, 2, ORDER - 1, ORDER, ORDER + 1, 2**256 - 1, 12345678901234567890])
+@pytest.mark.parametrize(
+    "scalar", [0, 1, 2, ORDER - 1, ORDER, ORDER + 1, 2**256 - 1, 12345678901234567890]
+)
 def test_mul_matches_py_ecc(scalar: int) -> None:
     point = random_g1()
     out, used = ecmul(g1_bytes(point) + scalar.to_bytes(32, "big"), 6000)
@@ -56,7 +60,9 @@ def test_mul_matches_py_ecc(scalar: int) -> None:
 
 def test_mul_input_truncated_and_padded() -> None:
     point = g1_bytes(bn.G1)
-    assert ecmul(point + (2).to_bytes(32, "big") + b"\xff" * 40, 6000)[0] == g1_bytes(bn.double(bn.G1))
+    assert ecmul(point + (2).to_bytes(32, "big") + b"\xff" * 40, 6000)[0] == g1_bytes(
+        bn.double(bn.G1)
+    )
     # Scalar 0x02 cut to its first byte reads as 0x02 << 248.
     assert ecmul(point + b"\x02", 6000)[0] == g1_bytes(bn.multiply(bn.G1, (2 << 248) % ORDER))
 

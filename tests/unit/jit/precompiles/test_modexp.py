@@ -121,5 +121,7 @@ def test_out_of_gas_is_checked_before_work() -> None:
 
 def test_matches_python_pow_even_modulus() -> None:
     base, exp, mod = 0x1234567890ABCDEF, 0xFFFFFFFFFFFF, 0x10000000000000000  # even modulus
-    out, _ = modexp(encode(base.to_bytes(8, "big"), exp.to_bytes(6, "big"), mod.to_bytes(9, "big")), 10**6)
+    out, _ = modexp(
+        encode(base.to_bytes(8, "big"), exp.to_bytes(6, "big"), mod.to_bytes(9, "big")), 10**6
+    )
     assert out == pow(base, exp, mod).to_bytes(9, "big")
