@@ -96,8 +96,8 @@ class RocksBackend:
         meta = self._cfs[CF_META]
         schema = meta.get(META_SCHEMA)
         if schema is None:
-            for cf in ALL_CFS:
-                it = self._cfs[cf].iter(self._read)
+            for cf in (None, *ALL_CFS):
+                it = (self._live() if cf is None else self._cfs[cf]).iter(self._read)
                 it.seek_to_first()
                 if it.valid():
                     self.close()
@@ -187,8 +187,20 @@ class RocksBackend:
 def _check_directory(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise CorruptDatabase(f"{path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not (path / "CURRENT").exists():
-        raise CorruptDatabase(f"{path} is not empty and is not a RocksDB database")
+    if path.is_dir() and any(path.iterdir()):
+        if not (path / "CURRENT").exists():
+            raise CorruptDatabase(f"{path} is not empty and is not a RocksDB database")
+        # Refuse a foreign RocksDB before opening it read-write (which would add our
+        # column families to it).
+        try:
+            families = set(rocksdict.Rdict.list_cf(str(path), rocksdict.Options(raw_mode=True)))
+        except Exception as exc:
+            raise CorruptDatabase(f"cannot read {path} as a RocksDB database: {exc}") from exc
+        if CF_META not in families or not families <= {"default", *ALL_CFS}:
+            raise CorruptDatabase(
+                f"{path} is a RocksDB database but not a statedb one "
+                f"(column families {sorted(families)}; no statedb schema marker)"
+            )
 
 
 # --- memory (--ephemeral) ---------------------------------------------------------------

@@ -243,6 +243,8 @@ class StateDB:
             )
             self._backend.write(batch)
         self._closed = True
+        # Column family handles keep RocksDB (and its LOCK) alive: drop ours first.
+        self._h.clear()
         self._backend.close()
 
     def __enter__(self) -> StateDB:

@@ -1,0 +1,246 @@
+"""StateDB against the model: commits, history, revert, reopen, pruning, both backends."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from statedb import (
+    Account,
+    BlockOrderError,
+    HistoryUnavailable,
+    StateDB,
+    StateDiff,
+    compute_root,
+)
+from statedb.keys import CF_BLOCKS, CF_CHAIN_META, CF_HISTORY, CHAIN_CFS, META_COMMITMENT
+from statedb.types import StateReader
+from tests.unit.statedb.support import (
+    ADDRESSES,
+    SLOTS,
+    Model,
+    close_without_checkpoint,
+    random_block,
+    state_of,
+)
+
+Opener = Callable[..., StateDB]
+
+
+@pytest.fixture(params=["rocks", "memory"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    opened: list[StateDB] = []
+
+    def open_db(**kwargs: int) -> StateDB:
+        if request.param == "rocks":
+            db = StateDB.open(tmp_path / "db", **kwargs)
+        else:
+            db = StateDB.ephemeral(**kwargs)
+        opened.append(db)
+        return db
+
+    yield open_db
+    for db in opened:
+        db.close()
+
+
+def assert_view_equals(view: StateReader, expected: StateReader, codes: dict[bytes, bytes]) -> None:
+    for address in ADDRESSES:
+        assert view.get_account(address) == expected.get_account(address), address.hex()
+        assert view.account_has_storage(address) == expected.account_has_storage(address)
+        for slot in SLOTS:
+            assert view.get_storage(address, slot) == expected.get_storage(address, slot)
+    for code_hash, code in codes.items():
+        assert view.get_code(code_hash) == code
+
+
+def assert_db_matches(db: StateDB, model: Model) -> None:
+    assert db.head_number == len(model.history) - 1
+    assert state_of(db.resident) == state_of(model.state)
+    assert db.resident.codes == model.state.codes
+    assert db.state_root == compute_root(model.state.accounts, model.state.storage)
+    for cf in CHAIN_CFS:
+        assert dict(db.records(cf)) == model.records[cf], cf
+
+
+def run_blocks(db: StateDB, model: Model, rng: random.Random, count: int) -> None:
+    for _ in range(count):
+        number = db.head_number + 1
+        diff, records = random_block(rng, number)
+        prepared = db.prepare(diff)
+        root = db.commit(number, prepared, records)
+        model.apply(diff, records)
+        assert root == prepared.state_root == model.root_at(number)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_history_matches_model(opener: Opener, seed: int) -> None:
+    db = opener()
+    model = Model()
+    run_blocks(db, model, random.Random(seed), 120)
+    assert_db_matches(db, model)
+    assert_view_equals(db.head, model.state, model.state.codes)
+    for number in range(0, 120):
+        assert_view_equals(db.at(number), model.at(number), model.at(number).codes)
+
+
+def test_historical_view_stays_pinned_while_head_moves(opener: Opener) -> None:
+    db = opener()
+    model = Model()
+    rng = random.Random(7)
+    run_blocks(db, model, rng, 10)
+    view = db.at(5)
+    run_blocks(db, model, rng, 30)
+    assert_view_equals(view, model.at(5), {})
+
+
+def test_prepare_does_not_mutate_and_goes_stale(opener: Opener) -> None:
+    db = opener()
+    a = ADDRESSES[0]
+    db.commit(0, StateDiff(accounts={a: Account(1, 1)}))
+    root = db.state_root
+    prepared = db.prepare(StateDiff(accounts={a: Account(2, 2)}, storage={a: {1: 1}}))
+    assert prepared.state_root != root
+    assert db.state_root == root and db.head.get_account(a) == Account(1, 1)
+    assert db.head.get_storage(a, 1) == 0
+    db.commit(1, StateDiff(accounts={a: Account(3, 3)}))
+    with pytest.raises(BlockOrderError):
+        db.commit(2, prepared)
+    with pytest.raises(BlockOrderError):
+        db.commit(5, StateDiff())
+    with pytest.raises(BlockOrderError):
+        db.commit(1, StateDiff())
+    prepared = db.prepare(StateDiff(accounts={a: Account(4, 4)}))
+    db.commit(2, prepared)
+    with pytest.raises(BlockOrderError):
+        db.commit(3, prepared)  # used twice
+    assert db.head.get_account(a) == Account(4, 4)
+
+
+def test_empty_block_and_noop_writes_keep_root(opener: Opener) -> None:
+    db = opener()
+    a = ADDRESSES[0]
+    db.commit(0, StateDiff(accounts={a: Account(1, 1)}, storage={a: {5: 9}}))
+    root = db.state_root
+    db.commit(1, StateDiff())
+    db.commit(2, StateDiff(accounts={a: Account(1, 1)}, storage={a: {5: 9, 6: 0}}))
+    assert db.state_root == root
+    assert db.at(1).get_storage(a, 5) == 9
+
+
+def test_revert_restores_state_history_and_records(opener: Opener) -> None:
+    db = opener()
+    model = Model()
+    rng = random.Random(11)
+    run_blocks(db, model, rng, 30)
+    snap = db.snapshot()
+    run_blocks(db, model, rng, 25)
+    inner = db.snapshot()
+    run_blocks(db, model, rng, 5)
+    db.revert(snap)
+    model.truncate(29)
+    assert_db_matches(db, model)
+    for number in range(30):
+        assert_view_equals(db.at(number), model.at(number), {})
+    with pytest.raises(Exception, match="unknown snapshot"):
+        db.revert(inner)  # later snapshots die with the one reverted to
+    # The chain continues on a new branch with no trace of the reverted blocks.
+    run_blocks(db, model, rng, 20)
+    assert_db_matches(db, model)
+    for number in range(50):
+        assert_view_equals(db.at(number), model.at(number), {})
+
+
+def test_revert_to_before_genesis(opener: Opener) -> None:
+    db = opener()
+    model = Model()
+    rng = random.Random(5)
+    snap = db.snapshot()
+    run_blocks(db, model, rng, 5)
+    db.revert(snap)
+    assert db.head_number == -1
+    assert db.resident.accounts == {} and db.resident.storage == {}
+    assert db.state_root == compute_root({}, {})
+    assert all(not list(db.records(cf)) for cf in CHAIN_CFS)
+
+
+def test_view_of_reverted_block_raises(opener: Opener) -> None:
+    db = opener()
+    run_blocks(db, Model(), random.Random(3), 10)
+    view = db.at(8)
+    older = db.at(4)
+    db.revert_to(5)
+    with pytest.raises(HistoryUnavailable):
+        view.get_account(ADDRESSES[0])
+    older.get_account(ADDRESSES[0])  # still valid
+    with pytest.raises(HistoryUnavailable):
+        db.at(6)
+
+
+def test_window_prunes_history_and_snapshots_pin_it(opener: Opener) -> None:
+    db = opener(history_window=5)
+    model = Model()
+    rng = random.Random(9)
+    run_blocks(db, model, rng, 20)
+    assert db.oldest_available == 14
+    assert_view_equals(db.at(14), model.at(14), {})
+    for bad in (13, 20, -1):
+        with pytest.raises(HistoryUnavailable):
+            db.at(bad)
+    snap = db.snapshot()  # at 19
+    run_blocks(db, model, rng, 20)
+    assert db.oldest_available == 19  # pinned by the snapshot
+    db.revert(snap)
+    model.truncate(19)
+    assert_db_matches(db, model)
+    run_blocks(db, model, rng, 10)
+    assert db.oldest_available == 24
+
+
+def test_window_zero_keeps_everything(opener: Opener) -> None:
+    db = opener(history_window=0)
+    model = Model()
+    run_blocks(db, model, random.Random(4), 40)
+    assert db.oldest_available == 0
+    assert_view_equals(db.at(0), model.at(0), {})
+
+
+def test_pruned_history_entries_are_deleted(tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path / "db", history_window=3)
+    run_blocks(db, Model(), random.Random(2), 30)
+    blocks = {int.from_bytes(k[-8:], "big") for k, _ in db._backend.items(CF_HISTORY)}
+    assert blocks and min(blocks) >= db.head_number - 3 + 1
+    db.close()
+
+
+def test_reopen_after_clean_close_and_after_crash(tmp_path: Path) -> None:
+    model = Model()
+    rng = random.Random(21)
+    db = StateDB.open(tmp_path / "db")
+    run_blocks(db, model, rng, 40)
+    db.close()
+    db = StateDB.open(tmp_path / "db")  # uses the close-time commitment checkpoint
+    assert db._backend.get("meta", META_COMMITMENT) is None  # consumed at open
+    assert_db_matches(db, model)
+    run_blocks(db, model, rng, 10)
+    close_without_checkpoint(db)  # no checkpoint: the root is recomputed at open
+    db = StateDB.open(tmp_path / "db")
+    assert_db_matches(db, model)
+    for number in range(50):
+        assert_view_equals(db.at(number), model.at(number), {})
+    db.close()
+
+
+def test_records_ranges(opener: Opener) -> None:
+    db = opener()
+    keys = [n.to_bytes(8, "big") for n in range(10)]
+    for n, key in enumerate(keys):
+        db.commit(n, StateDiff(), {CF_BLOCKS: {key: b"b%d" % n}, CF_CHAIN_META: {b"head": key}})
+    assert [k for k, _ in db.records(CF_BLOCKS, keys[3], keys[6])] == keys[3:6]
+    assert [k for k, _ in db.records(CF_BLOCKS, keys[3], keys[6], reverse=True)] == keys[5:2:-1]
+    assert [k for k, _ in db.records(CF_BLOCKS, reverse=True)] == keys[::-1]
+    assert db.get_record(CF_CHAIN_META, b"head") == keys[9]
+    assert db.get_record(CF_BLOCKS, b"missing") is None
