@@ -221,7 +221,9 @@ def rocks_options(
         CF_CODE: cf_options(compression=zstd, bloom=True, buffer=small),
         CF_HISTORY: cf_options(compression=lz4, bloom=False, buffer=write_buffer_bytes),
         CF_CHANGESETS: cf_options(compression=lz4, bloom=False, buffer=write_buffer_bytes),
-        CF_META: cf_options(compression=rocksdict.DBCompressionType.none(), bloom=True, buffer=small),
+        CF_META: cf_options(
+            compression=rocksdict.DBCompressionType.none(), bloom=True, buffer=small
+        ),
         CF_BLOCKS: cf_options(compression=zstd, bloom=True, buffer=small),
         CF_BLOCK_HASHES: cf_options(compression=lz4, bloom=True, buffer=small),
         CF_RECEIPTS: cf_options(compression=zstd, bloom=True, buffer=small),

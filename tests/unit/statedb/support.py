@@ -66,12 +66,15 @@ def random_block(rng: random.Random, number: int) -> tuple[StateDiff, Records]:
 class Model:
     """The oracle: a DictState plus chain records, with a copy after every block."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_history: bool = True) -> None:
+        self.keep_history = keep_history
+        self.blocks = 0
         self.state = DictState()
         self.records: dict[str, dict[bytes, bytes]] = {cf: {} for cf in CHAIN_CFS}
         self.history: list[tuple[DictState, dict[str, dict[bytes, bytes]]]] = []
 
     def apply(self, diff: StateDiff, records: Mapping[str, Mapping[bytes, bytes | None]]) -> None:
+        self.blocks += 1
         self.state.apply(diff)
         for cf, entries in records.items():
             for key, value in entries.items():
@@ -79,7 +82,8 @@ class Model:
                     self.records[cf].pop(key, None)
                 else:
                     self.records[cf][key] = value
-        self.history.append((copy.deepcopy(self.state), copy.deepcopy(self.records)))
+        if self.keep_history:
+            self.history.append((copy.deepcopy(self.state), copy.deepcopy(self.records)))
 
     def at(self, number: int) -> DictState:
         return self.history[number][0]
@@ -103,12 +107,18 @@ class Model:
             self.records = {cf: {} for cf in CHAIN_CFS}
 
 
-def replay(seed: int, blocks: int) -> Model:
-    rng = random.Random(seed)
-    model = Model()
-    for number in range(blocks):
-        model.apply(*random_block(rng, number))
-    return model
+def crash_block(seed: int, number: int) -> tuple[StateDiff, Records]:
+    """Block ``number`` of the crash test's chain, drawn independently of the others."""
+    rng = random.Random(f"{seed}-{number}")
+    diff, records = random_block(rng, number)
+    if number % 5 == 0:
+        # Now and then a big block, so kills also land inside large writes.
+        address = rng.choice(ADDRESSES)
+        if diff.accounts.get(address, 1) is not None:
+            slots = diff.storage.setdefault(address, {})
+            for _ in range(300):
+                slots[rng.randrange(4000)] = rng.getrandbits(rng.choice([8, 256]))
+    return diff, records
 
 
 def state_of(db_state: DictState) -> tuple[dict[bytes, Account], dict[bytes, dict[int, int]]]:
