@@ -9,10 +9,10 @@ data, because transaction hashes must be unique per transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
+from typing import TypeAlias
 
-Item = Union[bytes, list["Item"]]
-Encodable = Union[bytes, bytearray, int, Sequence["Encodable"]]
+Item: TypeAlias = "bytes | list[Item]"
+Encodable: TypeAlias = "bytes | bytearray | int | Sequence[Encodable]"
 
 
 class RLPDecodingError(ValueError):

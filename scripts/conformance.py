@@ -122,7 +122,9 @@ def run_file(job: tuple[str, str, list[str], dict[str, object] | None]) -> FileR
     cases: list[CaseRecord] = []
     if fmt == "blockchain":
         count = sum(
-            1 for test in data.values() if isinstance(test, dict) and test.get("network") in fork_names
+            1
+            for test in data.values()
+            if isinstance(test, dict) and test.get("network") in fork_names
         )
         return FileReport(display, fmt, category, [], count, "blockchain test", 0.0, None)
     for test_name, test in data.items():
@@ -139,23 +141,47 @@ def run_file(job: tuple[str, str, list[str], dict[str, object] | None]) -> FileR
                 except Exception as error:  # a crash is a failure with its traceback
                     outcome = "error"
                     frames = traceback.extract_tb(error.__traceback__)[-2:]
-                    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+                    where = " <- ".join(
+                        f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames)
+                    )
                     reason = f"{type(error).__name__}: {error} ({where})"
                 cases.append(
-                    CaseRecord(display, test_name, fork_name, index, outcome,
-                               time.process_time() - case_start, reason, fmt, category)  # fmt: skip
+                    CaseRecord(
+                        display,
+                        test_name,
+                        fork_name,
+                        index,
+                        outcome,
+                        time.process_time() - case_start,
+                        reason,
+                        fmt,
+                        category,
+                    )
                 )
     return FileReport(
-        display, fmt, category, cases, 0, "", time.process_time() - started,
+        display,
+        fmt,
+        category,
+        cases,
+        0,
+        "",
+        time.process_time() - started,
         float(ref) if isinstance(ref, (int, float)) else None,
-    )  # fmt: skip
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paths", nargs="*", type=Path, help="fixture files or directories")
-    parser.add_argument("--fork", action="append", dest="forks", metavar="NAME",
-                        help="Cancun, Prague or Osaka (repeatable; default all three)")  # fmt: skip
+    parser.add_argument(
+        "--fork",
+        action="append",
+        dest="forks",
+        metavar="NAME",
+        help="Cancun, Prague or Osaka (repeatable; default all three)",
+    )
     parser.add_argument("--engine", choices=["interpreter", "jit"], default="interpreter")
     parser.add_argument("--tier", choices=["quick", "full"], default="full")
     parser.add_argument("--json", type=Path, dest="json_out", metavar="OUT")
@@ -163,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.engine == "jit":
-        print("conformance: the JIT engine is not built yet (issue 6); use --engine interpreter",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "conformance: the JIT engine is not built yet (issue 6); use --engine interpreter",
+            file=sys.stderr,
+        )
         return 2
     fork_names = []
     for name in args.forks or ["Cancun", "Prague", "Osaka"]:
@@ -182,9 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     tier_skipped = 0
     for path in walk(paths):
         resolved = path.resolve()
-        key = str(resolved.relative_to(root)) if root and resolved.is_relative_to(root) else str(path)
+        key = (
+            str(resolved.relative_to(root)) if root and resolved.is_relative_to(root) else str(path)
+        )
         record = manifest.get(key)
-        if args.tier == "quick" and record and float(record.get("ref_cpu_seconds", 0)) > QUICK_TIER_MAX_REF_SECONDS:  # type: ignore[arg-type]
+        if (
+            args.tier == "quick"
+            and record
+            and float(record.get("ref_cpu_seconds", 0)) > QUICK_TIER_MAX_REF_SECONDS
+        ):  # type: ignore[arg-type]
             tier_skipped += 1
             continue
         jobs.append((str(resolved), key, fork_names, record))
@@ -202,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     return report(reports, tier_skipped, wall, args)
 
 
-def report(reports: list[FileReport], tier_skipped: int, wall: float, args: argparse.Namespace) -> int:
+def report(
+    reports: list[FileReport], tier_skipped: int, wall: float, args: argparse.Namespace
+) -> int:
     cases = [case for r in reports for case in r.cases]
     table: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     for case in cases:
@@ -215,34 +251,50 @@ def report(reports: list[FileReport], tier_skipped: int, wall: float, args: argp
     if slowest:
         print("\nslowest cases (CPU seconds):")
         for case in slowest:
-            print(f"  {case.cpu_seconds:8.3f}  {case.file} :: {case.test} [{case.fork} #{case.index}]")
+            print(
+                f"  {case.cpu_seconds:8.3f}  {case.file} :: {case.test} [{case.fork} #{case.index}]"
+            )
     failures = [c for c in cases if c.outcome != "passed"]
     if failures:
         print(f"\nfailures ({len(failures)}):")
         for case in failures:
-            print(f"  {case.outcome.upper()} {case.file} :: {case.test} [{case.fork} #{case.index}]: {case.reason}")
+            print(
+                f"  {case.outcome.upper()} {case.file} :: {case.test} [{case.fork} #{case.index}]: {case.reason}"
+            )
     cpu = sum(r.cpu_seconds for r in reports)
     ref_files = [r for r in reports if r.ref_cpu_seconds is not None and r.cases]
     ref = sum(r.ref_cpu_seconds or 0.0 for r in ref_files)
     ours_on_ref = sum(r.cpu_seconds for r in ref_files)
     print(f"\nCPU {cpu:.1f} s over {len(reports)} files (wall {wall:.1f} s, {args.jobs} jobs)")
     if ref:
-        print(f"reference CPU for the same files {ref:.1f} s; ours {ours_on_ref:.1f} s = {ours_on_ref / ref:.3f} of it")
+        print(
+            f"reference CPU for the same files {ref:.1f} s; ours {ours_on_ref:.1f} s = {ours_on_ref / ref:.3f} of it"
+        )
     skipped = sum(r.skipped for r in reports)
     blockchain_files = sum(1 for r in reports if r.format == "blockchain")
-    print(f"skipped: {skipped} blockchain-test cases in {blockchain_files} files; {tier_skipped} files outside the {args.tier} tier")
+    print(
+        f"skipped: {skipped} blockchain-test cases in {blockchain_files} files; {tier_skipped} files outside the {args.tier} tier"
+    )
     passed = sum(1 for c in cases if c.outcome == "passed")
     if args.json_out:
         with open(args.json_out, "w") as handle:
             for case in cases:
-                handle.write(json.dumps({
-                    "file": case.file, "test": case.test, "fork": case.fork, "index": case.index,
-                    "outcome": case.outcome, "cpu_seconds": round(case.cpu_seconds, 6),
-                    "reason": case.reason,
-                }) + "\n")  # fmt: skip
+                handle.write(
+                    json.dumps(
+                        {
+                            "file": case.file,
+                            "test": case.test,
+                            "fork": case.fork,
+                            "index": case.index,
+                            "outcome": case.outcome,
+                            "cpu_seconds": round(case.cpu_seconds, 6),
+                            "reason": case.reason,
+                        }
+                    )
+                    + "\n"
+                )
     print(f"{passed} passed, {len(failures)} failed")
     return 1 if failures else 0
-
 
 
 if __name__ == "__main__":

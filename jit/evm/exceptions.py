@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 
-class ExceptionalHalt(Exception):  # noqa: N818 - the spec's name
+class ExceptionalHalt(Exception):
     """Halts the current frame, consuming all of its gas."""
 
 
@@ -54,11 +54,11 @@ class PrecompileHalt(ExceptionalHalt):
     """A precompile rejected its input or ran out of gas."""
 
 
-class Revert(Exception):  # noqa: N818
+class Revert(Exception):
     """REVERT: roll back the frame, keep the unused gas and the output."""
 
 
-class InvalidTransaction(Exception):  # noqa: N818
+class InvalidTransaction(Exception):
     """The transaction is not valid in this block; nothing was changed."""
 
 

@@ -12,9 +12,7 @@ def expansion_cost(current_length: int, end: int) -> int:
         return 0
     new_words = (end + 31) >> 5
     old_words = current_length >> 5
-    return (
-        3 * (new_words - old_words) + (new_words * new_words >> 9) - (old_words * old_words >> 9)
-    )
+    return 3 * (new_words - old_words) + (new_words * new_words >> 9) - (old_words * old_words >> 9)
 
 
 def expand(evm: Evm, offset: int, size: int) -> None:

@@ -36,7 +36,7 @@ if sys.getrecursionlimit() < 20000:
     sys.setrecursionlimit(20000)
 
 
-class StopExecution(Exception):  # noqa: N818 - control flow, not an error
+class StopExecution(Exception):
     """Raised by STOP, RETURN and SELFDESTRUCT to leave the loop."""
 
 
@@ -65,7 +65,9 @@ def execute_code(evm: Evm) -> None:
         raise StackUnderflowError from error
 
 
-def process_message(msg: Message, state: TxState, rules: ForkRules, block: BlockEnv, tx: TxEnv) -> Evm:
+def process_message(
+    msg: Message, state: TxState, rules: ForkRules, block: BlockEnv, tx: TxEnv
+) -> Evm:
     """Transfer value and run the target's code (or precompile) in a new frame."""
     evm = Evm(msg, state, rules, block, tx)
     checkpoint = state.checkpoint()

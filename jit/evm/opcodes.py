@@ -171,5 +171,3 @@ def dispatch_tables(table: Mapping[int, OpcodeInfo]) -> tuple[tuple[Handler, ...
     """The loop's two 256-entry tuples: handlers and static gas."""
     infos = [table.get(byte, UNDEFINED) for byte in range(256)]
     return tuple(info.handler for info in infos), tuple(info.static_gas for info in infos)
-
-

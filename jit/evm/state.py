@@ -13,7 +13,17 @@ account left empty by a balance, nonce or code change is destroyed at once
 
 from __future__ import annotations
 
-from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, StateReader, keccak256
+from typing import Any
+
+from statedb.types import (
+    EMPTY_CODE_HASH,
+    Account,
+    Address,
+    Hash32,
+    StateDiff,
+    StateReader,
+    keccak256,
+)
 
 # Journal entry tags.
 _ACCOUNT = 0
@@ -92,7 +102,7 @@ class TxState:
         self.to_delete: set[Address] = set()
         self.refund = 0
         self.logs: list[Log] = []
-        self.journal: list[tuple] = []  # type: ignore[type-arg]
+        self.journal: list[tuple[Any, ...]] = []
         self.account_reads: set[Address] = set()
         self.storage_reads: set[tuple[Address, int]] = set()
 

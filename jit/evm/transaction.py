@@ -28,6 +28,7 @@ from jit.evm.exceptions import (
     AddressCollision,
     AuthorizationListError,
     BlobError,
+    ExceptionalHalt,
     FeeCapTooLow,
     GasLimitExceeded,
     InitcodeTooLarge,
@@ -38,6 +39,7 @@ from jit.evm.exceptions import (
     NonceTooHigh,
     NonceTooLow,
     PriorityFeeTooHigh,
+    Revert,
     SenderNotEOA,
     TransactionTypeNotSupported,
 )
@@ -148,8 +150,13 @@ def validate_static(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
     """Rules that need no state; returns (intrinsic gas, calldata floor)."""
     if tx.tx_type not in rules.tx_types:
         raise TransactionTypeNotSupported(f"transaction type {tx.tx_type} not supported")
-    for name in ("value", "gas_price", "max_fee_per_gas", "max_priority_fee_per_gas",
-                 "max_fee_per_blob_gas"):  # fmt: skip
+    for name in (
+        "value",
+        "gas_price",
+        "max_fee_per_gas",
+        "max_priority_fee_per_gas",
+        "max_fee_per_blob_gas",
+    ):
         if not 0 <= getattr(tx, name) < UINT256_LIMIT:
             raise InvalidTransaction(f"{name} out of range")
     gas, floor = intrinsic_gas(tx, rules)
@@ -208,7 +215,9 @@ def _validate_against_block(
         if count == 0:
             raise BlobError("blob transaction missing blob hashes")
         if rules.max_blobs_per_tx is not None and count > rules.max_blobs_per_tx:
-            raise BlobError(f"too many blobs in transaction: have {count}, max {rules.max_blobs_per_tx}")
+            raise BlobError(
+                f"too many blobs in transaction: have {count}, max {rules.max_blobs_per_tx}"
+            )
         for versioned_hash in tx.blob_versioned_hashes:
             if len(versioned_hash) != 32 or versioned_hash[0] != VERSIONED_HASH_VERSION_KZG:
                 raise BlobError("blob versioned hash has an invalid version")
@@ -260,9 +269,15 @@ def validate_transaction(
 
 def recover_authority(auth: Authorization) -> Address | None:
     """EIP-7702: the signer of an authorization, or None if the signature is invalid."""
-    if auth.y_parity not in (0, 1) or not 0 < auth.r < SECP256K1N or not 0 < auth.s <= SECP256K1N // 2:
+    if (
+        auth.y_parity not in (0, 1)
+        or not 0 < auth.r < SECP256K1N
+        or not 0 < auth.s <= SECP256K1N // 2
+    ):
         return None
-    signing_hash = keccak256(SET_CODE_TX_MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce]))
+    signing_hash = keccak256(
+        SET_CODE_TX_MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce])
+    )
     return recover_address(signing_hash, auth.y_parity, auth.r, auth.s)
 
 
@@ -328,18 +343,19 @@ def execute_transaction(
     gas = tx.gas_limit - intrinsic
     auth_refund = 0
     contract_address: Address | None = None
+    error: ExceptionalHalt | Revert | None
     if tx.to is None:
         contract_address = compute_contract_address(sender, sender_nonce)
         warm.add(contract_address)
-        message = Message(sender, None, contract_address, None, tx.value, b"", tx.data, gas, 0, False)
         if state.has_code_or_nonce(contract_address) or state.has_storage(contract_address):
-            gas_left, output, error, success = 0, b"", "AddressCollision", False
-            _ = AddressCollision
+            # EIP-684/EIP-7610: a creation onto a used address consumes all gas.
+            gas_left, output, error = 0, b"", AddressCollision()
         else:
+            message = Message(
+                sender, None, contract_address, None, tx.value, b"", tx.data, gas, 0, False
+            )
             evm = process_create_message(message, state, rules, block, tx_env)
-            gas_left, output, error = evm.gas_left, evm.output, evm.error
-            success = error is None
-            error = None if error is None else type(error).__name__
+            gas_left, output, error = evm.gas_left, evm.output, evm.error  # type: ignore[assignment]
     else:
         to = tx.to
         warm.add(to)
@@ -356,20 +372,31 @@ def execute_transaction(
                 code = state.get_code(delegate)
                 code_address = delegate
         message = Message(
-            sender, to, to, code_address, tx.value, tx.data, code, gas, 0, False,
-            True, disable_precompiles,
-        )  # fmt: skip
+            sender,
+            to,
+            to,
+            code_address,
+            tx.value,
+            tx.data,
+            code,
+            gas,
+            0,
+            False,
+            True,
+            disable_precompiles,
+        )
         evm = process_message(message, state, rules, block, tx_env)
-        gas_left, output, error_obj = evm.gas_left, evm.output, evm.error
-        success = error_obj is None
-        error = None if error_obj is None else type(error_obj).__name__
+        gas_left, output, error = evm.gas_left, evm.output, evm.error  # type: ignore[assignment]
+    success = error is None
 
     # Finalize: refunds, floor, sender refund, deletions.
     refund_counter = auth_refund + (state.refund if success else 0)
     gas_used = tx.gas_limit - gas_left
     gas_used -= min(gas_used // 5, refund_counter)  # EIP-3529
     gas_used = max(gas_used, floor)  # EIP-7623
-    state.set_balance(sender, state.balance(sender) + (tx.gas_limit - gas_used) * effective_gas_price)
+    state.set_balance(
+        sender, state.balance(sender) + (tx.gas_limit - gas_used) * effective_gas_price
+    )
     fee_credit = gas_used * (effective_gas_price - block.base_fee)
     deleted = state.to_delete if success else ()
     for address in deleted:
@@ -377,9 +404,9 @@ def execute_transaction(
     if block.coinbase in deleted:
         fee_credit = 0  # the fee was paid to an account destroyed in the same step
 
-    if success:
+    if error is None:
         kind = ResultKind.SUCCESS
-    elif error == "Revert":
+    elif isinstance(error, Revert):
         kind = ResultKind.REVERT
     else:
         kind = ResultKind.HALT
@@ -387,7 +414,7 @@ def execute_transaction(
     return TxOutcome(
         result=kind,
         output=output,
-        error=error,
+        error=None if error is None else type(error).__name__,
         diff=state.diff(),
         account_reads=account_reads,
         storage_reads=storage_reads,

@@ -67,23 +67,50 @@ class Transaction:
     # ------------------------------------------------------------ encoding
 
     def _access_list_rlp(self) -> list[object]:
-        return [[address, [slot.to_bytes(32, "big") for slot in slots]] for address, slots in self.access_list]
+        return [
+            [address, [slot.to_bytes(32, "big") for slot in slots]]
+            for address, slots in self.access_list
+        ]
 
     def _payload(self, *, signed: bool) -> list[object]:
         to = self.to if self.to is not None else b""
         if self.tx_type == LEGACY:
-            fields: list[object] = [self.nonce, self.gas_price, self.gas_limit, to, self.value, self.data]
+            fields: list[object] = [
+                self.nonce,
+                self.gas_price,
+                self.gas_limit,
+                to,
+                self.value,
+                self.data,
+            ]
             if signed:
                 return [*fields, self.v, self.r, self.s]
             if self.chain_id is not None:  # EIP-155
                 return [*fields, self.chain_id, 0, 0]
             return fields
         if self.tx_type == ACCESS_LIST:
-            fields = [self.chain_id, self.nonce, self.gas_price, self.gas_limit, to, self.value,
-                      self.data, self._access_list_rlp()]  # fmt: skip
+            fields = [
+                self.chain_id,
+                self.nonce,
+                self.gas_price,
+                self.gas_limit,
+                to,
+                self.value,
+                self.data,
+                self._access_list_rlp(),
+            ]
         else:
-            fields = [self.chain_id, self.nonce, self.max_priority_fee_per_gas, self.max_fee_per_gas,
-                      self.gas_limit, to, self.value, self.data, self._access_list_rlp()]  # fmt: skip
+            fields = [
+                self.chain_id,
+                self.nonce,
+                self.max_priority_fee_per_gas,
+                self.max_fee_per_gas,
+                self.gas_limit,
+                to,
+                self.value,
+                self.data,
+                self._access_list_rlp(),
+            ]
             if self.tx_type == BLOB:
                 fields += [self.max_fee_per_blob_gas, list(self.blob_versioned_hashes)]
             elif self.tx_type == SET_CODE:
@@ -127,7 +154,7 @@ def _bytes(raw: object, name: str, length: int | None = None) -> bytes:
     return raw
 
 
-def _list(raw: object, name: str) -> list[object]:
+def _list(raw: object, name: str) -> list[rlp.Item]:
     if not isinstance(raw, list):
         raise InvalidTransactionEncoding(f"{name}: expected a list")
     return raw
@@ -150,15 +177,18 @@ def _access_list(raw: object) -> tuple[tuple[Address, tuple[int, ...]], ...]:
             raise InvalidTransactionEncoding("accessList entry: expected [address, storageKeys]")
         address = _bytes(pair[0], "accessList address", 20)
         keys = tuple(
-            int.from_bytes(_bytes(key, "storage key", 32), "big") for key in _list(pair[1], "storageKeys")
+            int.from_bytes(_bytes(key, "storage key", 32), "big")
+            for key in _list(pair[1], "storageKeys")
         )
         entries.append((address, keys))
     return tuple(entries)
 
 
-def _expect_fields(fields: list[object], count: int, kind: str) -> None:
+def _expect_fields(fields: list[rlp.Item], count: int, kind: str) -> None:
     if len(fields) != count:
-        raise InvalidTransactionEncoding(f"{kind} transaction: expected {count} fields, got {len(fields)}")
+        raise InvalidTransactionEncoding(
+            f"{kind} transaction: expected {count} fields, got {len(fields)}"
+        )
 
 
 def decode_transaction(raw: bytes) -> Transaction:
@@ -168,15 +198,15 @@ def decode_transaction(raw: bytes) -> Transaction:
     try:
         if raw[0] >= 0xC0:
             tx_type = LEGACY
-            fields = rlp.decode(raw)
+            decoded = rlp.decode(raw)
         elif raw[0] in (ACCESS_LIST, FEE_MARKET, BLOB, SET_CODE):
             tx_type = raw[0]
-            fields = rlp.decode(raw[1:])
+            decoded = rlp.decode(raw[1:])
         else:
             raise InvalidTransactionEncoding(f"transaction type {raw[0]} not supported")
     except rlp.RLPDecodingError as error:
         raise InvalidTransactionEncoding(f"rlp: {error}") from None
-    fields = _list(fields, "transaction")
+    fields = _list(decoded, "transaction")
     if tx_type == LEGACY:
         _expect_fields(fields, 9, "legacy")
         v = _uint(fields[6], "v")
@@ -184,19 +214,34 @@ def decode_transaction(raw: bytes) -> Transaction:
         if chain_id == -1:
             raise InvalidTransactionEncoding(f"invalid legacy v value {v}")
         tx = Transaction(
-            tx_type, chain_id, _uint(fields[0], "nonce", 64), _uint(fields[2], "gas", 64),
-            _to(fields[3]), _uint(fields[4], "value"), _bytes(fields[5], "data"),
-            gas_price=_uint(fields[1], "gasPrice"), v=v, r=_uint(fields[7], "r"), s=_uint(fields[8], "s"),
-        )  # fmt: skip
+            tx_type,
+            chain_id,
+            _uint(fields[0], "nonce", 64),
+            _uint(fields[2], "gas", 64),
+            _to(fields[3]),
+            _uint(fields[4], "value"),
+            _bytes(fields[5], "data"),
+            gas_price=_uint(fields[1], "gasPrice"),
+            v=v,
+            r=_uint(fields[7], "r"),
+            s=_uint(fields[8], "s"),
+        )
     elif tx_type == ACCESS_LIST:
         _expect_fields(fields, 11, "access list")
         tx = Transaction(
-            tx_type, _uint(fields[0], "chainId"), _uint(fields[1], "nonce", 64),
-            _uint(fields[3], "gas", 64), _to(fields[4]), _uint(fields[5], "value"),
-            _bytes(fields[6], "data"), gas_price=_uint(fields[2], "gasPrice"),
-            access_list=_access_list(fields[7]), v=_uint(fields[8], "yParity", 8),
-            r=_uint(fields[9], "r"), s=_uint(fields[10], "s"),
-        )  # fmt: skip
+            tx_type,
+            _uint(fields[0], "chainId"),
+            _uint(fields[1], "nonce", 64),
+            _uint(fields[3], "gas", 64),
+            _to(fields[4]),
+            _uint(fields[5], "value"),
+            _bytes(fields[6], "data"),
+            gas_price=_uint(fields[2], "gasPrice"),
+            access_list=_access_list(fields[7]),
+            v=_uint(fields[8], "yParity", 8),
+            r=_uint(fields[9], "r"),
+            s=_uint(fields[10], "s"),
+        )
     else:
         expected = {FEE_MARKET: 12, BLOB: 14, SET_CODE: 13}[tx_type]
         _expect_fields(fields, expected, f"type-{tx_type}")
@@ -214,10 +259,13 @@ def decode_transaction(raw: bytes) -> Transaction:
                     raise InvalidTransactionEncoding("authorization: expected 6 fields")
                 auths.append(
                     AuthorizationTuple(
-                        _uint(item[0], "auth chainId"), _bytes(item[1], "auth address", 20),
-                        _uint(item[2], "auth nonce", 64), _uint(item[3], "auth yParity", 8),
-                        _uint(item[4], "auth r"), _uint(item[5], "auth s"),
-                    )  # fmt: skip
+                        _uint(item[0], "auth chainId"),
+                        _bytes(item[1], "auth address", 20),
+                        _uint(item[2], "auth nonce", 64),
+                        _uint(item[3], "auth yParity", 8),
+                        _uint(item[4], "auth r"),
+                        _uint(item[5], "auth s"),
+                    )
                 )
             extra["authorization_list"] = tuple(auths)
         to = _to(fields[5])
@@ -225,13 +273,21 @@ def decode_transaction(raw: bytes) -> Transaction:
             raise InvalidTransactionEncoding(f"type-{tx_type} transaction cannot create a contract")
         signature = fields[-3:]
         tx = Transaction(
-            tx_type, _uint(fields[0], "chainId"), _uint(fields[1], "nonce", 64),
-            _uint(fields[4], "gas", 64), to, _uint(fields[6], "value"), _bytes(fields[7], "data"),
+            tx_type,
+            _uint(fields[0], "chainId"),
+            _uint(fields[1], "nonce", 64),
+            _uint(fields[4], "gas", 64),
+            to,
+            _uint(fields[6], "value"),
+            _bytes(fields[7], "data"),
             max_priority_fee_per_gas=_uint(fields[2], "maxPriorityFeePerGas"),
-            max_fee_per_gas=_uint(fields[3], "maxFeePerGas"), access_list=_access_list(fields[8]),
-            v=_uint(signature[0], "yParity", 8), r=_uint(signature[1], "r"), s=_uint(signature[2], "s"),
+            max_fee_per_gas=_uint(fields[3], "maxFeePerGas"),
+            access_list=_access_list(fields[8]),
+            v=_uint(signature[0], "yParity", 8),
+            r=_uint(signature[1], "r"),
+            s=_uint(signature[2], "s"),
             **extra,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
     return _with_sender(tx, raw)
 
 
@@ -265,7 +321,11 @@ def sign_transaction(unsigned: Transaction, private_key: bytes) -> Transaction:
         v = parity
     signed = replace(unsigned, v=v, r=r, s=s)
     raw = signed.encode()
-    return replace(signed, sender=recover_address(signed.signing_hash(), parity, r, s) or b"", hash=keccak256(raw))
+    return replace(
+        signed,
+        sender=recover_address(signed.signing_hash(), parity, r, s) or b"",
+        hash=keccak256(raw),
+    )
 
 
 def sign_authorization(
@@ -275,10 +335,16 @@ def sign_authorization(
     digest = keccak256(b"\x05" + rlp.encode([chain_id, address, nonce]))
     signature = PrivateKey(private_key).sign_recoverable(digest, hasher=None)
     return AuthorizationTuple(
-        chain_id, address, nonce, signature[64],
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"),
-    )  # fmt: skip
+        chain_id,
+        address,
+        nonce,
+        signature[64],
+        int.from_bytes(signature[:32], "big"),
+        int.from_bytes(signature[32:64], "big"),
+    )
 
 
-def access_list_from(entries: Sequence[tuple[Address, Sequence[int]]]) -> tuple[tuple[Address, tuple[int, ...]], ...]:
+def access_list_from(
+    entries: Sequence[tuple[Address, Sequence[int]]],
+) -> tuple[tuple[Address, tuple[int, ...]], ...]:
     return tuple((address, tuple(slots)) for address, slots in entries)

@@ -103,9 +103,13 @@ def build_transaction(tx: Mapping[str, Any], indexes: Mapping[str, int]) -> Tran
         tx_type = 0
     authorizations = tuple(
         AuthorizationTuple(
-            hex_int(a["chainId"]), hex_bytes(a["address"]), hex_int(a["nonce"]),
-            hex_int(a.get("yParity", a.get("v"))), hex_int(a["r"]), hex_int(a["s"]),
-        )  # fmt: skip
+            hex_int(a["chainId"]),
+            hex_bytes(a["address"]),
+            hex_int(a["nonce"]),
+            hex_int(a.get("yParity", a.get("v"))),
+            hex_int(a["r"]),
+            hex_int(a["s"]),
+        )
         for a in tx.get("authorizationList", [])
     )
     if "sender" in tx:
@@ -242,7 +246,9 @@ def _with_chain_id(tx: Transaction, chain_id: int) -> Transaction:
     return replace(tx, chain_id=chain_id)
 
 
-def _judge_unchanged(test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules) -> CaseResult:
+def _judge_unchanged(
+    test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules
+) -> CaseResult:
     return _judge_state(build_pre_state(test["pre"]), post)
 
 

@@ -36,7 +36,9 @@ def _access(evm: Evm, address: bytes) -> None:
         _charge(evm, _COLD_ACCOUNT_EXTRA)
 
 
-def _copy_to_memory(evm: Evm, source: bytes, memory_offset: int, source_offset: int, size: int) -> None:
+def _copy_to_memory(
+    evm: Evm, source: bytes, memory_offset: int, source_offset: int, size: int
+) -> None:
     if not size:
         return
     _charge(evm, GAS_COPY * ((size + 31) >> 5))

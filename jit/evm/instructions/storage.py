@@ -25,7 +25,7 @@ def sload(evm: Evm) -> None:
     address = evm.msg.current_target
     state = evm.state
     if state.warm_slot(address, slot):
-        if _COLD_SLOAD_EXTRA > evm.gas_left:
+        if evm.gas_left < _COLD_SLOAD_EXTRA:
             raise OutOfGasError
         evm.gas_left -= _COLD_SLOAD_EXTRA
     # OPERATION

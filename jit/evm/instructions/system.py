@@ -132,16 +132,16 @@ def create2(evm: Evm) -> None:
     size = stack.pop()
     salt = stack.pop().to_bytes(32, "big")
     _charge_create(evm, offset, size, GAS_INIT_CODE_WORD + GAS_KECCAK256_WORD)
-    address = compute_create2_address(
-        evm.msg.current_target, salt, memory.read(evm, offset, size)
-    )
+    address = compute_create2_address(evm.msg.current_target, salt, memory.read(evm, offset, size))
     _generic_create(evm, endowment, address, offset, size)
 
 
 # -------------------------------------------------------------------- calls
 
 
-def _call_memory(evm: Evm, in_offset: int, in_size: int, out_offset: int, out_size: int) -> tuple[int, int]:
+def _call_memory(
+    evm: Evm, in_offset: int, in_size: int, out_offset: int, out_size: int
+) -> tuple[int, int]:
     """(expansion cost, new end) for a call's input and output regions."""
     end = in_offset + in_size if in_size else 0
     if out_size:
@@ -254,9 +254,21 @@ def call(evm: Evm) -> None:
         evm.gas_left += callee_gas
         return
     _generic_call(
-        evm, callee_gas, value, evm.msg.current_target, to, code_address, code,
-        True, False, disable_precompiles, in_offset, in_size, out_offset, out_size,
-    )  # fmt: skip
+        evm,
+        callee_gas,
+        value,
+        evm.msg.current_target,
+        to,
+        code_address,
+        code,
+        True,
+        False,
+        disable_precompiles,
+        in_offset,
+        in_size,
+        out_offset,
+        out_size,
+    )
 
 
 def callcode(evm: Evm) -> None:
@@ -284,9 +296,21 @@ def callcode(evm: Evm) -> None:
         evm.gas_left += callee_gas
         return
     _generic_call(
-        evm, callee_gas, value, me, me, code_address, code,
-        True, False, disable_precompiles, in_offset, in_size, out_offset, out_size,
-    )  # fmt: skip
+        evm,
+        callee_gas,
+        value,
+        me,
+        me,
+        code_address,
+        code,
+        True,
+        False,
+        disable_precompiles,
+        in_offset,
+        in_size,
+        out_offset,
+        out_size,
+    )
 
 
 def delegatecall(evm: Evm) -> None:
@@ -304,9 +328,21 @@ def delegatecall(evm: Evm) -> None:
     memory.resize(evm, end)
     msg = evm.msg
     _generic_call(
-        evm, callee_gas, msg.value, msg.caller, msg.current_target, code_address, code,
-        False, False, disable_precompiles, in_offset, in_size, out_offset, out_size,
-    )  # fmt: skip
+        evm,
+        callee_gas,
+        msg.value,
+        msg.caller,
+        msg.current_target,
+        code_address,
+        code,
+        False,
+        False,
+        disable_precompiles,
+        in_offset,
+        in_size,
+        out_offset,
+        out_size,
+    )
 
 
 def staticcall(evm: Evm) -> None:
@@ -323,9 +359,21 @@ def staticcall(evm: Evm) -> None:
     callee_gas = _charge_call(evm, gas, extra + delegate_cost, memory_cost, 0)
     memory.resize(evm, end)
     _generic_call(
-        evm, callee_gas, 0, evm.msg.current_target, to, code_address, code,
-        True, True, disable_precompiles, in_offset, in_size, out_offset, out_size,
-    )  # fmt: skip
+        evm,
+        callee_gas,
+        0,
+        evm.msg.current_target,
+        to,
+        code_address,
+        code,
+        True,
+        True,
+        disable_precompiles,
+        in_offset,
+        in_size,
+        out_offset,
+        out_size,
+    )
 
 
 # ------------------------------------------------------------- terminators

@@ -1,0 +1,117 @@
+"""A tiny EVM assembler for tests: ``Asm().push(1).push(2).op("ADD").build()``.
+
+Opcodes come from the fork's opcode table, so tests never hand-write hex.
+Labels: ``.label("loop")`` marks a JUMPDEST; ``.push_label("loop")`` pushes its
+offset (as PUSH2), resolved at ``build()``.
+"""
+
+from __future__ import annotations
+
+from jit.evm.opcodes import CANCUN, OSAKA
+
+_BY_NAME = {info.name: byte for table in (CANCUN, OSAKA) for byte, info in table.items()}
+
+
+class Asm:
+    def __init__(self) -> None:
+        self._parts: list[bytes | tuple[str, str]] = []
+
+    def op(self, *names: str) -> Asm:
+        for name in names:
+            self._parts.append(bytes((_BY_NAME[name.upper()],)))
+        return self
+
+    def push(self, value: int | bytes, size: int | None = None) -> Asm:
+        raw = (
+            value
+            if isinstance(value, bytes)
+            else value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+        )
+        if size is not None:
+            raw = raw.rjust(size, b"\x00")
+        if not 1 <= len(raw) <= 32:
+            raise ValueError("push takes 1 to 32 bytes")
+        self._parts.append(bytes((0x5F + len(raw),)) + raw)
+        return self
+
+    def raw(self, data: bytes) -> Asm:
+        self._parts.append(data)
+        return self
+
+    def label(self, name: str) -> Asm:
+        self._parts.append(("label", name))
+        return self.op("JUMPDEST")
+
+    def push_label(self, name: str) -> Asm:
+        self._parts.append(("ref", name))
+        return self
+
+    # Common idioms ------------------------------------------------------
+
+    def mstore(self, offset: int, value: int) -> Asm:
+        return self.push(value).push(offset).op("MSTORE")
+
+    def sstore(self, slot: int, value: int) -> Asm:
+        return self.push(value).push(slot).op("SSTORE")
+
+    def store_top(self, slot: int) -> Asm:
+        """SSTORE the top of the stack into ``slot``."""
+        return self.push(slot).op("SSTORE")
+
+    def ret(self, offset: int, size: int) -> Asm:
+        return self.push(size).push(offset).op("RETURN")
+
+    def revert(self, offset: int, size: int) -> Asm:
+        return self.push(size).push(offset).op("REVERT")
+
+    def call(
+        self,
+        gas: int,
+        to: bytes,
+        value: int = 0,
+        in_off: int = 0,
+        in_size: int = 0,
+        out_off: int = 0,
+        out_size: int = 0,
+        kind: str = "CALL",
+    ) -> Asm:
+        self.push(out_size).push(out_off).push(in_size).push(in_off)
+        if kind in ("CALL", "CALLCODE"):
+            self.push(value)
+        return self.push(int.from_bytes(to, "big")).push(gas).op(kind)
+
+    def build(self) -> bytes:
+        offsets: dict[str, int] = {}
+        position = 0
+        for part in self._parts:
+            if isinstance(part, bytes):
+                position += len(part)
+            elif part[0] == "label":
+                offsets[part[1]] = position
+            else:
+                position += 3
+        out = bytearray()
+        for part in self._parts:
+            if isinstance(part, bytes):
+                out += part
+            elif part[0] == "ref":
+                out += b"\x61" + offsets[part[1]].to_bytes(2, "big")
+        return bytes(out)
+
+
+def initcode_for(runtime: bytes) -> bytes:
+    """Creation code that returns ``runtime`` (CODECOPY from its own tail)."""
+    prefix_length = 15
+    code = (
+        Asm()
+        .push(len(runtime), 2)
+        .push(prefix_length, 2)
+        .push(0)
+        .op("CODECOPY")
+        .push(len(runtime), 2)
+        .push(0)
+        .op("RETURN")
+        .build()
+    )
+    assert len(code) == prefix_length
+    return code + runtime

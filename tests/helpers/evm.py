@@ -1,0 +1,76 @@
+"""Run bytecode in a one-transaction world for unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jit.evm.frame import BlockEnv
+from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
+from jit.forks import rules_for
+from sequencer.types.transactions import Transaction
+from statedb.types import DictState
+
+SENDER = bytes.fromhex("a94f5374fce5edbc8e2a8697c15331677e6ebf0b")
+CONTRACT = bytes.fromhex("00000000000000000000000000000000000c0de0")
+OTHER = bytes.fromhex("00000000000000000000000000000000000c0de1")
+COINBASE = bytes.fromhex("2adc25665018aa1fe0e6bc666dac8fc2697ff9ba")
+ETHER = 10**18
+
+
+@dataclass
+class Run:
+    outcome: TxOutcome
+    state: DictState
+
+    def storage(self, address: bytes = CONTRACT) -> dict[int, int]:
+        return dict(self.state.storage.get(address, {}))
+
+
+def world(code: bytes, **others: bytes) -> DictState:
+    state = DictState()
+    state.set_account(SENDER, balance=100 * ETHER)
+    state.set_account(CONTRACT, code=code, balance=ETHER)
+    for address_hex, other_code in others.items():
+        state.set_account(bytes.fromhex(address_hex), code=other_code)
+    return state
+
+
+def run(
+    code: bytes,
+    *,
+    data: bytes = b"",
+    value: int = 0,
+    gas: int = 1_000_000,
+    fork: str = "osaka",
+    state: DictState | None = None,
+    to: bytes | None = CONTRACT,
+    tx_type: int = 2,
+    base_fee: int = 7,
+) -> Run:
+    state = state if state is not None else world(code)
+    rules = rules_for(fork)
+    block = BlockEnv(
+        chain_id=1,
+        coinbase=COINBASE,
+        number=1,
+        timestamp=1000,
+        gas_limit=30_000_000,
+        base_fee=base_fee,
+    )
+    tx = Transaction(
+        tx_type=tx_type,
+        chain_id=1,
+        nonce=state.accounts[SENDER].nonce,
+        gas_limit=gas,
+        to=to,
+        value=value,
+        data=data,
+        gas_price=10,
+        max_fee_per_gas=10,
+        max_priority_fee_per_gas=1,
+        sender=SENDER,
+    )
+    outcome = execute_transaction(tx, block, state, rules)
+    state.apply(outcome.diff)
+    state.apply(coinbase_credit_diff(state, COINBASE, outcome.fee_credit))
+    return Run(outcome, state)

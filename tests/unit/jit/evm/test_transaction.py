@@ -1,0 +1,105 @@
+"""Transaction validation errors (before any state change) and fee accounting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from jit.evm import exceptions as ex
+from jit.evm.frame import BlockEnv
+from jit.evm.transaction import execute_transaction, intrinsic_gas
+from jit.forks import rules_for
+from sequencer.types.transactions import Transaction
+from tests.helpers.evm import COINBASE, CONTRACT, ETHER, SENDER, world
+
+BLOCK = BlockEnv(
+    chain_id=1, coinbase=COINBASE, number=1, timestamp=1, gas_limit=30_000_000, base_fee=7
+)
+BASE = Transaction(
+    tx_type=2,
+    chain_id=1,
+    nonce=0,
+    gas_limit=100_000,
+    to=CONTRACT,
+    value=0,
+    data=b"",
+    max_fee_per_gas=10,
+    max_priority_fee_per_gas=1,
+    sender=SENDER,
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"nonce": 1}, ex.NonceTooHigh),
+        ({"gas_limit": 20_999}, ex.IntrinsicGasTooLow),
+        ({"max_fee_per_gas": 6}, ex.FeeCapTooLow),
+        ({"max_priority_fee_per_gas": 11}, ex.PriorityFeeTooHigh),
+        ({"value": 1000 * ETHER}, ex.InsufficientFunds),
+        ({"gas_limit": 40_000_000}, ex.GasLimitExceeded),
+        ({"nonce": (1 << 64) - 1}, ex.NonceOverflow),
+        ({"tx_type": 3, "blob_versioned_hashes": ()}, ex.BlobError),
+        (
+            {
+                "tx_type": 3,
+                "max_fee_per_blob_gas": 1,
+                "blob_versioned_hashes": (b"\x02" + b"\x00" * 31,),
+            },
+            ex.BlobError,
+        ),
+        (
+            {
+                "tx_type": 3,
+                "max_fee_per_blob_gas": 1,
+                "blob_versioned_hashes": (b"\x01" + b"\x00" * 31,) * 7,
+            },
+            ex.BlobError,
+        ),
+        ({"tx_type": 4}, ex.AuthorizationListError),
+        ({"to": None, "data": b"\x00" * 0xC001, "gas_limit": 10_000_000}, ex.InitcodeTooLarge),
+        ({"value": 1 << 256}, ex.InvalidTransaction),
+    ],
+)
+def test_invalid_transactions_change_nothing(
+    change: dict[str, object], error: type[Exception]
+) -> None:
+    state = world(b"")
+    before = (dict(state.accounts), dict(state.storage))
+    with pytest.raises(error):
+        execute_transaction(replace(BASE, **change), BLOCK, state, rules_for("osaka"))  # type: ignore[arg-type]
+    assert (state.accounts, state.storage) == before
+
+
+def test_osaka_caps_transaction_gas_but_prague_does_not() -> None:
+    tx = replace(BASE, gas_limit=(1 << 24) + 1)
+    with pytest.raises(ex.GasLimitExceeded):
+        execute_transaction(tx, BLOCK, world(b""), rules_for("osaka"))
+    assert execute_transaction(tx, BLOCK, world(b""), rules_for("prague")).success
+
+
+def test_sender_with_code_is_rejected() -> None:
+    state = world(b"")
+    state.set_account(SENDER, balance=ETHER, code=b"\x00")
+    with pytest.raises(ex.SenderNotEOA):
+        execute_transaction(BASE, BLOCK, state, rules_for("osaka"))
+
+
+def test_calldata_floor_applies_from_prague() -> None:
+    tx = replace(BASE, data=b"\x01" * 1000, gas_limit=100_000)
+    intrinsic, floor = intrinsic_gas(tx, rules_for("prague"))
+    assert (intrinsic, floor) == (21_000 + 16_000, 21_000 + 40_000)
+    assert intrinsic_gas(tx, rules_for("cancun"))[1] == 0
+    assert execute_transaction(tx, BLOCK, world(b""), rules_for("prague")).gas_used == floor
+    assert execute_transaction(tx, BLOCK, world(b""), rules_for("cancun")).gas_used == intrinsic
+
+
+def test_fees_go_to_sender_refund_and_coinbase_credit() -> None:
+    state = world(b"")
+    outcome = execute_transaction(BASE, BLOCK, state, rules_for("osaka"))
+    assert outcome.gas_used == 21_000
+    assert outcome.fee_credit == 21_000 * 1
+    sender = outcome.diff.accounts[SENDER]
+    assert sender is not None and sender.balance == 100 * ETHER - 21_000 * 8 and sender.nonce == 1
+    assert outcome.account_reads >= {SENDER, CONTRACT}
