@@ -92,9 +92,11 @@ def ecadd(data: bytes, gas: int) -> tuple[bytes, int]:
     y1 = int.from_bytes(data[32:64], "big")
     x2 = int.from_bytes(data[64:96], "big")
     y2 = int.from_bytes(data[96:128], "big")
-    if _g1(x1, y1):
+    # Validate both points before short-cutting on infinity: (0, 0) + off-curve must fail.
+    first_infinite, second_infinite = _g1(x1, y1), _g1(x2, y2)
+    if first_infinite:
         return data[64:128], used
-    if _g1(x2, y2):
+    if second_infinite:
         return data[0:64], used
     p = FIELD_MODULUS
     if x1 == x2:

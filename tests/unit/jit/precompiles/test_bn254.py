@@ -105,6 +105,13 @@ def test_invalid_g1_fails(point: bytes) -> None:
         ecpairing(point + g2_bytes(bn.G2), 79000)
 
 
+def test_infinity_plus_invalid_point_fails() -> None:
+    # stZeroKnowledge2 ecadd_0-0_1-3: the infinity short cut must not skip the other check.
+    for data in (b"\x00" * 64 + off_curve(), off_curve() + b"\x00" * 64):
+        with pytest.raises(PrecompileFailure):
+            ecadd(data, 150)
+
+
 def test_g2_not_in_subgroup_fails() -> None:
     (x0, x1), (y0, y1) = twist_point((int(bn.b2.coeffs[0]), int(bn.b2.coeffs[1])), P)
     reference = (bn.FQ2([x0, x1]), bn.FQ2([y0, y1]), bn.FQ2.one())
