@@ -223,52 +223,64 @@ def _generic_call(
         evm.memory[out_offset : out_offset + count] = output[:count]
 
 
+def _pop_regions(stack: list[int]) -> tuple[int, int, int, int]:
+    return stack.pop(), stack.pop(), stack.pop(), stack.pop()
+
+
+def _prepare_call(
+    evm: Evm,
+    gas: int,
+    target: Address,
+    value: int,
+    regions: tuple[int, int, int, int],
+    *,
+    is_call: bool,
+) -> tuple[int, Address, bytes, bool]:
+    """Charge a call's gas (the table charged the warm access) and grow memory.
+
+    Returns (callee gas, code address, code, precompiles disabled). Only CALL
+    pays for creating an account and may not move value in a static frame.
+    """
+    memory_cost, end = _call_memory(evm, *regions)
+    state = evm.state
+    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(target) else 0
+    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
+    extra += delegate_cost
+    if value:
+        extra += GAS_CALL_VALUE
+        if is_call and not state.is_alive(target):
+            extra += GAS_NEW_ACCOUNT
+    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
+    if is_call and value and evm.msg.is_static:
+        raise WriteInStaticContext
+    memory.resize(evm, end)
+    return callee_gas, code_address, code, disable_precompiles
+
+
+def _can_pay(evm: Evm, value: int, callee_gas: int) -> bool:
+    """A call whose value exceeds the balance fails at once and returns its gas."""
+    if value and evm.state.balance(evm.msg.current_target) < value:
+        _push(evm, 0)
+        evm.return_data = b""
+        evm.gas_left += callee_gas
+        return False
+    return True
+
+
 def call(evm: Evm) -> None:
-    # STACK
     stack = evm.stack
     gas = stack.pop()
     to = to_address(stack.pop())
     value = stack.pop()
-    in_offset = stack.pop()
-    in_size = stack.pop()
-    out_offset = stack.pop()
-    out_size = stack.pop()
-    # GAS (the table charged the warm access)
-    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
-    state = evm.state
-    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(to) else 0
-    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, to)
-    extra += delegate_cost
-    if value:
-        extra += GAS_CALL_VALUE
-        if not state.is_alive(to):
-            extra += GAS_NEW_ACCOUNT
-    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
-    if evm.msg.is_static and value:
-        raise WriteInStaticContext
-    memory.resize(evm, end)
-    # OPERATION
-    if state.balance(evm.msg.current_target) < value:
-        _push(evm, 0)
-        evm.return_data = b""
-        evm.gas_left += callee_gas
-        return
-    _generic_call(
-        evm,
-        callee_gas,
-        value,
-        evm.msg.current_target,
-        to,
-        code_address,
-        code,
-        True,
-        False,
-        disable_precompiles,
-        in_offset,
-        in_size,
-        out_offset,
-        out_size,
+    regions = _pop_regions(stack)
+    callee_gas, code_address, code, disable = _prepare_call(
+        evm, gas, to, value, regions, is_call=True
     )
+    if _can_pay(evm, value, callee_gas):
+        me = evm.msg.current_target
+        _generic_call(
+            evm, callee_gas, value, me, to, code_address, code, True, False, disable, *regions
+        )
 
 
 def callcode(evm: Evm) -> None:
@@ -276,56 +288,25 @@ def callcode(evm: Evm) -> None:
     gas = stack.pop()
     target = to_address(stack.pop())
     value = stack.pop()
-    in_offset = stack.pop()
-    in_size = stack.pop()
-    out_offset = stack.pop()
-    out_size = stack.pop()
-    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
-    state = evm.state
-    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(target) else 0
-    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
-    extra += delegate_cost
-    if value:
-        extra += GAS_CALL_VALUE
-    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
-    memory.resize(evm, end)
-    me = evm.msg.current_target
-    if state.balance(me) < value:
-        _push(evm, 0)
-        evm.return_data = b""
-        evm.gas_left += callee_gas
-        return
-    _generic_call(
-        evm,
-        callee_gas,
-        value,
-        me,
-        me,
-        code_address,
-        code,
-        True,
-        False,
-        disable_precompiles,
-        in_offset,
-        in_size,
-        out_offset,
-        out_size,
+    regions = _pop_regions(stack)
+    callee_gas, code_address, code, disable = _prepare_call(
+        evm, gas, target, value, regions, is_call=False
     )
+    if _can_pay(evm, value, callee_gas):
+        me = evm.msg.current_target
+        _generic_call(
+            evm, callee_gas, value, me, me, code_address, code, True, False, disable, *regions
+        )
 
 
 def delegatecall(evm: Evm) -> None:
     stack = evm.stack
     gas = stack.pop()
     target = to_address(stack.pop())
-    in_offset = stack.pop()
-    in_size = stack.pop()
-    out_offset = stack.pop()
-    out_size = stack.pop()
-    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
-    extra = _COLD_ACCOUNT_EXTRA if evm.state.warm_address(target) else 0
-    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
-    callee_gas = _charge_call(evm, gas, extra + delegate_cost, memory_cost, 0)
-    memory.resize(evm, end)
+    regions = _pop_regions(stack)
+    callee_gas, code_address, code, disable = _prepare_call(
+        evm, gas, target, 0, regions, is_call=False
+    )
     msg = evm.msg
     _generic_call(
         evm,
@@ -337,11 +318,8 @@ def delegatecall(evm: Evm) -> None:
         code,
         False,
         False,
-        disable_precompiles,
-        in_offset,
-        in_size,
-        out_offset,
-        out_size,
+        disable,
+        *regions,
     )
 
 
@@ -349,31 +327,10 @@ def staticcall(evm: Evm) -> None:
     stack = evm.stack
     gas = stack.pop()
     to = to_address(stack.pop())
-    in_offset = stack.pop()
-    in_size = stack.pop()
-    out_offset = stack.pop()
-    out_size = stack.pop()
-    memory_cost, end = _call_memory(evm, in_offset, in_size, out_offset, out_size)
-    extra = _COLD_ACCOUNT_EXTRA if evm.state.warm_address(to) else 0
-    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, to)
-    callee_gas = _charge_call(evm, gas, extra + delegate_cost, memory_cost, 0)
-    memory.resize(evm, end)
-    _generic_call(
-        evm,
-        callee_gas,
-        0,
-        evm.msg.current_target,
-        to,
-        code_address,
-        code,
-        True,
-        True,
-        disable_precompiles,
-        in_offset,
-        in_size,
-        out_offset,
-        out_size,
-    )
+    regions = _pop_regions(stack)
+    callee_gas, code_address, code, disable = _prepare_call(evm, gas, to, 0, regions, is_call=False)
+    me = evm.msg.current_target
+    _generic_call(evm, callee_gas, 0, me, to, code_address, code, True, True, disable, *regions)
 
 
 # ------------------------------------------------------------- terminators
