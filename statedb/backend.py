@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import gc
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +59,8 @@ class Backend(Protocol):
     def items(
         self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def settle(self, timeout: float = 120.0) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -169,6 +172,25 @@ class RocksBackend:
                     return
                 yield key, it.value()
                 it.next()
+
+    def settle(self, timeout: float = 120.0) -> bool:
+        """Flush memtables and wait for background compactions; False on timeout.
+
+        For benchmarks and maintenance (e.g. after a bulk import), not the hot path.
+        """
+        db = self._live()
+        for cf in self._cfs.values():
+            cf.flush(True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = db.property_int_value("rocksdb.num-running-compactions") or 0
+            busy += db.property_int_value("rocksdb.num-running-flushes") or 0
+            for cf in self._cfs.values():
+                busy += cf.property_int_value("rocksdb.compaction-pending") or 0
+            if not busy:
+                return True
+            time.sleep(0.05)
+        return False
 
     def close(self) -> None:
         if self._db is None:
@@ -310,6 +332,9 @@ class MemoryBackend:
             value = table.get(k)
             if value is not None:
                 yield k, value
+
+    def settle(self, timeout: float = 120.0) -> bool:
+        return True
 
     def close(self) -> None:
         self._closed = True

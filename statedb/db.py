@@ -247,6 +247,11 @@ class StateDB:
         self._h.clear()
         self._backend.close()
 
+    def settle(self, timeout: float = 120.0) -> bool:
+        """Flush to disk and wait for RocksDB's background compactions (after bulk loads)."""
+        self._check_open()
+        return self._backend.settle(timeout)
+
     def __enter__(self) -> StateDB:
         return self
 

@@ -179,13 +179,13 @@ def decode_account(value: bytes) -> Account:
 
 # --- RocksDB tuning ------------------------------------------------------------------
 def rocks_options(
-    block_cache_bytes: int = 64 << 20, write_buffer_bytes: int = 32 << 20
+    block_cache_bytes: int = 64 << 20, write_buffer_bytes: int = 16 << 20
 ) -> tuple[rocksdict.Options, dict[str, rocksdict.Options]]:
     """DB-wide options and one ``Options`` per column family, tuned for this workload.
 
     The head state is resident in Python dicts, so RocksDB's read path matters only
     for history seeks, chain-record lookups and the sequential scan at open. Writes
-    are one small batch every 10 ms: keep them in large memtables (few flushes,
+    are one small batch every 10 ms: keep them in 16 MB memtables (few flushes,
     little write amplification), compress with LZ4 (cheap, and the 32-byte
     big-endian words we store are mostly zero bytes) and ZSTD at the bottom level
     where most data ends up. Code and encoded blocks/receipts compress well, so ZSTD.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ Opener = Callable[..., StateDB]
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     opened: list[StateDB] = []
 
-    def open_db(**kwargs: int) -> StateDB:
+    def open_db(**kwargs: Any) -> StateDB:
         if request.param == "rocks":
             db = StateDB.open(tmp_path / "db", **kwargs)
         else:
