@@ -44,7 +44,9 @@ from statedb.keys import (
     CF_STORAGE,
     CHAIN_CF_ID,
     CHAIN_CFS,
+    KEY_LENGTH,
     KIND_ACCOUNT,
+    KIND_CHAIN,
     KIND_CODE,
     KIND_STORAGE,
     META_COMMITMENT,
@@ -574,16 +576,24 @@ class StateDB:
             return first
         h_hist = self._h[CF_HISTORY]
         h_cs = self._h[CF_CHANGESETS]
+        delete = batch.delete
         for block in range(first, stop):
             block8 = block.to_bytes(8, "big")
             data = self._backend.get(CF_CHANGESETS, block8)
             if data is None:
                 continue
-            entries, _ = decode_changeset(data)
-            for kind, key in entries:
+            # A state entry (kind | key) is its history key minus the block suffix, so
+            # slice it out directly; state entries precede the chain entries.
+            i, n = 0, len(data)
+            while i < n:
+                kind = data[i]
+                if kind == KIND_CHAIN:
+                    break
+                end = i + 1 + KEY_LENGTH[kind]
                 if kind != KIND_CODE:
-                    batch.delete(bytes((kind,)) + key + block8, h_hist)
-            batch.delete(block8, h_cs)
+                    delete(data[i:end] + block8, h_hist)
+                i = end
+            delete(block8, h_cs)
         return stop
 
     # --- snapshots and revert ------------------------------------------------------

@@ -5,7 +5,9 @@ Owns the changeset encoding and ``HistoricalView``.
 For every block B, the commit batch writes, besides the new state:
 
 * ``history[kind | key | B] = value of key before B`` for every state key B changed;
-* ``changesets[B] = the keys B changed, and chain-record pre-images``.
+* ``changesets[B] = the keys B changed, and chain-record pre-images``: first the
+  state entries (``kind | key``, fixed length per kind, exactly the history key
+  without its block suffix), then the chain entries; pruning relies on that order.
 
 The value of key K at block N is then the pre-image stored under the first block
 after N that changed K, or the head value if no later block changed K: one RocksDB
