@@ -26,7 +26,7 @@ field or slot, and a block costs two keccaks per changed entry plus at most one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -183,13 +183,3 @@ def compute_root(
 ) -> bytes:
     """The state root of a whole state, from scratch."""
     return Commitment.from_state(accounts, storage).root
-
-
-def bucket_deltas(
-    changes: Iterable[tuple[int, int, int]],
-) -> dict[int, int]:
-    """Fold (bucket, old leaf or 0, new leaf or 0) triples into per-bucket deltas."""
-    deltas: dict[int, int] = {}
-    for b, old, new in changes:
-        deltas[b] = deltas.get(b, 0) - old + new
-    return deltas
