@@ -41,12 +41,16 @@ class StopExecution(Exception):
 
 
 def execute_code(evm: Evm) -> None:
-    """Run ``evm.code`` until it stops, returns, reverts or halts."""
-    code = evm.code + _CODE_PADDING
+    """Run ``evm.msg.code`` until it stops, returns, reverts or halts.
+
+    ``evm.code`` becomes the padded copy, so PUSH handlers read immediates from
+    it without length checks; CODESIZE and CODECOPY use ``evm.msg.code``.
+    """
+    code = evm.code = evm.msg.code + _CODE_PADDING
     rules = evm.rules
     ops = rules.ops
     static_gas = rules.static_gas
-    evm.jumpdests = valid_jump_destinations(evm.code)
+    evm.jumpdests = valid_jump_destinations(evm.msg.code)
     pc = 0
     try:
         while True:

@@ -19,6 +19,13 @@ def test_push0_and_truncated_push_is_zero_padded() -> None:
     assert run(code).outcome.success
 
 
+def test_push_running_past_the_end_stops_normally() -> None:
+    # A PUSH cut short by the end of the code reads zeros and then stops; its value
+    # can never be used, but it must not look like a stack underflow.
+    assert run(Asm().push(0).raw(b"\x60").build()).outcome.success
+    assert run(Asm().push(0).raw(b"\x7f\x01").build()).outcome.success
+
+
 def test_stack_underflow_halts_and_burns_gas() -> None:
     outcome = run(Asm().op("ADD").build(), gas=100_000).outcome
     assert outcome.error == "StackUnderflowError"
