@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from jit.evm.exceptions import OutOfGasError, StackOverflowError
 from statedb.types import Address
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 UINT256_MAX = (1 << 256) - 1
 STACK_LIMIT = 1024
 CALL_DEPTH_LIMIT = 1024
+_SIGN_BIT = 1 << 255
+_MODULUS = 1 << 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +145,26 @@ class Evm:
         self.output = b""
         self.return_data = b""
         self.error: Exception | None = None
+
+
+def to_signed(value: int) -> int:
+    """A stack word read as two's-complement."""
+    return value - _MODULUS if value & _SIGN_BIT else value
+
+
+def push(evm: Evm, value: int) -> None:
+    """Push for instructions that may grow the stack past its limit.
+
+    The hottest pushers (PUSHn, DUPn) inline this check instead.
+    """
+    stack = evm.stack
+    stack.append(value)
+    if len(stack) > STACK_LIMIT:
+        raise StackOverflowError
+
+
+def charge(evm: Evm, cost: int) -> None:
+    """Take ``cost`` gas or halt with out of gas."""
+    if cost > evm.gas_left:
+        raise OutOfGasError
+    evm.gas_left -= cost

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from statedb.types import (
+    EMPTY_ACCOUNT,
     EMPTY_CODE_HASH,
     Account,
     Address,
@@ -177,13 +178,7 @@ class TxState:
         if address in self.cleared:
             slots[slot] = 0
             return 0
-        value = self.reader.get_storage(address, slot)
-        self.storage_reads.add((address, slot))
-        slots[slot] = value
-        originals = self.original_storage.get(address)
-        if originals is None:
-            originals = self.original_storage[address] = {}
-        originals.setdefault(slot, value)
+        value = slots[slot] = self._load_storage(address, slot)
         return value
 
     def get_original_storage(self, address: Address, slot: int) -> int:
@@ -196,9 +191,13 @@ class TxState:
             value = originals.get(slot)
             if value is not None:
                 return value
+        return self._load_storage(address, slot)
+
+    def _load_storage(self, address: Address, slot: int) -> int:
+        """Read a slot from the store, recording the read and its original value."""
         value = self.reader.get_storage(address, slot)
         self.storage_reads.add((address, slot))
-        self.original_storage.setdefault(address, {})[slot] = value
+        self.original_storage.setdefault(address, {}).setdefault(slot, value)
         return value
 
     # ---------------------------------------------------------------- writes
@@ -215,12 +214,8 @@ class TxState:
             self._put_account(address, account)
 
     def set_balance(self, address: Address, balance: int) -> None:
-        account = self.get_account(address)
-        if account is None:
-            account = Account(0, balance, EMPTY_CODE_HASH)
-        else:
-            account = Account(account.nonce, balance, account.code_hash)
-        self._modify(address, account)
+        account = self.get_account(address) or EMPTY_ACCOUNT
+        self._modify(address, Account(account.nonce, balance, account.code_hash))
 
     def add_balance(self, address: Address, amount: int) -> None:
         self.set_balance(address, self.balance(address) + amount)
@@ -230,26 +225,18 @@ class TxState:
         if sender_balance < amount:
             raise AssertionError("transfer exceeds balance")
         self.set_balance(sender, sender_balance - amount)
-        self.set_balance(recipient, self.balance(recipient) + amount)
+        self.add_balance(recipient, amount)
 
     def increment_nonce(self, address: Address) -> None:
-        account = self.get_account(address)
-        if account is None:
-            account = Account(1, 0, EMPTY_CODE_HASH)
-        else:
-            account = Account(account.nonce + 1, account.balance, account.code_hash)
-        self._modify(address, account)
+        account = self.get_account(address) or EMPTY_ACCOUNT
+        self._modify(address, Account(account.nonce + 1, account.balance, account.code_hash))
 
     def set_code(self, address: Address, code: bytes) -> None:
         code_hash = keccak256(code) if code else EMPTY_CODE_HASH
         if code:
             self.codes[code_hash] = code
-        account = self.get_account(address)
-        if account is None:
-            account = Account(0, 0, code_hash)
-        else:
-            account = Account(account.nonce, account.balance, code_hash)
-        self._modify(address, account)
+        account = self.get_account(address) or EMPTY_ACCOUNT
+        self._modify(address, Account(account.nonce, account.balance, code_hash))
 
     def destroy_account(self, address: Address) -> None:
         """Remove the account and all of its storage."""

@@ -267,6 +267,11 @@ def validate_transaction(
 # ------------------------------------------------------------------- execute
 
 
+def authorization_signing_hash(chain_id: int, address: Address, nonce: int) -> bytes:
+    """EIP-7702: keccak256(MAGIC || rlp([chain_id, address, nonce]))."""
+    return keccak256(SET_CODE_TX_MAGIC + rlp.encode([chain_id, address, nonce]))
+
+
 def recover_authority(auth: Authorization) -> Address | None:
     """EIP-7702: the signer of an authorization, or None if the signature is invalid."""
     if (
@@ -275,9 +280,7 @@ def recover_authority(auth: Authorization) -> Address | None:
         or not 0 < auth.s <= SECP256K1N // 2
     ):
         return None
-    signing_hash = keccak256(
-        SET_CODE_TX_MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce])
-    )
+    signing_hash = authorization_signing_hash(auth.chain_id, auth.address, auth.nonce)
     return recover_address(signing_hash, auth.y_parity, auth.r, auth.s)
 
 
@@ -394,9 +397,7 @@ def execute_transaction(
     gas_used = tx.gas_limit - gas_left
     gas_used -= min(gas_used // 5, refund_counter)  # EIP-3529
     gas_used = max(gas_used, floor)  # EIP-7623
-    state.set_balance(
-        sender, state.balance(sender) + (tx.gas_limit - gas_used) * effective_gas_price
-    )
+    state.add_balance(sender, (tx.gas_limit - gas_used) * effective_gas_price)
     fee_credit = gas_used * (effective_gas_price - block.base_fee)
     deleted = state.to_delete if success else ()
     for address in deleted:
@@ -431,5 +432,5 @@ def coinbase_credit_diff(reader: StateReader, coinbase: Address, amount: int) ->
     """The diff that pays ``amount`` to the coinbase. Like every balance change,
     a coinbase left empty (existing, zero balance) is deleted."""
     state = TxState(reader)
-    state.set_balance(coinbase, state.balance(coinbase) + amount)
+    state.add_balance(coinbase, amount)
     return state.diff()

@@ -8,13 +8,13 @@ resulting ``Transaction`` is immutable and carries ``sender`` and ``hash``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from coincurve import PrivateKey
 
 from jit import rlp
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
+from jit.evm.transaction import authorization_signing_hash
 from statedb.types import Address, Hash32, keccak256
 
 LEGACY, ACCESS_LIST, FEE_MARKET, BLOB, SET_CODE = 0, 1, 2, 3, 4
@@ -307,10 +307,6 @@ def _with_sender(tx: Transaction, raw: bytes) -> Transaction:
 
 def sign_transaction(unsigned: Transaction, private_key: bytes) -> Transaction:
     """Sign ``unsigned`` (its v/r/s are ignored) with a 32-byte secp256k1 key."""
-    if unsigned.tx_type == LEGACY:
-        # v must be set before hashing only for EIP-155's chain id marker, which
-        # the signing payload takes from chain_id.
-        pass
     signature = PrivateKey(private_key).sign_recoverable(unsigned.signing_hash(), hasher=None)
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
@@ -320,19 +316,21 @@ def sign_transaction(unsigned: Transaction, private_key: bytes) -> Transaction:
     else:
         v = parity
     signed = replace(unsigned, v=v, r=r, s=s)
-    raw = signed.encode()
     return replace(
-        signed,
-        sender=recover_address(signed.signing_hash(), parity, r, s) or b"",
-        hash=keccak256(raw),
+        signed, sender=private_key_to_address(private_key), hash=keccak256(signed.encode())
     )
+
+
+def private_key_to_address(private_key: bytes) -> Address:
+    """The address of a 32-byte secp256k1 private key."""
+    return keccak256(PrivateKey(private_key).public_key.format(compressed=False)[1:])[12:]
 
 
 def sign_authorization(
     chain_id: int, address: Address, nonce: int, private_key: bytes
 ) -> AuthorizationTuple:
     """An EIP-7702 authorization signed by ``private_key``."""
-    digest = keccak256(b"\x05" + rlp.encode([chain_id, address, nonce]))
+    digest = authorization_signing_hash(chain_id, address, nonce)
     signature = PrivateKey(private_key).sign_recoverable(digest, hasher=None)
     return AuthorizationTuple(
         chain_id,
@@ -342,9 +340,3 @@ def sign_authorization(
         int.from_bytes(signature[:32], "big"),
         int.from_bytes(signature[32:64], "big"),
     )
-
-
-def access_list_from(
-    entries: Sequence[tuple[Address, Sequence[int]]],
-) -> tuple[tuple[Address, tuple[int, ...]], ...]:
-    return tuple((address, tuple(slots)) for address, slots in entries)

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coincurve import PrivateKey
-
 from jit import rlp
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
@@ -25,6 +23,7 @@ from sequencer.types.transactions import (
     InvalidTransactionEncoding,
     Transaction,
     decode_transaction,
+    private_key_to_address,
 )
 from statedb.types import EMPTY_CODE_HASH, DictState, keccak256
 
@@ -82,7 +81,9 @@ def build_block_env(env: Mapping[str, Any], rules: ForkRules, chain_id: int) -> 
     )
 
 
-def build_transaction(tx: Mapping[str, Any], indexes: Mapping[str, int]) -> Transaction:
+def build_transaction(
+    tx: Mapping[str, Any], indexes: Mapping[str, int], chain_id: int
+) -> Transaction:
     """The transaction of one case, from the fixture's fields."""
     data_index, gas_index, value_index = indexes["data"], indexes["gas"], indexes["value"]
     access_lists = tx.get("accessLists")
@@ -115,12 +116,11 @@ def build_transaction(tx: Mapping[str, Any], indexes: Mapping[str, int]) -> Tran
     if "sender" in tx:
         sender = hex_bytes(tx["sender"])
     else:
-        public = PrivateKey(hex_bytes(tx["secretKey"])).public_key.format(compressed=False)
-        sender = keccak256(public[1:])[12:]
+        sender = private_key_to_address(hex_bytes(tx["secretKey"]))
     to = tx.get("to")
     return Transaction(
         tx_type=tx_type,
-        chain_id=1 if tx_type else None,
+        chain_id=chain_id if tx_type else None,
         nonce=hex_int(tx["nonce"]),
         gas_limit=hex_int(tx["gasLimit"][gas_index]),
         to=hex_bytes(to) if to else None,
@@ -210,16 +210,14 @@ def run_case(test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules)
     state = build_pre_state(test["pre"])
     block = build_block_env(test["env"], rules, chain_id)
     expect_exception = post.get("expectException")
-    tx = build_transaction(test["transaction"], post["indexes"])
-    if tx.chain_id is not None:
-        tx = _with_chain_id(tx, chain_id)
+    tx = build_transaction(test["transaction"], post["indexes"], chain_id)
     txbytes = hex_bytes(post.get("txbytes"))
     if txbytes:
         try:
             decoded = decode_transaction(txbytes)
         except InvalidTransactionEncoding as error:
             if expect_exception:
-                return _judge_unchanged(test, post, rules)
+                return _judge_state(state, post)  # rejected: the pre state must stand
             return CaseResult(False, f"txbytes do not decode: {error}")
         if decoded.sender != tx.sender:
             return CaseResult(False, "sender recovered from txbytes differs from the fixture's")
@@ -229,7 +227,7 @@ def run_case(test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules)
     except InvalidTransaction as error:
         if not expect_exception:
             return CaseResult(False, f"rejected as {type(error).__name__}: {error}")
-        return _judge_unchanged(test, post, rules)
+        return _judge_state(state, post)  # execution is pure: nothing was applied
     if expect_exception:
         return CaseResult(False, f"expected exception {expect_exception}, but it executed")
     state.apply(outcome.diff)
@@ -238,18 +236,6 @@ def run_case(test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules)
     if want_logs and logs_hash(outcome.logs) != want_logs:
         return CaseResult(False, f"logs hash differs ({len(outcome.logs)} logs)")
     return _judge_state(state, post)
-
-
-def _with_chain_id(tx: Transaction, chain_id: int) -> Transaction:
-    from dataclasses import replace
-
-    return replace(tx, chain_id=chain_id)
-
-
-def _judge_unchanged(
-    test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules
-) -> CaseResult:
-    return _judge_state(build_pre_state(test["pre"]), post)
 
 
 def _judge_state(state: DictState, post: Mapping[str, Any]) -> CaseResult:

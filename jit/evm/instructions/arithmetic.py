@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from jit.evm.exceptions import OutOfGasError
-from jit.evm.frame import UINT256_MAX, Evm
+from jit.evm.frame import UINT256_MAX, Evm, to_signed
 from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE
 
-_SIGN_BIT = 1 << 255
 _MODULUS = 1 << 256
-
-
-def _signed(value: int) -> int:
-    return value - _MODULUS if value & _SIGN_BIT else value
 
 
 def add(evm: Evm) -> None:
@@ -39,8 +34,8 @@ def div(evm: Evm) -> None:
 
 def sdiv(evm: Evm) -> None:
     stack = evm.stack
-    a = _signed(stack.pop())
-    b = _signed(stack.pop())
+    a = to_signed(stack.pop())
+    b = to_signed(stack.pop())
     if b == 0:
         quotient = 0
     else:
@@ -59,8 +54,8 @@ def mod(evm: Evm) -> None:
 
 def smod(evm: Evm) -> None:
     stack = evm.stack
-    a = _signed(stack.pop())
-    b = _signed(stack.pop())
+    a = to_signed(stack.pop())
+    b = to_signed(stack.pop())
     if b == 0:
         remainder = 0
     else:

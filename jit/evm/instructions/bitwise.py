@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from jit.evm.frame import UINT256_MAX, Evm
-
-_SIGN_BIT = 1 << 255
-_MODULUS = 1 << 256
-
-
-def _signed(value: int) -> int:
-    return value - _MODULUS if value & _SIGN_BIT else value
+from jit.evm.frame import UINT256_MAX, Evm, to_signed
 
 
 def lt(evm: Evm) -> None:
@@ -26,14 +19,14 @@ def gt(evm: Evm) -> None:
 
 def slt(evm: Evm) -> None:
     stack = evm.stack
-    a = _signed(stack.pop())
-    stack.append(1 if a < _signed(stack.pop()) else 0)
+    a = to_signed(stack.pop())
+    stack.append(1 if a < to_signed(stack.pop()) else 0)
 
 
 def sgt(evm: Evm) -> None:
     stack = evm.stack
-    a = _signed(stack.pop())
-    stack.append(1 if a > _signed(stack.pop()) else 0)
+    a = to_signed(stack.pop())
+    stack.append(1 if a > to_signed(stack.pop()) else 0)
 
 
 def eq(evm: Evm) -> None:
@@ -90,7 +83,7 @@ def shr(evm: Evm) -> None:
 def sar(evm: Evm) -> None:
     stack = evm.stack
     shift = stack.pop()
-    value = _signed(stack.pop())
+    value = to_signed(stack.pop())
     if shift >= 256:
         shift = 255
     stack.append((value >> shift) & UINT256_MAX)

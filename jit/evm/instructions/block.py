@@ -3,15 +3,7 @@
 
 from __future__ import annotations
 
-from jit.evm.exceptions import StackOverflowError
-from jit.evm.frame import STACK_LIMIT, Evm
-
-
-def _push(evm: Evm, value: int) -> None:
-    stack = evm.stack
-    stack.append(value)
-    if len(stack) > STACK_LIMIT:
-        raise StackOverflowError
+from jit.evm.frame import Evm, push
 
 
 def blockhash(evm: Evm) -> None:
@@ -26,28 +18,28 @@ def blockhash(evm: Evm) -> None:
 
 
 def coinbase(evm: Evm) -> None:
-    _push(evm, int.from_bytes(evm.block.coinbase, "big"))
+    push(evm, int.from_bytes(evm.block.coinbase, "big"))
 
 
 def timestamp(evm: Evm) -> None:
-    _push(evm, evm.block.timestamp)
+    push(evm, evm.block.timestamp)
 
 
 def number(evm: Evm) -> None:
-    _push(evm, evm.block.number)
+    push(evm, evm.block.number)
 
 
 def prevrandao(evm: Evm) -> None:
-    _push(evm, int.from_bytes(evm.block.prev_randao, "big"))
+    push(evm, int.from_bytes(evm.block.prev_randao, "big"))
 
 
 def gaslimit(evm: Evm) -> None:
-    _push(evm, evm.block.gas_limit)
+    push(evm, evm.block.gas_limit)
 
 
 def chainid(evm: Evm) -> None:
-    _push(evm, evm.block.chain_id)
+    push(evm, evm.block.chain_id)
 
 
 def basefee(evm: Evm) -> None:
-    _push(evm, evm.block.base_fee)
+    push(evm, evm.block.base_fee)

@@ -9,31 +9,18 @@ from __future__ import annotations
 
 from jit.evm import memory
 from jit.evm.addresses import to_address
-from jit.evm.exceptions import OutOfBoundsRead, OutOfGasError, StackOverflowError
-from jit.evm.frame import STACK_LIMIT, Evm
+from jit.evm.exceptions import OutOfBoundsRead
+from jit.evm.frame import Evm, charge, push
 from jit.evm.gas import GAS_COLD_ACCOUNT_ACCESS, GAS_COPY, GAS_WARM_ACCESS
 from statedb.types import EMPTY_CODE_HASH
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
 
 
-def _push(evm: Evm, value: int) -> None:
-    stack = evm.stack
-    stack.append(value)
-    if len(stack) > STACK_LIMIT:
-        raise StackOverflowError
-
-
-def _charge(evm: Evm, cost: int) -> None:
-    if cost > evm.gas_left:
-        raise OutOfGasError
-    evm.gas_left -= cost
-
-
 def _access(evm: Evm, address: bytes) -> None:
     """The table charged the warm cost; add the cold surcharge if needed."""
     if evm.state.warm_address(address):
-        _charge(evm, _COLD_ACCOUNT_EXTRA)
+        charge(evm, _COLD_ACCOUNT_EXTRA)
 
 
 def _copy_to_memory(
@@ -41,7 +28,7 @@ def _copy_to_memory(
 ) -> None:
     if not size:
         return
-    _charge(evm, GAS_COPY * ((size + 31) >> 5))
+    charge(evm, GAS_COPY * ((size + 31) >> 5))
     memory.expand(evm, memory_offset, size)
     chunk = source[source_offset : source_offset + size] if source_offset < len(source) else b""
     if len(chunk) < size:
@@ -50,7 +37,7 @@ def _copy_to_memory(
 
 
 def address(evm: Evm) -> None:
-    _push(evm, int.from_bytes(evm.msg.current_target, "big"))
+    push(evm, int.from_bytes(evm.msg.current_target, "big"))
 
 
 def balance(evm: Evm) -> None:
@@ -60,15 +47,15 @@ def balance(evm: Evm) -> None:
 
 
 def origin(evm: Evm) -> None:
-    _push(evm, int.from_bytes(evm.tx.origin, "big"))
+    push(evm, int.from_bytes(evm.tx.origin, "big"))
 
 
 def caller(evm: Evm) -> None:
-    _push(evm, int.from_bytes(evm.msg.caller, "big"))
+    push(evm, int.from_bytes(evm.msg.caller, "big"))
 
 
 def callvalue(evm: Evm) -> None:
-    _push(evm, evm.msg.value)
+    push(evm, evm.msg.value)
 
 
 def calldataload(evm: Evm) -> None:
@@ -83,7 +70,7 @@ def calldataload(evm: Evm) -> None:
 
 
 def calldatasize(evm: Evm) -> None:
-    _push(evm, len(evm.msg.data))
+    push(evm, len(evm.msg.data))
 
 
 def calldatacopy(evm: Evm) -> None:
@@ -95,7 +82,7 @@ def calldatacopy(evm: Evm) -> None:
 
 
 def codesize(evm: Evm) -> None:
-    _push(evm, len(evm.msg.code))
+    push(evm, len(evm.msg.code))
 
 
 def codecopy(evm: Evm) -> None:
@@ -107,7 +94,7 @@ def codecopy(evm: Evm) -> None:
 
 
 def gasprice(evm: Evm) -> None:
-    _push(evm, evm.tx.gas_price)
+    push(evm, evm.tx.gas_price)
 
 
 def extcodesize(evm: Evm) -> None:
@@ -122,23 +109,14 @@ def extcodecopy(evm: Evm) -> None:
     memory_offset = stack.pop()
     code_offset = stack.pop()
     size = stack.pop()
-    # GAS: copy and memory first, then the access (the order execution-specs uses;
-    # it only matters for which out-of-gas is reported).
-    cost = GAS_COPY * ((size + 31) >> 5) + (
-        memory.expansion_cost(len(evm.memory), memory_offset + size) if size else 0
-    )
-    if evm.state.warm_address(target):
-        cost += _COLD_ACCOUNT_EXTRA
-    _charge(evm, cost)
-    if size:
-        memory.resize(evm, memory_offset + size)
-        code = evm.state.get_code(target)
-        chunk = code[code_offset : code_offset + size] if code_offset < len(code) else b""
-        evm.memory[memory_offset : memory_offset + size] = chunk + bytes(size - len(chunk))
+    # execution-specs charges access, copy and memory as one sum; charging them
+    # in turn halts in the same cases, so only the order of the checks differs.
+    _access(evm, target)
+    _copy_to_memory(evm, evm.state.get_code(target), memory_offset, code_offset, size)
 
 
 def returndatasize(evm: Evm) -> None:
-    _push(evm, len(evm.return_data))
+    push(evm, len(evm.return_data))
 
 
 def returndatacopy(evm: Evm) -> None:
@@ -146,10 +124,11 @@ def returndatacopy(evm: Evm) -> None:
     memory_offset = stack.pop()
     data_offset = stack.pop()
     size = stack.pop()
-    cost = GAS_COPY * ((size + 31) >> 5) + (
-        memory.expansion_cost(len(evm.memory), memory_offset + size) if size else 0
+    charge(
+        evm,
+        GAS_COPY * ((size + 31) >> 5)
+        + (memory.expansion_cost(len(evm.memory), memory_offset + size) if size else 0),
     )
-    _charge(evm, cost)
     if data_offset + size > len(evm.return_data):
         raise OutOfBoundsRead  # EIP-211
     if size:
@@ -171,7 +150,7 @@ def extcodehash(evm: Evm) -> None:
 
 
 def selfbalance(evm: Evm) -> None:
-    _push(evm, evm.state.balance(evm.msg.current_target))
+    push(evm, evm.state.balance(evm.msg.current_target))
 
 
 def blobhash(evm: Evm) -> None:
@@ -182,4 +161,4 @@ def blobhash(evm: Evm) -> None:
 
 
 def blobbasefee(evm: Evm) -> None:
-    _push(evm, evm.block.blob_base_fee)
+    push(evm, evm.block.blob_base_fee)

@@ -20,10 +20,9 @@ from jit.evm.exceptions import (
     InvalidOpcode,
     OutOfGasError,
     Revert,
-    StackOverflowError,
     WriteInStaticContext,
 )
-from jit.evm.frame import CALL_DEPTH_LIMIT, STACK_LIMIT, Evm, Message
+from jit.evm.frame import CALL_DEPTH_LIMIT, Evm, Message, push
 from jit.evm.gas import (
     GAS_CALL_STIPEND,
     GAS_CALL_VALUE,
@@ -39,13 +38,6 @@ from statedb.types import Address
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
 _MAX_NONCE = (1 << 64) - 1
-
-
-def _push(evm: Evm, value: int) -> None:
-    stack = evm.stack
-    stack.append(value)
-    if len(stack) > STACK_LIMIT:
-        raise StackOverflowError
 
 
 # ------------------------------------------------------------------ creates
@@ -68,13 +60,13 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
         or evm.msg.depth + 1 > CALL_DEPTH_LIMIT
     ):
         evm.gas_left += create_gas
-        _push(evm, 0)
+        push(evm, 0)
         return
     state.warm_address(address)
     if state.has_code_or_nonce(address) or state.has_storage(address):
         # EIP-684/EIP-7610 collision: the forwarded gas is lost.
         state.increment_nonce(sender)
-        _push(evm, 0)
+        push(evm, 0)
         return
     state.increment_nonce(sender)
     child = process_create_message(
@@ -98,9 +90,9 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
     evm.gas_left += child.gas_left
     if child.error is not None:
         evm.return_data = child.output
-        _push(evm, 0)
+        push(evm, 0)
     else:
-        _push(evm, int.from_bytes(address, "big"))
+        push(evm, int.from_bytes(address, "big"))
 
 
 def _charge_create(evm: Evm, offset: int, size: int, per_word: int) -> None:
@@ -192,7 +184,7 @@ def _generic_call(
     evm.return_data = b""
     if evm.msg.depth + 1 > CALL_DEPTH_LIMIT:
         evm.gas_left += gas
-        _push(evm, 0)
+        push(evm, 0)
         return
     child = process_message(
         Message(
@@ -217,7 +209,7 @@ def _generic_call(
     evm.gas_left += child.gas_left
     output = child.output
     evm.return_data = output
-    _push(evm, 0 if child.error is not None else 1)
+    push(evm, 0 if child.error is not None else 1)
     if out_size and output:
         count = min(out_size, len(output))
         evm.memory[out_offset : out_offset + count] = output[:count]
@@ -260,7 +252,7 @@ def _prepare_call(
 def _can_pay(evm: Evm, value: int, callee_gas: int) -> bool:
     """A call whose value exceeds the balance fails at once and returns its gas."""
     if value and evm.state.balance(evm.msg.current_target) < value:
-        _push(evm, 0)
+        push(evm, 0)
         evm.return_data = b""
         evm.gas_left += callee_gas
         return False
