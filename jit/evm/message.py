@@ -93,6 +93,8 @@ def process_message(
         evm.gas_left = 0
         evm.output = b""
         evm.error = error
+        if isinstance(error, OutOfGasError):
+            state.out_of_gas_halts += 1
     except Revert as error:
         evm.error = error
     if evm.error is not None:
@@ -115,7 +117,10 @@ def process_create_message(
             if code and code[0] == 0xEF:
                 raise InvalidContractPrefix  # EIP-3541
             evm.gas_left -= GAS_CODE_DEPOSIT * len(code)
-            if evm.gas_left < 0 or len(code) > rules.max_code_size:
+            if evm.gas_left < 0:
+                state.out_of_gas_halts += 1
+                raise OutOfGasError
+            if len(code) > rules.max_code_size:
                 raise OutOfGasError  # EIP-170 counts as running out of gas
         except ExceptionalHalt as error:
             state.revert(checkpoint)

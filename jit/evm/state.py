@@ -78,6 +78,7 @@ class TxState:
         "logs",
         "original_accounts",
         "original_storage",
+        "out_of_gas_halts",
         "reader",
         "refund",
         "storage",
@@ -102,6 +103,8 @@ class TxState:
         self.created: set[Address] = set()
         self.to_delete: set[Address] = set()
         self.refund = 0
+        # Frames that ran out of gas, caught or not: eth_estimateGas treats any as too little gas.
+        self.out_of_gas_halts = 0
         self.logs: list[Log] = []
         self.journal: list[tuple[Any, ...]] = []
         self.account_reads: set[Address] = set()

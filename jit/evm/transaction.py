@@ -70,31 +70,53 @@ SET_CODE_TX_MAGIC = b"\x05"
 
 
 class Authorization(Protocol):
-    chain_id: int
-    address: Address
-    nonce: int
-    y_parity: int
-    r: int
-    s: int
+    """An EIP-7702 authorization tuple (read-only fields)."""
+
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def address(self) -> Address: ...
+    @property
+    def nonce(self) -> int: ...
+    @property
+    def y_parity(self) -> int: ...
+    @property
+    def r(self) -> int: ...
+    @property
+    def s(self) -> int: ...
 
 
 class TransactionLike(Protocol):
     """The fields execution reads; ``sequencer.types`` transactions provide them."""
 
-    tx_type: int
-    nonce: int
-    gas_limit: int
-    to: Address | None
-    value: int
-    data: bytes
-    gas_price: int  # legacy and EIP-2930
-    max_fee_per_gas: int  # EIP-1559 and later
-    max_priority_fee_per_gas: int
-    access_list: Sequence[tuple[Address, Sequence[int]]]
-    max_fee_per_blob_gas: int
-    blob_versioned_hashes: Sequence[bytes]
-    authorization_list: Sequence[Authorization]
-    sender: Address
+    @property
+    def tx_type(self) -> int: ...
+    @property
+    def nonce(self) -> int: ...
+    @property
+    def gas_limit(self) -> int: ...
+    @property
+    def to(self) -> Address | None: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def gas_price(self) -> int: ...  # legacy and EIP-2930
+    @property
+    def max_fee_per_gas(self) -> int: ...  # EIP-1559 and later
+    @property
+    def max_priority_fee_per_gas(self) -> int: ...
+    @property
+    def access_list(self) -> Sequence[tuple[Address, Sequence[int]]]: ...
+    @property
+    def max_fee_per_blob_gas(self) -> int: ...
+    @property
+    def blob_versioned_hashes(self) -> Sequence[bytes]: ...
+    @property
+    def authorization_list(self) -> Sequence[Authorization]: ...
+    @property
+    def sender(self) -> Address: ...
 
 
 class ResultKind(enum.Enum):
@@ -119,6 +141,7 @@ class TxOutcome:
     contract_address: Address | None
     blob_gas_used: int
     effective_gas_price: int
+    out_of_gas_halts: int = 0  # frames (outer or inner) that ran out of gas
 
     @property
     def success(self) -> bool:
@@ -184,6 +207,7 @@ def _validate_against_block(
     rules: ForkRules,
     block_gas_used: int,
     block_blob_gas_used: int,
+    check_sender_code: bool = True,
 ) -> tuple[int, int]:
     """Rules against the block and the sender; returns (effective gas price, blob gas)."""
     if tx.gas_limit > block.gas_limit - block_gas_used:
@@ -243,7 +267,7 @@ def _validate_against_block(
             f"insufficient funds for gas * price + value: address {'0x' + tx.sender.hex()} "
             f"have {balance} want {max_gas_fee + tx.value}"
         )
-    if account is not None and account.code_hash != EMPTY_CODE_HASH:
+    if check_sender_code and account is not None and account.code_hash != EMPTY_CODE_HASH:
         code = state.code_by_hash(account.code_hash)
         if not (rules.eip7702 and delegation_target(code) is not None):
             raise SenderNotEOA(f"sender not an eoa: address {'0x' + tx.sender.hex()}")
@@ -315,12 +339,17 @@ def execute_transaction(
     *,
     block_gas_used: int = 0,
     block_blob_gas_used: int = 0,
+    check_sender_code: bool = True,
 ) -> TxOutcome:
-    """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid."""
+    """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid.
+
+    ``check_sender_code=False`` skips the EIP-3607 sender-is-EOA rule, as geth's
+    eth_call does (calls "from" a contract are common in tests and simulations).
+    """
     intrinsic, floor = validate_static(tx, rules)
     state = TxState(reader)
     effective_gas_price, blob_gas = _validate_against_block(
-        tx, block, state, rules, block_gas_used, block_blob_gas_used
+        tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
     )
     sender = tx.sender
 
@@ -425,6 +454,7 @@ def execute_transaction(
         contract_address=contract_address if success else None,
         blob_gas_used=blob_gas,
         effective_gas_price=effective_gas_price,
+        out_of_gas_halts=state.out_of_gas_halts,
     )
 
 
@@ -434,3 +464,36 @@ def coinbase_credit_diff(reader: StateReader, coinbase: Address, amount: int) ->
     state = TxState(reader)
     state.add_balance(coinbase, amount)
     return state.diff()
+
+
+# --------------------------------------------------------------- system calls
+
+SYSTEM_ADDRESS = bytes.fromhex("fffffffffffffffffffffffffffffffffffffffe")
+SYSTEM_CALL_GAS = 30_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SystemCallResult:
+    success: bool
+    output: bytes
+    diff: StateDiff
+
+
+def execute_system_call(
+    target: Address, data: bytes, block: BlockEnv, reader: StateReader, rules: ForkRules
+) -> SystemCallResult | None:
+    """A block-level system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251).
+
+    From SYSTEM_ADDRESS with 30M gas outside the block's gas accounting, no value,
+    no fee, no nonce change. Returns None when ``target`` has no code (EIP-4788 and
+    EIP-2935 then skip the call; for the request contracts the caller decides).
+    """
+    state = TxState(reader)
+    code = state.get_code(target)
+    if not code:
+        return None
+    message = Message(
+        SYSTEM_ADDRESS, target, target, target, 0, data, code, SYSTEM_CALL_GAS, 0, False
+    )
+    evm = process_message(message, state, rules, block, TxEnv(SYSTEM_ADDRESS, 0))
+    return SystemCallResult(evm.error is None, evm.output, state.diff())

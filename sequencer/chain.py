@@ -1,0 +1,250 @@
+"""The chain: sealed blocks, receipts, the transaction and log indexes.
+
+Owns how ``MiniBlock``s are written into statedb's chain column families (in the
+same WriteBatch as their state, so a block and its state land together or not
+at all) and every read of them: by number, by hash, transaction location, logs
+(via the address/topic index), the last 256 hashes for BLOCKHASH. Recent
+blocks stay decoded in memory, so RPC reads of the head do not touch RocksDB.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from sequencer.errors import InvalidInput
+from sequencer.types.blocks import ChainLog, MiniBlock, Receipt, decode_stored_block
+from sequencer.types.transactions import Transaction
+from statedb import StateDB
+from statedb.keys import (
+    CF_BLOCK_HASHES,
+    CF_BLOCKS,
+    CF_CHAIN_META,
+    CF_LOG_INDEX,
+    CF_RECEIPTS,
+    CF_TX_INDEX,
+    block_number_key,
+    log_index_key,
+    tx_index_value,
+)
+from statedb.types import Address, Hash32
+
+RECENT_BLOCKS: Final = 2048
+BLOCKHASH_WINDOW: Final = 256
+MAX_LOG_RESULTS: Final = 10_000
+MAX_LOG_BLOCK_RANGE: Final = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A log with its position, as eth_getLogs and subscriptions report it."""
+
+    log: ChainLog
+    block_number: int
+    block_hash: Hash32
+    tx_index: int
+    tx_hash: Hash32
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Addresses (any of; empty = all) and topic positions (None = any; else any of)."""
+
+    from_block: int
+    to_block: int
+    addresses: frozenset[Address] = frozenset()
+    topics: tuple[frozenset[Hash32] | None, ...] = ()
+
+    def matches(self, log: ChainLog) -> bool:
+        if self.addresses and log.address not in self.addresses:
+            return False
+        if len(self.topics) > len(log.topics):
+            return False
+        for wanted, topic in zip(self.topics, log.topics, strict=False):
+            if wanted is not None and topic not in wanted:
+                return False
+        return True
+
+
+def block_logs(block: MiniBlock) -> Iterator[LogEntry]:
+    index = 0
+    for tx_index, (tx, receipt) in enumerate(zip(block.transactions, block.receipts, strict=True)):
+        for log in receipt.logs:
+            yield LogEntry(log, block.number, block.hash, tx_index, tx.hash, index)
+            index += 1
+
+
+class Chain:
+    """Reads and the chain-record half of each block's commit. Single writer."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+        self._recent: OrderedDict[int, MiniBlock] = OrderedDict()
+        self.block_hashes: dict[int, Hash32] = {}
+        self.head: MiniBlock | None = None
+        head_number = db.head_number
+        if head_number >= 0:
+            self.head = self.block_by_number(head_number)
+            if self.head is None:
+                raise RuntimeError(f"block {head_number} is missing from the database")
+            for number in range(max(0, head_number - BLOCKHASH_WINDOW), head_number + 1):
+                block = self.block_by_number(number)
+                if block is not None:
+                    self.block_hashes[number] = block.hash
+
+    # ------------------------------------------------------------- writing
+
+    def records(self, block: MiniBlock) -> dict[str, dict[bytes, bytes | None]]:
+        """The chain records of ``block`` for ``StateDB.commit``."""
+        number = block.number
+        key = block_number_key(number)
+        tx_index: dict[bytes, bytes | None] = {
+            tx.hash: tx_index_value(number, i) for i, tx in enumerate(block.transactions)
+        }
+        log_index: dict[bytes, bytes | None] = {}
+        for entry in block_logs(block):
+            log_index[log_index_key(entry.log.address, number, entry.log_index)] = b""
+            for topic in entry.log.topics:
+                log_index[log_index_key(topic, number, entry.log_index)] = b""
+        records: dict[str, dict[bytes, bytes | None]] = {
+            CF_BLOCKS: {key: block.encode_for_storage()},
+            CF_BLOCK_HASHES: {block.hash: key},
+            CF_RECEIPTS: {key: block.encode_receipts()},
+        }
+        if tx_index:
+            records[CF_TX_INDEX] = tx_index
+        if log_index:
+            records[CF_LOG_INDEX] = log_index
+        return records
+
+    def appended(self, block: MiniBlock) -> None:
+        """Called once ``block`` is committed: it becomes the head."""
+        self.head = block
+        self._remember(block)
+        self.block_hashes[block.number] = block.hash
+        self.block_hashes.pop(block.number - BLOCKHASH_WINDOW - 1, None)
+
+    def reverted_to(self, number: int) -> None:
+        """The database was reverted to ``number``: forget every later block."""
+        for n in [n for n in self._recent if n > number]:
+            del self._recent[n]
+        for n in [n for n in self.block_hashes if n > number]:
+            del self.block_hashes[n]
+        self.head = self.block_by_number(number)
+
+    def _remember(self, block: MiniBlock) -> None:
+        recent = self._recent
+        recent[block.number] = block
+        if len(recent) > RECENT_BLOCKS:
+            recent.popitem(last=False)
+
+    # ------------------------------------------------------------- reading
+
+    @property
+    def head_number(self) -> int:
+        return -1 if self.head is None else self.head.number
+
+    def block_by_number(self, number: int) -> MiniBlock | None:
+        block = self._recent.get(number)
+        if block is not None:
+            return block
+        if not 0 <= number <= self.db.head_number:
+            return None
+        key = block_number_key(number)
+        raw = self.db.get_record(CF_BLOCKS, key)
+        receipts = self.db.get_record(CF_RECEIPTS, key)
+        if raw is None or receipts is None:
+            return None
+        return decode_stored_block(raw, receipts)
+
+    def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
+        head = self.head
+        if head is not None and head.hash == block_hash:
+            return head
+        number = self.db.get_record(CF_BLOCK_HASHES, block_hash)
+        if number is None:
+            return None
+        return self.block_by_number(int.from_bytes(number, "big"))
+
+    def number_of_hash(self, block_hash: Hash32) -> int | None:
+        number = self.db.get_record(CF_BLOCK_HASHES, block_hash)
+        return None if number is None else int.from_bytes(number, "big")
+
+    def locate(self, tx_hash: Hash32) -> tuple[MiniBlock, int] | None:
+        """The block holding ``tx_hash`` and the transaction's index in it."""
+        where = self.db.get_record(CF_TX_INDEX, tx_hash)
+        if where is None:
+            return None
+        block = self.block_by_number(int.from_bytes(where[:8], "big"))
+        if block is None:
+            return None
+        return block, int.from_bytes(where[8:12], "big")
+
+    def transaction(self, tx_hash: Hash32) -> tuple[Transaction, MiniBlock, int] | None:
+        found = self.locate(tx_hash)
+        if found is None:
+            return None
+        block, index = found
+        return block.transactions[index], block, index
+
+    def receipt(self, tx_hash: Hash32) -> tuple[Receipt, MiniBlock, int] | None:
+        found = self.locate(tx_hash)
+        if found is None:
+            return None
+        block, index = found
+        return block.receipts[index], block, index
+
+    def logs(self, query: LogFilter) -> list[LogEntry]:
+        """Logs matching ``query``, in chain order; raises ``InvalidInput`` past the limits."""
+        start, end = query.from_block, min(query.to_block, self.head_number)
+        if start > end:
+            return []
+        if end - start + 1 > MAX_LOG_BLOCK_RANGE and not query.addresses and not query.topics:
+            raise InvalidInput(
+                f"query block range too large: {end - start + 1} blocks, limit "
+                f"{MAX_LOG_BLOCK_RANGE} without an address or topic"
+            )
+        candidates = self._indexed_blocks(query, start, end)
+        numbers: Sequence[int] = range(start, end + 1) if candidates is None else candidates
+        out: list[LogEntry] = []
+        for number in numbers:
+            block = self.block_by_number(number)
+            if block is None:
+                continue
+            for entry in block_logs(block):
+                if query.matches(entry.log):
+                    out.append(entry)
+                    if len(out) > MAX_LOG_RESULTS:
+                        raise InvalidInput(
+                            f"query returned more than {MAX_LOG_RESULTS} results; narrow the "
+                            "block range or add an address or topic"
+                        )
+        return out
+
+    def _indexed_blocks(self, query: LogFilter, start: int, end: int) -> list[int] | None:
+        """Blocks that may hold a match, from the address (or first-topic) index; None when
+        the query names neither, so every block in the range is a candidate."""
+        if query.addresses:
+            terms: frozenset[bytes] = query.addresses
+        elif query.topics and query.topics[0] is not None:
+            terms = query.topics[0]
+        else:
+            return None
+        found: set[int] = set()
+        stop = (end + 1).to_bytes(8, "big")
+        for term in terms:
+            width = len(term) + 12
+            for key, _ in self.db.records(
+                CF_LOG_INDEX, term + start.to_bytes(8, "big"), term + stop
+            ):
+                if len(key) == width:
+                    found.add(int.from_bytes(key[len(term) : len(term) + 8], "big"))
+        return sorted(found)
+
+    # ------------------------------------------------------------- metadata
+
+    def meta(self, key: bytes) -> bytes | None:
+        return self.db.get_record(CF_CHAIN_META, key)

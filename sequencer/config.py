@@ -1,0 +1,70 @@
+"""Node and chain configuration: what the ``hummingbird`` flags set.
+
+Owns ``ChainConfig`` (consensus-relevant: chain id, fork, gas limit, initial base
+fee, coinbase) and ``NodeConfig`` (process-level: data directory, block time,
+dev accounts, pool limits). Values are validated here so a bad flag fails at
+start-up with a clear message, not deep inside the producer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from jit.forks import Fork
+
+DEFAULT_MNEMONIC: Final = "test test test test test test test test test test test junk"
+DEFAULT_BALANCE_WEI: Final = 10_000 * 10**18
+MAX_BLOCK_GAS_LIMIT: Final = 2**63 - 1
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    chain_id: int = 31337
+    fork: Fork = Fork.OSAKA
+    gas_limit: int = 60_000_000
+    base_fee: int = 1_000_000_000  # of the genesis block; EIP-1559 moves it after
+    coinbase: bytes = b"\x00" * 20
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.chain_id < 2**64:
+            raise ConfigError(f"chain id must be in 1..2**64-1, got {self.chain_id}")
+        if not 21_000 <= self.gas_limit <= MAX_BLOCK_GAS_LIMIT:
+            raise ConfigError(f"gas limit must be in 21000..2**63-1, got {self.gas_limit}")
+        if not 0 <= self.base_fee < 2**256:
+            raise ConfigError(f"base fee must be in 0..2**256-1, got {self.base_fee}")
+        if len(self.coinbase) != 20:
+            raise ConfigError("coinbase must be 20 bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    per_account: int = 4096
+    total: int = 100_000
+    max_tx_bytes: int = 128 * 1024  # geth's txMaxSize
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    data_dir: str | None = ".hummingbird"  # None: ephemeral (in memory)
+    block_time: float = 0.010  # seconds a mini-block may stay open (DESIGN §4)
+    accounts: int = 10
+    balance: int = DEFAULT_BALANCE_WEI
+    mnemonic: str = DEFAULT_MNEMONIC
+    history_window: int = 10_000
+    pool: PoolLimits = field(default_factory=PoolLimits)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.block_time <= 3600:
+            raise ConfigError(f"block time must be in (0, 3600] seconds, got {self.block_time}")
+        if not 0 <= self.accounts <= 10_000:
+            raise ConfigError(f"accounts must be in 0..10000, got {self.accounts}")
+        if not 0 <= self.balance < 2**256:
+            raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
+        if not 0 <= self.history_window <= 10_000_000:
+            raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")

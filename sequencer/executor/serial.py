@@ -1,0 +1,84 @@
+"""The serial executor: transactions one after another (the oracle for the parallel one).
+
+Owns running a batch of pool transactions against the block's running state.
+Each transaction sees every earlier one, including the coinbase fee credit,
+which is applied per transaction so ``BALANCE(coinbase)`` is exact (DESIGN §3
+defers it to the seal; see docs/architecture.md for why the serial oracle must not).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from jit.evm.exceptions import InvalidTransaction
+from jit.evm.frame import BlockEnv
+from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
+from jit.forks import ForkRules
+from sequencer.types.transactions import Transaction
+from statedb.types import StateDiff, StateReader
+from statedb.views import OverlayView
+
+
+@dataclass(slots=True)
+class BlockProgress:
+    """The open block's running totals; ``diff`` is everything applied so far."""
+
+    diff: StateDiff = field(default_factory=StateDiff)
+    gas_used: int = 0
+    blob_gas_used: int = 0
+
+
+class Executor(Protocol):
+    def execute(
+        self,
+        block: BlockEnv,
+        base: StateReader,
+        rules: ForkRules,
+        batch: Sequence[Transaction],
+        progress: BlockProgress,
+        deadline: float,
+    ) -> list[TxOutcome | InvalidTransaction]:
+        """Run a prefix of ``batch`` (at least one transaction, then until ``deadline``,
+        a ``time.monotonic()`` value); one result per transaction run, in order.
+        Included outcomes are folded into ``progress``; invalid ones change nothing."""
+        ...
+
+
+class SerialExecutor:
+    def execute(
+        self,
+        block: BlockEnv,
+        base: StateReader,
+        rules: ForkRules,
+        batch: Sequence[Transaction],
+        progress: BlockProgress,
+        deadline: float,
+    ) -> list[TxOutcome | InvalidTransaction]:
+        view = OverlayView(base, progress.diff)
+        results: list[TxOutcome | InvalidTransaction] = []
+        coinbase = block.coinbase
+        for tx in batch:
+            if results and time.monotonic() >= deadline:
+                break
+            try:
+                outcome = execute_transaction(
+                    tx,
+                    block,
+                    view,
+                    rules,
+                    block_gas_used=progress.gas_used,
+                    block_blob_gas_used=progress.blob_gas_used,
+                )
+            except InvalidTransaction as error:
+                results.append(error)
+                continue
+            progress.diff.merge(outcome.diff)
+            if outcome.fee_credit:
+                progress.diff.merge(coinbase_credit_diff(view, coinbase, outcome.fee_credit))
+            progress.gas_used += outcome.gas_used
+            progress.blob_gas_used += outcome.blob_gas_used
+            results.append(outcome)
+        return results

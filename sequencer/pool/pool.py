@@ -1,0 +1,295 @@
+"""The transaction pool: admission, per-sender nonce queues, replacement, ready order.
+
+Owns which transactions wait and in what order the producer gets them:
+
+- a transaction whose nonce is the sender's next executable nonce is *ready*
+  and joins one FIFO ready queue (arrival order across senders, nonce order
+  within a sender); a later nonce waits *queued* until the gap closes;
+- a transaction with the same sender and nonce as a waiting one replaces it
+  only with both fee fields raised by at least 10% (geth's price bump);
+- admission errors use geth's wording (DESIGN §8): ``already known``, ``nonce
+  too low``, ``replacement transaction underpriced``, ``insufficient funds for
+  gas * price + value``, ``max fee per gas less than block base fee``,
+  ``intrinsic gas too low``, ``exceeds block gas limit``, ``txpool is full``.
+
+Single-threaded: called only from the event loop that also runs the producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from jit.evm.exceptions import InvalidTransaction
+from jit.evm.transaction import validate_static
+from jit.forks import ForkRules
+from sequencer.config import PoolLimits
+from sequencer.errors import TransactionRejected
+from sequencer.types.transactions import Transaction
+from statedb.types import Account, Address, Hash32
+
+PRICE_BUMP_PERCENT = 10
+
+
+def fee_cap(tx: Transaction) -> int:
+    return tx.max_fee_per_gas if tx.tx_type >= 2 else tx.gas_price
+
+
+def tip_cap(tx: Transaction) -> int:
+    return tx.max_priority_fee_per_gas if tx.tx_type >= 2 else tx.gas_price
+
+
+def max_cost(tx: Transaction) -> int:
+    blob = 131072 * len(tx.blob_versioned_hashes) * tx.max_fee_per_blob_gas
+    return tx.gas_limit * fee_cap(tx) + tx.value + blob
+
+
+class PoolTx:
+    """A waiting transaction and the future its sender may await (slotted, mutable)."""
+
+    __slots__ = ("done", "ready", "removed", "size", "tx")
+
+    def __init__(self, tx: Transaction, size: int) -> None:
+        self.tx = tx
+        self.size = size
+        self.ready = False
+        self.removed = False
+        self.done: asyncio.Future[tuple[int, int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    entry: PoolTx
+    ready: bool  # False: queued behind a nonce gap
+
+
+class _Sender:
+    __slots__ = ("next_nonce", "txs")
+
+    def __init__(self, next_nonce: int) -> None:
+        self.txs: dict[int, PoolTx] = {}
+        self.next_nonce = next_nonce  # the first nonce not yet made ready
+
+
+class TxPool:
+    def __init__(
+        self,
+        limits: PoolLimits,
+        account: Callable[[Address], Account | None],
+        base_fee: Callable[[], int],
+        gas_limit: Callable[[], int],
+        rules: Callable[[], ForkRules],
+        chain_id: int,
+    ) -> None:
+        self.limits = limits
+        self._account = account
+        self._base_fee = base_fee
+        self._gas_limit = gas_limit
+        self._rules = rules
+        self._chain_id = chain_id
+        self._senders: dict[Address, _Sender] = {}
+        self._by_hash: dict[Hash32, PoolTx] = {}
+        self._ready: deque[PoolTx] = deque()
+        self._ready_count = 0
+        self.has_ready = asyncio.Event()
+
+    # ------------------------------------------------------------ admission
+
+    def add(self, tx: Transaction, size: int) -> Admission:
+        """Admit ``tx`` or raise ``TransactionRejected`` (nothing changes then)."""
+        if tx.hash in self._by_hash:
+            raise TransactionRejected("already known")
+        if size > self.limits.max_tx_bytes:
+            raise TransactionRejected(
+                f"oversized data: transaction size {size}, limit {self.limits.max_tx_bytes}"
+            )
+        if tx.chain_id is not None and tx.chain_id != self._chain_id:
+            raise TransactionRejected(
+                f"invalid chain id for signer: have {tx.chain_id} want {self._chain_id}"
+            )
+        try:
+            validate_static(tx, self._rules())
+        except InvalidTransaction as error:
+            raise TransactionRejected(str(error)) from None
+        if tx.gas_limit > self._gas_limit():
+            raise TransactionRejected("exceeds block gas limit")
+        if tx.tx_type >= 2 and tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
+            raise TransactionRejected("max priority fee per gas higher than max fee per gas")
+        base_fee = self._base_fee()
+        if fee_cap(tx) < base_fee:
+            raise TransactionRejected(
+                f"max fee per gas less than block base fee: address 0x{tx.sender.hex()}, "
+                f"maxFeePerGas: {fee_cap(tx)}, baseFee: {base_fee}"
+            )
+        account = self._account(tx.sender)
+        state_nonce = account.nonce if account else 0
+        if tx.nonce < state_nonce:
+            raise TransactionRejected(
+                f"nonce too low: next nonce {state_nonce}, tx nonce {tx.nonce}"
+            )
+        balance = account.balance if account else 0
+        if balance < max_cost(tx):
+            raise TransactionRejected(
+                f"insufficient funds for gas * price + value: address 0x{tx.sender.hex()} "
+                f"have {balance} want {max_cost(tx)}"
+            )
+        sender = self._senders.get(tx.sender)
+        existing = sender.txs.get(tx.nonce) if sender else None
+        if existing is not None:
+            old = existing.tx
+            bump = 100 + PRICE_BUMP_PERCENT
+            if fee_cap(tx) * 100 < fee_cap(old) * bump or tip_cap(tx) * 100 < tip_cap(old) * bump:
+                raise TransactionRejected("replacement transaction underpriced")
+        else:
+            if len(self._by_hash) >= self.limits.total:
+                raise TransactionRejected("txpool is full")
+            if sender is not None and len(sender.txs) >= self.limits.per_account:
+                raise TransactionRejected("account limit exceeded")
+        entry = PoolTx(tx, size)
+        if sender is None:
+            sender = self._senders[tx.sender] = _Sender(state_nonce)
+        elif sender.next_nonce < state_nonce:
+            sender.next_nonce = state_nonce
+        if existing is not None:
+            self._remove(existing, TransactionRejected("replaced by a transaction with higher fee"))
+            entry.ready = existing.ready
+            if entry.ready:
+                self._ready.append(entry)
+                self._ready_count += 1
+        sender.txs[tx.nonce] = entry
+        self._by_hash[tx.hash] = entry
+        if existing is None and tx.nonce == sender.next_nonce:
+            self._promote(sender)
+        if self._ready_count:
+            self.has_ready.set()
+        return Admission(entry, entry.ready)
+
+    def _promote(self, sender: _Sender) -> None:
+        while (entry := sender.txs.get(sender.next_nonce)) is not None and not entry.ready:
+            entry.ready = True
+            self._ready.append(entry)
+            self._ready_count += 1
+            sender.next_nonce += 1
+
+    # ------------------------------------------------------------ producer side
+
+    def next_ready(self) -> PoolTx | None:
+        """Take the oldest ready transaction out of the ready queue (it stays known
+        until ``mark_included`` or ``drop``)."""
+        ready = self._ready
+        while ready:
+            entry = ready.popleft()
+            if entry.removed or not entry.ready:
+                continue
+            self._ready_count -= 1
+            entry.ready = False
+            if not self._ready_count:
+                self.has_ready.clear()
+            return entry
+        self._ready_count = 0
+        self.has_ready.clear()
+        return None
+
+    def push_back(self, entry: PoolTx) -> None:
+        """Return an entry taken by ``next_ready`` to the front (it did not fit the block)."""
+        entry.ready = True
+        self._ready.appendleft(entry)
+        self._ready_count += 1
+        self.has_ready.set()
+
+    def mark_included(self, entry: PoolTx, block_number: int, index: int) -> None:
+        self._forget(entry)
+        if entry.done is not None and not entry.done.done():
+            entry.done.set_result((block_number, index))
+
+    def drop(self, entry: PoolTx, error: Exception) -> None:
+        """Execution refused ``entry``: drop it and demote the sender's later nonces."""
+        sender = self._senders.get(entry.tx.sender)
+        self._remove(entry, error)
+        if sender is None:
+            return
+        nonce = entry.tx.nonce
+        for later in sorted(n for n in sender.txs if n > nonce):
+            waiting = sender.txs[later]
+            if waiting.ready:
+                waiting.ready = False
+                self._ready_count -= 1
+        sender.next_nonce = min(sender.next_nonce, nonce)
+        if not sender.txs:
+            del self._senders[entry.tx.sender]
+
+    def on_block(self) -> None:
+        """After a block: re-derive readiness from state nonces (cheap: only senders with
+        waiting transactions), drop what became stale."""
+        for address, sender in list(self._senders.items()):
+            account = self._account(address)
+            nonce = account.nonce if account else 0
+            for stale in [n for n in sender.txs if n < nonce]:
+                entry = sender.txs[stale]
+                self._remove(
+                    entry,
+                    TransactionRejected(f"nonce too low: next nonce {nonce}, tx nonce {stale}"),
+                )
+            if not sender.txs:
+                del self._senders[address]
+                continue
+            if sender.next_nonce < nonce:
+                sender.next_nonce = nonce
+            self._promote(sender)
+        if self._ready_count:
+            self.has_ready.set()
+
+    def _forget(self, entry: PoolTx) -> None:
+        entry.removed = True
+        self._by_hash.pop(entry.tx.hash, None)
+        sender = self._senders.get(entry.tx.sender)
+        if sender is not None and sender.txs.get(entry.tx.nonce) is entry:
+            del sender.txs[entry.tx.nonce]
+            if not sender.txs and sender.next_nonce <= entry.tx.nonce + 1:
+                del self._senders[entry.tx.sender]
+
+    def _remove(self, entry: PoolTx, error: Exception) -> None:
+        if entry.ready:
+            entry.ready = False
+            self._ready_count -= 1
+        self._forget(entry)
+        if entry.done is not None and not entry.done.done():
+            entry.done.set_exception(error)
+
+    # ------------------------------------------------------------ queries
+
+    def pending_nonce(self, address: Address, state_nonce: int) -> int:
+        sender = self._senders.get(address)
+        if sender is None:
+            return state_nonce
+        nonce = max(state_nonce, sender.next_nonce)
+        while nonce in sender.txs:
+            nonce += 1
+        return nonce
+
+    def get(self, tx_hash: Hash32) -> Transaction | None:
+        entry = self._by_hash.get(tx_hash)
+        return entry.tx if entry else None
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def content(self) -> tuple[dict[Address, list[Transaction]], dict[Address, list[Transaction]]]:
+        """(pending, queued) per sender, each in nonce order, as txpool_content shows them."""
+        pending: dict[Address, list[Transaction]] = {}
+        queued: dict[Address, list[Transaction]] = {}
+        for address, sender in self._senders.items():
+            account = self._account(address)
+            nonce = account.nonce if account else 0
+            for n in sorted(sender.txs):
+                entry = sender.txs[n]
+                target = pending if n == nonce else queued
+                if n == nonce:
+                    nonce += 1
+                target.setdefault(address, []).append(entry.tx)
+        return pending, queued
+
+    def __iter__(self) -> Iterator[Transaction]:
+        return (entry.tx for entry in self._by_hash.values())

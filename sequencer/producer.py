@@ -1,0 +1,299 @@
+"""The mini-block producer: the single writer of the chain (DESIGN §4).
+
+Owns opening a block (its environment: EIP-1559 base fee, EIP-4844/7918 excess
+blob gas, wall-clock timestamp that never runs ahead of the clock nor behind
+the parent), the per-block system calls (EIP-4788 and EIP-2935 before the
+transactions, EIP-7002 and EIP-7251 after, EIP-7685 requests hash), handing
+batches of ready pool transactions to the executor, and sealing: receipts,
+logs bloom, ordered-trie roots, state root, one atomic commit, publication.
+
+A block is sealed when the ready queue has drained or when it has been open
+for ``block_time``, whichever comes first; an empty block is never sealed
+(except on explicit request: ``mine``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from jit.evm.exceptions import GasLimitExceeded, InvalidTransaction
+from jit.evm.frame import BlockEnv
+from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
+from jit.evm.transaction import TxOutcome, execute_system_call
+from jit.forks import ForkRules
+from sequencer.chain import Chain
+from sequencer.config import ChainConfig
+from sequencer.executor import BlockProgress, Executor
+from sequencer.genesis import (
+    BEACON_ROOTS_ADDRESS,
+    CONSOLIDATION_REQUEST_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+)
+from sequencer.pool import PoolTx, TxPool
+from sequencer.trie import EMPTY_TRIE_ROOT, ordered_trie_root
+from sequencer.types.blocks import (
+    EMPTY_BLOOM,
+    EMPTY_REQUESTS_HASH,
+    ZERO_HASH,
+    ChainLog,
+    Header,
+    MiniBlock,
+    Receipt,
+    block_size,
+    logs_bloom,
+)
+from statedb import StateDB
+from statedb.types import StateDiff, keccak256
+from statedb.views import OverlayView
+
+ELASTICITY_MULTIPLIER: Final = 2
+BASE_FEE_MAX_CHANGE_DENOMINATOR: Final = 8
+
+
+def next_base_fee(parent: Header) -> int:
+    """EIP-1559."""
+    target = parent.gas_limit // ELASTICITY_MULTIPLIER
+    base = parent.base_fee_per_gas
+    if parent.gas_used == target or target == 0:
+        return base
+    if parent.gas_used > target:
+        delta = base * (parent.gas_used - target) // target // BASE_FEE_MAX_CHANGE_DENOMINATOR
+        return base + max(delta, 1)
+    delta = base * (target - parent.gas_used) // target // BASE_FEE_MAX_CHANGE_DENOMINATOR
+    return base - delta
+
+
+def next_excess_blob_gas(parent: Header, rules: ForkRules) -> int:
+    """EIP-4844, with EIP-7918's reserve price from Osaka."""
+    target = rules.target_blob_gas_per_block
+    if parent.excess_blob_gas + parent.blob_gas_used < target:
+        return 0
+    if rules.eip7918 and BLOB_BASE_COST * parent.base_fee_per_gas > GAS_PER_BLOB * (
+        rules.blob_base_fee(parent.excess_blob_gas)
+    ):
+        schedule = rules.blob_schedule
+        return (
+            parent.excess_blob_gas
+            + parent.blob_gas_used * (schedule.max - schedule.target) // schedule.max
+        )
+    return parent.excess_blob_gas + parent.blob_gas_used - target
+
+
+def requests_hash(requests: list[bytes]) -> bytes:
+    """EIP-7685: sha256 over sha256(type || data) of each non-empty request list."""
+    digest = hashlib.sha256()
+    for request in requests:
+        if len(request) > 1:
+            digest.update(hashlib.sha256(request).digest())
+    return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class SealedEntry:
+    """What the producer reports per included transaction."""
+
+    entry: PoolTx
+    index: int
+
+
+class Producer:
+    """Builds and commits blocks. Runs on the event loop thread; never re-entered."""
+
+    def __init__(
+        self,
+        db: StateDB,
+        chain: Chain,
+        pool: TxPool,
+        executor: Executor,
+        config: ChainConfig,
+        rules: ForkRules,
+        block_time: float,
+        publish: Callable[[MiniBlock], None],
+    ) -> None:
+        self.db = db
+        self.chain = chain
+        self.pool = pool
+        self.executor = executor
+        self.config = config
+        self.rules = rules
+        self.block_time = block_time
+        self.publish = publish
+        self.time_offset = 0  # evm_increaseTime
+        self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
+
+    # ------------------------------------------------------------ environment
+
+    def next_env(self) -> BlockEnv:
+        parent = self.chain.head
+        assert parent is not None, "genesis is committed before the producer starts"
+        header = parent.header
+        now = int(time.time()) + self.time_offset
+        timestamp = max(header.timestamp, now)
+        if self.next_timestamp is not None:
+            timestamp = max(self.next_timestamp, header.timestamp)
+        excess = next_excess_blob_gas(header, self.rules)
+        return BlockEnv(
+            chain_id=self.config.chain_id,
+            coinbase=self.config.coinbase,
+            number=header.number + 1,
+            timestamp=timestamp,
+            gas_limit=self.config.gas_limit,
+            base_fee=next_base_fee(header),
+            prev_randao=keccak256(parent.hash),
+            excess_blob_gas=excess,
+            blob_base_fee=self.rules.blob_base_fee(excess),
+            block_hashes=self.chain.block_hashes,
+            parent_beacon_block_root=ZERO_HASH,
+        )
+
+    def _pre_block(self, env: BlockEnv, diff: StateDiff) -> None:
+        parent = self.chain.head
+        assert parent is not None
+        view = OverlayView(self.db.head, diff)
+        calls = [(BEACON_ROOTS_ADDRESS, env.parent_beacon_block_root or ZERO_HASH)]
+        if self.rules.eip2935:
+            calls.append((HISTORY_STORAGE_ADDRESS, parent.hash))
+        for target, data in calls:
+            result = execute_system_call(target, data, env, view, self.rules)
+            if result is not None:
+                diff.merge(result.diff)
+
+    def _post_block(self, env: BlockEnv, diff: StateDiff) -> bytes:
+        if not self.rules.system_requests:
+            return EMPTY_REQUESTS_HASH
+        view = OverlayView(self.db.head, diff)
+        requests: list[bytes] = [b"\x00"]  # EIP-6110 deposits: no deposit contract here
+        for kind, target in ((1, WITHDRAWAL_REQUEST_ADDRESS), (2, CONSOLIDATION_REQUEST_ADDRESS)):
+            result = execute_system_call(target, b"", env, view, self.rules)
+            if result is None or not result.success:
+                requests.append(bytes((kind,)))
+                continue
+            diff.merge(result.diff)
+            requests.append(bytes((kind,)) + result.output)
+        return requests_hash(requests)
+
+    # ------------------------------------------------------------ building
+
+    def produce(self, *, allow_empty: bool = False) -> MiniBlock | None:
+        """Build, commit and publish one block from the ready queue; None if it would be
+        empty (unless ``allow_empty``)."""
+        pool = self.pool
+        first = pool.next_ready()
+        if first is None and not allow_empty:
+            return None
+        start = time.monotonic()
+        deadline = start + self.block_time
+        env = self.next_env()
+        progress = BlockProgress()
+        self._pre_block(env, progress.diff)
+        included: list[tuple[PoolTx, TxOutcome]] = []
+        pending = first
+        base = self.db.head
+        while pending is not None:
+            # Take every ready transaction that fits the block's remaining gas.
+            batch: list[PoolTx] = []
+            room = env.gas_limit - progress.gas_used
+            while pending is not None:
+                if pending.tx.gas_limit > room:
+                    pool.push_back(pending)
+                    break
+                room -= pending.tx.gas_limit
+                batch.append(pending)
+                pending = pool.next_ready()
+            else:
+                pending = None
+            if not batch:
+                break
+            results = self.executor.execute(
+                env, base, self.rules, [p.tx for p in batch], progress, deadline
+            )
+            for entry, result in zip(batch, results, strict=False):
+                if isinstance(result, GasLimitExceeded):
+                    pool.push_back(entry)
+                elif isinstance(result, InvalidTransaction):
+                    pool.drop(entry, result)
+                else:
+                    included.append((entry, result))
+            for entry in reversed(batch[len(results) :]):
+                pool.push_back(entry)
+            if len(results) < len(batch) or time.monotonic() >= deadline:
+                if pending is not None:
+                    pool.push_back(pending)
+                break
+            if pending is None:
+                pending = pool.next_ready()
+        if not included and not allow_empty:
+            self.pool.on_block()
+            return None
+        requests = self._post_block(env, progress.diff)
+        block = self._seal(env, progress, included, requests)
+        for index, (entry, _) in enumerate(included):
+            pool.mark_included(entry, block.number, index)
+        pool.on_block()
+        self.next_timestamp = None
+        self.publish(block)
+        return block
+
+    def _seal(
+        self,
+        env: BlockEnv,
+        progress: BlockProgress,
+        included: list[tuple[PoolTx, TxOutcome]],
+        requests: bytes,
+    ) -> MiniBlock:
+        parent = self.chain.head
+        assert parent is not None
+        receipts: list[Receipt] = []
+        cumulative = 0
+        for entry, outcome in included:
+            cumulative += outcome.gas_used
+            logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
+            receipts.append(
+                Receipt(
+                    tx_type=entry.tx.tx_type,
+                    status=1 if outcome.success else 0,
+                    cumulative_gas_used=cumulative,
+                    gas_used=outcome.gas_used,
+                    effective_gas_price=outcome.effective_gas_price,
+                    contract_address=outcome.contract_address,
+                    blob_gas_used=outcome.blob_gas_used,
+                    logs=logs,
+                    logs_bloom=logs_bloom(logs) if logs else EMPTY_BLOOM,
+                )
+            )
+        transactions = tuple(entry.tx for entry, _ in included)
+        bloom = 0
+        for receipt in receipts:
+            if receipt.logs:
+                bloom |= int.from_bytes(receipt.logs_bloom, "big")
+        prepared = self.db.prepare(progress.diff)
+        header = Header(
+            parent_hash=parent.hash,
+            coinbase=env.coinbase,
+            state_root=prepared.state_root,
+            transactions_root=ordered_trie_root([tx.encode() for tx in transactions]),
+            receipts_root=ordered_trie_root([r.consensus_encoding() for r in receipts]),
+            logs_bloom=bloom.to_bytes(256, "big"),
+            number=env.number,
+            gas_limit=env.gas_limit,
+            gas_used=progress.gas_used,
+            timestamp=env.timestamp,
+            base_fee_per_gas=env.base_fee,
+            withdrawals_root=EMPTY_TRIE_ROOT,
+            blob_gas_used=progress.blob_gas_used,
+            excess_blob_gas=env.excess_blob_gas,
+            parent_beacon_block_root=env.parent_beacon_block_root or ZERO_HASH,
+            requests_hash=requests,
+            prev_randao=env.prev_randao,
+        )
+        block = MiniBlock(
+            header, header.hash(), transactions, tuple(receipts), block_size(header, transactions)
+        )
+        self.db.commit(block.number, prepared, self.chain.records(block))
+        self.chain.appended(block)
+        return block

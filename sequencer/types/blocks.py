@@ -1,0 +1,301 @@
+"""Block headers, receipts, logs and the published ``MiniBlock``; their encodings.
+
+Owns the post-Prague header (EIP-1559 base fee, EIP-4895 withdrawals root,
+EIP-4844 blob gas, EIP-4788 parent beacon root, EIP-7685 requests hash), the
+typed receipt encoding (EIP-2718), the 2048-bit logs bloom, and the storage
+encodings of blocks and receipts in statedb's chain column families.
+
+A ``MiniBlock`` is plain frozen data: the one thing the producer publishes;
+RPC views, subscriptions and filters are fed from it (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from jit import rlp
+from jit.rlp import decode_uint
+from sequencer.types.transactions import Transaction, decode_transaction
+from statedb.types import Address, Hash32, keccak256
+
+EMPTY_OMMERS_HASH: Final = keccak256(rlp.encode([]))
+# EIP-7685: the requests hash of a block with no requests.
+EMPTY_REQUESTS_HASH: Final = hashlib.sha256(b"").digest()
+ZERO_HASH: Final = b"\x00" * 32
+EMPTY_BLOOM: Final = b"\x00" * 256
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    parent_hash: Hash32
+    coinbase: Address
+    state_root: Hash32
+    transactions_root: Hash32
+    receipts_root: Hash32
+    logs_bloom: bytes
+    number: int
+    gas_limit: int
+    gas_used: int
+    timestamp: int
+    base_fee_per_gas: int
+    withdrawals_root: Hash32
+    blob_gas_used: int
+    excess_blob_gas: int
+    parent_beacon_block_root: Hash32
+    requests_hash: Hash32
+    extra_data: bytes = b""
+    prev_randao: Hash32 = ZERO_HASH
+    ommers_hash: Hash32 = EMPTY_OMMERS_HASH
+    difficulty: int = 0
+    nonce: bytes = b"\x00" * 8
+
+    def fields(self) -> list[object]:
+        return [
+            self.parent_hash,
+            self.ommers_hash,
+            self.coinbase,
+            self.state_root,
+            self.transactions_root,
+            self.receipts_root,
+            self.logs_bloom,
+            self.difficulty,
+            self.number,
+            self.gas_limit,
+            self.gas_used,
+            self.timestamp,
+            self.extra_data,
+            self.prev_randao,
+            self.nonce,
+            self.base_fee_per_gas,
+            self.withdrawals_root,
+            self.blob_gas_used,
+            self.excess_blob_gas,
+            self.parent_beacon_block_root,
+            self.requests_hash,
+        ]
+
+    def encode(self) -> bytes:
+        return rlp.encode(self.fields())  # type: ignore[arg-type]
+
+    def hash(self) -> Hash32:
+        return keccak256(self.encode())
+
+    @classmethod
+    def from_fields(cls, f: Sequence[rlp.Item]) -> Header:
+        b = [x for x in f if isinstance(x, bytes)]
+        if len(b) != 21 or len(f) != 21:
+            raise ValueError("header must have 21 byte-string fields")
+        return cls(
+            parent_hash=b[0],
+            ommers_hash=b[1],
+            coinbase=b[2],
+            state_root=b[3],
+            transactions_root=b[4],
+            receipts_root=b[5],
+            logs_bloom=b[6],
+            difficulty=decode_uint(b[7]),
+            number=decode_uint(b[8]),
+            gas_limit=decode_uint(b[9]),
+            gas_used=decode_uint(b[10]),
+            timestamp=decode_uint(b[11]),
+            extra_data=b[12],
+            prev_randao=b[13],
+            nonce=b[14],
+            base_fee_per_gas=decode_uint(b[15]),
+            withdrawals_root=b[16],
+            blob_gas_used=decode_uint(b[17]),
+            excess_blob_gas=decode_uint(b[18]),
+            parent_beacon_block_root=b[19],
+            requests_hash=b[20],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLog:
+    """A log as emitted; its position (block, tx, index) comes from where it is stored."""
+
+    address: Address
+    topics: tuple[Hash32, ...]
+    data: bytes
+
+    def fields(self) -> list[object]:
+        return [self.address, list(self.topics), self.data]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The outcome of one included transaction (consensus fields + what RPC shows)."""
+
+    tx_type: int
+    status: int  # 1 success, 0 failure
+    cumulative_gas_used: int
+    gas_used: int
+    effective_gas_price: int
+    contract_address: Address | None
+    blob_gas_used: int
+    logs: tuple[ChainLog, ...]
+    logs_bloom: bytes
+
+    def consensus_encoding(self) -> bytes:
+        body = rlp.encode(
+            [
+                self.status,
+                self.cumulative_gas_used,
+                self.logs_bloom,
+                [log.fields() for log in self.logs],  # type: ignore[misc]
+            ]
+        )
+        return body if self.tx_type == 0 else bytes((self.tx_type,)) + body
+
+    def storage_fields(self) -> list[object]:
+        return [
+            self.tx_type,
+            self.status,
+            self.cumulative_gas_used,
+            self.gas_used,
+            self.effective_gas_price,
+            self.contract_address or b"",
+            self.blob_gas_used,
+            [log.fields() for log in self.logs],
+        ]
+
+    @classmethod
+    def from_storage(cls, f: Sequence[rlp.Item]) -> Receipt:
+        logs_raw = f[7]
+        if not isinstance(logs_raw, list):
+            raise ValueError("bad receipt record")
+        logs = tuple(_log_from_fields(item) for item in logs_raw)
+        contract = f[5]
+        assert isinstance(contract, bytes)
+        return cls(
+            tx_type=_uint(f[0]),
+            status=_uint(f[1]),
+            cumulative_gas_used=_uint(f[2]),
+            gas_used=_uint(f[3]),
+            effective_gas_price=_uint(f[4]),
+            contract_address=contract or None,
+            blob_gas_used=_uint(f[6]),
+            logs=logs,
+            logs_bloom=logs_bloom(logs),
+        )
+
+
+def _uint(item: rlp.Item) -> int:
+    if not isinstance(item, bytes):
+        raise ValueError("expected an integer field")
+    return decode_uint(item)
+
+
+def _log_from_fields(item: rlp.Item) -> ChainLog:
+    if not isinstance(item, list) or len(item) != 3:
+        raise ValueError("bad log record")
+    address, topics, data = item
+    if not isinstance(address, bytes) or not isinstance(topics, list):
+        raise ValueError("bad log record")
+    if not isinstance(data, bytes) or not all(isinstance(t, bytes) for t in topics):
+        raise ValueError("bad log record")
+    return ChainLog(address, tuple(t for t in topics if isinstance(t, bytes)), data)
+
+
+def bloom_bits(value: bytes) -> int:
+    """The three bloom bits of ``value`` (yellow paper M3:2048), as an int mask."""
+    digest = keccak256(value)
+    mask = 0
+    for i in (0, 2, 4):
+        mask |= 1 << (((digest[i] << 8) | digest[i + 1]) & 2047)
+    return mask
+
+
+def logs_bloom(logs: Iterable[ChainLog]) -> bytes:
+    bloom = 0
+    for log in logs:
+        bloom |= bloom_bits(log.address)
+        for topic in log.topics:
+            bloom |= bloom_bits(topic)
+    return bloom.to_bytes(256, "big")
+
+
+def bloom_may_contain(bloom: bytes, value: bytes) -> bool:
+    mask = bloom_bits(value)
+    return int.from_bytes(bloom, "big") & mask == mask
+
+
+@dataclass(frozen=True, slots=True)
+class MiniBlock:
+    """A sealed block: what the producer publishes and what every reader is fed."""
+
+    header: Header
+    hash: Hash32
+    transactions: tuple[Transaction, ...]
+    receipts: tuple[Receipt, ...]
+    size: int
+
+    @property
+    def number(self) -> int:
+        return self.header.number
+
+    def encode_for_storage(self) -> bytes:
+        """[header fields, [[tx encoding, sender], ...]]; receipts are stored apart."""
+        return rlp.encode(
+            [
+                self.header.fields(),  # type: ignore[list-item]
+                [[tx.encode(), tx.sender] for tx in self.transactions],
+            ]
+        )
+
+    def encode_receipts(self) -> bytes:
+        return rlp.encode([r.storage_fields() for r in self.receipts])  # type: ignore[misc]
+
+
+def _list_prefix(length: int) -> bytes:
+    if length < 56:
+        return bytes((0xC0 + length,))
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((0xF7 + len(size),)) + size
+
+
+def block_size(header: Header, transactions: Sequence[Transaction]) -> int:
+    """The RLP size of [header, txs, ommers, withdrawals], as eth_getBlock's ``size``.
+
+    Legacy transactions sit in the body as RLP lists, typed ones as byte strings.
+    """
+    tx_bytes = 0
+    for tx in transactions:
+        raw = tx.encode()
+        tx_bytes += len(raw) if tx.tx_type == 0 else len(rlp.encode(raw))
+    body = len(header.encode()) + len(_list_prefix(tx_bytes)) + tx_bytes + 2
+    return len(_list_prefix(body)) + body
+
+
+def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
+    """Inverse of ``encode_for_storage`` / ``encode_receipts``; senders are not re-recovered."""
+    decoded = rlp.decode(block_bytes)
+    if not isinstance(decoded, list) or len(decoded) != 2:
+        raise ValueError("bad block record")
+    header_fields, tx_items = decoded
+    if not isinstance(header_fields, list) or not isinstance(tx_items, list):
+        raise ValueError("bad block record")
+    header = Header.from_fields(header_fields)
+    txs = []
+    for item in tx_items:
+        if not isinstance(item, list) or len(item) != 2:
+            raise ValueError("bad block record")
+        raw, sender = item
+        if not isinstance(raw, bytes) or not isinstance(sender, bytes):
+            raise ValueError("bad block record")
+        txs.append(decode_transaction(raw, known_sender=sender))
+    receipts_raw = rlp.decode(receipts_bytes)
+    if not isinstance(receipts_raw, list):
+        raise ValueError("bad receipts record")
+    receipts = []
+    for r in receipts_raw:
+        if not isinstance(r, list) or len(r) != 8:
+            raise ValueError("bad receipts record")
+        receipts.append(Receipt.from_storage(r))
+    transactions = tuple(txs)
+    return MiniBlock(
+        header, header.hash(), transactions, tuple(receipts), block_size(header, transactions)
+    )
