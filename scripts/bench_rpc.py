@@ -1,0 +1,902 @@
+"""JSON-RPC throughput benchmark for any Ethereum dev node (Hummingbird, anvil, Hardhat).
+
+Dev account 0 of the ``test test ... junk`` mnemonic funds C fresh senders (keys derived from
+``--seed`` and the dev account's nonce, so reruns against one node never collide), deploys
+tests/contracts/build/Token.json and, for ``--kind erc20``, gives each sender tokens. Every
+transaction is signed before the timed regions (EIP-1559, coincurve). Three timed modes:
+
+- ``sequential``: one client sends a raw transaction, then fetches its receipt, then the next;
+- ``closed``: C concurrent clients (asyncio, one keep-alive aiohttp session each) in that loop;
+- ``burst``: C clients, each sends JSON-RPC batches of B ``eth_sendRawTransaction`` and then
+  polls ``eth_getTransactionReceipt`` (batched) until all of the batch's receipts are there.
+
+Nodes that automine (anvil, Hardhat, Hummingbird) answer ``eth_sendRawTransaction`` after the
+block is sealed, so the receipt is usually there at the first ask; otherwise it is polled every
+``--poll-ms``. Figures: transactions per second (first send to last receipt), send-to-receipt
+latency p50/p99, and p50/p99 of ``eth_call`` (Token.balanceOf) and ``eth_blockNumber``. After each
+mode the receipts' status, the senders' nonces and the recipients' balances are checked; every
+failure is reported and makes the exit status 1. The client's own CPU time is measured per mode.
+
+Usage::
+
+    python scripts/bench_rpc.py --url http://127.0.0.1:8545 --kind transfer,erc20 --txs 2000
+    python scripts/bench_rpc.py --peers anvil,anvil-cancun,hardhat2,hardhat3 --runs 3 --json
+
+``--peers`` takes kinds started by scripts/peers/start.py (a fresh node per run and kind) and
+``label=URL`` entries for nodes already running (e.g. ``hummingbird=http://127.0.0.1:8545``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import coincurve
+import orjson
+import sha3
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN_JSON = ROOT / "tests" / "contracts" / "build" / "Token.json"
+
+# m/44'/60'/0'/0/0 of `test test test test test test test test test test test junk`.
+DEV_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+
+KINDS = ("transfer", "erc20")
+PEER_KINDS = ("anvil", "anvil-cancun", "hardhat2", "hardhat3")
+MODES = ("sequential", "closed", "burst")
+GAS_LIMIT = {"transfer": 21_000, "erc20": 90_000}
+TOKEN_SUPPLY = 10**27
+TIP = 10**9  # max priority fee, wei
+
+# Inclusive bounds of the numeric options: outside them the run is refused with a clear error.
+LIMITS: dict[str, tuple[int, int]] = {
+    "txs": (1, 1_000_000),
+    "clients": (1, 512),
+    "batch": (1, 10_000),
+    "calls": (1, 1_000_000),
+    "runs": (1, 100),
+    "seed": (0, 2**63 - 1),
+    "port": (1024, 65_000),
+}
+
+SEL_TRANSFER = bytes.fromhex("a9059cbb")
+SEL_BALANCE_OF = bytes.fromhex("70a08231")
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation between ranks (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0.0 <= q <= 100.0 or math.isnan(q):
+        raise ValueError(f"percentile {q} is outside 0-100")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def keccak(data: bytes) -> bytes:
+    return sha3.keccak_256(data).digest()
+
+
+RlpItem = bytes | int | list["RlpItem"]
+
+
+def rlp_encode(item: RlpItem) -> bytes:
+    """RLP (Yellow Paper appendix B); ints are big-endian with no leading zeros."""
+    if isinstance(item, int):
+        if item < 0:
+            raise ValueError("RLP cannot encode a negative integer")
+        item = item.to_bytes((item.bit_length() + 7) // 8, "big")
+    if isinstance(item, bytes):
+        if len(item) == 1 and item[0] < 0x80:
+            return item
+        return _rlp_length(len(item), 0x80) + item
+    payload = b"".join(rlp_encode(x) for x in item)
+    return _rlp_length(len(payload), 0xC0) + payload
+
+
+def _rlp_length(n: int, offset: int) -> bytes:
+    if n < 56:
+        return bytes([offset + n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(b)]) + b
+
+
+def address_of(key: coincurve.PrivateKey) -> bytes:
+    return keccak(key.public_key.format(compressed=False)[1:])[-20:]
+
+
+def derive_keys(seed: int, salt: int, n: int) -> list[coincurve.PrivateKey]:
+    """n sender keys, a function of (seed, salt) only."""
+    return [
+        coincurve.PrivateKey(hashlib.sha256(f"bench_rpc:{seed}:{salt}:{i}".encode()).digest())
+        for i in range(n)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    raw: bytes
+    hash: str  # 0x-prefixed lower hex
+    sender: bytes
+    nonce: int
+
+
+def sign_1559(
+    key: coincurve.PrivateKey,
+    *,
+    chain_id: int,
+    nonce: int,
+    max_priority_fee: int,
+    max_fee: int,
+    gas: int,
+    to: bytes | None,
+    value: int = 0,
+    data: bytes = b"",
+) -> SignedTx:
+    """An EIP-1559 (type 2) transaction, signed; ``to=None`` creates a contract."""
+    fields: list[RlpItem] = [
+        chain_id,
+        nonce,
+        max_priority_fee,
+        max_fee,
+        gas,
+        to if to is not None else b"",
+        value,
+        data,
+        [],
+    ]
+    sig = key.sign_recoverable(keccak(b"\x02" + rlp_encode(fields)), hasher=None)
+    r, s, y = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
+    raw = b"\x02" + rlp_encode([*fields, y, r, s])
+    return SignedTx(raw, "0x" + keccak(raw).hex(), address_of(key), nonce)
+
+
+def erc20_transfer_data(to: bytes, amount: int) -> bytes:
+    return SEL_TRANSFER + to.rjust(32, b"\0") + amount.to_bytes(32, "big")
+
+
+def balance_of_data(owner: bytes) -> bytes:
+    return SEL_BALANCE_OF + owner.rjust(32, b"\0")
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """total split into parts shares differing by at most one, larger first."""
+    q, r = divmod(total, parts)
+    return [q + (1 if i < r else 0) for i in range(parts)]
+
+
+def rpc_body(method: str, params: list[Any], req_id: int = 1) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params})
+
+
+def hexaddr(a: bytes) -> str:
+    return "0x" + a.hex()
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _bounded(name: str) -> Callable[[str], int]:
+    lo, hi = LIMITS[name]
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi}")
+        return value
+
+    return parse
+
+
+def _kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if not kinds or bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown kind {', '.join(bad) or repr(text)}; expected {' or '.join(KINDS)}"
+        )
+    return list(dict.fromkeys(kinds))
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text) < 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _peers(text: str) -> list[tuple[str, str | None]]:
+    """``anvil,hardhat2,ours=http://...`` -> [(label, url or None for a peer to start)]."""
+    out: list[tuple[str, str | None]] = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        if "=" in entry:
+            label, url = entry.split("=", 1)
+            if not label:
+                raise argparse.ArgumentTypeError(f"{entry!r}: empty label before '='")
+            out.append((label, _url(url)))
+        elif entry in PEER_KINDS:
+            out.append((entry, None))
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown peer {entry!r}; expected {', '.join(PEER_KINDS)} or label=URL"
+            )
+    if not out:
+        raise argparse.ArgumentTypeError("no peers given")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench_rpc.py", description="JSON-RPC transaction throughput of an Ethereum dev node."
+    )
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", type=_url, help="a running node, e.g. http://127.0.0.1:8545")
+    target.add_argument(
+        "--peers",
+        type=_peers,
+        help=f"comma list of {', '.join(PEER_KINDS)} (started fresh per run) or label=URL",
+    )
+    p.add_argument("--kind", type=_kinds, default=["transfer"], help="transfer, erc20 or both")
+    p.add_argument("--txs", type=_bounded("txs"), default=1000, help="transactions per mode")
+    p.add_argument("--clients", type=_bounded("clients"), default=8, help="concurrent clients")
+    p.add_argument("--batch", type=_bounded("batch"), default=20, help="burst batch size")
+    p.add_argument("--calls", type=_bounded("calls"), default=300, help="eth_call samples")
+    p.add_argument("--runs", type=_bounded("runs"), default=1, help="repeat; report medians")
+    p.add_argument("--seed", type=_bounded("seed"), default=1, help="sender key seed")
+    p.add_argument("--port", type=_bounded("port"), default=18545, help="port for --peers")
+    p.add_argument("--poll-ms", type=float, default=2.0, help="receipt poll interval")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a receipt")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.clients > args.txs:
+        parser.error(f"--clients {args.clients} is more than --txs {args.txs}")
+    if not (0.0 < args.poll_ms <= 1000.0):
+        parser.error(f"--poll-ms {args.poll_ms} is outside (0, 1000]")
+    if not (0.0 < args.timeout <= 3600.0):
+        parser.error(f"--timeout {args.timeout} is outside (0, 3600]")
+    return args
+
+
+# ---------------------------------------------------------------- JSON-RPC client
+
+
+class RpcError(RuntimeError):
+    """A JSON-RPC error answer, or a transport failure."""
+
+
+class Rpc:
+    """One keep-alive HTTP connection to the node, orjson on both sides."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1, force_close=False),
+            headers={"Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=300),
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+        )
+        self._id = 0
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def post(self, body: bytes) -> Any:
+        try:
+            async with self.session.post(self.url, data=body) as resp:
+                data = await resp.read()
+        except aiohttp.ClientError as e:
+            raise RpcError(f"{self.url}: {e}") from e
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise RpcError(f"{self.url}: not JSON: {data[:200]!r}") from e
+
+    async def call(self, method: str, *params: Any) -> Any:
+        self._id += 1
+        reply = await self.post(rpc_body(method, list(params), self._id))
+        if not isinstance(reply, dict):
+            raise RpcError(f"{method}: unexpected answer {reply!r:.200}")
+        if "error" in reply:
+            raise RpcError(f"{method}: {reply['error']}")
+        return reply.get("result")
+
+    async def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """Answers in call order (matched by id); each is the whole response object."""
+        base = self._id
+        self._id += len(calls)
+        body = b"[" + b",".join(rpc_body(m, p, base + i) for i, (m, p) in enumerate(calls)) + b"]"
+        reply = await self.post(body)
+        if isinstance(reply, dict):  # a batch-level error
+            raise RpcError(f"batch of {len(calls)}: {reply.get('error', reply)}")
+        by_id = {r.get("id"): r for r in reply}
+        return [by_id.get(base + i, {"error": "no answer"}) for i in range(len(calls))]
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(slots=True)
+class ModeResult:
+    mode: str
+    txs: int
+    ok: int = 0
+    seconds: float = 0.0
+    tps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    client_cpu_s: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    failure_count: int = 0
+
+    def fail(self, message: str) -> None:
+        self.failure_count += 1
+        if len(self.failures) < 20:
+            self.failures.append(message)
+
+
+@dataclass(slots=True)
+class CallResult:
+    method: str
+    calls: int
+    p50_ms: float
+    p99_ms: float
+    per_s: float
+
+
+class Tally:
+    """Latencies and failures of one timed mode, shared by its clients."""
+
+    def __init__(self, result: ModeResult) -> None:
+        self.result = result
+        self.latencies: list[float] = []
+        self.receipts: dict[str, dict[str, Any]] = {}
+
+
+async def wait_receipt(
+    rpc: Rpc, tx_hash: str, poll_s: float, timeout_s: float
+) -> dict[str, Any] | None:
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        receipt = await rpc.call("eth_getTransactionReceipt", tx_hash)
+        if receipt is not None or time.perf_counter() > deadline:
+            return receipt
+        await asyncio.sleep(poll_s)
+
+
+async def closed_loop_client(
+    rpc: Rpc, bodies: list[tuple[bytes, str]], tally: Tally, poll_s: float, timeout_s: float
+) -> None:
+    """Send one, wait for its receipt, repeat; a failed send is reported and skipped."""
+    res = tally.result
+    for body, tx_hash in bodies:
+        t0 = time.perf_counter()
+        try:
+            reply = await rpc.post(body)
+            if "error" in reply:
+                res.fail(f"{tx_hash}: send: {reply['error']}")
+                continue
+            if reply.get("result") != tx_hash:
+                res.fail(f"{tx_hash}: node returned hash {reply.get('result')}")
+            receipt = await wait_receipt(rpc, tx_hash, poll_s, timeout_s)
+        except RpcError as e:
+            res.fail(f"{tx_hash}: {e}")
+            continue
+        if receipt is None:
+            res.fail(f"{tx_hash}: no receipt after {timeout_s} s")
+            continue
+        tally.latencies.append(time.perf_counter() - t0)
+        tally.receipts[tx_hash] = receipt
+
+
+async def burst_client(
+    rpc: Rpc,
+    bodies: list[tuple[bytes, str]],
+    batch: int,
+    tally: Tally,
+    poll_s: float,
+    timeout_s: float,
+) -> None:
+    """Send batches of raw transactions; after each, poll the batch's receipts (batched)."""
+    res = tally.result
+    for start in range(0, len(bodies), batch):
+        chunk = bodies[start : start + batch]
+        payload = b"[" + b",".join(b for b, _ in chunk) + b"]"
+        t0 = time.perf_counter()
+        try:
+            reply = await rpc.post(payload)
+        except RpcError as e:
+            for _, h in chunk:
+                res.fail(f"{h}: batch send: {e}")
+            continue
+        if not isinstance(reply, list) or len(reply) != len(chunk):
+            for _, h in chunk:
+                res.fail(f"{h}: batch send answered {str(reply)[:200]}")
+            continue
+        pending: list[str] = []
+        for r in reply:
+            k = r.get("id", -1) - start if isinstance(r.get("id"), int) else -1
+            if not 0 <= k < len(chunk):
+                res.fail(f"batch send: answer with unknown id: {str(r)[:200]}")
+            elif "error" in r:
+                res.fail(f"{chunk[k][1]}: send: {r['error']}")
+            elif r.get("result") != chunk[k][1]:
+                res.fail(f"{chunk[k][1]}: node returned hash {r.get('result')}")
+            else:
+                pending.append(chunk[k][1])
+        deadline = t0 + timeout_s
+        while pending:
+            try:
+                answers = await rpc.batch([("eth_getTransactionReceipt", [h]) for h in pending])
+            except RpcError as e:
+                for h in pending:
+                    res.fail(f"{h}: receipt: {e}")
+                break
+            now = time.perf_counter()
+            still: list[str] = []
+            for h, a in zip(pending, answers):
+                receipt = a.get("result")
+                if receipt is None:
+                    still.append(h)
+                else:
+                    tally.latencies.append(now - t0)
+                    tally.receipts[h] = receipt
+            pending = still
+            if pending:
+                if now > deadline:
+                    for h in pending:
+                        res.fail(f"{h}: no receipt after {timeout_s} s")
+                    break
+                await asyncio.sleep(poll_s)
+
+
+async def timed_mode(
+    mode: str,
+    rpcs: list[Rpc],
+    work: list[list[tuple[bytes, str]]],
+    run_client: Callable[[Rpc, list[tuple[bytes, str]], Tally], Awaitable[None]],
+) -> Tally:
+    res = ModeResult(mode, sum(len(w) for w in work))
+    tally = Tally(res)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(run_client(r, w, tally) for r, w in zip(rpcs, work) if w))
+    res.seconds = time.perf_counter() - t0
+    res.client_cpu_s = time.process_time() - cpu0
+    res.ok = len(tally.latencies)
+    res.tps = res.ok / res.seconds if res.seconds > 0 else 0.0
+    if tally.latencies:
+        res.p50_ms = percentile(tally.latencies, 50) * 1e3
+        res.p99_ms = percentile(tally.latencies, 99) * 1e3
+    for h, receipt in tally.receipts.items():
+        if receipt.get("status") != "0x1":
+            res.fail(f"{h}: receipt status {receipt.get('status')}")
+    return tally
+
+
+async def time_calls(rpc: Rpc, method: str, params: list[Any], n: int) -> CallResult:
+    body = rpc_body(method, params)
+    for _ in range(min(10, n)):  # warm-up
+        await rpc.post(body)
+    lat: list[float] = []
+    t_all = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        reply = await rpc.post(body)
+        lat.append(time.perf_counter() - t0)
+        if "error" in reply:
+            raise RpcError(f"{method}: {reply['error']}")
+    total = time.perf_counter() - t_all
+    return CallResult(method, n, percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3, n / total)
+
+
+# ---------------------------------------------------------------- one bench
+
+
+@dataclass(slots=True)
+class Plan:
+    """Who sends what, decided before anything is timed."""
+
+    kind: str
+    chain_id: int
+    max_fee: int
+    senders: list[coincurve.PrivateKey]
+    recipients: dict[str, list[bytes]]  # mode -> one recipient per client
+    work: dict[str, list[list[SignedTx]]]  # mode -> per-client signed txs
+    token: bytes | None = None
+
+
+def plan_modes(
+    kind: str,
+    chain_id: int,
+    max_fee: int,
+    senders: list[coincurve.PrivateKey],
+    recipient_keys: dict[str, list[bytes]],
+    token: bytes | None,
+    txs: int,
+) -> Plan:
+    """Sign every timed transaction: sequential from sender 0, then closed, then burst shares."""
+    nonces = [0] * len(senders)
+    gas = GAS_LIMIT[kind]
+    work: dict[str, list[list[SignedTx]]] = {}
+    for mode in MODES:
+        shares = [txs] if mode == "sequential" else split_evenly(txs, len(senders))
+        per_client: list[list[SignedTx]] = []
+        for i, count in enumerate(shares):
+            recipient = recipient_keys[mode][i]
+            signed: list[SignedTx] = []
+            for _ in range(count):
+                if kind == "transfer":
+                    to, value, data = recipient, 1, b""
+                else:
+                    assert token is not None
+                    to, value, data = token, 0, erc20_transfer_data(recipient, 1)
+                signed.append(
+                    sign_1559(
+                        senders[i],
+                        chain_id=chain_id,
+                        nonce=nonces[i],
+                        max_priority_fee=min(TIP, max_fee),
+                        max_fee=max_fee,
+                        gas=gas,
+                        to=to,
+                        value=value,
+                        data=data,
+                    )
+                )
+                nonces[i] += 1
+            per_client.append(signed)
+        work[mode] = per_client
+    return Plan(kind, chain_id, max_fee, senders, recipient_keys, work, token)
+
+
+async def send_and_confirm(rpc: Rpc, txs: list[SignedTx], what: str, timeout_s: float) -> list[Any]:
+    """Setup transactions: one batch, then every receipt must have status 1."""
+    answers = await rpc.batch([("eth_sendRawTransaction", ["0x" + t.raw.hex()]) for t in txs])
+    for t, a in zip(txs, answers):
+        if "error" in a:
+            raise RpcError(f"{what}: {t.hash}: {a['error']}")
+    receipts = []
+    for t in txs:
+        r = await wait_receipt(rpc, t.hash, 0.005, timeout_s)
+        if r is None or r.get("status") != "0x1":
+            raise RpcError(f"{what}: {t.hash}: receipt {r}")
+        receipts.append(r)
+    return receipts
+
+
+async def balance(rpc: Rpc, kind: str, token: bytes | None, who: bytes) -> int:
+    if kind == "transfer":
+        return int(await rpc.call("eth_getBalance", hexaddr(who), "latest"), 16)
+    assert token is not None
+    out = await rpc.call(
+        "eth_call", {"to": hexaddr(token), "data": "0x" + balance_of_data(who).hex()}, "latest"
+    )
+    return int(out, 16)
+
+
+async def bench_node(url: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Set up, run the three modes and the call timings on one node; every figure as a dict."""
+    rpc = Rpc(url)
+    clients = [Rpc(url) for _ in range(args.clients)]
+    try:
+        return await _bench_node(rpc, clients, kind, args)
+    finally:
+        for r in (rpc, *clients):
+            await r.close()
+
+
+async def _bench_node(
+    rpc: Rpc, clients: list[Rpc], kind: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    cpu_start = time.process_time()
+    client_version = await rpc.call("web3_clientVersion")
+    chain_id = int(await rpc.call("eth_chainId"), 16)
+    dev = coincurve.PrivateKey(DEV_KEY)
+    dev_addr = address_of(dev)
+    dev_nonce = int(await rpc.call("eth_getTransactionCount", hexaddr(dev_addr), "pending"), 16)
+    latest = await rpc.call("eth_getBlockByNumber", "latest", False)
+    base_fee = int(latest.get("baseFeePerGas") or await rpc.call("eth_gasPrice"), 16)
+    max_fee = 3 * base_fee + TIP
+
+    # Fresh keys: a function of the seed and the dev account's nonce, so reruns never collide.
+    senders = derive_keys(args.seed, dev_nonce, args.clients)
+    rkeys = derive_keys(args.seed, dev_nonce + 2**40, 3 * args.clients)
+    recipients = {
+        m: [address_of(k) for k in rkeys[j * args.clients : (j + 1) * args.clients]]
+        for j, m in enumerate(MODES)
+    }
+    gas = GAS_LIMIT[kind]
+    shares = split_evenly(args.txs, args.clients)
+    per_sender = [2 * s for s in shares]
+    per_sender[0] += args.txs
+
+    def dev_tx(to: bytes | None, value: int = 0, data: bytes = b"", g: int = 21_000) -> SignedTx:
+        nonlocal dev_nonce
+        t = sign_1559(
+            dev,
+            chain_id=chain_id,
+            nonce=dev_nonce,
+            max_priority_fee=TIP,
+            max_fee=max_fee,
+            gas=g,
+            to=to,
+            value=value,
+            data=data,
+        )
+        dev_nonce += 1
+        return t
+
+    token_build = json.loads(TOKEN_JSON.read_text())
+    deploy = bytes.fromhex(token_build["bytecode"][2:]) + TOKEN_SUPPLY.to_bytes(32, "big")
+    (receipt,) = await send_and_confirm(
+        rpc, [dev_tx(None, data=deploy, g=1_500_000)], "deploy Token", args.timeout
+    )
+    token = bytes.fromhex(receipt["contractAddress"][2:])
+    funding = [
+        dev_tx(address_of(k), value=n * (gas * max_fee + 1) + 10**15)
+        for k, n in zip(senders, per_sender)
+    ]
+    await send_and_confirm(rpc, funding, "fund senders", args.timeout)
+    if kind == "erc20":
+        grants = [
+            dev_tx(token, data=erc20_transfer_data(address_of(k), n), g=90_000)
+            for k, n in zip(senders, per_sender)
+        ]
+        await send_and_confirm(rpc, grants, "grant tokens", args.timeout)
+
+    t_sign = time.perf_counter()
+    plan = plan_modes(kind, chain_id, max_fee, senders, recipients, token, args.txs)
+    sign_s = time.perf_counter() - t_sign
+    setup_cpu_s = time.process_time() - cpu_start
+
+    for c in clients:  # open every keep-alive connection before the clock starts
+        await c.call("eth_chainId")
+
+    poll_s, timeout_s = args.poll_ms / 1e3, args.timeout
+
+    async def run_closed(r: Rpc, w: list[tuple[bytes, str]], t: Tally) -> None:
+        await closed_loop_client(r, w, t, poll_s, timeout_s)
+
+    async def run_burst(r: Rpc, w: list[tuple[bytes, str]], t: Tally) -> None:
+        await burst_client(r, w, args.batch, t, poll_s, timeout_s)
+
+    modes: dict[str, ModeResult] = {}
+    for mode in MODES:
+        # Request ids are the position in the client's list: burst batches match answers by id.
+        work = [
+            [
+                (rpc_body("eth_sendRawTransaction", ["0x" + t.raw.hex()], j), t.hash)
+                for j, t in enumerate(w)
+            ]
+            for w in plan.work[mode]
+        ]
+        before = [await balance(rpc, kind, token, r) for r in plan.recipients[mode]]
+        runner = run_burst if mode == "burst" else run_closed
+        tally = await timed_mode(mode, clients[: len(work)], work, runner)
+        await verify(rpc, plan, mode, before, tally.result)
+        modes[mode] = tally.result
+
+    calls = [
+        await time_calls(
+            rpc,
+            "eth_call",
+            [{"to": hexaddr(token), "data": "0x" + balance_of_data(dev_addr).hex()}, "latest"],
+            args.calls,
+        ),
+        await time_calls(rpc, "eth_blockNumber", [], args.calls),
+    ]
+    return {
+        "kind": kind,
+        "client_version": client_version,
+        "chain_id": chain_id,
+        "txs_per_mode": args.txs,
+        "clients": args.clients,
+        "batch": args.batch,
+        "modes": {m: asdict(r) for m, r in modes.items()},
+        "calls": {c.method: asdict(c) for c in calls},
+        "sign_s": sign_s,
+        "setup_client_cpu_s": setup_cpu_s,
+        "client_cpu_s": time.process_time() - cpu_start,
+        "ok": all(r.failure_count == 0 for r in modes.values()),
+    }
+
+
+async def verify(rpc: Rpc, plan: Plan, mode: str, before: list[int], res: ModeResult) -> None:
+    """After a mode: every sender's nonce is past its last transaction, every recipient got
+    exactly one unit per transaction sent to it (status-1 receipts are checked in timed_mode)."""
+    per_client = plan.work[mode]
+    if res.ok != res.txs:
+        res.fail(f"{res.txs - res.ok} of {res.txs} transactions have no receipt")
+    for i, signed in enumerate(per_client):
+        if not signed:
+            continue
+        sender = signed[-1].sender
+        nonce = int(await rpc.call("eth_getTransactionCount", hexaddr(sender), "latest"), 16)
+        if nonce != signed[-1].nonce + 1:
+            res.fail(f"sender {hexaddr(sender)}: nonce {nonce}, expected {signed[-1].nonce + 1}")
+        got = await balance(rpc, plan.kind, plan.token, plan.recipients[mode][i]) - before[i]
+        if got != len(signed):
+            unit = "wei" if plan.kind == "transfer" else "token units"
+            res.fail(
+                f"recipient {hexaddr(plan.recipients[mode][i])}: got {got} {unit}, "
+                f"expected {len(signed)}"
+            )
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    return {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+
+
+def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-figure medians over runs of one (node, kind)."""
+    first = runs[0]
+    med: dict[str, Any] = {
+        "kind": first["kind"],
+        "client_version": first["client_version"],
+        "runs": len(runs),
+        "ok": all(r["ok"] for r in runs),
+        "modes": {},
+        "calls": {},
+        "client_cpu_s": statistics.median(r["client_cpu_s"] for r in runs),
+    }
+    for m in first["modes"]:
+        med["modes"][m] = {
+            k: statistics.median(r["modes"][m][k] for r in runs)
+            for k in ("tps", "p50_ms", "p99_ms", "seconds", "client_cpu_s")
+        }
+        med["modes"][m]["failure_count"] = sum(r["modes"][m]["failure_count"] for r in runs)
+    for c in first["calls"]:
+        med["calls"][c] = {
+            k: statistics.median(r["calls"][c][k] for r in runs) for k in ("p50_ms", "p99_ms")
+        }
+    return med
+
+
+def format_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    """One line per (label, result): tx/s and latency of each mode, call latency, client CPU."""
+    head = (
+        f"{'node':<14} {'kind':<8} {'seq tx/s':>9} {'p50 ms':>6} {'closed tx/s':>11} {'p50/p99 ms':>13} "
+        f"{'burst tx/s':>10} {'p50/p99 ms':>13} {'call p50/p99':>13} {'bn p50':>7} "
+        f"{'cpu s':>6} ok"
+    )
+    lines = [head, "-" * len(head)]
+    for label, r in rows:
+        m, c = r["modes"], r["calls"]
+        lines.append(
+            f"{label:<14} {r['kind']:<8} {m['sequential']['tps']:>9,.0f} "
+            f"{m['sequential']['p50_ms']:>6.2f} "
+            f"{m['closed']['tps']:>11,.0f} "
+            f"{m['closed']['p50_ms']:>6.2f}/{m['closed']['p99_ms']:<6.2f} "
+            f"{m['burst']['tps']:>10,.0f} "
+            f"{m['burst']['p50_ms']:>6.1f}/{m['burst']['p99_ms']:<6.1f} "
+            f"{c['eth_call']['p50_ms']:>6.2f}/{c['eth_call']['p99_ms']:<6.2f} "
+            f"{c['eth_blockNumber']['p50_ms']:>7.2f} {r['client_cpu_s']:>6.1f} "
+            f"{'yes' if r['ok'] else 'NO'}"
+        )
+    return "\n".join(lines)
+
+
+def failure_lines(label: str, r: dict[str, Any]) -> list[str]:
+    out = []
+    for m, mr in r["modes"].items():
+        if mr.get("failure_count"):
+            out.append(f"{label} {r['kind']} {m}: {mr['failure_count']} failures")
+            out.extend(f"  {f}" for f in mr.get("failures", []))
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+
+async def run_targets(args: argparse.Namespace) -> dict[str, Any]:
+    from contextlib import nullcontext
+
+    targets: list[tuple[str, str | None]] = (
+        [(args.url, args.url)] if args.url is not None else args.peers
+    )
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in range(args.runs):
+        for label, url in targets:
+            for kind in args.kind:
+                if url is None:
+                    sys.path.insert(0, str(Path(__file__).resolve().parent))
+                    from peers.start import start_peer
+
+                    ctx: Any = start_peer(label, args.port)
+                else:
+                    ctx = nullcontext(url)
+                with ctx as node_url:
+                    if not args.json:
+                        print(f"run {run + 1}/{args.runs}: {label} {kind} ...", file=sys.stderr)
+                    result = await bench_node(node_url, kind, args)
+                runs.setdefault((label, kind), []).append(result)
+                if not args.json:
+                    print(format_table([(label, result)]), file=sys.stderr)
+                    for line in failure_lines(label, result):
+                        print(line, file=sys.stderr)
+    return {
+        "machine": machine(),
+        "command": " ".join(["scripts/bench_rpc.py", *sys.argv[1:]]),
+        "results": [
+            {"node": label, "kind": kind, "median": median_result(rs), "runs": rs}
+            for (label, kind), rs in runs.items()
+        ],
+        "client_cpu_s_total": time.process_time(),
+        "ok": all(r["ok"] for rs in runs.values() for r in rs),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not TOKEN_JSON.is_file():
+        print(f"error: {TOKEN_JSON} is missing (scripts/build_contracts.py)", file=sys.stderr)
+        return 1
+    try:
+        report = asyncio.run(run_targets(args))
+    except RpcError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if type(e).__name__ != "PeerError":
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        m = report["machine"]
+        print(f"machine: {m['cpu_model']}, {m['cpus']} CPUs; {report['command']}")
+        print(
+            f"txs per mode {args.txs}, {args.clients} clients, batch {args.batch}, "
+            f"runs {args.runs} (medians)"
+        )
+        rows = [(r["node"], r["median"]) for r in report["results"]]
+        print(format_table(rows))
+        for r in report["results"]:
+            for line in failure_lines(r["node"], r["median"]):
+                print(line)
+        print(f"client CPU total {report['client_cpu_s_total']:.1f} s")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
