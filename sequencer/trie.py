@@ -74,3 +74,22 @@ def ordered_trie_root(items: Sequence[bytes]) -> bytes:
         return EMPTY_TRIE_ROOT
     pairs = sorted((_nibbles(rlp.encode(i)), item) for i, item in enumerate(items))
     return keccak256(rlp.encode(_build(pairs, 0)))
+
+
+def trie_root(pairs: dict[bytes, bytes]) -> bytes:
+    """The root of the trie holding ``pairs`` (keys of any length, no key a prefix of another)."""
+    if not pairs:
+        return EMPTY_TRIE_ROOT
+    nodes = sorted((_nibbles(key), value) for key, value in pairs.items())
+    return keccak256(rlp.encode(_build(nodes, 0)))
+
+
+def secure_trie_root(storage: dict[int, int]) -> bytes:
+    """An account's storage root: keccak(slot) -> rlp(value), zero slots absent."""
+    return trie_root(
+        {
+            keccak256(slot.to_bytes(32, "big")): rlp.encode(value)
+            for slot, value in storage.items()
+            if value
+        }
+    )

@@ -1,0 +1,216 @@
+"""The ``hummingbird`` command: parse flags, open the node, serve JSON-RPC, print a banner.
+
+Owns the command line (every flag is validated here with a clear message and
+exit status 2), the start-up banner (accounts, keys, mnemonic, chain id,
+address, data directory, block time, like anvil's) and clean shutdown on
+SIGINT/SIGTERM (the database is closed, so the next start resumes the chain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from jit.forks import Fork
+from rpc.namespaces import default_registry
+from rpc.namespaces.web3 import VERSION
+from rpc.server import create_app, serve
+from sequencer.config import DEFAULT_MNEMONIC, ChainConfig, ConfigError, NodeConfig
+from sequencer.node import Node
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
+MAX_PORT = 65535
+
+
+def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be in {low}..{high}, got {value}")
+        return value
+
+    return parse
+
+
+def _duration(text: str) -> float:
+    """``10ms``, ``0.5s``, ``2`` (seconds, like anvil's --block-time)."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"block time must look like 10ms, 0.5s or 2 (seconds), got {text!r}"
+        )
+    value = float(match.group(1))
+    seconds = value / 1000 if match.group(2) == "ms" else value
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"block time must be in (0, 3600] seconds, got {text!r}")
+    return seconds
+
+
+def _balance(text: str) -> int:
+    """Whole or fractional ether per dev account."""
+    try:
+        from decimal import Decimal, InvalidOperation
+
+        ether = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"balance must be a number of ether, got {text!r}"
+        ) from None
+    if not ether.is_finite() or ether < 0 or ether >= Decimal(2**256) / 10**18:
+        raise argparse.ArgumentTypeError(f"balance out of range: {text!r}")
+    return int(ether * 10**18)
+
+
+def _hardfork(text: str) -> Fork:
+    try:
+        return Fork[text.strip().upper()]
+    except KeyError:
+        names = ", ".join(f.name.lower() for f in Fork)
+        raise argparse.ArgumentTypeError(
+            f"unknown hardfork {text!r}; choose one of {names}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hummingbird",
+        description="A local Ethereum devnet: 10 ms mini-blocks, JSON-RPC over HTTP and WebSocket.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", "-p", type=_int_arg("port", 0, MAX_PORT), default=8545)
+    p.add_argument("--chain-id", type=_int_arg("chain id", 1, 2**64 - 1), default=31337)
+    p.add_argument("--accounts", "-a", type=_int_arg("accounts", 0, 10_000), default=10)
+    p.add_argument("--balance", type=_balance, default=10_000 * 10**18, help="ether per account")
+    p.add_argument("--mnemonic", "-m", default=DEFAULT_MNEMONIC)
+    p.add_argument("--gas-limit", type=_int_arg("gas limit", 21_000, 2**63 - 1), default=60_000_000)
+    p.add_argument(
+        "--base-fee",
+        type=_int_arg("base fee", 0, 2**256 - 1),
+        default=10**9,
+        help="initial base fee in wei (EIP-1559 moves it after genesis)",
+    )
+    p.add_argument("--hardfork", type=_hardfork, default=Fork.OSAKA)
+    p.add_argument(
+        "--block-time",
+        "-b",
+        type=_duration,
+        default=0.010,
+        help="longest a mini-block stays open (default 10ms)",
+    )
+    p.add_argument("--data-dir", default=".hummingbird", help="chain data (default ./.hummingbird)")
+    p.add_argument("--ephemeral", action="store_true", help="keep the chain in memory only")
+    p.add_argument(
+        "--history-window",
+        type=_int_arg("history window", 0, 10_000_000),
+        default=10_000,
+        help="blocks of historical state kept",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
+    p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> NodeConfig:
+    words = args.mnemonic.split()
+    if len(words) not in (12, 15, 18, 21, 24):
+        raise ConfigError("mnemonic must have 12, 15, 18, 21 or 24 words")
+    return NodeConfig(
+        chain=ChainConfig(
+            chain_id=args.chain_id,
+            fork=args.hardfork,
+            gas_limit=args.gas_limit,
+            base_fee=args.base_fee,
+        ),
+        data_dir=None if args.ephemeral else args.data_dir,
+        block_time=args.block_time,
+        accounts=args.accounts,
+        balance=args.balance,
+        mnemonic=args.mnemonic,
+        history_window=args.history_window,
+    )
+
+
+def banner(node: Node, url: str) -> str:
+    cfg = node.config
+    lines = [
+        "",
+        f"Hummingbird v{VERSION}: a local Ethereum devnet",
+        "",
+        "Available Accounts",
+        "==================",
+    ]
+    ether = cfg.balance / 10**18
+    for i, account in enumerate(node.accounts):
+        lines.append(f"({i}) 0x{account.address.hex()} ({ether:.6f} ETH)")
+    lines += ["", "Private Keys", "=================="]
+    for i, account in enumerate(node.accounts):
+        lines.append(f"({i}) 0x{account.private_key.hex()}")
+    lines += [
+        "",
+        "Wallet",
+        "==================",
+        f"Mnemonic:          {cfg.mnemonic}",
+        "Derivation path:   m/44'/60'/0'/0/",
+        "",
+        f"Chain ID:          {cfg.chain.chain_id}",
+        f"Hardfork:          {cfg.chain.fork.name.lower()}",
+        f"Gas limit:         {cfg.chain.gas_limit}",
+        f"Base fee:          {node.pending_env().base_fee} wei (next block)",
+        f"Block time:        {cfg.block_time * 1000:g} ms (sealed sooner when the queue drains)",
+        f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
+        f"Head block:        {node.head_number}",
+        "",
+        f"Listening on {url} (HTTP and WebSocket)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def run(config: NodeConfig, host: str, port: int, *, print_banner: bool = True) -> None:
+    node = Node(config)
+    try:
+        await node.start()
+        app = create_app(node, default_registry, info=node.info)
+        server = await serve(app, host, port)
+        if print_banner:
+            print(banner(node, server.url), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+    finally:
+        await node.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_from(args)
+    except ConfigError as error:
+        parser.error(str(error))
+    try:
+        asyncio.run(run(config, args.host, args.port))
+    except ConfigError as error:
+        print(f"hummingbird: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"hummingbird: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

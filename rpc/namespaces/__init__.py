@@ -1,0 +1,7 @@
+"""JSON-RPC namespaces. Importing this package registers every method in
+``rpc.dispatch.default_registry``."""
+
+from rpc.dispatch import default_registry
+from rpc.namespaces import eth, filters, sign, txpool, web3
+
+__all__ = ["default_registry", "eth", "filters", "sign", "txpool", "web3"]
