@@ -518,39 +518,92 @@ async def time_calls(rpc: Rpc, method: str, params: list[Any], n: int) -> CallRe
 # ---------------------------------------------------------------- one bench
 
 
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """``count`` transactions from sender key ``sender``, each one unit to recipient
+    ``recipient`` (indices into the run's derived key lists)."""
+
+    sender: int
+    recipient: int
+    count: int
+
+
+def plan_lanes(txs: int, clients: int, batch: int) -> dict[str, list[list[Lane]]]:
+    """Mode -> per client -> its lanes. ``sequential``: one client, sender 0. ``closed``: client
+    i is sender i (sender 0 goes on from its sequential nonces). ``burst``: client i interleaves
+    min(batch, share) fresh senders, so no batch holds two transactions of one sender (Hardhat
+    runs a batch's requests concurrently and refuses a nonce gap under automine)."""
+    plan: dict[str, list[list[Lane]]] = {"sequential": [[Lane(0, 0, txs)]]}
+    plan["closed"] = [[Lane(i, 1 + i, n)] for i, n in enumerate(split_evenly(txs, clients))]
+    burst: list[list[Lane]] = []
+    next_key = clients
+    for share in split_evenly(txs, clients):
+        lanes = []
+        for n in split_evenly(share, min(batch, share)):
+            lanes.append(Lane(next_key, 1 + next_key, n))
+            next_key += 1
+        burst.append(lanes)
+    plan["burst"] = burst
+    return plan
+
+
+def interleave(lanes: Sequence[Lane]) -> list[int]:
+    """Lane index of each transaction of one client, round robin: lane j % k sends the j-th.
+    With split_evenly's counts (larger first) every lane runs out exactly on time."""
+    total = sum(lane.count for lane in lanes)
+    k = len(lanes)
+    if [lane.count for lane in lanes] != split_evenly(total, k):
+        raise ValueError("lane counts are not an even split, larger first")
+    order = [j % k for j in range(total)]
+    return order
+
+
+def key_totals(plan: dict[str, list[list[Lane]]]) -> dict[int, int]:
+    """Sender key index -> how many transactions it sends over all modes."""
+    totals: dict[int, int] = {}
+    for clients in plan.values():
+        for lanes in clients:
+            for lane in lanes:
+                totals[lane.sender] = totals.get(lane.sender, 0) + lane.count
+    return totals
+
+
 @dataclass(slots=True)
 class Plan:
-    """Who sends what, decided before anything is timed."""
+    """Who sends what, decided and signed before anything is timed."""
 
     kind: str
-    chain_id: int
-    max_fee: int
+    lanes: dict[str, list[list[Lane]]]
     senders: list[coincurve.PrivateKey]
-    recipients: dict[str, list[bytes]]  # mode -> one recipient per client
-    work: dict[str, list[list[SignedTx]]]  # mode -> per-client signed txs
-    token: bytes | None = None
+    recipients: list[bytes]
+    work: dict[str, list[list[SignedTx]]]  # mode -> per-client signed txs, in send order
+    last_nonce: dict[str, dict[int, int]]  # mode -> sender index -> its last nonce in the mode
+    token: bytes | None
 
 
-def plan_modes(
+def sign_plan(
     kind: str,
+    lanes: dict[str, list[list[Lane]]],
+    senders: list[coincurve.PrivateKey],
+    recipients: list[bytes],
+    token: bytes | None,
     chain_id: int,
     max_fee: int,
-    senders: list[coincurve.PrivateKey],
-    recipient_keys: dict[str, list[bytes]],
-    token: bytes | None,
-    txs: int,
 ) -> Plan:
-    """Sign every timed transaction: sequential from sender 0, then closed, then burst shares."""
-    nonces = [0] * len(senders)
-    gas = GAS_LIMIT[kind]
+    """Sign every timed transaction; each sender's nonces start at 0 and run on across modes."""
+    nonces: dict[int, int] = {}
     work: dict[str, list[list[SignedTx]]] = {}
+    last: dict[str, dict[int, int]] = {}
     for mode in MODES:
-        shares = [txs] if mode == "sequential" else split_evenly(txs, len(senders))
-        per_client: list[list[SignedTx]] = []
-        for i, count in enumerate(shares):
-            recipient = recipient_keys[mode][i]
+        work[mode], last[mode] = [], {}
+        for client_lanes in lanes[mode]:
             signed: list[SignedTx] = []
-            for _ in range(count):
+            for li in interleave(client_lanes):
+                lane = client_lanes[li]
+                nonce = nonces.get(lane.sender, 0)
+                nonces[lane.sender] = nonce + 1
+                last[mode][lane.sender] = nonce
+                recipient = recipients[lane.recipient]
                 if kind == "transfer":
                     to, value, data = recipient, 1, b""
                 else:
@@ -558,32 +611,30 @@ def plan_modes(
                     to, value, data = token, 0, erc20_transfer_data(recipient, 1)
                 signed.append(
                     sign_1559(
-                        senders[i],
+                        senders[lane.sender],
                         chain_id=chain_id,
-                        nonce=nonces[i],
+                        nonce=nonce,
                         max_priority_fee=min(TIP, max_fee),
                         max_fee=max_fee,
-                        gas=gas,
+                        gas=GAS_LIMIT[kind],
                         to=to,
                         value=value,
                         data=data,
                     )
                 )
-                nonces[i] += 1
-            per_client.append(signed)
-        work[mode] = per_client
-    return Plan(kind, chain_id, max_fee, senders, recipient_keys, work, token)
+            work[mode].append(signed)
+    return Plan(kind, lanes, senders, recipients, work, last, token)
 
 
 async def send_and_confirm(rpc: Rpc, txs: list[SignedTx], what: str, timeout_s: float) -> list[Any]:
-    """Setup transactions: one batch, then every receipt must have status 1."""
-    answers = await rpc.batch([("eth_sendRawTransaction", ["0x" + t.raw.hex()]) for t in txs])
-    for t, a in zip(txs, answers):
-        if "error" in a:
-            raise RpcError(f"{what}: {t.hash}: {a['error']}")
+    """Setup transactions, one request each (Hardhat runs a batch's requests concurrently, so a
+    batch of one sender's nonces can arrive out of order); every receipt must have status 1."""
     receipts = []
     for t in txs:
-        r = await wait_receipt(rpc, t.hash, 0.005, timeout_s)
+        reply = await rpc.post(rpc_body("eth_sendRawTransaction", ["0x" + t.raw.hex()]))
+        if "error" in reply:
+            raise RpcError(f"{what}: {t.hash}: {reply['error']}")
+        r = await wait_receipt(rpc, t.hash, 0.002, timeout_s)
         if r is None or r.get("status") != "0x1":
             raise RpcError(f"{what}: {t.hash}: receipt {r}")
         receipts.append(r)
@@ -615,6 +666,7 @@ async def _bench_node(
     rpc: Rpc, clients: list[Rpc], kind: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     cpu_start = time.process_time()
+    wall_start = time.perf_counter()
     client_version = await rpc.call("web3_clientVersion")
     chain_id = int(await rpc.call("eth_chainId"), 16)
     dev = coincurve.PrivateKey(DEV_KEY)
@@ -624,17 +676,12 @@ async def _bench_node(
     base_fee = int(latest.get("baseFeePerGas") or await rpc.call("eth_gasPrice"), 16)
     max_fee = 3 * base_fee + TIP
 
+    lanes = plan_lanes(args.txs, args.clients, args.batch)
+    totals = key_totals(lanes)
     # Fresh keys: a function of the seed and the dev account's nonce, so reruns never collide.
-    senders = derive_keys(args.seed, dev_nonce, args.clients)
-    rkeys = derive_keys(args.seed, dev_nonce + 2**40, 3 * args.clients)
-    recipients = {
-        m: [address_of(k) for k in rkeys[j * args.clients : (j + 1) * args.clients]]
-        for j, m in enumerate(MODES)
-    }
+    senders = derive_keys(args.seed, dev_nonce, len(totals))
+    recipients = [address_of(k) for k in derive_keys(args.seed, dev_nonce + 2**40, len(totals) + 1)]
     gas = GAS_LIMIT[kind]
-    shares = split_evenly(args.txs, args.clients)
-    per_sender = [2 * s for s in shares]
-    per_sender[0] += args.txs
 
     def dev_tx(to: bytes | None, value: int = 0, data: bytes = b"", g: int = 21_000) -> SignedTx:
         nonlocal dev_nonce
@@ -659,21 +706,22 @@ async def _bench_node(
     )
     token = bytes.fromhex(receipt["contractAddress"][2:])
     funding = [
-        dev_tx(address_of(k), value=n * (gas * max_fee + 1) + 10**15)
-        for k, n in zip(senders, per_sender)
+        dev_tx(address_of(senders[i]), value=n * (gas * max_fee + 1) + 10**15)
+        for i, n in sorted(totals.items())
     ]
     await send_and_confirm(rpc, funding, "fund senders", args.timeout)
     if kind == "erc20":
         grants = [
-            dev_tx(token, data=erc20_transfer_data(address_of(k), n), g=90_000)
-            for k, n in zip(senders, per_sender)
+            dev_tx(token, data=erc20_transfer_data(address_of(senders[i]), n), g=90_000)
+            for i, n in sorted(totals.items())
         ]
         await send_and_confirm(rpc, grants, "grant tokens", args.timeout)
 
     t_sign = time.perf_counter()
-    plan = plan_modes(kind, chain_id, max_fee, senders, recipients, token, args.txs)
+    plan = sign_plan(kind, lanes, senders, recipients, token, chain_id, max_fee)
     sign_s = time.perf_counter() - t_sign
     setup_cpu_s = time.process_time() - cpu_start
+    setup_s = time.perf_counter() - wall_start
 
     for c in clients:  # open every keep-alive connection before the clock starts
         await c.call("eth_chainId")
@@ -696,10 +744,11 @@ async def _bench_node(
             ]
             for w in plan.work[mode]
         ]
-        before = [await balance(rpc, kind, token, r) for r in plan.recipients[mode]]
+        mode_lanes = [lane for client_lanes in lanes[mode] for lane in client_lanes]
+        before = [await balance(rpc, kind, token, recipients[ln.recipient]) for ln in mode_lanes]
         runner = run_burst if mode == "burst" else run_closed
         tally = await timed_mode(mode, clients[: len(work)], work, runner)
-        await verify(rpc, plan, mode, before, tally.result)
+        await verify(rpc, plan, mode, mode_lanes, before, tally.result)
         modes[mode] = tally.result
 
     calls = [
@@ -718,8 +767,10 @@ async def _bench_node(
         "txs_per_mode": args.txs,
         "clients": args.clients,
         "batch": args.batch,
+        "senders": len(senders),
         "modes": {m: asdict(r) for m, r in modes.items()},
         "calls": {c.method: asdict(c) for c in calls},
+        "setup_s": setup_s,
         "sign_s": sign_s,
         "setup_client_cpu_s": setup_cpu_s,
         "client_cpu_s": time.process_time() - cpu_start,
@@ -727,29 +778,24 @@ async def _bench_node(
     }
 
 
-async def verify(rpc: Rpc, plan: Plan, mode: str, before: list[int], res: ModeResult) -> None:
-    """After a mode: every sender's nonce is past its last transaction, every recipient got
-    exactly one unit per transaction sent to it (status-1 receipts are checked in timed_mode)."""
-    per_client = plan.work[mode]
+async def verify(
+    rpc: Rpc, plan: Plan, mode: str, lanes: list[Lane], before: list[int], res: ModeResult
+) -> None:
+    """After a mode: every sender's nonce is one past its last transaction of the mode and every
+    recipient got exactly one unit per transaction (receipt status is checked in timed_mode)."""
     if res.ok != res.txs:
         res.fail(f"{res.txs - res.ok} of {res.txs} transactions have no receipt")
-    for i, signed in enumerate(per_client):
-        if not signed:
-            continue
-        sender = signed[-1].sender
+    unit = "wei" if plan.kind == "transfer" else "token units"
+    for lane, start in zip(lanes, before):
+        sender = address_of(plan.senders[lane.sender])
+        want = plan.last_nonce[mode][lane.sender] + 1
         nonce = int(await rpc.call("eth_getTransactionCount", hexaddr(sender), "latest"), 16)
-        if nonce != signed[-1].nonce + 1:
-            res.fail(f"sender {hexaddr(sender)}: nonce {nonce}, expected {signed[-1].nonce + 1}")
-        got = await balance(rpc, plan.kind, plan.token, plan.recipients[mode][i]) - before[i]
-        if got != len(signed):
-            unit = "wei" if plan.kind == "transfer" else "token units"
-            res.fail(
-                f"recipient {hexaddr(plan.recipients[mode][i])}: got {got} {unit}, "
-                f"expected {len(signed)}"
-            )
-
-
-# ---------------------------------------------------------------- reporting
+        if nonce != want:
+            res.fail(f"sender {hexaddr(sender)}: nonce {nonce}, expected {want}")
+        to = plan.recipients[lane.recipient]
+        got = await balance(rpc, plan.kind, plan.token, to) - start
+        if got != lane.count:
+            res.fail(f"recipient {hexaddr(to)}: got {got} {unit}, expected {lane.count}")
 
 
 def cpu_model() -> str:
