@@ -342,7 +342,10 @@ class _Rpc:
             logger.info("http body over %d bytes: 413", self.max_body_bytes)
             return self.too_large()
         ctx = RequestContext(self.node, None, request)
-        out = await self.process(body, ctx, "http", started)
+        try:
+            out = await self.process(body, ctx, "http", started)
+        except Exception as exc:  # process() answers handler errors itself; this is a bug
+            out = _encode(_error_response(None, exc))
         ctx.run_after_response()
         return web.Response(body=out or b"", content_type=_JSON)
 
