@@ -187,16 +187,21 @@ async def uninstall_filter(ctx: RequestContext, filter_id: str) -> bool:
 # ------------------------------------------------------------------ subscriptions
 
 
+# Subscriptions per live connection (keyed by id(); dropped when the socket closes).
+_BY_CONNECTION: dict[int, dict[str, Callable[[], None]]] = {}
+
+
 def _subscriptions(connection: Any) -> dict[str, Callable[[], None]]:
-    subs = getattr(connection, "_hb_subscriptions", None)
+    key = id(connection)
+    subs = _BY_CONNECTION.get(key)
     if subs is None:
-        subs = {}
-        connection._hb_subscriptions = subs
+        subs = _BY_CONNECTION[key] = {}
 
         def close_all() -> None:
             for cancel in list(subs.values()):
                 cancel()
             subs.clear()
+            _BY_CONNECTION.pop(key, None)
 
         connection.on_close(close_all)
     return subs
