@@ -15,6 +15,9 @@ import logging
 
 from jit.evm.exceptions import InvalidTransaction
 from sequencer.errors import NodeError
+from sequencer.revert import decode_revert_reason
+
+__all__ = ["decode_revert_reason", "error_object"]
 
 logger = logging.getLogger("hummingbird.rpc")
 
@@ -86,52 +89,3 @@ def error_object(exc: BaseException) -> dict[str, object]:
     if data is not None:
         out["data"] = data
     return out
-
-
-ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
-
-# Solidity panic codes, worded as alloy's PanicKind (what anvil prints).
-PANIC_REASONS: dict[int, str] = {
-    0x00: "generic/unspecified error",
-    0x01: "assertion failed",
-    0x11: "arithmetic underflow or overflow",
-    0x12: "division or modulo by zero",
-    0x21: "failed to convert value into enum type",
-    0x22: "storage byte array incorrectly encoded",
-    0x31: "called `.pop()` on an empty array",
-    0x32: "array out-of-bounds access",
-    0x41: "memory allocation error",
-    0x51: "called an invalid internal function",
-}
-
-
-def decode_revert_reason(output: bytes | bytearray | memoryview) -> str | None:
-    """The reason in revert data, as anvil words it; None when it is neither
-    ``Error(string)`` nor ``Panic(uint256)`` or is malformed (never raises).
-
-    ``Error(string)`` gives the string itself (invalid UTF-8 replaced, trailing bytes
-    ignored like alloy's lenient decoding); ``Panic(uint256)`` gives
-    ``panic: <kind> (0x<code>)``, e.g. ``panic: assertion failed (0x01)``.
-    """
-    selector, body = bytes(output[:4]), output[4:]
-    if selector == ERROR_SELECTOR:
-        if len(body) < 64:
-            return None
-        offset = int.from_bytes(body[:32], "big")
-        if offset > len(body) - 32:
-            return None
-        length = int.from_bytes(body[offset : offset + 32], "big")
-        start = offset + 32
-        if length > len(body) - start:
-            return None
-        return bytes(body[start : start + length]).decode("utf-8", errors="replace")
-    if selector == PANIC_SELECTOR:
-        if len(body) < 32:
-            return None
-        code = int.from_bytes(body[:32], "big")
-        kind = PANIC_REASONS.get(code)
-        if kind is None:
-            return f"panic: unknown code (0x{code:x})"
-        return f"panic: {kind} (0x{code:02x})"
-    return None

@@ -153,11 +153,18 @@ class TxPool:
         elif sender.next_nonce < state_nonce:
             sender.next_nonce = state_nonce
         if existing is not None:
-            self._remove(existing, TransactionRejected("replaced by a transaction with higher fee"))
-            entry.ready = existing.ready
-            if entry.ready:
+            # The replacement takes the old one's place (and readiness); its sender waits
+            # no longer.
+            existing.removed = True
+            del self._by_hash[existing.tx.hash]
+            if existing.ready:
+                existing.ready = False
+                entry.ready = True
                 self._ready.append(entry)
-                self._ready_count += 1
+            if existing.done is not None and not existing.done.done():
+                existing.done.set_exception(
+                    TransactionRejected("replaced by a transaction with a higher fee")
+                )
         sender.txs[tx.nonce] = entry
         self._by_hash[tx.hash] = entry
         if existing is None and tx.nonce == sender.next_nonce:
