@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 nonces[s] += 1
             wall0, cpu0 = time.perf_counter(), time.process_time()
             for tx in txs:
-                node.pool.add(tx, 110)
+                node.pool.add(tx, tx.encode())
             block = node.producer.produce()
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             assert block is not None and len(block.transactions) == len(txs)

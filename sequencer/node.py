@@ -144,7 +144,7 @@ class Node:
             parent_beacon_block_root=ZERO_HASH,
             requests_hash=EMPTY_REQUESTS_HASH,
         )
-        block = MiniBlock(header, header.hash(), (), (), block_size(header, ()))
+        block = MiniBlock(header, header.hash(), (), (), block_size(header, ()), ())
         records = self.chain.records(block)
         records[CF_CHAIN_META] = {
             META_CHAIN_ID: str(chain.chain_id).encode(),
@@ -219,10 +219,10 @@ class Node:
             tx = decode_transaction(raw)
         except InvalidTransactionEncoding as error:
             raise TransactionRejected(str(error)) from None
-        return await self.submit(tx, len(raw))
+        return await self.submit(tx, raw)
 
-    async def submit(self, tx: Transaction, size: int) -> Hash32:
-        admission = self.pool.add(tx, size)
+    async def submit(self, tx: Transaction, raw: bytes) -> Hash32:
+        admission = self.pool.add(tx, raw)
         for listener in list(self._pending_listeners):
             try:
                 listener(tx)
@@ -307,7 +307,7 @@ class Node:
 
     async def send_transaction(self, request: CallRequest) -> Hash32:
         tx = self.fill_transaction(request)
-        return await self.submit(tx, len(tx.encode()))
+        return await self.submit(tx, tx.encode())
 
     async def wait_for_receipt(self, tx_hash: Hash32, timeout: float) -> bool:
         """Wait until ``tx_hash`` is in a block (EIP-7966); False on timeout."""

@@ -267,6 +267,7 @@ class Producer:
                 )
             )
         transactions = tuple(entry.tx for entry, _ in included)
+        encoded = tuple(entry.raw for entry, _ in included)
         bloom = 0
         for receipt in receipts:
             if receipt.logs:
@@ -276,7 +277,7 @@ class Producer:
             parent_hash=parent.hash,
             coinbase=env.coinbase,
             state_root=prepared.state_root,
-            transactions_root=ordered_trie_root([tx.encode() for tx in transactions]),
+            transactions_root=ordered_trie_root(encoded),
             receipts_root=ordered_trie_root([r.consensus_encoding() for r in receipts]),
             logs_bloom=bloom.to_bytes(256, "big"),
             number=env.number,
@@ -292,7 +293,12 @@ class Producer:
             prev_randao=env.prev_randao,
         )
         block = MiniBlock(
-            header, header.hash(), transactions, tuple(receipts), block_size(header, transactions)
+            header,
+            header.hash(),
+            transactions,
+            tuple(receipts),
+            block_size(header, encoded),
+            encoded,
         )
         self.db.commit(block.number, prepared, self.chain.records(block))
         self.chain.appended(block)

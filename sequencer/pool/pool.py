@@ -49,11 +49,11 @@ def max_cost(tx: Transaction) -> int:
 class PoolTx:
     """A waiting transaction and the future its sender may await (slotted, mutable)."""
 
-    __slots__ = ("done", "ready", "removed", "size", "tx")
+    __slots__ = ("done", "raw", "ready", "removed", "tx")
 
-    def __init__(self, tx: Transaction, size: int) -> None:
+    def __init__(self, tx: Transaction, raw: bytes) -> None:
         self.tx = tx
-        self.size = size
+        self.raw = raw  # the canonical encoding as received: blocks store it as is
         self.ready = False
         self.removed = False
         self.done: asyncio.Future[tuple[int, int]] | None = None
@@ -97,10 +97,11 @@ class TxPool:
 
     # ------------------------------------------------------------ admission
 
-    def add(self, tx: Transaction, size: int) -> Admission:
+    def add(self, tx: Transaction, raw: bytes) -> Admission:
         """Admit ``tx`` or raise ``TransactionRejected`` (nothing changes then)."""
         if tx.hash in self._by_hash:
             raise TransactionRejected("already known")
+        size = len(raw)
         if size > self.limits.max_tx_bytes:
             raise TransactionRejected(
                 f"oversized data: transaction size {size}, limit {self.limits.max_tx_bytes}"
@@ -147,7 +148,7 @@ class TxPool:
                 raise TransactionRejected("txpool is full")
             if sender is not None and len(sender.txs) >= self.limits.per_account:
                 raise TransactionRejected("account limit exceeded")
-        entry = PoolTx(tx, size)
+        entry = PoolTx(tx, raw)
         if sender is None:
             sender = self._senders[tx.sender] = _Sender(state_nonce)
         elif sender.next_nonce < state_nonce:

@@ -232,6 +232,7 @@ class MiniBlock:
     transactions: tuple[Transaction, ...]
     receipts: tuple[Receipt, ...]
     size: int
+    encoded: tuple[bytes, ...]  # each transaction's canonical encoding, in order
 
     @property
     def number(self) -> int:
@@ -242,7 +243,7 @@ class MiniBlock:
         return rlp.encode(
             [
                 self.header.fields(),  # type: ignore[list-item]
-                [[tx.encode(), tx.sender] for tx in self.transactions],
+                [[raw, tx.sender] for raw, tx in zip(self.encoded, self.transactions, strict=True)],
             ]
         )
 
@@ -257,15 +258,14 @@ def _list_prefix(length: int) -> bytes:
     return bytes((0xF7 + len(size),)) + size
 
 
-def block_size(header: Header, transactions: Sequence[Transaction]) -> int:
+def block_size(header: Header, encoded: Sequence[bytes]) -> int:
     """The RLP size of [header, txs, ommers, withdrawals], as eth_getBlock's ``size``.
 
     Legacy transactions sit in the body as RLP lists, typed ones as byte strings.
     """
     tx_bytes = 0
-    for tx in transactions:
-        raw = tx.encode()
-        tx_bytes += len(raw) if tx.tx_type == 0 else len(rlp.encode(raw))
+    for raw in encoded:
+        tx_bytes += len(raw) if raw[0] >= 0xC0 else len(rlp.encode(raw))
     body = len(header.encode()) + len(_list_prefix(tx_bytes)) + tx_bytes + 2
     return len(_list_prefix(body)) + body
 
@@ -280,6 +280,7 @@ def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
         raise ValueError("bad block record")
     header = Header.from_fields(header_fields)
     txs = []
+    encoded = []
     for item in tx_items:
         if not isinstance(item, list) or len(item) != 2:
             raise ValueError("bad block record")
@@ -287,6 +288,7 @@ def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
         if not isinstance(raw, bytes) or not isinstance(sender, bytes):
             raise ValueError("bad block record")
         txs.append(decode_transaction(raw, known_sender=sender))
+        encoded.append(raw)
     receipts_raw = rlp.decode(receipts_bytes)
     if not isinstance(receipts_raw, list):
         raise ValueError("bad receipts record")
@@ -295,7 +297,11 @@ def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
         if not isinstance(r, list) or len(r) != 8:
             raise ValueError("bad receipts record")
         receipts.append(Receipt.from_storage(r))
-    transactions = tuple(txs)
     return MiniBlock(
-        header, header.hash(), transactions, tuple(receipts), block_size(header, transactions)
+        header,
+        header.hash(),
+        tuple(txs),
+        tuple(receipts),
+        block_size(header, encoded),
+        tuple(encoded),
     )

@@ -127,7 +127,8 @@ def test_stored_block_round_trip_keeps_senders_and_receipts() -> None:
         for i, tx in enumerate(txs)
     )
     header = _header(transactions_root=ordered_trie_root([tx.encode() for tx in txs]))
-    block = MiniBlock(header, header.hash(), txs, receipts, block_size(header, txs))
+    encoded = tuple(tx.encode() for tx in txs)
+    block = MiniBlock(header, header.hash(), txs, receipts, block_size(header, encoded), encoded)
     back = decode_stored_block(block.encode_for_storage(), block.encode_receipts())
     assert back == block
     assert [tx.sender for tx in back.transactions] == [tx.sender for tx in txs]

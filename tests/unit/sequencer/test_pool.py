@@ -59,9 +59,9 @@ def pool() -> TxPool:
 
 
 def test_ready_and_queued(pool: TxPool) -> None:
-    assert pool.add(tx(6), 100).ready is False  # gap at 5
+    assert pool.add(tx(6), tx(6).encode()).ready is False  # gap at 5
     assert pool.pending_nonce(SENDER, 5) == 5
-    assert pool.add(tx(5), 100).ready is True
+    assert pool.add(tx(5), tx(5).encode()).ready is True
     assert pool.pending_nonce(SENDER, 5) == 7
     first, second = pool.next_ready(), pool.next_ready()
     assert first is not None and second is not None
@@ -70,7 +70,7 @@ def test_ready_and_queued(pool: TxPool) -> None:
 
 
 def test_rejections(pool: TxPool) -> None:
-    pool.add(tx(5), 100)
+    pool.add(tx(5), tx(5).encode())
     cases = [
         (tx(5), "already known"),
         (tx(4), "nonce too low: next nonce 5, tx nonce 4"),
@@ -84,19 +84,21 @@ def test_rejections(pool: TxPool) -> None:
     ]
     for bad, message in cases:
         with pytest.raises(TransactionRejected) as raised:
-            pool.add(bad, 100)
+            pool.add(bad, bad.encode())
         assert raised.value.message.startswith(message), raised.value.message
     with pytest.raises(TransactionRejected, match="oversized data"):
-        pool.add(tx(7), 10**6)
+        pool.add(tx(7), b"\xc0" * 10**6)
     assert len(pool) == 1
 
 
 def test_replacement_with_bump_replaces_and_keeps_position(pool: TxPool) -> None:
-    old = pool.add(tx(5), 100).entry
+    old = pool.add(tx(5), tx(5).encode()).entry
     loop = asyncio.new_event_loop()
     try:
         old.done = loop.create_future()
-        new = pool.add(tx(5, fee=11 * 10**9, tip=11 * 10**8), 100)
+        new = pool.add(
+            tx(5, fee=11 * 10**9, tip=11 * 10**8), tx(5, fee=11 * 10**9, tip=11 * 10**8).encode()
+        )
         assert new.ready is True and old.done.done()
         with pytest.raises(TransactionRejected, match="replaced"):
             old.done.result()
@@ -109,22 +111,22 @@ def test_replacement_with_bump_replaces_and_keeps_position(pool: TxPool) -> None
 
 def test_limits(pool: TxPool) -> None:
     for nonce in range(5, 9):
-        pool.add(tx(nonce), 100)
+        pool.add(tx(nonce), tx(nonce).encode())
     with pytest.raises(TransactionRejected, match="account limit exceeded"):
-        pool.add(tx(9), 100)
-    pool.add(tx(0, key=KEY2), 100)
-    pool.add(tx(1, key=KEY2), 100)
+        pool.add(tx(9), tx(9).encode())
+    pool.add(tx(0, key=KEY2), tx(0, key=KEY2).encode())
+    pool.add(tx(1, key=KEY2), tx(1, key=KEY2).encode())
     with pytest.raises(TransactionRejected, match="txpool is full"):
-        pool.add(tx(2, key=KEY2), 100)
+        pool.add(tx(2, key=KEY2), tx(2, key=KEY2).encode())
 
 
 def test_drop_demotes_later_nonces(pool: TxPool) -> None:
     for nonce in (5, 6, 7):
-        pool.add(tx(nonce), 100)
+        pool.add(tx(nonce), tx(nonce).encode())
     first = pool.next_ready()
     assert first is not None
     pool.drop(first, TransactionRejected("boom"))
     assert pool.next_ready() is None  # 6 and 7 wait for nonce 5 again
     assert pool.pending_nonce(SENDER, 5) == 5
-    pool.add(tx(5), 100)
+    pool.add(tx(5), tx(5).encode())
     assert [pool.next_ready().tx.nonce for _ in range(3)] == [5, 6, 7]  # type: ignore[union-attr]
