@@ -14,7 +14,8 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from jit.forks import Fork
 from rpc.namespaces import default_registry
@@ -192,6 +193,15 @@ async def run(config: NodeConfig, host: str, port: int, *, print_banner: bool = 
         await node.stop()
 
 
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop where it is installed (Linux, macOS), asyncio's loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -202,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         parser.error(str(error))
     try:
-        asyncio.run(run(config, args.host, args.port))
+        _event_loop_runner()(run(config, args.host, args.port))
     except ConfigError as error:
         print(f"hummingbird: {error}", file=sys.stderr)
         return 2
