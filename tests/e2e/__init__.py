@@ -1,0 +1,1 @@
+"""End-to-end tests that run one JSON-RPC scenario on Hummingbird and on anvil side by side."""
