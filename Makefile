@@ -23,6 +23,13 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/hummingbird
 
 test: $(STAMP)
+	@# anvil (npm @foundry-rs/anvil-linux-amd64, pinned by scripts/peers/package-lock.json) for
+	@# tests/e2e's side-by-side comparison: only that package, not the other peers install.sh adds.
+	@if [ ! scripts/peers/node_modules/.package-lock.json -nt scripts/peers/package-lock.json ]; then \
+		if command -v npm >/dev/null; then \
+			npm ci --prefix scripts/peers --no-audit --no-fund --loglevel=error; \
+		else echo "npm not found: tests/e2e skips the anvil comparison (fails if CI is set)" >&2; fi; \
+	fi
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
