@@ -25,6 +25,7 @@ from rpc.codecs import (
 )
 from rpc.errors import InvalidParams
 from sequencer.chain import LogFilter
+from sequencer.errors import NodeError
 from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
 from sequencer.types.transactions import AuthorizationTuple
 
@@ -253,7 +254,7 @@ def parse_filter(
     start = head if from_raw is None else resolve(_block(from_raw, arg))
     end = head if to_raw is None else resolve(_block(to_raw, arg))
     if block_hash is None and start > end:
-        raise InvalidParams("invalid block range params")
+        raise NodeError("invalid block range params")  # geth: -32000
     return LogFilter(start, end, addresses, tuple(topics)), block_hash
 
 

@@ -78,6 +78,8 @@ def transaction_json(tx: Transaction, block: MiniBlock | None, index: int | None
         "gas": quantity(tx.gas_limit),
         "input": data(tx.data),
     }
+    if block is not None:
+        out["blockTimestamp"] = quantity(block.header.timestamp)
     if tx.tx_type in (0, 1):
         out["gasPrice"] = quantity(tx.gas_price)
     else:

@@ -211,7 +211,7 @@ def _subscriptions(connection: Any) -> dict[str, Callable[[], None]]:
 async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> str:
     connection = ctx.connection
     if connection is None:
-        raise NodeError("notifications not supported", code=-32001)
+        raise NodeError("notifications not supported", code=-32601)
     node = node_of(ctx)
     sub_id = connection.new_subscription_id(ctx)
     notify = connection.notify
@@ -253,7 +253,7 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
 async def unsubscribe(ctx: RequestContext, sub_id: str) -> bool:
     connection = ctx.connection
     if connection is None:
-        raise NodeError("notifications not supported", code=-32001)
+        raise NodeError("notifications not supported", code=-32601)
     cancel = _subscriptions(connection).pop(sub_id, None)
     if cancel is None:
         return False

@@ -124,22 +124,9 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
         "anvil accepts (and mines) a transaction signed for chain id 1; geth refuses it "
         "(invalid chain id for signer)",
     ),
-    # Ours.
-    "http.subscribe": (
-        BUG,
-        "eth_subscribe over HTTP answers -32001; geth (rpc/errors.go) and anvil use -32601 "
-        '("notifications not supported")',
-    ),
 }
 
 FIELD_RULES: Final[tuple[FieldRule, ...]] = (
-    FieldRule(
-        "transaction",
-        "blockTimestamp",
-        "anvil",
-        BUG,
-        "anvil gives mined transaction objects their block's timestamp (a quantity); we do not",
-    ),
     FieldRule(
         "block",
         "totalDifficulty",

@@ -369,9 +369,10 @@ def test_hostile_parameters_get_clear_errors(node: RunningNode) -> None:
     assert call(node, "eth_getBalance", "0x" + "ff" * 5_000_000)["error"]["code"] == -32602
     assert call(node, "eth_call", "not an object")["error"]["code"] == -32602
     assert call(node, "eth_call", {"data": "0x12", "input": "0x34"})["error"]["code"] == -32602
-    assert call(node, "eth_getLogs", {"fromBlock": "0x5", "toBlock": "0x1"})["error"]["code"] == (
-        -32602
-    )
+    assert call(node, "eth_getLogs", {"fromBlock": "0x5", "toBlock": "0x1"})["error"] == {
+        "code": -32000,
+        "message": "invalid block range params",
+    }
     assert call(node, "eth_sendRawTransaction", "0xdeadbeef")["error"]["code"] == -32000
     assert call(node, "eth_getBlockByNumber", "0x" + "f" * 15, False)["result"] is None
     assert call(node, "eth_feeHistory", "0x1", "latest", [50, 10])["error"]["code"] == -32602
