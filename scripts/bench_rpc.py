@@ -38,6 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_bounded("port"), default=18545, help="port for --peers")
     p.add_argument("--poll-ms", type=float, default=2.0, help="receipt poll interval")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a receipt")
+    p.add_argument(
+        "--same-node",
+        action="store_true",
+        help="--peers: run all modes on one fresh node (default: a fresh node per mode)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -594,7 +600,7 @@ def sign_plan(
     nonces: dict[int, int] = {}
     work: dict[str, list[list[SignedTx]]] = {}
     last: dict[str, dict[int, int]] = {}
-    for mode in MODES:
+    for mode in (m for m in MODES if m in lanes):
         work[mode], last[mode] = [], {}
         for client_lanes in lanes[mode]:
             signed: list[SignedTx] = []
@@ -651,19 +657,30 @@ async def balance(rpc: Rpc, kind: str, token: bytes | None, who: bytes) -> int:
     return int(out, 16)
 
 
-async def bench_node(url: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Set up, run the three modes and the call timings on one node; every figure as a dict."""
+async def bench_node(
+    url: str,
+    kind: str,
+    args: argparse.Namespace,
+    modes: Sequence[str] = MODES,
+    with_calls: bool = True,
+) -> dict[str, Any]:
+    """Set up, run ``modes`` (and the call timings) on one node; every figure as a dict."""
     rpc = Rpc(url)
     clients = [Rpc(url) for _ in range(args.clients)]
     try:
-        return await _bench_node(rpc, clients, kind, args)
+        return await _bench_node(rpc, clients, kind, args, modes, with_calls)
     finally:
         for r in (rpc, *clients):
             await r.close()
 
 
 async def _bench_node(
-    rpc: Rpc, clients: list[Rpc], kind: str, args: argparse.Namespace
+    rpc: Rpc,
+    clients: list[Rpc],
+    kind: str,
+    args: argparse.Namespace,
+    run_modes: Sequence[str],
+    with_calls: bool,
 ) -> dict[str, Any]:
     cpu_start = time.process_time()
     wall_start = time.perf_counter()
@@ -673,14 +690,18 @@ async def _bench_node(
     dev_addr = address_of(dev)
     dev_nonce = int(await rpc.call("eth_getTransactionCount", hexaddr(dev_addr), "pending"), 16)
     latest = await rpc.call("eth_getBlockByNumber", "latest", False)
+    start_block = int(latest["number"], 16)
     base_fee = int(latest.get("baseFeePerGas") or await rpc.call("eth_gasPrice"), 16)
     max_fee = 3 * base_fee + TIP
 
-    lanes = plan_lanes(args.txs, args.clients, args.batch)
+    lanes = {
+        m: v for m, v in plan_lanes(args.txs, args.clients, args.batch).items() if m in run_modes
+    }
     totals = key_totals(lanes)
     # Fresh keys: a function of the seed and the dev account's nonce, so reruns never collide.
-    senders = derive_keys(args.seed, dev_nonce, len(totals))
-    recipients = [address_of(k) for k in derive_keys(args.seed, dev_nonce + 2**40, len(totals) + 1)]
+    n_keys = max(totals) + 1  # key indices of a single mode need not start at 0
+    senders = derive_keys(args.seed, dev_nonce, n_keys)
+    recipients = [address_of(k) for k in derive_keys(args.seed, dev_nonce + 2**40, n_keys + 1)]
     gas = GAS_LIMIT[kind]
 
     def dev_tx(to: bytes | None, value: int = 0, data: bytes = b"", g: int = 21_000) -> SignedTx:
@@ -735,7 +756,7 @@ async def _bench_node(
         await burst_client(r, w, args.batch, t, poll_s, timeout_s)
 
     modes: dict[str, ModeResult] = {}
-    for mode in MODES:
+    for mode in (m for m in MODES if m in lanes):
         # Request ids are the position in the client's list: burst batches match answers by id.
         work = [
             [
@@ -751,15 +772,17 @@ async def _bench_node(
         await verify(rpc, plan, mode, mode_lanes, before, tally.result)
         modes[mode] = tally.result
 
-    calls = [
-        await time_calls(
-            rpc,
-            "eth_call",
-            [{"to": hexaddr(token), "data": "0x" + balance_of_data(dev_addr).hex()}, "latest"],
-            args.calls,
-        ),
-        await time_calls(rpc, "eth_blockNumber", [], args.calls),
-    ]
+    calls = []
+    if with_calls:
+        calls = [
+            await time_calls(
+                rpc,
+                "eth_call",
+                [{"to": hexaddr(token), "data": "0x" + balance_of_data(dev_addr).hex()}, "latest"],
+                args.calls,
+            ),
+            await time_calls(rpc, "eth_blockNumber", [], args.calls),
+        ]
     return {
         "kind": kind,
         "client_version": client_version,
@@ -768,6 +791,7 @@ async def _bench_node(
         "clients": args.clients,
         "batch": args.batch,
         "senders": len(senders),
+        "start_block": start_block,
         "modes": {m: asdict(r) for m, r in modes.items()},
         "calls": {c.method: asdict(c) for c in calls},
         "setup_s": setup_s,
@@ -873,9 +897,30 @@ def failure_lines(label: str, r: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------- main
 
 
-async def run_targets(args: argparse.Namespace) -> dict[str, Any]:
-    from contextlib import nullcontext
+def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs of single modes (each on its own fresh node)."""
+    merged = dict(parts[0])
+    merged["modes"] = {m: r for p in parts for m, r in p["modes"].items()}
+    merged["calls"] = {c: r for p in parts for c, r in p["calls"].items()}
+    merged["start_block"] = {m: p["start_block"] for p in parts for m in p["modes"]}
+    for key in ("setup_s", "sign_s", "setup_client_cpu_s", "client_cpu_s"):
+        merged[key] = sum(p[key] for p in parts)
+    merged["senders"] = max(p["senders"] for p in parts)
+    merged["ok"] = all(p["ok"] for p in parts)
+    return merged
 
+
+def _start_peer(kind: str, port: int) -> AbstractContextManager[str]:
+    """scripts/peers/start.py's start_peer, imported only when a peer is to be started."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from peers.start import start_peer
+
+    return start_peer(kind, port)
+
+
+async def run_targets(args: argparse.Namespace) -> dict[str, Any]:
     targets: list[tuple[str, str | None]] = (
         [(args.url, args.url)] if args.url is not None else args.peers
     )
@@ -883,22 +928,24 @@ async def run_targets(args: argparse.Namespace) -> dict[str, Any]:
     for run in range(args.runs):
         for label, url in targets:
             for kind in args.kind:
-                if url is None:
-                    sys.path.insert(0, str(Path(__file__).resolve().parent))
-                    from peers.start import start_peer
-
-                    ctx: Any = start_peer(label, args.port)
-                else:
-                    ctx = nullcontext(url)
-                with ctx as node_url:
-                    if not args.json:
-                        print(f"run {run + 1}/{args.runs}: {label} {kind} ...", file=sys.stderr)
-                    result = await bench_node(node_url, kind, args)
+                print(f"run {run + 1}/{args.runs}: {label} {kind} ...", file=sys.stderr)
+                if url is not None or args.same_node:
+                    ctx = _start_peer(label, args.port) if url is None else nullcontext(url)
+                    with ctx as node_url:
+                        result = await bench_node(node_url, kind, args)
+                else:  # a fresh peer for each mode: anvil slows down as its chain grows
+                    parts = []
+                    for mode in MODES:
+                        with _start_peer(label, args.port) as node_url:
+                            parts.append(
+                                await bench_node(node_url, kind, args, [mode], mode == MODES[-1])
+                            )
+                    result = merge_results(parts)
                 runs.setdefault((label, kind), []).append(result)
-                if not args.json:
-                    print(format_table([(label, result)]), file=sys.stderr)
-                    for line in failure_lines(label, result):
-                        print(line, file=sys.stderr)
+                # Progress on stderr (also with --json, whose object goes to stdout at the end).
+                print(format_table([(label, result)]), file=sys.stderr)
+                for line in failure_lines(label, result):
+                    print(line, file=sys.stderr)
     return {
         "machine": machine(),
         "command": " ".join(["scripts/bench_rpc.py", *sys.argv[1:]]),
