@@ -690,7 +690,6 @@ async def _bench_node(
     dev_addr = address_of(dev)
     dev_nonce = int(await rpc.call("eth_getTransactionCount", hexaddr(dev_addr), "pending"), 16)
     latest = await rpc.call("eth_getBlockByNumber", "latest", False)
-    start_block = int(latest["number"], 16)
     base_fee = int(latest.get("baseFeePerGas") or await rpc.call("eth_gasPrice"), 16)
     max_fee = 3 * base_fee + TIP
 
@@ -746,6 +745,7 @@ async def _bench_node(
 
     for c in clients:  # open every keep-alive connection before the clock starts
         await c.call("eth_chainId")
+    start_block = int(await rpc.call("eth_blockNumber"), 16)  # chain length when timing starts
 
     poll_s, timeout_s = args.poll_ms / 1e3, args.timeout
 

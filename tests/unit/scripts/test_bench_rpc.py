@@ -281,3 +281,21 @@ def test_median_and_table() -> None:
     assert med["runs"] == 3 and med["ok"]
     table = b.format_table([("anvil", med)])
     assert "anvil" in table and "200" in table
+
+
+def test_merge_of_single_mode_runs() -> None:
+    parts = []
+    for i, mode in enumerate(b.MODES):
+        r = _fake_result(100 + i)
+        r["modes"] = {mode: r["modes"][mode]}
+        r["calls"] = r["calls"] if mode == "burst" else {}
+        r.update(start_block=5 + i, setup_s=1.0, sign_s=0.5, setup_client_cpu_s=0.5, senders=i)
+        parts.append(r)
+    parts[1]["ok"] = False
+    merged = b.merge_results(parts)
+    assert list(merged["modes"]) == list(b.MODES)
+    assert merged["modes"]["burst"]["tps"] == 102
+    assert merged["start_block"] == {"sequential": 5, "closed": 6, "burst": 7}
+    assert merged["client_cpu_s"] == 3.0 and merged["setup_s"] == 3.0
+    assert not merged["ok"]
+    assert "eth_call" in merged["calls"]
