@@ -915,8 +915,9 @@ def _start_peer(kind: str, port: int) -> AbstractContextManager[str]:
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
         sys.path.insert(0, here)
-    from peers.start import start_peer
+    from peers.start import exit_on_sigterm, start_peer
 
+    exit_on_sigterm()  # a killed bench still ends its peer
     return start_peer(kind, port)
 
 

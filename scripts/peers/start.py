@@ -127,11 +127,21 @@ def start_peer(kind: str, port: int, startup_timeout: float = 90.0) -> Iterator[
             _stop(proc)
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so start_peer's exit still ends the peer's process group."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one peer dev node until Ctrl-C.")
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--port", type=int, default=8546)
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     try:
         with start_peer(args.kind, args.port) as url:
             print(f"{args.kind}: {url} ({_rpc(url, 'web3_clientVersion')})", flush=True)
