@@ -252,31 +252,13 @@ class Node:
         gas = request.gas
         if gas is None:
             gas = self.estimate_gas(request, self.chain.head_number, None, None)
-        tx_type = request.tx_type
-        if tx_type is None:
-            if request.authorization_list:
-                tx_type = 4
-            elif request.blob_versioned_hashes:
-                tx_type = 3
-            elif request.gas_price is not None:
-                tx_type = 1 if request.access_list is not None else 0
-            else:
-                tx_type = 2
-        access_list = request.access_list or ()
+        tx_type = infer_tx_type(request)
         if tx_type in (0, 1):
             gas_price = request.gas_price
             if gas_price is None:
                 gas_price = self.gas_price()
-            unsigned = Transaction(
-                tx_type,
-                chain_id,
-                nonce,
-                gas,
-                request.to,
-                request.value,
-                request.data,
-                gas_price=gas_price,
-                access_list=access_list,
+            unsigned = build_transaction(
+                request, tx_type, chain_id, nonce, gas, gas_price=gas_price
             )
         else:
             base_fee = self.pending_env().base_fee
@@ -288,20 +270,8 @@ class Node:
             max_fee = request.max_fee_per_gas
             if max_fee is None:
                 max_fee = 2 * base_fee + tip
-            unsigned = Transaction(
-                tx_type,
-                chain_id,
-                nonce,
-                gas,
-                request.to,
-                request.value,
-                request.data,
-                max_fee_per_gas=max_fee,
-                max_priority_fee_per_gas=tip,
-                access_list=access_list,
-                max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
-                blob_versioned_hashes=request.blob_versioned_hashes,
-                authorization_list=request.authorization_list,
+            unsigned = build_transaction(
+                request, tx_type, chain_id, nonce, gas, max_fee=max_fee, tip=tip
             )
         return sign_transaction(unsigned, key)
 
@@ -496,42 +466,24 @@ class Node:
         nonce = account.nonce if account else 0
         if gas is None:
             gas = request.gas if request.gas is not None else self._call_gas_cap(env)
-        tx_type = request.tx_type
-        if tx_type is None:
-            if request.authorization_list:
-                tx_type = 4
-            elif request.blob_versioned_hashes:
-                tx_type = 3
-            elif request.gas_price is not None:
-                tx_type = 0
-            else:
-                tx_type = 2
-        base = dict(
-            chain_id=self.config.chain.chain_id,
-            nonce=nonce,
-            gas_limit=gas,
-            to=request.to,
-            value=request.value,
-            data=request.data,
-            access_list=request.access_list or (),
-        )
+        tx_type = infer_tx_type(request)
+        chain_id = self.config.chain.chain_id
         if tx_type in (0, 1):
-            return Transaction(tx_type, gas_price=request.gas_price or 0, sender=sender, **base)  # type: ignore[arg-type]
+            return build_transaction(
+                request,
+                tx_type,
+                chain_id,
+                nonce,
+                gas,
+                gas_price=request.gas_price or 0,
+                sender=sender,
+            )
         max_fee = request.max_fee_per_gas
         tip = request.max_priority_fee_per_gas
         if max_fee is None:
             max_fee = 0 if tip is None else tip + env.base_fee
-        if tip is None:
-            tip = 0
-        return Transaction(
-            tx_type,
-            max_fee_per_gas=max_fee,
-            max_priority_fee_per_gas=tip,
-            max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
-            blob_versioned_hashes=request.blob_versioned_hashes,
-            authorization_list=request.authorization_list,
-            sender=sender,
-            **base,  # type: ignore[arg-type]
+        return build_transaction(
+            request, tx_type, chain_id, nonce, gas, max_fee=max_fee, tip=tip or 0, sender=sender
         )
 
     def call(
@@ -649,6 +601,49 @@ class Node:
 
     def transactions_in(self, blocks: Sequence[MiniBlock]) -> list[Transaction]:
         return [tx for block in blocks for tx in block.transactions]
+
+
+def infer_tx_type(request: CallRequest) -> int:
+    """The transaction type a request without ``type`` means (as geth's TransactionArgs)."""
+    if request.tx_type is not None:
+        return request.tx_type
+    if request.authorization_list:
+        return 4
+    if request.blob_versioned_hashes:
+        return 3
+    if request.gas_price is not None:
+        return 1 if request.access_list is not None else 0
+    return 2
+
+
+def build_transaction(
+    request: CallRequest,
+    tx_type: int,
+    chain_id: int,
+    nonce: int,
+    gas: int,
+    *,
+    gas_price: int = 0,
+    max_fee: int = 0,
+    tip: int = 0,
+    sender: Address = b"",
+) -> Transaction:
+    """``request`` as an (unsigned) transaction of ``tx_type`` with the given fees;
+    the fee fields the type lacks stay at their defaults."""
+    common = (tx_type, chain_id, nonce, gas, request.to, request.value, request.data)
+    access_list = request.access_list or ()
+    if tx_type in (0, 1):
+        return Transaction(*common, gas_price=gas_price, access_list=access_list, sender=sender)
+    return Transaction(
+        *common,
+        max_fee_per_gas=max_fee,
+        max_priority_fee_per_gas=tip,
+        access_list=access_list,
+        max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
+        blob_versioned_hashes=request.blob_versioned_hashes,
+        authorization_list=request.authorization_list,
+        sender=sender,
+    )
 
 
 def failure_message(outcome: TxOutcome) -> str:

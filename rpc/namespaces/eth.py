@@ -30,6 +30,7 @@ from sequencer.errors import NodeError, ResourceNotFound
 from sequencer.node import DEFAULT_PRIORITY_FEE, Node
 from sequencer.trie import EMPTY_TRIE_ROOT, secure_trie_root
 from sequencer.types.blocks import MiniBlock
+from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
 from statedb.types import EMPTY_CODE_HASH
 
 MAX_FEE_HISTORY_BLOCKS: Final = 1024
@@ -258,6 +259,18 @@ async def get_account(
 # ------------------------------------------------------------------ simulation
 
 
+def _simulation(
+    node: Node, request: object, block: BlockId, state_overrides: object, block_overrides: object
+) -> tuple[CallRequest, int, dict[bytes, AccountOverride] | None, BlockOverride | None]:
+    """The four arguments eth_call, eth_estimateGas and eth_createAccessList share."""
+    return (
+        parse_call_request(request, 0),
+        block_number(node, block),
+        parse_state_overrides(state_overrides, 2),
+        parse_block_overrides(block_overrides, 3),
+    )
+
+
 @method("eth_call")
 async def call(
     ctx: RequestContext,
@@ -267,14 +280,7 @@ async def call(
     block_overrides: object = None,
 ) -> str:
     node = node_of(ctx)
-    return data(
-        node.call(
-            parse_call_request(request, 0),
-            block_number(node, block),
-            parse_state_overrides(state_overrides, 2),
-            parse_block_overrides(block_overrides, 3),
-        )
-    )
+    return data(node.call(*_simulation(node, request, block, state_overrides, block_overrides)))
 
 
 @method("eth_estimateGas")
@@ -286,14 +292,8 @@ async def estimate_gas(
     block_overrides: object = None,
 ) -> str:
     node = node_of(ctx)
-    return quantity(
-        node.estimate_gas(
-            parse_call_request(request, 0),
-            block_number(node, block),
-            parse_state_overrides(state_overrides, 2),
-            parse_block_overrides(block_overrides, 3),
-        )
-    )
+    args = _simulation(node, request, block, state_overrides, block_overrides)
+    return quantity(node.estimate_gas(*args))
 
 
 @method("eth_createAccessList")
@@ -306,10 +306,7 @@ async def create_access_list(
 ) -> dict[str, Any]:
     node = node_of(ctx)
     access_list, gas_used, error = node.create_access_list(
-        parse_call_request(request, 0),
-        block_number(node, block),
-        parse_state_overrides(state_overrides, 2),
-        parse_block_overrides(block_overrides, 3),
+        *_simulation(node, request, block, state_overrides, block_overrides)
     )
     out: dict[str, Any] = {
         "accessList": [
