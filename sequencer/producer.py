@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from jit.evm.exceptions import GasLimitExceeded, InvalidTransaction
@@ -91,14 +90,6 @@ def requests_hash(requests: list[bytes]) -> bytes:
         if len(request) > 1:
             digest.update(hashlib.sha256(request).digest())
     return digest.digest()
-
-
-@dataclass(frozen=True, slots=True)
-class SealedEntry:
-    """What the producer reports per included transaction."""
-
-    entry: PoolTx
-    index: int
 
 
 class Producer:
@@ -192,25 +183,21 @@ class Producer:
         progress = BlockProgress()
         self._pre_block(env, progress.diff)
         included: list[tuple[PoolTx, TxOutcome]] = []
-        pending = first
-        base = self.db.head
-        while pending is not None:
-            # Take every ready transaction that fits the block's remaining gas.
-            batch: list[PoolTx] = []
-            room = env.gas_limit - progress.gas_used
-            while pending is not None:
-                if pending.tx.gas_limit > room:
-                    pool.push_back(pending)
-                    break
-                room -= pending.tx.gas_limit
-                batch.append(pending)
-                pending = pool.next_ready()
-            else:
-                pending = None
-            if not batch:
+        # Every ready transaction that fits the gas limit, in one batch: nothing can join
+        # the pool while this synchronous code runs.
+        batch: list[PoolTx] = []
+        room = env.gas_limit
+        entry = first
+        while entry is not None:
+            if entry.tx.gas_limit > room:
+                pool.push_back(entry)
                 break
+            room -= entry.tx.gas_limit
+            batch.append(entry)
+            entry = pool.next_ready()
+        if batch:
             results = self.executor.execute(
-                env, base, self.rules, [p.tx for p in batch], progress, deadline
+                env, self.db.head, self.rules, [p.tx for p in batch], progress, deadline
             )
             for entry, result in zip(batch, results, strict=False):
                 if isinstance(result, GasLimitExceeded):
@@ -219,14 +206,9 @@ class Producer:
                     pool.drop(entry, result)
                 else:
                     included.append((entry, result))
+            # What the deadline left unrun goes back to the front, in arrival order.
             for entry in reversed(batch[len(results) :]):
                 pool.push_back(entry)
-            if len(results) < len(batch) or time.monotonic() >= deadline:
-                if pending is not None:
-                    pool.push_back(pending)
-                break
-            if pending is None:
-                pending = pool.next_ready()
         if not included and not allow_empty:
             self.pool.on_block()
             return None
