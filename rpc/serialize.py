@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rpc.codecs import data, quantity
-from sequencer.chain import LogEntry, block_logs
+from sequencer.chain import LogEntry
 from sequencer.types.blocks import MiniBlock, Receipt
 from sequencer.types.transactions import Transaction
 
@@ -141,13 +141,14 @@ def log_json(entry: LogEntry, timestamp: int | None = None, removed: bool = Fals
 def receipt_json(block: MiniBlock, index: int, blob_base_fee: int | None = None) -> Json:
     tx = block.transactions[index]
     receipt: Receipt = block.receipts[index]
-    first_log = sum(len(r.logs) for r in block.receipts[:index])
+    first_log = sum(len(r.logs) for r in block.receipts[:index])  # log indexes are per block
     logs = [
-        log_json(entry, block.header.timestamp)
-        for entry in block_logs(block)
-        if entry.tx_index == index
+        log_json(
+            LogEntry(log, block.number, block.hash, index, tx.hash, first_log + i),
+            block.header.timestamp,
+        )
+        for i, log in enumerate(receipt.logs)
     ]
-    assert not logs or int(logs[0]["logIndex"], 16) == first_log
     out: Json = {
         "type": quantity(tx.tx_type),
         "status": quantity(receipt.status),

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from jit.evm.exceptions import InvalidTransaction
@@ -36,7 +36,7 @@ from sequencer.errors import (
 from sequencer.executor import SerialExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.pool import TxPool
-from sequencer.producer import Producer
+from sequencer.producer import Producer, next_base_fee
 from sequencer.revert import decode_revert_reason
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blocks import (
@@ -99,7 +99,7 @@ class Node:
         self.pool = TxPool(
             config.pool,
             self.db.head.get_account,
-            lambda: self.pending_env().base_fee,
+            self.next_base_fee,
             lambda: chain_config.gas_limit,
             lambda: self.rules,
             chain_config.chain_id,
@@ -261,7 +261,7 @@ class Node:
                 request, tx_type, chain_id, nonce, gas, gas_price=gas_price
             )
         else:
-            base_fee = self.pending_env().base_fee
+            base_fee = self.next_base_fee()
             tip = request.max_priority_fee_per_gas
             if tip is None:
                 tip = DEFAULT_PRIORITY_FEE
@@ -366,9 +366,15 @@ class Node:
     def pending_env(self) -> BlockEnv:
         return self.producer.next_env()
 
+    def next_base_fee(self) -> int:
+        """The next block's EIP-1559 base fee (cheap: no full block environment)."""
+        head = self.chain.head
+        assert head is not None
+        return next_base_fee(head.header)
+
     def gas_price(self) -> int:
         """eth_gasPrice: next base fee plus the suggested tip."""
-        return self.pending_env().base_fee + DEFAULT_PRIORITY_FEE
+        return self.next_base_fee() + DEFAULT_PRIORITY_FEE
 
     # ------------------------------------------------------------ simulation
 
@@ -522,10 +528,9 @@ class Node:
                 return False  # e.g. below intrinsic gas
             return outcome.success and (not strict or outcome.out_of_gas_halts == 0)
 
-        lo, hi = first.gas_used - 1, cap
         if succeeds(first.gas_used):
             return first.gas_used
-        lo = first.gas_used
+        lo, hi = first.gas_used, cap  # lo fails, hi succeeds
         guess = min(cap, first.gas_used * 2)
         if guess < hi:
             if succeeds(guess):
@@ -598,9 +603,6 @@ class Node:
             "dataDir": self.config.data_dir,
             "pool": len(self.pool),
         }
-
-    def transactions_in(self, blocks: Sequence[MiniBlock]) -> list[Transaction]:
-        return [tx for block in blocks for tx in block.transactions]
 
 
 def infer_tx_type(request: CallRequest) -> int:

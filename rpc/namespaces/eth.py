@@ -141,7 +141,6 @@ async def fee_history(
         if rewards and p < rewards[-1]:
             raise InvalidParams("invalid argument 2: reward percentiles must be ascending")
         rewards.append(float(p))
-    pending = newest.tag == "pending"
     head = node.head_number
     last = head if newest.number is None else min(newest.number, head)
     if newest.tag == "earliest":
@@ -166,7 +165,6 @@ async def fee_history(
     env = node.pending_env()
     base_fees.append(quantity(env.base_fee))
     blob_fees.append(quantity(env.blob_base_fee))
-    del pending
     out: dict[str, Any] = {
         "oldestBlock": quantity(first),
         "baseFeePerGas": base_fees,
