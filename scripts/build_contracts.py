@@ -1,4 +1,6 @@
-"""Rebuilds the Solidity test contracts: tests/contracts/src/*.sol -> tests/contracts/build/*.json.
+"""Rebuilds the Solidity contracts kept as source with their build committed beside them:
+tests/contracts/src/*.sol -> tests/contracts/build/*.json (the test contracts) and
+scripts/workloads/*.sol -> scripts/workloads/build/*.json (scripts/evm_bench.py's workloads).
 
 Compiles with the solc-js version pinned in tests/contracts/package.json (installed there by
 ``npm ci`` when node_modules is missing; solc-js runs offline once installed), optimizer on,
@@ -6,8 +8,9 @@ evmVersion ``cancun`` so the bytecode runs on every peer node. Each build file i
 ``{"abi", "bytecode", "deployedBytecode", "compiler"}``, written deterministically (sorted
 contracts, fixed indentation, trailing newline).
 
-Usage: ``python scripts/build_contracts.py`` writes the build; ``--check`` exits 1 when the
-committed build differs from a fresh compile (or a build file is missing or extra).
+Usage: ``python scripts/build_contracts.py`` writes both builds; ``--check`` exits 1 when a
+committed build differs from a fresh compile (or a build file is missing or extra);
+``--only contracts|workloads`` limits either to one set.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "tests" / "contracts"
 BUILD = CONTRACTS / "build"
+WORKLOADS = ROOT / "scripts" / "workloads"
+
+# name -> (source directory, build directory)
+TARGETS: dict[str, tuple[Path, Path]] = {
+    "contracts": (CONTRACTS / "src", BUILD),
+    "workloads": (WORKLOADS, WORKLOADS / "build"),
+}
 
 
 def ensure_solc() -> None:
@@ -34,11 +44,14 @@ def ensure_solc() -> None:
     )
 
 
-def compile_all() -> dict[str, str]:
-    """File name -> the exact text of its build JSON."""
+def compile_all(source: Path = CONTRACTS / "src") -> dict[str, str]:
+    """File name -> the exact text of its build JSON, for every *.sol in ``source``."""
     ensure_solc()
     proc = subprocess.run(
-        ["node", str(CONTRACTS / "compile.mjs")], cwd=CONTRACTS, capture_output=True, text=True
+        ["node", str(CONTRACTS / "compile.mjs"), str(source)],
+        cwd=CONTRACTS,
+        capture_output=True,
+        text=True,
     )
     if proc.stderr:
         sys.stderr.write(proc.stderr)
@@ -58,36 +71,55 @@ def compile_all() -> dict[str, str]:
     return files
 
 
+def check(files: dict[str, str], build: Path) -> bool:
+    """Report how the committed ``build`` differs from ``files``; True when it does not."""
+    existing = {p.name for p in build.glob("*.json")}
+    bad = sorted(
+        name
+        for name, text in files.items()
+        if not (build / name).is_file() or (build / name).read_text() != text
+    )
+    extra = sorted(existing - files.keys())
+    where = build.relative_to(ROOT)
+    for name in bad:
+        print(f"out of date: {where}/{name}", file=sys.stderr)
+    for name in extra:
+        print(f"no source: {where}/{name}", file=sys.stderr)
+    return not (bad or extra)
+
+
+def write(files: dict[str, str], build: Path) -> None:
+    build.mkdir(parents=True, exist_ok=True)
+    for name in sorted({p.name for p in build.glob("*.json")} - files.keys()):
+        (build / name).unlink()
+    for name, text in files.items():
+        (build / name).write_text(text)
+    print(f"wrote {len(files)} contracts to {build.relative_to(ROOT)}: {', '.join(sorted(files))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="verify the committed build; write nothing"
     )
+    parser.add_argument(
+        "--only", choices=sorted(TARGETS), help="build or check one set (default: all)"
+    )
     args = parser.parse_args(argv)
-    files = compile_all()
-    existing = {p.name for p in BUILD.glob("*.json")}
-    if args.check:
-        bad = sorted(
-            name
-            for name, text in files.items()
-            if not (BUILD / name).is_file() or (BUILD / name).read_text() != text
-        )
-        extra = sorted(existing - files.keys())
-        for name in bad:
-            print(f"out of date: tests/contracts/build/{name}", file=sys.stderr)
-        for name in extra:
-            print(f"no source: tests/contracts/build/{name}", file=sys.stderr)
-        if bad or extra:
-            print("run scripts/build_contracts.py to rebuild", file=sys.stderr)
-            return 1
-        print(f"{len(files)} contracts up to date")
-        return 0
-    BUILD.mkdir(parents=True, exist_ok=True)
-    for name in sorted(existing - files.keys()):
-        (BUILD / name).unlink()
-    for name, text in files.items():
-        (BUILD / name).write_text(text)
-    print(f"wrote {len(files)} contracts to {BUILD.relative_to(ROOT)}: {', '.join(sorted(files))}")
+    names = [args.only] if args.only else list(TARGETS)
+    ok = True
+    for name in names:
+        source, build = TARGETS[name]
+        files = compile_all(source)
+        if not args.check:
+            write(files, build)
+        elif check(files, build):
+            print(f"{name}: {len(files)} contracts up to date")
+        else:
+            ok = False
+    if not ok:
+        print("run scripts/build_contracts.py to rebuild", file=sys.stderr)
+        return 1
     return 0
 
 

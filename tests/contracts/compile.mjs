@@ -1,16 +1,20 @@
-// Compiles every src/*.sol with the pinned solc-js (standard JSON input, optimizer on,
-// evmVersion cancun) and prints {"compiler": version, "contracts": {Name: {abi, bytecode,
-// deployedBytecode}}} on stdout. scripts/build_contracts.py runs it and writes build/<Name>.json.
+// Compiles every *.sol of a source directory (default src/; argv[2] names another) with the
+// pinned solc-js (standard JSON input, optimizer on, evmVersion cancun) and prints
+// {"compiler": version, "contracts": {Name: {abi, bytecode, deployedBytecode}}} on stdout.
+// Sources are named "<directory's base name>/<file>" (so src/ keeps its names and bytecode).
+// scripts/build_contracts.py runs it and writes <build>/<Name>.json.
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import solc from "solc";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const files = readdirSync(join(here, "src")).filter((f) => f.endsWith(".sol")).sort();
+const srcDir = process.argv[2] ? resolve(process.argv[2]) : join(here, "src");
+const prefix = basename(srcDir);
+const files = readdirSync(srcDir).filter((f) => f.endsWith(".sol")).sort();
 const sources = {};
 for (const f of files) {
-  sources[`src/${f}`] = { content: readFileSync(join(here, "src", f), "utf8") };
+  sources[`${prefix}/${f}`] = { content: readFileSync(join(srcDir, f), "utf8") };
 }
 const input = {
   language: "Solidity",
