@@ -46,12 +46,19 @@ def execute_code(evm: Evm) -> None:
     ``evm.code`` becomes the padded copy, so PUSH handlers read immediates from
     it without length checks; CODESIZE and CODECOPY use ``evm.msg.code``.
     """
-    code = evm.code = evm.msg.code + _CODE_PADDING
+    evm.code = evm.msg.code + _CODE_PADDING
+    evm.jumpdests = valid_jump_destinations(evm.msg.code)
+    interpret_from(evm, 0)
+
+
+def interpret_from(evm: Evm, pc: int) -> None:
+    """The interpreter loop from ``pc`` on a prepared frame (padded code, jump
+    table set): compiled code hands a frame over here when a block's up-front
+    gas or stack check fails, so the interpreter decides what exactly happens."""
+    code = evm.code
     rules = evm.rules
     ops = rules.ops
     static_gas = rules.static_gas
-    evm.jumpdests = valid_jump_destinations(evm.msg.code)
-    pc = 0
     try:
         while True:
             op = code[pc]
@@ -88,7 +95,11 @@ def process_message(
                 evm.gas_left -= gas_used
                 evm.output = output
         elif evm.code:
-            execute_code(evm)
+            run_code = state.run_code
+            if run_code is None:
+                execute_code(evm)
+            else:
+                run_code(evm)
     except ExceptionalHalt as error:
         evm.gas_left = 0
         evm.output = b""

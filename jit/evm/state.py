@@ -13,7 +13,8 @@ account left empty by a balance, nonce or code change is destroyed at once
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from statedb.types import (
     EMPTY_ACCOUNT,
@@ -38,6 +39,12 @@ _TO_DELETE = 7
 _CLEAR_STORAGE = 8
 
 _EMPTY: dict[int, int] = {}
+
+if TYPE_CHECKING:
+    from jit.evm.frame import Evm
+
+# Runs one frame's code to its end (the interpreter, or compiled code).
+CodeRunner = Callable[["Evm"], None]
 
 
 class Log:
@@ -81,6 +88,7 @@ class TxState:
         "out_of_gas_halts",
         "reader",
         "refund",
+        "run_code",
         "storage",
         "storage_reads",
         "to_delete",
@@ -89,8 +97,10 @@ class TxState:
         "warm_slots",
     )
 
-    def __init__(self, reader: StateReader) -> None:
+    def __init__(self, reader: StateReader, run_code: CodeRunner | None = None) -> None:
         self.reader = reader
+        # The engine that runs contract code (jit.compiler.engine); None is the interpreter.
+        self.run_code = run_code
         self.accounts: dict[Address, Account | None] = {}
         self.original_accounts: dict[Address, Account | None] = {}
         self.storage: dict[Address, dict[int, int]] = {}

@@ -59,7 +59,7 @@ from jit.evm.gas import (
 )
 from jit.evm.message import process_create_message, process_message
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
-from jit.evm.state import Log, TxState
+from jit.evm.state import CodeRunner, Log, TxState
 from jit.forks import ForkRules
 from statedb.types import EMPTY_CODE_HASH, Address, StateDiff, StateReader, keccak256
 
@@ -340,14 +340,16 @@ def execute_transaction(
     block_gas_used: int = 0,
     block_blob_gas_used: int = 0,
     check_sender_code: bool = True,
+    engine: CodeRunner | None = None,
 ) -> TxOutcome:
     """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid.
 
     ``check_sender_code=False`` skips the EIP-3607 sender-is-EOA rule, as geth's
     eth_call does (calls "from" a contract are common in tests and simulations).
+    ``engine`` runs contract code (``jit.compiler.Engine.run``); None interprets.
     """
     intrinsic, floor = validate_static(tx, rules)
-    state = TxState(reader)
+    state = TxState(reader, engine)
     effective_gas_price, blob_gas = _validate_against_block(
         tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
     )
@@ -480,7 +482,12 @@ class SystemCallResult:
 
 
 def execute_system_call(
-    target: Address, data: bytes, block: BlockEnv, reader: StateReader, rules: ForkRules
+    target: Address,
+    data: bytes,
+    block: BlockEnv,
+    reader: StateReader,
+    rules: ForkRules,
+    engine: CodeRunner | None = None,
 ) -> SystemCallResult | None:
     """A block-level system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251).
 
@@ -488,7 +495,7 @@ def execute_system_call(
     no fee, no nonce change. Returns None when ``target`` has no code (EIP-4788 and
     EIP-2935 then skip the call; for the request contracts the caller decides).
     """
-    state = TxState(reader)
+    state = TxState(reader, engine)
     code = state.get_code(target)
     if not code:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jit.evm.frame import BlockEnv
+from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
 from jit.forks import rules_for
 from sequencer.types.transactions import Transaction
@@ -46,6 +47,7 @@ def run(
     to: bytes | None = CONTRACT,
     tx_type: int = 2,
     base_fee: int = 7,
+    engine: CodeRunner | None = None,
 ) -> Run:
     state = state if state is not None else world(code)
     rules = rules_for(fork)
@@ -70,7 +72,7 @@ def run(
         max_priority_fee_per_gas=1,
         sender=SENDER,
     )
-    outcome = execute_transaction(tx, block, state, rules)
+    outcome = execute_transaction(tx, block, state, rules, engine=engine)
     state.apply(outcome.diff)
     state.apply(coinbase_credit_diff(state, COINBASE, outcome.fee_credit))
     return Run(outcome, state)

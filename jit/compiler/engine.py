@@ -1,0 +1,227 @@
+"""``Engine``: the one switch between the interpreter and compiled code, and
+the compiled-code cache.
+
+Modes (``--engine``):
+
+- ``interpreter``: every frame is interpreted (``runner`` is None).
+- ``jit``: a code is compiled the first time it runs, synchronously.
+- ``auto``: a code is interpreted until it has run ``hot_threshold`` times,
+  then compiled: on a worker thread when ``background`` is set (the node:
+  compiling stays off the critical path of a mini-block, and the interpreter
+  keeps running the code until its program is installed), else at once.
+
+The cache is keyed by (code, fork): the code bytes themselves, whose hash
+Python caches on the bytes object, so a lookup costs no keccak and equality
+is exact. It holds at most ``max_entries`` programs and ``max_code_bytes`` of
+compiled bytecode, evicting the oldest first. A code the compiler rejects or
+fails on is logged once and remembered, and is interpreted from then on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from jit.compiler.codegen import generate
+from jit.compiler.loader import Program, load, unload
+from jit.evm.frame import Evm
+from jit.evm.message import execute_code
+from jit.evm.state import CodeRunner
+from jit.forks import Fork, ForkRules
+from statedb.types import keccak256
+
+ENGINE_MODES = ("interpreter", "jit", "auto")
+DEFAULT_HOT_THRESHOLD = 2
+MAX_HOT_THRESHOLD = 1_000_000_000
+DEFAULT_MAX_ENTRIES = 2048
+DEFAULT_MAX_CODE_BYTES = 64 * 1024 * 1024
+_PADDING = b"\x00" * 33
+_COUNTS_LIMIT = 100_000
+
+logger = logging.getLogger("hummingbird.jit")
+
+CacheKey = tuple[bytes, Fork]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    mode: str
+    compiled: int  # programs built
+    failed: int  # codes the compiler rejected or failed on
+    cached: int  # programs in the cache now
+    compile_seconds: float  # CPU time spent compiling
+    compiled_runs: int  # frames run by compiled code
+    interpreted_runs: int  # frames run by the interpreter
+
+
+def compile_program(code: bytes, rules: ForkRules) -> Program:
+    """Generate, compile and load ``code`` for ``rules``' fork."""
+    started = time.thread_time()
+    module = generate(code, rules)
+    filename = f"<jit {keccak256(code).hex()[:16]} {rules.name}>"
+    program = load(module, filename)
+    elapsed = time.thread_time() - started
+    return Program(
+        program.run,
+        program.jumpdests,
+        program.filename,
+        program.source,
+        program.regions,
+        elapsed,
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        mode: str = "auto",
+        *,
+        hot_threshold: int = DEFAULT_HOT_THRESHOLD,
+        background: bool = False,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_code_bytes: int = DEFAULT_MAX_CODE_BYTES,
+    ) -> None:
+        if mode not in ENGINE_MODES:
+            raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
+        if (
+            isinstance(hot_threshold, bool)
+            or not isinstance(hot_threshold, int)
+            or not 0 <= hot_threshold <= MAX_HOT_THRESHOLD
+        ):
+            raise ValueError(f"hot threshold must be an integer in 0..{MAX_HOT_THRESHOLD}")
+        if max_entries < 1 or max_code_bytes < 1:
+            raise ValueError("the compiled-code cache needs room for at least one program")
+        self.mode = mode
+        self.hot_threshold = 0 if mode == "jit" else hot_threshold
+        self.max_entries = max_entries
+        self.max_code_bytes = max_code_bytes
+        self._programs: OrderedDict[CacheKey, Program] = OrderedDict()
+        self._code_bytes = 0
+        self._counts: dict[CacheKey, int] = {}
+        self._failed: set[CacheKey] = set()
+        self._pending: dict[CacheKey, Future[Program]] = {}
+        self._lock = threading.Lock()
+        self._worker = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="jit-compile")
+            if background and mode == "auto"
+            else None
+        )
+        self._compiled = 0
+        self._compile_seconds = 0.0
+        self._compiled_runs = 0
+        self._interpreted_runs = 0
+
+    @property
+    def runner(self) -> CodeRunner | None:
+        """What ``execute_transaction(engine=...)`` takes; None interprets."""
+        return None if self.mode == "interpreter" else self.run
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, evm: Evm) -> None:
+        code = evm.msg.code
+        key = (code, evm.rules.fork)
+        program = self._programs.get(key)
+        if program is None:
+            program = self._miss(key, evm.rules)
+            if program is None:
+                self._interpreted_runs += 1
+                execute_code(evm)
+                return
+        self._compiled_runs += 1
+        evm.code = code + _PADDING
+        evm.jumpdests = program.jumpdests
+        program.run(evm)
+
+    def _miss(self, key: CacheKey, rules: ForkRules) -> Program | None:
+        """The program for ``key`` if it is (now) ready, else None: interpret."""
+        if key in self._failed:
+            return None
+        if self._pending:
+            self._install_finished()
+            program = self._programs.get(key)
+            if program is not None or key in self._pending:
+                return program
+        count = self._counts.get(key, 0) + 1
+        if count <= self.hot_threshold:
+            if len(self._counts) >= _COUNTS_LIMIT:
+                self._counts.clear()
+            self._counts[key] = count
+            return None
+        self._counts.pop(key, None)
+        if self._worker is not None:
+            self._pending[key] = self._worker.submit(compile_program, key[0], rules)
+            return None
+        try:
+            program = compile_program(key[0], rules)
+        except Exception as error:  # noqa: BLE001 - any compiler failure means: interpret
+            self._fail(key, error)
+            return None
+        self._install(key, program)
+        return program
+
+    def _install_finished(self) -> None:
+        for key, future in list(self._pending.items()):
+            if not future.done():
+                continue
+            del self._pending[key]
+            error = future.exception()
+            if error is not None:
+                self._fail(key, error)
+            else:
+                self._install(key, future.result())
+
+    def _fail(self, key: CacheKey, error: BaseException) -> None:
+        self._failed.add(key)
+        logger.warning(
+            "jit: compiling code %s for %s failed, interpreting it from now on: %s",
+            keccak256(key[0]).hex(),
+            key[1].display_name,
+            error,
+        )
+
+    def _install(self, key: CacheKey, program: Program) -> None:
+        with self._lock:
+            self._compiled += 1
+            self._compile_seconds += program.compile_seconds
+            self._programs[key] = program
+            self._code_bytes += len(key[0])
+            while self._programs and (
+                len(self._programs) > self.max_entries or self._code_bytes > self.max_code_bytes
+            ):
+                old_key, old = self._programs.popitem(last=False)
+                self._code_bytes -= len(old_key[0])
+                unload(old)
+
+    # ------------------------------------------------------------------ control
+
+    def program_for(self, code: bytes, rules: ForkRules) -> Program | None:
+        """The cached program for ``code`` under ``rules``, if any."""
+        return self._programs.get((code, rules.fork))
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait for queued background compiles and install them (tests, benchmarks)."""
+        for future in list(self._pending.values()):
+            future.exception(timeout)
+        self._install_finished()
+
+    def stats(self) -> EngineStats:
+        return EngineStats(
+            mode=self.mode,
+            compiled=self._compiled,
+            failed=len(self._failed),
+            cached=len(self._programs),
+            compile_seconds=self._compile_seconds,
+            compiled_runs=self._compiled_runs,
+            interpreted_runs=self._interpreted_runs,
+        )
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+        self._pending.clear()
