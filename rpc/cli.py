@@ -2,7 +2,7 @@
 
 Owns the command line (every flag is validated here with a clear message and
 exit status 2), the start-up banner (accounts, keys, mnemonic, chain id,
-address, data directory, block time, like anvil's) and clean shutdown on
+address, data directory, block time, execution engine, like anvil's) and clean shutdown on
 SIGINT/SIGTERM (the database is closed, so the next start resumes the chain).
 """
 
@@ -17,11 +17,20 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from jit.compiler import ENGINE_MODES
 from jit.forks import Fork
 from rpc.namespaces import default_registry
 from rpc.namespaces.web3 import VERSION
 from rpc.server import create_app, serve
-from sequencer.config import DEFAULT_MNEMONIC, ChainConfig, ConfigError, NodeConfig
+from sequencer.config import (
+    DEFAULT_ENGINE,
+    DEFAULT_HOT_THRESHOLD,
+    DEFAULT_MNEMONIC,
+    MAX_HOT_THRESHOLD,
+    ChainConfig,
+    ConfigError,
+    NodeConfig,
+)
 from sequencer.node import Node
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
@@ -80,6 +89,15 @@ def _hardfork(text: str) -> Fork:
         ) from None
 
 
+def _engine(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ENGINE_MODES:
+        raise argparse.ArgumentTypeError(
+            f"unknown engine {text!r}; choose one of {', '.join(ENGINE_MODES)}"
+        )
+    return mode
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hummingbird",
@@ -114,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=10_000,
         help="blocks of historical state kept",
     )
+    p.add_argument(
+        "--engine",
+        type=_engine,
+        default=DEFAULT_ENGINE,
+        metavar="{" + ",".join(ENGINE_MODES) + "}",
+        help="how contract code runs: interpreter; jit (compile every contract on its first "
+        "run); auto (interpret until a code is hot, then compile it in the background; default)",
+    )
+    p.add_argument(
+        "--jit-threshold",
+        type=_int_arg("JIT threshold", 1, MAX_HOT_THRESHOLD),
+        default=DEFAULT_HOT_THRESHOLD,
+        metavar="N",
+        help=f"executions of a code before --engine auto compiles it (default "
+        f"{DEFAULT_HOT_THRESHOLD})",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
     return p
@@ -136,6 +170,8 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         balance=args.balance,
         mnemonic=args.mnemonic,
         history_window=args.history_window,
+        engine=args.engine,
+        hot_threshold=args.jit_threshold,
     )
 
 
@@ -167,12 +203,22 @@ def banner(node: Node, url: str) -> str:
         f"Base fee:          {node.pending_env().base_fee} wei (next block)",
         f"Block time:        {cfg.block_time * 1000:g} ms (sealed sooner when the queue drains)",
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
+        f"Engine:            {engine_description(cfg)}",
         f"Head block:        {node.head_number}",
         "",
         f"Listening on {url} (HTTP and WebSocket)",
         "",
     ]
     return "\n".join(lines)
+
+
+def engine_description(cfg: NodeConfig) -> str:
+    if cfg.engine == "auto":
+        runs = "run" if cfg.hot_threshold == 1 else "runs"
+        return f"auto (JIT after {cfg.hot_threshold} {runs} of a code, compiled in the background)"
+    if cfg.engine == "jit":
+        return "jit (every contract compiled on its first run)"
+    return cfg.engine
 
 
 async def run(config: NodeConfig, host: str, port: int, *, print_banner: bool = True) -> None:

@@ -2,7 +2,7 @@
 
 Owns ``ChainConfig`` (consensus-relevant: chain id, fork, gas limit, initial base
 fee, coinbase) and ``NodeConfig`` (process-level: data directory, block time,
-dev accounts, pool limits). Values are validated here so a bad flag fails at
+dev accounts, pool limits, execution engine and its JIT hotness threshold). Values are validated here so a bad flag fails at
 start-up with a clear message, not deep inside the producer.
 """
 
@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from jit.compiler import ENGINE_MODES
 from jit.forks import Fork
 
 DEFAULT_MNEMONIC: Final = "test test test test test test test test test test test junk"
 DEFAULT_BALANCE_WEI: Final = 10_000 * 10**18
 MAX_BLOCK_GAS_LIMIT: Final = 2**63 - 1
+DEFAULT_ENGINE: Final = "auto"
+DEFAULT_HOT_THRESHOLD: Final = 2  # executions of a code before "auto" compiles it
+MAX_HOT_THRESHOLD: Final = 1_000_000_000
 
 
 class ConfigError(ValueError):
@@ -58,6 +62,10 @@ class NodeConfig:
     mnemonic: str = DEFAULT_MNEMONIC
     history_window: int = 10_000
     pool: PoolLimits = field(default_factory=PoolLimits)
+    # jit.compiler.Engine mode: "interpreter", "jit" (compile on first run) or "auto"
+    # (interpret until a code has run hot_threshold times, then compile off the block path).
+    engine: str = DEFAULT_ENGINE
+    hot_threshold: int = DEFAULT_HOT_THRESHOLD
 
     def __post_init__(self) -> None:
         if not 0 < self.block_time <= 3600:
@@ -68,3 +76,16 @@ class NodeConfig:
             raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
+        if self.engine not in ENGINE_MODES:
+            raise ConfigError(
+                f"engine must be one of {', '.join(ENGINE_MODES)}, got {self.engine!r}"
+            )
+        if (
+            isinstance(self.hot_threshold, bool)
+            or not isinstance(self.hot_threshold, int)
+            or not 1 <= self.hot_threshold <= MAX_HOT_THRESHOLD
+        ):
+            raise ConfigError(
+                f"JIT threshold must be an integer in 1..{MAX_HOT_THRESHOLD}, "
+                f"got {self.hot_threshold!r}"
+            )

@@ -1,6 +1,8 @@
 """``Node``: the only object the rpc layer talks to (DESIGN §3).
 
-Owns the wiring (statedb, chain, pool, producer, executor), genesis on first
+Owns the wiring (statedb, chain, pool, producer, executor, and the one execution
+engine, ``jit.compiler.Engine``, whose runner every execution path uses: block
+production, system calls and simulation), genesis on first
 start and resumption on restart, the producer task, and the node's verbs:
 sending transactions (answering once the block is sealed), simulation
 (eth_call, eth_estimateGas, eth_createAccessList with state and block
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from jit.compiler import Engine
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.transaction import TxOutcome, execute_transaction
@@ -96,6 +99,14 @@ class Node:
             self._write_genesis()
         else:
             self._check_resumed()
+        try:
+            # One engine for the whole node: compiled code is shared by block production
+            # and simulation; "auto" compiles hot code on a worker thread, off the block path.
+            self.engine = Engine(config.engine, hot_threshold=config.hot_threshold, background=True)
+        except ValueError as error:
+            self.db.close()
+            raise ConfigError(str(error)) from None
+        run_code = self.engine.runner
         self.pool = TxPool(
             config.pool,
             self.db.head.get_account,
@@ -108,11 +119,12 @@ class Node:
             self.db,
             self.chain,
             self.pool,
-            SerialExecutor(),
+            SerialExecutor(run_code),
             chain_config,
             self.rules,
             config.block_time,
             self._publish,
+            engine=run_code,
         )
         self._block_listeners: list[Callable[[MiniBlock], None]] = []
         self._pending_listeners: list[Callable[[Transaction], None]] = []
@@ -172,7 +184,14 @@ class Node:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.db.close()
+        self.close()
+
+    def close(self) -> None:
+        """Stop the engine's compile thread and close the database."""
+        try:
+            self.engine.close()
+        finally:
+            self.db.close()
 
     async def _produce_forever(self) -> None:
         has_ready = self.pool.has_ready
@@ -453,7 +472,9 @@ class Node:
         if tx.gas_limit > env.gas_limit:
             env = replace(env, gas_limit=tx.gas_limit)
         try:
-            outcome = execute_transaction(tx, env, reader, self.rules, check_sender_code=False)
+            outcome = execute_transaction(
+                tx, env, reader, self.rules, check_sender_code=False, engine=self.engine.runner
+            )
         except InvalidTransaction as error:
             raise TransactionRejected(str(error)) from None
         return SimulationResult(outcome, tx)
@@ -594,6 +615,18 @@ class Node:
     # ------------------------------------------------------------ info
 
     def info(self) -> dict[str, object]:
+        stats = self.engine.stats()
+        engine: dict[str, object] = {"mode": stats.mode}
+        if stats.mode == "auto":
+            engine["hotThreshold"] = self.config.hot_threshold
+        engine.update(
+            compiled=stats.compiled,
+            failed=stats.failed,
+            cached=stats.cached,
+            compileSeconds=round(stats.compile_seconds, 6),
+            compiledRuns=stats.compiled_runs,
+            interpretedRuns=stats.interpreted_runs,
+        )
         return {
             "name": "hummingbird",
             "chainId": self.config.chain.chain_id,
@@ -602,6 +635,7 @@ class Node:
             "blockTime": self.config.block_time,
             "dataDir": self.config.data_dir,
             "pool": len(self.pool),
+            "engine": engine,
         }
 
 

@@ -22,6 +22,7 @@ from typing import Final
 from jit.evm.exceptions import GasLimitExceeded, InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
+from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, execute_system_call
 from jit.forks import ForkRules
 from sequencer.chain import Chain
@@ -105,6 +106,7 @@ class Producer:
         rules: ForkRules,
         block_time: float,
         publish: Callable[[MiniBlock], None],
+        engine: CodeRunner | None = None,
     ) -> None:
         self.db = db
         self.chain = chain
@@ -114,6 +116,7 @@ class Producer:
         self.rules = rules
         self.block_time = block_time
         self.publish = publish
+        self.engine = engine  # runs the system contracts' code (None: the interpreter)
         self.time_offset = 0  # evm_increaseTime
         self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
 
@@ -150,7 +153,7 @@ class Producer:
         if self.rules.eip2935:
             calls.append((HISTORY_STORAGE_ADDRESS, parent.hash))
         for target, data in calls:
-            result = execute_system_call(target, data, env, view, self.rules)
+            result = execute_system_call(target, data, env, view, self.rules, engine=self.engine)
             if result is not None:
                 diff.merge(result.diff)
 
@@ -160,7 +163,7 @@ class Producer:
         view = OverlayView(self.db.head, diff)
         requests: list[bytes] = [b"\x00"]  # EIP-6110 deposits: no deposit contract here
         for kind, target in ((1, WITHDRAWAL_REQUEST_ADDRESS), (2, CONSOLIDATION_REQUEST_ADDRESS)):
-            result = execute_system_call(target, b"", env, view, self.rules)
+            result = execute_system_call(target, b"", env, view, self.rules, engine=self.engine)
             if result is None or not result.success:
                 requests.append(bytes((kind,)))
                 continue

@@ -224,7 +224,7 @@ class _RegionWriter:
 
     def fold_or_assign(self, expr: str, operands: tuple[str, ...]) -> str:
         if "evm." not in expr and all(op.isdigit() for op in operands):
-            value = eval(expr, dict(_FOLD_NAMESPACE))  # noqa: S307 - our own template over literals
+            value = eval(expr, dict(_FOLD_NAMESPACE))  # our own template over literals
             return str(value)
         name = self.new_temp()
         self.emit(f"{name} = {expr}")

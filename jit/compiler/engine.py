@@ -158,7 +158,7 @@ class Engine:
             return None
         try:
             program = compile_program(key[0], rules)
-        except Exception as error:  # noqa: BLE001 - any compiler failure means: interpret
+        except Exception as error:  # any compiler failure means: interpret
             self._fail(key, error)
             return None
         self._install(key, program)

@@ -30,7 +30,7 @@ def load(module: GeneratedModule, filename: str, compile_seconds: float = 0.0) -
     namespace: dict[str, Any] = base_namespace()
     namespace.update(module.handlers)
     code_object = compile(module.source, filename, "exec")
-    exec(code_object, namespace)  # noqa: S102 - our own generated source
+    exec(code_object, namespace)  # our own generated source
     lines = module.source.splitlines(keepends=True)
     linecache.cache[filename] = (len(module.source), None, lines, filename)
     return Program(

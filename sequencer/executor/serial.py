@@ -4,6 +4,8 @@ Owns running a batch of pool transactions against the block's running state.
 Each transaction sees every earlier one, including the coinbase fee credit,
 which is applied per transaction so ``BALANCE(coinbase)`` is exact (DESIGN §3
 defers it to the seal; see docs/architecture.md for why the serial oracle must not).
+Contract code runs on the node's engine (``jit.compiler.Engine.runner``; None
+interprets).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
+from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
 from jit.forks import ForkRules
 from sequencer.types.transactions import Transaction
@@ -48,6 +51,9 @@ class Executor(Protocol):
 
 
 class SerialExecutor:
+    def __init__(self, engine: CodeRunner | None = None) -> None:
+        self.engine = engine
+
     def execute(
         self,
         block: BlockEnv,
@@ -60,6 +66,7 @@ class SerialExecutor:
         view = OverlayView(base, progress.diff)
         results: list[TxOutcome | InvalidTransaction] = []
         coinbase = block.coinbase
+        engine = self.engine
         for tx in batch:
             if results and time.monotonic() >= deadline:
                 break
@@ -71,6 +78,7 @@ class SerialExecutor:
                     rules,
                     block_gas_used=progress.gas_used,
                     block_blob_gas_used=progress.blob_gas_used,
+                    engine=engine,
                 )
             except InvalidTransaction as error:
                 results.append(error)

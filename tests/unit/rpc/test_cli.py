@@ -6,19 +6,22 @@ import pytest
 
 from jit.forks import Fork
 from rpc.cli import build_parser, config_from
+from sequencer.config import NodeConfig
 
 
-def parse(*argv: str) -> object:
+def parse(*argv: str) -> NodeConfig:
     return config_from(build_parser().parse_args(list(argv)))
 
 
 def test_defaults() -> None:
     config = parse()
-    assert config.chain.chain_id == 31337  # type: ignore[attr-defined]
-    assert config.chain.fork is Fork.OSAKA  # type: ignore[attr-defined]
-    assert config.chain.gas_limit == 60_000_000  # type: ignore[attr-defined]
-    assert config.block_time == 0.010  # type: ignore[attr-defined]
-    assert config.data_dir == ".hummingbird"  # type: ignore[attr-defined]
+    assert config.chain.chain_id == 31337
+    assert config.chain.fork is Fork.OSAKA
+    assert config.chain.gas_limit == 60_000_000
+    assert config.block_time == 0.010
+    assert config.data_dir == ".hummingbird"
+    assert config.engine == "auto"
+    assert config.hot_threshold == 2
 
 
 def test_flags() -> None:
@@ -37,12 +40,12 @@ def test_flags() -> None:
         "--base-fee",
         "7",
     )
-    assert config.chain.chain_id == 1337  # type: ignore[attr-defined]
-    assert config.block_time == 0.25  # type: ignore[attr-defined]
-    assert config.balance == 15 * 10**17  # type: ignore[attr-defined]
-    assert config.chain.fork is Fork.PRAGUE  # type: ignore[attr-defined]
-    assert config.data_dir is None  # type: ignore[attr-defined]
-    assert parse("--block-time", "2").block_time == 2.0  # type: ignore[attr-defined]
+    assert config.chain.chain_id == 1337
+    assert config.block_time == 0.25
+    assert config.balance == 15 * 10**17
+    assert config.chain.fork is Fork.PRAGUE
+    assert config.data_dir is None
+    assert parse("--block-time", "2").block_time == 2.0
 
 
 @pytest.mark.parametrize(
@@ -65,6 +68,20 @@ def test_flags() -> None:
         ["--base-fee", str(2**256)],
         ["--port"],
         ["--no-such-flag"],
+        ["--engine", "llvm"],
+        ["--engine", ""],
+        ["--engine", "jit; rm -rf /"],
+        ["--engine", "interpreter\x00"],
+        ["--engine"],
+        ["--jit-threshold"],
+        ["--jit-threshold", "0"],
+        ["--jit-threshold", "-1"],
+        ["--jit-threshold", "1.5"],
+        ["--jit-threshold", "hot"],
+        ["--jit-threshold", ""],
+        ["--jit-threshold", "1" + "0" * 50],
+        ["--jit-threshold", "9" * 5000],  # beyond int()'s digit limit: still a clean error
+        ["--jit-threshold", "1000000001"],
     ],
 )
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,3 +96,53 @@ def test_bad_mnemonic_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="mnemonic"):
         parse("--mnemonic", "not a mnemonic")
+
+
+@pytest.mark.parametrize("mode", ["interpreter", "jit", "auto", "JIT", " auto "])
+def test_engine_flag(mode: str) -> None:
+    config = parse("--engine", mode)
+    assert config.engine == mode.strip().lower()
+
+
+def test_jit_threshold_flag() -> None:
+    assert parse("--jit-threshold", "1").hot_threshold == 1
+    assert parse("--jit-threshold", "0x10").hot_threshold == 16
+    big = parse("--engine", "auto", "--jit-threshold", "1000000000")
+    assert big.hot_threshold == 10**9
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--engine", "llvm"], "unknown engine 'llvm'; choose one of interpreter, jit, auto"),
+        (["--jit-threshold", "-1"], "JIT threshold must be in 1..1000000000, got -1"),
+        (["--jit-threshold", "lots"], "JIT threshold must be an integer, got 'lots'"),
+    ],
+)
+def test_engine_errors_name_the_flag(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_banner_and_info_show_the_engine() -> None:
+    from rpc.cli import banner
+    from sequencer.node import Node
+
+    node = Node(parse("--ephemeral", "--accounts", "1", "--engine", "auto", "--jit-threshold", "5"))
+    try:
+        text = banner(node, "http://127.0.0.1:8545")
+        assert "Engine:            auto (JIT after 5 runs of a code" in text
+        info = node.info()
+        assert info["engine"]["mode"] == "auto"
+        assert info["engine"]["hotThreshold"] == 5
+    finally:
+        node.close()
+    node = Node(parse("--ephemeral", "--accounts", "0", "--engine", "interpreter"))
+    try:
+        assert "Engine:            interpreter\n" in banner(node, "http://x")
+        assert node.info()["engine"]["mode"] == "interpreter"
+    finally:
+        node.close()

@@ -39,4 +39,4 @@ def test_transaction_that_does_not_fit_goes_to_the_next_block_once() -> None:
         assert node.producer.produce() is None
         assert len(node.pool) == 0 and not node.pool.has_ready.is_set()
     finally:
-        node.db.close()
+        node.close()
