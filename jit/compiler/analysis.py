@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from jit.evm.analysis import valid_jump_destinations
 from jit.evm.opcodes import OpcodeInfo
@@ -96,8 +97,9 @@ STACK_EFFECTS: Mapping[int, tuple[int, int]] = _stack_effects()
 UNDEFINED_EFFECT = (0, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Instruction:
+class Instruction(NamedTuple):
+    """One decoded instruction (a NamedTuple: decoding makes thousands of these)."""
+
     pc: int
     op: int
     name: str

@@ -35,6 +35,8 @@ jumps look the destination up in ``JUMP_TABLE`` (every valid JUMPDEST).
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -107,7 +109,6 @@ class CompileError(Exception):
 class GeneratedModule:
     source: str
     region_starts: tuple[int, ...]
-    handlers: dict[str, Callable[..., None]]  # h_XX name -> the fork's handler
     jumpdests: frozenset[int]
 
 
@@ -130,7 +131,11 @@ class _RegionWriter:
         self.need = 0  # entry-relative depth the region reads
         self.growth = 0  # entry-relative height the region reaches
         self.temp = 0
+        # Temps loaded from the real list -> their depth, until the next flush:
+        # a value written back to where it came from needs no write.
+        self.loaded: dict[str, int] = {}
         self.uses_memory = False
+        self.memory_known = 0  # memory covers at least this many bytes here (it never shrinks)
         self.total_gas = sum(i.static_gas for i in region.instructions)
         self.remaining = self.total_gas  # R_k once instruction k is charged
         self.before = self.total_gas  # R_{k-1}: gas owed from instruction k on
@@ -151,6 +156,7 @@ class _RegionWriter:
         self._touch_real(depth)
         name = self.new_temp()
         self.emit(f"{name} = s[-{depth}]")
+        self.loaded[name] = depth
         return name
 
     def pop(self) -> str:
@@ -187,8 +193,12 @@ class _RegionWriter:
     def snapshot(self) -> tuple[tuple[str, ...], int]:
         return tuple(self.items), self.consumed
 
-    @staticmethod
-    def write_back(items: tuple[str, ...] | list[str], consumed: int) -> list[str]:
+    def write_back(self, items: tuple[str, ...] | list[str], consumed: int) -> list[str]:
+        start = 0
+        while start < len(items) and consumed and self.loaded.get(items[start]) == consumed:
+            start += 1
+            consumed -= 1
+        items = items[start:]
         if consumed:
             if items:
                 return [f"s[-{consumed}:] = ({', '.join(items)},)"]
@@ -206,6 +216,7 @@ class _RegionWriter:
         self.offset += len(self.items) - self.consumed
         self.items = []
         self.consumed = 0
+        self.loaded.clear()
 
     def gas_expr(self, owed: int) -> str:
         return f"g + {owed}" if owed else "g"
@@ -216,9 +227,13 @@ class _RegionWriter:
     def hand_over(self, snapshot: tuple[tuple[str, ...], int], pc: int, indent: int) -> None:
         """Hand the frame to the interpreter before the instruction at ``pc``."""
         items, consumed = snapshot
-        for line in self.exit_lines(items, consumed, self.before):
-            self.emit(line, indent)
-        self.emit(f"return _resume(evm, {pc})", indent)
+        start = 0
+        while start < len(items) and consumed and self.loaded.get(items[start]) == consumed:
+            start += 1
+            consumed -= 1
+        values = f"({', '.join(items[start:])},)" if items[start:] else "()"
+        gas = self.gas_expr(self.before)
+        self.emit(f"return _hand(evm, {pc}, {gas}, {consumed}, {values})", indent)
 
     # ------------------------------------------------------------ instructions
 
@@ -241,15 +256,19 @@ class _RegionWriter:
     ) -> str:
         """Make memory cover [offset, offset + size); returns the end expression."""
         self.uses_memory = True
-        end = str(int(offset) + size) if offset.isdigit() else self.new_temp()
-        if not offset.isdigit():
+        if offset.isdigit():
+            end = str(int(offset) + size)
+            if int(end) <= self.memory_known:
+                return end  # an earlier access in this region already covered it
+            self.memory_known = int(end)
+        else:
+            end = self.new_temp()
             self.emit(f"{end} = {offset} + {size}")
         self.emit(f"if {end} > len(m):")
-        self.emit(f"c = _mem_cost(len(m), {end})", 2)
-        self.emit("if c > g:", 2)
+        self.emit(f"h = _mem(m, {end}, g)", 2)
+        self.emit("if h < 0:", 2)
         self.hand_over(snapshot, pc, 3)
-        self.emit("g -= c", 2)
-        self.emit(f"_grow(m, {end})", 2)
+        self.emit("g = h", 2)
         return end
 
     def instruction(self, ins: Instruction) -> bool:
@@ -438,7 +457,22 @@ class _RegionWriter:
         head.append(f"        return _resume(evm, {region.start})")
         if self.uses_memory:
             head.append("    m = evm.memory")
-        return head + self.lines
+        return head + _without_dead_loads(self.lines)
+
+
+_TEMP = re.compile(r"\bt\d+\b")
+_LOAD = re.compile(r"^\s*(t\d+) = s\[-\d+\]$")
+
+
+def _without_dead_loads(lines: list[str]) -> list[str]:
+    """Drop loads from the real stack whose value is never used."""
+    uses = Counter(_TEMP.findall("\n".join(lines)))
+    kept = []
+    for line in lines:
+        match = _LOAD.match(line)
+        if match is None or uses[match.group(1)] > 1:
+            kept.append(line)
+    return kept
 
 
 class _ModuleWriter:
@@ -446,37 +480,47 @@ class _ModuleWriter:
         self.code = code
         self.rules = rules
         self.jumpdests = valid_jump_destinations(code)
-        self.handlers: dict[str, Callable[..., None]] = {}
 
     def handler_name(self, op: int) -> str:
-        name = f"h_{op:02x}"
-        self.handlers[name] = self.rules.ops[op]
-        return name
+        return f"h_{op:02x}"  # every byte's handler is in the namespace (handler_names)
+
+
+class Translation:
+    """A code's analysis for one fork, from which region functions are
+    generated one at a time (lazily) or all at once (``generate``)."""
+
+    def __init__(self, code: bytes, rules: ForkRules) -> None:
+        if not code:
+            raise CompileError("empty code has nothing to compile")
+        self.code = code
+        self.rules = rules
+        self.regions = regions(code, rules.opcode_table)
+        self._by_start = {region.start: region for region in self.regions}
+        self._writer = _ModuleWriter(code, rules)
+        self.jumpdests = self._writer.jumpdests
+
+    def region_source(self, start: int) -> str:
+        return "\n".join(_RegionWriter(self._writer, self._by_start[start]).function()) + "\n"
+
+    def header(self) -> str:
+        return (
+            f"# {len(self.code)} bytes of EVM code, fork {self.rules.name}, "
+            f"{len(self.regions)} regions\n"
+        )
+
+
+def handler_names(rules: ForkRules) -> dict[str, Callable[..., None]]:
+    """``h_XX`` -> the fork's handler for byte XX, for every byte."""
+    return {f"h_{op:02x}": handler for op, handler in enumerate(rules.ops)}
 
 
 def generate(code: bytes, rules: ForkRules) -> GeneratedModule:
-    """The Python source of ``code`` compiled for ``rules``' fork."""
-    if not code:
-        raise CompileError("empty code has nothing to compile")
-    module = _ModuleWriter(code, rules)
-    table = rules.opcode_table
-    found = regions(code, table)
-    lines = [f"# {len(code)} bytes of EVM code, fork {rules.name}, {len(found)} regions", ""]
-    for region in found:
-        lines.extend(_RegionWriter(module, region).function())
-        lines.append("")
-    starts = tuple(region.start for region in found)
-    entries = ", ".join(f"{pc}: r_{pc}" for pc in starts if pc in module.jumpdests)
-    lines.append(f"JUMP_TABLE = {{{entries}}}")
-    lines.append("")
-    lines.append("def run(evm):")
-    lines.append("    f = r_0")
-    lines.append("    try:")
-    lines.append("        while f is not None:")
-    lines.append("            f = f(evm)")
-    lines.append("    except _Stop:")
-    lines.append("        return")
-    lines.append("    except IndexError as error:")
-    lines.append("        raise _Underflow from error")
-    lines.append("")
-    return GeneratedModule("\n".join(lines), starts, module.handlers, module.jumpdests)
+    """The whole Python source of ``code`` compiled for ``rules``' fork."""
+    translation = Translation(code, rules)
+    parts = [translation.header()]
+    for region in translation.regions:
+        parts.append("\n")
+        parts.append(translation.region_source(region.start))
+    return GeneratedModule(
+        "".join(parts), tuple(r.start for r in translation.regions), translation.jumpdests
+    )

@@ -70,10 +70,43 @@ def grow(memory: bytearray, end: int) -> None:
     memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
 
 
+def grow_charged(memory: bytearray, end: int, gas: int) -> int:
+    """Grow memory to cover ``end`` if its expansion gas fits in ``gas``: the
+    gas left, or -1 (nothing done) when it does not."""
+    cost = expansion_cost(len(memory), end)
+    if cost > gas:
+        return -1
+    memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
+    return gas - cost
+
+
+def hand_over(evm: Evm, pc: int, gas: int, consumed: int, items: tuple[int, ...]) -> None:
+    """Write back the stack and gas as they are before the instruction at
+    ``pc`` and let the interpreter run the frame from there."""
+    stack = evm.stack
+    if consumed:
+        stack[-consumed:] = items
+    else:
+        stack.extend(items)
+    evm.gas_left = gas
+    interpret_from(evm, pc)
+
+
 def resume(evm: Evm, pc: int) -> None:
     """Hand the frame to the interpreter at ``pc``: the stack and gas are exact
     as the interpreter would have them before the instruction at ``pc``."""
     interpret_from(evm, pc)
+
+
+def trampoline(region: Any, evm: Evm) -> None:
+    """Run region functions until one returns None (the frame is done)."""
+    try:
+        while region is not None:
+            region = region(evm)
+    except StopExecution:
+        return
+    except IndexError as error:  # as in the interpreter loop
+        raise StackUnderflowError from error
 
 
 def base_namespace() -> dict[str, Any]:
@@ -90,6 +123,8 @@ def base_namespace() -> dict[str, Any]:
         "_cdl": calldataload,
         "_mem_cost": expansion_cost,
         "_grow": grow,
+        "_mem": grow_charged,
+        "_hand": hand_over,
         "_resume": resume,
         "_Stop": StopExecution,
         "_BadJump": InvalidJumpDestError,
