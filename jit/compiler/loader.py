@@ -49,7 +49,8 @@ class Program:
 
     def source(self) -> str:
         """The generated source of the regions compiled so far (all, if eager)."""
-        return "".join(linecache.cache.get(self.filename, (0, None, [], ""))[2])
+        entry = linecache.cache.get(self.filename)
+        return "".join(entry[2]) if entry is not None else ""
 
 
 def _namespace(translation: Translation) -> dict[str, Any]:
