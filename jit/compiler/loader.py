@@ -50,7 +50,7 @@ class Program:
     def source(self) -> str:
         """The generated source of the regions compiled so far (all, if eager)."""
         entry = linecache.cache.get(self.filename)
-        return "".join(entry[2]) if entry is not None else ""
+        return "".join(entry[2]) if entry is not None and len(entry) == 4 else ""
 
 
 def _namespace(translation: Translation) -> dict[str, Any]:
