@@ -142,11 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--jit-threshold",
-        type=_int_arg("JIT threshold", 1, MAX_HOT_THRESHOLD),
+        type=_int_arg("JIT threshold", 0, MAX_HOT_THRESHOLD),
         default=DEFAULT_HOT_THRESHOLD,
         metavar="N",
-        help=f"executions of a code before --engine auto compiles it (default "
-        f"{DEFAULT_HOT_THRESHOLD})",
+        help="interpreted runs of a code before --engine auto compiles it "
+        f"(0: at once; default {DEFAULT_HOT_THRESHOLD})",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
@@ -214,6 +214,8 @@ def banner(node: Node, url: str) -> str:
 
 def engine_description(cfg: NodeConfig) -> str:
     if cfg.engine == "auto":
+        if cfg.hot_threshold == 0:
+            return "auto (every code compiled in the background on its first run)"
         runs = "run" if cfg.hot_threshold == 1 else "runs"
         return f"auto (JIT after {cfg.hot_threshold} {runs} of a code, compiled in the background)"
     if cfg.engine == "jit":

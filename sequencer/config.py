@@ -11,15 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from jit.compiler import ENGINE_MODES
+from jit.compiler.engine import DEFAULT_HOT_THRESHOLD, ENGINE_MODES, MAX_HOT_THRESHOLD
 from jit.forks import Fork
 
 DEFAULT_MNEMONIC: Final = "test test test test test test test test test test test junk"
 DEFAULT_BALANCE_WEI: Final = 10_000 * 10**18
 MAX_BLOCK_GAS_LIMIT: Final = 2**63 - 1
 DEFAULT_ENGINE: Final = "auto"
-DEFAULT_HOT_THRESHOLD: Final = 2  # executions of a code before "auto" compiles it
-MAX_HOT_THRESHOLD: Final = 1_000_000_000
 
 
 class ConfigError(ValueError):
@@ -63,7 +61,7 @@ class NodeConfig:
     history_window: int = 10_000
     pool: PoolLimits = field(default_factory=PoolLimits)
     # jit.compiler.Engine mode: "interpreter", "jit" (compile on first run) or "auto"
-    # (interpret until a code has run hot_threshold times, then compile off the block path).
+    # (interpret a code hot_threshold times, then compile it off the block path; 0: at once).
     engine: str = DEFAULT_ENGINE
     hot_threshold: int = DEFAULT_HOT_THRESHOLD
 
@@ -83,9 +81,9 @@ class NodeConfig:
         if (
             isinstance(self.hot_threshold, bool)
             or not isinstance(self.hot_threshold, int)
-            or not 1 <= self.hot_threshold <= MAX_HOT_THRESHOLD
+            or not 0 <= self.hot_threshold <= MAX_HOT_THRESHOLD
         ):
             raise ConfigError(
-                f"JIT threshold must be an integer in 1..{MAX_HOT_THRESHOLD}, "
+                f"JIT threshold must be an integer in 0..{MAX_HOT_THRESHOLD}, "
                 f"got {self.hot_threshold!r}"
             )

@@ -74,7 +74,6 @@ def test_flags() -> None:
         ["--engine", "interpreter\x00"],
         ["--engine"],
         ["--jit-threshold"],
-        ["--jit-threshold", "0"],
         ["--jit-threshold", "-1"],
         ["--jit-threshold", "1.5"],
         ["--jit-threshold", "hot"],
@@ -105,6 +104,7 @@ def test_engine_flag(mode: str) -> None:
 
 
 def test_jit_threshold_flag() -> None:
+    assert parse("--jit-threshold", "0").hot_threshold == 0
     assert parse("--jit-threshold", "1").hot_threshold == 1
     assert parse("--jit-threshold", "0x10").hot_threshold == 16
     big = parse("--engine", "auto", "--jit-threshold", "1000000000")
@@ -115,7 +115,7 @@ def test_jit_threshold_flag() -> None:
     ("argv", "message"),
     [
         (["--engine", "llvm"], "unknown engine 'llvm'; choose one of interpreter, jit, auto"),
-        (["--jit-threshold", "-1"], "JIT threshold must be in 1..1000000000, got -1"),
+        (["--jit-threshold", "-1"], "JIT threshold must be in 0..1000000000, got -1"),
         (["--jit-threshold", "lots"], "JIT threshold must be an integer, got 'lots'"),
     ],
 )

@@ -1,0 +1,204 @@
+"""The node's one execution engine: configuration, and every execution path (block
+production, system calls, eth_call, eth_estimateGas, eth_createAccessList) runs
+contract code through ``Node.engine.runner``; every mode gives the same results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import sequencer.node as node_module
+from jit.compiler import ENGINE_MODES, Engine
+from jit.evm.frame import Evm
+from jit.evm.message import execute_code
+from sequencer.config import ConfigError, NodeConfig
+from sequencer.genesis import (
+    BEACON_ROOTS_ADDRESS,
+    CONSOLIDATION_REQUEST_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+)
+from sequencer.node import Node
+from sequencer.types.blocks import MiniBlock
+from sequencer.types.call import CallRequest
+from sequencer.types.transactions import Transaction, sign_transaction
+from tests.helpers.asm import Asm
+
+
+def counter_runtime() -> bytes:
+    """slot 0 += 1, then return slot 0 + (1 + 2 + ... + 10), summed in a loop."""
+    code = Asm().push(0).op("SLOAD").push(1).op("ADD", "DUP1").push(0).op("SSTORE")
+    code.push(0).label("loop").push(1).op("ADD", "SWAP1", "DUP2", "ADD", "SWAP1", "DUP1")
+    code.push(10).op("GT").push_label("loop").op("JUMPI", "POP")
+    return code.push(0).op("MSTORE").ret(0, 32).build()
+
+
+def creation_code(runtime: bytes) -> bytes:
+    # 12 bytes of PUSH1/CODECOPY/RETURN, then the runtime
+    prefix = Asm().push(len(runtime)).push(12).push(0).op("CODECOPY")
+    code = prefix.push(len(runtime)).push(0).op("RETURN").build()
+    assert len(code) == 12
+    return code + runtime
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"engine": "llvm"}, "engine must be one of interpreter, jit, auto, got 'llvm'"),
+        ({"engine": ""}, "engine must be one of"),
+        ({"hot_threshold": -5}, "JIT threshold must be an integer in 0..1000000000, got -5"),
+        ({"hot_threshold": 10**10}, "JIT threshold must be"),
+        ({"hot_threshold": 1.5}, "JIT threshold must be"),
+        ({"hot_threshold": True}, "JIT threshold must be"),
+    ],
+)
+def test_bad_engine_config(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        NodeConfig(data_dir=None, **changes)
+
+
+def test_engine_defaults() -> None:
+    config = NodeConfig(data_dir=None)
+    assert (config.engine, config.hot_threshold) == ("auto", 2)
+    assert set(ENGINE_MODES) == {"interpreter", "jit", "auto"}
+
+
+class SpyEngine:
+    """Records the address whose code each run executes; interprets it."""
+
+    instances: list[SpyEngine] = []
+
+    def __init__(self, mode: str, hot_threshold: int = 2, background: bool = False) -> None:
+        self.args = (mode, hot_threshold, background)
+        self.real = Engine("interpreter")
+        self.targets: list[bytes] = []
+        self.closed = False
+        SpyEngine.instances.append(self)
+
+    def runner(self, evm: Evm) -> None:
+        self.targets.append(evm.msg.current_target)
+        execute_code(evm)
+
+    def stats(self) -> Any:
+        return self.real.stats()
+
+    def close(self) -> None:
+        self.closed = True
+        self.real.close()
+
+
+def send(node: Node, tx: Transaction) -> MiniBlock:
+    node.pool.add(tx, tx.encode())
+    block = node.producer.produce()
+    assert block is not None
+    return block
+
+
+def deploy_counter(node: Node) -> tuple[bytes, MiniBlock]:
+    key = node.accounts[0].private_key
+    tx = Transaction(
+        2,
+        31337,
+        0,
+        200_000,
+        None,
+        0,
+        creation_code(counter_runtime()),
+        max_fee_per_gas=10**10,
+        max_priority_fee_per_gas=1,
+    )
+    block = send(node, sign_transaction(tx, key))
+    address = block.receipts[0].contract_address
+    assert address is not None and block.receipts[0].status == 1
+    return address, block
+
+
+def bump(node: Node, address: bytes, nonce: int) -> MiniBlock:
+    tx = Transaction(
+        2,
+        31337,
+        nonce,
+        100_000,
+        address,
+        0,
+        b"",
+        max_fee_per_gas=10**10,
+        max_priority_fee_per_gas=1,
+    )
+    return send(node, sign_transaction(tx, node.accounts[0].private_key))
+
+
+@pytest.fixture
+def spy_node(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Node, SpyEngine]]:
+    SpyEngine.instances.clear()
+    monkeypatch.setattr(node_module, "Engine", SpyEngine)
+    node = Node(NodeConfig(data_dir=None, accounts=1, engine="jit", hot_threshold=7))
+    spy = SpyEngine.instances[-1]
+    try:
+        yield node, spy
+    finally:
+        node.close()
+
+
+def test_every_execution_path_runs_on_the_node_engine(spy_node: tuple[Node, SpyEngine]) -> None:
+    node, spy = spy_node
+    assert spy.args == ("jit", 7, True)  # one engine, compiling in the background
+    address, _ = deploy_counter(node)
+    # block production: the four system contracts (EIP-4788, 2935, 7002, 7251) and the
+    # creation transaction
+    assert set(spy.targets) == {
+        BEACON_ROOTS_ADDRESS,
+        HISTORY_STORAGE_ADDRESS,
+        WITHDRAWAL_REQUEST_ADDRESS,
+        CONSOLIDATION_REQUEST_ADDRESS,
+        address,
+    }
+    spy.targets.clear()
+    bump(node, address, 1)
+    assert address in spy.targets
+    head = node.head_number
+    request = CallRequest(sender=node.accounts[0].address, to=address)
+    for simulate in (
+        lambda: node.call(request, head),
+        lambda: node.estimate_gas(request, head, None, None),
+        lambda: node.create_access_list(request, head, None, None),
+    ):
+        spy.targets.clear()
+        simulate()
+        assert spy.targets and set(spy.targets) == {address}
+    assert not spy.closed
+
+
+async def test_stop_closes_the_engine(spy_node: tuple[Node, SpyEngine]) -> None:
+    node, spy = spy_node
+    await node.start()
+    await node.stop()
+    assert spy.closed
+
+
+def run_scenario(mode: str) -> list[object]:
+    node = Node(NodeConfig(data_dir=None, accounts=1, engine=mode, hot_threshold=2))
+    try:
+        address, block = deploy_counter(node)
+        seen: list[object] = [block.header.gas_used, block.header.state_root]
+        for nonce in range(1, 5):
+            block = bump(node, address, nonce)
+            seen += [block.header.gas_used, block.header.state_root, block.header.receipts_root]
+        request = CallRequest(sender=node.accounts[0].address, to=address)
+        head = node.head_number
+        seen.append(node.call(request, head))
+        seen.append(node.estimate_gas(request, head, None, None))
+        seen.append(node.create_access_list(request, head, None, None))
+        assert node.info()["engine"]["mode"] == mode  # type: ignore[index]
+        return seen
+    finally:
+        node.close()
+
+
+def test_every_mode_gives_the_interpreter_results() -> None:
+    expected = run_scenario("interpreter")
+    assert expected[-3] == (4 + 1 + 55).to_bytes(32, "big")
+    for mode in ENGINE_MODES:
+        assert run_scenario(mode) == expected, mode
