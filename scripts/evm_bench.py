@@ -37,9 +37,11 @@ fails with exit code 1. Bad arguments exit 2 with a message.
     {"engines": {"interpreter": {"cpu_s", "wall_s", "gas", "mgas_s", "cpu_runs", "wall_runs"},
                  "jit": {..., "compile_s", "compiled", "failed"}, "pyevm": {...}},
      "speedups": {"jit_vs_interpreter": x, "jit_vs_pyevm": x, "interpreter_vs_pyevm": x},
-     "workload": NAME, "workloads": {NAME: {"engines", "speedups", "call", "status"}, ...},
-     "machine": {...}, "python": ..., "pyevm_version": ..., "command": ..., "fork": ...,
-     "runs": N, "scale": X}
+     "workload": NAME,
+     "workloads": {NAME: {"engines", "speedups", "call", "code_bytes", "status", "output",
+                          "logs"}, ...},
+     "machine": {"cpu", "cores", "usable_cores", "platform"}, "python": ..., "pyevm_version": ...,
+     "command": ..., "fork": ..., "revision": (git describe), "runs": N, "scale": X}
 
 ``engines``/``speedups``/``workload`` describe the first (or only) workload; ``workloads``
 holds every workload run, in order. A speedup ``a_vs_b`` is b's CPU median / a's (above 1:
@@ -57,6 +59,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -685,8 +688,11 @@ def measure(bench: Bench, runners: Sequence[Runner], runs: int) -> dict[str, Any
             **compile_info[name],
         }
     first = next(iter(warm.values()))
+    account = bench.state.get_account(bench.to)
+    code = bench.state.get_code(account.code_hash) if account is not None else b""
     return {
         "call": bench.summary,
+        "code_bytes": len(code),
         "status": first.status,
         "output": "0x" + first.output.hex(),
         "logs": first.logs,
@@ -734,6 +740,21 @@ def pyevm_version() -> str | None:
         return None
 
 
+def source_revision() -> str | None:
+    """``git describe --always --dirty`` of the checkout (the JIT changes fast), if any."""
+    try:
+        proc = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
 def command_line(argv: Sequence[str] | None) -> str:
     args = list(sys.argv[1:] if argv is None else argv)
     script = os.path.relpath(__file__, Path.cwd()) if Path(__file__).is_absolute() else __file__
@@ -741,7 +762,10 @@ def command_line(argv: Sequence[str] | None) -> str:
 
 
 def format_report(result: dict[str, Any], name: str) -> list[str]:
-    lines = [f"{name}: {result['call']}", f"  status {result['status']}, {result['logs']} logs"]
+    lines = [
+        f"{name}: {result['call']}",
+        f"  status {result['status']}, {result['logs']} logs, {result['code_bytes']:,} bytes of code",
+    ]
     lines.append(
         f"  {'engine':<12} {'cpu_s':>9} {'wall_s':>9} {'gas':>13} {'Mgas/s':>8} {'compile_s':>10}"
     )
@@ -914,6 +938,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[dict[str, Any], bool]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "pyevm_version": version,
         "fork": FORK,
+        "revision": source_revision(),
         "runs": options.runs,
         "scale": options.scale,
     }
@@ -924,7 +949,8 @@ def run(argv: Sequence[str] | None = None) -> tuple[dict[str, Any], bool]:
     )
     print(
         f"# python {doc['python']}; py-evm {version or 'not installed'}; fork {FORK}; "
-        f"median of {options.runs} run(s) after 1 untimed warm-up; scale {options.scale:g}"
+        f"median of {options.runs} run(s) after 1 untimed warm-up; scale {options.scale:g}; "
+        f"revision {doc['revision'] or 'unknown'}"
     )
     for name, why in options.skipped.items():
         print(f"# skipped engine {name}: {why}")
