@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
-"""State-test conformance runner.
+"""Conformance runner: state tests and blockchain tests.
 
-    python scripts/conformance.py [PATH ...] [--fork NAME ...] [--engine interpreter|jit]
+    python scripts/conformance.py [PATH ...] [--fork NAME ...]
+                                  [--engine interpreter|jit|auto] [--compare-engines]
                                   [--tier quick|full] [--json OUT] [--jobs N]
 
 PATH defaults to ../shared/conformance (directories are walked). Runs EEST
-state tests (full post state, logs hash, rejected-or-not) and legacy
-ethereum/tests state tests (post MPT root, logs hash) for Cancun, Prague and
-Osaka; blockchain-test files are counted as skipped. Prints passed/failed per
-format, category and fork, the ten slowest cases with CPU time, every failure,
-and ends with ``N passed, N failed``. Exit status 1 on any failure.
+state tests (full post state, logs hash, rejected-or-not), legacy
+ethereum/tests state tests (post MPT root, logs hash) and EEST blockchain tests
+(every block applied and checked, system calls included; full post state) for
+Cancun, Prague and Osaka. Prints passed/failed per format, category and fork,
+the ten slowest cases with CPU time, every failure, and ends with ``N passed,
+N failed``. Exit status 1 on any failure.
+
+``--engine`` runs contract code (transactions and system calls) on the
+interpreter, the JIT (every contract compiled on its first execution) or auto
+(compiled once hot). ``--compare-engines`` runs every case on the interpreter
+and on ``--engine`` (jit if that is the interpreter), judges the latter, and
+reports each case whose executions differ in result, gas, output, state diff,
+logs, read sets or out-of-gas count; the last line then adds ``N differences``
+and any difference makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -21,16 +31,25 @@ import sys
 import time
 import traceback
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from jit.evm.state import CodeRunner  # noqa: E402
 from jit.forks import Fork, rules_for  # noqa: E402
-from tests.conformance.statetest import FORK_NAMES, run_case  # noqa: E402
+from tests.conformance.blockchaintest import run_blockchain_test  # noqa: E402
+from tests.conformance.engines import (  # noqa: E402
+    ENGINE_MODES,
+    engine_stats,
+    first_difference,
+    runner,
+)
+from tests.conformance.statetest import FORK_NAMES, CaseResult, run_case  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "conformance"
 QUICK_TIER_MAX_REF_SECONDS = 5.0
@@ -47,6 +66,7 @@ class CaseRecord:
     reason: str
     format: str
     category: str
+    difference: str | None = None  # --compare-engines: where the engines' executions differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +79,7 @@ class FileReport:
     skip_reason: str
     cpu_seconds: float
     ref_cpu_seconds: float | None
+    engine_stats: tuple[int, dict[str, dict[str, float]]] | None = None  # (pid, cumulative)
 
 
 def find_conformance_root(path: Path) -> Path | None:
@@ -108,9 +129,41 @@ def classify(path: Path, data: dict[str, object]) -> tuple[str, str]:
     return fmt, "other"
 
 
-def run_file(job: tuple[str, str, list[str], dict[str, object] | None]) -> FileReport:
-    path_text, display, fork_names, manifest_record = job
-    path = Path(path_text)
+@dataclass(frozen=True, slots=True)
+class Job:
+    path: str
+    display: str
+    fork_names: list[str]
+    manifest_record: dict[str, object] | None
+    engine: str  # the engine judged
+    compare_with: str | None  # --compare-engines: the other engine
+
+
+def _run_one(
+    case: Callable[[CodeRunner | None], CaseResult], job: Job
+) -> tuple[str, str, str | None]:
+    """(outcome, reason, difference) of one case on the job's engine(s)."""
+    difference = None
+    try:
+        result = case(runner(job.engine))
+        outcome = "passed" if result.passed else "failed"
+        reason = result.reason
+        if job.compare_with is not None:
+            other = case(runner(job.compare_with))
+            difference = first_difference(other.observations, result.observations)
+            if difference is None and other.passed != result.passed:
+                difference = f"verdicts differ: {other.reason!r} vs {result.reason!r}"
+    except Exception as error:  # a crash is a failure with its traceback
+        outcome = "error"
+        frames = traceback.extract_tb(error.__traceback__)[-2:]
+        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+        reason = f"{type(error).__name__}: {error} ({where})"
+    return outcome, reason, difference
+
+
+def run_file(job: Job) -> FileReport:
+    path = Path(job.path)
+    display, fork_names, manifest_record = job.display, job.fork_names, job.manifest_record
     started = time.process_time()
     with open(path, "rb") as handle:
         data = json.load(handle)
@@ -120,44 +173,40 @@ def run_file(job: tuple[str, str, list[str], dict[str, object] | None]) -> FileR
         category = str(manifest_record.get("category", category))
     ref = manifest_record.get("ref_cpu_seconds") if manifest_record else None
     cases: list[CaseRecord] = []
-    if fmt == "blockchain":
-        count = sum(
-            1
-            for test in data.values()
-            if isinstance(test, dict) and test.get("network") in fork_names
+
+    def record(test_name: str, fork_name: str, index: int, case: Callable[..., CaseResult]) -> None:
+        case_start = time.process_time()
+        outcome, reason, difference = _run_one(case, job)
+        cases.append(
+            CaseRecord(
+                display,
+                test_name,
+                fork_name,
+                index,
+                outcome,
+                time.process_time() - case_start,
+                reason,
+                fmt,
+                category,
+                difference,
+            )
         )
-        return FileReport(display, fmt, category, [], count, "blockchain test", 0.0, None)
+
     for test_name, test in data.items():
+        if not isinstance(test, dict):
+            continue
+        if fmt == "blockchain":
+            fork_name = test.get("network")
+            if fork_name in fork_names:
+                rules = rules_for(FORK_NAMES[fork_name])
+                record(test_name, fork_name, 0, partial(run_blockchain_test, test, rules))
+            continue
         for fork_name, posts in test.get("post", {}).items():
             if fork_name not in fork_names:
                 continue
             rules = rules_for(FORK_NAMES[fork_name])
             for index, post in enumerate(posts):
-                case_start = time.process_time()
-                try:
-                    result = run_case(test, post, rules)
-                    outcome = "passed" if result.passed else "failed"
-                    reason = result.reason
-                except Exception as error:  # a crash is a failure with its traceback
-                    outcome = "error"
-                    frames = traceback.extract_tb(error.__traceback__)[-2:]
-                    where = " <- ".join(
-                        f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames)
-                    )
-                    reason = f"{type(error).__name__}: {error} ({where})"
-                cases.append(
-                    CaseRecord(
-                        display,
-                        test_name,
-                        fork_name,
-                        index,
-                        outcome,
-                        time.process_time() - case_start,
-                        reason,
-                        fmt,
-                        category,
-                    )
-                )
+                record(test_name, fork_name, index, partial(run_case, test, post, rules))
     return FileReport(
         display,
         fmt,
@@ -167,6 +216,7 @@ def run_file(job: tuple[str, str, list[str], dict[str, object] | None]) -> FileR
         "",
         time.process_time() - started,
         float(ref) if isinstance(ref, (int, float)) else None,
+        (os.getpid(), engine_stats()) if job.engine != "interpreter" or job.compare_with else None,
     )
 
 
@@ -182,18 +232,33 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="Cancun, Prague or Osaka (repeatable; default all three)",
     )
-    parser.add_argument("--engine", choices=["interpreter", "jit"], default="interpreter")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_MODES,
+        default="interpreter",
+        help="what runs contract code (default interpreter)",
+    )
+    parser.add_argument(
+        "--compare-engines",
+        action="store_true",
+        help="also run every case on the interpreter and report any difference",
+    )
     parser.add_argument("--tier", choices=["quick", "full"], default="full")
     parser.add_argument("--json", type=Path, dest="json_out", metavar="OUT")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     args = parser.parse_args(argv)
 
-    if args.engine == "jit":
-        print(
-            "conformance: the JIT engine is not built yet (issue 6); use --engine interpreter",
-            file=sys.stderr,
-        )
-        return 2
+    compare_with = None
+    if args.compare_engines:
+        if args.engine == "interpreter":
+            args.engine = "jit"
+        compare_with = "interpreter"
+    if args.engine != "interpreter":
+        try:
+            runner(args.engine)
+        except (ImportError, ValueError) as error:
+            print(f"conformance: engine {args.engine!r} is not available: {error}", file=sys.stderr)
+            return 2
     fork_names = []
     for name in args.forks or ["Cancun", "Prague", "Osaka"]:
         try:
@@ -221,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         ):  # type: ignore[arg-type]
             tier_skipped += 1
             continue
-        jobs.append((str(resolved), key, fork_names, record))
+        jobs.append(Job(str(resolved), key, fork_names, record, args.engine, compare_with))
 
     wall_start = time.perf_counter()
     reports: list[FileReport] = []
@@ -229,24 +294,32 @@ def main(argv: list[str] | None = None) -> int:
         reports = [run_file(job) for job in jobs]
     else:
         # Big files first so one slow file does not finish last on its own.
-        jobs.sort(key=lambda job: -float((job[3] or {}).get("ref_cpu_seconds", 0)))  # type: ignore[arg-type]
+        jobs.sort(key=lambda job: -float((job.manifest_record or {}).get("ref_cpu_seconds", 0)))  # type: ignore[arg-type]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             reports = list(pool.map(run_file, jobs, chunksize=1))
     wall = time.perf_counter() - wall_start
-    return report(reports, tier_skipped, wall, args)
+    return report(reports, tier_skipped, wall, args, compare_with)
 
 
 def report(
-    reports: list[FileReport], tier_skipped: int, wall: float, args: argparse.Namespace
+    reports: list[FileReport],
+    tier_skipped: int,
+    wall: float,
+    args: argparse.Namespace,
+    compare_with: str | None = None,
 ) -> int:
     cases = [case for r in reports for case in r.cases]
     table: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     for case in cases:
         table[(case.format, case.category, case.fork)][case.outcome] += 1
-    print(f"{'format':<14}{'category':<13}{'fork':<8}{'passed':>8}{'failed':>8}")
+        if case.difference is not None:
+            table[(case.format, case.category, case.fork)]["difference"] += 1
+    header = f"{'format':<14}{'category':<13}{'fork':<8}{'passed':>8}{'failed':>8}"
+    print(header + (f"{'differ':>8}" if compare_with else ""))
     for (fmt, category, fork), counts in sorted(table.items()):
         failed = counts["failed"] + counts["error"]
-        print(f"{fmt:<14}{category:<13}{fork:<8}{counts['passed']:>8}{failed:>8}")
+        line = f"{fmt:<14}{category:<13}{fork:<8}{counts['passed']:>8}{failed:>8}"
+        print(line + (f"{counts['difference']:>8}" if compare_with else ""))
     slowest = sorted(cases, key=lambda c: -c.cpu_seconds)[:10]
     if slowest:
         print("\nslowest cases (CPU seconds):")
@@ -261,40 +334,75 @@ def report(
             print(
                 f"  {case.outcome.upper()} {case.file} :: {case.test} [{case.fork} #{case.index}]: {case.reason}"
             )
+    differences = [c for c in cases if c.difference is not None]
+    if differences:
+        print(f"\ndifferences, {compare_with} vs {args.engine} ({len(differences)}):")
+        for case in differences:
+            print(f"  {case.file} :: {case.test} [{case.fork} #{case.index}]: {case.difference}")
     cpu = sum(r.cpu_seconds for r in reports)
     ref_files = [r for r in reports if r.ref_cpu_seconds is not None and r.cases]
     ref = sum(r.ref_cpu_seconds or 0.0 for r in ref_files)
     ours_on_ref = sum(r.cpu_seconds for r in ref_files)
-    print(f"\nCPU {cpu:.1f} s over {len(reports)} files (wall {wall:.1f} s, {args.jobs} jobs)")
-    if ref:
+    engines = f", engine {args.engine}" + (f" compared with {compare_with}" if compare_with else "")
+    print(
+        f"\nCPU {cpu:.1f} s over {len(reports)} files (wall {wall:.1f} s, {args.jobs} jobs{engines})"
+    )
+    if ref and not compare_with:
         print(
             f"reference CPU for the same files {ref:.1f} s; ours {ours_on_ref:.1f} s = {ours_on_ref / ref:.3f} of it"
         )
-    skipped = sum(r.skipped for r in reports)
-    blockchain_files = sum(1 for r in reports if r.format == "blockchain")
-    print(
-        f"skipped: {skipped} blockchain-test cases in {blockchain_files} files; {tier_skipped} files outside the {args.tier} tier"
-    )
+    stats = engine_totals(reports)
+    for mode, totals in sorted(stats.items()):
+        print(
+            f"{mode} engine: {int(totals['compiled'])} compiled, {int(totals['failed'])} failed to "
+            f"compile, {totals['compile_seconds']:.2f} s compiling; "
+            f"{int(totals['compiled_runs'])} compiled runs, "
+            f"{int(totals['interpreted_runs'])} interpreted runs"
+        )
+    print(f"skipped: {tier_skipped} files outside the {args.tier} tier")
     passed = sum(1 for c in cases if c.outcome == "passed")
     if args.json_out:
         with open(args.json_out, "w") as handle:
             for case in cases:
-                handle.write(
-                    json.dumps(
-                        {
-                            "file": case.file,
-                            "test": case.test,
-                            "fork": case.fork,
-                            "index": case.index,
-                            "outcome": case.outcome,
-                            "cpu_seconds": round(case.cpu_seconds, 6),
-                            "reason": case.reason,
-                        }
-                    )
-                    + "\n"
-                )
-    print(f"{passed} passed, {len(failures)} failed")
-    return 1 if failures else 0
+                row: dict[str, object] = {
+                    "file": case.file,
+                    "test": case.test,
+                    "fork": case.fork,
+                    "index": case.index,
+                    "outcome": case.outcome,
+                    "cpu_seconds": round(case.cpu_seconds, 6),
+                    "reason": case.reason,
+                }
+                if compare_with:
+                    row["difference"] = case.difference
+                handle.write(json.dumps(row) + "\n")
+    summary = f"{passed} passed, {len(failures)} failed"
+    if compare_with:
+        summary += f", {len(differences)} differences"
+    print(summary)
+    return 1 if failures or differences else 0
+
+
+def engine_totals(reports: list[FileReport]) -> dict[str, dict[str, float]]:
+    """Each worker's last cumulative engine stats, summed over the workers."""
+    last: dict[int, dict[str, dict[str, float]]] = {}
+    for r in reports:
+        if r.engine_stats is None:
+            continue
+        pid, stats = r.engine_stats
+        runs = sum(s["compiled_runs"] + s["interpreted_runs"] for s in stats.values())
+        seen = last.get(pid)
+        if seen is None or runs >= sum(
+            s["compiled_runs"] + s["interpreted_runs"] for s in seen.values()
+        ):
+            last[pid] = stats
+    totals: dict[str, dict[str, float]] = {}
+    for stats in last.values():
+        for mode, values in stats.items():
+            into = totals.setdefault(mode, {})
+            for name, value in values.items():
+                into[name] = into.get(name, 0) + value
+    return totals
 
 
 if __name__ == "__main__":

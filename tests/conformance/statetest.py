@@ -4,7 +4,8 @@ transaction -> execute -> compare with the expected post state.
 Shared by ``scripts/conformance.py`` and the tests. EEST fixtures carry the full
 post state; legacy ethereum/tests fixtures only an MPT state root, which is
 computed here with the ``trie`` package (a test dependency the product never
-imports).
+imports). ``engine`` runs the contract code (``tests.conformance.engines.runner``;
+None interprets); the result carries the observation the engines are compared on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from jit import rlp
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
+from jit.evm.state import CodeRunner
 from jit.evm.transaction import coinbase_credit_diff, execute_transaction
 from jit.forks import ForkRules
 from sequencer.types.transactions import (
@@ -26,6 +28,7 @@ from sequencer.types.transactions import (
     private_key_to_address,
 )
 from statedb.types import EMPTY_CODE_HASH, DictState, keccak256
+from tests.conformance.engines import Observation, observe_tx
 
 FORK_NAMES = {"Cancun": "cancun", "Prague": "prague", "Osaka": "osaka"}
 
@@ -202,10 +205,29 @@ def compare_post_state(state: DictState, expected: Mapping[str, Any]) -> str | N
 class CaseResult:
     passed: bool
     reason: str = ""
+    # What each execution of the case did, in order (for comparing engines).
+    observations: tuple[Observation, ...] = ()
 
 
-def run_case(test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules) -> CaseResult:
-    """Run one (test, fork, post index) case and judge it."""
+def run_case(
+    test: Mapping[str, Any],
+    post: Mapping[str, Any],
+    rules: ForkRules,
+    engine: CodeRunner | None = None,
+) -> CaseResult:
+    """Run one (test, fork, post index) case on ``engine`` and judge it."""
+    result, observation = _run_case(test, post, rules, engine)
+    if observation is None:
+        return result
+    return CaseResult(result.passed, result.reason, (observation,))
+
+
+def _run_case(
+    test: Mapping[str, Any],
+    post: Mapping[str, Any],
+    rules: ForkRules,
+    engine: CodeRunner | None,
+) -> tuple[CaseResult, Observation | None]:
     chain_id = hex_int((test.get("config") or {}).get("chainid"), 1)
     state = build_pre_state(test["pre"])
     block = build_block_env(test["env"], rules, chain_id)
@@ -217,25 +239,32 @@ def run_case(test: Mapping[str, Any], post: Mapping[str, Any], rules: ForkRules)
             decoded = decode_transaction(txbytes)
         except InvalidTransactionEncoding as error:
             if expect_exception:
-                return _judge_state(state, post)  # rejected: the pre state must stand
-            return CaseResult(False, f"txbytes do not decode: {error}")
+                # rejected: the pre state must stand
+                return _judge_state(state, post), (("result", "undecodable"),)
+            return CaseResult(False, f"txbytes do not decode: {error}"), None
         if decoded.sender != tx.sender:
-            return CaseResult(False, "sender recovered from txbytes differs from the fixture's")
+            return CaseResult(
+                False, "sender recovered from txbytes differs from the fixture's"
+            ), None
         tx = decoded
     try:
-        outcome = execute_transaction(tx, block, state, rules)
+        outcome = execute_transaction(tx, block, state, rules, engine=engine)
     except InvalidTransaction as error:
+        observation = observe_tx(error)
         if not expect_exception:
-            return CaseResult(False, f"rejected as {type(error).__name__}: {error}")
-        return _judge_state(state, post)  # execution is pure: nothing was applied
+            return CaseResult(False, f"rejected as {type(error).__name__}: {error}"), observation
+        return _judge_state(state, post), observation  # execution is pure: nothing applied
+    observation = observe_tx(outcome)
     if expect_exception:
-        return CaseResult(False, f"expected exception {expect_exception}, but it executed")
+        return CaseResult(
+            False, f"expected exception {expect_exception}, but it executed"
+        ), observation
     state.apply(outcome.diff)
     state.apply(coinbase_credit_diff(state, block.coinbase, outcome.fee_credit))
     want_logs = hex_bytes(post.get("logs"))
     if want_logs and logs_hash(outcome.logs) != want_logs:
-        return CaseResult(False, f"logs hash differs ({len(outcome.logs)} logs)")
-    return _judge_state(state, post)
+        return CaseResult(False, f"logs hash differs ({len(outcome.logs)} logs)"), observation
+    return _judge_state(state, post), observation
 
 
 def _judge_state(state: DictState, post: Mapping[str, Any]) -> CaseResult:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,113 @@ def test_failing_fixture_exits_nonzero(tmp_path: Path) -> None:
     result = run(str(broken), "--jobs", "1")
     assert result.returncode == 1
     assert result.stdout.strip().splitlines()[-1] == "0 passed, 1 failed"
+
+
+BLOCKCHAIN = FIXTURES / "eest" / "blockchain_tests"
+STEXAMPLE = FIXTURES / "ethereum-tests" / "GeneralStateTests" / "stExample"
+
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        pytest.skip("fixtures not present")
+
+
+@pytest.mark.parametrize("engine", ["interpreter", "jit", "auto"])
+def test_engines_run_state_and_blockchain_tests(engine: str) -> None:
+    tstore = BLOCKCHAIN / "cancun" / "eip1153_tstore" / "test_basic_tload_after_store.json"
+    withdrawals = BLOCKCHAIN / "shanghai" / "eip4895_withdrawals" / "test_use_value_in_tx.json"
+    deposits = BLOCKCHAIN / "prague" / "eip6110_deposits" / "test_invalid_log_length.json"
+    for path in (STEXAMPLE, tstore, withdrawals, deposits):
+        _require(path)
+    result = run(str(STEXAMPLE), str(tstore), str(withdrawals), str(deposits), "--engine", engine)
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    passed = int(last.split()[0])
+    assert last == f"{passed} passed, 0 failed" and passed >= 10
+    assert "blockchain" in result.stdout
+    if engine != "interpreter":
+        assert f"{engine} engine:" in result.stdout
+
+
+def test_compare_engines_reports_no_difference() -> None:
+    tstore = BLOCKCHAIN / "cancun" / "eip1153_tstore"
+    _require(tstore)
+    result = run(str(STEXAMPLE), str(tstore), "--compare-engines", "--jobs", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.endswith(" failed, 0 differences") and last.startswith(last.split()[0] + " passed")
+    assert "engine jit compared with interpreter" in result.stdout
+
+
+def _load_first(path: Path) -> dict[str, Any]:
+    _require(path)
+    test: dict[str, Any] = next(iter(json.loads(path.read_text()).values()))
+    return test
+
+
+def test_broken_blockchain_fixtures_fail(tmp_path: Path) -> None:
+    source = BLOCKCHAIN / "cancun" / "eip1153_tstore" / "test_basic_tload_after_store.json"
+    test = _load_first(source)
+    post = test["postState"]
+    assert isinstance(post, dict)
+    account = next(iter(post.values()))
+    account["balance"] = hex(int(account["balance"], 16) + 1)  # a wrong post state
+    broken = tmp_path / "post.json"
+    broken.write_text(json.dumps({"t": test}))
+    result = run(str(broken), "--jobs", "1")
+    assert result.returncode == 1
+    assert result.stdout.strip().splitlines()[-1] == "0 passed, 1 failed"
+    assert "balance" in result.stdout
+
+    test = _load_first(source)
+    blocks = test["blocks"]
+    assert isinstance(blocks, list)
+    blocks[0]["blockHeader"]["gasUsed"] = "0x01"  # the header no longer matches execution
+    broken.write_text(json.dumps({"t": test}))
+    result = run(str(broken), "--jobs", "1")
+    assert result.returncode == 1 and "gas used" in result.stdout
+
+
+def test_expected_block_exception_must_be_raised(tmp_path: Path) -> None:
+    source = BLOCKCHAIN / "prague" / "eip6110_deposits" / "test_invalid_log_length.json"
+    test = _load_first(source)
+    blocks = test["blocks"]
+    assert isinstance(blocks, list) and any("expectException" in b for b in blocks)
+    result = run(str(source), "--jobs", "1")
+    assert result.returncode == 0, result.stdout
+    for block in blocks:
+        if "expectException" in block:
+            block["expectException"] = ""  # now the (invalid) block must be accepted
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"t": test}))
+    result = run(str(broken), "--jobs", "1")
+    assert result.returncode == 1
+    assert "rejected: deposit event of" in result.stdout
+
+
+def test_a_differing_engine_is_reported() -> None:
+    """The differential check itself: an engine that charges one gas more is caught."""
+    from jit.evm.frame import Evm
+    from jit.evm.message import execute_code
+    from jit.forks import rules_for
+    from tests.conformance.engines import first_difference
+    from tests.conformance.statetest import FORK_NAMES, run_case
+
+    source = STEXAMPLE / "add11.json"
+    _require(source)
+    test = next(iter(json.loads(source.read_text()).values()))
+    post = test["post"]["Cancun"][0]
+    rules = rules_for(FORK_NAMES["Cancun"])
+
+    def greedy(evm: Evm) -> None:
+        execute_code(evm)
+        evm.gas_left -= 1
+
+    reference = run_case(test, post, rules)
+    assert reference.passed and reference.observations
+    assert (
+        first_difference(reference.observations, run_case(test, post, rules).observations) is None
+    )
+    other = run_case(test, post, rules, engine=greedy)
+    difference = first_difference(reference.observations, other.observations)
+    assert difference is not None and difference.startswith("execution 0: gas_used:")

@@ -1,0 +1,369 @@
+"""Running one blockchain test: genesis pre state -> each block in turn -> compare
+with the expected post state.
+
+A block is applied as the execution specs do for Cancun, Prague and Osaka:
+header checks against the parent (number, timestamp, gas limit bounds, EIP-1559
+base fee, EIP-4844/7918 excess blob gas), the EIP-4788 and EIP-2935 system calls,
+the transactions (decoded from the block's RLP, so the decoder and sender
+recovery are exercised), the EIP-4895 withdrawals, the EIP-6110 deposit
+requests and the EIP-7002 / EIP-7251 system calls (EIP-7685 requests hash), and
+then the header's gas used, blob gas used, transactions / receipts /
+withdrawals roots, logs bloom, requests hash and MPT state root are checked. A
+block the fixture marks ``expectException`` must be rejected by one of those
+checks and leaves the state as it was. ``engine`` runs the contract code of the
+transactions and the system calls (None interprets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jit import rlp
+from jit.evm.exceptions import InvalidTransaction
+from jit.evm.frame import BlockEnv
+from jit.evm.state import CodeRunner
+from jit.evm.transaction import (
+    TxOutcome,
+    coinbase_credit_diff,
+    execute_system_call,
+    execute_transaction,
+)
+from jit.forks import ForkRules
+from sequencer.genesis import (
+    BEACON_ROOTS_ADDRESS,
+    CONSOLIDATION_REQUEST_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+)
+from sequencer.producer import next_base_fee, next_excess_blob_gas, requests_hash
+from sequencer.trie import ordered_trie_root
+from sequencer.types.blocks import ChainLog, Receipt, logs_bloom
+from sequencer.types.transactions import (
+    InvalidTransactionEncoding,
+    Transaction,
+    decode_transaction,
+)
+from statedb.types import Account, DictState, StateDiff
+from statedb.views import OverlayView
+from tests.conformance.engines import Observation, observe_system_call, observe_tx
+from tests.conformance.statetest import (
+    CaseResult,
+    build_pre_state,
+    compare_post_state,
+    hex_bytes,
+    hex_int,
+    mpt_state_root,
+)
+
+GWEI = 10**9
+GAS_LIMIT_BOUND_DIVISOR = 1024
+MIN_GAS_LIMIT = 5000
+# EIP-6110 (mainnet deposit contract and its DepositEvent)
+DEPOSIT_CONTRACT_ADDRESS = bytes.fromhex("00000000219ab540356cbb839cbe05303d7705fa")
+DEPOSIT_EVENT_TOPIC = bytes.fromhex(
+    "649bbc62d0e31342afea4e5cd82d4049e7e1ee912fc0889aa790803be39038c5"
+)
+# (offset word position, expected offset, size) of each DepositEvent field
+_DEPOSIT_FIELDS = ((0, 160, 48), (32, 256, 32), (64, 320, 8), (96, 384, 96), (128, 512, 8))
+DEPOSIT_EVENT_LENGTH = 576
+
+
+class BlockInvalid(Exception):
+    """The block breaks a rule; the message says which."""
+
+
+class HeaderView:
+    """The header fields ``sequencer.producer``'s EIP-1559 / EIP-4844 formulas read."""
+
+    __slots__ = ("base_fee_per_gas", "blob_gas_used", "excess_blob_gas", "gas_limit", "gas_used")
+
+    def __init__(self, header: Mapping[str, Any]) -> None:
+        self.gas_limit = hex_int(header["gasLimit"])
+        self.gas_used = hex_int(header["gasUsed"])
+        self.base_fee_per_gas = hex_int(header.get("baseFeePerGas"))
+        self.blob_gas_used = hex_int(header.get("blobGasUsed"))
+        self.excess_blob_gas = hex_int(header.get("excessBlobGas"))
+
+
+def deposit_requests(receipts: list[Receipt]) -> bytes:
+    """EIP-6110: the deposit requests in the block's logs; BlockInvalid on a bad layout."""
+    out = b""
+    for receipt in receipts:
+        for log in receipt.logs:
+            if log.address != DEPOSIT_CONTRACT_ADDRESS or not log.topics:
+                continue
+            if log.topics[0] != DEPOSIT_EVENT_TOPIC:
+                continue
+            data = log.data
+            if len(data) != DEPOSIT_EVENT_LENGTH:
+                raise BlockInvalid(f"deposit event of {len(data)} bytes")
+            for word, offset, size in _DEPOSIT_FIELDS:
+                if int.from_bytes(data[word : word + 32], "big") != offset:
+                    raise BlockInvalid("deposit event field offset")
+                if int.from_bytes(data[offset : offset + 32], "big") != size:
+                    raise BlockInvalid("deposit event field size")
+                out += data[offset + 32 : offset + 32 + size]
+    return out
+
+
+def _check_header(header: Mapping[str, Any], parent: Mapping[str, Any], rules: ForkRules) -> None:
+    number = hex_int(header["number"])
+    if number != hex_int(parent["number"]) + 1:
+        raise BlockInvalid(f"number {number} does not follow {hex_int(parent['number'])}")
+    if hex_bytes(header["parentHash"]) != hex_bytes(parent["hash"]):
+        raise BlockInvalid("parent hash")
+    if hex_int(header["timestamp"]) <= hex_int(parent["timestamp"]):
+        raise BlockInvalid("timestamp not after the parent's")
+    gas_limit, parent_limit = hex_int(header["gasLimit"]), hex_int(parent["gasLimit"])
+    if (
+        abs(gas_limit - parent_limit) >= parent_limit // GAS_LIMIT_BOUND_DIVISOR
+        or gas_limit < MIN_GAS_LIMIT
+    ):
+        raise BlockInvalid(f"gas limit {gas_limit} out of bounds of the parent's {parent_limit}")
+    if hex_int(header["gasUsed"]) > gas_limit:
+        raise BlockInvalid("gas used above the gas limit")
+    parent_view = HeaderView(parent)
+    base_fee = next_base_fee(parent_view)  # type: ignore[arg-type]
+    if hex_int(header.get("baseFeePerGas")) != base_fee:
+        raise BlockInvalid(f"base fee {hex_int(header.get('baseFeePerGas'))} != {base_fee}")
+    excess = next_excess_blob_gas(parent_view, rules)  # type: ignore[arg-type]
+    if hex_int(header.get("excessBlobGas")) != excess:
+        raise BlockInvalid(f"excess blob gas {hex_int(header.get('excessBlobGas'))} != {excess}")
+    if hex_int(header.get("blobGasUsed")) > rules.max_blob_gas_per_block:
+        raise BlockInvalid("blob gas used above the maximum")
+
+
+def _decode_body(raw: bytes) -> tuple[list[bytes], list[Any]]:
+    """(encoded transactions, withdrawals) from a block's RLP."""
+    try:
+        block = rlp.decode(raw)
+    except rlp.RLPDecodingError as error:
+        raise BlockInvalid(f"block RLP: {error}") from None
+    if not isinstance(block, list) or len(block) < 4:
+        raise BlockInvalid("block RLP is not [header, transactions, uncles, withdrawals]")
+    txs, uncles, withdrawals = block[1], block[2], block[3]
+    if not isinstance(txs, list) or not isinstance(withdrawals, list):
+        raise BlockInvalid("block body shape")
+    if uncles:
+        raise BlockInvalid("uncles after the merge")
+    encoded = [item if isinstance(item, bytes) else rlp.encode(item) for item in txs]
+    return encoded, withdrawals
+
+
+def _credit(view: OverlayView, diff: StateDiff, address: bytes, amount: int) -> None:
+    account = view.get_account(address) or Account()
+    credited = Account(account.nonce, account.balance + amount, account.code_hash)
+    if credited.is_empty():
+        if view.get_account(address) is not None:
+            diff.accounts[address] = None
+        return
+    diff.accounts[address] = credited
+
+
+def apply_block(
+    state: DictState,
+    header: Mapping[str, Any],
+    parent: Mapping[str, Any],
+    raw: bytes,
+    rules: ForkRules,
+    chain_id: int,
+    block_hashes: dict[int, bytes],
+    engine: CodeRunner | None,
+    observations: list[Observation],
+) -> StateDiff:
+    """The block's state diff over ``state``; BlockInvalid if any rule is broken."""
+    _check_header(header, parent, rules)
+    encoded, withdrawals = _decode_body(raw)
+    excess = hex_int(header.get("excessBlobGas"))
+    beacon_root = hex_bytes(header.get("parentBeaconBlockRoot"))
+    env = BlockEnv(
+        chain_id=chain_id,
+        coinbase=hex_bytes(header["coinbase"]),
+        number=hex_int(header["number"]),
+        timestamp=hex_int(header["timestamp"]),
+        gas_limit=hex_int(header["gasLimit"]),
+        base_fee=hex_int(header.get("baseFeePerGas")),
+        prev_randao=hex_bytes(header["mixHash"]),
+        excess_blob_gas=excess,
+        blob_base_fee=rules.blob_base_fee(excess),
+        block_hashes=dict(block_hashes),
+        parent_beacon_block_root=beacon_root,
+    )
+    diff = StateDiff()
+    view = OverlayView(state, diff)
+    pre_calls = [("EIP-4788", BEACON_ROOTS_ADDRESS, beacon_root)]
+    if rules.eip2935:
+        pre_calls.append(("EIP-2935", HISTORY_STORAGE_ADDRESS, hex_bytes(parent["hash"])))
+    for name, target, data in pre_calls:
+        call = execute_system_call(target, data, env, view, rules, engine=engine)
+        observations.append(observe_system_call(name, call))
+        if call is not None:
+            diff.merge(call.diff)
+
+    receipts: list[Receipt] = []
+    gas_used = blob_gas_used = 0
+    for index, raw_tx in enumerate(encoded):
+        try:
+            tx: Transaction = decode_transaction(raw_tx)
+        except InvalidTransactionEncoding as error:
+            raise BlockInvalid(f"transaction {index} does not decode: {error}") from None
+        try:
+            outcome: TxOutcome = execute_transaction(
+                tx,
+                env,
+                view,
+                rules,
+                block_gas_used=gas_used,
+                block_blob_gas_used=blob_gas_used,
+                engine=engine,
+            )
+        except InvalidTransaction as error:
+            observations.append(observe_tx(error))
+            raise BlockInvalid(
+                f"transaction {index} invalid: {type(error).__name__}: {error}"
+            ) from None
+        observations.append(observe_tx(outcome))
+        diff.merge(outcome.diff)
+        if outcome.fee_credit:
+            diff.merge(coinbase_credit_diff(view, env.coinbase, outcome.fee_credit))
+        gas_used += outcome.gas_used
+        blob_gas_used += outcome.blob_gas_used
+        logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
+        receipts.append(
+            Receipt(
+                tx.tx_type,
+                1 if outcome.success else 0,
+                gas_used,
+                outcome.gas_used,
+                outcome.effective_gas_price,
+                outcome.contract_address,
+                outcome.blob_gas_used,
+                logs,
+                logs_bloom(logs),
+            )
+        )
+
+    for withdrawal in withdrawals:
+        if not isinstance(withdrawal, list) or len(withdrawal) != 4:
+            raise BlockInvalid("withdrawal shape")
+        address, amount = withdrawal[2], withdrawal[3]
+        if not isinstance(address, bytes) or not isinstance(amount, bytes):
+            raise BlockInvalid("withdrawal fields")
+        _credit(view, diff, address, int.from_bytes(amount, "big") * GWEI)
+
+    requests = None
+    if rules.system_requests:
+        request_lists = [b"\x00" + deposit_requests(receipts)]
+        for kind, name, target in (
+            (1, "EIP-7002", WITHDRAWAL_REQUEST_ADDRESS),
+            (2, "EIP-7251", CONSOLIDATION_REQUEST_ADDRESS),
+        ):
+            call = execute_system_call(target, b"", env, view, rules, engine=engine)
+            observations.append(observe_system_call(name, call))
+            if call is None:
+                raise BlockInvalid(f"{name} system contract has no code")
+            if not call.success:
+                raise BlockInvalid(f"{name} system call failed")
+            diff.merge(call.diff)
+            request_lists.append(bytes((kind,)) + call.output)
+        requests = requests_hash(request_lists)
+
+    _check_results(header, encoded, withdrawals, receipts, gas_used, blob_gas_used, requests)
+    after = _copy(state)
+    after.apply(diff)
+    root = mpt_state_root(after)
+    if root != hex_bytes(header["stateRoot"]):
+        raise BlockInvalid(f"state root {root.hex()} != {header['stateRoot']}")
+    return diff
+
+
+def _check_results(
+    header: Mapping[str, Any],
+    encoded: list[bytes],
+    withdrawals: list[Any],
+    receipts: list[Receipt],
+    gas_used: int,
+    blob_gas_used: int,
+    requests: bytes | None,
+) -> None:
+    def check(name: str, have: object, want: object) -> None:
+        if have != want:
+            shown = [v.hex() if isinstance(v, bytes) else v for v in (have, want)]
+            raise BlockInvalid(f"{name} {shown[0]} != header's {shown[1]}")
+
+    check("gas used", gas_used, hex_int(header["gasUsed"]))
+    check("blob gas used", blob_gas_used, hex_int(header.get("blobGasUsed")))
+    check("transactions root", ordered_trie_root(encoded), hex_bytes(header["transactionsTrie"]))
+    check(
+        "receipts root",
+        ordered_trie_root([r.consensus_encoding() for r in receipts]),
+        hex_bytes(header["receiptTrie"]),
+    )
+    bloom = 0
+    for receipt in receipts:
+        bloom |= int.from_bytes(receipt.logs_bloom, "big")
+    check("logs bloom", bloom.to_bytes(256, "big"), hex_bytes(header["bloom"]))
+    check(
+        "withdrawals root",
+        ordered_trie_root([rlp.encode(w) for w in withdrawals]),
+        hex_bytes(header.get("withdrawalsRoot")),
+    )
+    if requests is not None:
+        check("requests hash", requests, hex_bytes(header.get("requestsHash")))
+
+
+def _copy(state: DictState) -> DictState:
+    copy = DictState()
+    copy.accounts = dict(state.accounts)
+    copy.storage = {address: dict(slots) for address, slots in state.storage.items()}
+    copy.codes = dict(state.codes)
+    return copy
+
+
+def run_blockchain_test(
+    test: Mapping[str, Any], rules: ForkRules, engine: CodeRunner | None = None
+) -> CaseResult:
+    """Run every block of one blockchain test on ``engine`` and judge the result."""
+    chain_id = hex_int((test.get("config") or {}).get("chainid"), 1)
+    state = build_pre_state(test["pre"])
+    parent = test["genesisBlockHeader"]
+    block_hashes = {hex_int(parent["number"]): hex_bytes(parent["hash"])}
+    observations: list[Observation] = []
+    for position, block in enumerate(test["blocks"]):
+        expected_error = block.get("expectException")
+        header = block.get("blockHeader") or (block.get("rlp_decoded") or {}).get("blockHeader")
+        raw = hex_bytes(block.get("rlp"))
+        try:
+            if header is None:
+                raise BlockInvalid("no header")
+            diff = apply_block(
+                state,
+                header,
+                parent,
+                raw,
+                rules,
+                chain_id,
+                block_hashes,
+                engine,
+                observations,
+            )
+        except BlockInvalid as error:
+            observations.append((("block", position), ("rejected", str(error))))
+            if expected_error:
+                continue
+            return CaseResult(False, f"block {position} rejected: {error}", tuple(observations))
+        observations.append((("block", position), ("accepted", True)))
+        if expected_error:
+            return CaseResult(
+                False,
+                f"block {position} accepted, expected {expected_error}",
+                tuple(observations),
+            )
+        state.apply(diff)
+        parent = header
+        block_hashes[hex_int(header["number"])] = hex_bytes(header["hash"])
+    problem = compare_post_state(state, test["postState"])
+    if problem is None and hex_bytes(parent["hash"]) != hex_bytes(test.get("lastblockhash")):
+        problem = f"last block {parent['hash']} != lastblockhash {test.get('lastblockhash')}"
+    return CaseResult(problem is None, problem or "", tuple(observations))
