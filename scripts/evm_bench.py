@@ -86,7 +86,8 @@ ENGINES = ("interpreter", "jit", "pyevm")
 FORK = "prague"  # the newest fork py-evm (0.12) implements; the same rules on our side
 MAX_RUNS = 1000
 MAX_SCALE = 1000.0
-DEFAULT_GAS = 1_000_000_000
+DEFAULT_GAS = 1_000_000_000  # the timed call's gas limit (--gas)
+SETUP_GAS = 1_000_000_000  # deployment and setup calls
 UINT256 = (1 << 256) - 1
 
 SENDER_KEY = hashlib.sha256(b"hummingbird evm_bench sender").digest()
@@ -349,9 +350,9 @@ def _describe_failure(outcome: TxOutcome) -> str:
     return detail
 
 
-def _setup_tx(state: DictState, to: bytes | None, data: bytes, gas: int, what: str) -> TxOutcome:
+def _setup_tx(state: DictState, to: bytes | None, data: bytes, what: str) -> TxOutcome:
     account = state.get_account(SENDER)
-    tx = our_transaction(account.nonce if account else 0, to, data, gas)
+    tx = our_transaction(account.nonce if account else 0, to, data, SETUP_GAS)
     try:
         outcome = execute_transaction(tx, BLOCK, state, RULES)
     except InvalidTransaction as exc:
@@ -368,9 +369,9 @@ def base_state() -> DictState:
     return state
 
 
-def deploy(state: DictState, initcode: bytes, gas: int, what: str = "the deployment") -> bytes:
+def deploy(state: DictState, initcode: bytes, what: str = "the deployment") -> bytes:
     address = compute_contract_address(SENDER, state.accounts[SENDER].nonce)
-    outcome = _setup_tx(state, None, initcode, gas, what)
+    outcome = _setup_tx(state, None, initcode, what)
     deployed = outcome.contract_address or address
     account = state.get_account(deployed)
     if account is None or not state.get_code(account.code_hash):
@@ -382,10 +383,10 @@ def prepare_workload(workload: Workload, scale: float, gas: int = DEFAULT_GAS) -
     build = load_build(workload.contract)
     state = base_state()
     initcode = bytes.fromhex(build["bytecode"].removeprefix("0x"))
-    address = deploy(state, initcode, gas, f"deploying {workload.contract}")
+    address = deploy(state, initcode, f"deploying {workload.contract}")
     params = workload.sizes(scale)
     for i, data in enumerate(workload.setup(params)):
-        _setup_tx(state, address, data, gas, f"{workload.name} setup call {i}")
+        _setup_tx(state, address, data, f"{workload.name} setup call {i}")
     return Bench(
         name=workload.name,
         summary=f"{workload.contract}.{workload.summary}; "
@@ -415,7 +416,7 @@ def prepare_code(code: bytes, calldata: bytes, gas: int) -> Bench:
 
 def prepare_deploy(initcode: bytes, calldata: bytes, gas: int) -> Bench:
     state = base_state()
-    address = deploy(state, initcode, gas)
+    address = deploy(state, initcode)
     code = state.get_code(state.accounts[address].code_hash)
     return Bench(
         "deploy", f"{len(code)} bytes deployed at 0x{address.hex()}", state, address, calldata, gas
@@ -484,7 +485,10 @@ class OurRunner(Runner):
         gc.collect()
         w0 = time.perf_counter()
         c0 = time.process_time()
-        outcome = execute_transaction(tx, BLOCK, state, RULES, engine=runner)
+        try:
+            outcome = execute_transaction(tx, BLOCK, state, RULES, engine=runner)
+        except InvalidTransaction as exc:
+            raise BenchError(f"{self.name}: invalid transaction: {exc!r}") from None
         c1 = time.process_time()
         w1 = time.perf_counter()
         return Execution(
@@ -531,10 +535,12 @@ class PyEvmRunner(Runner):
             from eth.vm.execution_context import ExecutionContext
             from eth.vm.forks.prague import PragueVM
             from eth_keys import keys
+            from eth_utils import ValidationError
         except ImportError as exc:
             raise BenchError(
                 f"py-evm is not installed ({exc}): pip install -e '.[bench]'"
             ) from None
+        self.validation_error = ValidationError
         self.vm_class: Any = PragueVM
         self.state_class: Any = PragueVM.get_state_class()
         self.db = AtomicDB()
@@ -591,7 +597,10 @@ class PyEvmRunner(Runner):
         gc.collect()
         w0 = time.perf_counter()
         c0 = time.process_time()
-        computation = state.apply_transaction(tx)
+        try:
+            computation = state.apply_transaction(tx)
+        except self.validation_error as exc:
+            raise BenchError(f"pyevm: invalid transaction: {exc!r}") from None
         c1 = time.process_time()
         w1 = time.perf_counter()
         gas = self.vm_class.finalize_gas_used(tx, computation)

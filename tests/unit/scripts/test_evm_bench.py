@@ -374,6 +374,7 @@ REVERTING_INITCODE = Asm().mstore(0, 0xDEAD).revert(0, 32).build().hex()
         (["--scale", "nan"], "--scale must be"),
         (["--scale", "1e9"], "--scale must be"),
         (["--gas", "100"], "--gas must be"),
+        (["--code", "00", "--calldata", "ffff", "--gas", "21000"], "invalid transaction"),
         (["--workload", "keccak,nope"], "unknown workload(s) nope"),
         (["--workload", "fibonacci"], "known: erc20, keccak, mandelbrot, memsort"),
         (["--engines", "interpreter,evmone"], "unknown engine(s) evmone"),
