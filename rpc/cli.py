@@ -2,8 +2,9 @@
 
 Owns the command line (every flag is validated here with a clear message and
 exit status 2), the start-up banner (accounts, keys, mnemonic, chain id,
-address, data directory, block time, execution engine, like anvil's) and clean shutdown on
-SIGINT/SIGTERM (the database is closed, so the next start resumes the chain).
+address, data directory, block time, execution engine, like anvil's) and clean
+shutdown on SIGINT/SIGTERM (the database is closed, so the next start resumes
+the chain).
 """
 
 from __future__ import annotations
@@ -37,14 +38,24 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
 MAX_PORT = 65535
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A flag's value for an error message: quoted, escaped, and cut if it is long."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text, 0)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be an integer, got {_shown(text)}"
+            ) from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be in {low}..{high}, got {value}")
+            shown = str(value) if len(text) <= 40 else _shown(text)
+            raise argparse.ArgumentTypeError(f"{name} must be in {low}..{high}, got {shown}")
         return value
 
     return parse
@@ -93,7 +104,7 @@ def _engine(text: str) -> str:
     mode = text.strip().lower()
     if mode not in ENGINE_MODES:
         raise argparse.ArgumentTypeError(
-            f"unknown engine {text!r}; choose one of {', '.join(ENGINE_MODES)}"
+            f"unknown engine {_shown(text)}; choose one of {', '.join(ENGINE_MODES)}"
         )
     return mode
 
@@ -216,8 +227,8 @@ def engine_description(cfg: NodeConfig) -> str:
     if cfg.engine == "auto":
         if cfg.hot_threshold == 0:
             return "auto (every code compiled in the background on its first run)"
-        runs = "run" if cfg.hot_threshold == 1 else "runs"
-        return f"auto (JIT after {cfg.hot_threshold} {runs} of a code, compiled in the background)"
+        runs = "run" if cfg.hot_threshold == 1 else f"{cfg.hot_threshold} runs"
+        return f"auto (a code is interpreted for its first {runs}, then compiled in the background)"
     if cfg.engine == "jit":
         return "jit (every contract compiled on its first run)"
     return cfg.engine

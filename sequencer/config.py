@@ -2,8 +2,9 @@
 
 Owns ``ChainConfig`` (consensus-relevant: chain id, fork, gas limit, initial base
 fee, coinbase) and ``NodeConfig`` (process-level: data directory, block time,
-dev accounts, pool limits, execution engine and its JIT hotness threshold). Values are validated here so a bad flag fails at
-start-up with a clear message, not deep inside the producer.
+dev accounts, pool limits, execution engine and its JIT hotness threshold).
+Values are validated here so a bad flag fails at start-up with a clear message,
+not deep inside the producer.
 """
 
 from __future__ import annotations

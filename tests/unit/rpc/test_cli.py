@@ -117,6 +117,9 @@ def test_jit_threshold_flag() -> None:
         (["--engine", "llvm"], "unknown engine 'llvm'; choose one of interpreter, jit, auto"),
         (["--jit-threshold", "-1"], "JIT threshold must be in 0..1000000000, got -1"),
         (["--jit-threshold", "lots"], "JIT threshold must be an integer, got 'lots'"),
+        (["--jit-threshold", "9" * 5000], "got '" + "9" * 40 + "'... (5000 characters)"),
+        (["--jit-threshold", "1" * 100], "must be in 0..1000000000, got '" + "1" * 40 + "'..."),
+        (["--engine", "x" * 10_000], "unknown engine '" + "x" * 40 + "'... (10000 characters)"),
     ],
 )
 def test_engine_errors_name_the_flag(
@@ -134,7 +137,10 @@ def test_banner_and_info_show_the_engine() -> None:
     node = Node(parse("--ephemeral", "--accounts", "1", "--engine", "auto", "--jit-threshold", "5"))
     try:
         text = banner(node, "http://127.0.0.1:8545")
-        assert "Engine:            auto (JIT after 5 runs of a code" in text
+        assert (
+            "Engine:            auto (a code is interpreted for its first 5 runs, then compiled"
+            in text
+        )
         info = node.info()
         assert info["engine"]["mode"] == "auto"
         assert info["engine"]["hotThreshold"] == 5
