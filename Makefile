@@ -33,7 +33,7 @@ test: $(STAMP)
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
-	$(PY) scripts/conformance.py --tier quick
+	$(PY) scripts/conformance.py --tier quick --compare-engines
 
 lint: $(STAMP)
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
@@ -46,7 +46,7 @@ conformance: $(STAMP)
 	$(PY) scripts/conformance.py --tier quick
 
 conformance-full: $(STAMP)
-	$(PY) scripts/conformance.py --tier full
+	$(PY) scripts/conformance.py --tier full --compare-engines
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
