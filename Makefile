@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 RUN_STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck conformance conformance-full clean
+.PHONY: run test lint typecheck conformance conformance-full bench-evm clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ conformance: $(STAMP)
 
 conformance-full: $(STAMP)
 	$(PY) scripts/conformance.py --tier full --compare-engines
+
+bench-evm: $(STAMP)
+	@# py-evm comes from the bench extra only: never a runtime dependency.
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) scripts/evm_bench.py --runs 7
+	$(PY) scripts/bench_jit_compile.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
