@@ -193,12 +193,19 @@ class _RegionWriter:
     def snapshot(self) -> tuple[tuple[str, ...], int]:
         return tuple(self.items), self.consumed
 
-    def write_back(self, items: tuple[str, ...] | list[str], consumed: int) -> list[str]:
+    def unmoved(
+        self, items: tuple[str, ...] | list[str], consumed: int
+    ) -> tuple[tuple[str, ...] | list[str], int]:
+        """Drop the bottom items that are still where they were loaded from: a
+        value written back to its own slot needs no write."""
         start = 0
         while start < len(items) and consumed and self.loaded.get(items[start]) == consumed:
             start += 1
             consumed -= 1
-        items = items[start:]
+        return items[start:], consumed
+
+    def write_back(self, items: tuple[str, ...] | list[str], consumed: int) -> list[str]:
+        items, consumed = self.unmoved(items, consumed)
         if consumed:
             if items:
                 return [f"s[-{consumed}:] = ({', '.join(items)},)"]
@@ -226,12 +233,8 @@ class _RegionWriter:
 
     def hand_over(self, snapshot: tuple[tuple[str, ...], int], pc: int, indent: int) -> None:
         """Hand the frame to the interpreter before the instruction at ``pc``."""
-        items, consumed = snapshot
-        start = 0
-        while start < len(items) and consumed and self.loaded.get(items[start]) == consumed:
-            start += 1
-            consumed -= 1
-        values = f"({', '.join(items[start:])},)" if items[start:] else "()"
+        items, consumed = self.unmoved(*snapshot)
+        values = f"({', '.join(items)},)" if items else "()"
         gas = self.gas_expr(self.before)
         self.emit(f"return _hand(evm, {pc}, {gas}, {consumed}, {values})", indent)
 

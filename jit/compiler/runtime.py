@@ -2,9 +2,9 @@
 
 Everything stateful (storage, calls, creates, logs, copies, precompiles) runs
 through the interpreter's own instruction handlers, called on the frame with
-the stack written back, so both engines share one implementation. The helpers
-here are the few pure functions the generated code inlines calls to; each is
-the interpreter handler's arithmetic, word for word.
+the stack written back, so both engines share one implementation. The pure
+word functions the generated code calls (SDIV, SMOD, SIGNEXTEND, SAR,
+CALLDATALOAD) are the ones those handlers call.
 """
 
 from __future__ import annotations
@@ -13,61 +13,14 @@ from typing import Any
 
 from jit.evm.exceptions import InvalidJumpDestError, StackUnderflowError
 from jit.evm.frame import UINT256_MAX, Evm
-from jit.evm.memory import expansion_cost
+from jit.evm.instructions.arithmetic import sign_extend, signed_div, signed_mod
+from jit.evm.instructions.bitwise import shift_arithmetic_right
+from jit.evm.instructions.environment import calldata_word
+from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import StopExecution, interpret_from
 
 _SIGN_BIT = 1 << 255
 _MODULUS = 1 << 256
-
-
-def sdiv(a: int, b: int) -> int:
-    if b == 0:
-        return 0
-    a = a - _MODULUS if a & _SIGN_BIT else a
-    b = b - _MODULUS if b & _SIGN_BIT else b
-    quotient = abs(a) // abs(b)
-    if (a < 0) != (b < 0):
-        quotient = -quotient
-    return quotient & UINT256_MAX
-
-
-def smod(a: int, b: int) -> int:
-    if b == 0:
-        return 0
-    a = a - _MODULUS if a & _SIGN_BIT else a
-    b = b - _MODULUS if b & _SIGN_BIT else b
-    remainder = abs(a) % abs(b)
-    if a < 0:
-        remainder = -remainder
-    return remainder & UINT256_MAX
-
-
-def signextend(byte_index: int, value: int) -> int:
-    if byte_index < 31:
-        sign_bit = (byte_index << 3) + 7
-        if value >> sign_bit & 1:
-            value |= UINT256_MAX ^ ((1 << sign_bit) - 1)
-        else:
-            value &= (1 << sign_bit) - 1
-    return value
-
-
-def sar(shift: int, value: int) -> int:
-    signed = value - _MODULUS if value & _SIGN_BIT else value
-    return (signed >> (shift if shift < 256 else 255)) & UINT256_MAX
-
-
-def calldataload(data: bytes, start: int) -> int:
-    chunk = data[start : start + 32] if start < len(data) else b""
-    value = int.from_bytes(chunk, "big")
-    if len(chunk) < 32:
-        value <<= (32 - len(chunk)) << 3
-    return value
-
-
-def grow(memory: bytearray, end: int) -> None:
-    """Extend memory to cover ``end`` bytes (whole words); gas already taken."""
-    memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
 
 
 def grow_charged(memory: bytearray, end: int, gas: int) -> int:
@@ -76,7 +29,7 @@ def grow_charged(memory: bytearray, end: int, gas: int) -> int:
     cost = expansion_cost(len(memory), end)
     if cost > gas:
         return -1
-    memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
+    extend_to(memory, end)
     return gas - cost
 
 
@@ -116,17 +69,13 @@ def base_namespace() -> dict[str, Any]:
         "M": UINT256_MAX,
         "SIGN": _SIGN_BIT,
         "MOD": _MODULUS,
-        "_sdiv": sdiv,
-        "_smod": smod,
-        "_signextend": signextend,
-        "_sar": sar,
-        "_cdl": calldataload,
-        "_mem_cost": expansion_cost,
-        "_grow": grow,
+        "_sdiv": signed_div,
+        "_smod": signed_mod,
+        "_signextend": sign_extend,
+        "_sar": shift_arithmetic_right,
+        "_cdl": calldata_word,
         "_mem": grow_charged,
         "_hand": hand_over,
         "_resume": resume,
-        "_Stop": StopExecution,
         "_BadJump": InvalidJumpDestError,
-        "_Underflow": StackUnderflowError,
     }

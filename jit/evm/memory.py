@@ -26,14 +26,18 @@ def expand(evm: Evm, offset: int, size: int) -> None:
         if cost > evm.gas_left:
             raise OutOfGasError
         evm.gas_left -= cost
-        memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
+        extend_to(memory, end)
+
+
+def extend_to(memory: bytearray, end: int) -> None:
+    """Grow ``memory`` (by whole words) to cover ``end`` bytes; gas is the caller's."""
+    memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
 
 
 def resize(evm: Evm, end: int) -> None:
     """Grow memory to cover ``end`` bytes; the caller has charged for it."""
-    memory = evm.memory
-    if end > len(memory):
-        memory.extend(bytes((((end + 31) >> 5) << 5) - len(memory)))
+    if end > len(evm.memory):
+        extend_to(evm.memory, end)
 
 
 def read(evm: Evm, offset: int, size: int) -> bytes:

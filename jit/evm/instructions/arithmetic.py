@@ -32,17 +32,21 @@ def div(evm: Evm) -> None:
     stack.append(a // b if b else 0)
 
 
+def signed_div(a: int, b: int) -> int:
+    """SDIV of two stack words (shared with the compiler's runtime)."""
+    if b == 0:
+        return 0
+    a = to_signed(a)
+    b = to_signed(b)
+    quotient = abs(a) // abs(b)
+    if (a < 0) != (b < 0):
+        quotient = -quotient
+    return quotient & UINT256_MAX
+
+
 def sdiv(evm: Evm) -> None:
     stack = evm.stack
-    a = to_signed(stack.pop())
-    b = to_signed(stack.pop())
-    if b == 0:
-        quotient = 0
-    else:
-        quotient = abs(a) // abs(b)
-        if (a < 0) != (b < 0):
-            quotient = -quotient
-    stack.append(quotient & UINT256_MAX)
+    stack.append(signed_div(stack.pop(), stack.pop()))
 
 
 def mod(evm: Evm) -> None:
@@ -52,17 +56,20 @@ def mod(evm: Evm) -> None:
     stack.append(a % b if b else 0)
 
 
+def signed_mod(a: int, b: int) -> int:
+    """SMOD of two stack words (shared with the compiler's runtime)."""
+    if b == 0:
+        return 0
+    a = to_signed(a)
+    remainder = abs(a) % abs(to_signed(b))
+    if a < 0:
+        remainder = -remainder
+    return remainder & UINT256_MAX
+
+
 def smod(evm: Evm) -> None:
     stack = evm.stack
-    a = to_signed(stack.pop())
-    b = to_signed(stack.pop())
-    if b == 0:
-        remainder = 0
-    else:
-        remainder = abs(a) % abs(b)
-        if a < 0:
-            remainder = -remainder
-    stack.append(remainder & UINT256_MAX)
+    stack.append(signed_mod(stack.pop(), stack.pop()))
 
 
 def addmod(evm: Evm) -> None:
@@ -95,14 +102,17 @@ def exp(evm: Evm) -> None:
     stack.append(pow(base, exponent, _MODULUS))
 
 
-def signextend(evm: Evm) -> None:
-    stack = evm.stack
-    byte_index = stack.pop()
-    value = stack.pop()
+def sign_extend(byte_index: int, value: int) -> int:
+    """SIGNEXTEND of two stack words (shared with the compiler's runtime)."""
     if byte_index < 31:
         sign_bit = (byte_index << 3) + 7
         if value >> sign_bit & 1:
             value |= UINT256_MAX ^ ((1 << sign_bit) - 1)
         else:
             value &= (1 << sign_bit) - 1
-    stack.append(value)
+    return value
+
+
+def signextend(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(sign_extend(stack.pop(), stack.pop()))

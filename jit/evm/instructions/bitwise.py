@@ -80,13 +80,14 @@ def shr(evm: Evm) -> None:
     stack.append(value >> shift if shift < 256 else 0)
 
 
+def shift_arithmetic_right(shift: int, value: int) -> int:
+    """SAR of two stack words (shared with the compiler's runtime)."""
+    return (to_signed(value) >> (shift if shift < 256 else 255)) & UINT256_MAX
+
+
 def sar(evm: Evm) -> None:
     stack = evm.stack
-    shift = stack.pop()
-    value = to_signed(stack.pop())
-    if shift >= 256:
-        shift = 255
-    stack.append((value >> shift) & UINT256_MAX)
+    stack.append(shift_arithmetic_right(stack.pop(), stack.pop()))
 
 
 def clz(evm: Evm) -> None:

@@ -58,15 +58,18 @@ def callvalue(evm: Evm) -> None:
     push(evm, evm.msg.value)
 
 
-def calldataload(evm: Evm) -> None:
-    stack = evm.stack
-    start = stack.pop()
-    data = evm.msg.data
+def calldata_word(data: bytes, start: int) -> int:
+    """The 32 bytes of ``data`` from ``start``, zero-padded (shared with the compiler's runtime)."""
     chunk = data[start : start + 32] if start < len(data) else b""
     value = int.from_bytes(chunk, "big")
     if len(chunk) < 32:
         value <<= (32 - len(chunk)) << 3
-    stack.append(value)
+    return value
+
+
+def calldataload(evm: Evm) -> None:
+    stack = evm.stack
+    stack.append(calldata_word(evm.msg.data, stack.pop()))
 
 
 def calldatasize(evm: Evm) -> None:
