@@ -20,7 +20,6 @@ fails on is logged once and remembered, and is interpreted from then on.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -98,7 +97,6 @@ class Engine:
         self._counts: dict[CacheKey, int] = {}
         self._failed: set[CacheKey] = set()
         self._pending: dict[CacheKey, Future[Program]] = {}
-        self._lock = threading.Lock()
         self._worker = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="jit-compile")
             if background and mode == "auto"
@@ -180,17 +178,17 @@ class Engine:
         )
 
     def _install(self, key: CacheKey, program: Program) -> None:
-        with self._lock:
-            self._compiled += 1
-            self._compile_seconds += program.compile_seconds
-            self._programs[key] = program
-            self._code_bytes += len(key[0])
-            while self._programs and (
-                len(self._programs) > self.max_entries or self._code_bytes > self.max_code_bytes
-            ):
-                old_key, old = self._programs.popitem(last=False)
-                self._code_bytes -= len(old_key[0])
-                unload(old)
+        # Only the executing thread installs (the worker only returns futures), so no lock.
+        self._compiled += 1
+        self._compile_seconds += program.compile_seconds
+        self._programs[key] = program
+        self._code_bytes += len(key[0])
+        while self._programs and (
+            len(self._programs) > self.max_entries or self._code_bytes > self.max_code_bytes
+        ):
+            old_key, old = self._programs.popitem(last=False)
+            self._code_bytes -= len(old_key[0])
+            unload(old)
 
     # ------------------------------------------------------------------ control
 

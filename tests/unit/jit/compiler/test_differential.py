@@ -14,11 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jit.compiler import Engine
-from jit.compiler.analysis import STACK_EFFECTS
+from jit.compiler.analysis import STACK_EFFECTS, decode
 from jit.evm.transaction import TxOutcome
+from jit.forks import rules_for
 from tests.helpers.evm import OTHER, run, world
 
 ENGINE = Engine("jit")
+OSAKA_TABLE = rules_for("osaka").opcode_table
 INTRINSIC = 21_000
 
 
@@ -129,14 +131,8 @@ def straight_line(draw: st.DrawFn) -> bytes:
 
 
 def _height_after(piece: bytes, height: int) -> int:
-    """The stack height after ``piece`` (PUSHes skipped over), ignoring failures."""
-    i = 0
-    while i < len(piece):
-        op = piece[i]
-        pops, pushes = STACK_EFFECTS.get(op, (0, 0))
-        height += pushes - pops
-        i += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
-    return height
+    """The stack height after ``piece``, ignoring failures."""
+    return height + sum(i.pushes - i.pops for i in decode(piece, OSAKA_TABLE))
 
 
 @st.composite
