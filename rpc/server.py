@@ -1,7 +1,8 @@
 """The JSON-RPC 2.0 transport: one aiohttp app serving HTTP POST, WebSocket and node info.
 
 Owns ``create_app`` / ``serve`` and ``WsConnection``. On any path: POST carries a
-single request or a batch (orjson in and out, batch order kept, notifications
+single request or a batch (orjson in and out, batch order kept, a run of consecutive
+transaction submissions admitted in order and sealed together, notifications
 answered with nothing, geth's ``empty batch`` / ``batch too large`` errors); GET with
 ``Upgrade: websocket`` opens a WebSocket speaking the same protocol; a plain GET
 returns ``info()`` as JSON; OPTIONS answers CORS preflights. Bodies over
@@ -49,6 +50,15 @@ LOG_METHODS = 5  # method names listed in a batch's log line
 LOG_PARAMS_CHARS = 4096
 
 _JSON = "application/json"
+# Batch items that answer once their transaction's block is sealed (see process_batch).
+_SUBMISSION_METHODS = frozenset(
+    {
+        "eth_sendRawTransaction",
+        "eth_sendTransaction",
+        "eth_sendRawTransactionSync",
+        "eth_sendTransactionSync",
+    }
+)
 
 
 # ---------------------------------------------------------------- WebSocket connection
@@ -395,11 +405,24 @@ class _Rpc:
             return (
                 b"[" + _encode(_error_response(first_id, InvalidRequest("batch too large"))) + b"]"
             )
-        parts: list[bytes] = []
+        responses: list[dict[str, object] | None] = []
+        # A run of consecutive transaction submissions is admitted in order and then
+        # awaited together, so the run lands in one block instead of one block per item
+        # (each submission answers only once its block is sealed). Any other item waits
+        # for the run before it, so it still sees every earlier submission sealed.
+        run: list[asyncio.Task[dict[str, object] | None]] = []
         for item in items:
-            response = await self.process_one(item, ctx, outcome)
-            if response is not None:
-                parts.append(_encode(response))
+            if isinstance(item, dict) and item.get("method") in _SUBMISSION_METHODS:
+                # Tasks take their first step in creation order: admission order is kept.
+                run.append(asyncio.ensure_future(self.process_one(item, ctx, outcome)))
+                continue
+            if run:
+                responses.extend(await asyncio.gather(*run))
+                run = []
+            responses.append(await self.process_one(item, ctx, outcome))
+        if run:
+            responses.extend(await asyncio.gather(*run))
+        parts = [_encode(response) for response in responses if response is not None]
         if not parts:
             return None
         return b"[" + b",".join(parts) + b"]"

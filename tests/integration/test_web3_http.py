@@ -250,6 +250,73 @@ def test_batch_keeps_order_and_per_item_errors(node: RunningNode) -> None:
     assert reply[3]["result"] == "31337"
 
 
+def test_batch_of_submissions_is_one_block_and_later_items_see_it(
+    w3: Web3, node: RunningNode
+) -> None:
+    account = Account.from_key(KEY0)
+    nonce = w3.eth.get_transaction_count(account.address)
+    raws = [
+        "0x"
+        + bytes(
+            account.sign_transaction(
+                {
+                    "to": w3.eth.accounts[2],
+                    "value": 1,
+                    "gas": 21000,
+                    "chainId": 31337,
+                    "maxFeePerGas": 10**11,
+                    "maxPriorityFeePerGas": 10**9,
+                    "nonce": nonce + i,
+                }
+            ).raw_transaction
+        ).hex()
+        for i in range(5)
+    ]
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [tx]}
+        for i, tx in enumerate(raws)
+    ]
+    batch.append(
+        {"jsonrpc": "2.0", "id": "r", "method": "eth_getTransactionReceipt", "params": [None]}
+    )
+    reply = raw(node, batch[:5])
+    hashes = [item["result"] for item in reply]
+    reply = raw(
+        node,
+        [{**batch[-1], "params": [hashes[-1]]}, {**batch[-1], "id": "s", "params": [hashes[0]]}],
+    )
+    assert reply[0]["result"]["blockNumber"] == reply[1]["result"]["blockNumber"]
+    block = w3.eth.get_block(int(reply[0]["result"]["blockNumber"], 16))
+    assert [h.to_0x_hex() for h in block["transactions"]] == hashes
+    # a receipt asked for after a submission in the same batch is already there
+    signed = account.sign_transaction(
+        {
+            "to": w3.eth.accounts[2],
+            "value": 1,
+            "gas": 21000,
+            "chainId": 31337,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+            "nonce": nonce + 5,
+        }
+    )
+    tx_hash = "0x" + bytes(signed.hash).hex()
+    reply = raw(
+        node,
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "eth_sendRawTransaction",
+                "params": ["0x" + bytes(signed.raw_transaction).hex()],
+            },
+            {"jsonrpc": "2.0", "id": 2, "method": "eth_getTransactionReceipt", "params": [tx_hash]},
+        ],
+    )
+    assert reply[0]["result"] == tx_hash
+    assert reply[1]["result"]["status"] == "0x1"
+
+
 def test_pool_rejections_use_geth_wording(w3: Web3, node: RunningNode) -> None:
     account = Account.from_key(KEY0)
     nonce = w3.eth.get_transaction_count(account.address)

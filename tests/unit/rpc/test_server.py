@@ -102,6 +102,26 @@ async def on_close(ctx: RequestContext, tag: str) -> bool:
     return conn.closed
 
 
+EVENTS: list[str] = []
+
+
+@reg.method("eth_sendRawTransaction")
+async def fake_submit(ctx: RequestContext, tag: str) -> str:
+    """Admits (synchronously), then waits for its 'block' like the node's submission."""
+    EVENTS.append(f"admit {tag}")
+    if tag == "bad":
+        raise NodeError("nonce too low")
+    await asyncio.sleep(0.001)
+    EVENTS.append(f"sealed {tag}")
+    return tag
+
+
+@reg.method("t_log")
+async def log_event(ctx: RequestContext, tag: str) -> str:
+    EVENTS.append(f"log {tag}")
+    return tag
+
+
 def info() -> dict[str, Any]:
     return {"name": "hummingbird", "chainId": 31337}
 
@@ -327,6 +347,27 @@ async def test_batch_keeps_order_with_per_item_errors(client: Client) -> None:
 async def test_batch_items_run_in_order(client: Client) -> None:
     out = await post(client, [req("t_sleep", [20], id=1), req("t_sleep", [0], id=2)])
     assert [item["id"] for item in out] == [1, 2]
+
+
+async def test_batch_admits_a_run_of_submissions_together_in_order(client: Client) -> None:
+    """A run of consecutive submissions is admitted in order before any is awaited (so
+    the node seals it as one block); the next other item runs after the whole run."""
+    EVENTS.clear()
+    batch = [
+        req("t_log", ["first"], id=0),
+        req("eth_sendRawTransaction", ["a"], id=1),
+        req("eth_sendRawTransaction", ["bad"], id=2),
+        req("eth_sendRawTransaction", ["b"], id=3),
+        req("t_log", ["middle"], id=4),
+        req("eth_sendRawTransaction", ["c"], id=5),
+    ]
+    out = await post(client, batch)
+    assert [item["id"] for item in out] == [0, 1, 2, 3, 4, 5]
+    assert [item.get("result") for item in out] == ["first", "a", None, "b", "middle", "c"]
+    assert out[2]["error"]["message"] == "nonce too low"
+    assert EVENTS[:4] == ["log first", "admit a", "admit bad", "admit b"]
+    assert sorted(EVENTS[4:6]) == ["sealed a", "sealed b"]
+    assert EVENTS[6:] == ["log middle", "admit c", "sealed c"]
 
 
 async def test_empty_batch_is_one_error(client: Client) -> None:
