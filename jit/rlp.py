@@ -9,7 +9,7 @@ data, because transaction hashes must be unique per transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 Item: TypeAlias = "bytes | list[Item]"
 Encodable: TypeAlias = "bytes | bytearray | int | Sequence[Encodable]"
@@ -26,22 +26,57 @@ def _length_prefix(length: int, offset: int) -> bytes:
     return bytes((offset + 55 + len(raw),)) + raw
 
 
+# Single-byte headers, indexed by length: the common case needs no ``bytes(...)`` call.
+_STRING_HEADERS = tuple(bytes((0x80 + n,)) for n in range(56))
+_LIST_HEADERS = tuple(bytes((0xC0 + n,)) for n in range(56))
+
+
+def list_header(payload_length: int) -> bytes:
+    """The header of a list whose items' encodings total ``payload_length`` bytes."""
+    return (
+        _LIST_HEADERS[payload_length]
+        if payload_length < 56
+        else _length_prefix(payload_length, 0xC0)
+    )
+
+
 def encode(item: Encodable) -> bytes:
-    if isinstance(item, (bytes, bytearray)):
-        if len(item) == 1 and item[0] < 0x80:
-            return bytes(item)
-        return _length_prefix(len(item), 0x80) + bytes(item)
-    if isinstance(item, int):
-        if item < 0:
-            raise ValueError("RLP cannot encode negative integers")
-        if item == 0:
-            return b"\x80"
-        if item < 0x80:
-            return bytes((item,))
-        raw = item.to_bytes((item.bit_length() + 7) // 8, "big")
-        return _length_prefix(len(raw), 0x80) + raw
-    payload = b"".join(encode(element) for element in item)
-    return _length_prefix(len(payload), 0xC0) + payload
+    # Exact-type tests first: this runs for every field of every transaction, receipt,
+    # header and trie node the node builds, so the common shapes take the fewest steps.
+    value: Any = item  # narrowed by the exact-type tests below, which mypy cannot follow
+    kind = type(value)
+    if kind is bytes:
+        size = len(value)
+        if size < 56:
+            if size == 1 and value[0] < 0x80:
+                return value
+            return _STRING_HEADERS[size] + value
+        return _length_prefix(size, 0x80) + value
+    if kind is int:
+        if value < 0x80:
+            if value == 0:
+                return b"\x80"
+            if value < 0:
+                raise ValueError("RLP cannot encode negative integers")
+            return bytes((value,))
+        raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+        return (
+            _STRING_HEADERS[len(raw)] + raw
+            if len(raw) < 56
+            else _length_prefix(len(raw), 0x80) + raw
+        )
+    if kind is list or kind is tuple:
+        payload = b"".join([encode(element) for element in value])
+        size = len(payload)
+        return (_LIST_HEADERS[size] if size < 56 else _length_prefix(size, 0xC0)) + payload
+    # Subclasses and other types: bool is an int, bytearray/memoryview-like are bytes.
+    if isinstance(value, (bytes, bytearray)):
+        return encode(bytes(value))
+    if isinstance(value, int):
+        return encode(int(value))
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return encode(list(value))
+    raise TypeError(f"RLP cannot encode {type(value).__name__}")
 
 
 def _decode_at(data: bytes, position: int) -> tuple[Item, int]:

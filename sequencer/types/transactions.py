@@ -9,6 +9,7 @@ resulting ``Transaction`` is immutable and carries ``sender`` and ``hash``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from coincurve import PrivateKey
 
@@ -211,101 +212,129 @@ def decode_transaction(raw: bytes, *, known_sender: Address | None = None) -> Tr
     except rlp.RLPDecodingError as error:
         raise InvalidTransactionEncoding(f"rlp: {error}") from None
     fields = _list(decoded, "transaction")
+    # Every field is checked before the signature: a malformed transaction costs no ecrecover.
+    parsed: dict[str, Any]
     if tx_type == LEGACY:
         _expect_fields(fields, 9, "legacy")
         v = _uint(fields[6], "v")
         chain_id = None if v in (27, 28) else (v - 35) // 2 if v >= 35 else -1
         if chain_id == -1:
             raise InvalidTransactionEncoding(f"invalid legacy v value {v}")
-        tx = Transaction(
-            tx_type,
-            chain_id,
-            _uint(fields[0], "nonce", 64),
-            _uint(fields[2], "gas", 64),
-            _to(fields[3]),
-            _uint(fields[4], "value"),
-            _bytes(fields[5], "data"),
-            gas_price=_uint(fields[1], "gasPrice"),
-            v=v,
-            r=_uint(fields[7], "r"),
-            s=_uint(fields[8], "s"),
-        )
+        parsed = {
+            "nonce": _uint(fields[0], "nonce", 64),
+            "gas_price": _uint(fields[1], "gasPrice"),
+            "gas_limit": _uint(fields[2], "gas", 64),
+            "to": _to(fields[3]),
+            "value": _uint(fields[4], "value"),
+            "data": _bytes(fields[5], "data"),
+        }
     elif tx_type == ACCESS_LIST:
         _expect_fields(fields, 11, "access list")
-        tx = Transaction(
-            tx_type,
-            _uint(fields[0], "chainId"),
-            _uint(fields[1], "nonce", 64),
-            _uint(fields[3], "gas", 64),
-            _to(fields[4]),
-            _uint(fields[5], "value"),
-            _bytes(fields[6], "data"),
-            gas_price=_uint(fields[2], "gasPrice"),
-            access_list=_access_list(fields[7]),
-            v=_uint(fields[8], "yParity", 8),
-            r=_uint(fields[9], "r"),
-            s=_uint(fields[10], "s"),
-        )
+        chain_id = _uint(fields[0], "chainId")
+        parsed = {
+            "nonce": _uint(fields[1], "nonce", 64),
+            "gas_price": _uint(fields[2], "gasPrice"),
+            "gas_limit": _uint(fields[3], "gas", 64),
+            "to": _to(fields[4]),
+            "value": _uint(fields[5], "value"),
+            "data": _bytes(fields[6], "data"),
+            "access_list": _access_list(fields[7]),
+        }
+        v = _uint(fields[8], "yParity", 8)
     else:
-        expected = {FEE_MARKET: 12, BLOB: 14, SET_CODE: 13}[tx_type]
-        _expect_fields(fields, expected, f"type-{tx_type}")
-        extra: dict[str, object] = {}
+        _expect_fields(fields, {FEE_MARKET: 12, BLOB: 14, SET_CODE: 13}[tx_type], f"type-{tx_type}")
+        chain_id = _uint(fields[0], "chainId")
+        parsed = {
+            "nonce": _uint(fields[1], "nonce", 64),
+            "max_priority_fee_per_gas": _uint(fields[2], "maxPriorityFeePerGas"),
+            "max_fee_per_gas": _uint(fields[3], "maxFeePerGas"),
+            "gas_limit": _uint(fields[4], "gas", 64),
+            "to": _to(fields[5]),
+            "value": _uint(fields[6], "value"),
+            "data": _bytes(fields[7], "data"),
+            "access_list": _access_list(fields[8]),
+        }
         if tx_type == BLOB:
-            extra["max_fee_per_blob_gas"] = _uint(fields[9], "maxFeePerBlobGas")
-            extra["blob_versioned_hashes"] = tuple(
+            parsed["max_fee_per_blob_gas"] = _uint(fields[9], "maxFeePerBlobGas")
+            parsed["blob_versioned_hashes"] = tuple(
                 _bytes(h, "blobVersionedHash", 32) for h in _list(fields[10], "blobVersionedHashes")
             )
         elif tx_type == SET_CODE:
-            auths = []
-            for entry in _list(fields[9], "authorizationList"):
-                item = _list(entry, "authorization")
-                if len(item) != 6:
-                    raise InvalidTransactionEncoding("authorization: expected 6 fields")
-                auths.append(
-                    AuthorizationTuple(
-                        _uint(item[0], "auth chainId"),
-                        _bytes(item[1], "auth address", 20),
-                        _uint(item[2], "auth nonce", 64),
-                        _uint(item[3], "auth yParity", 8),
-                        _uint(item[4], "auth r"),
-                        _uint(item[5], "auth s"),
-                    )
-                )
-            extra["authorization_list"] = tuple(auths)
-        to = _to(fields[5])
-        if tx_type in (BLOB, SET_CODE) and to is None:
+            parsed["authorization_list"] = _authorizations(fields[9])
+        if tx_type in (BLOB, SET_CODE) and parsed["to"] is None:
             raise InvalidTransactionEncoding(f"type-{tx_type} transaction cannot create a contract")
-        signature = fields[-3:]
-        tx = Transaction(
-            tx_type,
-            _uint(fields[0], "chainId"),
-            _uint(fields[1], "nonce", 64),
-            _uint(fields[4], "gas", 64),
-            to,
-            _uint(fields[6], "value"),
-            _bytes(fields[7], "data"),
-            max_priority_fee_per_gas=_uint(fields[2], "maxPriorityFeePerGas"),
-            max_fee_per_gas=_uint(fields[3], "maxFeePerGas"),
-            access_list=_access_list(fields[8]),
-            v=_uint(signature[0], "yParity", 8),
-            r=_uint(signature[1], "r"),
-            s=_uint(signature[2], "s"),
-            **extra,  # type: ignore[arg-type]
+        v = _uint(fields[-3], "yParity", 8)
+    r, s = _uint(fields[-2], "r"), _uint(fields[-1], "s")
+    sender, tx_hash = _sender_and_hash(raw, tx_type, chain_id, v, r, s, known_sender)
+    return Transaction(
+        tx_type=tx_type, chain_id=chain_id, v=v, r=r, s=s, sender=sender, hash=tx_hash, **parsed
+    )
+
+
+def _authorizations(raw: object) -> tuple[AuthorizationTuple, ...]:
+    auths = []
+    for entry in _list(raw, "authorizationList"):
+        item = _list(entry, "authorization")
+        if len(item) != 6:
+            raise InvalidTransactionEncoding("authorization: expected 6 fields")
+        auths.append(
+            AuthorizationTuple(
+                _uint(item[0], "auth chainId"),
+                _bytes(item[1], "auth address", 20),
+                _uint(item[2], "auth nonce", 64),
+                _uint(item[3], "auth yParity", 8),
+                _uint(item[4], "auth r"),
+                _uint(item[5], "auth s"),
+            )
         )
+    return tuple(auths)
+
+
+def _sender_and_hash(
+    raw: bytes,
+    tx_type: int,
+    chain_id: int | None,
+    v: int,
+    r: int,
+    s: int,
+    known_sender: Address | None,
+) -> tuple[Address, Hash32]:
+    """The recovered (or known) sender and the transaction hash of canonical ``raw``."""
     if known_sender is not None:
-        return replace(tx, sender=known_sender, hash=keccak256(raw))
-    return _with_sender(tx, raw)
-
-
-def _with_sender(tx: Transaction, raw: bytes) -> Transaction:
-    if not (0 < tx.r < SECP256K1N and 0 < tx.s <= _HALF_N):  # EIP-2 low s
+        return known_sender, keccak256(raw)
+    if not (0 < r < SECP256K1N and 0 < s <= _HALF_N):  # EIP-2 low s
         raise InvalidTransactionEncoding("invalid transaction signature (r or s out of range)")
-    if tx.tx_type != LEGACY and tx.v not in (0, 1):
+    if tx_type == LEGACY:
+        parity = v - 27 if v in (27, 28) else (v - 35) % 2
+    elif v in (0, 1):
+        parity = v
+    else:
         raise InvalidTransactionEncoding("invalid transaction signature (y parity not 0 or 1)")
-    sender = recover_address(tx.signing_hash(), tx.y_parity(), tx.r, tx.s)
+    sender = recover_address(_signing_hash_of(raw, tx_type, chain_id, v, r, s), parity, r, s)
     if sender is None:
         raise InvalidTransactionEncoding("invalid transaction signature (cannot recover sender)")
-    return replace(tx, sender=sender, hash=keccak256(raw))
+    return sender, keccak256(raw)
+
+
+def _signing_hash_of(
+    raw: bytes, tx_type: int, chain_id: int | None, v: int, r: int, s: int
+) -> Hash32:
+    """``Transaction.signing_hash`` cut from the raw bytes instead of re-encoded.
+
+    The decoder accepts only canonical RLP, so the unsigned payload is the signed one
+    without the encodings of v, r and s at its end (for EIP-155 legacy transactions
+    followed by ``chain_id, 0, 0``); only the list header has to be rebuilt.
+    """
+    body = raw if tx_type == LEGACY else raw[1:]
+    first = body[0]
+    start = 1 if first < 0xF8 else 1 + first - 0xF7
+    end = len(body) - len(rlp.encode(v)) - len(rlp.encode(r)) - len(rlp.encode(s))
+    payload = body[start:end]
+    if tx_type == LEGACY:
+        if chain_id is not None:
+            payload += rlp.encode(chain_id) + b"\x80\x80"
+        return keccak256(rlp.list_header(len(payload)) + payload)
+    return keccak256(raw[:1] + rlp.list_header(len(payload)) + payload)
 
 
 # --------------------------------------------------------------------- sign

@@ -63,3 +63,47 @@ def test_decode_uint_rejects_leading_zero_and_overflow() -> None:
     with pytest.raises(rlp.RLPDecodingError):
         rlp.decode_uint(b"\x01" * 33)
     assert rlp.decode_uint(b"") == 0
+
+
+def _reference_encode(item: object) -> bytes:
+    """The Yellow Paper's definition, written plainly (the oracle for the fast encoder)."""
+
+    def prefix(length: int, offset: int) -> bytes:
+        if length < 56:
+            return bytes([offset + length])
+        raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+        return bytes([offset + 55 + len(raw)]) + raw
+
+    if isinstance(item, int):
+        item = item.to_bytes((item.bit_length() + 7) // 8, "big")
+    if isinstance(item, (bytes, bytearray)):
+        item = bytes(item)
+        if len(item) == 1 and item[0] < 0x80:
+            return item
+        return prefix(len(item), 0x80) + item
+    assert isinstance(item, (list, tuple))
+    payload = b"".join(_reference_encode(x) for x in item)
+    return prefix(len(payload), 0xC0) + payload
+
+
+encodables = st.recursive(
+    st.one_of(
+        st.binary(max_size=300),
+        st.integers(min_value=0, max_value=2**2100),
+        st.sampled_from([0, 1, 0x7F, 0x80, 0xFF, 0x100, 2**64, True, False]),
+        st.binary(max_size=80).map(bytearray),
+    ),
+    lambda children: st.one_of(st.lists(children, max_size=8), st.tuples(children, children)),
+    max_leaves=40,
+)
+
+
+@given(encodables)
+def test_encode_matches_the_plain_definition(item: rlp.Encodable) -> None:
+    assert rlp.encode(item) == _reference_encode(item)
+
+
+@pytest.mark.parametrize("bad", ["text", 1.5, None, {b"a": b"b"}, [b"ok", "text"]])
+def test_encode_rejects_other_types(bad: object) -> None:
+    with pytest.raises(TypeError, match="RLP cannot encode"):
+        rlp.encode(bad)  # type: ignore[arg-type]

@@ -39,6 +39,22 @@ def test_ordered_trie_matches_reference() -> None:
         assert ordered_trie_root(items) == reference.root_hash
 
 
+def test_tries_with_inline_nodes_match_reference() -> None:
+    """Items and slot values of a few bytes make nodes under 32 bytes, embedded inline."""
+    rng = random.Random(11)
+    for count in (1, 2, 3, 16, 17, 40, 300):
+        items = [bytes([rng.randrange(256)]) * rng.randint(1, 3) for _ in range(count)]
+        reference = HexaryTrie({})
+        for i, item in enumerate(items):
+            reference[pyrlp.encode(i)] = item
+        assert ordered_trie_root(items) == reference.root_hash
+    storage = {rng.randrange(2**256): rng.randrange(1, 300) for _ in range(200)}
+    reference = HexaryTrie({})
+    for slot, value in storage.items():
+        reference[keccak256(slot.to_bytes(32, "big"))] = pyrlp.encode(value)
+    assert secure_trie_root(storage) == reference.root_hash
+
+
 def test_secure_trie_root_skips_zero_slots() -> None:
     reference = HexaryTrie({})
     storage = {1: 5, 2: 0, 2**255: 9}

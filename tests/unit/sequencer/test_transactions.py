@@ -65,6 +65,22 @@ def test_sign_encode_decode_round_trip(unsigned: Transaction) -> None:
     assert decoded.hash == keccak256(raw)
 
 
+@pytest.mark.parametrize("data_size", [0, 1, 20, 30, 55, 56, 57, 200, 70_000])
+@pytest.mark.parametrize("unsigned", UNSIGNED, ids=lambda t: f"type{t.tx_type}-{t.chain_id}")
+def test_signing_hash_cut_from_raw_bytes_matches_the_encoded_one(
+    unsigned: Transaction, data_size: int
+) -> None:
+    """Decoding recovers the sender from a signing hash sliced out of the raw bytes; the
+    list headers of the signed and unsigned payloads differ in size around 56 bytes."""
+    big = replace(
+        unsigned, data=bytes(range(256)) * (data_size // 256) + b"\x07" * (data_size % 256)
+    )
+    signed = sign_transaction(big, KEY)
+    decoded = decode_transaction(signed.encode())
+    assert decoded.sender == ADDRESS
+    assert decoded.signing_hash() == signed.signing_hash()
+
+
 def test_known_legacy_transaction_from_the_fixtures() -> None:
     raw = bytes.fromhex(
         "f863800a83061a8094095e7baea6a6c7c4c2dfeb977efac326af552d87830186a0801ba0ffb600e63115a7362e"
