@@ -28,6 +28,7 @@ from sequencer.config import (
     DEFAULT_HOT_THRESHOLD,
     DEFAULT_MNEMONIC,
     MAX_HOT_THRESHOLD,
+    SENDER_RECOVERY_MODES,
     ChainConfig,
     ConfigError,
     NodeConfig,
@@ -100,13 +101,18 @@ def _hardfork(text: str) -> Fork:
         ) from None
 
 
-def _engine(text: str) -> str:
-    mode = text.strip().lower()
-    if mode not in ENGINE_MODES:
-        raise argparse.ArgumentTypeError(
-            f"unknown engine {_shown(text)}; choose one of {', '.join(ENGINE_MODES)}"
-        )
-    return mode
+def _choice(name: str, options: tuple[str, ...]) -> Callable[[str], str]:
+    """A case-insensitive choice among ``options``, with an error naming them."""
+
+    def parse(text: str) -> str:
+        mode = text.strip().lower()
+        if mode not in options:
+            raise argparse.ArgumentTypeError(
+                f"unknown {name} {_shown(text)}; choose one of {', '.join(options)}"
+            )
+        return mode
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        type=_engine,
+        type=_choice("engine", ENGINE_MODES),
         default=DEFAULT_ENGINE,
         metavar="{" + ",".join(ENGINE_MODES) + "}",
         help="how contract code runs: interpreter; jit (compile every contract on its first "
@@ -158,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="interpreted runs of a code before --engine auto compiles it "
         f"(0: at once; default {DEFAULT_HOT_THRESHOLD})",
+    )
+    p.add_argument(
+        "--sender-recovery",
+        type=_choice("sender recovery", SENDER_RECOVERY_MODES),
+        default="auto",
+        metavar="{" + ",".join(SENDER_RECOVERY_MODES) + "}",
+        help="where raw transactions' signatures are recovered: worker (a second process), "
+        "inline (on the event loop), auto (worker when there is more than one CPU; default)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
@@ -183,6 +197,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         history_window=args.history_window,
         engine=args.engine,
         hot_threshold=args.jit_threshold,
+        sender_recovery=args.sender_recovery,
     )
 
 
@@ -215,6 +230,7 @@ def banner(node: Node, url: str) -> str:
         f"Block time:        {cfg.block_time * 1000:g} ms (sealed sooner when the queue drains)",
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
         f"Engine:            {engine_description(cfg)}",
+        f"Sender recovery:   {recovery_description(node)}",
         f"Head block:        {node.head_number}",
         "",
         f"Listening on {url} (HTTP and WebSocket)",
@@ -232,6 +248,14 @@ def engine_description(cfg: NodeConfig) -> str:
     if cfg.engine == "jit":
         return "jit (every contract compiled on its first run)"
     return cfg.engine
+
+
+def recovery_description(node: Node) -> str:
+    if node.recovery.running:
+        return "worker process (signatures recovered on another core)"
+    if node.config.uses_recovery_worker():
+        return "inline (the worker process did not start)"
+    return "inline (on the event loop)"
 
 
 async def run(config: NodeConfig, host: str, port: int, *, print_banner: bool = True) -> None:

@@ -2,13 +2,15 @@
 
 Owns ``ChainConfig`` (consensus-relevant: chain id, fork, gas limit, initial base
 fee, coinbase) and ``NodeConfig`` (process-level: data directory, block time,
-dev accounts, pool limits, execution engine and its JIT hotness threshold).
+dev accounts, pool limits, execution engine and its JIT hotness threshold, where
+senders are recovered).
 Values are validated here so a bad flag fails at start-up with a clear message,
 not deep inside the producer.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -19,6 +21,7 @@ DEFAULT_MNEMONIC: Final = "test test test test test test test test test test tes
 DEFAULT_BALANCE_WEI: Final = 10_000 * 10**18
 MAX_BLOCK_GAS_LIMIT: Final = 2**63 - 1
 DEFAULT_ENGINE: Final = "auto"
+SENDER_RECOVERY_MODES: Final = ("auto", "worker", "inline")
 
 
 class ConfigError(ValueError):
@@ -65,6 +68,15 @@ class NodeConfig:
     # (interpret a code hot_threshold times, then compile it off the block path; 0: at once).
     engine: str = DEFAULT_ENGINE
     hot_threshold: int = DEFAULT_HOT_THRESHOLD
+    # Where raw transactions' senders are recovered: "worker" (a second process, so the
+    # ECDSA work leaves the event loop's core), "inline", or "auto" (worker when the
+    # machine has more than one CPU).
+    sender_recovery: str = "auto"
+
+    def uses_recovery_worker(self) -> bool:
+        if self.sender_recovery == "auto":
+            return (os.cpu_count() or 1) > 1
+        return self.sender_recovery == "worker"
 
     def __post_init__(self) -> None:
         if not 0 < self.block_time <= 3600:
@@ -75,6 +87,11 @@ class NodeConfig:
             raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
+        if self.sender_recovery not in SENDER_RECOVERY_MODES:
+            raise ConfigError(
+                f"sender recovery must be one of {', '.join(SENDER_RECOVERY_MODES)}, "
+                f"got {self.sender_recovery!r}"
+            )
         if self.engine not in ENGINE_MODES:
             raise ConfigError(
                 f"engine must be one of {', '.join(ENGINE_MODES)}, got {self.engine!r}"

@@ -40,6 +40,7 @@ from sequencer.executor import SerialExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.pool import TxPool
 from sequencer.producer import Producer, next_base_fee
+from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blocks import (
@@ -126,6 +127,7 @@ class Node:
             self._publish,
             engine=run_code,
         )
+        self.recovery = SenderRecovery()  # started by start() when the config asks for it
         self._block_listeners: list[Callable[[MiniBlock], None]] = []
         self._pending_listeners: list[Callable[[Transaction], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -177,6 +179,8 @@ class Node:
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._produce_forever())
+        if self.config.uses_recovery_worker():
+            await self.recovery.start()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -184,6 +188,7 @@ class Node:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.recovery.close()
         self.close()
 
     def close(self) -> None:
@@ -234,8 +239,14 @@ class Node:
     async def send_raw_transaction(self, raw: bytes) -> Hash32:
         """Admit a signed transaction; return its hash once its block is sealed (at once
         when it waits behind a nonce gap)."""
+        # The sender comes from the recovery worker (another core) when it runs. Even a
+        # lone submission goes there: the hop adds ~0.2 ms of latency, but the loop's core
+        # is free meanwhile and submissions arriving together seal in fewer, larger blocks
+        # (closed loop, 8 clients: +13% tx/s). None (worker not running, or it rejected
+        # the bytes) decodes inline, raising the exact error.
+        sender = await self.recovery.recover(raw) if self.recovery.running else None
         try:
-            tx = decode_transaction(raw)
+            tx = decode_transaction(raw, known_sender=sender)
         except InvalidTransactionEncoding as error:
             raise TransactionRejected(str(error)) from None
         return await self.submit(tx, raw)
@@ -636,6 +647,11 @@ class Node:
             "dataDir": self.config.data_dir,
             "pool": len(self.pool),
             "engine": engine,
+            "senderRecovery": {
+                "worker": self.recovery.running,
+                "frames": self.recovery.frames,
+                "recovered": self.recovery.recovered,
+            },
         }
 
 

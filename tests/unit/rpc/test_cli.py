@@ -81,6 +81,11 @@ def test_flags() -> None:
         ["--jit-threshold", "1" + "0" * 50],
         ["--jit-threshold", "9" * 5000],  # beyond int()'s digit limit: still a clean error
         ["--jit-threshold", "1000000001"],
+        ["--sender-recovery"],
+        ["--sender-recovery", ""],
+        ["--sender-recovery", "threads"],
+        ["--sender-recovery", "worker\x00"],
+        ["--sender-recovery", "x" * 10_000],
     ],
 )
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,6 +106,12 @@ def test_bad_mnemonic_is_refused() -> None:
 def test_engine_flag(mode: str) -> None:
     config = parse("--engine", mode)
     assert config.engine == mode.strip().lower()
+
+
+@pytest.mark.parametrize("mode", ["auto", "worker", "inline", " Worker "])
+def test_sender_recovery_flag(mode: str) -> None:
+    assert parse("--sender-recovery", mode).sender_recovery == mode.strip().lower()
+    assert parse().sender_recovery == "auto"
 
 
 def test_jit_threshold_flag() -> None:
