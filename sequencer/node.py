@@ -43,6 +43,7 @@ from sequencer.producer import Producer, next_base_fee
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.trie import EMPTY_TRIE_ROOT
+from sequencer.types.blobs import split_network_form, verify_sidecar
 from sequencer.types.blocks import (
     EMPTY_BLOOM,
     EMPTY_REQUESTS_HASH,
@@ -244,9 +245,17 @@ class Node:
         # is free meanwhile and submissions arriving together seal in fewer, larger blocks
         # (closed loop, 8 clients: +13% tx/s). None (worker not running, or it rejected
         # the bytes) decodes inline, raising the exact error.
+        try:
+            # A blob transaction may come in its network form (with blobs, commitments
+            # and proofs); the chain keeps only the canonical form.
+            raw, sidecar = split_network_form(raw)
+        except InvalidTransactionEncoding as error:
+            raise TransactionRejected(str(error)) from None
         sender = await self.recovery.recover(raw) if self.recovery.running else None
         try:
             tx = decode_transaction(raw, known_sender=sender)
+            if sidecar is not None:
+                verify_sidecar(sidecar, tx.blob_versioned_hashes)
         except InvalidTransactionEncoding as error:
             raise TransactionRejected(str(error)) from None
         return await self.submit(tx, raw)
