@@ -102,6 +102,7 @@ class SenderRecovery:
 
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
+        self._alive = False  # started and answering; False once it died or was closed
         self._reader: asyncio.Task[None] | None = None
         self._batch: list[tuple[bytes, asyncio.Future[bytes | None]]] = []
         self._inflight: deque[list[asyncio.Future[bytes | None]]] = deque()
@@ -110,7 +111,7 @@ class SenderRecovery:
 
     @property
     def running(self) -> bool:
-        return self._process is not None
+        return self._alive
 
     async def start(self) -> None:
         if self._process is not None:
@@ -126,10 +127,11 @@ class SenderRecovery:
         except OSError as error:
             log.warning("sender recovery worker did not start (%s): recovering inline", error)
             return
+        self._alive = True
         self._reader = asyncio.get_running_loop().create_task(self._read_answers())
 
     async def recover(self, raw: bytes) -> bytes | None:
-        if self._process is None or len(raw) > MAX_RAW_BYTES:
+        if not self._alive or len(raw) > MAX_RAW_BYTES:
             return None
         future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         if not self._batch:
@@ -143,7 +145,12 @@ class SenderRecovery:
         process = self._process
         if not batch:
             return
-        if process is None or process.stdin is None or process.stdin.is_closing():
+        if (
+            not self._alive
+            or process is None
+            or process.stdin is None
+            or process.stdin.is_closing()
+        ):
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
@@ -172,12 +179,12 @@ class SenderRecovery:
         except (asyncio.IncompleteReadError, ConnectionError, IndexError):
             pass
         finally:
-            if self._process is not None:  # not a close(): the worker died
+            if self._alive:  # not a close(): the worker died
                 log.error("sender recovery worker stopped: recovering inline from now on")
             self._fail_pending()
 
     def _fail_pending(self) -> None:
-        self._process = None
+        self._alive = False
         for futures in self._inflight:
             for future in futures:
                 if not future.done():
@@ -189,10 +196,12 @@ class SenderRecovery:
         self._batch = []
 
     async def close(self) -> None:
+        """End the worker (also after it died: its pipes and transport are released)."""
         process, self._process = self._process, None
+        self._alive = False
         if process is None:
             return
-        if process.stdin is not None:
+        if process.stdin is not None and not process.stdin.is_closing():
             process.stdin.close()
         try:
             await asyncio.wait_for(process.wait(), timeout=5)
@@ -200,9 +209,9 @@ class SenderRecovery:
             process.kill()
             await process.wait()
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # The reader ends at the worker's end of output; cancel it only if it hangs.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._reader, timeout=5)
         self._fail_pending()
 
 
