@@ -220,26 +220,12 @@ def decode_transaction(raw: bytes, *, known_sender: Address | None = None) -> Tr
         chain_id = None if v in (27, 28) else (v - 35) // 2 if v >= 35 else -1
         if chain_id == -1:
             raise InvalidTransactionEncoding(f"invalid legacy v value {v}")
-        parsed = {
-            "nonce": _uint(fields[0], "nonce", 64),
-            "gas_price": _uint(fields[1], "gasPrice"),
-            "gas_limit": _uint(fields[2], "gas", 64),
-            "to": _to(fields[3]),
-            "value": _uint(fields[4], "value"),
-            "data": _bytes(fields[5], "data"),
-        }
+        parsed = _gas_priced_fields(fields[0:6])
     elif tx_type == ACCESS_LIST:
         _expect_fields(fields, 11, "access list")
         chain_id = _uint(fields[0], "chainId")
-        parsed = {
-            "nonce": _uint(fields[1], "nonce", 64),
-            "gas_price": _uint(fields[2], "gasPrice"),
-            "gas_limit": _uint(fields[3], "gas", 64),
-            "to": _to(fields[4]),
-            "value": _uint(fields[5], "value"),
-            "data": _bytes(fields[6], "data"),
-            "access_list": _access_list(fields[7]),
-        }
+        parsed = _gas_priced_fields(fields[1:7])
+        parsed["access_list"] = _access_list(fields[7])
         v = _uint(fields[8], "yParity", 8)
     else:
         _expect_fields(fields, {FEE_MARKET: 12, BLOB: 14, SET_CODE: 13}[tx_type], f"type-{tx_type}")
@@ -269,6 +255,18 @@ def decode_transaction(raw: bytes, *, known_sender: Address | None = None) -> Tr
     return Transaction(
         tx_type=tx_type, chain_id=chain_id, v=v, r=r, s=s, sender=sender, hash=tx_hash, **parsed
     )
+
+
+def _gas_priced_fields(fields: list[rlp.Item]) -> dict[str, Any]:
+    """[nonce, gasPrice, gas, to, value, data]: legacy and EIP-2930 share this run."""
+    return {
+        "nonce": _uint(fields[0], "nonce", 64),
+        "gas_price": _uint(fields[1], "gasPrice"),
+        "gas_limit": _uint(fields[2], "gas", 64),
+        "to": _to(fields[3]),
+        "value": _uint(fields[4], "value"),
+        "data": _bytes(fields[5], "data"),
+    }
 
 
 def _authorizations(raw: object) -> tuple[AuthorizationTuple, ...]:

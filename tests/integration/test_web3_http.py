@@ -255,62 +255,39 @@ def test_batch_of_submissions_is_one_block_and_later_items_see_it(
 ) -> None:
     account = Account.from_key(KEY0)
     nonce = w3.eth.get_transaction_count(account.address)
-    raws = [
-        "0x"
-        + bytes(
-            account.sign_transaction(
-                {
-                    "to": w3.eth.accounts[2],
-                    "value": 1,
-                    "gas": 21000,
-                    "chainId": 31337,
-                    "maxFeePerGas": 10**11,
-                    "maxPriorityFeePerGas": 10**9,
-                    "nonce": nonce + i,
-                }
-            ).raw_transaction
-        ).hex()
-        for i in range(5)
-    ]
-    batch = [
-        {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [tx]}
-        for i, tx in enumerate(raws)
-    ]
-    batch.append(
-        {"jsonrpc": "2.0", "id": "r", "method": "eth_getTransactionReceipt", "params": [None]}
-    )
-    reply = raw(node, batch[:5])
+
+    def transfer(offset: int) -> tuple[str, str]:
+        signed = account.sign_transaction(
+            {
+                "to": w3.eth.accounts[2],
+                "value": 1,
+                "gas": 21000,
+                "chainId": 31337,
+                "maxFeePerGas": 10**11,
+                "maxPriorityFeePerGas": 10**9,
+                "nonce": nonce + offset,
+            }
+        )
+        return "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex()
+
+    def request(id_: object, method: str, param: str) -> dict[str, object]:
+        return {"jsonrpc": "2.0", "id": id_, "method": method, "params": [param]}
+
+    sent = [transfer(i) for i in range(5)]
+    reply = raw(node, [request(i, "eth_sendRawTransaction", tx) for i, (tx, _) in enumerate(sent)])
     hashes = [item["result"] for item in reply]
-    reply = raw(
-        node,
-        [{**batch[-1], "params": [hashes[-1]]}, {**batch[-1], "id": "s", "params": [hashes[0]]}],
-    )
-    assert reply[0]["result"]["blockNumber"] == reply[1]["result"]["blockNumber"]
+    assert hashes == [tx_hash for _, tx_hash in sent]
+    reply = raw(node, [request(h, "eth_getTransactionReceipt", h) for h in hashes])
+    assert len({item["result"]["blockNumber"] for item in reply}) == 1
     block = w3.eth.get_block(int(reply[0]["result"]["blockNumber"], 16))
     assert [h.to_0x_hex() for h in block["transactions"]] == hashes
     # a receipt asked for after a submission in the same batch is already there
-    signed = account.sign_transaction(
-        {
-            "to": w3.eth.accounts[2],
-            "value": 1,
-            "gas": 21000,
-            "chainId": 31337,
-            "maxFeePerGas": 10**11,
-            "maxPriorityFeePerGas": 10**9,
-            "nonce": nonce + 5,
-        }
-    )
-    tx_hash = "0x" + bytes(signed.hash).hex()
+    tx, tx_hash = transfer(5)
     reply = raw(
         node,
         [
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "eth_sendRawTransaction",
-                "params": ["0x" + bytes(signed.raw_transaction).hex()],
-            },
-            {"jsonrpc": "2.0", "id": 2, "method": "eth_getTransactionReceipt", "params": [tx_hash]},
+            request(1, "eth_sendRawTransaction", tx),
+            request(2, "eth_getTransactionReceipt", tx_hash),
         ],
     )
     assert reply[0]["result"] == tx_hash
