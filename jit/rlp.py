@@ -31,6 +31,11 @@ _STRING_HEADERS = tuple(bytes((0x80 + n,)) for n in range(56))
 _LIST_HEADERS = tuple(bytes((0xC0 + n,)) for n in range(56))
 
 
+class Encoded(bytes):
+    """An item already RLP-encoded: ``encode`` inserts it verbatim (to encode a part
+    shared by several structures once)."""
+
+
 def list_header(payload_length: int) -> bytes:
     """The header of a list whose items' encodings total ``payload_length`` bytes."""
     return (
@@ -69,6 +74,8 @@ def encode(item: Encodable) -> bytes:
         payload = b"".join([encode(element) for element in value])
         size = len(payload)
         return (_LIST_HEADERS[size] if size < 56 else _length_prefix(size, 0xC0)) + payload
+    if kind is Encoded:
+        return bytes(value)
     # Subclasses and other types: bool is an int, bytearray/memoryview-like are bytes.
     if isinstance(value, (bytes, bytearray)):
         return encode(bytes(value))

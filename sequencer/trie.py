@@ -20,23 +20,14 @@ EMPTY_TRIE_ROOT: Final = keccak256(rlp.encode(b""))
 _EMPTY_STRING: Final = b"\x80"
 
 
-def _nibbles(key: bytes) -> bytes:
-    out = bytearray()
-    for byte in key:
-        out.append(byte >> 4)
-        out.append(byte & 0x0F)
-    return bytes(out)
+# Nibble paths are lowercase hex strings: ``bytes.hex`` makes them, their order is the
+# nibbles' order, and ``bytes.fromhex`` packs a compact (hex-prefix) path in one call.
+_HEX_PREFIX: Final = {(True, 1): "3", (True, 0): "20", (False, 1): "1", (False, 0): "00"}
 
 
-def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
-    flag = 2 if leaf else 0
-    if len(nibbles) % 2:
-        packed = bytes((((flag + 1) << 4) | nibbles[0],))
-        rest = nibbles[1:]
-    else:
-        packed = bytes((flag << 4,))
-        rest = nibbles
-    return packed + bytes((rest[i] << 4) | rest[i + 1] for i in range(0, len(rest), 2))
+def _hex_prefix(path: str, leaf: bool) -> bytes:
+    """Yellow Paper appendix C: the flag nibble(s), then the path packed two per byte."""
+    return bytes.fromhex(_HEX_PREFIX[leaf, len(path) % 2] + path)
 
 
 def _list(encoded_items: list[bytes]) -> bytes:
@@ -51,29 +42,29 @@ def _reference(encoded: bytes) -> bytes:
     return encoded if len(encoded) < 32 else b"\xa0" + keccak256(encoded)
 
 
-def _build(pairs: list[tuple[bytes, bytes]], depth: int) -> bytes:
-    """The RLP encoding of the node holding ``pairs`` (sorted, distinct nibble keys)."""
+def _build(pairs: list[tuple[str, bytes]], depth: int) -> bytes:
+    """The RLP encoding of the node holding ``pairs`` (sorted, distinct hex-nibble paths)."""
     if len(pairs) == 1:
-        key, value = pairs[0]
-        return _list([rlp.encode(_hex_prefix(key[depth:], True)), rlp.encode(value)])
+        path, value = pairs[0]
+        return _list([rlp.encode(_hex_prefix(path[depth:], True)), rlp.encode(value)])
     first = pairs[0][0]
-    shortest = min(len(key) for key, _ in pairs)
+    shortest = min(len(path) for path, _ in pairs)
     common = depth
-    while common < shortest and all(key[common] == first[common] for key, _ in pairs):
+    while common < shortest and all(path[common] == first[common] for path, _ in pairs):
         common += 1
     if common > depth:
         return _list(
             [rlp.encode(_hex_prefix(first[depth:common], False)), _reference(_build(pairs, common))]
         )
     branch = [_EMPTY_STRING] * 17
-    groups: dict[int, list[tuple[bytes, bytes]]] = {}
-    for key, value in pairs:
-        if len(key) == depth:
+    groups: dict[str, list[tuple[str, bytes]]] = {}
+    for path, value in pairs:
+        if len(path) == depth:
             branch[16] = rlp.encode(value)
         else:
-            groups.setdefault(key[depth], []).append((key, value))
+            groups.setdefault(path[depth], []).append((path, value))
     for nibble, group in groups.items():
-        branch[nibble] = _reference(_build(group, depth + 1))
+        branch[int(nibble, 16)] = _reference(_build(group, depth + 1))
     return _list(branch)
 
 
@@ -81,7 +72,7 @@ def ordered_trie_root(items: Sequence[bytes]) -> bytes:
     """The root of the trie mapping ``rlp(i)`` to ``items[i]``."""
     if not items:
         return EMPTY_TRIE_ROOT
-    pairs = sorted((_nibbles(rlp.encode(i)), item) for i, item in enumerate(items))
+    pairs = sorted((rlp.encode(i).hex(), item) for i, item in enumerate(items))
     return keccak256(_build(pairs, 0))
 
 
@@ -89,7 +80,7 @@ def trie_root(pairs: dict[bytes, bytes]) -> bytes:
     """The root of the trie holding ``pairs`` (keys of any length, no key a prefix of another)."""
     if not pairs:
         return EMPTY_TRIE_ROOT
-    nodes = sorted((_nibbles(key), value) for key, value in pairs.items())
+    nodes = sorted((key.hex(), value) for key, value in pairs.items())
     return keccak256(_build(nodes, 0))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from jit import rlp
@@ -138,15 +138,17 @@ class Receipt:
     blob_gas_used: int
     logs: tuple[ChainLog, ...]
     logs_bloom: bytes
+    # rlp of ``logs`` when the producer made it (both encodings below share it); b"": not made
+    logs_rlp: bytes = field(default=b"", compare=False, repr=False)
+
+    def _logs_item(self) -> object:
+        if self.logs_rlp:
+            return rlp.Encoded(self.logs_rlp)
+        return [log.fields() for log in self.logs]
 
     def consensus_encoding(self) -> bytes:
         body = rlp.encode(
-            [
-                self.status,
-                self.cumulative_gas_used,
-                self.logs_bloom,
-                [log.fields() for log in self.logs],  # type: ignore[misc]
-            ]
+            [self.status, self.cumulative_gas_used, self.logs_bloom, self._logs_item()]  # type: ignore[list-item]
         )
         return body if self.tx_type == 0 else bytes((self.tx_type,)) + body
 
@@ -159,7 +161,7 @@ class Receipt:
             self.effective_gas_price,
             self.contract_address or b"",
             self.blob_gas_used,
-            [log.fields() for log in self.logs],
+            self._logs_item(),
         ]
 
     @classmethod

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import replace
 
 import rlp as pyrlp
 from trie import HexaryTrie
 
+from jit import rlp
 from jit.forks import Fork, rules_for
 from sequencer.producer import next_base_fee, next_excess_blob_gas, requests_hash
 from sequencer.trie import EMPTY_TRIE_ROOT, ordered_trie_root, secure_trie_root
@@ -148,3 +150,34 @@ def test_stored_block_round_trip_keeps_senders_and_receipts() -> None:
     back = decode_stored_block(block.encode_for_storage(), block.encode_receipts())
     assert back == block
     assert [tx.sender for tx in back.transactions] == [tx.sender for tx in txs]
+
+
+def test_receipt_encodings_are_the_same_with_the_shared_logs_encoding() -> None:
+    """The producer encodes a receipt's logs once (``logs_rlp``) for both encodings."""
+    logs = (
+        ChainLog(b"\x01" * 20, (b"\x02" * 32, b"\x03" * 32), b"data" * 20),
+        ChainLog(b"\x04" * 20, (), b""),
+    )
+    for tx_type, some_logs in ((0, ()), (2, logs), (3, logs[:1])):
+        plain = Receipt(
+            tx_type, 1, 50_000, 21_000, 10**9, None, 0, some_logs, logs_bloom(some_logs)
+        )
+        shared = replace(plain, logs_rlp=rlp.encode([log.fields() for log in some_logs]))  # type: ignore[misc]
+        assert shared == plain
+        assert shared.consensus_encoding() == plain.consensus_encoding()
+        assert rlp.encode(shared.storage_fields()) == rlp.encode(plain.storage_fields())  # type: ignore[arg-type]
+        expected = pyrlp.encode(
+            [
+                1,
+                50_000,
+                plain.logs_bloom,
+                [[log.address, list(log.topics), log.data] for log in some_logs],
+            ]
+        )
+        assert plain.consensus_encoding() == (bytes([tx_type]) if tx_type else b"") + expected
+
+
+def test_encoded_items_are_inserted_verbatim() -> None:
+    inner = rlp.encode([b"a", 1, [b"b"]])
+    assert rlp.encode([rlp.Encoded(inner), b"c"]) == rlp.encode([[b"a", 1, [b"b"]], b"c"])
+    assert rlp.encode(rlp.Encoded(b"\xc0")) == b"\xc0"
