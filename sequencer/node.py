@@ -249,10 +249,7 @@ class Node:
             # A blob transaction may come in its network form (with blobs, commitments
             # and proofs); the chain keeps only the canonical form.
             raw, sidecar = split_network_form(raw)
-        except InvalidTransactionEncoding as error:
-            raise TransactionRejected(str(error)) from None
-        sender = await self.recovery.recover(raw) if self.recovery.running else None
-        try:
+            sender = await self.recovery.recover(raw) if self.recovery.running else None
             tx = decode_transaction(raw, known_sender=sender)
             if sidecar is not None:
                 verify_sidecar(sidecar, tx.blob_versioned_hashes)

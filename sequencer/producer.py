@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from jit import rlp
 from jit.evm.exceptions import GasLimitExceeded, InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
@@ -46,6 +45,7 @@ from sequencer.types.blocks import (
     MiniBlock,
     Receipt,
     block_size,
+    encode_logs,
     logs_bloom,
 )
 from statedb import StateDB
@@ -250,7 +250,7 @@ class Producer:
                     blob_gas_used=outcome.blob_gas_used,
                     logs=logs,
                     logs_bloom=logs_bloom(logs) if logs else EMPTY_BLOOM,
-                    logs_rlp=rlp.encode([log.fields() for log in logs]),  # type: ignore[misc]
+                    logs_rlp=encode_logs(logs),
                 )
             )
         transactions = tuple(entry.tx for entry, _ in included)

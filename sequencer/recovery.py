@@ -29,6 +29,8 @@ import sys
 from collections import deque
 from typing import BinaryIO, Final
 
+from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
+
 log = logging.getLogger("hummingbird.node")
 
 _COUNT: Final = struct.Struct(">I")
@@ -40,8 +42,6 @@ _NO_SENDER: Final = b"\x00" * 20
 
 def answer_frame(raws: list[bytes]) -> bytes:
     """What the worker answers for ``raws``: the sender of each, or a rejection."""
-    from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
-
     out = bytearray()
     for raw in raws:
         try:
@@ -71,8 +71,6 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
     """The worker's loop: frames in, answers out, until stdin closes. Exit 0 on a clean
     end of input, 2 on a malformed frame (the node then recovers inline)."""
-    import sequencer.types.transactions  # noqa: F401  (the import cost is paid at start)
-
     while True:
         head = _read_exactly(stdin, 4)
         if head is None:
@@ -94,6 +92,13 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
             raws.append(raw)
         stdout.write(answer_frame(raws))
         stdout.flush()
+
+
+def _answer_inline(futures: list[asyncio.Future[bytes | None]]) -> None:
+    """Answer ``None`` (decode inline) to every caller still waiting."""
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
 
 
 class SenderRecovery:
@@ -151,9 +156,7 @@ class SenderRecovery:
             or process.stdin is None
             or process.stdin.is_closing()
         ):
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            _answer_inline([future for _, future in batch])
             return
         for start in range(0, len(batch), MAX_FRAME_TXS):
             chunk = batch[start : start + MAX_FRAME_TXS]
@@ -186,13 +189,9 @@ class SenderRecovery:
     def _fail_pending(self) -> None:
         self._alive = False
         for futures in self._inflight:
-            for future in futures:
-                if not future.done():
-                    future.set_result(None)
+            _answer_inline(futures)
         self._inflight.clear()
-        for _, future in self._batch:
-            if not future.done():
-                future.set_result(None)
+        _answer_inline([future for _, future in self._batch])
         self._batch = []
 
     async def close(self) -> None:

@@ -125,6 +125,11 @@ class ChainLog:
         return [self.address, list(self.topics), self.data]
 
 
+def encode_logs(logs: Sequence[ChainLog]) -> bytes:
+    """The RLP list of ``logs``, as receipts carry it."""
+    return rlp.encode([log.fields() for log in logs])  # type: ignore[misc]
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """The outcome of one included transaction (consensus fields + what RPC shows)."""
@@ -141,14 +146,12 @@ class Receipt:
     # rlp of ``logs`` when the producer made it (both encodings below share it); b"": not made
     logs_rlp: bytes = field(default=b"", compare=False, repr=False)
 
-    def _logs_item(self) -> object:
-        if self.logs_rlp:
-            return rlp.Encoded(self.logs_rlp)
-        return [log.fields() for log in self.logs]
+    def _logs_item(self) -> rlp.Encoded:
+        return rlp.Encoded(self.logs_rlp or encode_logs(self.logs))
 
     def consensus_encoding(self) -> bytes:
         body = rlp.encode(
-            [self.status, self.cumulative_gas_used, self.logs_bloom, self._logs_item()]  # type: ignore[list-item]
+            [self.status, self.cumulative_gas_used, self.logs_bloom, self._logs_item()]
         )
         return body if self.tx_type == 0 else bytes((self.tx_type,)) + body
 

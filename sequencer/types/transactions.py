@@ -130,11 +130,17 @@ class Transaction:
         return keccak256(body if self.tx_type == LEGACY else bytes((self.tx_type,)) + body)
 
     def y_parity(self) -> int:
-        if self.tx_type != LEGACY:
-            return self.v
-        if self.v in (27, 28):
-            return self.v - 27
-        return (self.v - 35) % 2
+        return y_parity(self.tx_type, self.v)
+
+
+def y_parity(tx_type: int, v: int) -> int:
+    """The signature's y parity: typed transactions carry it as v; legacy ones encode it
+    in v as 27/28, or as chain_id * 2 + 35/36 (EIP-155)."""
+    if tx_type != LEGACY:
+        return v
+    if v in (27, 28):
+        return v - 27
+    return (v - 35) % 2
 
 
 # ------------------------------------------------------------------- decode
@@ -302,13 +308,10 @@ def _sender_and_hash(
         return known_sender, keccak256(raw)
     if not (0 < r < SECP256K1N and 0 < s <= _HALF_N):  # EIP-2 low s
         raise InvalidTransactionEncoding("invalid transaction signature (r or s out of range)")
-    if tx_type == LEGACY:
-        parity = v - 27 if v in (27, 28) else (v - 35) % 2
-    elif v in (0, 1):
-        parity = v
-    else:
+    if tx_type != LEGACY and v not in (0, 1):
         raise InvalidTransactionEncoding("invalid transaction signature (y parity not 0 or 1)")
-    sender = recover_address(_signing_hash_of(raw, tx_type, chain_id, v, r, s), parity, r, s)
+    digest = _signing_hash_of(raw, tx_type, chain_id, v, r, s)
+    sender = recover_address(digest, y_parity(tx_type, v), r, s)
     if sender is None:
         raise InvalidTransactionEncoding("invalid transaction signature (cannot recover sender)")
     return sender, keccak256(raw)
