@@ -341,7 +341,11 @@ class Node:
         return self.chain.head_number
 
     def state_at(self, number: int) -> StateReader:
-        if number >= self.chain.head_number:
+        """The state after block ``number``; head + 1 is the pending block (``resolve``)."""
+        head = self.chain.head_number
+        if number > head:
+            return OverlayView(self.db.head, self.producer.pending().diff)
+        if number == head:
             return self.db.head
         try:
             return self.db.at(number)
@@ -388,6 +392,8 @@ class Node:
             return number
         if tag == "earliest":
             return 0
+        if tag == "pending":
+            return head + 1
         return head
 
     def block(self, number: int) -> MiniBlock | None:
@@ -402,6 +408,11 @@ class Node:
     def pending_env(self) -> BlockEnv:
         return self.producer.next_env()
 
+    def pending_block(self) -> MiniBlock:
+        """geth's pending block: the next block as it would be sealed now with nothing
+        ready (mini-blocks seal ready transactions at once, so it holds none)."""
+        return self.producer.pending().block
+
     def next_base_fee(self) -> int:
         """The next block's EIP-1559 base fee (cheap: no full block environment)."""
         head = self.chain.head
@@ -415,23 +426,26 @@ class Node:
     # ------------------------------------------------------------ simulation
 
     def _env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
-        block = self.chain.block_by_number(number)
-        if block is None:
-            raise ResourceNotFound("header not found")
-        header = block.header
-        env = BlockEnv(
-            chain_id=self.config.chain.chain_id,
-            coinbase=header.coinbase,
-            number=header.number,
-            timestamp=header.timestamp,
-            gas_limit=header.gas_limit,
-            base_fee=header.base_fee_per_gas,
-            prev_randao=header.prev_randao,
-            excess_blob_gas=header.excess_blob_gas,
-            blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
-            block_hashes=self.chain.block_hashes,
-            parent_beacon_block_root=header.parent_beacon_block_root,
-        )
+        if number > self.chain.head_number:  # the pending block (``resolve``)
+            env = self.producer.pending().env
+        else:
+            block = self.chain.block_by_number(number)
+            if block is None:
+                raise ResourceNotFound("header not found")
+            header = block.header
+            env = BlockEnv(
+                chain_id=self.config.chain.chain_id,
+                coinbase=header.coinbase,
+                number=header.number,
+                timestamp=header.timestamp,
+                gas_limit=header.gas_limit,
+                base_fee=header.base_fee_per_gas,
+                prev_randao=header.prev_randao,
+                excess_blob_gas=header.excess_blob_gas,
+                blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
+                block_hashes=self.chain.block_hashes,
+                parent_beacon_block_root=header.parent_beacon_block_root,
+            )
         if block_override is not None:
             o = block_override
             env = replace(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from jit.evm.exceptions import GasLimitExceeded, InvalidTransaction
@@ -48,7 +49,7 @@ from sequencer.types.blocks import (
     encode_logs,
     logs_bloom,
 )
-from statedb import StateDB
+from statedb import PreparedBlock, StateDB
 from statedb.types import StateDiff, keccak256
 from statedb.views import OverlayView
 
@@ -94,6 +95,20 @@ def requests_hash(requests: list[bytes]) -> bytes:
     return digest.digest()
 
 
+@dataclass(frozen=True, slots=True)
+class PendingBlock:
+    """The block the producer would seal now with nothing ready (geth's "pending" block).
+
+    Its system calls have run and its roots are real, but nothing is committed. ``diff``
+    is its state change against the head (the system contracts' storage); it must not be
+    mutated. Ready transactions are not in it: they seal within one block time.
+    """
+
+    block: MiniBlock
+    env: BlockEnv
+    diff: StateDiff
+
+
 class Producer:
     """Builds and commits blocks. Runs on the event loop thread; never re-entered."""
 
@@ -120,6 +135,7 @@ class Producer:
         self.engine = engine  # runs the system contracts' code (None: the interpreter)
         self.time_offset = 0  # evm_increaseTime
         self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
+        self._pending: tuple[bytes, PendingBlock] | None = None  # (head hash, preview)
 
     # ------------------------------------------------------------ environment
 
@@ -171,6 +187,23 @@ class Producer:
             diff.merge(result.diff)
             requests.append(bytes((kind,)) + result.output)
         return requests_hash(requests)
+
+    def pending(self) -> PendingBlock:
+        """The empty next block as it would be sealed now (memoised per head and env:
+        eth_estimateGas at ``pending`` asks for it once per probe)."""
+        parent = self.chain.head
+        assert parent is not None
+        env = self.next_env()
+        cached = self._pending
+        if cached is not None and cached[0] == parent.hash and cached[1].env == env:
+            return cached[1]
+        progress = BlockProgress()
+        self._pre_block(env, progress.diff)
+        requests = self._post_block(env, progress.diff)
+        block, _ = self._assemble(env, progress, [], requests)
+        preview = PendingBlock(block, env, progress.diff)
+        self._pending = (parent.hash, preview)
+        return preview
 
     # ------------------------------------------------------------ building
 
@@ -232,6 +265,19 @@ class Producer:
         included: list[tuple[PoolTx, TxOutcome]],
         requests: bytes,
     ) -> MiniBlock:
+        block, prepared = self._assemble(env, progress, included, requests)
+        self.db.commit(block.number, prepared, self.chain.records(block))
+        self.chain.appended(block)
+        return block
+
+    def _assemble(
+        self,
+        env: BlockEnv,
+        progress: BlockProgress,
+        included: list[tuple[PoolTx, TxOutcome]],
+        requests: bytes,
+    ) -> tuple[MiniBlock, PreparedBlock]:
+        """The block and its staged state change: receipts, bloom, roots; commits nothing."""
         parent = self.chain.head
         assert parent is not None
         receipts: list[Receipt] = []
@@ -287,6 +333,4 @@ class Producer:
             block_size(header, encoded),
             encoded,
         )
-        self.db.commit(block.number, prepared, self.chain.records(block))
-        self.chain.appended(block)
-        return block
+        return block, prepared

@@ -47,7 +47,7 @@ def node_of(ctx: RequestContext) -> Node:
 
 
 def block_number(node: Node, block: BlockId) -> int:
-    """The block a state read targets (``pending`` reads the head: blocks seal at once)."""
+    """The block a state read targets (``pending``: head + 1, the pending block)."""
     return node.resolve(block.number, block.hash, block.tag)
 
 
@@ -56,6 +56,8 @@ def _block_or_none(node: Node, block: BlockId) -> MiniBlock | None:
         return node.block_by_hash(block.hash)
     if block.number is not None:
         return node.block(block.number) if block.number <= node.head_number else None
+    if block.tag == "pending":
+        return node.pending_block()
     return node.block(0 if block.tag == "earliest" else node.head_number)
 
 
@@ -388,7 +390,13 @@ async def get_block_by_number(
     ctx: RequestContext, block: BlockNumberParam, full: Bool = False
 ) -> dict[str, Any] | None:
     found = _block_or_none(node_of(ctx), block)
-    return None if found is None else block_json(found, full)
+    if found is None:
+        return None
+    out = block_json(found, full)
+    if block.tag == "pending":
+        # geth: a pending block has no hash, nonce or miner yet.
+        out.update(hash=None, nonce=None, miner=None)
+    return out
 
 
 @method("eth_getBlockByHash")

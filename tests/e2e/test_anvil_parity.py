@@ -55,8 +55,8 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     # Hummingbird follows geth (DESIGN §8) where anvil departs from it.
     "block.pending": (
         INTENTIONAL,
-        "mini-blocks seal at once, so `pending` is the head block; anvil builds an empty "
-        "next block with zero roots",
+        "geth's pending block (head + 1, the system calls run, real roots) has no hash, "
+        "nonce or miner; anvil fills them in and leaves its state root zero",
     ),
     "access_list.revert": (
         INTENTIONAL,

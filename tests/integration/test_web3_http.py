@@ -232,6 +232,33 @@ def test_block_and_log_filters(w3: Web3) -> None:
     assert w3.eth.uninstall_filter(log_filter.filter_id) is False
 
 
+def test_pending_block_is_the_next_block(w3: Web3, node: RunningNode) -> None:
+    """`pending` is geth's pending block: head + 1, no hash/nonce/miner, the next base fee;
+    calls at `pending` run in its environment (NUMBER), `latest` in the head's."""
+    head = w3.eth.get_block("latest")
+    pending = call(node, "eth_getBlockByNumber", "pending", False)["result"]
+    assert int(pending["number"], 16) == head["number"] + 1
+    assert pending["hash"] is None and pending["nonce"] is None and pending["miner"] is None
+    assert pending["parentHash"] == head["hash"].to_0x_hex()
+    assert pending["transactions"] == [] and pending["gasUsed"] == "0x0"
+    assert int(pending["baseFeePerGas"], 16) == w3.eth.fee_history(1, "latest")["baseFeePerGas"][-1]
+    assert int(pending["timestamp"], 16) >= head["timestamp"]
+    assert call(node, "eth_getBlockTransactionCountByNumber", "pending")["result"] == "0x0"
+    assert call(node, "eth_getBlockReceipts", "pending")["result"] == []
+    assert call(node, "eth_getTransactionByBlockNumberAndIndex", "pending", "0x0")["result"] is None
+    # NUMBER; PUSH1 0; MSTORE; PUSH1 32; PUSH1 0; RETURN, run as init code.
+    number_code = "0x4360005260206000f3"
+    at_pending = call(node, "eth_call", {"data": number_code}, "pending")["result"]
+    at_latest = call(node, "eth_call", {"data": number_code}, "latest")["result"]
+    assert int(at_pending, 16) == int(at_latest, 16) + 1 == head["number"] + 1
+    account = w3.eth.accounts[3]
+    assert w3.eth.get_balance(account, "pending") == w3.eth.get_balance(account, "latest")
+    assert (
+        call(node, "eth_getAccount", account, "pending")["result"]
+        == call(node, "eth_getAccount", account, "latest")["result"]
+    )
+
+
 def test_batch_keeps_order_and_per_item_errors(node: RunningNode) -> None:
     reply = raw(
         node,

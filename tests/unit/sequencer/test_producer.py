@@ -40,3 +40,39 @@ def test_transaction_that_does_not_fit_goes_to_the_next_block_once() -> None:
         assert len(node.pool) == 0 and not node.pool.has_ready.is_set()
     finally:
         node.close()
+
+
+def test_pending_block_is_the_block_mine_seals_next() -> None:
+    """The preview runs the same code as a seal: with the timestamp pinned, the empty
+    block ``mine`` commits is the pending block, header and hash, and the pending state
+    is its state (the history contract holds the parent hash)."""
+    from sequencer.genesis import HISTORY_STORAGE_ADDRESS
+    from sequencer.producer import PendingBlock
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    try:
+        head = node.chain.head
+        assert head is not None
+        node.producer.next_timestamp = head.header.timestamp + 7
+        pending = node.producer.pending()
+        assert isinstance(pending, PendingBlock)
+        assert node.producer.pending() is pending  # memoised while head and env hold
+        assert node.head_number == head.number  # nothing committed
+        assert pending.block.number == head.number + 1
+        assert pending.block.header.parent_hash == head.hash
+        assert pending.block.transactions == ()
+        slot = head.number % 8191
+        pending_state = node.state_at(node.resolve(None, None, "pending"))
+        assert pending_state.get_storage(HISTORY_STORAGE_ADDRESS, slot) == int.from_bytes(
+            head.hash, "big"
+        )
+        assert node.db.head.get_storage(HISTORY_STORAGE_ADDRESS, slot) == 0
+        mined = node.mine()
+        assert mined.header == pending.block.header and mined.hash == pending.block.hash
+        assert node.db.head.get_storage(HISTORY_STORAGE_ADDRESS, slot) == int.from_bytes(
+            head.hash, "big"
+        )
+        after = node.producer.pending()  # the head moved: a new preview
+        assert after is not pending and after.block.number == mined.number + 1
+    finally:
+        node.close()
