@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Final
 
 from jit.compiler import ENGINE_MODES
 from jit.forks import Fork
@@ -258,12 +259,41 @@ def recovery_description(node: Node) -> str:
     return "inline (on the event loop)"
 
 
-async def run(config: NodeConfig, host: str, port: int, *, print_banner: bool = True) -> None:
+# The cyclic GC's thresholds (CPython's default is 700, 10, 10). Nearly everything the
+# node allocates per request or block dies by reference counting, yet at the default the
+# collector ran ~1,000 young and 8 full collections during a 32,000-transaction burst,
+# the full ones pausing the loop up to ~68 ms each (more as the state grows). With these,
+# and the start-up objects frozen: ~190 young collections (≤ 7 ms), no full one, and
+# ~10% more burst throughput (docs/benchmarks.md). Cycles are still collected.
+GC_YOUNG_THRESHOLD: Final = 10_000
+GC_OLDER_THRESHOLDS: Final = (50, 20)
+
+
+def tune_gc() -> None:
+    """Once the node is up: move every object alive now (modules, genesis state, compiled
+    code) to the permanent generation, so no collection scans them again, and enlarge
+    the young generation. Process-wide, so only the command does it, not ``run``'s
+    library callers."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *GC_OLDER_THRESHOLDS)
+
+
+async def run(
+    config: NodeConfig,
+    host: str,
+    port: int,
+    *,
+    print_banner: bool = True,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     node = Node(config)
     try:
         await node.start()
         app = create_app(node, default_registry, info=node.info)
         server = await serve(app, host, port)
+        if on_ready is not None:
+            on_ready()
         if print_banner:
             print(banner(node, server.url), flush=True)
         stop = asyncio.Event()
@@ -295,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         parser.error(str(error))
     try:
-        _event_loop_runner()(run(config, args.host, args.port))
+        _event_loop_runner()(run(config, args.host, args.port, on_ready=tune_gc))
     except ConfigError as error:
         print(f"hummingbird: {error}", file=sys.stderr)
         return 2

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from jit.forks import Fork
+from rpc import cli
 from rpc.cli import build_parser, config_from
 from sequencer.config import NodeConfig
 
@@ -163,3 +168,37 @@ def test_banner_and_info_show_the_engine() -> None:
         assert node.info()["engine"]["mode"] == "interpreter"
     finally:
         node.close()
+
+
+def test_tune_gc_freezes_start_up_objects_and_sets_thresholds() -> None:
+    """Process-wide, so checked in a child interpreter; a cycle made afterwards is still
+    collected (the collector is tuned, not off)."""
+    script = (
+        "import gc, weakref\n"
+        "from rpc.cli import tune_gc, GC_YOUNG_THRESHOLD, GC_OLDER_THRESHOLDS\n"
+        "tune_gc()\n"
+        "assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *GC_OLDER_THRESHOLDS)\n"
+        "assert gc.get_freeze_count() > 1000\n"
+        "class Node: pass\n"
+        "a = Node(); a.me = a; ref = weakref.ref(a); del a\n"
+        "gc.collect(0)\n"
+        "assert ref() is None\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_main_tunes_gc_only_once_the_node_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    async def fake_run(config: NodeConfig, host: str, port: int, **kwargs: object) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(cli, "run", fake_run)
+    assert cli.main(["--ephemeral", "-q"]) == 0
+    assert seen["on_ready"] is cli.tune_gc
