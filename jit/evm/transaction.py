@@ -61,7 +61,15 @@ from jit.evm.message import process_create_message, process_message
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
 from jit.evm.state import CodeRunner, Log, TxState
 from jit.forks import ForkRules
-from statedb.types import EMPTY_CODE_HASH, Address, StateDiff, StateReader, keccak256
+from statedb.types import (
+    EMPTY_ACCOUNT,
+    EMPTY_CODE_HASH,
+    Account,
+    Address,
+    StateDiff,
+    StateReader,
+    keccak256,
+)
 
 MAX_NONCE = (1 << 64) - 1
 UINT256_LIMIT = 1 << 256
@@ -463,6 +471,13 @@ def execute_transaction(
 def coinbase_credit_diff(reader: StateReader, coinbase: Address, amount: int) -> StateDiff:
     """The diff that pays ``amount`` to the coinbase. Like every balance change,
     a coinbase left empty (existing, zero balance) is deleted."""
+    if amount > 0:  # the common case, once per transaction: the account cannot end empty
+        account = reader.get_account(coinbase) or EMPTY_ACCOUNT
+        diff = StateDiff()
+        diff.accounts[coinbase] = Account(
+            account.nonce, account.balance + amount, account.code_hash
+        )
+        return diff
     state = TxState(reader)
     state.add_balance(coinbase, amount)
     return state.diff()

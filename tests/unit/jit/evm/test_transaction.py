@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jit.evm import exceptions as ex
 from jit.evm.frame import BlockEnv
-from jit.evm.transaction import execute_transaction, intrinsic_gas
+from jit.evm.state import TxState
+from jit.evm.transaction import coinbase_credit_diff, execute_transaction, intrinsic_gas
 from jit.forks import rules_for
 from sequencer.types.transactions import Transaction
+from statedb.types import EMPTY_CODE_HASH, Account, DictState, StateDiff
 from tests.helpers.evm import COINBASE, CONTRACT, ETHER, SENDER, world
 
 BLOCK = BlockEnv(
@@ -103,3 +107,26 @@ def test_fees_go_to_sender_refund_and_coinbase_credit() -> None:
     sender = outcome.diff.accounts[SENDER]
     assert sender is not None and sender.balance == 100 * ETHER - 21_000 * 8 and sender.nonce == 1
     assert outcome.account_reads >= {SENDER, CONTRACT}
+
+
+@given(
+    present=st.booleans(),
+    nonce=st.integers(0, 3),
+    balance=st.integers(0, 2**256 - 2),
+    has_code=st.booleans(),
+    amount=st.integers(0, 2**64),
+)
+def test_coinbase_credit_fast_path_equals_the_general_one(
+    present: bool, nonce: int, balance: int, has_code: bool, amount: int
+) -> None:
+    """A positive credit skips TxState; the diff must be the one TxState gives (an empty
+    coinbase credited 0 is still deleted, through the general path)."""
+    state = DictState()
+    if present:
+        code_hash = b"\x11" * 32 if has_code else EMPTY_CODE_HASH
+        diff = StateDiff()
+        diff.accounts[COINBASE] = Account(nonce, balance, code_hash)
+        state.apply(diff)
+    general = TxState(state)
+    general.add_balance(COINBASE, amount)
+    assert coinbase_credit_diff(state, COINBASE, amount) == general.diff()
