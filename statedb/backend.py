@@ -56,6 +56,11 @@ class Backend(Protocol):
 
     def history_after(self, prefix: bytes, after: bytes) -> bytes | None: ...
 
+    def history_keys_after(self, prefix: bytes, after: bytes) -> Iterator[bytes]:
+        """The rest of each history key under ``prefix`` that has an entry for a block
+        at or after ``after`` (8 bytes), each once: what changed after a block."""
+        ...
+
     def items(
         self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]: ...
@@ -145,6 +150,22 @@ class RocksBackend:
                 value: bytes = it.value()
                 return value
         return None
+
+    def history_keys_after(self, prefix: bytes, after: bytes) -> Iterator[bytes]:
+        self._live()
+        it = self._cfs[CF_HISTORY].iter(self._read)
+        it.seek(prefix)
+        cut = len(prefix)
+        last = None
+        while it.valid():
+            key: bytes = it.key()
+            if not key.startswith(prefix):
+                return
+            rest = key[cut:-8]
+            if rest != last and key[-8:] >= after:
+                last = rest
+                yield rest
+            it.next()
 
     def items(
         self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False
@@ -319,6 +340,15 @@ class MemoryBackend:
         blocks, pres = entry
         i = bisect.bisect_left(blocks, int.from_bytes(after, "big"))
         return pres[i] if i < len(blocks) else None
+
+    def history_keys_after(self, prefix: bytes, after: bytes) -> Iterator[bytes]:
+        # A scan of every history key: fine for a devnet's in-memory chain, and only
+        # eth_getAccount at a past block asks (documented).
+        block = int.from_bytes(after, "big")
+        cut = len(prefix)
+        for key, (blocks, _) in list(self._history.items()):
+            if key.startswith(prefix) and blocks[-1] >= block:
+                yield key[cut:]
 
     def items(
         self, cf: str, start: bytes = b"", end: bytes | None = None, reverse: bool = False

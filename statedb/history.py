@@ -140,6 +140,15 @@ class HistoricalView:
             return head
         return pre == b"\x01"
 
+    def storage_slots(self, address: Address) -> tuple[int, ...]:
+        """The non-zero slots of ``address`` at this block: the head's, plus every slot
+        a later block changed (wipes record each slot they zero), read at this block."""
+        self._check()
+        candidates = set(self._db._state.storage.get(address, ()))
+        for rest in self._db._backend.history_keys_after(_STORAGE + address, self._after):
+            candidates.add(int.from_bytes(rest, "big"))
+        return tuple(slot for slot in sorted(candidates) if self.get_storage(address, slot))
+
 
 def check_window(number: int, floor: int, head: int) -> None:
     if type(number) is not int or not floor <= number <= head:

@@ -144,6 +144,22 @@ def test_counter_contract_calls_and_events(w3: Web3) -> None:
     assert counter.functions.counter().call(block_identifier=receipt["blockNumber"] - 1) == 0
 
 
+def test_get_account_storage_root_at_past_blocks(w3: Web3, node: RunningNode) -> None:
+    """The storage root of an account at a past block is the one the head showed then."""
+    token = deploy(w3, "Token", 10**24)
+    address = token.address
+    seen: dict[int, dict[str, str]] = {}
+    for to in (w3.eth.accounts[6], w3.eth.accounts[7], w3.eth.accounts[6]):
+        number = w3.eth.block_number
+        seen[number] = call(node, "eth_getAccount", address, "latest")["result"]
+        token.functions.transfer(to, 5).transact({"from": w3.eth.accounts[0]})
+    head = call(node, "eth_getAccount", address, "latest")["result"]
+    roots = {account["storageRoot"] for account in seen.values()} | {head["storageRoot"]}
+    assert len(roots) == 4  # every transfer changed the token's storage
+    for number, account in seen.items():
+        assert call(node, "eth_getAccount", address, hex(number))["result"] == account
+
+
 def test_erc20_transfer_and_event_filter(w3: Web3) -> None:
     token = deploy(w3, "Token", 10**24)
     alice, bob = w3.eth.accounts[0], w3.eth.accounts[5]
