@@ -43,8 +43,12 @@ def test_overlay_has_storage_when_diff_zeroes_some_slots() -> None:
     db.commit(0, StateDiff(accounts={a: Account()}, storage={a: {1: 1, 2: 2}}))
     assert db.overlay(StateDiff(storage={a: {1: 0}})).account_has_storage(a)
     assert not db.overlay(StateDiff(storage={a: {1: 0, 2: 0}})).account_has_storage(a)
-    # Over a historical base (cannot list slots) the answer is conservatively True.
-    assert OverlayView(db.at(0), StateDiff(storage={a: {1: 0, 2: 0}})).account_has_storage(a)
+    # Historical views list their slots too, so over them the answer is exact as well.
+    db.commit(1, StateDiff(storage={a: {2: 0, 3: 3}}))
+    past = db.at(0)
+    assert set(past.storage_slots(a)) == {1, 2}
+    assert not OverlayView(past, StateDiff(storage={a: {1: 0, 2: 0}})).account_has_storage(a)
+    assert OverlayView(past, StateDiff(storage={a: {1: 0}})).account_has_storage(a)
 
 
 def test_head_view_is_live() -> None:
