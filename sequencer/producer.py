@@ -250,24 +250,14 @@ class Producer:
             self.pool.on_block()
             return None
         requests = self._post_block(env, progress.diff)
-        block = self._seal(env, progress, included, requests)
+        block, prepared = self._assemble(env, progress, included, requests)
+        self.db.commit(block.number, prepared, self.chain.records(block))  # the seal
+        self.chain.appended(block)
         for index, (entry, _) in enumerate(included):
             pool.mark_included(entry, block.number, index)
         pool.on_block()
         self.next_timestamp = None
         self.publish(block)
-        return block
-
-    def _seal(
-        self,
-        env: BlockEnv,
-        progress: BlockProgress,
-        included: list[tuple[PoolTx, TxOutcome]],
-        requests: bytes,
-    ) -> MiniBlock:
-        block, prepared = self._assemble(env, progress, included, requests)
-        self.db.commit(block.number, prepared, self.chain.records(block))
-        self.chain.appended(block)
         return block
 
     def _assemble(
