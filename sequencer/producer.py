@@ -135,7 +135,7 @@ class Producer:
         self.engine = engine  # runs the system contracts' code (None: the interpreter)
         self.time_offset = 0  # evm_increaseTime
         self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
-        self._pending: tuple[bytes, PendingBlock] | None = None  # (head hash, preview)
+        self._pending: PendingBlock | None = None  # the last preview (``pending``)
 
     # ------------------------------------------------------------ environment
 
@@ -195,15 +195,18 @@ class Producer:
         assert parent is not None
         env = self.next_env()
         cached = self._pending
-        if cached is not None and cached[0] == parent.hash and cached[1].env == env:
-            return cached[1]
+        if (
+            cached is not None
+            and cached.block.header.parent_hash == parent.hash
+            and cached.env == env
+        ):
+            return cached
         progress = BlockProgress()
         self._pre_block(env, progress.diff)
         requests = self._post_block(env, progress.diff)
         block, _ = self._assemble(env, progress, [], requests)
-        preview = PendingBlock(block, env, progress.diff)
-        self._pending = (parent.hash, preview)
-        return preview
+        self._pending = PendingBlock(block, env, progress.diff)
+        return self._pending
 
     # ------------------------------------------------------------ building
 

@@ -90,8 +90,8 @@ class OverlayView:
             return True
         # The base has storage and the diff zeroes some slots: storage survives if a
         # base slot is left untouched. Exact when the base can list its slots (head,
-        # historical views, overlays of them); otherwise conservatively True, which for EIP-7610 can
-        # only turn a CREATE into a collision, never let one overwrite storage.
+        # historical views, overlays of them); otherwise conservatively True, which for
+        # EIP-7610 can only turn a CREATE into a collision, never let one overwrite storage.
         lister = getattr(self.base, "storage_slots", None)
         if lister is None:
             return True
