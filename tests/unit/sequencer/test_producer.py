@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from sequencer.config import ChainConfig, NodeConfig
+from sequencer.genesis import HISTORY_STORAGE_ADDRESS
 from sequencer.node import Node
+from sequencer.producer import PendingBlock
 from sequencer.types.transactions import Transaction, sign_transaction
 
 
@@ -46,9 +48,6 @@ def test_pending_block_is_the_block_mine_seals_next() -> None:
     """The preview runs the same code as a seal: with the timestamp pinned, the empty
     block ``mine`` commits is the pending block, header and hash, and the pending state
     is its state (the history contract holds the parent hash)."""
-    from sequencer.genesis import HISTORY_STORAGE_ADDRESS
-    from sequencer.producer import PendingBlock
-
     node = Node(NodeConfig(data_dir=None, accounts=1))
     try:
         head = node.chain.head
