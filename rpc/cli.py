@@ -174,9 +174,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="where raw transactions' signatures are recovered: worker (a second process), "
         "inline (on the event loop), auto (worker when there is more than one CPU; default)",
     )
+    p.add_argument(
+        "--block-interval",
+        type=_interval,
+        default=None,
+        metavar="SECONDS",
+        help="interval mining: seal a block every SECONDS, empty or not, instead of on each "
+        "transaction (anvil's --block-time; evm_setIntervalMining changes it at run time)",
+    )
+    p.add_argument(
+        "--no-mining",
+        action="store_true",
+        help="seal nothing until evm_mine / anvil_mine (anvil's --no-mining)",
+    )
+    p.add_argument(
+        "--client-version",
+        type=_client_version,
+        default=None,
+        metavar="TEXT",
+        help="what web3_clientVersion answers (default anvil/v1.7.1/hummingbird-v...: tools "
+        "such as Hardhat's network helpers only use dev methods on clients named anvil)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
     return p
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"block interval must be a number, got {_shown(text)}"
+        ) from None
+    if not 0.001 <= value <= 31_536_000:
+        raise argparse.ArgumentTypeError(
+            f"block interval must be in 0.001..31536000 seconds, got {_shown(text)}"
+        )
+    return value
+
+
+def _client_version(text: str) -> str:
+    if not text or len(text) > 256 or not text.isprintable():
+        raise argparse.ArgumentTypeError("client version must be 1..256 printable characters")
+    return text
 
 
 def config_from(args: argparse.Namespace) -> NodeConfig:
@@ -199,6 +240,9 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         engine=args.engine,
         hot_threshold=args.jit_threshold,
         sender_recovery=args.sender_recovery,
+        block_interval=args.block_interval,
+        no_mining=args.no_mining,
+        client_version=args.client_version,
     )
 
 

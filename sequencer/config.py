@@ -72,6 +72,11 @@ class NodeConfig:
     # ECDSA work leaves the event loop's core), "inline", or "auto" (worker when the
     # machine has more than one CPU).
     sender_recovery: str = "auto"
+    # Interval mining (anvil --block-time / -b, evm_setIntervalMining): a block every this
+    # many seconds, empty or not; None: only automine (or manual with no_mining).
+    block_interval: float | None = None
+    no_mining: bool = False  # anvil --no-mining: nothing is sealed until evm_mine
+    client_version: str | None = None  # web3_clientVersion; None: the default (rpc.namespaces.web3)
 
     def uses_recovery_worker(self) -> bool:
         if self.sender_recovery == "auto":
@@ -87,6 +92,10 @@ class NodeConfig:
             raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
+        if self.block_interval is not None and not 0.001 <= self.block_interval <= 31_536_000:
+            raise ConfigError(
+                f"block interval must be in 0.001..31536000 seconds, got {self.block_interval}"
+            )
         if self.sender_recovery not in SENDER_RECOVERY_MODES:
             raise ConfigError(
                 f"sender recovery must be one of {', '.join(SENDER_RECOVERY_MODES)}, "

@@ -1,13 +1,18 @@
 """``Node``: the only object the rpc layer talks to (DESIGN §3).
 
-Owns the wiring (statedb, chain, pool, producer, executor, and the one execution
-engine, ``jit.compiler.Engine``, whose runner every execution path uses: block
-production, system calls and simulation), genesis on first
-start and resumption on restart, the producer task, and the node's verbs:
-sending transactions (answering once the block is sealed), simulation
-(eth_call, eth_estimateGas, eth_createAccessList with state and block
-overrides), state and chain reads at any block in the history window, and
-subscriptions to published blocks and pending transactions.
+Owns the wiring (statedb, chain, pool, producer, executor, miner, clock, pending
+state edits, accounts, simulator, and the one execution engine,
+``jit.compiler.Engine``, whose runner every execution path uses), genesis on first
+start and resumption on restart, publication (``subscribe_blocks`` for each sealed
+``MiniBlock``, ``subscribe_reverts`` for ``ChainReverted``), and the node's verbs:
+sending transactions (answering once the block is sealed when mining is automatic),
+state and chain reads at any block in the history window, simulation (delegated to
+``sequencer.simulation``), and the dev verbs behind the ``anvil_`` / ``hardhat_`` /
+``evm_`` methods: mining control, time, state edits, snapshots and revert,
+impersonation, pool removal, block parameters.
+
+The head state (``head_state``) is the committed head with the pending dev edits
+over it: the pool, the node's reads at ``latest`` and the producer all read it.
 
 Everything runs on one asyncio event loop thread: the producer seals a block
 synchronously between awaits, so readers never see a half-built block.
@@ -16,32 +21,29 @@ synchronously between awaits, so readers never see a half-built block.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Final
 
 from jit.compiler import Engine
-from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
-from jit.evm.transaction import TxOutcome, execute_transaction
 from jit.forks import ForkRules, rules_for
+from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts
 from sequencer.chain import Chain, LogEntry, LogFilter
+from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
-from sequencer.errors import (
-    ExecutionHalted,
-    ExecutionReverted,
-    NodeError,
-    ResourceNotFound,
-    TransactionRejected,
-)
+from sequencer.edits import EDITS_RECORD, EditError, StateEdits
+from sequencer.errors import InvalidInput, NodeError, ResourceNotFound, TransactionRejected
 from sequencer.executor import SerialExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
+from sequencer.mining import Miner, MiningMode
 from sequencer.pool import TxPool
-from sequencer.producer import Producer, next_base_fee
+from sequencer.producer import BlockParams, Producer, next_base_fee
 from sequencer.recovery import SenderRecovery
-from sequencer.revert import decode_revert_reason
+from sequencer.simulation import SimulationResult, Simulator
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blobs import split_network_form, verify_sidecar
 from sequencer.types.blocks import (
@@ -57,32 +59,47 @@ from sequencer.types.transactions import (
     InvalidTransactionEncoding,
     Transaction,
     decode_transaction,
-    sign_transaction,
 )
 from statedb import HistoryUnavailable, StateDB
 from statedb.keys import CF_CHAIN_META
-from statedb.types import (
-    EMPTY_CODE_HASH,
-    Account,
-    Address,
-    Hash32,
-    StateDiff,
-    StateReader,
-    keccak256,
-)
+from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, StateReader
 from statedb.views import OverlayView
 
 log = logging.getLogger("hummingbird.node")
 
-META_CHAIN_ID = b"chain_id"
-META_FORK = b"fork"
-DEFAULT_PRIORITY_FEE = 1_000_000_000  # what anvil suggests
+META_CHAIN_ID: Final = b"chain_id"
+META_FORK: Final = b"fork"
+# One anvil_mine / hardhat_mine call seals at most this many blocks (each is a real
+# block with its system calls and roots, ~1 ms): a larger count is refused, not queued.
+MAX_MINE_BLOCKS: Final = 100_000
+
+__all__ = [
+    "DEFAULT_PRIORITY_FEE",
+    "ChainReverted",
+    "DevSnapshot",
+    "Node",
+    "SimulationResult",
+]
 
 
 @dataclass(frozen=True, slots=True)
-class SimulationResult:
-    outcome: TxOutcome
-    tx: Transaction
+class ChainReverted:
+    """Published when ``evm_revert`` / ``anvil_rollback`` removed blocks: the chain's
+    head is now ``head`` (blocks ``head.number + 1 ..= removed_to`` are gone)."""
+
+    head: MiniBlock
+    removed_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class DevSnapshot:
+    """What ``evm_snapshot`` keeps besides statedb's own snapshot of the chain."""
+
+    db_snapshot: int
+    number: int
+    edits: StateDiff
+    clock: ClockState
+    params: BlockParams
 
 
 class Node:
@@ -95,7 +112,8 @@ class Node:
         else:
             self.db = StateDB.open(config.data_dir, history_window=config.history_window)
         self.accounts: tuple[DevAccount, ...] = dev_accounts(config.mnemonic, config.accounts)
-        self.keys: dict[Address, bytes] = {a.address: a.private_key for a in self.accounts}
+        self.signer = Accounts(self.accounts)
+        self.keys: dict[Address, bytes] = self.signer.keys
         self.chain = Chain(self.db)
         if self.chain.head is None:
             self._write_genesis()
@@ -109,11 +127,13 @@ class Node:
             self.db.close()
             raise ConfigError(str(error)) from None
         run_code = self.engine.runner
+        self.clock = Clock()
+        self.edits = self._load_edits()
         self.pool = TxPool(
             config.pool,
-            self.db.head.get_account,
+            lambda address: self.head_state.get_account(address),
             self.next_base_fee,
-            lambda: chain_config.gas_limit,
+            lambda: self.producer.params.gas_limit,
             lambda: self.rules,
             chain_config.chain_id,
         )
@@ -127,13 +147,36 @@ class Node:
             config.block_time,
             self._publish,
             engine=run_code,
+            clock=self.clock,
+            edits=self.edits,
+        )
+        self.simulator = Simulator(
+            self.chain,
+            self.rules,
+            run_code,
+            lambda: self.config.chain.chain_id,
+            self.state_at,
+            lambda: self.producer.pending().env,
+        )
+        self.miner = Miner(
+            self.pool.has_ready,
+            self.producer.produce,
+            self._produce_empty,
+            MiningMode(
+                auto=not config.no_mining and config.block_interval is None,
+                interval=config.block_interval,
+            ),
         )
         self.recovery = SenderRecovery()  # started by start() when the config asks for it
         self._block_listeners: list[Callable[[MiniBlock], None]] = []
+        self._revert_listeners: list[Callable[[ChainReverted], None]] = []
         self._pending_listeners: list[Callable[[Transaction], None]] = []
-        self._task: asyncio.Task[None] | None = None
-        self.automine = True
+        self._snapshots: dict[int, DevSnapshot] = {}
+        self._next_snapshot = 0
+        self.logging_enabled = True
+        self.instance_id = secrets.token_bytes(32)  # anvil_metadata: changes on reset
         self.started_at = time.time()
+        self._running = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -177,18 +220,27 @@ class Node:
                 "pass --chain-id to match it, or use another --data-dir (or --ephemeral)"
             )
 
+    def _load_edits(self) -> StateEdits:
+        raw = self.chain.meta(EDITS_RECORD)
+        if raw is None:
+            return StateEdits()
+        try:
+            return StateEdits.decode(raw)
+        except EditError as error:
+            log.error("dropping unreadable pending state edits: %s", error)
+            return StateEdits()
+
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._produce_forever())
+        if not self._running:
+            self._running = True
+            self.miner.start()
         if self.config.uses_recovery_worker():
             await self.recovery.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._running:
+            self._running = False
+            await self.miner.stop()
         await self.recovery.close()
         self.close()
 
@@ -198,21 +250,6 @@ class Node:
             self.engine.close()
         finally:
             self.db.close()
-
-    async def _produce_forever(self) -> None:
-        has_ready = self.pool.has_ready
-        while True:
-            await has_ready.wait()
-            if not self.automine:
-                await asyncio.sleep(self.config.block_time)
-                continue
-            try:
-                self.producer.produce()
-            except Exception:  # never let one bad block stop production
-                log.exception("block production failed")
-                await asyncio.sleep(0.1)
-            # Let the requests that arrived while the block was built reach the pool.
-            await asyncio.sleep(0)
 
     def _publish(self, block: MiniBlock) -> None:
         for listener in list(self._block_listeners):
@@ -225,21 +262,19 @@ class Node:
         self._block_listeners.append(listener)
         return lambda: self._block_listeners.remove(listener)
 
+    def subscribe_reverts(self, listener: Callable[[ChainReverted], None]) -> Callable[[], None]:
+        self._revert_listeners.append(listener)
+        return lambda: self._revert_listeners.remove(listener)
+
     def subscribe_pending(self, listener: Callable[[Transaction], None]) -> Callable[[], None]:
         self._pending_listeners.append(listener)
         return lambda: self._pending_listeners.remove(listener)
-
-    def mine(self) -> MiniBlock:
-        """Seal a block now, with whatever is ready (possibly none)."""
-        block = self.producer.produce(allow_empty=True)
-        assert block is not None
-        return block
 
     # ------------------------------------------------------------ transactions
 
     async def send_raw_transaction(self, raw: bytes) -> Hash32:
         """Admit a signed transaction; return its hash once its block is sealed (at once
-        when it waits behind a nonce gap)."""
+        when it waits behind a nonce gap, or when mining is not automatic)."""
         # The sender comes from the recovery worker (another core) when it runs. Even a
         # lone submission goes there: the hop adds ~0.2 ms of latency, but the loop's core
         # is free meanwhile and submissions arriving together seal in fewer, larger blocks
@@ -264,7 +299,7 @@ class Node:
                 listener(tx)
             except Exception:
                 log.exception("pending listener failed")
-        if admission.ready and self.automine:
+        if admission.ready and self.miner.mode.auto and self._running:
             done: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
             admission.entry.done = done
             await done
@@ -272,44 +307,22 @@ class Node:
 
     def fill_transaction(self, request: CallRequest) -> Transaction:
         """eth_sendTransaction / eth_signTransaction: defaults for every missing field,
-        signed with the dev key of ``request.sender``."""
+        signed with the dev key of ``request.sender`` (or impersonated)."""
         sender = request.sender
-        if sender is None:
-            raise NodeError("missing from address")
-        key = self.keys.get(sender)
-        if key is None:
+        if sender is not None and not self.signer.can_send(sender):
             raise NodeError(f"unknown account 0x{sender.hex()}")
-        chain_id = self.config.chain.chain_id
-        if request.chain_id is not None and request.chain_id != chain_id:
-            raise NodeError(f"invalid chain id: have {request.chain_id} want {chain_id}")
-        nonce = request.nonce
-        if nonce is None:
-            nonce = self.pending_nonce(sender)
-        gas = request.gas
-        if gas is None:
-            gas = self.estimate_gas(request, self.chain.head_number, None, None)
-        tx_type = infer_tx_type(request)
-        if tx_type in (0, 1):
-            gas_price = request.gas_price
-            if gas_price is None:
-                gas_price = self.gas_price()
-            unsigned = build_transaction(
-                request, tx_type, chain_id, nonce, gas, gas_price=gas_price
-            )
-        else:
-            base_fee = self.next_base_fee()
-            tip = request.max_priority_fee_per_gas
-            if tip is None:
-                tip = DEFAULT_PRIORITY_FEE
-                if request.max_fee_per_gas is not None:
-                    tip = min(tip, request.max_fee_per_gas)
-            max_fee = request.max_fee_per_gas
-            if max_fee is None:
-                max_fee = 2 * base_fee + tip
-            unsigned = build_transaction(
-                request, tx_type, chain_id, nonce, gas, max_fee=max_fee, tip=tip
-            )
-        return sign_transaction(unsigned, key)
+        return self.signer.sign(self.fill_request(request))
+
+    def fill_request(self, request: CallRequest) -> Transaction:
+        """eth_fillTransaction: ``request`` with every missing field filled, unsigned."""
+        return self.signer.fill(
+            request,
+            self.config.chain.chain_id,
+            self.pending_nonce,
+            lambda r: self.estimate_gas(r, self.chain.head_number, None, None),
+            self.gas_price,
+            self.next_base_fee,
+        )
 
     async def send_transaction(self, request: CallRequest) -> Hash32:
         tx = self.fill_transaction(request)
@@ -334,11 +347,22 @@ class Node:
         finally:
             unsubscribe()
 
+    def pool_transaction(self, tx_hash: Hash32) -> Transaction | None:
+        return self.pool.get(tx_hash)
+
+    def dev_key(self, address: Address) -> bytes | None:
+        return self.signer.keys.get(address)
+
     # ------------------------------------------------------------ state reads
 
     @property
     def head_number(self) -> int:
         return self.chain.head_number
+
+    @property
+    def head_state(self) -> StateReader:
+        """The state at ``latest``: the committed head with the pending dev edits."""
+        return self.edits.over(self.db.head)
 
     def state_at(self, number: int) -> StateReader:
         """The state after block ``number``; head + 1 is the pending block (``resolve``)."""
@@ -346,7 +370,7 @@ class Node:
         if number > head:
             return OverlayView(self.db.head, self.producer.pending().diff)
         if number == head:
-            return self.db.head
+            return self.head_state
         try:
             return self.db.at(number)
         except HistoryUnavailable:
@@ -373,7 +397,7 @@ class Node:
         return self.state_at(number).get_storage(address, slot)
 
     def pending_nonce(self, address: Address) -> int:
-        account = self.db.head.get_account(address)
+        account = self.head_state.get_account(address)
         return self.pool.pending_nonce(address, account.nonce if account else 0)
 
     # ------------------------------------------------------------ chain reads
@@ -402,6 +426,10 @@ class Node:
     def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
         return self.chain.block_by_hash(block_hash)
 
+    def locate_transaction(self, tx_hash: Hash32) -> tuple[MiniBlock, int] | None:
+        """The block holding a mined transaction and its index there."""
+        return self.chain.locate(tx_hash)
+
     def logs(self, query: LogFilter) -> list[LogEntry]:
         return self.chain.logs(query)
 
@@ -415,6 +443,9 @@ class Node:
 
     def next_base_fee(self) -> int:
         """The next block's EIP-1559 base fee (cheap: no full block environment)."""
+        override = self.producer.params.next_base_fee
+        if override is not None:
+            return override
         head = self.chain.head
         assert head is not None
         return next_base_fee(head.header)
@@ -425,67 +456,6 @@ class Node:
 
     # ------------------------------------------------------------ simulation
 
-    def _env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
-        if number > self.chain.head_number:  # the pending block (``resolve``)
-            env = self.producer.pending().env
-        else:
-            block = self.chain.block_by_number(number)
-            if block is None:
-                raise ResourceNotFound("header not found")
-            header = block.header
-            env = BlockEnv(
-                chain_id=self.config.chain.chain_id,
-                coinbase=header.coinbase,
-                number=header.number,
-                timestamp=header.timestamp,
-                gas_limit=header.gas_limit,
-                base_fee=header.base_fee_per_gas,
-                prev_randao=header.prev_randao,
-                excess_blob_gas=header.excess_blob_gas,
-                blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
-                block_hashes=self.chain.block_hashes,
-                parent_beacon_block_root=header.parent_beacon_block_root,
-            )
-        if block_override is not None:
-            o = block_override
-            env = replace(
-                env,
-                number=env.number if o.number is None else o.number,
-                timestamp=env.timestamp if o.time is None else o.time,
-                gas_limit=env.gas_limit if o.gas_limit is None else o.gas_limit,
-                coinbase=env.coinbase if o.coinbase is None else o.coinbase,
-                prev_randao=env.prev_randao if o.prev_randao is None else o.prev_randao,
-                base_fee=env.base_fee if o.base_fee is None else o.base_fee,
-                blob_base_fee=env.blob_base_fee if o.blob_base_fee is None else o.blob_base_fee,
-            )
-        return env
-
-    def _reader_with(
-        self, reader: StateReader, overrides: dict[Address, AccountOverride] | None
-    ) -> StateReader:
-        if not overrides:
-            return reader
-        diff = StateDiff()
-        for address, o in overrides.items():
-            if o.state is not None and o.state_diff is not None:
-                raise NodeError(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
-            current = reader.get_account(address) or Account()
-            code_hash = current.code_hash
-            if o.code is not None:
-                code_hash = keccak256(o.code) if o.code else EMPTY_CODE_HASH
-                diff.codes[code_hash] = o.code
-            diff.accounts[address] = Account(
-                current.nonce if o.nonce is None else o.nonce,
-                current.balance if o.balance is None else o.balance,
-                code_hash,
-            )
-            if o.state is not None:
-                diff.storage_cleared.add(address)
-                diff.storage[address] = dict(o.state)
-            elif o.state_diff is not None:
-                diff.storage[address] = dict(o.state_diff)
-        return OverlayView(reader, diff)
-
     def simulate(
         self,
         request: CallRequest,
@@ -494,55 +464,7 @@ class Node:
         block_override: BlockOverride | None = None,
         gas: int | None = None,
     ) -> SimulationResult:
-        """Run ``request`` on the state after block ``number``; raise on invalid."""
-        env = self._env_for(number, block_override)
-        reader = self._reader_with(self.state_at(number), overrides)
-        if not request.has_fees:
-            env = replace(env, base_fee=0)  # geth: a call without fees pays none
-        tx = self._call_transaction(request, env, reader, gas)
-        if tx.gas_limit > env.gas_limit:
-            env = replace(env, gas_limit=tx.gas_limit)
-        try:
-            outcome = execute_transaction(
-                tx, env, reader, self.rules, check_sender_code=False, engine=self.engine.runner
-            )
-        except InvalidTransaction as error:
-            raise TransactionRejected(str(error)) from None
-        return SimulationResult(outcome, tx)
-
-    def _call_gas_cap(self, env: BlockEnv) -> int:
-        cap = env.gas_limit
-        if self.rules.tx_gas_limit_cap is not None:
-            cap = min(cap, self.rules.tx_gas_limit_cap)
-        return cap
-
-    def _call_transaction(
-        self, request: CallRequest, env: BlockEnv, reader: StateReader, gas: int | None
-    ) -> Transaction:
-        sender = request.sender or b"\x00" * 20
-        account = reader.get_account(sender)
-        nonce = account.nonce if account else 0
-        if gas is None:
-            gas = request.gas if request.gas is not None else self._call_gas_cap(env)
-        tx_type = infer_tx_type(request)
-        chain_id = self.config.chain.chain_id
-        if tx_type in (0, 1):
-            return build_transaction(
-                request,
-                tx_type,
-                chain_id,
-                nonce,
-                gas,
-                gas_price=request.gas_price or 0,
-                sender=sender,
-            )
-        max_fee = request.max_fee_per_gas
-        tip = request.max_priority_fee_per_gas
-        if max_fee is None:
-            max_fee = 0 if tip is None else tip + env.base_fee
-        return build_transaction(
-            request, tx_type, chain_id, nonce, gas, max_fee=max_fee, tip=tip or 0, sender=sender
-        )
+        return self.simulator.simulate(request, number, overrides, block_override, gas)
 
     def call(
         self,
@@ -551,9 +473,7 @@ class Node:
         overrides: dict[Address, AccountOverride] | None = None,
         block_override: BlockOverride | None = None,
     ) -> bytes:
-        outcome = self.simulate(request, number, overrides, block_override).outcome
-        raise_for_failure(outcome)
-        return outcome.output
+        return self.simulator.call(request, number, overrides, block_override)
 
     def estimate_gas(
         self,
@@ -562,40 +482,7 @@ class Node:
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> int:
-        """The smallest gas limit with which ``request`` succeeds and no frame runs out
-        of gas (so a wallet that adds no buffer never under-estimates)."""
-        env = self._env_for(number, block_override)
-        cap = request.gas if request.gas is not None else self._call_gas_cap(env)
-        first = self.simulate(request, number, overrides, block_override, gas=cap).outcome
-        if not first.success:
-            if first.result.name == "HALT" and first.error == "OutOfGasError":
-                raise ExecutionHalted(f"gas required exceeds allowance ({cap})")
-            raise_for_failure(first)
-        strict = first.out_of_gas_halts == 0
-
-        def succeeds(gas: int) -> bool:
-            try:
-                outcome = self.simulate(request, number, overrides, block_override, gas=gas).outcome
-            except TransactionRejected:
-                return False  # e.g. below intrinsic gas
-            return outcome.success and (not strict or outcome.out_of_gas_halts == 0)
-
-        if succeeds(first.gas_used):
-            return first.gas_used
-        lo, hi = first.gas_used, cap  # lo fails, hi succeeds
-        guess = min(cap, first.gas_used * 2)
-        if guess < hi:
-            if succeeds(guess):
-                hi = guess
-            else:
-                lo = guess
-        while lo + 1 < hi:
-            mid = (lo + hi) // 2
-            if succeeds(mid):
-                hi = mid
-            else:
-                lo = mid
-        return hi
+        return self.simulator.estimate_gas(request, number, overrides, block_override)
 
     def create_access_list(
         self,
@@ -604,46 +491,277 @@ class Node:
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None]:
-        """(access list, gas used with it, error) like geth's eth_createAccessList."""
-        access_list: tuple[tuple[Address, tuple[int, ...]], ...] = request.access_list or ()
-        result = None
-        for _ in range(8):  # geth iterates until the list is stable
-            result = self.simulate(
-                replace(request, access_list=access_list), number, overrides, block_override
-            )
-            found = self._access_list_of(result, request)
-            if found == access_list:
-                break
-            access_list = found
-        assert result is not None
-        outcome = result.outcome
-        error = None
-        if not outcome.success:
-            error = failure_message(outcome)
-        return access_list, outcome.gas_used, error
+        return self.simulator.create_access_list(request, number, overrides, block_override)
 
-    def _access_list_of(
-        self, result: SimulationResult, request: CallRequest
-    ) -> tuple[tuple[Address, tuple[int, ...]], ...]:
-        outcome = result.outcome
-        excluded = {result.tx.sender, *self.rules.precompiles}
-        if request.to is not None:
-            excluded.add(request.to)
-        if outcome.contract_address is not None:
-            excluded.add(outcome.contract_address)
-        slots: dict[Address, set[int]] = {}
-        for address, slot in outcome.storage_reads:
-            slots.setdefault(address, set()).add(slot)
-        for address in outcome.account_reads:
-            if address not in excluded:
-                slots.setdefault(address, set())
-        return tuple(
-            (address, tuple(sorted(slots[address])))
-            for address in sorted(slots)
-            if address not in excluded or slots[address]
+    # ------------------------------------------------------------ dev: mining
+
+    @property
+    def mining_mode(self) -> MiningMode:
+        return self.miner.mode
+
+    @property
+    def automine(self) -> bool:
+        return self.miner.mode.auto
+
+    async def set_mining_mode(self, mode: MiningMode) -> None:
+        await self.miner.set_mode(mode)
+        if mode.auto:
+            self.pool.on_block()  # what waited while mining was manual seals now
+
+    def _produce_empty(self) -> MiniBlock:
+        block = self.producer.produce(allow_empty=True)
+        assert block is not None
+        return block
+
+    def mine(self, blocks: int = 1, interval: int | None = None) -> list[MiniBlock]:
+        """Seal ``blocks`` blocks now with whatever is ready (possibly empty).
+
+        ``interval`` (anvil_mine): the clock moves ``interval`` seconds before each block.
+        """
+        if type(blocks) is not int or not 0 <= blocks <= MAX_MINE_BLOCKS:
+            raise InvalidInput(
+                f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}"
+            )
+        mined = []
+        try:
+            for _ in range(blocks):
+                if interval is not None:
+                    self.clock.increase(interval)
+                mined.append(self._produce_empty())
+        except ClockError as error:
+            raise InvalidInput(str(error)) from None
+        return mined
+
+    def mine_spaced(self, blocks: int, interval: int) -> list[MiniBlock]:
+        """hardhat_mine: ``blocks`` blocks, the first at the usual time and each later one
+        exactly ``interval`` seconds after the one before."""
+        if type(blocks) is not int or not 0 <= blocks <= MAX_MINE_BLOCKS:
+            raise InvalidInput(
+                f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}"
+            )
+        if blocks == 0:
+            return []
+        mined = [self._produce_empty()]
+        try:
+            for _ in range(blocks - 1):
+                parent = mined[-1].header.timestamp
+                self.clock.set_next(parent + interval, parent)
+                mined.append(self._produce_empty())
+        except ClockError as error:
+            raise InvalidInput(str(error)) from None
+        return mined
+
+    def mine_at(self, timestamp: int | None, blocks: int = 1) -> list[MiniBlock]:
+        """evm_mine: the first block at ``timestamp`` (if given), then ``blocks - 1`` more."""
+        if timestamp is not None:
+            self.set_next_block_timestamp(timestamp)
+        return self.mine(blocks)
+
+    # ------------------------------------------------------------ dev: time
+
+    def _parent_timestamp(self) -> int:
+        head = self.chain.head
+        assert head is not None
+        return head.header.timestamp
+
+    def increase_time(self, seconds: int) -> int:
+        try:
+            return self.clock.increase(seconds)
+        except ClockError as error:
+            raise InvalidInput(str(error)) from None
+
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        try:
+            self.clock.set_next(timestamp, self._parent_timestamp())
+        except ClockError as error:
+            raise NodeError(str(error)) from None
+
+    def set_time(self, timestamp: int) -> int:
+        try:
+            return self.clock.set_time(timestamp)
+        except ClockError as error:
+            raise InvalidInput(str(error)) from None
+
+    def set_block_timestamp_interval(self, seconds: int) -> None:
+        try:
+            self.clock.set_interval(seconds)
+        except ClockError as error:
+            raise InvalidInput(str(error)) from None
+
+    def remove_block_timestamp_interval(self) -> bool:
+        return self.clock.remove_interval()
+
+    # ------------------------------------------------------------ dev: state edits
+
+    def edit_state(
+        self,
+        address: Address,
+        *,
+        balance: int | None = None,
+        add_balance: int | None = None,
+        nonce: int | None = None,
+        code: bytes | None = None,
+        storage: tuple[int, int] | None = None,
+    ) -> None:
+        """Change an account outside any transaction (anvil_setBalance, ...): visible at
+        ``latest`` at once, carried by the next block's state diff, kept across a
+        restart (``sequencer.edits``)."""
+        head = self.db.head
+        edits = self.edits
+        try:
+            if balance is not None:
+                edits.set_balance(head, address, balance)
+            if add_balance is not None:
+                edits.add_balance(head, address, add_balance)
+            if nonce is not None:
+                edits.set_nonce(head, address, nonce)
+            if code is not None:
+                edits.set_code(head, address, code)
+            if storage is not None:
+                edits.set_storage(head, address, *storage)
+        except EditError as error:
+            raise InvalidInput(str(error)) from None
+        self._persist_edits()
+        self.pool.on_block()  # a nonce or balance change may make waiting transactions ready
+
+    def _persist_edits(self) -> None:
+        value = self.edits.encode() if self.edits else None
+        self.db.put_records({CF_CHAIN_META: {EDITS_RECORD: value}})
+
+    # ------------------------------------------------------------ dev: snapshots
+
+    def snapshot(self) -> int:
+        """evm_snapshot: an id (0, 1, ... as anvil) to revert to."""
+        snapshot_id = self._next_snapshot
+        self._next_snapshot += 1
+        self._snapshots[snapshot_id] = DevSnapshot(
+            self.db.snapshot(),
+            self.chain.head_number,
+            self.edits.copy(),
+            self.clock.state(),
+            self.producer.params.copy(),
         )
+        return snapshot_id
+
+    def revert(self, snapshot_id: int) -> bool:
+        """evm_revert: back to the snapshot (chain, state, pending edits, block params;
+        the clock continues from the snapshot's head). False for an unknown id (anvil);
+        the snapshot and every later one are used up."""
+        snap = self._snapshots.get(snapshot_id)
+        if snap is None:
+            return False
+        removed_to = self.chain.head_number
+        self.db.revert(snap.db_snapshot)
+        for sid in [sid for sid in self._snapshots if sid >= snapshot_id]:
+            del self._snapshots[sid]
+        self._after_revert(snap.number, removed_to)
+        self.edits.replace(snap.edits)
+        self._persist_edits()
+        self.producer.params = snap.params.copy()
+        self.clock.restore(snap.clock)
+        self.clock.reset(self._parent_timestamp())
+        self.clock.interval = snap.clock.interval
+        self.pool.on_block()
+        return True
+
+    def rollback(self, depth: int = 1) -> None:
+        """anvil_rollback: remove the last ``depth`` blocks."""
+        head = self.chain.head_number
+        if type(depth) is not int or not 0 <= depth <= head:
+            raise InvalidInput(f"rollback depth must be in 0..{head} (the head), got {depth}")
+        if depth == 0:
+            return
+        try:
+            self.db.revert_to(head - depth)
+        except HistoryUnavailable as error:
+            raise InvalidInput(str(error)) from None
+        # Snapshots of removed blocks can no longer be reverted to.
+        for sid in [s for s, snap in self._snapshots.items() if snap.number > head - depth]:
+            del self._snapshots[sid]
+        self._after_revert(head - depth, head)
+        self.clock.reset(self._parent_timestamp())
+        self.pool.on_block()
+
+    def _after_revert(self, number: int, removed_to: int) -> None:
+        self.chain.reverted_to(number)
+        head = self.chain.head
+        assert head is not None
+        if number == removed_to:
+            return
+        event = ChainReverted(head, removed_to)
+        for listener in list(self._revert_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("revert listener failed")
+
+    def snapshot_ids(self) -> dict[int, tuple[int, Hash32]]:
+        """Live snapshots: id -> (block number, block hash), as anvil_metadata lists them."""
+        out = {}
+        for sid, snap in self._snapshots.items():
+            block = self.chain.block_by_number(snap.number)
+            if block is not None:
+                out[sid] = (snap.number, block.hash)
+        return out
+
+    # ------------------------------------------------------------ dev: pool
+
+    def drop_transaction(self, tx_hash: Hash32) -> bool:
+        return self.pool.remove(tx_hash, TransactionRejected("dropped from the pool"))
+
+    def drop_all_transactions(self) -> int:
+        return self.pool.clear(TransactionRejected("dropped from the pool"))
+
+    def remove_pool_transactions(self, sender: Address) -> int:
+        return self.pool.remove_sender(sender, TransactionRejected("dropped from the pool"))
+
+    # ------------------------------------------------------------ dev: block params
+
+    def set_coinbase(self, address: Address) -> None:
+        self.producer.params.coinbase = address
+
+    def set_block_gas_limit(self, gas_limit: int) -> None:
+        if type(gas_limit) is not int or not 21_000 <= gas_limit <= 2**63 - 1:
+            raise InvalidInput(f"gas limit must be in 21000..2**63-1, got {gas_limit}")
+        self.producer.params.gas_limit = gas_limit
+
+    def set_next_block_base_fee(self, base_fee: int) -> None:
+        if type(base_fee) is not int or not 0 <= base_fee < 2**64:
+            raise InvalidInput(f"base fee must be in 0..2**64-1, got {base_fee}")
+        self.producer.params.next_base_fee = base_fee
+
+    def set_next_prev_randao(self, value: bytes) -> None:
+        if len(value) != 32:
+            raise InvalidInput("prevRandao must be 32 bytes")
+        self.producer.params.next_prev_randao = value
+
+    def set_chain_id(self, chain_id: int) -> None:
+        """anvil_setChainId: later transactions must be signed for ``chain_id``; kept
+        across a restart."""
+        try:
+            chain = replace(self.config.chain, chain_id=chain_id)
+        except (ConfigError, TypeError) as error:
+            raise InvalidInput(str(error)) from None
+        self.config = replace(self.config, chain=chain)
+        self.pool.set_chain_id(chain_id)
+        self.producer.config = chain
+        self.db.put_records({CF_CHAIN_META: {META_CHAIN_ID: str(chain_id).encode()}})
+
+    def impersonate(self, address: Address) -> None:
+        self.signer.impersonate(address)
+
+    def stop_impersonating(self, address: Address) -> None:
+        self.signer.stop_impersonating(address)
+
+    def set_auto_impersonate(self, enabled: bool) -> None:
+        self.signer.auto_impersonate = enabled
 
     # ------------------------------------------------------------ info
+
+    def genesis_timestamp(self) -> int:
+        block = self.chain.block_by_number(0)
+        assert block is not None
+        return block.header.timestamp
 
     def info(self) -> dict[str, object]:
         stats = self.engine.stats()
@@ -664,6 +782,7 @@ class Node:
             "hardfork": self.config.chain.fork.name.lower(),
             "blockNumber": self.chain.head_number,
             "blockTime": self.config.block_time,
+            "miningMode": self.miner.mode.name,
             "dataDir": self.config.data_dir,
             "pool": len(self.pool),
             "engine": engine,
@@ -673,75 +792,3 @@ class Node:
                 "recovered": self.recovery.recovered,
             },
         }
-
-
-def infer_tx_type(request: CallRequest) -> int:
-    """The transaction type a request without ``type`` means (as geth's TransactionArgs)."""
-    if request.tx_type is not None:
-        return request.tx_type
-    if request.authorization_list:
-        return 4
-    if request.blob_versioned_hashes:
-        return 3
-    if request.gas_price is not None:
-        return 1 if request.access_list is not None else 0
-    return 2
-
-
-def build_transaction(
-    request: CallRequest,
-    tx_type: int,
-    chain_id: int,
-    nonce: int,
-    gas: int,
-    *,
-    gas_price: int = 0,
-    max_fee: int = 0,
-    tip: int = 0,
-    sender: Address = b"",
-) -> Transaction:
-    """``request`` as an (unsigned) transaction of ``tx_type`` with the given fees;
-    the fee fields the type lacks stay at their defaults."""
-    common = (tx_type, chain_id, nonce, gas, request.to, request.value, request.data)
-    access_list = request.access_list or ()
-    if tx_type in (0, 1):
-        return Transaction(*common, gas_price=gas_price, access_list=access_list, sender=sender)
-    return Transaction(
-        *common,
-        max_fee_per_gas=max_fee,
-        max_priority_fee_per_gas=tip,
-        access_list=access_list,
-        max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
-        blob_versioned_hashes=request.blob_versioned_hashes,
-        authorization_list=request.authorization_list,
-        sender=sender,
-    )
-
-
-def failure_message(outcome: TxOutcome) -> str:
-    if outcome.result.name == "REVERT":
-        reason = decode_revert_reason(outcome.output)
-        return "execution reverted" if reason is None else f"execution reverted: {reason}"
-    return _HALT_MESSAGES.get(outcome.error or "", outcome.error or "execution halted")
-
-
-_HALT_MESSAGES = {
-    "OutOfGasError": "out of gas",
-    "InvalidOpcode": "invalid opcode",
-    "InvalidJumpDestError": "invalid jump destination",
-    "StackUnderflowError": "stack underflow",
-    "StackOverflowError": "stack limit reached 1024",
-    "WriteInStaticContext": "write protection",
-    "OutOfBoundsRead": "return data out of bounds",
-    "InvalidContractPrefix": "invalid code: must not begin with 0xef",
-    "AddressCollision": "contract address collision",
-    "PrecompileHalt": "precompiled contract failed",
-}
-
-
-def raise_for_failure(outcome: TxOutcome) -> None:
-    if outcome.success:
-        return
-    if outcome.result.name == "REVERT":
-        raise ExecutionReverted(outcome.output, decode_revert_reason(outcome.output))
-    raise ExecutionHalted(failure_message(outcome))

@@ -9,7 +9,11 @@ logs bloom, ordered-trie roots, state root, one atomic commit, publication.
 
 A block is sealed when the ready queue has drained or when it has been open
 for ``block_time``, whichever comes first; an empty block is never sealed
-(except on explicit request: ``mine``).
+(except on explicit request: ``mine``, interval mining).
+
+The dev methods steer the next block through ``BlockParams`` (coinbase, gas limit,
+a one-block base fee and prevRandao), the ``Clock`` (timestamps) and ``StateEdits``
+(state changes made outside transactions, carried by the next block's diff).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, execute_system_call
 from jit.forks import ForkRules
 from sequencer.chain import Chain
+from sequencer.clock import Clock
 from sequencer.config import ChainConfig
+from sequencer.edits import EDITS_RECORD, StateEdits
 from sequencer.executor import BlockProgress, Executor
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
@@ -50,7 +56,8 @@ from sequencer.types.blocks import (
     logs_bloom,
 )
 from statedb import PreparedBlock, StateDB
-from statedb.types import StateDiff, keccak256
+from statedb.keys import CF_CHAIN_META
+from statedb.types import Address, StateDiff, keccak256
 from statedb.views import OverlayView
 
 ELASTICITY_MULTIPLIER: Final = 2
@@ -95,6 +102,21 @@ def requests_hash(requests: list[bytes]) -> bytes:
     return digest.digest()
 
 
+@dataclass(slots=True)
+class BlockParams:
+    """What the dev methods set for coming blocks (mutable; one per producer)."""
+
+    coinbase: Address
+    gas_limit: int
+    next_base_fee: int | None = None  # anvil_setNextBlockBaseFeePerGas: the next block only
+    next_prev_randao: bytes | None = None  # hardhat_setPrevRandao: the next block only
+
+    def copy(self) -> BlockParams:
+        return BlockParams(
+            self.coinbase, self.gas_limit, self.next_base_fee, self.next_prev_randao
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PendingBlock:
     """The block the producer would seal now with nothing ready (geth's "pending" block).
@@ -123,6 +145,8 @@ class Producer:
         block_time: float,
         publish: Callable[[MiniBlock], None],
         engine: CodeRunner | None = None,
+        clock: Clock | None = None,
+        edits: StateEdits | None = None,
     ) -> None:
         self.db = db
         self.chain = chain
@@ -133,9 +157,10 @@ class Producer:
         self.block_time = block_time
         self.publish = publish
         self.engine = engine  # runs the system contracts' code (None: the interpreter)
-        self.time_offset = 0  # evm_increaseTime
-        self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
-        self._pending: PendingBlock | None = None  # the last preview (``pending``)
+        self.clock = clock if clock is not None else Clock()
+        self.edits = edits if edits is not None else StateEdits()
+        self.params = BlockParams(config.coinbase, config.gas_limit)
+        self._pending: tuple[int, PendingBlock] | None = None  # (edits generation, preview)
 
     # ------------------------------------------------------------ environment
 
@@ -143,19 +168,18 @@ class Producer:
         parent = self.chain.head
         assert parent is not None, "genesis is committed before the producer starts"
         header = parent.header
-        now = int(time.time()) + self.time_offset
-        timestamp = max(header.timestamp, now)
-        if self.next_timestamp is not None:
-            timestamp = max(self.next_timestamp, header.timestamp)
+        params = self.params
         excess = next_excess_blob_gas(header, self.rules)
+        base_fee = params.next_base_fee
+        prev_randao = params.next_prev_randao
         return BlockEnv(
             chain_id=self.config.chain_id,
-            coinbase=self.config.coinbase,
+            coinbase=params.coinbase,
             number=header.number + 1,
-            timestamp=timestamp,
-            gas_limit=self.config.gas_limit,
-            base_fee=next_base_fee(header),
-            prev_randao=keccak256(parent.hash),
+            timestamp=self.clock.next_timestamp(header.timestamp),
+            gas_limit=params.gas_limit,
+            base_fee=next_base_fee(header) if base_fee is None else base_fee,
+            prev_randao=keccak256(parent.hash) if prev_randao is None else prev_randao,
             excess_blob_gas=excess,
             blob_base_fee=self.rules.blob_base_fee(excess),
             block_hashes=self.chain.block_hashes,
@@ -194,19 +218,30 @@ class Producer:
         parent = self.chain.head
         assert parent is not None
         env = self.next_env()
-        cached = self._pending
-        if (
-            cached is not None
-            and cached.block.header.parent_hash == parent.hash
-            and cached.env == env
-        ):
-            return cached
-        progress = BlockProgress()
-        self._pre_block(env, progress.diff)
+        generation = self.edits.generation
+        if self._pending is not None:
+            cached_generation, cached = self._pending
+            if (
+                cached_generation == generation
+                and cached.block.header.parent_hash == parent.hash
+                and cached.env == env
+            ):
+                return cached
+        progress = self._open(env)
         requests = self._post_block(env, progress.diff)
         block, _ = self._assemble(env, progress, [], requests)
-        self._pending = PendingBlock(block, env, progress.diff)
-        return self._pending
+        pending = PendingBlock(block, env, progress.diff)
+        self._pending = (generation, pending)
+        return pending
+
+    def _open(self, env: BlockEnv) -> BlockProgress:
+        """A block's progress before its transactions: the pending edits, then the
+        pre-block system calls."""
+        progress = BlockProgress()
+        if self.edits:
+            progress.diff.merge(self.edits.copy())
+        self._pre_block(env, progress.diff)
+        return progress
 
     # ------------------------------------------------------------ building
 
@@ -220,8 +255,7 @@ class Producer:
         start = time.monotonic()
         deadline = start + self.block_time
         env = self.next_env()
-        progress = BlockProgress()
-        self._pre_block(env, progress.diff)
+        progress = self._open(env)
         included: list[tuple[PoolTx, TxOutcome]] = []
         # Every ready transaction that fits the gas limit, in one batch: nothing can join
         # the pool while this synchronous code runs.
@@ -254,12 +288,19 @@ class Producer:
             return None
         requests = self._post_block(env, progress.diff)
         block, prepared = self._assemble(env, progress, included, requests)
-        self.db.commit(block.number, prepared, self.chain.records(block))  # the seal
+        records = self.chain.records(block)
+        if self.edits:  # the block carries them now: the persisted copy goes with the seal
+            records[CF_CHAIN_META] = {EDITS_RECORD: None}
+        self.db.commit(block.number, prepared, records)  # the seal
         self.chain.appended(block)
+        if self.edits:
+            self.edits.clear()
+        self.clock.sealed(env.timestamp)
+        self.params.next_base_fee = None
+        self.params.next_prev_randao = None
         for index, (entry, _) in enumerate(included):
             pool.mark_included(entry, block.number, index)
         pool.on_block()
-        self.next_timestamp = None
         self.publish(block)
         return block
 

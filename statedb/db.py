@@ -691,6 +691,26 @@ class StateDB:
         _check_chain_cf(cf)
         return self._backend.get(cf, key)
 
+    def put_records(self, chain_records: ChainRecords) -> None:
+        """Write chain records outside any block, in one atomic batch.
+
+        For node settings that change between blocks (a dev method's pending state
+        edits, a changed chain id): such a write is not versioned, so no revert
+        restores it; the caller owns keeping it right across reverts.
+        """
+        self._check_open()
+        records = _check_chain_records(chain_records)
+        if not records:
+            return
+        backend = self._backend
+        batch = backend.new_batch()
+        for cf, key, value in records:
+            if value is None:
+                batch.delete(key, backend.handle(cf))
+            else:
+                batch.put(key, value, backend.handle(cf))
+        backend.write(batch)
+
     def records(
         self, cf: str, start: bytes = b"", end: bytes | None = None, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:

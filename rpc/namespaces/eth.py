@@ -356,7 +356,7 @@ async def _receipt_after(node: Node, tx_hash: bytes, timeout: float) -> dict[str
             f"transaction 0x{tx_hash.hex()} was not included within {timeout * 1000:.0f} ms",
             code=4,
         )
-    found = node.chain.locate(tx_hash)
+    found = node.locate_transaction(tx_hash)
     assert found is not None
     block, index = found
     return receipt_json(block, index, node.rules.blob_base_fee(block.header.excess_blob_gas))
@@ -457,19 +457,19 @@ async def uncle_by_number(ctx: RequestContext, block: BlockNumberParam, index: Q
 @method("eth_getTransactionByHash")
 async def get_transaction_by_hash(ctx: RequestContext, tx_hash: Hash) -> dict[str, Any] | None:
     node = node_of(ctx)
-    found = node.chain.transaction(tx_hash)
+    found = node.locate_transaction(tx_hash)
     if found is not None:
-        tx, block, index = found
-        return transaction_json(tx, block, index)
-    pending = node.pool.get(tx_hash)
+        block, index = found
+        return transaction_json(block.transactions[index], block, index)
+    pending = node.pool_transaction(tx_hash)
     return None if pending is None else transaction_json(pending, None, None)
 
 
 @method("eth_getRawTransactionByHash")
 async def get_raw_transaction_by_hash(ctx: RequestContext, tx_hash: Hash) -> str | None:
     node = node_of(ctx)
-    found = node.chain.transaction(tx_hash)
-    tx = found[0] if found is not None else node.pool.get(tx_hash)
+    found = node.locate_transaction(tx_hash)
+    tx = found[0].transactions[found[1]] if found is not None else node.pool_transaction(tx_hash)
     return None if tx is None else data(tx.encode())
 
 
@@ -496,7 +496,7 @@ async def tx_by_number_and_index(
 @method("eth_getTransactionReceipt")
 async def get_transaction_receipt(ctx: RequestContext, tx_hash: Hash) -> dict[str, Any] | None:
     node = node_of(ctx)
-    found = node.chain.locate(tx_hash)
+    found = node.locate_transaction(tx_hash)
     if found is None:
         return None
     block, index = found

@@ -23,7 +23,7 @@ MAX_TYPED_DATA_BYTES = 1 << 20
 
 
 def _key(ctx: RequestContext, address: bytes) -> bytes:
-    key = node_of(ctx).keys.get(address)
+    key = node_of(ctx).dev_key(address)
     if key is None:
         raise NodeError(f"unknown account 0x{address.hex()}")
     return key

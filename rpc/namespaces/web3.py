@@ -7,15 +7,27 @@ import platform
 from rpc.codecs import data
 from rpc.dispatch import Data, RequestContext, method
 from rpc.namespaces.eth import node_of
+from sequencer.node import Node
 from statedb.types import keccak256
 
 VERSION = "0.1.0"
-CLIENT_VERSION = f"hummingbird/v{VERSION}/python{platform.python_version()}"
+# Hardhat's network helpers and Ignition, and other tools, only use their dev-method
+# paths for a client whose name starts with "hardhatnetwork", "zksync" or "anvil"; we
+# answer anvil's methods under anvil's names, so the default names anvil first and
+# Hummingbird after it (--client-version replaces it).
+ANVIL_COMPATIBLE_VERSION = "1.7.1"
+CLIENT_VERSION = (
+    f"anvil/v{ANVIL_COMPATIBLE_VERSION}/hummingbird-v{VERSION}/python{platform.python_version()}"
+)
+
+
+def client_version_of(node: Node) -> str:
+    return node.config.client_version or CLIENT_VERSION
 
 
 @method("web3_clientVersion")
 async def client_version(ctx: RequestContext) -> str:
-    return CLIENT_VERSION
+    return client_version_of(node_of(ctx))
 
 
 @method("web3_sha3")

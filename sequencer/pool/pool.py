@@ -266,6 +266,42 @@ class TxPool:
         if entry.done is not None and not entry.done.done():
             entry.done.set_exception(error)
 
+    # ------------------------------------------------------------ dev removal
+
+    def remove(self, tx_hash: Hash32, error: Exception) -> bool:
+        """anvil_dropTransaction: drop one waiting transaction (its sender's later nonces
+        wait queued again); False if it is not in the pool."""
+        entry = self._by_hash.get(tx_hash)
+        if entry is None:
+            return False
+        self.drop(entry, error)
+        return True
+
+    def remove_sender(self, sender: Address, error: Exception) -> int:
+        """anvil_removePoolTransactions: drop every waiting transaction of ``sender``."""
+        waiting = self._senders.get(sender)
+        if waiting is None:
+            return 0
+        entries = list(waiting.txs.values())
+        for entry in entries:
+            self._remove(entry, error)
+        self._senders.pop(sender, None)
+        return len(entries)
+
+    def clear(self, error: Exception) -> int:
+        """anvil_dropAllTransactions: empty the pool."""
+        entries = list(self._by_hash.values())
+        for entry in entries:
+            self._remove(entry, error)
+        self._senders.clear()
+        self._ready.clear()
+        self._ready_count = 0
+        self.has_ready.clear()
+        return len(entries)
+
+    def set_chain_id(self, chain_id: int) -> None:
+        self._chain_id = chain_id
+
     # ------------------------------------------------------------ queries
 
     def pending_nonce(self, address: Address, state_nonce: int) -> int:

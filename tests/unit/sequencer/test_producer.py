@@ -52,7 +52,7 @@ def test_pending_block_is_the_block_mine_seals_next() -> None:
     try:
         head = node.chain.head
         assert head is not None
-        node.producer.next_timestamp = head.header.timestamp + 7
+        node.clock.set_next(head.header.timestamp + 7, head.header.timestamp)
         pending = node.producer.pending()
         assert isinstance(pending, PendingBlock)
         assert node.producer.pending() is pending  # memoised while head and env hold
@@ -66,7 +66,7 @@ def test_pending_block_is_the_block_mine_seals_next() -> None:
             head.hash, "big"
         )
         assert node.db.head.get_storage(HISTORY_STORAGE_ADDRESS, slot) == 0
-        mined = node.mine()
+        (mined,) = node.mine()
         assert mined.header == pending.block.header and mined.hash == pending.block.hash
         assert node.db.head.get_storage(HISTORY_STORAGE_ADDRESS, slot) == int.from_bytes(
             head.hash, "big"

@@ -1,0 +1,311 @@
+"""``Simulator``: running a request against a chosen state without committing it.
+
+Owns eth_call, eth_estimateGas (exact binary search; the success test also requires
+that no frame ran out of gas, so a wallet that adds no buffer never under-estimates),
+eth_createAccessList (from the execution's read set, iterated until stable as geth
+does), state overrides (``balance``, ``nonce``, ``code``, ``state``, ``stateDiff``) and
+block overrides (number, time, gas limit, coinbase, prevRandao, base fee, blob base
+fee), against the state after any block in the history window or the pending block.
+
+A call without fee fields runs with base fee 0 and skips the EIP-3607 sender check, as
+geth does. Failures map to ``ExecutionReverted`` (code 3 with the revert data) and
+``ExecutionHalted`` with geth's wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from jit.evm.exceptions import InvalidTransaction
+from jit.evm.frame import BlockEnv
+from jit.evm.state import CodeRunner
+from jit.evm.transaction import TxOutcome, execute_transaction
+from jit.forks import ForkRules
+from sequencer.accounts import build_transaction, infer_tx_type
+from sequencer.chain import Chain
+from sequencer.errors import (
+    ExecutionHalted,
+    ExecutionReverted,
+    NodeError,
+    ResourceNotFound,
+    TransactionRejected,
+)
+from sequencer.revert import decode_revert_reason
+from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
+from sequencer.types.transactions import Transaction
+from statedb.types import EMPTY_CODE_HASH, Account, Address, StateDiff, StateReader, keccak256
+from statedb.views import OverlayView
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    outcome: TxOutcome
+    tx: Transaction
+
+
+class Simulator:
+    """Simulation verbs over the node's chain; holds no state of its own."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        rules: ForkRules,
+        runner: CodeRunner | None,
+        chain_id: Callable[[], int],
+        state_at: Callable[[int], StateReader],
+        pending_env: Callable[[], BlockEnv],
+    ) -> None:
+        self.chain = chain
+        self.rules = rules
+        self.runner = runner
+        self.chain_id = chain_id
+        self.state_at = state_at
+        self.pending_env = pending_env
+
+    def env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
+        if number > self.chain.head_number:  # the pending block (``resolve``)
+            env = self.pending_env()
+        else:
+            block = self.chain.block_by_number(number)
+            if block is None:
+                raise ResourceNotFound("header not found")
+            header = block.header
+            env = BlockEnv(
+                chain_id=self.chain_id(),
+                coinbase=header.coinbase,
+                number=header.number,
+                timestamp=header.timestamp,
+                gas_limit=header.gas_limit,
+                base_fee=header.base_fee_per_gas,
+                prev_randao=header.prev_randao,
+                excess_blob_gas=header.excess_blob_gas,
+                blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
+                block_hashes=self.chain.block_hashes,
+                parent_beacon_block_root=header.parent_beacon_block_root,
+            )
+        if block_override is not None:
+            o = block_override
+            env = replace(
+                env,
+                number=env.number if o.number is None else o.number,
+                timestamp=env.timestamp if o.time is None else o.time,
+                gas_limit=env.gas_limit if o.gas_limit is None else o.gas_limit,
+                coinbase=env.coinbase if o.coinbase is None else o.coinbase,
+                prev_randao=env.prev_randao if o.prev_randao is None else o.prev_randao,
+                base_fee=env.base_fee if o.base_fee is None else o.base_fee,
+                blob_base_fee=env.blob_base_fee if o.blob_base_fee is None else o.blob_base_fee,
+            )
+        return env
+
+    def _reader_with(
+        self, reader: StateReader, overrides: dict[Address, AccountOverride] | None
+    ) -> StateReader:
+        if not overrides:
+            return reader
+        diff = StateDiff()
+        for address, o in overrides.items():
+            if o.state is not None and o.state_diff is not None:
+                raise NodeError(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
+            current = reader.get_account(address) or Account()
+            code_hash = current.code_hash
+            if o.code is not None:
+                code_hash = keccak256(o.code) if o.code else EMPTY_CODE_HASH
+                diff.codes[code_hash] = o.code
+            diff.accounts[address] = Account(
+                current.nonce if o.nonce is None else o.nonce,
+                current.balance if o.balance is None else o.balance,
+                code_hash,
+            )
+            if o.state is not None:
+                diff.storage_cleared.add(address)
+                diff.storage[address] = dict(o.state)
+            elif o.state_diff is not None:
+                diff.storage[address] = dict(o.state_diff)
+        return OverlayView(reader, diff)
+
+    def simulate(
+        self,
+        request: CallRequest,
+        number: int,
+        overrides: dict[Address, AccountOverride] | None = None,
+        block_override: BlockOverride | None = None,
+        gas: int | None = None,
+    ) -> SimulationResult:
+        """Run ``request`` on the state after block ``number``; raise on invalid."""
+        env = self.env_for(number, block_override)
+        reader = self._reader_with(self.state_at(number), overrides)
+        if not request.has_fees:
+            env = replace(env, base_fee=0)  # geth: a call without fees pays none
+        tx = self._call_transaction(request, env, reader, gas)
+        if tx.gas_limit > env.gas_limit:
+            env = replace(env, gas_limit=tx.gas_limit)
+        try:
+            outcome = execute_transaction(
+                tx, env, reader, self.rules, check_sender_code=False, engine=self.runner
+            )
+        except InvalidTransaction as error:
+            raise TransactionRejected(str(error)) from None
+        return SimulationResult(outcome, tx)
+
+    def _call_gas_cap(self, env: BlockEnv) -> int:
+        cap = env.gas_limit
+        if self.rules.tx_gas_limit_cap is not None:
+            cap = min(cap, self.rules.tx_gas_limit_cap)
+        return cap
+
+    def _call_transaction(
+        self, request: CallRequest, env: BlockEnv, reader: StateReader, gas: int | None
+    ) -> Transaction:
+        sender = request.sender or b"\x00" * 20
+        account = reader.get_account(sender)
+        nonce = account.nonce if account else 0
+        if gas is None:
+            gas = request.gas if request.gas is not None else self._call_gas_cap(env)
+        tx_type = infer_tx_type(request)
+        chain_id = self.chain_id()
+        if tx_type in (0, 1):
+            return build_transaction(
+                request,
+                tx_type,
+                chain_id,
+                nonce,
+                gas,
+                gas_price=request.gas_price or 0,
+                sender=sender,
+            )
+        max_fee = request.max_fee_per_gas
+        tip = request.max_priority_fee_per_gas
+        if max_fee is None:
+            max_fee = 0 if tip is None else tip + env.base_fee
+        return build_transaction(
+            request, tx_type, chain_id, nonce, gas, max_fee=max_fee, tip=tip or 0, sender=sender
+        )
+
+    def call(
+        self,
+        request: CallRequest,
+        number: int,
+        overrides: dict[Address, AccountOverride] | None = None,
+        block_override: BlockOverride | None = None,
+    ) -> bytes:
+        outcome = self.simulate(request, number, overrides, block_override).outcome
+        raise_for_failure(outcome)
+        return outcome.output
+
+    def estimate_gas(
+        self,
+        request: CallRequest,
+        number: int,
+        overrides: dict[Address, AccountOverride] | None,
+        block_override: BlockOverride | None,
+    ) -> int:
+        """The smallest gas limit with which ``request`` succeeds and no frame runs out
+        of gas (so a wallet that adds no buffer never under-estimates)."""
+        env = self.env_for(number, block_override)
+        cap = request.gas if request.gas is not None else self._call_gas_cap(env)
+        first = self.simulate(request, number, overrides, block_override, gas=cap).outcome
+        if not first.success:
+            if first.result.name == "HALT" and first.error == "OutOfGasError":
+                raise ExecutionHalted(f"gas required exceeds allowance ({cap})")
+            raise_for_failure(first)
+        strict = first.out_of_gas_halts == 0
+
+        def succeeds(gas: int) -> bool:
+            try:
+                outcome = self.simulate(request, number, overrides, block_override, gas=gas).outcome
+            except TransactionRejected:
+                return False  # e.g. below intrinsic gas
+            return outcome.success and (not strict or outcome.out_of_gas_halts == 0)
+
+        if succeeds(first.gas_used):
+            return first.gas_used
+        lo, hi = first.gas_used, cap  # lo fails, hi succeeds
+        guess = min(cap, first.gas_used * 2)
+        if guess < hi:
+            if succeeds(guess):
+                hi = guess
+            else:
+                lo = guess
+        while lo + 1 < hi:
+            mid = (lo + hi) // 2
+            if succeeds(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def create_access_list(
+        self,
+        request: CallRequest,
+        number: int,
+        overrides: dict[Address, AccountOverride] | None,
+        block_override: BlockOverride | None,
+    ) -> tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None]:
+        """(access list, gas used with it, error) like geth's eth_createAccessList."""
+        access_list: tuple[tuple[Address, tuple[int, ...]], ...] = request.access_list or ()
+        result = None
+        for _ in range(8):  # geth iterates until the list is stable
+            result = self.simulate(
+                replace(request, access_list=access_list), number, overrides, block_override
+            )
+            found = self._access_list_of(result, request)
+            if found == access_list:
+                break
+            access_list = found
+        assert result is not None
+        outcome = result.outcome
+        error = None
+        if not outcome.success:
+            error = failure_message(outcome)
+        return access_list, outcome.gas_used, error
+
+    def _access_list_of(
+        self, result: SimulationResult, request: CallRequest
+    ) -> tuple[tuple[Address, tuple[int, ...]], ...]:
+        outcome = result.outcome
+        excluded = {result.tx.sender, *self.rules.precompiles}
+        if request.to is not None:
+            excluded.add(request.to)
+        if outcome.contract_address is not None:
+            excluded.add(outcome.contract_address)
+        slots: dict[Address, set[int]] = {}
+        for address, slot in outcome.storage_reads:
+            slots.setdefault(address, set()).add(slot)
+        for address in outcome.account_reads:
+            if address not in excluded:
+                slots.setdefault(address, set())
+        return tuple(
+            (address, tuple(sorted(slots[address])))
+            for address in sorted(slots)
+            if address not in excluded or slots[address]
+        )
+
+
+def failure_message(outcome: TxOutcome) -> str:
+    if outcome.result.name == "REVERT":
+        reason = decode_revert_reason(outcome.output)
+        return "execution reverted" if reason is None else f"execution reverted: {reason}"
+    return _HALT_MESSAGES.get(outcome.error or "", outcome.error or "execution halted")
+
+
+_HALT_MESSAGES = {
+    "OutOfGasError": "out of gas",
+    "InvalidOpcode": "invalid opcode",
+    "InvalidJumpDestError": "invalid jump destination",
+    "StackUnderflowError": "stack underflow",
+    "StackOverflowError": "stack limit reached 1024",
+    "WriteInStaticContext": "write protection",
+    "OutOfBoundsRead": "return data out of bounds",
+    "InvalidContractPrefix": "invalid code: must not begin with 0xef",
+    "AddressCollision": "contract address collision",
+    "PrecompileHalt": "precompiled contract failed",
+}
+
+
+def raise_for_failure(outcome: TxOutcome) -> None:
+    if outcome.success:
+        return
+    if outcome.result.name == "REVERT":
+        raise ExecutionReverted(outcome.output, decode_revert_reason(outcome.output))
+    raise ExecutionHalted(failure_message(outcome))
