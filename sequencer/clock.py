@@ -80,7 +80,7 @@ class Clock:
         _check_seconds(timestamp, "timestamp")
         if timestamp < parent_timestamp:
             raise ClockError(
-                f"timestamp {timestamp} is lower than the previous block's timestamp "
+                f"Timestamp error: {timestamp} is lower than previous block's timestamp "
                 f"{parent_timestamp}"
             )
         self.next_exact = timestamp

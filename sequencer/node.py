@@ -574,7 +574,7 @@ class Node:
         try:
             self.clock.set_next(timestamp, self._parent_timestamp())
         except ClockError as error:
-            raise NodeError(str(error)) from None
+            raise InvalidInput(str(error)) from None
 
     def set_time(self, timestamp: int) -> int:
         try:

@@ -131,9 +131,9 @@ async def anvil_mine(
 @method("hardhat_mine")
 async def hardhat_mine(
     ctx: RequestContext, blocks: Number | None = None, interval: Number | None = None
-) -> bool:
+) -> None:
+    # Hardhat's spacing, anvil's answer (null: anvil serves this name as an alias).
     node_of(ctx).mine_spaced(1 if blocks is None else blocks, 1 if interval is None else interval)
-    return True
 
 
 def _mine_options(options: object) -> tuple[int | None, int]:
@@ -341,19 +341,18 @@ async def node_info(ctx: RequestContext) -> dict[str, Any]:
     assert head is not None
     env = node.pending_env()
     return {
-        "currentBlockNumber": node.head_number,
+        "currentBlockNumber": quantity(node.head_number),
         "currentBlockTimestamp": head.header.timestamp,
         "currentBlockHash": data(head.hash),
         "hardFork": node.config.chain.fork.name.lower(),
         "transactionOrder": "fifo",
         "environment": {
-            "baseFee": env.base_fee,
+            "baseFee": quantity(env.base_fee),
             "chainId": node.config.chain.chain_id,
-            "gasLimit": env.gas_limit,
-            "gasPrice": node.gas_price(),
+            "gasLimit": quantity(env.gas_limit),
+            "gasPrice": quantity(node.gas_price()),
         },
-        "forkConfig": {},
-        "network": "ethereum",
+        "forkConfig": {"forkUrl": None, "forkBlockNumber": None, "forkRetryBackoff": None},
     }
 
 
@@ -366,6 +365,7 @@ async def metadata(ctx: RequestContext) -> dict[str, Any]:
     return {
         "clientVersion": client_version_of(node),
         "clientSemver": VERSION,
+        "clientCommitSha": f"hummingbird-v{VERSION}",
         "chainId": node.config.chain.chain_id,
         "instanceId": data(node.instance_id),
         "latestBlockNumber": node.head_number,

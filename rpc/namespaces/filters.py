@@ -24,7 +24,7 @@ from rpc.requests import parse_filter
 from rpc.serialize import header_json, log_json, transaction_json
 from sequencer.chain import LogFilter, block_logs
 from sequencer.errors import NodeError
-from sequencer.node import Node
+from sequencer.node import ChainReverted, Node
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction
 
@@ -38,7 +38,8 @@ class _Filter:
     kind: str  # "logs" | "blocks" | "pending"
     query: LogFilter | None = None
     open_end: bool = True  # toBlock was latest/pending/absent: follows the head
-    backlog: deque[Any] = field(default_factory=lambda: deque(maxlen=MAX_FILTER_BACKLOG))
+    # (block number, change); -1 for pending transactions
+    backlog: deque[tuple[int, Any]] = field(default_factory=lambda: deque(maxlen=MAX_FILTER_BACKLOG))
     last_poll: float = field(default_factory=time.monotonic)
 
 
@@ -49,6 +50,7 @@ class FilterTable:
         self.node = node
         self.filters: dict[str, _Filter] = {}
         node.subscribe_blocks(self._on_block)
+        node.subscribe_reverts(self._on_revert)
         node.subscribe_pending(self._on_pending)
 
     def add(self, flt: _Filter) -> str:
@@ -76,7 +78,7 @@ class FilterTable:
             return
         for flt in self.filters.values():
             if flt.kind == "blocks":
-                flt.backlog.append(data(block.hash))
+                flt.backlog.append((block.number, data(block.hash)))
             elif flt.kind == "logs" and flt.query is not None:
                 query = flt.query
                 if block.number < query.from_block:
@@ -85,12 +87,22 @@ class FilterTable:
                     continue
                 for entry in block_logs(block):
                     if query.matches(entry.log):
-                        flt.backlog.append(log_json(entry, block.header.timestamp))
+                        flt.backlog.append((block.number, log_json(entry, block.header.timestamp)))
 
     def _on_pending(self, tx: Transaction) -> None:
         for flt in self.filters.values():
             if flt.kind == "pending":
-                flt.backlog.append(data(tx.hash))
+                flt.backlog.append((-1, data(tx.hash)))
+
+    def _on_revert(self, event: ChainReverted) -> None:
+        """Blocks were removed (evm_revert, anvil_rollback): changes not yet polled that
+        came from them are dropped, as if those blocks had never been seen."""
+        head = event.head.number
+        for flt in self.filters.values():
+            if flt.kind != "pending" and flt.backlog:
+                kept = [item for item in flt.backlog if item[0] <= head]
+                flt.backlog.clear()
+                flt.backlog.extend(kept)
 
 
 def _table(node: Node) -> FilterTable:
@@ -157,7 +169,7 @@ async def new_pending_filter(ctx: RequestContext, full: object = None) -> str:
 @method("eth_getFilterChanges")
 async def get_filter_changes(ctx: RequestContext, filter_id: str) -> list[Any]:
     flt = _table(node_of(ctx)).get(filter_id)
-    out = list(flt.backlog)
+    out = [change for _, change in flt.backlog]
     flt.backlog.clear()
     return out
 

@@ -45,6 +45,13 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     # Methods we serve and anvil does not.
     "net_peerCount": (INTENTIONAL, _SUPERSET),
     "eth_mining": (INTENTIONAL, _SUPERSET),
+    # anvil 1.7.1 predates anvil_setNextBlockPrevRandao; hardhat_setPrevRandao is Hardhat's.
+    "dev.prevRandao": (INTENTIONAL, _SUPERSET),
+    "dev.prevRandao.hardhat": (INTENTIONAL, _SUPERSET),
+    "dev.rpcUrl": (
+        INTENTIONAL,
+        "anvil takes a URL for a fork it is not running; we refuse until fork mode exists",
+    ),
     "txpool.content_from": (INTENTIONAL, _SUPERSET),
     "pending_transactions": (INTENTIONAL, _SUPERSET),
     "sign.typed": (
