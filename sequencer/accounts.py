@@ -34,9 +34,7 @@ class Accounts:
         self.auto_impersonate = False
 
     def can_send(self, sender: Address) -> bool:
-        return (
-            sender in self.keys or self.auto_impersonate or sender in self.impersonated
-        )
+        return sender in self.keys or self.auto_impersonate or sender in self.impersonated
 
     def impersonate(self, address: Address) -> None:
         self.impersonated.add(address)

@@ -149,9 +149,7 @@ class StateEdits:
             [address, [[slot, value] for slot, value in slots.items()]]
             for address, slots in d.storage.items()
         ]
-        return rlp.encode(
-            [accounts, storage, list(d.codes.values()), sorted(d.storage_cleared)]
-        )
+        return rlp.encode([accounts, storage, list(d.codes.values()), sorted(d.storage_cleared)])
 
     @classmethod
     def decode(cls, data: bytes) -> StateEdits:

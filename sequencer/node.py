@@ -519,9 +519,7 @@ class Node:
         ``interval`` (anvil_mine): the clock moves ``interval`` seconds before each block.
         """
         if type(blocks) is not int or not 0 <= blocks <= MAX_MINE_BLOCKS:
-            raise InvalidInput(
-                f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}"
-            )
+            raise InvalidInput(f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}")
         mined = []
         try:
             for _ in range(blocks):
@@ -536,9 +534,7 @@ class Node:
         """hardhat_mine: ``blocks`` blocks, the first at the usual time and each later one
         exactly ``interval`` seconds after the one before."""
         if type(blocks) is not int or not 0 <= blocks <= MAX_MINE_BLOCKS:
-            raise InvalidInput(
-                f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}"
-            )
+            raise InvalidInput(f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}")
         if blocks == 0:
             return []
         mined = [self._produce_empty()]

@@ -112,9 +112,7 @@ class BlockParams:
     next_prev_randao: bytes | None = None  # hardhat_setPrevRandao: the next block only
 
     def copy(self) -> BlockParams:
-        return BlockParams(
-            self.coinbase, self.gas_limit, self.next_base_fee, self.next_prev_randao
-        )
+        return BlockParams(self.coinbase, self.gas_limit, self.next_base_fee, self.next_prev_randao)
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,4 +376,3 @@ async def metadata(ctx: RequestContext) -> dict[str, Any]:
             for sid, (number, block_hash) in node.snapshot_ids().items()
         },
     }
-

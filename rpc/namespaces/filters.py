@@ -39,7 +39,9 @@ class _Filter:
     query: LogFilter | None = None
     open_end: bool = True  # toBlock was latest/pending/absent: follows the head
     # (block number, change); -1 for pending transactions
-    backlog: deque[tuple[int, Any]] = field(default_factory=lambda: deque(maxlen=MAX_FILTER_BACKLOG))
+    backlog: deque[tuple[int, Any]] = field(
+        default_factory=lambda: deque(maxlen=MAX_FILTER_BACKLOG)
+    )
     last_poll: float = field(default_factory=time.monotonic)
 
 

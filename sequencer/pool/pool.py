@@ -226,7 +226,7 @@ class TxPool:
                 self._ready_count -= 1
         sender.next_nonce = min(sender.next_nonce, nonce)
         if not sender.txs:
-            del self._senders[entry.tx.sender]
+            self._senders.pop(entry.tx.sender, None)  # _forget may have removed it already
 
     def on_block(self) -> None:
         """After a block: re-derive readiness from state nonces (cheap: only senders with
