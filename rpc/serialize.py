@@ -33,6 +33,7 @@ def header_json(block: MiniBlock) -> Json:
         "receiptsRoot": data(h.receipts_root),
         "logsBloom": data(h.logs_bloom),
         "difficulty": quantity(h.difficulty),
+        "totalDifficulty": quantity(0),  # anvil and Hardhat still send it; geth dropped it
         "number": quantity(h.number),
         "gasLimit": quantity(h.gas_limit),
         "gasUsed": quantity(h.gas_used),
@@ -167,6 +168,7 @@ def receipt_json(block: MiniBlock, index: int, blob_base_fee: int | None = None)
     }
     if tx.tx_type == 3:
         out["blobGasUsed"] = quantity(receipt.blob_gas_used)
-        if blob_base_fee is not None:
-            out["blobGasPrice"] = quantity(blob_base_fee)
+    if blob_base_fee is not None:
+        # Every receipt, as anvil (and Hardhat) send it; geth only in blob receipts.
+        out["blobGasPrice"] = quantity(blob_base_fee)
     return out

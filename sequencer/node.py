@@ -31,7 +31,7 @@ from typing import Final
 from jit.compiler import Engine
 from jit.evm.frame import BlockEnv
 from jit.forks import ForkRules, rules_for
-from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts
+from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.chain import Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
@@ -323,6 +323,10 @@ class Node:
             self.gas_price,
             self.next_base_fee,
         )
+
+    def fill_unsigned(self, request: CallRequest) -> Transaction:
+        """eth_fillTransaction: filled like a send, with a placeholder signature."""
+        return impersonated(self.fill_request(request))
 
     async def send_transaction(self, request: CallRequest) -> Hash32:
         tx = self.fill_transaction(request)

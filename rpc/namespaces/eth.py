@@ -8,6 +8,7 @@ decode parameters (``rpc.dispatch``), ask the ``Node`` and shape the answer
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 from rpc.codecs import BlockId, data, parse_quantity, quantity
@@ -200,6 +201,20 @@ def _rewards(block: MiniBlock, percentiles: list[float]) -> list[int]:
 # ------------------------------------------------------------------ state
 
 
+@method("eth_getAccountInfo")
+async def get_account_info(
+    ctx: RequestContext, address: Address, block: BlockIdParam = LATEST
+) -> dict[str, str]:
+    node = node_of(ctx)
+    number = block_number(node, block)
+    account = node.account(address, number)
+    return {
+        "balance": quantity(account.balance if account else 0),
+        "nonce": quantity(account.nonce if account else 0),
+        "code": data(node.code(address, number)),
+    }
+
+
 @method("eth_getBalance")
 async def get_balance(ctx: RequestContext, address: Address, block: BlockIdParam = LATEST) -> str:
     node = node_of(ctx)
@@ -331,6 +346,21 @@ async def send_raw_transaction(ctx: RequestContext, raw: Data) -> str:
 @method("eth_sendTransaction")
 async def send_transaction(ctx: RequestContext, request: object) -> str:
     return data(await node_of(ctx).send_transaction(parse_call_request(request, 0)))
+
+
+@method("eth_fillTransaction")
+async def fill_transaction(ctx: RequestContext, request: object) -> dict[str, Any]:
+    """anvil's answer: ``raw`` (the filled transaction's encoding with a placeholder
+    signature; sign the ``tx`` fields to send it) and ``tx``. ``from`` defaults to the
+    first dev account, as anvil's does."""
+    node = node_of(ctx)
+    parsed = parse_call_request(request, 0)
+    if parsed.sender is None:
+        if not node.accounts:
+            raise NodeError("no signer available: pass from")
+        parsed = replace(parsed, sender=node.accounts[0].address)
+    tx = node.fill_unsigned(parsed)
+    return {"raw": data(tx.encode()), "tx": transaction_json(tx, None, None)}
 
 
 def _sync_timeout(value: object) -> float:

@@ -240,6 +240,9 @@ FUTURE: Final = 4_102_444_800  # 2100-01-01: later than any block either node ha
 # steps undo what they change (automine back on, gas limit and coinbase restored) so the
 # chain the two nodes end with stays comparable.
 DEV_STEPS: Final[list[Step]] = [
+    Step("dev.accountInfo", "eth_getAccountInfo", [A0, "latest"], check="shape"),
+    Step("dev.accountInfo.empty", "eth_getAccountInfo", [DEV, "latest"]),
+    Step("dev.fillTransaction", "eth_fillTransaction", [{"from": A0, "to": SINK}], check="shape"),
     Step("dev.automine.get", "anvil_getAutomine"),
     Step("dev.automine.get.hardhat", "hardhat_getAutomine"),
     Step("dev.interval.get", "anvil_getIntervalMining", check="shape"),

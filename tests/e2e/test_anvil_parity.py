@@ -135,20 +135,6 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
 
 FIELD_RULES: Final[tuple[FieldRule, ...]] = (
     FieldRule(
-        "block",
-        "totalDifficulty",
-        "anvil",
-        INTENTIONAL,
-        "geth dropped totalDifficulty from blocks after the Merge (v1.14); anvil sends 0x0",
-    ),
-    FieldRule(
-        "receipt",
-        "blobGasPrice",
-        "anvil",
-        ANVIL_QUIRK,
-        "anvil puts blobGasPrice in every receipt; geth only in blob (type 3) receipts",
-    ),
-    FieldRule(
         "receipt",
         "blockTimestamp",
         "anvil",
