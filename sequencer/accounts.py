@@ -97,12 +97,12 @@ class Accounts:
 
 
 def impersonated(unsigned: Transaction) -> Transaction:
-    """``unsigned`` with a placeholder signature (r = keccak of the sender, s = 1, so two
+    """``unsigned`` with a placeholder signature (r = 8 bytes of keccak of the sender, s = 1, so two
     senders' otherwise equal transactions differ) and the sender it claims."""
     v = 27 if unsigned.tx_type == 0 and unsigned.chain_id is None else 0
     if unsigned.tx_type == 0 and unsigned.chain_id is not None:
         v = unsigned.chain_id * 2 + 35
-    r = int.from_bytes(keccak256(unsigned.sender), "big")
+    r = int.from_bytes(keccak256(unsigned.sender)[:8], "big") or 1
     signed = replace(unsigned, v=v, r=r, s=1)
     return replace(signed, hash=keccak256(signed.encode()))
 
