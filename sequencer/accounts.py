@@ -97,12 +97,12 @@ class Accounts:
 
 
 def impersonated(unsigned: Transaction) -> Transaction:
-    """``unsigned`` with a placeholder signature (r = 8 bytes of keccak of the sender, s = 1, so two
+    """``unsigned`` with a placeholder signature (r = 2**48 plus 6 bytes of keccak of the sender, s = 1, so two
     senders' otherwise equal transactions differ) and the sender it claims."""
     v = 27 if unsigned.tx_type == 0 and unsigned.chain_id is None else 0
     if unsigned.tx_type == 0 and unsigned.chain_id is not None:
         v = unsigned.chain_id * 2 + 35
-    r = int.from_bytes(keccak256(unsigned.sender)[:8], "big") or 1
+    r = 1 << 48 | int.from_bytes(keccak256(unsigned.sender)[:6], "big")
     signed = replace(unsigned, v=v, r=r, s=1)
     return replace(signed, hash=keccak256(signed.encode()))
 
