@@ -44,6 +44,7 @@ from sequencer.pool import TxPool
 from sequencer.producer import BlockParams, Producer, next_base_fee
 from sequencer.recovery import SenderRecovery
 from sequencer.simulation import SimulationResult, Simulator
+from sequencer.state_dump import StateDump, StateDumpAccount
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blobs import split_network_form, verify_sidecar
 from sequencer.types.blocks import (
@@ -623,6 +624,50 @@ class Node:
             raise InvalidInput(str(error)) from None
         self._persist_edits()
         self.pool.on_block()  # a nonce or balance change may make waiting transactions ready
+
+    def dump_state(self) -> StateDump:
+        """anvil_dumpState: every account of the head state (pending edits included).
+
+        ``block`` is left null: anvil refuses to load a dump whose best block it does not
+        have, and a dump carries no blocks, so null is what makes ours load into anvil.
+        """
+        view = self.head_state
+        addresses = set(self.db.resident.accounts) | set(self.edits.diff.accounts)
+        accounts: dict[Address, StateDumpAccount] = {}
+        for address in sorted(addresses):
+            account = view.get_account(address)
+            if account is None:
+                continue
+            code = b"" if account.code_hash == EMPTY_CODE_HASH else view.get_code(account.code_hash)
+            lister = getattr(view, "storage_slots", None)
+            slots = lister(address) if lister is not None else ()
+            storage = {slot: view.get_storage(address, slot) for slot in slots}
+            accounts[address] = StateDumpAccount(
+                account.nonce, account.balance, code, {k: v for k, v in storage.items() if v}
+            )
+        return StateDump(accounts, None, None)
+
+    def load_state(self, dump: StateDump) -> None:
+        """anvil_loadState: each listed account's balance, code and listed slots are set,
+        its nonce becomes the larger of the two (anvil); applied as pending edits, so the
+        next block carries them and a revert to an earlier snapshot undoes them."""
+        head = self.db.head
+        edits = self.edits
+        before = edits.copy()
+        try:
+            for address, entry in dump.accounts.items():
+                current = edits.over(head).get_account(address)
+                nonce = max(entry.nonce, current.nonce if current else 0)
+                edits.set_code(head, address, entry.code)
+                edits.set_nonce(head, address, nonce)
+                edits.set_balance(head, address, entry.balance)
+                for slot, value in entry.storage.items():
+                    edits.set_storage(head, address, slot, value)
+        except EditError as error:
+            edits.replace(before)  # all or nothing
+            raise InvalidInput(f"cannot load state: {error}") from None
+        self._persist_edits()
+        self.pool.on_block()
 
     def _persist_edits(self) -> None:
         value = self.edits.encode() if self.edits else None

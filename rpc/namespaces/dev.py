@@ -25,6 +25,7 @@ from rpc.namespaces.web3 import VERSION, client_version_of
 from rpc.serialize import block_json
 from sequencer.errors import InvalidInput, NodeError
 from sequencer.mining import MiningMode
+from sequencer.state_dump import StateDumpError, decode_dump, encode_dump_rpc
 
 MAX_NUMBER_DIGITS: Final = 80  # 2**256 has 78 decimal digits
 MAX_SET_CODE_BYTES: Final = 1 << 20
@@ -228,6 +229,24 @@ async def set_code(ctx: RequestContext, address: Address, code: Code) -> None:
 @method("anvil_setStorageAt", "hardhat_setStorageAt")
 async def set_storage_at(ctx: RequestContext, address: Address, slot: Number, value: Hash) -> bool:
     node_of(ctx).edit_state(address, storage=(slot, int.from_bytes(value, "big")))
+    return True
+
+
+@method("anvil_dumpState", "hardhat_dumpState")
+async def dump_state(ctx: RequestContext, preserve_history: object = None) -> str:
+    """``0x`` + gzip of anvil's state JSON (``sequencer.state_dump``)."""
+    return encode_dump_rpc(node_of(ctx).dump_state())
+
+
+@method("anvil_loadState", "hardhat_loadState")
+async def load_state(ctx: RequestContext, dump: object) -> bool:
+    if not isinstance(dump, str):
+        raise invalid(0, f"cannot unmarshal {json_type(dump)} into hex bytes")
+    try:
+        parsed = decode_dump(dump)
+    except StateDumpError as error:
+        raise invalid(0, str(error)) from None
+    node_of(ctx).load_state(parsed)
     return True
 
 
