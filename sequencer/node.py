@@ -128,6 +128,7 @@ class Node:
             self.db.close()
             raise ConfigError(str(error)) from None
         run_code = self.engine.runner
+        self._unsigned: set[Hash32] = set()  # impersonated transactions not yet sealed
         self.clock = Clock()
         self.edits = self._load_edits()
         self.pool = TxPool(
@@ -142,7 +143,7 @@ class Node:
             self.db,
             self.chain,
             self.pool,
-            SerialExecutor(run_code),
+            SerialExecutor(run_code, self._unsigned),
             chain_config,
             self.rules,
             config.block_time,
@@ -253,6 +254,8 @@ class Node:
             self.db.close()
 
     def _publish(self, block: MiniBlock) -> None:
+        if self._unsigned:
+            self._unsigned.difference_update(tx.hash for tx in block.transactions)
         for listener in list(self._block_listeners):
             try:
                 listener(block)
@@ -325,12 +328,21 @@ class Node:
             self.next_base_fee,
         )
 
+    async def send_unsigned_transaction(self, request: CallRequest) -> Hash32:
+        """eth_sendUnsignedTransaction (anvil): sent for ``from`` without a signature,
+        whether or not it is impersonated."""
+        tx = impersonated(self.fill_request(request))
+        self._unsigned.add(tx.hash)
+        return await self.submit(tx, tx.encode())
+
     def fill_unsigned(self, request: CallRequest) -> Transaction:
         """eth_fillTransaction: filled like a send, with a placeholder signature."""
         return impersonated(self.fill_request(request))
 
     async def send_transaction(self, request: CallRequest) -> Hash32:
         tx = self.fill_transaction(request)
+        if tx.sender not in self.signer.keys:
+            self._unsigned.add(tx.hash)
         return await self.submit(tx, tx.encode())
 
     async def wait_for_receipt(self, tx_hash: Hash32, timeout: float) -> bool:
@@ -726,6 +738,29 @@ class Node:
         self._after_revert(head - depth, head)
         self.clock.reset(self._parent_timestamp())
         self.pool.on_block()
+
+    def reset(self) -> None:
+        """anvil_reset / hardhat_reset without a fork: back to the genesis block with an
+        empty pool, no edits, no snapshots, the configured block parameters and a clock
+        that runs from now. Needs the genesis changesets (history window, or no pruning)."""
+        head = self.chain.head_number
+        try:
+            self.db.revert_to(0)
+        except HistoryUnavailable:
+            raise NodeError(
+                f"cannot reset: blocks before {self.db.oldest_available} left the history "
+                "window; restart the node (--ephemeral) or raise --history-window"
+            ) from None
+        self._snapshots.clear()
+        self.pool.clear(TransactionRejected("dropped: the chain was reset"))
+        self.edits.clear()
+        self._persist_edits()
+        self.producer.params = BlockParams(self.config.chain.coinbase, self.config.chain.gas_limit)
+        self.clock.restore(ClockState(0, None, None))
+        self.signer.impersonated.clear()
+        self.signer.auto_impersonate = False
+        self.instance_id = secrets.token_bytes(32)
+        self._after_revert(0, head)
 
     def _after_revert(self, number: int, removed_to: int) -> None:
         self.chain.reverted_to(number)

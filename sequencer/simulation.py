@@ -7,8 +7,8 @@ does), state overrides (``balance``, ``nonce``, ``code``, ``state``, ``stateDiff
 block overrides (number, time, gas limit, coinbase, prevRandao, base fee, blob base
 fee), against the state after any block in the history window or the pending block.
 
-A call without fee fields runs with base fee 0 and skips the EIP-3607 sender check, as
-geth does. Failures map to ``ExecutionReverted`` (code 3 with the revert data) and
+A call without fee fields pays no fee and skips the EIP-3607 sender check, as geth's
+does, but BASEFEE reads the block's base fee, as anvil's does. Failures map to ``ExecutionReverted`` (code 3 with the revert data) and
 ``ExecutionHalted`` with geth's wording.
 """
 
@@ -135,14 +135,21 @@ class Simulator:
         """Run ``request`` on the state after block ``number``; raise on invalid."""
         env = self.env_for(number, block_override)
         reader = self._reader_with(self.state_at(number), overrides)
-        if not request.has_fees:
-            env = replace(env, base_fee=0)  # geth: a call without fees pays none
         tx = self._call_transaction(request, env, reader, gas)
         if tx.gas_limit > env.gas_limit:
             env = replace(env, gas_limit=tx.gas_limit)
         try:
             outcome = execute_transaction(
-                tx, env, reader, self.rules, check_sender_code=False, engine=self.runner
+                tx,
+                env,
+                reader,
+                self.rules,
+                check_sender_code=False,
+                # A call without fees pays none, but BASEFEE reads the block's base fee
+                # (anvil; geth zeroes it, which makes a contract that stores BASEFEE
+                # estimate 19,900 gas short of what its mined transaction needs).
+                check_base_fee=request.has_fees,
+                engine=self.runner,
             )
         except InvalidTransaction as error:
             raise TransactionRejected(str(error)) from None

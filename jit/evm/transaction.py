@@ -216,8 +216,13 @@ def _validate_against_block(
     block_gas_used: int,
     block_blob_gas_used: int,
     check_sender_code: bool = True,
+    check_base_fee: bool = True,
 ) -> tuple[int, int]:
-    """Rules against the block and the sender; returns (effective gas price, blob gas)."""
+    """Rules against the block and the sender; returns (effective gas price, blob gas).
+
+    ``check_base_fee=False`` (simulation without fee fields, revm's ``disable_base_fee``):
+    a fee cap below the base fee is allowed and the price paid is the cap, while BASEFEE
+    still reads the block's base fee."""
     if tx.gas_limit > block.gas_limit - block_gas_used:
         raise GasLimitExceeded("gas limit reached")
     blob_gas = GAS_PER_BLOB * len(tx.blob_versioned_hashes)
@@ -226,16 +231,15 @@ def _validate_against_block(
     if tx.tx_type >= 2:
         if tx.max_fee_per_gas < tx.max_priority_fee_per_gas:
             raise PriorityFeeTooHigh("max priority fee per gas higher than max fee per gas")
-        if tx.max_fee_per_gas < block.base_fee:
+        if tx.max_fee_per_gas < block.base_fee and check_base_fee:
             raise FeeCapTooLow(
                 f"max fee per gas less than block base fee: maxFeePerGas: {tx.max_fee_per_gas}, "
                 f"baseFee: {block.base_fee}"
             )
-        priority = min(tx.max_priority_fee_per_gas, tx.max_fee_per_gas - block.base_fee)
-        effective_gas_price = priority + block.base_fee
+        effective_gas_price = min(tx.max_priority_fee_per_gas + block.base_fee, tx.max_fee_per_gas)
         max_gas_fee = tx.gas_limit * tx.max_fee_per_gas
     else:
-        if tx.gas_price < block.base_fee:
+        if tx.gas_price < block.base_fee and check_base_fee:
             raise FeeCapTooLow(
                 f"max fee per gas less than block base fee: maxFeePerGas: {tx.gas_price}, "
                 f"baseFee: {block.base_fee}"
@@ -348,6 +352,7 @@ def execute_transaction(
     block_gas_used: int = 0,
     block_blob_gas_used: int = 0,
     check_sender_code: bool = True,
+    check_base_fee: bool = True,
     engine: CodeRunner | None = None,
 ) -> TxOutcome:
     """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid.
@@ -359,7 +364,14 @@ def execute_transaction(
     intrinsic, floor = validate_static(tx, rules)
     state = TxState(reader, engine)
     effective_gas_price, blob_gas = _validate_against_block(
-        tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
+        tx,
+        block,
+        state,
+        rules,
+        block_gas_used,
+        block_blob_gas_used,
+        check_sender_code,
+        check_base_fee,
     )
     sender = tx.sender
 
@@ -437,7 +449,7 @@ def execute_transaction(
     gas_used -= min(gas_used // 5, refund_counter)  # EIP-3529
     gas_used = max(gas_used, floor)  # EIP-7623
     state.add_balance(sender, (tx.gas_limit - gas_used) * effective_gas_price)
-    fee_credit = gas_used * (effective_gas_price - block.base_fee)
+    fee_credit = gas_used * max(effective_gas_price - block.base_fee, 0)
     deleted = state.to_delete if success else ()
     for address in deleted:
         state.destroy_account(address)

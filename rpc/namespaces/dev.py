@@ -22,6 +22,7 @@ from rpc.codecs import Codec, data, invalid, json_type, parse_data, quantity
 from rpc.dispatch import Address, Bool, Hash, RequestContext, method
 from rpc.namespaces.eth import node_of
 from rpc.namespaces.web3 import VERSION, client_version_of
+from rpc.requests import parse_call_request
 from rpc.serialize import block_json
 from sequencer.errors import InvalidInput, NodeError
 from sequencer.mining import MiningMode
@@ -289,10 +290,40 @@ async def auto_impersonate(ctx: RequestContext, enabled: Bool) -> None:
 # ------------------------------------------------------------------ pool
 
 
-@method("anvil_dropTransaction", "hardhat_dropTransaction")
+@method("anvil_dropTransaction")
 async def drop_transaction(ctx: RequestContext, tx_hash: Hash) -> str | None:
     """The dropped hash, or null if it was not waiting (anvil)."""
     return data(tx_hash) if node_of(ctx).drop_transaction(tx_hash) else None
+
+
+@method("hardhat_dropTransaction")
+async def hardhat_drop_transaction(ctx: RequestContext, tx_hash: Hash) -> bool:
+    """Whether it was dropped: Hardhat's answer, which Hardhat 3's network helpers require
+    (anvil serves this name as an alias of anvil_dropTransaction, answering the hash)."""
+    return node_of(ctx).drop_transaction(tx_hash)
+
+
+@method("anvil_reset", "hardhat_reset")
+async def reset(ctx: RequestContext, options: object = None) -> None:
+    """Without a fork URL: back to genesis (``Node.reset``). Fork mode is not run here."""
+    if options is not None:
+        if not isinstance(options, dict):
+            raise invalid(0, f"cannot unmarshal {json_type(options)} into reset options")
+        forking = options.get("forking")
+        if forking is not None:
+            if not isinstance(forking, dict):
+                raise invalid(0, "forking must be an object")
+            if forking.get("jsonRpcUrl") is not None:
+                raise NodeError("forking is not supported: this node does not run fork mode")
+    node_of(ctx).reset()
+
+
+@method("eth_sendUnsignedTransaction")
+async def send_unsigned_transaction(ctx: RequestContext, request: object) -> str:
+    parsed = parse_call_request(request, 0)
+    if parsed.sender is None:
+        raise invalid(0, "missing from address")
+    return data(await node_of(ctx).send_unsigned_transaction(parsed))
 
 
 @method("anvil_dropAllTransactions", "hardhat_dropAllTransactions")

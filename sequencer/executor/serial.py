@@ -11,7 +11,7 @@ interprets).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
 from jit.forks import ForkRules
 from sequencer.types.transactions import Transaction
-from statedb.types import StateDiff, StateReader
+from statedb.types import Hash32, StateDiff, StateReader
 from statedb.views import OverlayView
 
 
@@ -51,8 +51,13 @@ class Executor(Protocol):
 
 
 class SerialExecutor:
-    def __init__(self, engine: CodeRunner | None = None) -> None:
+    def __init__(
+        self, engine: CodeRunner | None = None, unsigned: Container[Hash32] = frozenset()
+    ) -> None:
         self.engine = engine
+        # Hashes of transactions sent for an impersonated account (placeholder signature):
+        # they skip EIP-3607, so a contract can be impersonated, as anvil and Hardhat allow.
+        self.unsigned = unsigned
 
     def execute(
         self,
@@ -78,6 +83,7 @@ class SerialExecutor:
                     rules,
                     block_gas_used=progress.gas_used,
                     block_blob_gas_used=progress.blob_gas_used,
+                    check_sender_code=tx.hash not in self.unsigned,
                     engine=engine,
                 )
             except InvalidTransaction as error:

@@ -311,6 +311,24 @@ DEV_STEPS: Final[list[Step]] = [
     Step("dev.impersonate.stop.hardhat", "hardhat_stopImpersonatingAccount", [DEV]),
     Step("dev.impersonate.auto", "anvil_autoImpersonateAccount", [False]),
     Step("dev.impersonate.auto.hardhat", "hardhat_autoImpersonateAccount", [False]),
+    Step("dev.fund", "anvil_setBalance", [DEV, hex(10**18)]),
+    Step(
+        "dev.sendUnsigned",
+        "eth_sendUnsignedTransaction",
+        [
+            {
+                "from": DEV,
+                "to": SINK,
+                "value": "0x1",
+                "gas": "0x5208",
+                "maxFeePerGas": hex(FEE),
+                "maxPriorityFeePerGas": hex(FEE),
+            }
+        ],
+        check="shape",
+        wait=True,
+    ),
+    Step("dev.sendUnsigned.balance", "eth_getBalance", [SINK, "latest"]),
     Step("dev.drop", "anvil_dropTransaction", [UNKNOWN_HASH]),
     Step("dev.drop.hardhat", "hardhat_dropTransaction", [UNKNOWN_HASH]),
     Step("dev.dropAll", "anvil_dropAllTransactions"),

@@ -379,3 +379,42 @@ def test_empty_code_edit_clears_code() -> None:
         assert account is not None and account.code_hash == EMPTY_CODE_HASH
     finally:
         node.close()
+
+
+def test_reset_returns_to_genesis() -> None:
+    node = ephemeral()
+    try:
+        genesis = node.block(0)
+        node.edit_state(ADDR, balance=9)
+        node.mine(3)
+        node.snapshot()
+        node.set_coinbase(OTHER)
+        node.impersonate(ADDR)
+        node.edit_state(OTHER, balance=1)
+        node.reset()
+        assert node.head_number == 0 and node.block(0) == genesis
+        assert node.account(ADDR, 0) is None and node.account(OTHER, 0) is None
+        assert not node.edits and node.snapshot_ids() == {}
+        assert node.producer.params.coinbase == b"\x00" * 20
+        assert not node.signer.can_send(ADDR)
+    finally:
+        node.close()
+
+
+async def test_an_impersonated_contract_can_send() -> None:
+    """EIP-3607 does not apply to impersonated senders (anvil, Hardhat): tests impersonate
+    multisigs and other contracts."""
+    node = ephemeral()
+    await node.start()
+    try:
+        node.edit_state(ADDR, balance=10**18, code=b"\x00")
+        node.impersonate(ADDR)
+        request = CallRequest(sender=ADDR, to=OTHER, value=5, gas=21_000)
+        tx_hash = await asyncio.wait_for(node.send_transaction(request), 5)
+        found = node.locate_transaction(tx_hash)
+        assert found is not None and found[0].receipts[found[1]].status == 1
+        unsigned = await asyncio.wait_for(node.send_unsigned_transaction(request), 5)
+        assert node.locate_transaction(unsigned) is not None
+        assert node.account(OTHER, node.head_number) == Account(0, 10)
+    finally:
+        await node.stop()
