@@ -30,6 +30,9 @@ test: $(STAMP)
 			npm ci --prefix scripts/peers --no-audit --no-fund --loglevel=error; \
 		else echo "npm not found: tests/e2e skips the anvil comparison (fails if CI is set)" >&2; fi; \
 	fi
+	@# tests/e2e/clients' tools (Hardhat 2 and 3 with Node 22, forge/cast, viem, solc-js), each
+	@# folder pinned by its package-lock.json (npm ci); skipped while up to date.
+	@bash tests/e2e/clients/install.sh
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q

@@ -323,7 +323,7 @@ class Node:
             request,
             self.config.chain.chain_id,
             self.pending_nonce,
-            lambda r: self.estimate_gas(r, self.chain.head_number, None, None),
+            lambda r: self.estimate_gas(r, self.chain.head_number + 1, None, None),
             self.gas_price,
             self.next_base_fee,
         )

@@ -39,6 +39,7 @@ DEFAULT_SYNC_TIMEOUT_MS: Final = 2_000
 MAX_SYNC_TIMEOUT_MS: Final = 600_000
 
 LATEST = BlockId(tag="latest")
+PENDING = BlockId(tag="pending")
 
 
 def node_of(ctx: RequestContext) -> Node:
@@ -302,7 +303,9 @@ async def call(
 async def estimate_gas(
     ctx: RequestContext,
     request: object,
-    block: BlockIdParam = LATEST,
+    # anvil's default: the block the transaction will land in (its coinbase, gas limit,
+    # base fee and timestamp, which the dev methods may have set), not the head.
+    block: BlockIdParam = PENDING,
     state_overrides: object = None,
     block_overrides: object = None,
 ) -> str:
