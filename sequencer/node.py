@@ -24,7 +24,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -43,6 +43,7 @@ from sequencer.mining import Miner, MiningMode
 from sequencer.pool import TxPool
 from sequencer.producer import BlockParams, Producer, next_base_fee
 from sequencer.recovery import SenderRecovery
+from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
 from sequencer.simulation import SimulationResult, Simulator
 from sequencer.state_dump import StateDump, StateDumpAccount
 from sequencer.trie import EMPTY_TRIE_ROOT
@@ -447,6 +448,35 @@ class Node:
         """The block holding a mined transaction and its index there."""
         return self.chain.locate(tx_hash)
 
+    def transaction_by_sender_and_nonce(
+        self, sender: Address, nonce: int
+    ) -> tuple[Transaction, MiniBlock | None, int | None] | None:
+        """The pool's or the chain's transaction of ``sender`` with ``nonce``: a binary
+        search over the sender's nonce in the history window (O(log blocks) reads)."""
+        for tx in self.pool:
+            if tx.sender == sender and tx.nonce == nonce:
+                return tx, None, None
+        head = self.chain.head_number
+        account = self.db.head.get_account(sender)
+        if account is None or account.nonce <= nonce:
+            return None
+        lo = max(self.db.oldest_available, 0)  # nonce at lo - 1 may be unknown
+        hi = head  # the first block after which the nonce exceeds ``nonce``
+        while lo < hi:
+            mid = (lo + hi) // 2
+            seen = self.db.at(mid).get_account(sender) if mid < head else account
+            if seen is not None and seen.nonce > nonce:
+                hi = mid
+            else:
+                lo = mid + 1
+        block = self.chain.block_by_number(hi)
+        if block is None:
+            return None
+        for index, tx in enumerate(block.transactions):
+            if tx.sender == sender and tx.nonce == nonce:
+                return tx, block, index
+        return None
+
     def logs(self, query: LogFilter) -> list[LogEntry]:
         return self.chain.logs(query)
 
@@ -509,6 +539,19 @@ class Node:
         block_override: BlockOverride | None,
     ) -> tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None]:
         return self.simulator.create_access_list(request, number, overrides, block_override)
+
+    def simulate_v1(
+        self,
+        specs: Sequence[SimulatedBlockSpec],
+        number: int,
+        *,
+        validation: bool = False,
+        trace_transfers: bool = False,
+    ) -> list[SimulatedBlock]:
+        """eth_simulateV1: simulated blocks on top of block ``number``; commits nothing."""
+        return simulate_v1(
+            self.simulator, number, specs, validation=validation, trace_transfers=trace_transfers
+        )
 
     # ------------------------------------------------------------ dev: mining
 

@@ -2,6 +2,16 @@
 ``rpc.dispatch.default_registry``."""
 
 from rpc.dispatch import default_registry
-from rpc.namespaces import dev, eth, filters, sign, txpool, web3
+from rpc.namespaces import compat, dev, eth, filters, sign, simulate, txpool, web3
 
-__all__ = ["default_registry", "dev", "eth", "filters", "sign", "txpool", "web3"]
+__all__ = [
+    "compat",
+    "default_registry",
+    "dev",
+    "eth",
+    "filters",
+    "sign",
+    "simulate",
+    "txpool",
+    "web3",
+]
