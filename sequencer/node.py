@@ -180,6 +180,7 @@ class Node:
         self.instance_id = secrets.token_bytes(32)  # anvil_metadata: changes on reset
         self.started_at = time.time()
         self._running = False
+        self._persist_pending = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -250,6 +251,8 @@ class Node:
     def close(self) -> None:
         """Stop the engine's compile thread and close the database."""
         try:
+            if self._persist_pending:
+                self._persist_edits()
             self.engine.close()
         finally:
             self.db.close()
@@ -677,7 +680,7 @@ class Node:
                 edits.set_storage(head, address, *storage)
         except EditError as error:
             raise InvalidInput(str(error)) from None
-        self._persist_edits()
+        self._schedule_persist()
         self.pool.on_block()  # a nonce or balance change may make waiting transactions ready
 
     def dump_state(self) -> StateDump:
@@ -721,10 +724,30 @@ class Node:
         except EditError as error:
             edits.replace(before)  # all or nothing
             raise InvalidInput(f"cannot load state: {error}") from None
-        self._persist_edits()
+        self._schedule_persist()
         self.pool.on_block()
 
+    def _schedule_persist(self) -> None:
+        """Save the edits once per event-loop step, not once per edit: the record holds
+        all of them, so a batch of 10,000 setBalance calls would otherwise re-encode a
+        growing record 10,000 times. The write lands right after the step that made the
+        edits (before any later request runs); ``close`` writes a pending one."""
+        if self._persist_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (library use, tests): write now
+            self._persist_edits()
+            return
+        self._persist_pending = True
+        loop.call_soon(self._flush_edits)
+
+    def _flush_edits(self) -> None:
+        if self._persist_pending:  # not already written (by close, or a revert)
+            self._persist_edits()
+
     def _persist_edits(self) -> None:
+        self._persist_pending = False
         value = self.edits.encode() if self.edits else None
         self.db.put_records({CF_CHAIN_META: {EDITS_RECORD: value}})
 
