@@ -73,6 +73,15 @@ def test_flags() -> None:
         ["--base-fee", str(2**256)],
         ["--port"],
         ["--no-such-flag"],
+        ["--block-interval", "0"],
+        ["--block-interval", "-1"],
+        ["--block-interval", "nan"],
+        ["--block-interval", "inf"],
+        ["--block-interval", "1e30"],
+        ["--block-interval", "two"],
+        ["--client-version", ""],
+        ["--client-version", "x" * 257],
+        ["--client-version", "anvil\nInjected: header"],
         ["--engine", "llvm"],
         ["--engine", ""],
         ["--engine", "jit; rm -rf /"],
@@ -98,6 +107,19 @@ def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -
         build_parser().parse_args(argv)
     assert exited.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_mining_and_identity_flags() -> None:
+    config = config_from(
+        build_parser().parse_args(
+            ["--block-interval", "2.5", "--no-mining", "--client-version", "anvil/custom"]
+        )
+    )
+    assert config.block_interval == 2.5 and config.no_mining
+    assert config.client_version == "anvil/custom"
+    default = config_from(build_parser().parse_args([]))
+    assert default.block_interval is None and not default.no_mining
+    assert default.client_version is None
 
 
 def test_bad_mnemonic_is_refused() -> None:
