@@ -8,8 +8,7 @@ the node. Every flow runs on two nodes:
   flow is validated against;
 - ``hummingbird``: ``.venv/bin/hummingbird --ephemeral --port P --quiet``.
 
-``HUMMINGBIRD_PENDING`` is the switch for flows that do not pass on Hummingbird yet (the dev
-methods, eth_simulateV1): their hummingbird variant is ``xfail(strict=True)``, so it turns into
+``HUMMINGBIRD_PENDING`` is the switch for flows that do not pass on Hummingbird yet: their hummingbird variant is ``xfail(strict=True)``, so it turns into
 a failure once it passes and the name must then be removed from the set.
 
 The tools are installed from the npm registry by ``make test`` (``npm ci`` in each folder here,
@@ -61,14 +60,8 @@ CAST: Final = FOUNDRY / "node_modules" / "@foundry-rs" / "cast-linux-amd64" / "b
 
 # Flows whose hummingbird variant does not pass yet: expected failures, strict. Remove a flow
 # from this set when the methods it needs land (the test fails while it is listed and passes).
-# Why, when this was written:
-#   viem_simulate_blocks, web3py_simulate_v1: eth_simulateV1.
-HUMMINGBIRD_PENDING: Final[frozenset[str]] = frozenset(
-    {
-        "viem_simulate_blocks",
-        "web3py_simulate_v1",
-    }
-)
+# Empty now: eth_simulateV1 (viem_simulate_blocks, web3py_simulate_v1) landed.
+HUMMINGBIRD_PENDING: Final[frozenset[str]] = frozenset()
 
 NODES: Final = ("anvil", "hummingbird")
 TOOL_TIMEOUT: Final = 300.0
