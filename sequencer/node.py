@@ -130,6 +130,7 @@ class Node:
             raise ConfigError(str(error)) from None
         run_code = self.engine.runner
         self._unsigned: set[Hash32] = set()  # impersonated transactions not yet sealed
+        self._signature_senders: dict[bytes, Address] = {}  # anvil_impersonateSignature
         self.clock = Clock()
         self.edits = self._load_edits()
         self.pool = TxPool(
@@ -292,13 +293,23 @@ class Node:
             # A blob transaction may come in its network form (with blobs, commitments
             # and proofs); the chain keeps only the canonical form.
             raw, sidecar = split_network_form(raw)
-            sender = await self.recovery.recover(raw) if self.recovery.running else None
+            sender = self._impersonated_signer(raw)
+            if sender is None and self.recovery.running:
+                sender = await self.recovery.recover(raw)
             tx = decode_transaction(raw, known_sender=sender)
             if sidecar is not None:
                 verify_sidecar(sidecar, tx.blob_versioned_hashes)
         except InvalidTransactionEncoding as error:
             raise TransactionRejected(str(error)) from None
         return await self.submit(tx, raw)
+
+    def _impersonated_signer(self, raw: bytes) -> Address | None:
+        """The address anvil_impersonateSignature tied to ``raw``'s signature, if any."""
+        if not self._signature_senders:
+            return None
+        placeholder = decode_transaction(raw, known_sender=b"\x00" * 20)
+        key = placeholder.r.to_bytes(32, "big") + placeholder.s.to_bytes(32, "big")
+        return self._signature_senders.get(key)
 
     async def submit(self, tx: Transaction, raw: bytes) -> Hash32:
         admission = self.pool.add(tx, raw)
@@ -682,6 +693,37 @@ class Node:
             raise InvalidInput(str(error)) from None
         self._schedule_persist()
         self.pool.on_block()  # a nonce or balance change may make waiting transactions ready
+
+    def deal_erc20(self, token: Address, query: bytes, value: int, what: str = "balance") -> None:
+        """anvil_dealERC20 / anvil_setERC20Allowance: find the storage slot that the view
+        call ``query`` (``balanceOf`` / ``allowance``) reads its answer from, by overriding
+        each slot the call touches with ``value`` until the call answers it (anvil's
+        method), then set that slot as a state edit."""
+        if type(value) is not int or not 0 <= value < 2**256:
+            raise InvalidInput(f"amount must be in 0..2**256-1, got {value!r}")
+        request = CallRequest(to=token, data=query)
+        number = self.chain.head_number
+        access_list, _, _ = self.create_access_list(request, number, None, None)
+        for address, slots in access_list:
+            if address != token:
+                continue
+            for slot in slots:
+                override = {token: AccountOverride(state_diff={slot: value})}
+                try:
+                    output = self.call(request, number, override)
+                except NodeError:
+                    continue
+                if len(output) >= 32 and int.from_bytes(output[:32], "big") == value:
+                    self.edit_state(token, storage=(slot, value))
+                    return
+        raise NodeError(f"Unable to set ERC20 {what}, no slot found", code=-32603)
+
+    def impersonate_signature(self, signature: bytes, address: Address) -> None:
+        """anvil_impersonateSignature: a raw transaction carrying this signature (r, s)
+        is taken as sent by ``address``."""
+        if len(signature) != 65:
+            raise InvalidInput(f"signature must be 65 bytes, got {len(signature)}")
+        self._signature_senders[signature[:64]] = address
 
     def dump_state(self) -> StateDump:
         """anvil_dumpState: every account of the head state (pending edits included).

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from rpc.codecs import Codec, data, invalid, json_type, parse_data, quantity
+from rpc.codecs import Codec, data, invalid, json_type, parse_address, parse_data, quantity
 from rpc.dispatch import Address, Bool, Hash, RequestContext, method
 from rpc.namespaces.eth import node_of
 from rpc.namespaces.web3 import VERSION, client_version_of
@@ -249,6 +249,37 @@ async def load_state(ctx: RequestContext, dump: object) -> bool:
         raise invalid(0, str(error)) from None
     node_of(ctx).load_state(parsed)
     return True
+
+
+BALANCE_OF: Final = bytes.fromhex("70a08231")  # balanceOf(address)
+ALLOWANCE: Final = bytes.fromhex("dd62ed3e")  # allowance(address,address)
+
+
+def _word(address: bytes) -> bytes:
+    return b"\x00" * 12 + address
+
+
+@method("anvil_dealERC20", "hardhat_dealERC20", "anvil_setERC20Balance")
+async def deal_erc20(ctx: RequestContext, owner: Address, token: Address, amount: Number) -> None:
+    node_of(ctx).deal_erc20(token, BALANCE_OF + _word(owner), amount)
+
+
+@method("anvil_setERC20Allowance")
+async def set_erc20_allowance(
+    ctx: RequestContext, owner: Address, spender: Address, token: Address, amount: Number
+) -> None:
+    node_of(ctx).deal_erc20(token, ALLOWANCE + _word(owner) + _word(spender), amount, "allowance")
+
+
+@method("anvil_impersonateSignature")
+async def impersonate_signature(ctx: RequestContext, first: object, second: object = None) -> None:
+    """``[signature, address]``, or anvil 1.7.1's own form ``[[signature, address]]``."""
+    if second is None:
+        if not isinstance(first, list) or len(first) != 2:
+            raise invalid(0, "expected [signature, address]")
+        first, second = first
+    signature = parse_data(first, 0, length=65, type_name="signature")
+    node_of(ctx).impersonate_signature(signature, parse_address(second, 1))
 
 
 # ------------------------------------------------------------------ snapshots

@@ -315,6 +315,33 @@ DEV_STEPS: Final[list[Step]] = [
     Step("dev.loadState.hardhat", "hardhat_loadState", lambda r: [r.result("dev.dumpState")]),
     Step("dev.loadState.bad", "anvil_loadState", ["0x1234"], check="shape"),
     Step("dev.storage.loaded", "eth_getStorageAt", [DEV, "0x2", "latest"]),
+    Step("dev.dealERC20", "anvil_dealERC20", lambda r: [DEV, _token(r), "0x64"]),
+    Step("dev.dealERC20.hardhat", "hardhat_dealERC20", lambda r: [DEV, _token(r), "0x65"]),
+    Step("dev.setERC20Balance", "anvil_setERC20Balance", lambda r: [DEV, _token(r), "0x66"]),
+    Step(
+        "dev.erc20.balance",
+        "eth_call",
+        lambda r: [{"to": _token(r), "data": "0x70a08231" + "00" * 12 + DEV[2:]}, "latest"],
+    ),
+    Step(
+        "dev.setERC20Allowance",
+        "anvil_setERC20Allowance",
+        lambda r: [DEV, SINK, _token(r), "0x67"],
+    ),
+    Step(
+        "dev.erc20.allowance",
+        "eth_call",
+        lambda r: [
+            {"to": _token(r), "data": "0xdd62ed3e" + "00" * 12 + DEV[2:] + "00" * 12 + SINK[2:]},
+            "latest",
+        ],
+    ),
+    Step("dev.dealERC20.notToken", "anvil_dealERC20", [DEV, SINK, "0x1"]),
+    Step(
+        "dev.impersonateSignature",
+        "anvil_impersonateSignature",
+        [["0x" + "11" * 32 + "22" * 32 + "1b", DEV]],  # anvil 1.7.1 takes only this form
+    ),
     Step("dev.snapshot", "evm_snapshot"),
     Step("dev.mine", "anvil_mine", ["0x2"]),
     Step("dev.mine.hardhat", "hardhat_mine", ["0x2"]),

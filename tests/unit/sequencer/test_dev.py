@@ -418,3 +418,23 @@ async def test_an_impersonated_contract_can_send() -> None:
         assert node.account(OTHER, node.head_number) == Account(0, 10)
     finally:
         await node.stop()
+
+
+async def test_impersonated_signature_names_the_sender() -> None:
+    from sequencer.types.transactions import Transaction, sign_transaction
+
+    node = ephemeral()
+    await node.start()
+    try:
+        node.edit_state(ADDR, balance=10**18)
+        unsigned = Transaction(2, 31337, 0, 21_000, OTHER, 3, b"", max_fee_per_gas=10**10)
+        signed = sign_transaction(unsigned, node.accounts[1].private_key)
+        signature = signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + b"\x1b"
+        with pytest.raises(InvalidInput):
+            node.impersonate_signature(signature[:64], ADDR)
+        node.impersonate_signature(signature, ADDR)
+        tx_hash = await asyncio.wait_for(node.send_raw_transaction(signed.encode()), 5)
+        found = node.locate_transaction(tx_hash)
+        assert found is not None and found[0].transactions[found[1]].sender == ADDR
+    finally:
+        await node.stop()
