@@ -847,6 +847,47 @@ class Node:
         self.clock.reset(self._parent_timestamp())
         self.pool.on_block()
 
+    def reorg(self, depth: int, pairs: Sequence[tuple[CallRequest | bytes, int]]) -> None:
+        """anvil_reorg: replace the last ``depth`` blocks with ``depth`` new ones; each
+        (transaction, index) pair goes into new block ``index`` (0 = the first). A
+        transaction is a raw signed one or a request the node fills and signs (``from``
+        defaults to the first dev account). Runs without awaiting, so nothing else seals
+        in between; a transaction the pool refuses fails the call after the blocks before
+        it were replaced (as anvil's does)."""
+        head = self.chain.head_number
+        if type(depth) is not int or not 0 <= depth <= head:
+            raise InvalidInput(
+                "Reorg depth must not exceed current chain height: current height "
+                f"{head}, depth {depth}"
+            )
+        by_block: dict[int, list[CallRequest | bytes]] = {}
+        for tx, index in pairs:
+            if type(index) is not int or not 0 <= index < depth:
+                raise InvalidInput(
+                    f"Block number for reorg tx will exceed the reorged chain height. Block "
+                    f"number {index} must not exceed (depth-1) {depth - 1}"
+                )
+            by_block.setdefault(index, []).append(tx)
+        raws = [tx for tx in (t for t, _ in pairs) if isinstance(tx, bytes)]
+        decoded: dict[bytes, Transaction] = {}
+        for raw in raws:  # every raw transaction must decode before anything changes
+            try:
+                decoded[raw] = decode_transaction(raw)
+            except InvalidTransactionEncoding as error:
+                raise InvalidInput(f"Failed to decode signed transaction: {error}") from None
+        self.rollback(depth)
+        for index in range(depth):
+            for item in by_block.get(index, ()):
+                if isinstance(item, bytes):
+                    self.pool.add(decoded[item], item)
+                    continue
+                request = item
+                if request.sender is None and self.accounts:
+                    request = replace(request, sender=self.accounts[0].address)
+                signed = self.fill_transaction(request)
+                self.pool.add(signed, signed.encode())
+            self._produce_empty()
+
     def reset(self) -> None:
         """anvil_reset / hardhat_reset without a fork: back to the genesis block with an
         empty pool, no edits, no snapshots, the configured block parameters and a clock

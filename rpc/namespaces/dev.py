@@ -27,9 +27,11 @@ from rpc.serialize import block_json
 from sequencer.errors import InvalidInput, NodeError
 from sequencer.mining import MiningMode
 from sequencer.state_dump import StateDumpError, decode_dump, encode_dump_rpc
+from sequencer.types.call import CallRequest
 
 MAX_NUMBER_DIGITS: Final = 80  # 2**256 has 78 decimal digits
 MAX_SET_CODE_BYTES: Final = 1 << 20
+MAX_REORG_TRANSACTIONS: Final = 10_000
 
 
 def parse_number(value: object, arg: int | None = None, *, bits: int = 256) -> int:
@@ -293,6 +295,37 @@ async def snapshot(ctx: RequestContext) -> str:
 @method("anvil_revert", "evm_revert")
 async def revert(ctx: RequestContext, snapshot_id: Number) -> bool:
     return node_of(ctx).revert(snapshot_id)
+
+
+@method("anvil_reorg")
+async def reorg(ctx: RequestContext, options: object, pairs: object = None) -> None:
+    """``[{depth, txBlockPairs}]`` or ``[depth, txBlockPairs]``; each pair is
+    ``[raw transaction hex or request object, block index]``."""
+    if isinstance(options, dict):
+        unknown = set(options) - {"depth", "txBlockPairs", "tx_block_pairs"}
+        if unknown:
+            raise invalid(0, f"unknown reorg option {sorted(unknown)[0]!r}")
+        depth = options.get("depth")
+        pairs = options.get("txBlockPairs", options.get("tx_block_pairs", []))
+    else:
+        depth = options
+    if depth is None:
+        raise invalid(0, "missing depth")
+    parsed_depth = parse_number(depth, 0, bits=64)
+    if pairs is None:
+        pairs = []
+    if not isinstance(pairs, list) or len(pairs) > MAX_REORG_TRANSACTIONS:
+        raise invalid(0, f"txBlockPairs must be a list of at most {MAX_REORG_TRANSACTIONS} pairs")
+    parsed: list[tuple[CallRequest | bytes, int]] = []
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise invalid(0, "each txBlockPair must be [transaction, block index]")
+        tx, index = pair
+        item: CallRequest | bytes = (
+            parse_call_request(tx, 0) if isinstance(tx, dict) else parse_data(tx, 0)
+        )
+        parsed.append((item, parse_number(index, 0, bits=64)))
+    node_of(ctx).reorg(parsed_depth, parsed)
 
 
 @method("anvil_rollback")

@@ -424,6 +424,27 @@ DEV_STEPS: Final[list[Step]] = [
     Step("dev.metadata", "anvil_metadata", check="shape"),
     Step("dev.metadata.hardhat", "hardhat_metadata", check="shape"),
     Step("dev.mine.spaced", "anvil_mine", ["0x2", "0x3c"]),
+    Step(
+        "dev.reorg",
+        "anvil_reorg",
+        [  # anvil 1.7.1 takes [depth, pairs]; we also take [{depth, txBlockPairs}]
+            2,
+            [
+                [
+                    {
+                        "from": A0,
+                        "to": SINK,
+                        "value": "0x5",
+                        "maxFeePerGas": hex(FEE),
+                        "maxPriorityFeePerGas": hex(FEE),
+                    },
+                    1,
+                ]
+            ],
+        ],
+    ),
+    Step("dev.reorg.balance", "eth_getBalance", [SINK, "latest"]),
+    Step("dev.reorg.tooDeep", "anvil_reorg", [10**6, []], check="shape"),
     Step("dev.rollback", "anvil_rollback", [1]),
     Step("dev.blockNumber.rolledBack", "eth_blockNumber"),
 ]

@@ -438,3 +438,31 @@ async def test_impersonated_signature_names_the_sender() -> None:
         assert found is not None and found[0].transactions[found[1]].sender == ADDR
     finally:
         await node.stop()
+
+
+def test_reorg_replaces_blocks_with_the_given_transactions() -> None:
+    from sequencer.types.transactions import Transaction, sign_transaction
+
+    node = ephemeral()
+    try:
+        node.mine(3)
+        head = node.head_number
+        old = node.block(head)
+        raw = sign_transaction(
+            Transaction(2, 31337, 0, 21_000, OTHER, 7, b"", max_fee_per_gas=10**10),
+            node.accounts[1].private_key,
+        ).encode()
+        request = CallRequest(to=OTHER, value=1, gas=21_000)  # from: the first dev account
+        node.reorg(2, [(raw, 0), (request, 1)])
+        assert node.head_number == head and node.block(head) != old
+        first, second = node.block(head - 1), node.block(head)
+        assert first is not None and second is not None
+        assert [tx.value for tx in first.transactions] == [7]
+        assert [tx.sender for tx in second.transactions] == [node.accounts[0].address]
+        assert node.account(OTHER, head) == Account(0, 8)
+        for depth, pairs in ((head + 1, []), (2, [(raw, 2)]), (1, [(b"\x01\x02", 0)])):
+            with pytest.raises(InvalidInput):
+                node.reorg(depth, pairs)  # type: ignore[arg-type]
+        assert node.head_number == head  # refused before anything changed
+    finally:
+        node.close()
