@@ -13,10 +13,12 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from jit.compiler import ENGINE_MODES
@@ -34,7 +36,11 @@ from sequencer.config import (
     ConfigError,
     NodeConfig,
 )
+from sequencer.errors import NodeError
 from sequencer.node import Node
+from sequencer.state_dump import StateDumpError, decode_dump, encode_dump
+
+log = logging.getLogger("hummingbird.cli")
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
 MAX_PORT = 65535
@@ -195,9 +201,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="what web3_clientVersion answers (default anvil/v1.7.1/hummingbird-v...: tools "
         "such as Hardhat's network helpers only use dev methods on clients named anvil)",
     )
+    p.add_argument(
+        "--load-state",
+        type=Path,
+        metavar="FILE",
+        help="at start, load accounts from FILE, anvil's state JSON (as --dump-state writes)",
+    )
+    p.add_argument(
+        "--dump-state",
+        type=Path,
+        metavar="FILE",
+        help="on exit, write every account to FILE in anvil's state JSON",
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="--load-state FILE if it exists, and --dump-state FILE on exit (anvil's --state)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
     return p
+
+
+MAX_STATE_FILE: Final = 1 << 30
+
+
+def load_state_file(node: Node, path: Path) -> None:
+    """--load-state: anvil's JSON (gzip too) into the node as pending edits."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_STATE_FILE:
+            raise ConfigError(f"state file {path} is {size} bytes; at most 1 GiB is read")
+        dump = decode_dump(path.read_bytes())
+    except OSError as error:
+        raise ConfigError(f"cannot read state file {path}: {error.strerror or error}") from None
+    except StateDumpError as error:
+        raise ConfigError(f"state file {path} is not an anvil state dump: {error}") from None
+    try:
+        node.load_state(dump)
+    except NodeError as error:
+        raise ConfigError(f"state file {path}: {error.message}") from None
+
+
+def dump_state_file(node: Node, path: Path) -> None:
+    """--dump-state: written to a temporary file beside ``path`` and renamed over it, so a
+    crash mid-write never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(encode_dump(node.dump_state()))
+    os.replace(tmp, path)
 
 
 def _interval(text: str) -> float:
@@ -330,9 +382,13 @@ async def run(
     *,
     print_banner: bool = True,
     on_ready: Callable[[], None] | None = None,
+    load_state: Path | None = None,
+    dump_state: Path | None = None,
 ) -> None:
     node = Node(config)
     try:
+        if load_state is not None:
+            load_state_file(node, load_state)
         await node.start()
         app = create_app(node, default_registry, info=node.info)
         server = await serve(app, host, port)
@@ -346,6 +402,11 @@ async def run(
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await server.stop()
+        if dump_state is not None:
+            try:
+                dump_state_file(node, dump_state)
+            except OSError as error:
+                log.error("cannot write state file %s: %s", dump_state, error)
     finally:
         await node.stop()
 
@@ -369,7 +430,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         parser.error(str(error))
     try:
-        _event_loop_runner()(run(config, args.host, args.port, on_ready=tune_gc))
+        load = args.load_state
+        dump = args.dump_state
+        if args.state is not None:
+            dump = dump or args.state
+            if load is None and args.state.exists():
+                load = args.state
+        _event_loop_runner()(
+            run(
+                config,
+                args.host,
+                args.port,
+                on_ready=tune_gc,
+                load_state=load,
+                dump_state=dump,
+            )
+        )
     except ConfigError as error:
         print(f"hummingbird: {error}", file=sys.stderr)
         return 2

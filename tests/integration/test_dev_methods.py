@@ -115,3 +115,55 @@ def test_reset_forms_viem_and_hardhat_send(tmp_path: Path, params: list[Any]) ->
         assert call(node.url, "hardhat_reset", params)["result"] is None
         assert call(node.url, "eth_blockNumber")["result"] == "0x0"
         assert call(node.url, "eth_getBalance", [ADDR, "latest"])["result"] == "0x0"
+
+
+def test_state_file_round_trip_and_bad_files(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    state = tmp_path / "state.json"
+    with hummingbird(tmp_path, "--state", str(state)) as node:
+        call(node.url, "anvil_setBalance", [ADDR, "0x4242"])
+        call(node.url, "anvil_setStorageAt", [ADDR, "0x7", WORD])
+    dumped = json.loads(state.read_text())  # written on the clean exit, anvil's shape
+    assert dumped["accounts"][ADDR]["balance"] == "0x4242"
+    with hummingbird(tmp_path, "--load-state", str(state)) as node:  # a fresh chain
+        assert call(node.url, "eth_getBalance", [ADDR, "latest"])["result"] == "0x4242"
+        assert call(node.url, "eth_getStorageAt", [ADDR, "0x7", "latest"])["result"] == WORD
+    bad = tmp_path / "bad.json"
+    for content in (b"{not json", b'{"accounts": 7}', b"\x1f\x8b\x08garbage"):
+        bad.write_bytes(content)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rpc.cli",
+                "--ephemeral",
+                "--port",
+                "0",
+                "--load-state",
+                str(bad),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "not an anvil state dump" in result.stderr
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rpc.cli",
+            "--ephemeral",
+            "--port",
+            "0",
+            "--load-state",
+            str(tmp_path / "nope.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "cannot read state file" in missing.stderr
