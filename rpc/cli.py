@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         "such as Hardhat's network helpers only use dev methods on clients named anvil)",
     )
     p.add_argument(
+        "--hardhat-compat",
+        action="store_true",
+        help="Hardhat node semantics: a send whose automined transaction reverts is answered "
+        "with the revert (code 3, the revert data) instead of the hash (anvil's default)",
+    )
+    p.add_argument(
         "--load-state",
         type=Path,
         metavar="FILE",
@@ -295,6 +301,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         block_interval=args.block_interval,
         no_mining=args.no_mining,
         client_version=args.client_version,
+        hardhat_compat=args.hardhat_compat,
     )
 
 

@@ -76,6 +76,9 @@ class NodeConfig:
     # many seconds, empty or not; None: only automine (or manual with no_mining).
     block_interval: float | None = None
     no_mining: bool = False  # anvil --no-mining: nothing is sealed until evm_mine
+    # Hardhat's node: a send whose automined transaction reverts is answered with the
+    # revert (code 3 and the data) instead of the hash; without it, anvil's behaviour.
+    hardhat_compat: bool = False
     client_version: str | None = None  # web3_clientVersion; None: the default (rpc.namespaces.web3)
 
     def uses_recovery_worker(self) -> bool:

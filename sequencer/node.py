@@ -36,13 +36,20 @@ from sequencer.chain import Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits
-from sequencer.errors import InvalidInput, NodeError, ResourceNotFound, TransactionRejected
+from sequencer.errors import (
+    ExecutionReverted,
+    InvalidInput,
+    NodeError,
+    ResourceNotFound,
+    TransactionRejected,
+)
 from sequencer.executor import SerialExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
-from sequencer.pool import TxPool
+from sequencer.pool import Included, TxPool
 from sequencer.producer import BlockParams, Producer, next_base_fee
 from sequencer.recovery import SenderRecovery
+from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
 from sequencer.simulation import SimulationResult, Simulator
 from sequencer.state_dump import StateDump, StateDumpAccount
@@ -319,9 +326,13 @@ class Node:
             except Exception:
                 log.exception("pending listener failed")
         if admission.ready and self.miner.mode.auto and self._running:
-            done: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+            done: asyncio.Future[Included] = asyncio.get_running_loop().create_future()
             admission.entry.done = done
-            await done
+            included = await done
+            if self.config.hardhat_compat and not included.success:
+                # Hardhat's automine: a send whose transaction reverted is answered with
+                # the revert (the transaction is mined all the same).
+                raise ExecutionReverted(included.output, decode_revert_reason(included.output))
         return tx.hash
 
     def fill_transaction(self, request: CallRequest) -> Transaction:

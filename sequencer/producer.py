@@ -296,8 +296,8 @@ class Producer:
         self.clock.sealed(env.timestamp)
         self.params.next_base_fee = None
         self.params.next_prev_randao = None
-        for index, (entry, _) in enumerate(included):
-            pool.mark_included(entry, block.number, index)
+        for index, (entry, outcome) in enumerate(included):
+            pool.mark_included(entry, block.number, index, outcome.success, outcome.output)
         pool.on_block()
         self.publish(block)
         return block

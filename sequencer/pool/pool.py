@@ -46,6 +46,16 @@ def max_cost(tx: Transaction) -> int:
     return tx.gas_limit * fee_cap(tx) + tx.value + blob
 
 
+@dataclass(frozen=True, slots=True)
+class Included:
+    """What a waiting sender learns when its transaction is sealed."""
+
+    block_number: int
+    index: int
+    success: bool
+    output: bytes  # return or revert data
+
+
 class PoolTx:
     """A waiting transaction and the future its sender may await (slotted, mutable)."""
 
@@ -56,7 +66,7 @@ class PoolTx:
         self.raw = raw  # the canonical encoding as received: blocks store it as is
         self.ready = False
         self.removed = False
-        self.done: asyncio.Future[tuple[int, int]] | None = None
+        self.done: asyncio.Future[Included] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +217,17 @@ class TxPool:
         self._ready_count += 1
         self.has_ready.set()
 
-    def mark_included(self, entry: PoolTx, block_number: int, index: int) -> None:
+    def mark_included(
+        self,
+        entry: PoolTx,
+        block_number: int,
+        index: int,
+        success: bool = True,
+        output: bytes = b"",
+    ) -> None:
         self._forget(entry)
         if entry.done is not None and not entry.done.done():
-            entry.done.set_result((block_number, index))
+            entry.done.set_result(Included(block_number, index, success, output))
 
     def drop(self, entry: PoolTx, error: Exception) -> None:
         """Execution refused ``entry``: drop it and demote the sender's later nonces."""

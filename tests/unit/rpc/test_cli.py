@@ -117,6 +117,8 @@ def test_mining_and_identity_flags() -> None:
     )
     assert config.block_interval == 2.5 and config.no_mining
     assert config.client_version == "anvil/custom"
+    assert not config.hardhat_compat
+    assert config_from(build_parser().parse_args(["--hardhat-compat"])).hardhat_compat
     default = config_from(build_parser().parse_args([]))
     assert default.block_interval is None and not default.no_mining
     assert default.client_version is None

@@ -466,3 +466,26 @@ def test_reorg_replaces_blocks_with_the_given_transactions() -> None:
         assert node.head_number == head  # refused before anything changed
     finally:
         node.close()
+
+
+@pytest.mark.parametrize("compat", [False, True])
+async def test_hardhat_compat_rejects_an_automined_revert(compat: bool) -> None:
+    from sequencer.errors import ExecutionReverted
+
+    node = ephemeral(hardhat_compat=compat)
+    await node.start()
+    try:
+        # PUSH1 0x2a PUSH1 0 MSTORE PUSH1 32 PUSH1 0 REVERT: reverts with one word.
+        node.edit_state(OTHER, code=bytes.fromhex("602a60005260206000fd"))
+        request = CallRequest(sender=node.accounts[0].address, to=OTHER, gas=60_000)
+        head = node.head_number
+        if compat:
+            with pytest.raises(ExecutionReverted) as caught:
+                await asyncio.wait_for(node.send_transaction(request), 5)
+            assert caught.value.output == (42).to_bytes(32, "big")
+        else:
+            await asyncio.wait_for(node.send_transaction(request), 5)
+        block = node.block(head + 1)  # mined either way
+        assert block is not None and block.receipts[0].status == 0
+    finally:
+        await node.stop()
