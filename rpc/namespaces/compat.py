@@ -5,7 +5,8 @@ Owns: the proof-of-work leftovers (``eth_getWork``, ``eth_submitWork``,
 ``eth_protocolVersion`` and ``eth_networkId``, raw transactions by block and index,
 ``eth_getStorageValues`` (many slots of many accounts in one call),
 ``eth_getTransactionBySenderAndNonce`` (anvil, Otterscan), ``eth_config`` (EIP-7910),
-``eth_signTypedData_v3``, the blob getters (``anvil_getBlobByHash``,
+``eth_signTypedData_v3``, ``eth_getProof`` (refused with the reason: our stateRoot is not
+an MPT root), the blob getters (``anvil_getBlobByHash``,
 ``anvil_getBlobsByTransactionHash``: this node keeps only canonical blob transactions,
 never sidecars, so both answer null) and anvil's Tempo fee-token methods (refused: this
 is not a Tempo network).
@@ -193,6 +194,20 @@ async def config(ctx: RequestContext) -> dict[str, Any]:
         "next": None,
         "last": None,
     }
+
+
+@method("eth_getProof")
+async def get_proof(
+    ctx: RequestContext, address: Address, slots: object, block: BlockIdParam = LATEST
+) -> None:
+    """Refused on purpose: an EIP-1186 proof is a Merkle-Patricia path to the header's
+    stateRoot, and ours is not an MPT root (statedb's bucketed commitment, DESIGN §5), so
+    any proof we made up would fail verification against the block it names."""
+    raise NodeError(
+        "eth_getProof is not supported: this node's stateRoot is a flat-state commitment, "
+        "not a Merkle-Patricia trie root, so no EIP-1186 proof can verify against it; use "
+        "eth_getAccount / eth_getStorageAt (or anvil for proofs)"
+    )
 
 
 @method("eth_signTypedData_v3")

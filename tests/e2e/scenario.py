@@ -282,6 +282,7 @@ DEV_STEPS: Final[list[Step]] = [
     ),
     Step("compat.bySenderAndNonce.none", "eth_getTransactionBySenderAndNonce", [SINK, "0x0"]),
     Step("compat.config", "eth_config", check="shape"),
+    Step("compat.getProof", "eth_getProof", [A0, [], "latest"], check="shape"),
     Step("compat.signTypedData.v3", "eth_signTypedData_v3", [A0, TYPED_DATA], check="shape"),
     Step("compat.blobByHash", "anvil_getBlobByHash", ["0x01" + "00" * 31]),
     Step("compat.blobsByTx", "anvil_getBlobsByTransactionHash", [UNKNOWN_HASH]),

@@ -68,6 +68,11 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
         "the fork id is EIP-2124's CRC32 of our genesis hash (anvil sends 0x00000000), and no "
         "deposit contract is listed because the devnet has none",
     ),
+    "compat.getProof": (
+        INTENTIONAL,
+        "our stateRoot is a flat-state commitment, not an MPT root: no EIP-1186 proof could "
+        "verify against it, so eth_getProof is refused with that reason (docs/rpc.md)",
+    ),
     "compat.signTypedData.v3": (INTENTIONAL, "anvil answers Not implemented; we sign as v4 does"),
     "dev.rpcUrl": (
         INTENTIONAL,
