@@ -22,7 +22,7 @@ from rpc.errors import InvalidParams
 from rpc.namespaces.eth import node_of
 from rpc.requests import parse_filter
 from rpc.serialize import header_json, log_json, transaction_json
-from sequencer.chain import LogFilter, block_logs
+from sequencer.chain import LogEntry, LogFilter, block_logs
 from sequencer.errors import NodeError
 from sequencer.node import ChainReverted, Node
 from sequencer.types.blocks import MiniBlock
@@ -31,6 +31,7 @@ from sequencer.types.transactions import Transaction
 FILTER_TIMEOUT: Final = 300.0
 MAX_FILTERS: Final = 10_000
 MAX_FILTER_BACKLOG: Final = 100_000
+MAX_REMOVABLE_LOGS: Final = 10_000  # per logs subscription: what a revert can take back
 
 
 @dataclass(slots=True)
@@ -240,12 +241,32 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         query, _ = parse_filter(options or {}, 1, _resolver(node), node.head_number)
         criteria = LogFilter(0, 2**63, query.addresses, query.topics)
 
+        # What was sent from recent blocks, so a revert can take it back as geth does
+        # on a reorg: the same logs again with "removed": true.
+        sent: deque[tuple[int, LogEntry, int]] = deque(maxlen=MAX_REMOVABLE_LOGS)
+
         def on_logs(block: MiniBlock) -> None:
             for entry in block_logs(block):
                 if criteria.matches(entry.log):
                     notify(sub_id, log_json(entry, block.header.timestamp))
+                    sent.append((block.number, entry, block.header.timestamp))
 
-        cancel = node.subscribe_blocks(on_logs)
+        def on_revert(event: ChainReverted) -> None:
+            head = event.head.number
+            removed = [item for item in sent if item[0] > head]
+            for _, entry, timestamp in removed:
+                notify(sub_id, log_json(entry, timestamp, removed=True))
+            kept = [item for item in sent if item[0] <= head]
+            sent.clear()
+            sent.extend(kept)
+
+        cancel_blocks = node.subscribe_blocks(on_logs)
+        cancel_reverts = node.subscribe_reverts(on_revert)
+
+        def cancel() -> None:
+            cancel_blocks()
+            cancel_reverts()
+
     elif kind == "newPendingTransactions":
         full = False
         if options is not None:

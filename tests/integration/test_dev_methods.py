@@ -167,3 +167,38 @@ def test_state_file_round_trip_and_bad_files(tmp_path: Path) -> None:
         timeout=60,
     )
     assert missing.returncode == 2 and "cannot read state file" in missing.stderr
+
+
+async def _removed_logs(url: str, ws_url: str) -> list[dict[str, Any]]:
+    import asyncio
+
+    import aiohttp
+
+    emitter = "0x00000000000000000000000000000000000e0e0e"
+    sender = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+    call(url, "anvil_setCode", [emitter, "0x60006000a000"])  # LOG0 of nothing
+    snap = call(url, "evm_snapshot")["result"]
+    got: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+        await ws.send_json(
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["logs", {}]}
+        )
+        await ws.receive_json(timeout=10)
+        await asyncio.to_thread(
+            call, url, "eth_sendTransaction", [{"from": sender, "to": emitter, "gas": "0x7530"}]
+        )
+        got.append((await ws.receive_json(timeout=10))["params"]["result"])
+        assert (await asyncio.to_thread(call, url, "evm_revert", [snap]))["result"] is True
+        got.append((await ws.receive_json(timeout=10))["params"]["result"])
+    return got
+
+
+def test_a_revert_takes_back_subscribed_logs(tmp_path: Path) -> None:
+    import asyncio
+
+    with hummingbird(tmp_path) as node:
+        sent, removed = asyncio.run(_removed_logs(node.url, node.ws_url))
+    assert sent["removed"] is False and removed["removed"] is True
+    assert {k: v for k, v in removed.items() if k != "removed"} == {
+        k: v for k, v in sent.items() if k != "removed"
+    }
