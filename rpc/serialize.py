@@ -160,6 +160,7 @@ def receipt_json(block: MiniBlock, index: int, blob_base_fee: int | None = None)
         "transactionIndex": quantity(index),
         "blockHash": data(block.hash),
         "blockNumber": quantity(block.number),
+        "blockTimestamp": quantity(block.header.timestamp),
         "gasUsed": quantity(receipt.gas_used),
         "effectiveGasPrice": quantity(receipt.effective_gas_price),
         "from": data(tx.sender),

@@ -167,6 +167,13 @@ FIELD_RULES: Final[tuple[FieldRule, ...]] = (
         ANVIL_QUIRK,
         "anvil puts blockTimestamp in receipts as a JSON number, not a hex quantity",
     ),
+    FieldRule(
+        "receipt",
+        "blockTimestamp",
+        "hummingbird",
+        INTENTIONAL,
+        "we send it too, as a hex quantity like our transactions' and logs' blockTimestamp",
+    ),
 )
 
 
