@@ -30,7 +30,11 @@ from sequencer.config import (
     DEFAULT_ENGINE,
     DEFAULT_HOT_THRESHOLD,
     DEFAULT_MNEMONIC,
+    DEFAULT_RPC_GAS_CAP,
+    DEFAULT_RPC_TIMEOUT,
     MAX_HOT_THRESHOLD,
+    MAX_RPC_GAS_CAP,
+    MAX_RPC_TIMEOUT,
     SENDER_RECOVERY_MODES,
     ChainConfig,
     ConfigError,
@@ -225,6 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="--load-state FILE if it exists, and --dump-state FILE on exit (anvil's --state)",
     )
+    p.add_argument(
+        "--rpc-timeout",
+        type=_rpc_timeout,
+        default=DEFAULT_RPC_TIMEOUT,
+        metavar="DURATION",
+        help="stop eth_call, estimateGas, createAccessList, simulateV1 and getLogs after this "
+        "long, e.g. 5s or 500ms (default 5s, geth's --rpc.evmtimeout)",
+    )
+    p.add_argument(
+        "--rpc-gas-cap",
+        type=_rpc_gas_cap,
+        default=DEFAULT_RPC_GAS_CAP,
+        metavar="GAS",
+        help="most gas any simulated call gets, whatever the request or its overrides ask "
+        "(default 50000000, geth's --rpc.gascap; 0: no cap)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
     return p
@@ -272,6 +292,34 @@ def _interval(text: str) -> float:
     return value
 
 
+def _rpc_timeout(text: str) -> float:
+    """``5s``, ``500ms``, ``2`` (seconds), like geth's --rpc.evmtimeout."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"RPC timeout must look like 5s, 500ms or 2 (seconds), got {_shown(text)}"
+        )
+    value = float(match.group(1))
+    seconds = value / 1000 if match.group(2) == "ms" else value
+    if not 0.001 <= seconds <= MAX_RPC_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"RPC timeout must be in 1ms..{MAX_RPC_TIMEOUT:g}s, got {_shown(text)}"
+        )
+    return seconds
+
+
+def _rpc_gas_cap(text: str) -> int:
+    """A gas amount; 0 means no cap (geth's --rpc.gascap 0)."""
+    cap = _int_arg("RPC gas cap", 0, MAX_RPC_GAS_CAP)(text)
+    if cap == 0:
+        return MAX_RPC_GAS_CAP
+    if cap < 21_000:
+        raise argparse.ArgumentTypeError(
+            f"RPC gas cap must be 0 (no cap) or at least 21000, got {cap}"
+        )
+    return cap
+
+
 def _client_version(text: str) -> str:
     if not text or len(text) > 256 or not text.isprintable():
         raise argparse.ArgumentTypeError("client version must be 1..256 printable characters")
@@ -298,6 +346,8 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         engine=args.engine,
         hot_threshold=args.jit_threshold,
         sender_recovery=args.sender_recovery,
+        rpc_timeout=args.rpc_timeout,
+        rpc_gas_cap=args.rpc_gas_cap,
         block_interval=args.block_interval,
         no_mining=args.no_mining,
         client_version=args.client_version,

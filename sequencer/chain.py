@@ -202,12 +202,12 @@ class Chain:
         start, end = query.from_block, min(query.to_block, self.head_number)
         if start > end:
             return []
-        if end - start + 1 > MAX_LOG_BLOCK_RANGE and not query.addresses and not query.topics:
+        candidates = self._indexed_blocks(query, start, end)
+        if candidates is None and end - start + 1 > MAX_LOG_BLOCK_RANGE:
             raise InvalidInput(
                 f"query block range too large: {end - start + 1} blocks, limit "
                 f"{MAX_LOG_BLOCK_RANGE} without an address or topic"
             )
-        candidates = self._indexed_blocks(query, start, end)
         numbers: Sequence[int] = range(start, end + 1) if candidates is None else candidates
         out: list[LogEntry] = []
         for number in numbers:
@@ -225,14 +225,28 @@ class Chain:
         return out
 
     def _indexed_blocks(self, query: LogFilter, start: int, end: int) -> list[int] | None:
-        """Blocks that may hold a match, from the address (or first-topic) index; None when
-        the query names neither, so every block in the range is a candidate."""
+        """Blocks that may hold a match: the intersection, over the address set and every
+        topic position the query constrains, of the blocks the index lists for any of
+        that position's values. The index keys each log under its address and under
+        every topic it carries (whatever the position), so a block listed for a value
+        is a candidate and ``LogFilter.matches`` decides. None when the query
+        constrains nothing: every block in the range is a candidate."""
+        term_sets: list[frozenset[bytes]] = []
         if query.addresses:
-            terms: frozenset[bytes] = query.addresses
-        elif query.topics and query.topics[0] is not None:
-            terms = query.topics[0]
-        else:
+            term_sets.append(query.addresses)
+        term_sets.extend(wanted for wanted in query.topics if wanted is not None)
+        if not term_sets:
             return None
+        candidates: set[int] | None = None
+        for terms in term_sets:
+            found = self._blocks_listing(terms, start, end)
+            candidates = found if candidates is None else candidates & found
+            if not candidates:
+                return []
+        assert candidates is not None
+        return sorted(candidates)
+
+    def _blocks_listing(self, terms: frozenset[bytes], start: int, end: int) -> set[int]:
         found: set[int] = set()
         stop = (end + 1).to_bytes(8, "big")
         for term in terms:
@@ -242,7 +256,7 @@ class Chain:
             ):
                 if len(key) == width:
                     found.add(int.from_bytes(key[len(term) : len(term) + 8], "big"))
-        return sorted(found)
+        return found
 
     # ------------------------------------------------------------- metadata
 

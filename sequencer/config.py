@@ -3,7 +3,7 @@
 Owns ``ChainConfig`` (consensus-relevant: chain id, fork, gas limit, initial base
 fee, coinbase) and ``NodeConfig`` (process-level: data directory, block time,
 dev accounts, pool limits, execution engine and its JIT hotness threshold, where
-senders are recovered).
+senders are recovered, the timeout and gas cap of simulated execution).
 Values are validated here so a bad flag fails at start-up with a clear message,
 not deep inside the producer.
 """
@@ -22,6 +22,10 @@ DEFAULT_BALANCE_WEI: Final = 10_000 * 10**18
 MAX_BLOCK_GAS_LIMIT: Final = 2**63 - 1
 DEFAULT_ENGINE: Final = "auto"
 SENDER_RECOVERY_MODES: Final = ("auto", "worker", "inline")
+DEFAULT_RPC_TIMEOUT: Final = 5.0  # geth's --rpc.evmtimeout
+MAX_RPC_TIMEOUT: Final = 3600.0
+DEFAULT_RPC_GAS_CAP: Final = 50_000_000  # geth's --rpc.gascap
+MAX_RPC_GAS_CAP: Final = 2**63 - 1
 
 
 class ConfigError(ValueError):
@@ -80,6 +84,12 @@ class NodeConfig:
     # revert (code 3 and the data) instead of the hash; without it, anvil's behaviour.
     hardhat_compat: bool = False
     client_version: str | None = None  # web3_clientVersion; None: the default (rpc.namespaces.web3)
+    # Read-only verbs (eth_call, estimateGas, createAccessList, simulateV1, getLogs) run
+    # off the event loop and are stopped after rpc_timeout seconds (geth's
+    # --rpc.evmtimeout); no simulated execution gets more than rpc_gas_cap gas, whatever
+    # its request or block overrides say (geth's --rpc.gascap).
+    rpc_timeout: float = DEFAULT_RPC_TIMEOUT
+    rpc_gas_cap: int = DEFAULT_RPC_GAS_CAP
 
     def uses_recovery_worker(self) -> bool:
         if self.sender_recovery == "auto":
@@ -98,6 +108,19 @@ class NodeConfig:
         if self.block_interval is not None and not 0.001 <= self.block_interval <= 31_536_000:
             raise ConfigError(
                 f"block interval must be in 0.001..31536000 seconds, got {self.block_interval}"
+            )
+        if not 0.001 <= self.rpc_timeout <= MAX_RPC_TIMEOUT:
+            raise ConfigError(
+                f"RPC timeout must be in 0.001..{MAX_RPC_TIMEOUT:g} seconds, got {self.rpc_timeout}"
+            )
+        if (
+            isinstance(self.rpc_gas_cap, bool)
+            or not isinstance(self.rpc_gas_cap, int)
+            or not 21_000 <= self.rpc_gas_cap <= MAX_RPC_GAS_CAP
+        ):
+            raise ConfigError(
+                f"RPC gas cap must be an integer in 21000..{MAX_RPC_GAS_CAP}, "
+                f"got {self.rpc_gas_cap!r}"
             )
         if self.sender_recovery not in SENDER_RECOVERY_MODES:
             raise ConfigError(

@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from jit.compiler import Engine
-from jit.evm.frame import BlockEnv
+from jit.evm.frame import BlockEnv, Evm
+from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.chain import Chain, LogEntry, LogFilter
@@ -46,6 +47,7 @@ from sequencer.errors import (
 from sequencer.executor import SerialExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
+from sequencer.offload import PerThread, SimulationWorker
 from sequencer.pool import Included, TxPool
 from sequencer.producer import BlockParams, Producer, next_base_fee
 from sequencer.recovery import SenderRecovery
@@ -168,7 +170,15 @@ class Node:
             lambda: self.config.chain.chain_id,
             self.state_at,
             lambda: self.producer.pending().env,
+            config.rpc_gas_cap,
         )
+        # The read-only verbs run on worker threads (sequencer.offload), each with an
+        # engine of its own (an engine's cache is written by the thread that executes),
+        # compiling inline: the thread is already off the block path.
+        self.simulation_engines: PerThread[Engine] = PerThread(
+            lambda: Engine(config.engine, hot_threshold=config.hot_threshold)
+        )
+        self.simulation_worker = SimulationWorker(config.rpc_timeout)
         self.miner = Miner(
             self.pool.has_ready,
             self.producer.produce,
@@ -261,6 +271,9 @@ class Node:
         try:
             if self._persist_pending:
                 self._persist_edits()
+            self.simulation_worker.close()
+            for engine in self.simulation_engines.all():
+                engine.close()
             self.engine.close()
         finally:
             self.db.close()
@@ -335,21 +348,31 @@ class Node:
                 raise ExecutionReverted(included.output, decode_revert_reason(included.output))
         return tx.hash
 
-    def fill_transaction(self, request: CallRequest) -> Transaction:
+    async def fill_transaction(self, request: CallRequest) -> Transaction:
         """eth_sendTransaction / eth_signTransaction: defaults for every missing field,
         signed with the dev key of ``request.sender`` (or impersonated)."""
+        self._check_can_send(request)
+        return self.signer.sign(await self.fill_request(request))
+
+    def _check_can_send(self, request: CallRequest) -> None:
         sender = request.sender
         if sender is not None and not self.signer.can_send(sender):
             raise NodeError(f"unknown account 0x{sender.hex()}")
-        return self.signer.sign(self.fill_request(request))
 
-    def fill_request(self, request: CallRequest) -> Transaction:
-        """eth_fillTransaction: ``request`` with every missing field filled, unsigned."""
+    async def fill_request(self, request: CallRequest) -> Transaction:
+        """eth_fillTransaction: ``request`` with every missing field filled, unsigned.
+        A missing gas is estimated off the loop, like eth_estimateGas."""
+        if request.gas is None and request.sender is not None:
+            gas = await self.estimate_gas(request, self.chain.head_number + 1, None, None)
+            request = replace(request, gas=gas)
+        return self._fill_request_now(request)
+
+    def _fill_request_now(self, request: CallRequest) -> Transaction:
         return self.signer.fill(
             request,
             self.config.chain.chain_id,
             self.pending_nonce,
-            lambda r: self.estimate_gas(r, self.chain.head_number + 1, None, None),
+            lambda r: self.simulator.estimate_gas(r, self.chain.head_number + 1, None, None),
             self.gas_price,
             self.next_base_fee,
         )
@@ -357,16 +380,16 @@ class Node:
     async def send_unsigned_transaction(self, request: CallRequest) -> Hash32:
         """eth_sendUnsignedTransaction (anvil): sent for ``from`` without a signature,
         whether or not it is impersonated."""
-        tx = impersonated(self.fill_request(request))
+        tx = impersonated(await self.fill_request(request))
         self._unsigned.add(tx.hash)
         return await self.submit(tx, tx.encode())
 
-    def fill_unsigned(self, request: CallRequest) -> Transaction:
+    async def fill_unsigned(self, request: CallRequest) -> Transaction:
         """eth_fillTransaction: filled like a send, with a placeholder signature."""
-        return impersonated(self.fill_request(request))
+        return impersonated(await self.fill_request(request))
 
     async def send_transaction(self, request: CallRequest) -> Hash32:
-        tx = self.fill_transaction(request)
+        tx = await self.fill_transaction(request)
         if tx.sender not in self.signer.keys:
             self._unsigned.add(tx.hash)
         return await self.submit(tx, tx.encode())
@@ -503,7 +526,15 @@ class Node:
         return None
 
     def logs(self, query: LogFilter) -> list[LogEntry]:
+        """Logs matching ``query``, on the loop (small queries: a filter's new blocks)."""
         return self.chain.logs(query)
+
+    async def find_logs(self, query: LogFilter) -> list[LogEntry]:
+        """eth_getLogs: ``logs`` on the simulation worker under the RPC timeout, since a
+        query over a long range can read many blocks. Block and index reads are safe
+        while the loop appends (a revert during the query may leave it inconsistent)."""
+        chain = self.chain
+        return await self.simulation_worker.run(lambda: chain.logs(query))
 
     def pending_env(self) -> BlockEnv:
         return self.producer.next_env()
@@ -527,6 +558,11 @@ class Node:
         return self.next_base_fee() + DEFAULT_PRIORITY_FEE
 
     # ------------------------------------------------------------ simulation
+    #
+    # The async verbs run on the simulation worker thread under the RPC timeout
+    # (sequencer.offload). What they read is pinned here, on the loop, before the job
+    # is queued: a historical view of the block (safe while the loop commits), the
+    # pending dev edits copied, the pending block's diff and environment computed.
 
     def simulate(
         self,
@@ -536,36 +572,103 @@ class Node:
         block_override: BlockOverride | None = None,
         gas: int | None = None,
     ) -> SimulationResult:
+        """Run ``request`` on the loop (internal callers with a known small gas)."""
         return self.simulator.simulate(request, number, overrides, block_override, gas)
 
-    def call(
+    def _pinned_simulator(self, number: int) -> Simulator:
+        """A ``Simulator`` whose state and pending environment are fixed now, for the
+        worker thread: it reads nothing that the loop mutates in place."""
+        head = self.chain.head_number
+        env: BlockEnv | None = None
+        if number > head:
+            pending = self.producer.pending()
+            reader: StateReader = OverlayView(self._pinned_view(head), pending.diff)
+            env = pending.env
+        elif number == head:
+            reader = self._pinned_view(head)
+            if self.edits:
+                reader = OverlayView(reader, self.edits.copy())
+        else:
+            reader = self.state_at(number)
+        pinned_env = env
+
+        def state_at(wanted: int) -> StateReader:
+            if wanted != number:
+                raise NodeError(f"state of block {wanted} was not pinned for this request")
+            return reader
+
+        def pending_env() -> BlockEnv:
+            if pinned_env is None:
+                raise NodeError("the pending block was not pinned for this request")
+            return pinned_env
+
+        chain_id = self.config.chain.chain_id
+        return Simulator(
+            self.chain,
+            self.rules,
+            self._simulation_runner(),
+            lambda: chain_id,
+            state_at,
+            pending_env,
+            self.config.rpc_gas_cap,
+        )
+
+    def _simulation_runner(self) -> CodeRunner | None:
+        """The code runner for the worker threads: each thread's own engine."""
+        if self.engine.runner is None:  # interpreter mode
+            return None
+        engines = self.simulation_engines
+
+        def run(evm: Evm) -> None:
+            runner = engines.get().runner
+            assert runner is not None
+            runner(evm)
+
+        return run
+
+    def _pinned_view(self, number: int) -> StateReader:
+        try:
+            return self.db.at(number)
+        except HistoryUnavailable:
+            raise NodeError(f"state of block {number} is no longer available") from None
+
+    async def call(
         self,
         request: CallRequest,
         number: int,
         overrides: dict[Address, AccountOverride] | None = None,
         block_override: BlockOverride | None = None,
     ) -> bytes:
-        return self.simulator.call(request, number, overrides, block_override)
+        sim = self._pinned_simulator(number)
+        return await self.simulation_worker.run(
+            lambda: sim.call(request, number, overrides, block_override)
+        )
 
-    def estimate_gas(
+    async def estimate_gas(
         self,
         request: CallRequest,
         number: int,
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> int:
-        return self.simulator.estimate_gas(request, number, overrides, block_override)
+        sim = self._pinned_simulator(number)
+        return await self.simulation_worker.run(
+            lambda: sim.estimate_gas(request, number, overrides, block_override)
+        )
 
-    def create_access_list(
+    async def create_access_list(
         self,
         request: CallRequest,
         number: int,
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None]:
-        return self.simulator.create_access_list(request, number, overrides, block_override)
+        sim = self._pinned_simulator(number)
+        return await self.simulation_worker.run(
+            lambda: sim.create_access_list(request, number, overrides, block_override)
+        )
 
-    def simulate_v1(
+    async def simulate_v1(
         self,
         specs: Sequence[SimulatedBlockSpec],
         number: int,
@@ -574,8 +677,11 @@ class Node:
         trace_transfers: bool = False,
     ) -> list[SimulatedBlock]:
         """eth_simulateV1: simulated blocks on top of block ``number``; commits nothing."""
-        return simulate_v1(
-            self.simulator, number, specs, validation=validation, trace_transfers=trace_transfers
+        sim = self._pinned_simulator(number)
+        return await self.simulation_worker.run(
+            lambda: simulate_v1(
+                sim, number, specs, validation=validation, trace_transfers=trace_transfers
+            )
         )
 
     # ------------------------------------------------------------ dev: mining
@@ -705,29 +811,38 @@ class Node:
         self._schedule_persist()
         self.pool.on_block()  # a nonce or balance change may make waiting transactions ready
 
-    def deal_erc20(self, token: Address, query: bytes, value: int, what: str = "balance") -> None:
+    async def deal_erc20(
+        self, token: Address, query: bytes, value: int, what: str = "balance"
+    ) -> None:
         """anvil_dealERC20 / anvil_setERC20Allowance: find the storage slot that the view
         call ``query`` (``balanceOf`` / ``allowance``) reads its answer from, by overriding
         each slot the call touches with ``value`` until the call answers it (anvil's
-        method), then set that slot as a state edit."""
+        method), then set that slot as a state edit. The search runs off the loop."""
         if type(value) is not int or not 0 <= value < 2**256:
             raise InvalidInput(f"amount must be in 0..2**256-1, got {value!r}")
         request = CallRequest(to=token, data=query)
         number = self.chain.head_number
-        access_list, _, _ = self.create_access_list(request, number, None, None)
-        for address, slots in access_list:
-            if address != token:
-                continue
-            for slot in slots:
-                override = {token: AccountOverride(state_diff={slot: value})}
-                try:
-                    output = self.call(request, number, override)
-                except NodeError:
+        sim = self._pinned_simulator(number)
+
+        def find_slot() -> int | None:
+            access_list, _, _ = sim.create_access_list(request, number, None, None)
+            for address, slots in access_list:
+                if address != token:
                     continue
-                if len(output) >= 32 and int.from_bytes(output[:32], "big") == value:
-                    self.edit_state(token, storage=(slot, value))
-                    return
-        raise NodeError(f"Unable to set ERC20 {what}, no slot found", code=-32603)
+                for slot in slots:
+                    override = {token: AccountOverride(state_diff={slot: value})}
+                    try:
+                        output = sim.call(request, number, override)
+                    except NodeError:
+                        continue
+                    if len(output) >= 32 and int.from_bytes(output[:32], "big") == value:
+                        return slot
+            return None
+
+        slot = await self.simulation_worker.run(find_slot)
+        if slot is None:
+            raise NodeError(f"Unable to set ERC20 {what}, no slot found", code=-32603)
+        self.edit_state(token, storage=(slot, value))
 
     def impersonate_signature(self, signature: bytes, address: Address) -> None:
         """anvil_impersonateSignature: a raw transaction carrying this signature (r, s)
@@ -895,7 +1010,9 @@ class Node:
                 request = item
                 if request.sender is None and self.accounts:
                     request = replace(request, sender=self.accounts[0].address)
-                signed = self.fill_transaction(request)
+                # A dev verb replaying known transactions: filled on the loop.
+                self._check_can_send(request)
+                signed = self.signer.sign(self._fill_request_now(request))
                 self.pool.add(signed, signed.encode())
             self._produce_empty()
 

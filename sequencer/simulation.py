@@ -6,6 +6,8 @@ eth_createAccessList (from the execution's read set, iterated until stable as ge
 does), state overrides (``balance``, ``nonce``, ``code``, ``state``, ``stateDiff``) and
 block overrides (number, time, gas limit, coinbase, prevRandao, base fee, blob base
 fee), against the state after any block in the history window or the pending block.
+No execution gets more gas than ``gas_cap`` (``--rpc-gas-cap``), whatever the request
+or the overrides ask for.
 
 A call without fee fields pays no fee and skips the EIP-3607 sender check, as geth's
 does, but BASEFEE reads the block's base fee, as anvil's does. Failures map to ``ExecutionReverted`` (code 3 with the revert data) and
@@ -24,6 +26,7 @@ from jit.evm.transaction import TxOutcome, execute_transaction
 from jit.forks import ForkRules
 from sequencer.accounts import build_transaction, infer_tx_type
 from sequencer.chain import Chain
+from sequencer.config import DEFAULT_RPC_GAS_CAP
 from sequencer.errors import (
     ExecutionHalted,
     ExecutionReverted,
@@ -55,6 +58,7 @@ class Simulator:
         chain_id: Callable[[], int],
         state_at: Callable[[int], StateReader],
         pending_env: Callable[[], BlockEnv],
+        gas_cap: int = DEFAULT_RPC_GAS_CAP,
     ) -> None:
         self.chain = chain
         self.rules = rules
@@ -62,6 +66,7 @@ class Simulator:
         self.chain_id = chain_id
         self.state_at = state_at
         self.pending_env = pending_env
+        self.gas_cap = gas_cap
 
     def env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
         if number > self.chain.head_number:  # the pending block (``resolve``)
@@ -156,10 +161,17 @@ class Simulator:
         return SimulationResult(outcome, tx)
 
     def _call_gas_cap(self, env: BlockEnv) -> int:
-        cap = env.gas_limit
+        """The gas of a call that names none: the block's gas limit, within the fork's
+        per-transaction cap (EIP-7825) and the node's RPC gas cap."""
+        cap = min(env.gas_limit, self.gas_cap)
         if self.rules.tx_gas_limit_cap is not None:
             cap = min(cap, self.rules.tx_gas_limit_cap)
         return cap
+
+    def _capped(self, gas: int) -> int:
+        # geth's --rpc.gascap: a request (or a block override's gas limit) asking for
+        # more is lowered to the cap, so no simulated execution runs longer than it.
+        return min(gas, self.gas_cap)
 
     def _call_transaction(
         self, request: CallRequest, env: BlockEnv, reader: StateReader, gas: int | None
@@ -169,6 +181,7 @@ class Simulator:
         nonce = account.nonce if account else 0
         if gas is None:
             gas = request.gas if request.gas is not None else self._call_gas_cap(env)
+        gas = self._capped(gas)
         tx_type = infer_tx_type(request)
         chain_id = self.chain_id()
         if tx_type in (0, 1):
@@ -210,7 +223,7 @@ class Simulator:
         """The smallest gas limit with which ``request`` succeeds and no frame runs out
         of gas (so a wallet that adds no buffer never under-estimates)."""
         env = self.env_for(number, block_override)
-        cap = request.gas if request.gas is not None else self._call_gas_cap(env)
+        cap = self._capped(request.gas) if request.gas is not None else self._call_gas_cap(env)
         first = self.simulate(request, number, overrides, block_override, gas=cap).outcome
         if not first.success:
             if first.result.name == "HALT" and first.error == "OutOfGasError":

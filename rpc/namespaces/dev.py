@@ -263,14 +263,16 @@ def _word(address: bytes) -> bytes:
 
 @method("anvil_dealERC20", "hardhat_dealERC20", "anvil_setERC20Balance")
 async def deal_erc20(ctx: RequestContext, owner: Address, token: Address, amount: Number) -> None:
-    node_of(ctx).deal_erc20(token, BALANCE_OF + _word(owner), amount)
+    await node_of(ctx).deal_erc20(token, BALANCE_OF + _word(owner), amount)
 
 
 @method("anvil_setERC20Allowance")
 async def set_erc20_allowance(
     ctx: RequestContext, owner: Address, spender: Address, token: Address, amount: Number
 ) -> None:
-    node_of(ctx).deal_erc20(token, ALLOWANCE + _word(owner) + _word(spender), amount, "allowance")
+    await node_of(ctx).deal_erc20(
+        token, ALLOWANCE + _word(owner) + _word(spender), amount, "allowance"
+    )
 
 
 @method("anvil_impersonateSignature")

@@ -296,7 +296,9 @@ async def call(
     block_overrides: object = None,
 ) -> str:
     node = node_of(ctx)
-    return data(node.call(*_simulation(node, request, block, state_overrides, block_overrides)))
+    return data(
+        await node.call(*_simulation(node, request, block, state_overrides, block_overrides))
+    )
 
 
 @method("eth_estimateGas")
@@ -311,7 +313,7 @@ async def estimate_gas(
 ) -> str:
     node = node_of(ctx)
     args = _simulation(node, request, block, state_overrides, block_overrides)
-    return quantity(node.estimate_gas(*args))
+    return quantity(await node.estimate_gas(*args))
 
 
 @method("eth_createAccessList")
@@ -323,7 +325,7 @@ async def create_access_list(
     block_overrides: object = None,
 ) -> dict[str, Any]:
     node = node_of(ctx)
-    access_list, gas_used, error = node.create_access_list(
+    access_list, gas_used, error = await node.create_access_list(
         *_simulation(node, request, block, state_overrides, block_overrides)
     )
     out: dict[str, Any] = {
@@ -362,7 +364,7 @@ async def fill_transaction(ctx: RequestContext, request: object) -> dict[str, An
         if not node.accounts:
             raise NodeError("no signer available: pass from")
         parsed = replace(parsed, sender=node.accounts[0].address)
-    tx = node.fill_unsigned(parsed)
+    tx = await node.fill_unsigned(parsed)
     return {"raw": data(tx.encode()), "tx": transaction_json(tx, None, None)}
 
 

@@ -66,5 +66,5 @@ async def sign_typed_data(ctx: RequestContext, address: Address, typed: object) 
 
 @method("eth_signTransaction")
 async def sign_transaction(ctx: RequestContext, request: object) -> str:
-    tx = node_of(ctx).fill_transaction(parse_call_request(request, 0))
+    tx = await node_of(ctx).fill_transaction(parse_call_request(request, 0))
     return data(tx.encode())

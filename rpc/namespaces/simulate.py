@@ -129,7 +129,7 @@ async def simulate_v1(
 ) -> list[dict[str, Any]]:
     node = node_of(ctx)
     specs, flags = parse_simulation(options)
-    blocks = node.simulate_v1(
+    blocks = await node.simulate_v1(
         specs,
         block_number(node, block),
         validation=flags["validation"],

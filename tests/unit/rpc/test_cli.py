@@ -100,6 +100,23 @@ def test_flags() -> None:
         ["--sender-recovery", "threads"],
         ["--sender-recovery", "worker\x00"],
         ["--sender-recovery", "x" * 10_000],
+        ["--rpc-timeout"],
+        ["--rpc-timeout", "0"],
+        ["--rpc-timeout", "0s"],
+        ["--rpc-timeout", "-1"],
+        ["--rpc-timeout", "5m"],
+        ["--rpc-timeout", "nan"],
+        ["--rpc-timeout", "inf"],
+        ["--rpc-timeout", "3601"],
+        ["--rpc-timeout", "9" * 5000],
+        ["--rpc-timeout", "5s\x00"],
+        ["--rpc-gas-cap"],
+        ["--rpc-gas-cap", "-1"],
+        ["--rpc-gas-cap", "20999"],
+        ["--rpc-gas-cap", "1.5"],
+        ["--rpc-gas-cap", "lots"],
+        ["--rpc-gas-cap", str(2**63)],
+        ["--rpc-gas-cap", "9" * 5000],
     ],
 )
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,6 +124,17 @@ def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -
         build_parser().parse_args(argv)
     assert exited.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_rpc_limit_flags() -> None:
+    default = config_from(build_parser().parse_args([]))
+    assert (default.rpc_timeout, default.rpc_gas_cap) == (5.0, 50_000_000)  # geth's
+    config = config_from(
+        build_parser().parse_args(["--rpc-timeout", "250ms", "--rpc-gas-cap", "21000"])
+    )
+    assert (config.rpc_timeout, config.rpc_gas_cap) == (0.25, 21_000)
+    assert config_from(build_parser().parse_args(["--rpc-timeout", "2"])).rpc_timeout == 2.0
+    assert config_from(build_parser().parse_args(["--rpc-gas-cap", "0"])).rpc_gas_cap == 2**63 - 1
 
 
 def test_mining_and_identity_flags() -> None:

@@ -4,6 +4,7 @@ contract code through ``Node.engine.runner``; every mode gives the same results.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,15 +137,18 @@ def spy_node(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Node, SpyEngine]
     monkeypatch.setattr(node_module, "Engine", SpyEngine)
     node = Node(NodeConfig(data_dir=None, accounts=1, engine="jit", hot_threshold=7))
     spy = SpyEngine.instances[-1]
+    assert node.engine is spy
     try:
         yield node, spy
     finally:
         node.close()
 
 
-def test_every_execution_path_runs_on_the_node_engine(spy_node: tuple[Node, SpyEngine]) -> None:
+async def test_every_execution_path_runs_on_the_node_engine(
+    spy_node: tuple[Node, SpyEngine],
+) -> None:
     node, spy = spy_node
-    assert spy.args == ("jit", 7, True)  # one engine, compiling in the background
+    assert spy.args == ("jit", 7, True)  # block engine, compiling in the background
     address, _ = deploy_counter(node)
     # block production: the four system contracts (EIP-4788, 2935, 7002, 7251) and the
     # creation transaction
@@ -160,14 +164,22 @@ def test_every_execution_path_runs_on_the_node_engine(spy_node: tuple[Node, SpyE
     assert address in spy.targets
     head = node.head_number
     request = CallRequest(sender=node.accounts[0].address, to=address)
+    spy.targets.clear()
     for simulate in (
         lambda: node.call(request, head),
         lambda: node.estimate_gas(request, head, None, None),
         lambda: node.create_access_list(request, head, None, None),
     ):
-        spy.targets.clear()
-        simulate()
-        assert spy.targets and set(spy.targets) == {address}
+        for engine in node.simulation_engines.all():
+            engine.targets.clear()
+        await simulate()
+        # each simulation thread has its own engine, compiling inline (not in background)
+        simulation_spies = node.simulation_engines.all()
+        assert simulation_spies and spy not in simulation_spies
+        assert {engine.args for engine in simulation_spies} == {("jit", 7, False)}
+        targets = [t for engine in simulation_spies for t in engine.targets]
+        assert targets and set(targets) == {address}
+    assert not spy.targets  # simulation never runs on the block engine
     assert not spy.closed
 
 
@@ -175,7 +187,7 @@ async def test_stop_closes_the_engine(spy_node: tuple[Node, SpyEngine]) -> None:
     node, spy = spy_node
     await node.start()
     await node.stop()
-    assert spy.closed
+    assert spy.closed and all(engine.closed for engine in node.simulation_engines.all())
 
 
 def run_scenario(mode: str) -> list[object]:
@@ -188,9 +200,9 @@ def run_scenario(mode: str) -> list[object]:
             seen += [block.header.gas_used, block.header.state_root, block.header.receipts_root]
         request = CallRequest(sender=node.accounts[0].address, to=address)
         head = node.head_number
-        seen.append(node.call(request, head))
-        seen.append(node.estimate_gas(request, head, None, None))
-        seen.append(node.create_access_list(request, head, None, None))
+        seen.append(asyncio.run(node.call(request, head)))
+        seen.append(asyncio.run(node.estimate_gas(request, head, None, None)))
+        seen.append(asyncio.run(node.create_access_list(request, head, None, None)))
         assert node.info()["engine"]["mode"] == mode  # type: ignore[index]
         return seen
     finally:

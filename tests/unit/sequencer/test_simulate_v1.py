@@ -3,6 +3,7 @@ request parsing of its handler (``rpc.namespaces.simulate``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from sequencer.node import Node
 from sequencer.simulate_v1 import (
     ETH_TRANSFER_ADDRESS,
     TRANSFER_TOPIC,
+    SimulatedBlock,
     SimulatedBlockSpec,
 )
 from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
@@ -27,6 +29,11 @@ SENDER = bytes.fromhex("5e11de0000000000000000000000000000000001")
 RECIPIENT = bytes.fromhex("5e11de0000000000000000000000000000000002")
 COUNTER = bytes.fromhex("5e11de00000000000000000000000000000000c0")
 ETHER = 10**18
+
+
+def run_simulation(node: Node, *args: Any, **kwargs: Any) -> list[SimulatedBlock]:
+    """``Node.simulate_v1`` (a coroutine: it runs on the simulation thread) to completion."""
+    return asyncio.run(node.simulate_v1(*args, **kwargs))
 
 
 @pytest.fixture
@@ -65,7 +72,7 @@ def test_two_blocks_with_overrides(node: Node) -> None:
             )
         ),
     ]
-    first, second = node.simulate_v1(specs, node.head_number)
+    first, second = run_simulation(node, specs, node.head_number)
     assert first.block.number == head.number + 1
     assert second.block.number == head.number + 2
     assert first.block.header.parent_hash == head.hash
@@ -107,7 +114,7 @@ def test_a_revert_is_a_failed_call(node: Node) -> None:
         state_overrides={COUNTER: AccountOverride(code=COUNTER_CODE, state={0: 2**256 - 1})},
         calls=(CallRequest(to=COUNTER, data=b"\x01"), CallRequest(to=COUNTER)),
     )
-    (block,) = node.simulate_v1([spec], node.head_number)
+    (block,) = run_simulation(node, [spec], node.head_number)
     overflow, read = block.calls
     assert overflow.status == 0
     assert overflow.return_data == b""
@@ -124,13 +131,13 @@ def test_trace_transfers_adds_erc7528_logs(node: Node) -> None:
         state_overrides={SENDER: AccountOverride(balance=ETHER)},
         calls=(CallRequest(sender=SENDER, to=RECIPIENT, value=1000), CallRequest(to=RECIPIENT)),
     )
-    (block,) = node.simulate_v1([spec], node.head_number, trace_transfers=True)
+    (block,) = run_simulation(node, [spec], node.head_number, trace_transfers=True)
     (log,) = block.calls[0].logs
     assert log.address == ETH_TRANSFER_ADDRESS
     assert log.topics == (TRANSFER_TOPIC, SENDER.rjust(32, b"\0"), RECIPIENT.rjust(32, b"\0"))
     assert log.data == word(1000)
     assert block.calls[1].logs == ()  # no value, no transfer log
-    (plain,) = node.simulate_v1([spec], node.head_number)[:1]
+    (plain,) = run_simulation(node, [spec], node.head_number)[:1]
     assert plain.calls[0].logs == ()
     shaped = simulated_block_json(block, full=False)["calls"][0]["logs"][0]
     assert shaped["address"] == "0x" + "ee" * 20
@@ -144,7 +151,7 @@ def test_validation_errors_are_request_errors(node: Node) -> None:
 
     def run(request: CallRequest) -> None:
         spec = SimulatedBlockSpec(funded.block_override, funded.state_overrides, (request,))
-        node.simulate_v1([spec], base, validation=True)
+        run_simulation(node, [spec], base, validation=True)
 
     fee = {"max_fee_per_gas": 10**10, "max_priority_fee_per_gas": 0}
     with pytest.raises(NodeError) as nonce_high:
@@ -159,7 +166,7 @@ def test_validation_errors_are_request_errors(node: Node) -> None:
         funded.state_overrides,
         (CallRequest(sender=SENDER, to=RECIPIENT, nonce=0, **fee),),
     )
-    (block,) = node.simulate_v1([spec], base, validation=True)
+    (block,) = run_simulation(node, [spec], base, validation=True)
     assert block.calls[0].status == 1
     assert block.block.header.base_fee_per_gas > 0
     # Without validation the same bad nonce and fee cap are filled or ignored.
@@ -168,30 +175,31 @@ def test_validation_errors_are_request_errors(node: Node) -> None:
         funded.state_overrides,
         (CallRequest(sender=SENDER, to=RECIPIENT, nonce=5, max_fee_per_gas=1),),
     )
-    assert node.simulate_v1([loose], base)[0].calls[0].status == 1
+    assert run_simulation(node, [loose], base)[0].calls[0].status == 1
 
 
 def test_block_order_and_limits(node: Node) -> None:
     base = node.head_number
     with pytest.raises(NodeError) as too_many:
-        node.simulate_v1([SimulatedBlockSpec()] * 257, base)
+        run_simulation(node, [SimulatedBlockSpec()] * 257, base)
     assert too_many.value.code == -38026
-    assert len(node.simulate_v1([SimulatedBlockSpec()] * 256, base)) == 256
+    assert len(run_simulation(node, [SimulatedBlockSpec()] * 256, base)) == 256
     with pytest.raises(NodeError) as order:
-        node.simulate_v1([SimulatedBlockSpec(BlockOverride(number=base))], base)
+        run_simulation(node, [SimulatedBlockSpec(BlockOverride(number=base))], base)
     assert order.value.code == -38020
     head = node.block(base)
     assert head is not None
     head_time = head.header.timestamp
     with pytest.raises(NodeError) as time_order:
-        node.simulate_v1([SimulatedBlockSpec(BlockOverride(time=head_time))], base)
+        run_simulation(node, [SimulatedBlockSpec(BlockOverride(time=head_time))], base)
     assert time_order.value.code == -38021
     # A gap in numbers is filled with empty blocks, as geth does.
-    blocks = node.simulate_v1([SimulatedBlockSpec(BlockOverride(number=base + 3))], base)
+    blocks = run_simulation(node, [SimulatedBlockSpec(BlockOverride(number=base + 3))], base)
     assert [b.block.number for b in blocks] == [base + 1, base + 2, base + 3]
     assert blocks[1].block.header.parent_hash == blocks[0].block.hash
     with pytest.raises(Unsupported):
-        node.simulate_v1(
+        run_simulation(
+            node,
             [
                 SimulatedBlockSpec(
                     state_overrides={
