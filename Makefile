@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 RUN_STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck conformance conformance-full bench-evm clean
+.PHONY: run test lint typecheck conformance conformance-full reliability soak bench-evm clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,17 @@ conformance: $(STAMP)
 
 conformance-full: $(STAMP)
 	$(PY) scripts/conformance.py --tier full --compare-engines
+
+# The long reliability tier (issue 14): `make test` runs the same suites briefly.
+reliability: $(STAMP)
+	HUMMINGBIRD_FUZZ_EXAMPLES=3000 $(PY) -m pytest -q tests/reliability -k fuzz
+	$(PY) -m tests.reliability.crash --trials 52
+	$(PY) scripts/probe_stall.py --node hummingbird --check
+	$(PY) scripts/probe_stall.py --node hummingbird --extra "--hardfork prague" --check
+
+# One hour at about half of the node's closed-loop transfer throughput (not in CI).
+soak: $(STAMP)
+	$(PY) scripts/soak.py --minutes 60 --rate 1000 --check
 
 bench-evm: $(STAMP)
 	@# py-evm comes from the bench extra only: never a runtime dependency.

@@ -1,8 +1,9 @@
 """Where committed bytes live: RocksDB (rocksdict) or, for ``--ephemeral``, Python dicts.
 
 Owns the two backends behind ``StateDB``: opening and validating a directory,
-atomic batch writes, point reads, ordered range scans, and the history seek
-("the first change of this key after block N"). ``StateDB`` stages every write of
+creating one atomically (``create_atomically``: built in a hidden sibling, renamed
+into place when complete), atomic batch writes, point reads, ordered range scans,
+and the history seek ("the first change of this key after block N"). ``StateDB`` stages every write of
 a block into one ``Batch`` and calls ``write`` once; that call is the commit point.
 
 The batch API is rocksdict's own (``put(key, value, cf)``, ``delete(key, cf)``) so
@@ -12,10 +13,13 @@ the RocksDB hot path has no wrapper call per key; the memory backend mimics it.
 from __future__ import annotations
 
 import bisect
+import errno
 import gc
 import os
+import re
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -246,6 +250,93 @@ def _check_directory(path: Path) -> None:
             )
 
 
+# --- atomic creation ---------------------------------------------------------------------
+def temporary_sibling(path: Path, pid: int | None = None) -> Path:
+    """Where a new database for ``path`` is built: ``.<name>.tmp-<pid>`` next to it."""
+    return path.parent / f".{path.name}.tmp-{os.getpid() if pid is None else pid}"
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary siblings of ``path`` left by processes that no longer run
+    (killed during a first start); returns what was removed."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp-(\d+)$")
+    removed: list[Path] = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for sibling in siblings:
+        match = pattern.match(sibling.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        shutil.rmtree(sibling, ignore_errors=True)
+        removed.append(sibling)
+    return removed
+
+
+def create_atomically(path: Path, build: Callable[[Path], None]) -> bool:
+    """Create the database directory ``path`` so that no process ever sees it half made.
+
+    When ``path`` is missing (or an empty directory), ``build`` writes the whole
+    database into a temporary sibling, which is synced and renamed to ``path`` (one
+    atomic step): a process killed at any moment leaves either no ``path`` or a
+    complete one, plus at most a temporary sibling that the next start removes.
+    Returns False, building nothing, when ``path`` already has contents (or another
+    process created it first)."""
+    remove_stale_temporaries(path)
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temporary_sibling(path)
+    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        build(temp)
+        _fsync_tree(temp)
+        try:
+            os.rename(temp, path)  # replaces an empty directory, never a non-empty one
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            shutil.rmtree(temp, ignore_errors=True)  # another process created it first
+            return False
+        _fsync_directory(path.parent)  # the rename itself survives power loss too
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _fsync_tree(root: Path) -> None:
+    for directory, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_directory(Path(directory))
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 # --- memory (--ephemeral) ---------------------------------------------------------------
 class _MemoryBatch:
     """Records operations; ``MemoryBackend.write`` applies them all at once."""
@@ -278,8 +369,10 @@ class MemoryBackend:
         self._tables: dict[str, dict[bytes, bytes]] = {
             cf: {} for cf in ALL_CFS if cf not in (CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_HISTORY)
         }
-        # History: key prefix -> (ascending block numbers, pre-images), for bisect.
-        self._history: dict[bytes, tuple[list[int], list[bytes]]] = {}
+        # History: key prefix -> ascending (block number, pre-image) pairs, for bisect.
+        # One list of pairs, so each write is one list operation and a reader on another
+        # thread (the simulation worker) never sees a block without its pre-image.
+        self._history: dict[bytes, list[tuple[int, bytes]]] = {}
         self._closed = False
 
     def handle(self, cf: str) -> Any:
@@ -299,25 +392,22 @@ class MemoryBackend:
         for op, cf, key, value in batch.ops:
             if cf == CF_HISTORY:
                 prefix, block = key[:-8], int.from_bytes(key[-8:], "big")
-                entry = history.get(prefix)
+                entries = history.get(prefix)
                 if op == 0:
                     assert value is not None
-                    if entry is None:
-                        history[prefix] = ([block], [value])
+                    if entries is None:
+                        history[prefix] = [(block, value)]
                         continue
-                    blocks, pres = entry
-                    i = bisect.bisect_left(blocks, block)
-                    if i < len(blocks) and blocks[i] == block:
-                        pres[i] = value
+                    i = bisect.bisect_left(entries, (block,))
+                    if i < len(entries) and entries[i][0] == block:
+                        entries[i] = (block, value)
                     else:
-                        blocks.insert(i, block)
-                        pres.insert(i, value)
-                elif entry is not None:
-                    blocks, pres = entry
-                    i = bisect.bisect_left(blocks, block)
-                    if i < len(blocks) and blocks[i] == block:
-                        del blocks[i], pres[i]
-                        if not blocks:
+                        entries.insert(i, (block, value))
+                elif entries is not None:
+                    i = bisect.bisect_left(entries, (block,))
+                    if i < len(entries) and entries[i][0] == block:
+                        del entries[i]
+                        if not entries:
                             del history[prefix]
             elif op == 0:
                 assert value is not None
@@ -334,20 +424,20 @@ class MemoryBackend:
         return self._tables[cf].get(key)
 
     def history_after(self, prefix: bytes, after: bytes) -> bytes | None:
-        entry = self._history.get(prefix)
-        if entry is None:
+        entries = self._history.get(prefix)
+        if entries is None:
             return None
-        blocks, pres = entry
-        i = bisect.bisect_left(blocks, int.from_bytes(after, "big"))
-        return pres[i] if i < len(blocks) else None
+        # (n,) sorts before every (n, pre): the first entry of a block >= after.
+        i = bisect.bisect_left(entries, (int.from_bytes(after, "big"),))
+        return entries[i][1] if i < len(entries) else None
 
     def history_keys_after(self, prefix: bytes, after: bytes) -> Iterator[bytes]:
         # A scan of every history key: fine for a devnet's in-memory chain, and only
         # eth_getAccount at a past block asks (documented).
         block = int.from_bytes(after, "big")
         cut = len(prefix)
-        for key, (blocks, _) in list(self._history.items()):
-            if key.startswith(prefix) and blocks[-1] >= block:
+        for key, entries in list(self._history.items()):
+            if key.startswith(prefix) and entries and entries[-1][0] >= block:
                 yield key[cut:]
 
     def items(

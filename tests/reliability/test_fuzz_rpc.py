@@ -22,7 +22,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import rpc.namespaces  # noqa: F401  (registers every method)
@@ -169,6 +169,8 @@ async def post(client: Client, body: bytes) -> Any:
 
 FUZZ = settings(
     max_examples=EXAMPLES,
+    # report a failure as found: shrinking a slow request can take longer than finding it
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
