@@ -5,6 +5,7 @@ that stay pinned while blocks are sealed, and eth_getLogs' use of every topic po
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -52,10 +53,11 @@ async def test_a_job_past_its_deadline_is_stopped_and_the_next_job_runs() -> Non
 async def test_an_abort_never_lands_on_a_later_job() -> None:
     worker = SimulationWorker(0.05, threads=1)
     try:
-        for _ in range(30):
-            # jobs that end right around their deadline: a late abort must be cleared
-            with pytest.raises(CallTimeout):
-                await worker.run(lambda: time.sleep(0.06))
+        for i in range(30):
+            # jobs that end right around their deadline: whichever way each one ends, a
+            # late abort must be cleared before the next job starts
+            with contextlib.suppress(CallTimeout):
+                await worker.run(lambda i=i: time.sleep(0.044 + (i % 7) * 0.002))
             assert await worker.run(lambda: sum(range(20_000)), timeout=5) == sum(range(20_000))
     finally:
         worker.close()
@@ -83,14 +85,14 @@ async def test_a_light_job_is_not_queued_behind_a_heavy_one() -> None:
         await asyncio.sleep(0.05)
         started = time.monotonic()
         assert await worker.run(lambda: 1) == 1
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 1.0
         # and the event loop keeps turning while the heavy job runs
         ticks = 0
         deadline = time.monotonic() + 0.2
         while time.monotonic() < deadline:
             await asyncio.sleep(0.001)
             ticks += 1
-        assert ticks > 50
+        assert ticks > 20
         with pytest.raises(CallTimeout):
             await heavy
     finally:
