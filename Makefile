@@ -33,6 +33,12 @@ test: $(STAMP)
 	@# tests/e2e/clients' tools (Hardhat 2 and 3 with Node 22, forge/cast, viem, solc-js), each
 	@# folder pinned by its package-lock.json (npm ci); skipped while up to date.
 	@bash tests/e2e/clients/install.sh
+	@# Headless Chromium (Debian's chromium) for tests/integration/test_browser_exposure.py.
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium not found: the browser exposure test skips (fails if CI is set)" >&2; fi; \
+	fi
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q

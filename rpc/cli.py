@@ -18,14 +18,23 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from jit.compiler import ENGINE_MODES
 from jit.forks import Fork
+from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
+from rpc.exposure import parse_origins as parse_cors_origins
 from rpc.namespaces import default_registry
+from rpc.namespaces.filters import (
+    DEFAULT_FILTER_BACKLOG_BYTES,
+    DEFAULT_MAX_FILTERS,
+    FilterLimits,
+    install_filters,
+)
 from rpc.namespaces.web3 import VERSION
-from rpc.server import create_app, serve
+from rpc.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS, create_app, serve
 from sequencer.config import (
     DEFAULT_ENGINE,
     DEFAULT_HOT_THRESHOLD,
@@ -245,6 +254,61 @@ def build_parser() -> argparse.ArgumentParser:
         help="most gas any simulated call gets, whatever the request or its overrides ask "
         "(default 50000000, geth's --rpc.gascap; 0: no cap)",
     )
+    p.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        type=_host_names,
+        default=[],
+        metavar="NAME[,NAME...]",
+        help="host names the node answers besides localhost names, IP addresses and the "
+        "--host name (a Host header naming anything else is refused: DNS rebinding); "
+        "repeatable; * accepts every name",
+    )
+    p.add_argument(
+        "--cors",
+        "--allow-origin",
+        dest="cors",
+        action="append",
+        type=_cors_origins,
+        default=[],
+        metavar="ORIGIN[,ORIGIN...]",
+        help="web origins (scheme://host[:port], or null) allowed besides localhost pages "
+        "and browser extensions; requests from other origins are refused (403); "
+        "repeatable; * allows every origin (anvil's default)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=_int_arg("max connections", 1, 1_000_000),
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"open WebSocket connections; more are refused with 503 "
+        f"(default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    p.add_argument(
+        "--max-subscriptions",
+        type=_int_arg("max subscriptions", 1, 1_000_000),
+        default=DEFAULT_MAX_SUBSCRIPTIONS,
+        metavar="N",
+        help=f"eth_subscribe subscriptions per WebSocket connection "
+        f"(default {DEFAULT_MAX_SUBSCRIPTIONS})",
+    )
+    p.add_argument(
+        "--max-filters",
+        type=_int_arg("max filters", 1, 1_000_000),
+        default=DEFAULT_MAX_FILTERS,
+        metavar="N",
+        help=f"installed polling filters (eth_newFilter & co.; default {DEFAULT_MAX_FILTERS})",
+    )
+    p.add_argument(
+        "--filter-backlog",
+        type=_byte_size,
+        default=DEFAULT_FILTER_BACKLOG_BYTES,
+        metavar="SIZE",
+        help="most unread change (estimated memory) a polling filter may fall behind by, "
+        "e.g. 64MiB; past it the filter is uninstalled and told so on its next poll "
+        "(default 64MiB)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
     return p
@@ -318,6 +382,43 @@ def _rpc_gas_cap(text: str) -> int:
             f"RPC gas cap must be 0 (no cap) or at least 21000, got {cap}"
         )
     return cap
+
+
+def _host_names(text: str) -> tuple[str, ...]:
+    try:
+        return parse_host_names([text])
+    except PolicyError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cors_origins(text: str) -> tuple[str, ...]:
+    try:
+        return parse_cors_origins([text])
+    except PolicyError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+_BYTE_SIZE = re.compile(r"^(\d{1,15})\s*([kmg]i?b?|b)?$")
+_BYTE_UNITS: Final = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
+MIN_FILTER_BACKLOG: Final = 64 * 1024
+MAX_FILTER_BACKLOG: Final = 64 * 1024**3
+
+
+def _byte_size(text: str) -> int:
+    """``67108864``, ``64MiB``, ``64MB`` (10**6), ``512k``: bytes, 64KiB..64GiB."""
+    match = _BYTE_SIZE.match(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"filter backlog must be a size such as 64MiB, 500MB or 1048576, got {_shown(text)}"
+        )
+    unit = match.group(2) or ""
+    scale = 1024 ** "bkmg".index(unit[0]) if "i" in unit else _BYTE_UNITS[unit[:1]]
+    size = int(match.group(1)) * scale
+    if not MIN_FILTER_BACKLOG <= size <= MAX_FILTER_BACKLOG:
+        raise argparse.ArgumentTypeError(
+            f"filter backlog must be in 64KiB..64GiB, got {_shown(text)}"
+        )
+    return size
 
 
 def _client_version(text: str) -> str:
@@ -432,6 +533,38 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *GC_OLDER_THRESHOLDS)
 
 
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """The JSON-RPC transport's flags (the node's own are ``NodeConfig``)."""
+
+    allow_hosts: tuple[str, ...] = ()
+    cors: tuple[str, ...] = ()
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS
+    filters: FilterLimits = field(default_factory=FilterLimits)
+
+
+def transport_from(args: argparse.Namespace) -> TransportOptions:
+    return TransportOptions(
+        allow_hosts=tuple(name for names in args.allow_hosts for name in names),
+        cors=tuple(origin for origins in args.cors for origin in origins),
+        max_connections=args.max_connections,
+        max_subscriptions=args.max_subscriptions,
+        filters=FilterLimits(max_filters=args.max_filters, backlog_bytes=args.filter_backlog),
+    )
+
+
+def exposure_warning(host: str) -> str | None:
+    """What is printed when the node listens beyond this machine, or None."""
+    if is_loopback_bind(host):
+        return None
+    return (
+        f"WARNING: listening on {host}, reachable from other machines. Anyone who can "
+        "connect controls this node and its dev accounts, whose private keys are printed "
+        "below and publicly known. Listen on 127.0.0.1 unless this network is trusted."
+    )
+
+
 async def run(
     config: NodeConfig,
     host: str,
@@ -441,16 +574,31 @@ async def run(
     on_ready: Callable[[], None] | None = None,
     load_state: Path | None = None,
     dump_state: Path | None = None,
+    transport: TransportOptions | None = None,
 ) -> None:
+    options = TransportOptions() if transport is None else transport
+    exposure = ExposurePolicy.build(host, options.allow_hosts, options.cors)
     node = Node(config)
     try:
         if load_state is not None:
             load_state_file(node, load_state)
         await node.start()
-        app = create_app(node, default_registry, info=node.info)
+        install_filters(node, options.filters)
+        app = create_app(
+            node,
+            default_registry,
+            info=node.info,
+            exposure=exposure,
+            max_connections=options.max_connections,
+            max_subscriptions=options.max_subscriptions,
+        )
         server = await serve(app, host, port)
         if on_ready is not None:
             on_ready()
+        warning = exposure_warning(host)
+        if warning is not None:
+            log.warning("%s", warning.removeprefix("WARNING: "))
+            print(f"\n{warning}\n", file=sys.stderr, flush=True)
         if print_banner:
             print(banner(node, server.url), flush=True)
         stop = asyncio.Event()
@@ -465,6 +613,9 @@ async def run(
             except OSError as error:
                 log.error("cannot write state file %s: %s", dump_state, error)
     finally:
+        filters_table = getattr(node, "_rpc_filters", None)
+        if filters_table is not None:
+            filters_table.close()
         await node.stop()
 
 
@@ -501,6 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 on_ready=tune_gc,
                 load_state=load,
                 dump_state=dump,
+                transport=transport_from(args),
             )
         )
     except ConfigError as error:

@@ -9,6 +9,18 @@ returns ``info()`` as JSON; OPTIONS answers CORS preflights. Bodies over
 ``max_body_bytes`` get HTTP 413 with a JSON-RPC error. Handler exceptions become
 error objects through ``rpc.errors.error_object`` (never an HTTP 500).
 
+Before anything is read, ``rpc.exposure.ExposurePolicy`` decides who may talk: a
+``Host`` that does not name the node or an ``Origin`` that is not allowed gets HTTP 403
+(WebSocket upgrades included), a POST that is not ``application/json`` HTTP 415, an
+upgrade beyond ``max_connections`` open WebSockets HTTP 503; each with a JSON-RPC error
+body. Ids are echoed exactly: integers of any size and numbers as written (orjson reads
+integers past 64 bits as floats, so such bodies are read again by ``json``).
+
+Memory: a closed connection is freed by reference counting alone (the node freezes
+the GC and collects rarely): ``WsConnection.close`` cancels its subscriptions, drops
+its callbacks and forgets its writer task, whose cancellation traceback would
+otherwise hold the connection in a cycle.
+
 WebSocket model: each message (single or batch) runs as its own task, so requests on
 one connection are processed concurrently (started in arrival order, at most
 ``WS_MAX_INFLIGHT`` at a time; the reader waits beyond that) and a slow handler
@@ -26,6 +38,7 @@ message with the method name(s), latency and outcome; DEBUG each call's params.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -37,17 +50,30 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from rpc.dispatch import Registry, RequestContext
-from rpc.errors import INVALID_REQUEST, InvalidRequest, ParseError, RpcError, error_object
+from rpc.errors import (
+    INVALID_REQUEST,
+    SERVER_ERROR,
+    InvalidRequest,
+    ParseError,
+    RpcError,
+    error_object,
+)
+from rpc.exposure import CONTENT_TYPE_ERROR, ExposurePolicy, is_json_content_type
 
 logger = logging.getLogger("hummingbird.rpc")
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_BATCH = 1000
+DEFAULT_MAX_CONNECTIONS = 1000  # open WebSocket connections
+DEFAULT_MAX_SUBSCRIPTIONS = 1000  # per WebSocket connection
 WS_MAX_INFLIGHT = 64  # concurrently running messages per WebSocket connection
 WS_MAX_PENDING = 10_000  # queued outgoing messages before a slow reader is dropped
+WS_WRITER_GRACE = 0.1  # seconds a closing connection's writer gets to finish a send
 CORS_MAX_AGE = "86400"
 LOG_METHODS = 5  # method names listed in a batch's log line
 LOG_PARAMS_CHARS = 4096
+SHOWN_HEADER_CHARS = 100  # of a refused Host / Origin, in the error message
+WARNED_MAX = 256  # distinct refused hosts / origins logged at WARNING, then DEBUG
 
 _JSON = "application/json"
 # Batch items that answer once their transaction's block is sealed (see process_batch).
@@ -69,28 +95,42 @@ class WsConnection:
 
     ``notify`` / ``send`` queue synchronously; ``send_notification`` is the async
     spelling of ``notify``. ``on_close`` callbacks run once when the connection ends
-    (immediately if it already has).
+    (immediately if it already has). Subscriptions are kept here
+    (``add_subscription``), at most ``max_subscriptions`` at a time, and cancelled on
+    close: every reference a subscription's callbacks hold to the connection goes
+    with them.
     """
 
     __slots__ = (
+        "__weakref__",
         "_callbacks",
         "_closed",
         "_held",
         "_queue",
+        "_subscriptions",
         "_wake",
         "_writer",
         "_ws",
+        "max_subscriptions",
         "request",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request | None = None) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request | None = None,
+        *,
+        max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
+    ) -> None:
         self._ws = ws
         self.request = request
+        self.max_subscriptions = max_subscriptions
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._closed = False
         self._callbacks: list[Callable[[], object]] = []
         self._held: dict[str, list[bytes]] = {}
+        self._subscriptions: dict[str, Callable[[], object]] = {}
         self._writer: asyncio.Task[None] | None = None
 
     @property
@@ -105,6 +145,38 @@ class WsConnection:
             _run_callback(callback)
         else:
             self._callbacks.append(callback)
+
+    # ------------------------------------------------------------ subscriptions
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subscriptions)
+
+    def check_subscription_room(self) -> None:
+        """Raise the error a new subscription gets when the connection has its fill."""
+        if len(self._subscriptions) >= self.max_subscriptions:
+            raise RpcError(
+                f"too many subscriptions on this connection (limit {self.max_subscriptions}); "
+                "eth_unsubscribe some first",
+                code=SERVER_ERROR,
+            )
+
+    def add_subscription(self, sub_id: str, cancel: Callable[[], object]) -> None:
+        """Keep ``cancel`` until ``remove_subscription`` or close (run at once if the
+        connection has already closed); refused beyond ``max_subscriptions``."""
+        if self._closed:
+            _run_callback(cancel)
+            return
+        self.check_subscription_room()
+        self._subscriptions[sub_id] = cancel
+
+    def remove_subscription(self, sub_id: str) -> bool:
+        """Cancel one subscription; False if this connection has no such id."""
+        cancel = self._subscriptions.pop(sub_id, None)
+        if cancel is None:
+            return False
+        _run_callback(cancel)
+        return True
 
     def send(self, payload: bytes) -> bool:
         """Queue one encoded JSON text message; False if the connection is closed."""
@@ -165,21 +237,35 @@ class WsConnection:
             return
         self._closed = True
         self._held.clear()
+        self._queue.clear()
         self._wake.set()
+        subscriptions, self._subscriptions = self._subscriptions, {}
+        for cancel in subscriptions.values():
+            _run_callback(cancel)
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             _run_callback(callback)
 
     async def close(self) -> None:
-        """Stop the connection: run the close callbacks, drop queued output."""
+        """Stop the connection: cancel its subscriptions, run the close callbacks, drop
+        queued output, and let go of everything that could point back at it."""
         self._finish()
-        if self._writer is not None and self._writer is not asyncio.current_task():
-            self._writer.cancel()
-            await asyncio.wait([self._writer])  # never raises the writer's exception
+        writer, self._writer = self._writer, None
+        if writer is not None and writer is not asyncio.current_task() and not writer.done():
+            # Woken by _finish, an idle writer returns on its next step; one stuck in a
+            # send to a client that does not read is cancelled.
+            await asyncio.wait([writer], timeout=WS_WRITER_GRACE)
+            if not writer.done():
+                writer.cancel()
+                await asyncio.wait([writer])  # never raises the writer's exception
         if not self._ws.closed:
             await self._ws.close()
+        self.request = None
 
     async def _write_loop(self) -> None:
+        # Returns (rather than being cancelled) once the connection is closed and idle:
+        # a cancelled task keeps its CancelledError, whose traceback holds this frame
+        # and so the connection, in a cycle only the GC could free.
         try:
             while True:
                 while self._queue and not self._closed:
@@ -216,7 +302,85 @@ def _error_response(request_id: object, exc: BaseException) -> dict[str, object]
 
 
 def _valid_id(value: object) -> bool:
-    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
+    return value is None or (
+        isinstance(value, str | int | float | orjson.Fragment) and not isinstance(value, bool)
+    )
+
+
+# ---------------------------------------------------------------- exact ids
+
+_INT_RANGE = range(-(2**63), 2**64)  # the integers orjson writes
+
+
+class _NumberText(float):
+    """A JSON number with a fraction or exponent, remembering how it was written."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+def _number_text(text: str) -> _NumberText:
+    number = _NumberText(text)
+    number.text = text
+    return number
+
+
+def _loads(raw: bytes | str) -> Any:
+    """orjson's reading, except that ids come back exactly as written.
+
+    orjson reads an integer past 64 bits as a float (2**64 becomes 1.8446744073709552e19),
+    and a float's text is lost. Only when some id is a float (rare: clients use small
+    integers or strings) is the body read again by ``json``, which keeps integers exact
+    and hands us each float's text; such ids become ``orjson.Fragment``s of that text.
+    """
+    payload = orjson.loads(raw)
+    if not _has_float_id(payload):
+        return payload
+    try:
+        exact = json.loads(raw, parse_float=_number_text)
+    except (ValueError, RecursionError):  # deeper or longer than json reads: keep orjson's
+        return payload
+    for item in exact if isinstance(exact, list) else [exact]:
+        if isinstance(item, dict) and "id" in item:
+            item["id"] = _exact_id(item["id"])
+    _plain_floats(exact)
+    return exact
+
+
+def _has_float_id(payload: object) -> bool:
+    if isinstance(payload, dict):
+        return type(payload.get("id")) is float
+    if isinstance(payload, list):
+        return any(isinstance(item, dict) and type(item.get("id")) is float for item in payload)
+    return False
+
+
+def _exact_id(value: object) -> object:
+    if isinstance(value, _NumberText):
+        return orjson.Fragment(value.text)
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT_RANGE:
+        return orjson.Fragment(str(value))
+    return value
+
+
+def _plain_floats(value: object) -> None:
+    """Turn every ``_NumberText`` left in params back into a float (iteratively: params
+    nest as deep as orjson allows, past Python's recursion limit)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if isinstance(item, _NumberText):
+                    node[key] = float(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, _NumberText):
+                    node[index] = float(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
 
 
 def _encode(response: dict[str, object]) -> bytes:
@@ -258,32 +422,86 @@ class _Outcome:
         return f"{transport} {what} {ms:.2f}ms {outcome}"
 
 
+def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """An HTTP error whose body is a JSON-RPC error (id null), for requests refused
+    before they are read."""
+    body = orjson.dumps(_error_response(None, InvalidRequest(message)))
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
+def _shown_header(value: str) -> str:
+    if len(value) <= SHOWN_HEADER_CHARS:
+        return repr(value)
+    return repr(value[:SHOWN_HEADER_CHARS]) + f"... ({len(value)} characters)"
+
+
 class _Rpc:
-    """The app's state: node, registry, limits, CORS and the open WebSocket connections."""
+    """The app's state: node, registry, limits, exposure policy and open connections."""
 
     def __init__(
         self,
         node: object,
         registry: Registry,
         info: Callable[[], dict[str, Any]],
+        *,
         max_body_bytes: int,
         max_batch: int,
-        cors_origins: str,
+        exposure: ExposurePolicy,
+        max_connections: int,
+        max_subscriptions: int,
     ) -> None:
         self.node = node
         self.registry = registry
         self.info = info
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
-        origins = [o.strip() for o in cors_origins.split(",") if o.strip()]
-        self.cors_any = "*" in origins
-        self.cors_origins = frozenset(origins)
+        self.exposure = exposure
+        self.max_connections = max_connections
+        self.max_subscriptions = max_subscriptions
         self.connections: set[WsConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.opening = 0
+        self._warned: set[str] = set()
+
+    # ------------------------------------------------------------ exposure
+
+    def refuse(self, request: web.Request) -> web.Response | None:
+        """403 when the Host does not name this node or the Origin is not allowed."""
+        host = request.headers.get("Host")
+        if host and not self.exposure.host_allowed(host):
+            shown = _shown_header(host)
+            self._warn(f"host {shown}", "refused a request for host %s (--allow-host)", shown)
+            return _refusal(
+                403,
+                f"invalid host specified: {shown} does not name this node; "
+                "start it with --allow-host NAME to accept that name",
+            )
+        origin = request.headers.get("Origin")
+        if not self.exposure.origin_allowed(origin):
+            assert origin is not None
+            shown = _shown_header(origin)
+            self._warn(f"origin {shown}", "refused a request from origin %s (--cors)", shown)
+            return _refusal(
+                403,
+                f"origin {shown} is not allowed; start the node with --cors ORIGIN "
+                "to accept it (--cors '*' accepts every origin)",
+            )
+        return None
+
+    def _warn(self, key: str, message: str, shown: str) -> None:
+        # WARNING once per host / origin (a page can retry in a loop), DEBUG afterwards.
+        if key in self._warned or len(self._warned) >= WARNED_MAX:
+            logger.debug(message, shown)
+            return
+        self._warned.add(key)
+        logger.warning(message, shown)
 
     # ------------------------------------------------------------ HTTP
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
         method = request.method
         if method == "POST":
             return await self.handle_post(request)
@@ -304,24 +522,24 @@ class _Rpc:
         return web.Response(body=body, content_type=_JSON)
 
     def preflight(self, request: web.Request) -> web.Response:
+        # Only allowed origins get here (refuse() ran first).
         requested = request.headers.get("Access-Control-Request-Headers")
-        return web.Response(
-            status=204,
-            headers={
-                "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-                "Access-Control-Allow-Headers": requested or "*",
-                "Access-Control-Max-Age": CORS_MAX_AGE,
-            },
-        )
+        headers = {
+            "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+            "Access-Control-Allow-Headers": requested or "*",
+            "Access-Control-Max-Age": CORS_MAX_AGE,
+        }
+        if request.headers.get("Access-Control-Request-Private-Network") == "true":
+            # Chrome's Private Network Access: an allowed public origin reaching a
+            # node on this machine or the LAN.
+            headers["Access-Control-Allow-Private-Network"] = "true"
+        return web.Response(status=204, headers=headers)
 
     async def add_cors(self, request: web.Request, response: web.StreamResponse) -> None:
-        if self.cors_any:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-            return
-        origin = request.headers.get("Origin")
-        if origin is not None and origin in self.cors_origins:
-            response.headers["Access-Control-Allow-Origin"] = origin
-        if self.cors_origins:
+        allowed = self.exposure.allow_origin_header(request.headers.get("Origin"))
+        if allowed is not None:
+            response.headers["Access-Control-Allow-Origin"] = allowed
+        if not self.exposure.any_origin:
             response.headers.add("Vary", "Origin")
 
     def too_large(self) -> web.Response:
@@ -347,6 +565,9 @@ class _Rpc:
 
     async def handle_post(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
+        if not is_json_content_type(request.headers.get("Content-Type")):
+            logger.info("http content type %r: 415", request.headers.get("Content-Type"))
+            return _refusal(415, CONTENT_TYPE_ERROR, {"Accept": _JSON})
         body = await self.read_body(request)
         if body is None:
             logger.info("http body over %d bytes: 413", self.max_body_bytes)
@@ -369,7 +590,7 @@ class _Rpc:
         batch = False
         out: bytes | None
         try:
-            payload = orjson.loads(raw)
+            payload = _loads(raw)
         except orjson.JSONDecodeError as exc:
             outcome.add("-", ParseError.code)
             out = _encode(_error_response(None, ParseError(f"parse error: {exc}")))
@@ -462,9 +683,21 @@ class _Rpc:
     # ------------------------------------------------------------ WebSocket
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        if len(self.connections) + self.opening >= self.max_connections:
+            logger.warning("ws: refused a connection: %d open (limit)", len(self.connections))
+            return _refusal(
+                503,
+                f"too many WebSocket connections (limit {self.max_connections}); close some "
+                "or start the node with a higher --max-connections",
+                {"Retry-After": "1"},
+            )
         ws = web.WebSocketResponse(max_msg_size=self.max_body_bytes)
-        await ws.prepare(request)
-        conn = WsConnection(ws, request)
+        self.opening += 1  # upgrades under way count against the limit too
+        try:
+            await ws.prepare(request)
+        finally:
+            self.opening -= 1
+        conn = WsConnection(ws, request, max_subscriptions=self.max_subscriptions)
         conn.start()
         self.connections.add(conn)
         inflight = asyncio.Semaphore(WS_MAX_INFLIGHT)
@@ -502,8 +735,7 @@ class _Rpc:
         ctx.run_after_response()
 
     async def shutdown(self, _app: web.Application) -> None:
-        for conn in list(self.connections):
-            await conn.close()
+        await asyncio.gather(*(conn.close() for conn in list(self.connections)))
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
@@ -532,21 +764,31 @@ def create_app(
     info: Callable[[], dict[str, Any]],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
-    cors_origins: str = "*",
+    exposure: ExposurePolicy | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
 ) -> web.Application:
     """The aiohttp app serving ``registry`` for ``node`` (see the module docstring).
 
-    ``cors_origins`` is ``*``, a comma-separated list of allowed origins, or empty
-    (no CORS headers). Resolves every handler's annotations now, so a bad one fails
-    at start-up.
+    ``exposure`` says which Host names and Origins are answered (default: a node bound
+    to 127.0.0.1 with no ``--allow-host`` / ``--cors``). Resolves every handler's
+    annotations now, so a bad one fails at start-up.
     """
     registry.resolve_all()
-    rpc = _Rpc(node, registry, info, max_body_bytes, max_batch, cors_origins)
+    rpc = _Rpc(
+        node,
+        registry,
+        info,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        exposure=ExposurePolicy.build() if exposure is None else exposure,
+        max_connections=max_connections,
+        max_subscriptions=max_subscriptions,
+    )
     app = web.Application(client_max_size=max_body_bytes)
     app[RPC_KEY] = rpc
     app.router.add_route("*", "/{tail:.*}", rpc.handle)
-    if cors_origins.strip():
-        app.on_response_prepare.append(rpc.add_cors)
+    app.on_response_prepare.append(rpc.add_cors)
     app.on_shutdown.append(rpc.shutdown)
     return app
 

@@ -2,19 +2,28 @@
 
 Owns the per-node filter table and the subscription fan-out. Both are fed only
 by published ``MiniBlock``s and pending-transaction events from the ``Node``
-(DESIGN §1), never by reaching into the sequencer. Polling filters expire after
-five minutes without a poll (geth's deadline); subscriptions live as long as
-their socket.
+(DESIGN §1), never by reaching into the sequencer.
+
+Polling filters share two journals (one of blocks with their logs, one of pending
+transaction hashes) and each keeps only a cursor into one, so a block costs one
+journal entry however many filters are installed, and an unpolled filter costs a few
+hundred bytes, not a copy of every change. A journal holds at most
+``FilterLimits.backlog_bytes`` (estimated memory); a filter whose unread changes were
+dropped to stay under it is told so on its next poll and uninstalled. At most
+``max_filters`` filters are installed; one unpolled for ``timeout`` seconds (five
+minutes, geth's deadline) is removed by a timer. Subscriptions live as long as their
+socket; each connection holds at most ``--max-subscriptions`` (``WsConnection``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Generic, NoReturn, TypeVar
 
 from rpc.codecs import BlockId, data
 from rpc.dispatch import RequestContext, method
@@ -29,83 +38,304 @@ from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction
 
 FILTER_TIMEOUT: Final = 300.0
-MAX_FILTERS: Final = 10_000
-MAX_FILTER_BACKLOG: Final = 100_000
+DEFAULT_MAX_FILTERS: Final = 10_000
+DEFAULT_FILTER_BACKLOG_BYTES: Final = 64 * 1024 * 1024
+MAX_SWEEP_INTERVAL: Final = 10.0  # seconds between expiry sweeps (less for short timeouts)
 MAX_REMOVABLE_LOGS: Final = 10_000  # per logs subscription: what a revert can take back
+
+# Estimated memory a journal entry keeps alive (measured with tracemalloc on CPython
+# 3.11: a block's change object, hash text and log tuple; per log its LogEntry, topic
+# and data bytes; a pending hash's text). Estimates, not exact: they bound the journal.
+BLOCK_ENTRY_BYTES: Final = 360
+LOG_ENTRY_BYTES: Final = 320
+TOPIC_BYTES: Final = 72
+PENDING_ENTRY_BYTES: Final = 120
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FilterLimits:
+    """How many polling filters, how much unread change, and how long unpolled."""
+
+    max_filters: int = DEFAULT_MAX_FILTERS
+    backlog_bytes: int = DEFAULT_FILTER_BACKLOG_BYTES
+    timeout: float = FILTER_TIMEOUT
+    sweep_interval: float | None = None  # None: timeout / 10, at most MAX_SWEEP_INTERVAL
+
+    @property
+    def sweep_every(self) -> float:
+        if self.sweep_interval is not None:
+            return self.sweep_interval
+        return min(self.timeout / 10, MAX_SWEEP_INTERVAL)
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockChange:
+    """What block and log filters read of one block."""
+
+    number: int
+    hash: str  # 0x-hex, as block filters answer it
+    timestamp: int
+    logs: tuple[LogEntry, ...]
+
+    @staticmethod
+    def of(block: MiniBlock) -> tuple[_BlockChange, int]:
+        """The change and its estimated size in bytes."""
+        logs = tuple(block_logs(block))
+        size = BLOCK_ENTRY_BYTES + sum(
+            LOG_ENTRY_BYTES + TOPIC_BYTES * len(entry.log.topics) + len(entry.log.data)
+            for entry in logs
+        )
+        return _BlockChange(block.number, data(block.hash), block.header.timestamp, logs), size
+
+
+class _Journal(Generic[T]):
+    """Changes of one kind in arrival order, numbered from 0 (numbers are never reused),
+    read by filters through cursors (the number of the next change to read). Holds at
+    most ``max_bytes``: beyond, the oldest changes go."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: list[T | None] = []  # None: dropped, awaiting compaction
+        self._sizes: list[int] = []
+        self._head = 0  # index in _items of the first live change
+        self.start = 0  # number of the first live change
+        self.bytes = 0
+
+    @property
+    def end(self) -> int:
+        """The number the next change will get."""
+        return self.start + len(self._items) - self._head
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def append(self, item: T, size: int) -> None:
+        self._items.append(item)
+        self._sizes.append(size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(self) > 0:
+            self._drop_first()
+        self._compact()
+
+    def since(self, cursor: int) -> list[T] | None:
+        """Changes numbered ``cursor`` and later; None when some of them were dropped."""
+        if cursor < self.start:
+            return None
+        index = self._head + min(cursor, self.end) - self.start
+        return [item for item in self._items[index:] if item is not None]
+
+    def trim_before(self, cursor: int) -> None:
+        """Drop changes no cursor still needs (those numbered below ``cursor``)."""
+        while self.start < min(cursor, self.end):
+            self._drop_first()
+        self._compact()
+
+    def pop_while(self, drop: Callable[[T], bool]) -> None:
+        """Remove newest changes while ``drop`` says so (a revert took their blocks)."""
+        while len(self) > 0:
+            last = self._items[-1]
+            if last is None or not drop(last):
+                break
+            self._items.pop()
+            self.bytes -= self._sizes.pop()
+
+    def _drop_first(self) -> None:
+        self._items[self._head] = None
+        self.bytes -= self._sizes[self._head]
+        self._head += 1
+        self.start += 1
+
+    def _compact(self) -> None:
+        # Amortised O(1): the list is copied only once half of it is dropped changes.
+        if self._head > 64 and self._head * 2 > len(self._items):
+            del self._items[: self._head]
+            del self._sizes[: self._head]
+            self._head = 0
 
 
 @dataclass(slots=True)
 class _Filter:
     kind: str  # "logs" | "blocks" | "pending"
+    cursor: int  # next change to read in its journal
+    last_poll: float
     query: LogFilter | None = None
     open_end: bool = True  # toBlock was latest/pending/absent: follows the head
-    # (block number, change); -1 for pending transactions
-    backlog: deque[tuple[int, Any]] = field(
-        default_factory=lambda: deque(maxlen=MAX_FILTER_BACKLOG)
-    )
-    last_poll: float = field(default_factory=time.monotonic)
+
+    @property
+    def reads_blocks(self) -> bool:
+        return self.kind != "pending"
 
 
 class FilterTable:
-    """All polling filters of one node; attached to the node on first use."""
+    """All polling filters of one node; attached to the node by ``install_filters`` or
+    on first use. ``clock`` (seconds, monotonic) is injectable for tests."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(
+        self,
+        node: Node,
+        limits: FilterLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.node = node
+        self.limits = FilterLimits() if limits is None else limits
+        self.clock = clock
         self.filters: dict[str, _Filter] = {}
-        node.subscribe_blocks(self._on_block)
-        node.subscribe_reverts(self._on_revert)
-        node.subscribe_pending(self._on_pending)
+        self.blocks: _Journal[_BlockChange] = _Journal(self.limits.backlog_bytes)
+        self.pending: _Journal[str] = _Journal(self.limits.backlog_bytes)
+        self._block_readers = 0
+        self._pending_readers = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._unsubscribe: tuple[Callable[[], None], ...] = (
+            node.subscribe_blocks(self._on_block),
+            node.subscribe_reverts(self._on_revert),
+            node.subscribe_pending(self._on_pending),
+        )
 
-    def add(self, flt: _Filter) -> str:
-        self._expire()
-        if len(self.filters) >= MAX_FILTERS:
-            raise NodeError(f"too many filters (limit {MAX_FILTERS}); uninstall some")
+    def add(self, kind: str, query: LogFilter | None = None, open_end: bool = True) -> str:
+        if len(self.filters) >= self.limits.max_filters:
+            self.expire()
+            if len(self.filters) >= self.limits.max_filters:
+                raise NodeError(
+                    f"too many filters (limit {self.limits.max_filters}); uninstall some "
+                    "(eth_uninstallFilter) or start the node with a higher --max-filters"
+                )
+        journal_end = self.pending.end if kind == "pending" else self.blocks.end
+        flt = _Filter(kind, journal_end, self.clock(), query, open_end)
         filter_id = "0x" + secrets.token_hex(16)
         self.filters[filter_id] = flt
+        if flt.reads_blocks:
+            self._block_readers += 1
+        else:
+            self._pending_readers += 1
+        self._schedule_sweep()
         return filter_id
 
     def get(self, filter_id: str) -> _Filter:
         flt = self.filters.get(filter_id)
         if flt is None:
             raise NodeError("filter not found")
-        flt.last_poll = time.monotonic()
+        flt.last_poll = self.clock()
         return flt
 
-    def _expire(self) -> None:
-        cutoff = time.monotonic() - FILTER_TIMEOUT
+    def remove(self, filter_id: str) -> bool:
+        flt = self.filters.pop(filter_id, None)
+        if flt is None:
+            return False
+        if flt.reads_blocks:
+            self._block_readers -= 1
+        else:
+            self._pending_readers -= 1
+        return True
+
+    def changes(self, filter_id: str) -> list[Any]:
+        """What eth_getFilterChanges answers: every change since the last poll."""
+        flt = self.get(filter_id)
+        if flt.kind == "pending":
+            hashes = self.pending.since(flt.cursor)
+            flt.cursor = self.pending.end
+            if hashes is None:
+                self._overflowed(filter_id)
+            return list(hashes)
+        blocks = self.blocks.since(flt.cursor)
+        flt.cursor = self.blocks.end
+        if blocks is None:
+            self._overflowed(filter_id)
+        if flt.kind == "blocks":
+            return [change.hash for change in blocks]
+        query = flt.query
+        assert query is not None
+        out = []
+        for change in blocks:
+            if change.number < query.from_block:
+                continue
+            if not flt.open_end and change.number > query.to_block:
+                continue
+            for entry in change.logs:
+                if query.matches(entry.log):
+                    out.append(log_json(entry, change.timestamp))
+        return out
+
+    def _overflowed(self, filter_id: str) -> NoReturn:
+        self.remove(filter_id)
+        raise NodeError(
+            f"filter {filter_id} overflowed: more than {self.limits.backlog_bytes} bytes of "
+            "changes arrived since its last poll and the oldest were dropped, so it has been "
+            "uninstalled; create a new filter (and use eth_getLogs for the blocks missed), "
+            "poll more often, or start the node with a higher --filter-backlog"
+        )
+
+    def expire(self) -> None:
+        """Remove filters unpolled for ``timeout`` seconds, then drop journal entries
+        that no remaining filter will read."""
+        cutoff = self.clock() - self.limits.timeout
         for filter_id in [k for k, f in self.filters.items() if f.last_poll < cutoff]:
-            del self.filters[filter_id]
+            self.remove(filter_id)
+        block_cursor = self.blocks.end
+        pending_cursor = self.pending.end
+        for flt in self.filters.values():
+            if flt.reads_blocks:
+                block_cursor = min(block_cursor, flt.cursor)
+            else:
+                pending_cursor = min(pending_cursor, flt.cursor)
+        self.blocks.trim_before(block_cursor)
+        self.pending.trim_before(pending_cursor)
+
+    def _schedule_sweep(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): add() still expires
+            return
+        self._timer = loop.call_later(self.limits.sweep_every, self._sweep)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        self.expire()
+        if self.filters:
+            self._schedule_sweep()
+
+    def close(self) -> None:
+        """Stop the expiry timer and stop listening to the node (the node is going
+        away, or another table replaces this one)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = ()
 
     def _on_block(self, block: MiniBlock) -> None:
-        if not self.filters:
-            return
-        for flt in self.filters.values():
-            if flt.kind == "blocks":
-                flt.backlog.append((block.number, data(block.hash)))
-            elif flt.kind == "logs" and flt.query is not None:
-                query = flt.query
-                if block.number < query.from_block:
-                    continue
-                if not flt.open_end and block.number > query.to_block:
-                    continue
-                for entry in block_logs(block):
-                    if query.matches(entry.log):
-                        flt.backlog.append((block.number, log_json(entry, block.header.timestamp)))
+        if self._block_readers:
+            change, size = _BlockChange.of(block)
+            self.blocks.append(change, size)
 
     def _on_pending(self, tx: Transaction) -> None:
-        for flt in self.filters.values():
-            if flt.kind == "pending":
-                flt.backlog.append((-1, data(tx.hash)))
+        if self._pending_readers:
+            self.pending.append(data(tx.hash), PENDING_ENTRY_BYTES)
 
     def _on_revert(self, event: ChainReverted) -> None:
         """Blocks were removed (evm_revert, anvil_rollback): changes not yet polled that
         came from them are dropped, as if those blocks had never been seen."""
         head = event.head.number
+        self.blocks.pop_while(lambda change: change.number > head)
+        end = self.blocks.end
         for flt in self.filters.values():
-            if flt.kind != "pending" and flt.backlog:
-                kept = [item for item in flt.backlog if item[0] <= head]
-                flt.backlog.clear()
-                flt.backlog.extend(kept)
+            if flt.reads_blocks and flt.cursor > end:
+                flt.cursor = end
+
+
+def install_filters(node: Node, limits: FilterLimits) -> FilterTable:
+    """Give ``node`` a filter table with ``limits`` (the command does this at start-up;
+    otherwise the first filter method makes one with the defaults)."""
+    old = getattr(node, "_rpc_filters", None)
+    if old is not None:
+        old.close()
+    table = FilterTable(node, limits)
+    node._rpc_filters = table  # type: ignore[attr-defined]
+    return table
 
 
 def _table(node: Node) -> FilterTable:
@@ -136,7 +366,7 @@ async def get_logs(ctx: RequestContext, criteria: object) -> list[dict[str, Any]
         if block is None:
             raise NodeError("unknown block")
         query = LogFilter(block.number, block.number, query.addresses, query.topics)
-    entries = node.logs(query)
+    entries = await node.find_logs(query)
     stamps: dict[int, int] = {}
     out = []
     for entry in entries:
@@ -156,25 +386,22 @@ async def new_filter(ctx: RequestContext, criteria: object) -> str:
         raise InvalidParams("invalid argument 0: blockHash is not supported by eth_newFilter")
     to_raw = criteria.get("toBlock") if isinstance(criteria, dict) else None
     open_end = to_raw is None or to_raw in ("latest", "pending", "safe", "finalized")
-    return _table(node).add(_Filter("logs", query, open_end))
+    return _table(node).add("logs", query, open_end)
 
 
 @method("eth_newBlockFilter")
 async def new_block_filter(ctx: RequestContext) -> str:
-    return _table(node_of(ctx)).add(_Filter("blocks"))
+    return _table(node_of(ctx)).add("blocks")
 
 
 @method("eth_newPendingTransactionFilter")
 async def new_pending_filter(ctx: RequestContext, full: object = None) -> str:
-    return _table(node_of(ctx)).add(_Filter("pending"))
+    return _table(node_of(ctx)).add("pending")
 
 
 @method("eth_getFilterChanges")
 async def get_filter_changes(ctx: RequestContext, filter_id: str) -> list[Any]:
-    flt = _table(node_of(ctx)).get(filter_id)
-    out = [change for _, change in flt.backlog]
-    flt.backlog.clear()
-    return out
+    return _table(node_of(ctx)).changes(filter_id)
 
 
 @method("eth_getFilterLogs")
@@ -186,7 +413,8 @@ async def get_filter_logs(ctx: RequestContext, filter_id: str) -> list[dict[str,
     query = flt.query
     if flt.open_end:
         query = LogFilter(query.from_block, node.head_number, query.addresses, query.topics)
-    return [log_json(entry, _timestamp(node, entry.block_number)) for entry in node.logs(query)]
+    entries = await node.find_logs(query)
+    return [log_json(entry, _timestamp(node, entry.block_number)) for entry in entries]
 
 
 def _timestamp(node: Node, number: int) -> int:
@@ -196,30 +424,15 @@ def _timestamp(node: Node, number: int) -> int:
 
 @method("eth_uninstallFilter")
 async def uninstall_filter(ctx: RequestContext, filter_id: str) -> bool:
-    return _table(node_of(ctx)).filters.pop(filter_id, None) is not None
+    return _table(node_of(ctx)).remove(filter_id)
 
 
 # ------------------------------------------------------------------ subscriptions
 
 
-# Subscriptions per live connection (keyed by id(); dropped when the socket closes).
-_BY_CONNECTION: dict[int, dict[str, Callable[[], None]]] = {}
-
-
-def _subscriptions(connection: Any) -> dict[str, Callable[[], None]]:
-    key = id(connection)
-    subs = _BY_CONNECTION.get(key)
-    if subs is None:
-        subs = _BY_CONNECTION[key] = {}
-
-        def close_all() -> None:
-            for cancel in list(subs.values()):
-                cancel()
-            subs.clear()
-            _BY_CONNECTION.pop(key, None)
-
-        connection.on_close(close_all)
-    return subs
+# A subscription's callbacks hold the connection (through ``notify``) and the node
+# holds the callbacks until ``cancel``: the connection keeps each ``cancel``
+# (``add_subscription``) and runs them all when it closes, which ends that cycle.
 
 
 @method("eth_subscribe")
@@ -228,6 +441,7 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
     if connection is None:
         raise NodeError("notifications not supported", code=-32601)
     node = node_of(ctx)
+    connection.check_subscription_room()  # before anything is registered with the node
     sub_id = connection.new_subscription_id(ctx)
     notify = connection.notify
     cancel: Callable[[], None]
@@ -280,7 +494,7 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         cancel = node.subscribe_pending(on_pending)
     else:
         raise InvalidParams(f'invalid argument 0: no "{kind}" subscription in eth namespace')
-    _subscriptions(connection)[sub_id] = cancel
+    connection.add_subscription(sub_id, cancel)
     return sub_id
 
 
@@ -289,8 +503,4 @@ async def unsubscribe(ctx: RequestContext, sub_id: str) -> bool:
     connection = ctx.connection
     if connection is None:
         raise NodeError("notifications not supported", code=-32601)
-    cancel = _subscriptions(connection).pop(sub_id, None)
-    if cancel is None:
-        return False
-    cancel()
-    return True
+    return connection.remove_subscription(sub_id)

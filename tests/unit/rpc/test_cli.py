@@ -117,6 +117,49 @@ def test_flags() -> None:
         ["--rpc-gas-cap", "lots"],
         ["--rpc-gas-cap", str(2**63)],
         ["--rpc-gas-cap", "9" * 5000],
+        ["--allow-host"],
+        ["--allow-host", ""],
+        ["--allow-host", ","],
+        ["--allow-host", "host:8545"],
+        ["--allow-host", "http://devbox.lan"],
+        ["--allow-host", "a b"],
+        ["--allow-host", "devbox.lan\x00"],
+        ["--allow-host", "x" * 10_000],
+        ["--allow-host", "good.example,<script>"],
+        ["--cors"],
+        ["--cors", ""],
+        ["--cors", "localhost:3000"],
+        ["--cors", "http://"],
+        ["--cors", "http://app.example/path"],
+        ["--cors", "javascript:alert(1)"],
+        ["--cors", "http://ok.example,evil"],
+        ["--cors", "x" * 10_000],
+        ["--allow-origin", "nope"],
+        ["--max-connections"],
+        ["--max-connections", "0"],
+        ["--max-connections", "-1"],
+        ["--max-connections", "lots"],
+        ["--max-connections", "1.5"],
+        ["--max-connections", str(10**9)],
+        ["--max-connections", "9" * 5000],
+        ["--max-subscriptions", "0"],
+        ["--max-subscriptions", "-5"],
+        ["--max-subscriptions", "many"],
+        ["--max-subscriptions", "1" + "0" * 50],
+        ["--max-filters", "0"],
+        ["--max-filters", ""],
+        ["--max-filters", "1e3"],
+        ["--max-filters", "9" * 5000],
+        ["--filter-backlog"],
+        ["--filter-backlog", "0"],
+        ["--filter-backlog", "-1"],
+        ["--filter-backlog", "1KiB"],
+        ["--filter-backlog", "65GiB"],
+        ["--filter-backlog", "1TB"],
+        ["--filter-backlog", "lots"],
+        ["--filter-backlog", "64 MiB extra"],
+        ["--filter-backlog", "9" * 5000],
+        ["--filter-backlog", "nan"],
     ],
 )
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -254,3 +297,123 @@ def test_main_tunes_gc_only_once_the_node_is_up(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(cli, "run", fake_run)
     assert cli.main(["--ephemeral", "-q"]) == 0
     assert seen["on_ready"] is cli.tune_gc
+
+
+def test_exposure_and_limit_flags_defaults() -> None:
+    transport = cli.transport_from(build_parser().parse_args([]))
+    assert transport == cli.TransportOptions()
+    assert (transport.allow_hosts, transport.cors) == ((), ())
+    assert (transport.max_connections, transport.max_subscriptions) == (1000, 1000)
+    assert transport.filters.max_filters == 10_000
+    assert transport.filters.backlog_bytes == 64 * 1024 * 1024
+    assert transport.filters.timeout == 300.0
+
+
+def test_exposure_and_limit_flags() -> None:
+    args = build_parser().parse_args(
+        [
+            "--allow-host",
+            "DevBox.lan,node.example",
+            "--allow-host",
+            "*",
+            "--cors",
+            "https://App.example",
+            "--allow-origin",
+            "null,http://localhost:3000",
+            "--max-connections",
+            "5000",
+            "--max-subscriptions",
+            "10",
+            "--max-filters",
+            "0x10",
+            "--filter-backlog",
+            "512KiB",
+        ]
+    )
+    transport = cli.transport_from(args)
+    assert transport.allow_hosts == ("devbox.lan", "node.example", "*")
+    assert transport.cors == ("https://app.example", "null", "http://localhost:3000")
+    assert (transport.max_connections, transport.max_subscriptions) == (5000, 10)
+    assert transport.filters.max_filters == 16
+    assert transport.filters.backlog_bytes == 512 * 1024
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("65536", 65536),
+        ("64MiB", 64 * 1024**2),
+        ("64mib", 64 * 1024**2),
+        ("64MB", 64 * 10**6),
+        ("64M", 64 * 10**6),
+        ("512k", 512_000),
+        ("1GiB", 1024**3),
+        ("64GiB", 64 * 1024**3),
+        (" 2 GB ", 2 * 10**9),
+    ],
+)
+def test_filter_backlog_sizes(text: str, size: int) -> None:
+    assert build_parser().parse_args(["--filter-backlog", text]).filter_backlog == size
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--allow-host", "host:8545"], "--allow-host: 'host:8545' is not a host name"),
+        (["--cors", "localhost:3000"], "--cors: 'localhost:3000' is not an origin"),
+        (["--cors", "x" * 10_000], "... (10000 characters)"),
+        (["--max-connections", "0"], "max connections must be in 1..1000000, got 0"),
+        (["--filter-backlog", "1KiB"], "filter backlog must be in 64KiB..64GiB, got '1KiB'"),
+    ],
+)
+def test_exposure_flag_errors_name_the_flag(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_main_passes_the_transport_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    async def fake_run(config: NodeConfig, host: str, port: int, **kwargs: object) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(cli, "run", fake_run)
+    assert cli.main(["--ephemeral", "-q", "--cors", "*", "--max-subscriptions", "7"]) == 0
+    transport = seen["transport"]
+    assert isinstance(transport, cli.TransportOptions)
+    assert transport.cors == ("*",) and transport.max_subscriptions == 7
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "devbox.lan"])
+def test_listening_beyond_loopback_warns(host: str) -> None:
+    warning = cli.exposure_warning(host)
+    assert warning is not None
+    assert warning.startswith(f"WARNING: listening on {host}, reachable from other machines")
+    assert "private keys" in warning
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_does_not_warn(host: str) -> None:
+    assert cli.exposure_warning(host) is None
+
+
+async def test_run_prints_the_warning_to_stderr_and_the_log(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real run on 0.0.0.0 (port 0), stopped by SIGTERM once ready."""
+    import asyncio
+    import os
+    import signal
+
+    def ready() -> None:
+        # later: run() installs its SIGTERM handler after on_ready returns
+        asyncio.get_running_loop().call_later(0.05, os.kill, os.getpid(), signal.SIGTERM)
+
+    config = parse("--ephemeral", "--accounts", "1", "--sender-recovery", "inline")
+    with caplog.at_level("WARNING", logger="hummingbird.cli"):
+        await cli.run(config, "0.0.0.0", 0, print_banner=False, on_ready=ready)
+    assert "WARNING: listening on 0.0.0.0" in capsys.readouterr().err
+    assert any("listening on 0.0.0.0" in r.getMessage() for r in caplog.records)

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 import rpc.server as server_module
 from rpc.codecs import quantity
 from rpc.dispatch import Quantity, Registry, RequestContext
+from rpc.exposure import ExposurePolicy
 from rpc.server import WsConnection, create_app, serve
 from sequencer.errors import ExecutionReverted, NodeError
 
@@ -155,15 +156,18 @@ def notification(method: str, params: object = None) -> dict[str, object]:
     return out
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 async def post(client: Client, payload: object, path: str = "/") -> Any:
-    resp = await client.post(path, data=orjson.dumps(payload))
+    resp = await client.post(path, data=orjson.dumps(payload), headers=JSON_HEADERS)
     assert resp.status == 200
     assert resp.content_type == "application/json"
     return orjson.loads(await resp.read())
 
 
 async def post_raw(client: Client, body: bytes) -> tuple[int, bytes]:
-    resp = await client.post("/", data=body)
+    resp = await client.post("/", data=body, headers=JSON_HEADERS)
     return resp.status, await resp.read()
 
 
@@ -417,7 +421,7 @@ async def test_chunked_body_over_limit_is_cut_off(client: Client) -> None:
         for _ in range(100):
             yield b" " * 1000
 
-    resp = await client.post("/", data=chunks())
+    resp = await client.post("/", data=chunks(), headers=JSON_HEADERS)
     assert resp.status == 413
 
 
@@ -436,7 +440,8 @@ async def test_ten_megabyte_hex_fails_fast_under_the_default_limit() -> None:
         huge = "0x1" + "0" * 10_000_000
         loop = asyncio.get_running_loop()
         start = loop.time()
-        resp = await c.post("/", data=io.BytesIO(orjson.dumps(req("t_add", [huge, "0x1"]))))
+        body = io.BytesIO(orjson.dumps(req("t_add", [huge, "0x1"])))
+        resp = await c.post("/", data=body, headers=JSON_HEADERS)
         out = orjson.loads(await resp.read())
         assert out["error"] == {
             "code": -32602,
@@ -452,7 +457,9 @@ async def test_get_returns_node_info(client: Client) -> None:
     resp = await client.get("/")
     assert resp.status == 200
     assert orjson.loads(await resp.read()) == info()
-    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in resp.headers  # no Origin: not a browser
+    resp = await client.get("/", headers={"Origin": "http://localhost:3000"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
 
 
 async def test_failing_info_is_a_json_500() -> None:
@@ -472,41 +479,56 @@ async def test_other_http_methods_are_405(client: Client) -> None:
 
 
 async def test_cors_headers_and_preflight(client: Client) -> None:
-    resp = await client.post("/", data=orjson.dumps(req("t_echo")), headers={"Origin": "http://a"})
-    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    """By default a localhost origin is allowed: its exact origin is echoed (not *)."""
+    local = "http://localhost:5173"
+    resp = await client.post(
+        "/", data=orjson.dumps(req("t_echo")), headers={"Origin": local, **JSON_HEADERS}
+    )
+    assert resp.status == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == local
+    assert "Origin" in resp.headers.getall("Vary")
     resp = await client.options(
         "/",
         headers={
-            "Origin": "http://a",
+            "Origin": local,
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type,x-custom",
         },
     )
     assert resp.status == 204
-    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Access-Control-Allow-Origin"] == local
     assert resp.headers["Access-Control-Allow-Methods"] == "POST, GET, OPTIONS"
     assert resp.headers["Access-Control-Allow-Headers"] == "content-type,x-custom"
     assert int(resp.headers["Access-Control-Max-Age"]) > 0
-    resp = await client.options("/", headers={"Origin": "http://a"})
+    resp = await client.options("/", headers={"Origin": local})
     assert resp.headers["Access-Control-Allow-Headers"] == "*"
 
 
-async def test_cors_origin_list() -> None:
-    app = make_app(cors_origins="http://good.example, http://also.example")
+async def test_cors_any_origin_with_star() -> None:
+    app = make_app(exposure=ExposurePolicy.build(cors=["*"]))
     async with TestClient(TestServer(app)) as c:
-        good = await c.post("/", data=b"{}", headers={"Origin": "http://good.example"})
+        resp = await c.post(
+            "/", data=orjson.dumps(req("t_echo")), headers={"Origin": "http://a", **JSON_HEADERS}
+        )
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        pre = await c.options("/", headers={"Origin": "http://a"})
+        assert pre.status == 204 and pre.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_cors_origin_list() -> None:
+    app = make_app(exposure=ExposurePolicy.build(cors=["http://good.example, http://also.example"]))
+    async with TestClient(TestServer(app)) as c:
+        headers = {"Origin": "http://good.example", **JSON_HEADERS}
+        good = await c.post("/", data=b"{}", headers=headers)
+        assert good.status == 200
         assert good.headers["Access-Control-Allow-Origin"] == "http://good.example"
         assert "Origin" in good.headers.getall("Vary")
         bad = await c.post("/", data=b"{}", headers={"Origin": "http://evil.example"})
+        assert bad.status == 403  # refused, not merely left without CORS headers
         assert "Access-Control-Allow-Origin" not in bad.headers
         pre = await c.options("/", headers={"Origin": "http://also.example"})
         assert pre.headers["Access-Control-Allow-Origin"] == "http://also.example"
-
-
-async def test_cors_disabled() -> None:
-    async with TestClient(TestServer(make_app(cors_origins=""))) as c:
-        resp = await c.post("/", data=b"{}", headers={"Origin": "http://a"})
-        assert "Access-Control-Allow-Origin" not in resp.headers
 
 
 # ---------------------------------------------------------------- logging
@@ -800,7 +822,8 @@ async def test_serve_binds_and_stops_with_open_websockets() -> None:
     assert running.url == f"http://127.0.0.1:{running.port}"
     CLOSED.clear()
     async with aiohttp.ClientSession() as session:
-        async with session.post(running.url, data=orjson.dumps(req("t_echo", ["s"]))) as resp:
+        body = orjson.dumps(req("t_echo", ["s"]))
+        async with session.post(running.url, data=body, headers=JSON_HEADERS) as resp:
             assert (await resp.json())["result"] == "s"
         ws = await session.ws_connect(running.url)
         await ws.send_str(orjson.dumps(req("t_on_close", ["srv"])).decode())
