@@ -633,7 +633,9 @@ class _Rpc:
         # for the run before it, so it still sees every earlier submission sealed.
         run: list[asyncio.Task[dict[str, object] | None]] = []
         for item in items:
-            if isinstance(item, dict) and item.get("method") in _SUBMISSION_METHODS:
+            # (a method that is not a string, e.g. a dict, is unhashable: checked first)
+            method = item.get("method") if isinstance(item, dict) else None
+            if isinstance(method, str) and method in _SUBMISSION_METHODS:
                 # Tasks take their first step in creation order: admission order is kept.
                 run.append(asyncio.ensure_future(self.process_one(item, ctx, outcome)))
                 continue

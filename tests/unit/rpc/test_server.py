@@ -348,6 +348,23 @@ async def test_batch_keeps_order_with_per_item_errors(client: Client) -> None:
     ]
 
 
+async def test_batch_items_with_unhashable_methods_are_invalid_requests(client: Client) -> None:
+    # found by tests/reliability/test_fuzz_rpc.py: a dict as "method" raised TypeError
+    # (unhashable) while the batch looked for transaction submissions
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": {"a": 1}},
+        {"jsonrpc": "2.0", "id": 2, "method": ["eth_sendRawTransaction"]},
+        req("t_add", ["0x1", "0x1"], id=3),
+    ]
+    out = await post(client, batch)
+    invalid = {"code": -32600, "message": "invalid request"}
+    assert out == [
+        {"jsonrpc": "2.0", "id": 1, "error": invalid},
+        {"jsonrpc": "2.0", "id": 2, "error": invalid},
+        {"jsonrpc": "2.0", "id": 3, "result": "0x2"},
+    ]
+
+
 async def test_batch_items_run_in_order(client: Client) -> None:
     out = await post(client, [req("t_sleep", [20], id=1), req("t_sleep", [0], id=2)])
     assert [item["id"] for item in out] == [1, 2]
