@@ -102,7 +102,6 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
         error_samples: list[Any] = []
         start = time.monotonic()
         end = start + args.minutes * 60
-        per_tick = args.rate * args.tick_ms / 1000
         owed = 0.0
         inflight: set[asyncio.Task[None]] = set()
         next_sample = start
@@ -123,9 +122,12 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
             latencies.append((at - start, done - at))
 
         sender = 0
+        last_tick = start
         while time.monotonic() < end:
             tick = time.monotonic()
-            owed += per_tick
+            # owed by the clock, not per tick: a slow tick is made up by the next one
+            owed += args.rate * (tick - last_tick)
+            last_tick = tick
             count = int(owed)
             owed -= count
             batch = []

@@ -48,8 +48,8 @@ from sequencer.executor import SerialExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import PerThread, SimulationWorker
-from sequencer.pool import Included, TxPool
-from sequencer.producer import BlockParams, Producer, next_base_fee
+from sequencer.pool import Included, PoolStore, PoolTx, TxPool
+from sequencer.producer import BlockParams, Producer, next_base_fee, next_excess_blob_gas
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
@@ -71,7 +71,7 @@ from sequencer.types.transactions import (
     Transaction,
     decode_transaction,
 )
-from statedb import HistoryUnavailable, StateDB
+from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
 from statedb.keys import CF_CHAIN_META
 from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, StateReader
 from statedb.views import OverlayView
@@ -118,18 +118,22 @@ class Node:
         self.config = config
         chain_config = config.chain
         self.rules: ForkRules = rules_for(chain_config.fork)
-        if config.data_dir is None:
-            self.db = StateDB.ephemeral(history_window=config.history_window)
-        else:
-            self.db = StateDB.open(config.data_dir, history_window=config.history_window)
         self.accounts: tuple[DevAccount, ...] = dev_accounts(config.mnemonic, config.accounts)
         self.signer = Accounts(self.accounts)
         self.keys: dict[Address, bytes] = self.signer.keys
-        self.chain = Chain(self.db)
-        if self.chain.head is None:
-            self._write_genesis()
-        else:
-            self._check_resumed()
+        self.db = self._open_database()
+        try:
+            self.chain = Chain(self.db)
+            if self.chain.head is None:  # ephemeral, or a statedb left without a block
+                self._write_genesis(self.db)
+                self.chain = Chain(self.db)
+            else:
+                self._check_resumed()
+        except BaseException as error:
+            self.db.close()
+            if isinstance(error, RuntimeError):  # Chain: a block missing under the head
+                raise self._unusable(str(error)) from None
+            raise
         try:
             # One engine for the whole node: compiled code is shared by block production
             # and simulation; "auto" compiles hot code on a worker thread, off the block path.
@@ -142,6 +146,8 @@ class Node:
         self._signature_senders: dict[bytes, Address] = {}  # anvil_impersonateSignature
         self.clock = Clock()
         self.edits = self._load_edits()
+        # Acknowledged pool transactions are kept with the chain (not for --ephemeral).
+        self.pool_store = PoolStore(self.db) if config.data_dir is not None else None
         self.pool = TxPool(
             config.pool,
             lambda address: self.head_state.get_account(address),
@@ -149,6 +155,8 @@ class Node:
             lambda: self.producer.params.gas_limit,
             lambda: self.rules,
             chain_config.chain_id,
+            blob_base_fee=self.next_blob_base_fee,
+            store=self.pool_store,
         )
         self.producer = Producer(
             self.db,
@@ -199,13 +207,46 @@ class Node:
         self.started_at = time.time()
         self._running = False
         self._persist_pending = False
+        self._reload_pool()
 
     # ------------------------------------------------------------ lifecycle
 
-    def _write_genesis(self) -> None:
+    def _open_database(self) -> StateDB:
+        """The state database: in memory, or the data directory, created atomically with
+        its genesis block on the first start (``StateDB.open(initialize=...)``), so a
+        killed first start leaves no directory or a complete one. A directory that
+        cannot be used is refused with a ``ConfigError`` saying how to fix it."""
+        config = self.config
+        if config.data_dir is None:
+            return StateDB.ephemeral(history_window=config.history_window)
+        try:
+            return StateDB.open(
+                config.data_dir,
+                history_window=config.history_window,
+                initialize=self._write_genesis,
+            )
+        except CorruptDatabase as error:
+            raise self._unusable(str(error)) from None
+        except StateDBError as error:  # e.g. held by another running node
+            raise ConfigError(f"cannot open the data directory: {error}") from None
+        except OSError as error:
+            raise ConfigError(
+                f"cannot create the data directory {config.data_dir}: {error.strerror or error}"
+            ) from None
+
+    def _unusable(self, problem: str) -> ConfigError:
+        path = self.config.data_dir
+        return ConfigError(
+            f"the data directory {path} cannot be used ({problem}). To start a new chain "
+            f"there, move it away (mv {path} {path}.broken) or delete it (rm -rf {path}); "
+            "or pass another --data-dir, or --ephemeral"
+        )
+
+    def _write_genesis(self, db: StateDB) -> None:
+        """Commit the genesis block into ``db`` (empty)."""
         chain = self.config.chain
         diff = genesis_alloc(self.accounts, self.config.balance)
-        prepared = self.db.prepare(diff)
+        prepared = db.prepare(diff)
         header = Header(
             parent_hash=ZERO_HASH,
             coinbase=chain.coinbase,
@@ -225,13 +266,12 @@ class Node:
             requests_hash=EMPTY_REQUESTS_HASH,
         )
         block = MiniBlock(header, header.hash(), (), (), block_size(header, ()), ())
-        records = self.chain.records(block)
+        records = Chain(db).records(block)
         records[CF_CHAIN_META] = {
             META_CHAIN_ID: str(chain.chain_id).encode(),
             META_FORK: chain.fork.name.lower().encode(),
         }
-        self.db.commit(0, prepared, records)
-        self.chain.appended(block)
+        db.commit(0, prepared, records)
 
     def _check_resumed(self) -> None:
         stored = self.chain.meta(META_CHAIN_ID)
@@ -241,6 +281,39 @@ class Node:
                 f"the data directory holds a chain with chain id {int(stored)}, not {wanted}: "
                 "pass --chain-id to match it, or use another --data-dir (or --ephemeral)"
             )
+
+    def _reload_pool(self) -> None:
+        """Re-admit the stored pool through the normal admission path, in the order it
+        was acknowledged; a transaction that no longer passes (mined before the crash,
+        its nonce used, its fee under the base fee, ...) is dropped with a log line."""
+        store = self.pool_store
+        if store is None:
+            return
+        kept = dropped = 0
+        for record in store.load():
+            if isinstance(record, bytes):
+                log.warning("dropping an unreadable pool record %s", record.hex())
+                store.delete_key(record)
+                dropped += 1
+                continue
+            try:
+                tx = decode_transaction(record.raw, known_sender=record.sender)
+                if tx.hash != record.tx_hash:
+                    raise TransactionRejected("stored hash does not match its transaction")
+                if record.unsigned:
+                    self._unsigned.add(tx.hash)
+                entry = self.pool.add(tx, record.raw).entry
+            except (InvalidTransactionEncoding, TransactionRejected) as error:
+                self._unsigned.discard(record.tx_hash)
+                log.info("dropping stored pool transaction 0x%s: %s", record.tx_hash.hex(), error)
+                store.delete(record.tx_hash)
+                dropped += 1
+                continue
+            entry.stored = True  # its record is already on disk
+            kept += 1
+        store.flush()
+        if kept or dropped:
+            log.info("pool reloaded: %d transactions kept, %d dropped", kept, dropped)
 
     def _load_edits(self) -> StateEdits:
         raw = self.chain.meta(EDITS_RECORD)
@@ -271,6 +344,8 @@ class Node:
         try:
             if self._persist_pending:
                 self._persist_edits()
+            if self.pool_store is not None:
+                self.pool_store.flush()
             self.simulation_worker.close()
             for engine in self.simulation_engines.all():
                 engine.close()
@@ -332,21 +407,45 @@ class Node:
         return self._signature_senders.get(key)
 
     async def submit(self, tx: Transaction, raw: bytes) -> Hash32:
+        """Admit ``tx``; answer once its block is sealed when it is ready and mining is
+        automatic, else once it is on disk (the pool store): an acknowledged transaction
+        survives a kill. A ready one waiting for its block is not written (its answer is
+        the block, which holds it) unless it stops waiting without being mined."""
         admission = self.pool.add(tx, raw)
+        entry = admission.entry
         for listener in list(self._pending_listeners):
             try:
                 listener(tx)
             except Exception:
                 log.exception("pending listener failed")
         if admission.ready and self.miner.mode.auto and self._running:
-            done: asyncio.Future[Included] = asyncio.get_running_loop().create_future()
-            admission.entry.done = done
+            done: asyncio.Future[Included | None] = asyncio.get_running_loop().create_future()
+            entry.done = done
             included = await done
-            if self.config.hardhat_compat and not included.success:
-                # Hardhat's automine: a send whose transaction reverted is answered with
-                # the revert (the transaction is mined all the same).
-                raise ExecutionReverted(included.output, decode_revert_reason(included.output))
+            if included is not None:
+                if self.config.hardhat_compat and not included.success:
+                    # Hardhat's automine: a send whose transaction reverted is answered
+                    # with the revert (the transaction is mined all the same).
+                    raise ExecutionReverted(included.output, decode_revert_reason(included.output))
+                return tx.hash
+            # None: it waits queued now (an earlier nonce was dropped): answered as such.
+        await self._acknowledge(entry)
         return tx.hash
+
+    async def _acknowledge(self, entry: PoolTx) -> None:
+        """Write ``entry`` to disk before its sender learns its hash (one batch per loop
+        step for every transaction acknowledged in it)."""
+        store = self.pool_store
+        if store is None:
+            return
+        self.pool.persist(entry, unsigned=entry.tx.hash in self._unsigned)
+        await store.written()
+
+    def next_blob_base_fee(self) -> int:
+        """The next block's EIP-4844 blob base fee (what the pool admits against)."""
+        head = self.chain.head
+        assert head is not None
+        return self.rules.blob_base_fee(next_excess_blob_gas(head.header, self.rules))
 
     async def fill_transaction(self, request: CallRequest) -> Transaction:
         """eth_sendTransaction / eth_signTransaction: defaults for every missing field,

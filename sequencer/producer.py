@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from jit.evm.exceptions import GasLimitExceeded, InvalidTransaction
+from jit.evm.exceptions import InvalidTransaction, NonceTooHigh
 from jit.evm.frame import BlockEnv
 from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
 from jit.evm.state import CodeRunner
@@ -34,6 +34,7 @@ from sequencer.chain import Chain
 from sequencer.clock import Clock
 from sequencer.config import ChainConfig
 from sequencer.edits import EDITS_RECORD, StateEdits
+from sequencer.errors import TransactionRejected
 from sequencer.executor import BlockProgress, Executor
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
@@ -245,11 +246,34 @@ class Producer:
 
     def produce(self, *, allow_empty: bool = False) -> MiniBlock | None:
         """Build, commit and publish one block from the ready queue; None if it would be
-        empty (unless ``allow_empty``)."""
+        empty (unless ``allow_empty``).
+
+        Every transaction taken from the ready queue ends the call answered or back in
+        the pool: included (sealed), dropped alone with its error (execution refused
+        it; the rest of the batch is mined), queued again (a nonce gap), or returned to
+        the front of the ready queue (it did not fit, the deadline came, or building
+        the block failed before the seal)."""
         pool = self.pool
         first = pool.next_ready()
         if first is None and not allow_empty:
             return None
+        taken: list[PoolTx] = []
+        if first is not None:
+            taken.append(first)
+        try:
+            return self._produce(first, taken, allow_empty)
+        except BaseException:
+            # Nothing was sealed: what this block took and did not settle goes back, in
+            # order, so no sender is left waiting on a transaction the pool forgot.
+            for entry in reversed(taken):
+                if not entry.removed and not entry.ready:
+                    pool.push_back(entry)
+            raise
+
+    def _produce(
+        self, first: PoolTx | None, taken: list[PoolTx], allow_empty: bool
+    ) -> MiniBlock | None:
+        pool = self.pool
         start = time.monotonic()
         deadline = start + self.block_time
         env = self.next_env()
@@ -258,29 +282,51 @@ class Producer:
         # Every ready transaction that fits the gas limit, in one batch: nothing can join
         # the pool while this synchronous code runs.
         batch: list[PoolTx] = []
-        room = env.gas_limit
+        max_blob_gas = self.rules.max_blob_gas_per_block
+        room, blob_room = env.gas_limit, max_blob_gas
         entry = first
         while entry is not None:
-            if entry.tx.gas_limit > room:
-                pool.push_back(entry)
-                break
-            room -= entry.tx.gas_limit
-            batch.append(entry)
+            blob_gas = GAS_PER_BLOB * len(entry.tx.blob_versioned_hashes)
+            if entry.tx.gas_limit > env.gas_limit or blob_gas > max_blob_gas:
+                # Not even an empty block holds it (the gas limit was lowered after
+                # admission): pushed back, it would head the queue forever and the
+                # miner would spin on a block it can never fill.
+                pool.drop(
+                    entry,
+                    TransactionRejected(
+                        f"exceeds block gas limit: have {entry.tx.gas_limit}, limit {env.gas_limit}"
+                        if entry.tx.gas_limit > env.gas_limit
+                        else f"blob gas limit exceeded: have {blob_gas}, limit {max_blob_gas}"
+                    ),
+                )
+            else:
+                if entry.tx.gas_limit > room or blob_gas > blob_room:
+                    pool.push_back(entry)
+                    break
+                room -= entry.tx.gas_limit
+                blob_room -= blob_gas
+                batch.append(entry)
             entry = pool.next_ready()
+            if entry is not None:
+                taken.append(entry)
         if batch:
             results = self.executor.execute(
                 env, self.db.head, self.rules, [p.tx for p in batch], progress, deadline
             )
             for entry, result in zip(batch, results, strict=False):
-                if isinstance(result, GasLimitExceeded):
-                    pool.push_back(entry)
+                if isinstance(result, NonceTooHigh):
+                    # A gap opened after admission (an earlier nonce of its sender was
+                    # dropped above, or a dev edit lowered the nonce): it waits queued.
+                    pool.requeue(entry)
                 elif isinstance(result, InvalidTransaction):
-                    pool.drop(entry, result)
+                    # The batch was sized to fit, so a gas-limit error is permanent too.
+                    pool.drop(entry, TransactionRejected(str(result)))
                 else:
                     included.append((entry, result))
             # What the deadline left unrun goes back to the front, in arrival order.
             for entry in reversed(batch[len(results) :]):
                 pool.push_back(entry)
+        taken[:] = [entry for entry, _ in included]  # the rest is settled
         if not included and not allow_empty:
             self.pool.on_block()
             return None
@@ -290,6 +336,7 @@ class Producer:
         if self.edits:  # the block carries them now: the persisted copy goes with the seal
             records[CF_CHAIN_META] = {EDITS_RECORD: None}
         self.db.commit(block.number, prepared, records)  # the seal
+        taken.clear()  # sealed: nothing to give back from here on
         self.chain.appended(block)
         if self.edits:
             self.edits.clear()

@@ -20,12 +20,13 @@ Typical use by the sequencer::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Final
 
 import sha3
 
-from statedb.backend import Backend, Batch, MemoryBackend, RocksBackend
+from statedb.backend import Backend, Batch, MemoryBackend, RocksBackend, create_atomically
 from statedb.commitment import Commitment, CommitmentUpdate
 from statedb.errors import (
     BlockOrderError,
@@ -154,12 +155,27 @@ class StateDB:
         *,
         history_window: int = DEFAULT_HISTORY_WINDOW,
         sync: bool = False,
+        initialize: Callable[[StateDB], None] | None = None,
     ) -> StateDB:
         """Open (or create) the database in directory ``path``.
 
         ``sync=True`` fsyncs the WAL on every commit (survives power loss, not only a
         killed process).
+
+        ``initialize`` makes creation atomic: when ``path`` is missing or empty, the
+        database is built in a temporary sibling, ``initialize`` writes its first
+        records (the genesis block) there, and it is renamed to ``path`` only then
+        (``backend.create_atomically``). A process killed during a first start leaves
+        no ``path`` or a complete one, never a database without its first block.
         """
+        if initialize is not None:
+
+            def build(temp: Path) -> None:
+                # sync: the first records are fsynced before the rename publishes them.
+                with cls.open(temp, history_window=history_window, sync=True) as db:
+                    initialize(db)
+
+            create_atomically(Path(path), build)
         backend = RocksBackend(path, sync=sync)
         try:
             return cls(backend, history_window=history_window)

@@ -205,6 +205,64 @@ def validate_static(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
         raise GasLimitExceeded(
             f"transaction gas limit too high (cap: {rules.tx_gas_limit_cap}, tx: {tx.gas_limit})"
         )
+    if tx.tx_type >= 2 and tx.max_fee_per_gas < tx.max_priority_fee_per_gas:
+        raise PriorityFeeTooHigh("max priority fee per gas higher than max fee per gas")
+    if tx.tx_type == 3:
+        _validate_blob_hashes(tx.blob_versioned_hashes, rules)
+    if tx.tx_type in (3, 4) and tx.to is None:
+        raise InvalidTransaction(f"transaction type {tx.tx_type} cannot create a contract")
+    if tx.tx_type == 4 and not tx.authorization_list:
+        raise AuthorizationListError("EIP-7702 transaction with empty auth list")
+    return gas, floor
+
+
+def _validate_blob_hashes(hashes: Sequence[bytes], rules: ForkRules) -> None:
+    count = len(hashes)
+    if count == 0:
+        raise BlobError("blob transaction missing blob hashes")
+    # The per-transaction limit (EIP-7594, Osaka) or, before it, what one block holds:
+    # a transaction over either can never be included.
+    limit = rules.max_blob_gas_per_block // GAS_PER_BLOB
+    if rules.max_blobs_per_tx is not None:
+        limit = min(limit, rules.max_blobs_per_tx)
+    if count > limit:
+        raise BlobError(f"too many blobs in transaction: have {count}, max {limit}")
+    for versioned_hash in hashes:
+        if len(versioned_hash) != 32 or versioned_hash[0] != VERSIONED_HASH_VERSION_KZG:
+            raise BlobError("blob versioned hash has an invalid version")
+
+
+def validate_stateless(
+    tx: TransactionLike,
+    rules: ForkRules,
+    *,
+    gas_limit: int,
+    base_fee: int,
+    blob_base_fee: int,
+    check_base_fee: bool = True,
+) -> tuple[int, int]:
+    """Every rule that reads no state: ``validate_static``'s, then the block's gas limit,
+    base fee and blob base fee. Returns (intrinsic gas, calldata floor).
+
+    The one stateless check: execution starts with it (the block's values) and the pool
+    admits with it (the next block's values), so a transaction the pool took fails it at
+    execution only if those values moved in between. ``check_base_fee=False`` as in
+    ``execute_transaction``; the blob fee is checked either way."""
+    gas, floor = validate_static(tx, rules)
+    if tx.gas_limit > gas_limit:
+        raise GasLimitExceeded(f"exceeds block gas limit: have {tx.gas_limit}, limit {gas_limit}")
+    if check_base_fee:
+        cap = tx.max_fee_per_gas if tx.tx_type >= 2 else tx.gas_price
+        if cap < base_fee:
+            raise FeeCapTooLow(
+                f"max fee per gas less than block base fee: address {'0x' + tx.sender.hex()}, "
+                f"maxFeePerGas: {cap}, baseFee: {base_fee}"
+            )
+    if tx.tx_type == 3 and tx.max_fee_per_blob_gas < blob_base_fee:
+        raise BlobError(
+            f"max fee per blob gas less than block blob gas fee: address "
+            f"{'0x' + tx.sender.hex()} have {tx.max_fee_per_blob_gas}, want {blob_base_fee}"
+        )
     return gas, floor
 
 
@@ -216,57 +274,26 @@ def _validate_against_block(
     block_gas_used: int,
     block_blob_gas_used: int,
     check_sender_code: bool = True,
-    check_base_fee: bool = True,
 ) -> tuple[int, int]:
-    """Rules against the block and the sender; returns (effective gas price, blob gas).
+    """Rules against the block's running totals and the sender, after
+    ``validate_stateless``; returns (effective gas price, blob gas).
 
-    ``check_base_fee=False`` (simulation without fee fields, revm's ``disable_base_fee``):
-    a fee cap below the base fee is allowed and the price paid is the cap, while BASEFEE
-    still reads the block's base fee."""
+    With ``check_base_fee=False`` there (simulation without fee fields, revm's
+    ``disable_base_fee``) a fee cap below the base fee is allowed and the price paid
+    is the cap, while BASEFEE still reads the block's base fee."""
     if tx.gas_limit > block.gas_limit - block_gas_used:
         raise GasLimitExceeded("gas limit reached")
     blob_gas = GAS_PER_BLOB * len(tx.blob_versioned_hashes)
     if blob_gas > rules.max_blob_gas_per_block - block_blob_gas_used:
         raise BlobError("blob gas limit exceeded")
     if tx.tx_type >= 2:
-        if tx.max_fee_per_gas < tx.max_priority_fee_per_gas:
-            raise PriorityFeeTooHigh("max priority fee per gas higher than max fee per gas")
-        if tx.max_fee_per_gas < block.base_fee and check_base_fee:
-            raise FeeCapTooLow(
-                f"max fee per gas less than block base fee: maxFeePerGas: {tx.max_fee_per_gas}, "
-                f"baseFee: {block.base_fee}"
-            )
         effective_gas_price = min(tx.max_priority_fee_per_gas + block.base_fee, tx.max_fee_per_gas)
         max_gas_fee = tx.gas_limit * tx.max_fee_per_gas
     else:
-        if tx.gas_price < block.base_fee and check_base_fee:
-            raise FeeCapTooLow(
-                f"max fee per gas less than block base fee: maxFeePerGas: {tx.gas_price}, "
-                f"baseFee: {block.base_fee}"
-            )
         effective_gas_price = tx.gas_price
         max_gas_fee = tx.gas_limit * tx.gas_price
     if tx.tx_type == 3:
-        count = len(tx.blob_versioned_hashes)
-        if count == 0:
-            raise BlobError("blob transaction missing blob hashes")
-        if rules.max_blobs_per_tx is not None and count > rules.max_blobs_per_tx:
-            raise BlobError(
-                f"too many blobs in transaction: have {count}, max {rules.max_blobs_per_tx}"
-            )
-        for versioned_hash in tx.blob_versioned_hashes:
-            if len(versioned_hash) != 32 or versioned_hash[0] != VERSIONED_HASH_VERSION_KZG:
-                raise BlobError("blob versioned hash has an invalid version")
-        if tx.max_fee_per_blob_gas < block.blob_base_fee:
-            raise BlobError(
-                f"max fee per blob gas less than block blob gas fee: have {tx.max_fee_per_blob_gas}, "
-                f"want {block.blob_base_fee}"
-            )
         max_gas_fee += blob_gas * tx.max_fee_per_blob_gas
-    if tx.tx_type in (3, 4) and tx.to is None:
-        raise InvalidTransaction(f"transaction type {tx.tx_type} cannot create a contract")
-    if tx.tx_type == 4 and not tx.authorization_list:
-        raise AuthorizationListError("EIP-7702 transaction with empty auth list")
     account = state.get_account(tx.sender)
     nonce = 0 if account is None else account.nonce
     if nonce > tx.nonce:
@@ -296,8 +323,21 @@ def validate_transaction(
     block_blob_gas_used: int = 0,
 ) -> None:
     """Raise ``InvalidTransaction`` if ``tx`` cannot be included; change nothing."""
-    validate_static(tx, rules)
+    _validate_stateless_for(tx, block, rules)
     _validate_against_block(tx, block, TxState(state), rules, block_gas_used, block_blob_gas_used)
+
+
+def _validate_stateless_for(
+    tx: TransactionLike, block: BlockEnv, rules: ForkRules, check_base_fee: bool = True
+) -> tuple[int, int]:
+    return validate_stateless(
+        tx,
+        rules,
+        gas_limit=block.gas_limit,
+        base_fee=block.base_fee,
+        blob_base_fee=block.blob_base_fee,
+        check_base_fee=check_base_fee,
+    )
 
 
 # ------------------------------------------------------------------- execute
@@ -361,17 +401,10 @@ def execute_transaction(
     eth_call does (calls "from" a contract are common in tests and simulations).
     ``engine`` runs contract code (``jit.compiler.Engine.run``); None interprets.
     """
-    intrinsic, floor = validate_static(tx, rules)
+    intrinsic, floor = _validate_stateless_for(tx, block, rules, check_base_fee)
     state = TxState(reader, engine)
     effective_gas_price, blob_gas = _validate_against_block(
-        tx,
-        block,
-        state,
-        rules,
-        block_gas_used,
-        block_blob_gas_used,
-        check_sender_code,
-        check_base_fee,
+        tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
     )
     sender = tx.sender
 

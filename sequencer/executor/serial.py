@@ -5,11 +5,14 @@ Each transaction sees every earlier one, including the coinbase fee credit,
 which is applied per transaction so ``BALANCE(coinbase)`` is exact (DESIGN §3
 defers it to the seal; see docs/architecture.md for why the serial oracle must not).
 Contract code runs on the node's engine (``jit.compiler.Engine.runner``; None
-interprets).
+interprets). A transaction that raises anything but ``InvalidTransaction`` (a bug)
+is reported as invalid with the error logged, so it is dropped alone and the rest
+of the batch is still mined.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +26,8 @@ from jit.forks import ForkRules
 from sequencer.types.transactions import Transaction
 from statedb.types import Hash32, StateDiff, StateReader
 from statedb.views import OverlayView
+
+log = logging.getLogger("hummingbird.executor")
 
 
 @dataclass(slots=True)
@@ -88,6 +93,10 @@ class SerialExecutor:
                 )
             except InvalidTransaction as error:
                 results.append(error)
+                continue
+            except Exception as error:  # a bug; only this transaction pays for it
+                log.exception("executing transaction 0x%s failed", tx.hash.hex())
+                results.append(InvalidTransaction(f"internal error executing transaction: {error}"))
                 continue
             progress.diff.merge(outcome.diff)
             if outcome.fee_credit:

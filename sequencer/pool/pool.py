@@ -7,10 +7,17 @@ Owns which transactions wait and in what order the producer gets them:
   within a sender); a later nonce waits *queued* until the gap closes;
 - a transaction with the same sender and nonce as a waiting one replaces it
   only with both fee fields raised by at least 10% (geth's price bump);
+- admission runs execution's own stateless check (``validate_stateless``: type,
+  intrinsic gas, caps, blob hashes, authorization list, and the next block's gas
+  limit, base fee and blob base fee), so what the pool takes passes those checks
+  at execution too unless the block's values moved in between;
 - admission errors use geth's wording (DESIGN §8): ``already known``, ``nonce
   too low``, ``replacement transaction underpriced``, ``insufficient funds for
   gas * price + value``, ``max fee per gas less than block base fee``,
-  ``intrinsic gas too low``, ``exceeds block gas limit``, ``txpool is full``.
+  ``intrinsic gas too low``, ``exceeds block gas limit``, ``txpool is full``;
+- every waiting transaction leaves through ``_forget`` (mined, dropped, replaced,
+  evicted, cleared), which also deletes its on-disk record when it has one
+  (``sequencer.pool.persist``); ``persist`` writes one.
 
 Single-threaded: called only from the event loop that also runs the producer.
 """
@@ -23,10 +30,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from jit.evm.exceptions import InvalidTransaction
-from jit.evm.transaction import validate_static
+from jit.evm.transaction import validate_stateless
 from jit.forks import ForkRules
 from sequencer.config import PoolLimits
 from sequencer.errors import TransactionRejected
+from sequencer.pool.persist import PoolStore
 from sequencer.types.transactions import Transaction
 from statedb.types import Account, Address, Hash32
 
@@ -57,16 +65,22 @@ class Included:
 
 
 class PoolTx:
-    """A waiting transaction and the future its sender may await (slotted, mutable)."""
+    """A waiting transaction and the future its sender may await (slotted, mutable).
 
-    __slots__ = ("done", "raw", "ready", "removed", "tx")
+    ``done`` resolves with ``Included`` when the transaction is sealed, with None when
+    it stops waiting for a block without leaving the pool (an earlier nonce of its
+    sender was dropped: it waits queued now, and its sender is answered as a queued
+    transaction is), or with the error that removed it."""
+
+    __slots__ = ("done", "raw", "ready", "removed", "stored", "tx")
 
     def __init__(self, tx: Transaction, raw: bytes) -> None:
         self.tx = tx
         self.raw = raw  # the canonical encoding as received: blocks store it as is
         self.ready = False
         self.removed = False
-        self.done: asyncio.Future[Included] | None = None
+        self.stored = False  # has an on-disk record (``TxPool.persist``)
+        self.done: asyncio.Future[Included | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +106,21 @@ class TxPool:
         gas_limit: Callable[[], int],
         rules: Callable[[], ForkRules],
         chain_id: int,
+        *,
+        blob_base_fee: Callable[[], int] = lambda: 1,
+        store: PoolStore | None = None,
     ) -> None:
+        """``base_fee``, ``gas_limit`` and ``blob_base_fee`` give the next block's values
+        (the default blob base fee is EIP-4844's minimum; the node passes the real one).
+        ``store`` keeps the acknowledged transactions on disk (None: memory only)."""
         self.limits = limits
         self._account = account
         self._base_fee = base_fee
         self._gas_limit = gas_limit
+        self._blob_base_fee = blob_base_fee
         self._rules = rules
         self._chain_id = chain_id
+        self.store = store
         self._senders: dict[Address, _Sender] = {}
         self._by_hash: dict[Hash32, PoolTx] = {}
         self._ready: deque[PoolTx] = deque()
@@ -121,19 +143,15 @@ class TxPool:
                 f"invalid chain id for signer: have {tx.chain_id} want {self._chain_id}"
             )
         try:
-            validate_static(tx, self._rules())
+            validate_stateless(
+                tx,
+                self._rules(),
+                gas_limit=self._gas_limit(),
+                base_fee=self._base_fee(),
+                blob_base_fee=self._blob_base_fee(),
+            )
         except InvalidTransaction as error:
             raise TransactionRejected(str(error)) from None
-        if tx.gas_limit > self._gas_limit():
-            raise TransactionRejected("exceeds block gas limit")
-        if tx.tx_type >= 2 and tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
-            raise TransactionRejected("max priority fee per gas higher than max fee per gas")
-        base_fee = self._base_fee()
-        if fee_cap(tx) < base_fee:
-            raise TransactionRejected(
-                f"max fee per gas less than block base fee: address 0x{tx.sender.hex()}, "
-                f"maxFeePerGas: {fee_cap(tx)}, baseFee: {base_fee}"
-            )
         account = self._account(tx.sender)
         state_nonce = account.nonce if account else 0
         if tx.nonce < state_nonce:
@@ -168,6 +186,10 @@ class TxPool:
             # no longer.
             existing.removed = True
             del self._by_hash[existing.tx.hash]
+            if existing.stored:
+                existing.stored = False
+                if self.store is not None:
+                    self.store.delete(existing.tx.hash)
             if existing.ready:
                 existing.ready = False
                 entry.ready = True
@@ -230,24 +252,47 @@ class TxPool:
             entry.done.set_result(Included(block_number, index, success, output))
 
     def drop(self, entry: PoolTx, error: Exception) -> None:
-        """Execution refused ``entry``: drop it and demote the sender's later nonces."""
+        """Execution refused ``entry``: drop it (its sender gets ``error``) and demote the
+        sender's later nonces to queued."""
         sender = self._senders.get(entry.tx.sender)
         self._remove(entry, error)
         if sender is None:
             return
-        nonce = entry.tx.nonce
+        self._demote_from(sender, entry.tx.nonce)
+        if not sender.txs:
+            self._senders.pop(entry.tx.sender, None)  # _forget may have removed it already
+
+    def requeue(self, entry: PoolTx) -> None:
+        """Execution found a nonce gap before ``entry`` (taken by ``next_ready``): it stays
+        in the pool, queued, with the sender's later nonces; its sender is answered as a
+        queued transaction's is."""
+        sender = self._senders.get(entry.tx.sender)
+        if entry.removed or sender is None or sender.txs.get(entry.tx.nonce) is not entry:
+            return
+        entry.ready = False
+        self._demote_from(sender, entry.tx.nonce)
+        if entry.done is not None and not entry.done.done():
+            entry.done.set_result(None)
+
+    def _demote_from(self, sender: _Sender, nonce: int) -> None:
+        """Nonce ``nonce`` of ``sender`` is not executable now: everything after it waits
+        queued. A sender waiting on a demoted ready transaction is answered now (as a
+        queued one is), not kept waiting for a block that may never come; one taken for
+        the block being built gets its answer from that block."""
         for later in sorted(n for n in sender.txs if n > nonce):
             waiting = sender.txs[later]
             if waiting.ready:
                 waiting.ready = False
                 self._ready_count -= 1
+                if waiting.done is not None and not waiting.done.done():
+                    waiting.done.set_result(None)
         sender.next_nonce = min(sender.next_nonce, nonce)
-        if not sender.txs:
-            self._senders.pop(entry.tx.sender, None)  # _forget may have removed it already
+        if not self._ready_count:
+            self.has_ready.clear()
 
     def on_block(self) -> None:
-        """After a block: re-derive readiness from state nonces (cheap: only senders with
-        waiting transactions), drop what became stale."""
+        """After a block or a state edit: re-derive readiness from state nonces (cheap:
+        only senders with waiting transactions), drop what became stale."""
         for address, sender in list(self._senders.items()):
             account = self._account(address)
             nonce = account.nonce if account else 0
@@ -258,16 +303,37 @@ class TxPool:
                     TransactionRejected(f"nonce too low: next nonce {nonce}, tx nonce {stale}"),
                 )
             if not sender.txs:
-                del self._senders[address]
+                self._senders.pop(address, None)  # _forget may have removed it already
                 continue
             if sender.next_nonce < nonce:
                 sender.next_nonce = nonce
+            else:
+                # Every nonce from the state's to ``next_nonce`` was made ready and waits;
+                # a hole (a dev edit lowered the nonce) sends what follows back to queued,
+                # or execution would refuse it with "nonce too high" block after block.
+                for gap in range(nonce, sender.next_nonce):
+                    if gap not in sender.txs:
+                        self._demote_from(sender, gap)
+                        break
             self._promote(sender)
         if self._ready_count:
             self.has_ready.set()
 
+    def persist(self, entry: PoolTx, *, unsigned: bool = False) -> None:
+        """Stage ``entry``'s on-disk record (the caller awaits ``store.written()`` before
+        acknowledging it). ``unsigned``: an impersonated transaction, reloaded with its
+        claimed sender. No-op without a store, or once stored or removed."""
+        if self.store is None or entry.stored or entry.removed:
+            return
+        entry.stored = True
+        self.store.put(entry.tx, entry.raw, unsigned=unsigned)
+
     def _forget(self, entry: PoolTx) -> None:
         entry.removed = True
+        if entry.stored:
+            entry.stored = False
+            if self.store is not None:
+                self.store.delete(entry.tx.hash)
         self._by_hash.pop(entry.tx.hash, None)
         sender = self._senders.get(entry.tx.sender)
         if sender is not None and sender.txs.get(entry.tx.nonce) is entry:
