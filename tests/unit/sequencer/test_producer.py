@@ -10,7 +10,10 @@ from sequencer.types.transactions import Transaction, sign_transaction
 
 
 def test_transaction_that_does_not_fit_goes_to_the_next_block_once() -> None:
-    node = Node(NodeConfig(chain=ChainConfig(gas_limit=50_000), data_dir=None, accounts=3))
+    # a long block time: only the gas limit, never a slow machine, may close the block
+    node = Node(
+        NodeConfig(chain=ChainConfig(gas_limit=50_000), data_dir=None, accounts=3, block_time=5.0)
+    )
     try:
         txs = [
             sign_transaction(
