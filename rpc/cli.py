@@ -82,15 +82,22 @@ def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _duration(text: str) -> float:
-    """``10ms``, ``0.5s``, ``2`` (seconds, like anvil's --block-time)."""
+def _seconds(text: str) -> float | None:
+    """``10ms``, ``0.5s``, ``2`` (seconds) in seconds; None when it has another form."""
     match = _DURATION.match(text.strip())
     if match is None:
+        return None
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else value
+
+
+def _duration(text: str) -> float:
+    """``10ms``, ``0.5s``, ``2`` (seconds, like anvil's --block-time)."""
+    seconds = _seconds(text)
+    if seconds is None:
         raise argparse.ArgumentTypeError(
             f"block time must look like 10ms, 0.5s or 2 (seconds), got {text!r}"
         )
-    value = float(match.group(1))
-    seconds = value / 1000 if match.group(2) == "ms" else value
     if not 0 < seconds <= 3600:
         raise argparse.ArgumentTypeError(f"block time must be in (0, 3600] seconds, got {text!r}")
     return seconds
@@ -358,13 +365,11 @@ def _interval(text: str) -> float:
 
 def _rpc_timeout(text: str) -> float:
     """``5s``, ``500ms``, ``2`` (seconds), like geth's --rpc.evmtimeout."""
-    match = _DURATION.match(text.strip())
-    if match is None:
+    seconds = _seconds(text)
+    if seconds is None:
         raise argparse.ArgumentTypeError(
             f"RPC timeout must look like 5s, 500ms or 2 (seconds), got {_shown(text)}"
         )
-    value = float(match.group(1))
-    seconds = value / 1000 if match.group(2) == "ms" else value
     if not 0.001 <= seconds <= MAX_RPC_TIMEOUT:
         raise argparse.ArgumentTypeError(
             f"RPC timeout must be in 1ms..{MAX_RPC_TIMEOUT:g}s, got {_shown(text)}"

@@ -26,7 +26,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, TypeVar
 
 from jit.compiler import Engine
 from jit.evm.frame import BlockEnv, Evm
@@ -77,6 +77,8 @@ from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, 
 from statedb.views import OverlayView
 
 log = logging.getLogger("hummingbird.node")
+
+T = TypeVar("T")
 
 META_CHAIN_ID: Final = b"chain_id"
 META_FORK: Final = b"fork"
@@ -712,6 +714,12 @@ class Node:
             self.config.rpc_gas_cap,
         )
 
+    async def _off_loop(self, number: int, job: Callable[[Simulator], T]) -> T:
+        """``job`` on the simulation worker, given a simulator pinned to block ``number``
+        now (on the loop), under the RPC timeout."""
+        sim = self._pinned_simulator(number)
+        return await self.simulation_worker.run(lambda: job(sim))
+
     def _simulation_runner(self) -> CodeRunner | None:
         """The code runner for the worker threads: each thread's own engine."""
         if self.engine.runner is None:  # interpreter mode
@@ -738,9 +746,8 @@ class Node:
         overrides: dict[Address, AccountOverride] | None = None,
         block_override: BlockOverride | None = None,
     ) -> bytes:
-        sim = self._pinned_simulator(number)
-        return await self.simulation_worker.run(
-            lambda: sim.call(request, number, overrides, block_override)
+        return await self._off_loop(
+            number, lambda sim: sim.call(request, number, overrides, block_override)
         )
 
     async def estimate_gas(
@@ -750,9 +757,8 @@ class Node:
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> int:
-        sim = self._pinned_simulator(number)
-        return await self.simulation_worker.run(
-            lambda: sim.estimate_gas(request, number, overrides, block_override)
+        return await self._off_loop(
+            number, lambda sim: sim.estimate_gas(request, number, overrides, block_override)
         )
 
     async def create_access_list(
@@ -762,9 +768,8 @@ class Node:
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None]:
-        sim = self._pinned_simulator(number)
-        return await self.simulation_worker.run(
-            lambda: sim.create_access_list(request, number, overrides, block_override)
+        return await self._off_loop(
+            number, lambda sim: sim.create_access_list(request, number, overrides, block_override)
         )
 
     async def simulate_v1(
@@ -776,11 +781,11 @@ class Node:
         trace_transfers: bool = False,
     ) -> list[SimulatedBlock]:
         """eth_simulateV1: simulated blocks on top of block ``number``; commits nothing."""
-        sim = self._pinned_simulator(number)
-        return await self.simulation_worker.run(
-            lambda: simulate_v1(
+        return await self._off_loop(
+            number,
+            lambda sim: simulate_v1(
                 sim, number, specs, validation=validation, trace_transfers=trace_transfers
-            )
+            ),
         )
 
     # ------------------------------------------------------------ dev: mining
@@ -921,9 +926,8 @@ class Node:
             raise InvalidInput(f"amount must be in 0..2**256-1, got {value!r}")
         request = CallRequest(to=token, data=query)
         number = self.chain.head_number
-        sim = self._pinned_simulator(number)
 
-        def find_slot() -> int | None:
+        def find_slot(sim: Simulator) -> int | None:
             access_list, _, _ = sim.create_access_list(request, number, None, None)
             for address, slots in access_list:
                 if address != token:
@@ -938,7 +942,7 @@ class Node:
                         return slot
             return None
 
-        slot = await self.simulation_worker.run(find_slot)
+        slot = await self._off_loop(number, find_slot)
         if slot is None:
             raise NodeError(f"Unable to set ERC20 {what}, no slot found", code=-32603)
         self.edit_state(token, storage=(slot, value))

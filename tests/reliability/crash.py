@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ import orjson
 from sequencer.config import DEFAULT_MNEMONIC
 from sequencer.genesis import dev_accounts
 from sequencer.types.transactions import Transaction, sign_transaction
+from tests.integration.node_process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHAIN_ID = 31337
@@ -96,12 +96,6 @@ class Acked:
     sender: bytes
     nonce: int
     queued: bool
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class NodeProcess:
