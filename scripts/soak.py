@@ -195,6 +195,10 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
         "mined_per_s": round(mined / elapsed, 1),
         "latency_first_window": _pct(first),
         "latency_last_window": _pct(last),
+        "per_minute": [
+            {"minute": m, **_pct([s for t, s in latencies if m * 60 <= t < (m + 1) * 60])}
+            for m in range(int(args.minutes))
+        ],
         "samples": samples,
     }
     if first and last:
@@ -203,6 +207,15 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
         out["rss_mb"] = {"first": rss[0], "last": rss[-1], "max": max(rss)}
     if settled:
         out["rss_growth_after_first_window"] = round(settled[-1] / settled[0] - 1, 4)
+    # RocksDB's memory budget (memtables, block cache: statedb/keys.py) fills over the
+    # first minutes at this write rate; growth after it is what a leak would show.
+    warm = [
+        s["rss_mb"]
+        for s in samples
+        if s["rss_mb"] is not None and s["t_s"] >= args.rss_warmup_min * 60
+    ]
+    if warm:
+        out["rss_growth_after_warmup"] = round(warm[-1] / warm[0] - 1, 4)
     return out
 
 
@@ -229,6 +242,9 @@ def main() -> int:
     parser.add_argument("--tick-ms", type=float, default=20.0)
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--window-min", type=float, default=5.0)
+    parser.add_argument(
+        "--rss-warmup-min", type=float, default=15.0, help="also report RSS growth from here"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()

@@ -33,6 +33,7 @@ from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
+from sequencer.builder import BlockBuilder, next_base_fee, next_excess_blob_gas
 from sequencer.chain import Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
@@ -49,7 +50,7 @@ from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import PerThread, SimulationWorker
 from sequencer.pool import Included, PoolStore, PoolTx, TxPool
-from sequencer.producer import BlockParams, Producer, next_base_fee, next_excess_blob_gas
+from sequencer.producer import BlockParams, Producer
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
@@ -63,7 +64,6 @@ from sequencer.types.blocks import (
     ZERO_HASH,
     Header,
     MiniBlock,
-    block_size,
 )
 from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
 from sequencer.types.transactions import (
@@ -248,11 +248,10 @@ class Node:
         """Commit the genesis block into ``db`` (empty)."""
         chain = self.config.chain
         diff = genesis_alloc(self.accounts, self.config.balance)
-        prepared = db.prepare(diff)
         header = Header(
             parent_hash=ZERO_HASH,
             coinbase=chain.coinbase,
-            state_root=prepared.state_root,
+            state_root=ZERO_HASH,  # computed by the builder
             transactions_root=EMPTY_TRIE_ROOT,
             receipts_root=EMPTY_TRIE_ROOT,
             logs_bloom=EMPTY_BLOOM,
@@ -267,13 +266,14 @@ class Node:
             parent_beacon_block_root=ZERO_HASH,
             requests_hash=EMPTY_REQUESTS_HASH,
         )
-        block = MiniBlock(header, header.hash(), (), (), block_size(header, ()), ())
+        sealed = BlockBuilder(db, self.rules).genesis(diff, header)
+        block = sealed.block
         records = Chain(db).records(block)
         records[CF_CHAIN_META] = {
             META_CHAIN_ID: str(chain.chain_id).encode(),
             META_FORK: chain.fork.name.lower().encode(),
         }
-        db.commit(0, prepared, records)
+        db.commit(0, sealed.prepared, records)
 
     def _check_resumed(self) -> None:
         stored = self.chain.meta(META_CHAIN_ID)

@@ -15,43 +15,33 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Container, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jit.evm.exceptions import InvalidTransaction
-from jit.evm.frame import BlockEnv
 from jit.evm.state import CodeRunner
-from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
+from jit.evm.transaction import TxOutcome, execute_transaction
 from jit.forks import ForkRules
 from sequencer.types.transactions import Transaction
-from statedb.types import Hash32, StateDiff, StateReader
-from statedb.views import OverlayView
+from statedb.types import Hash32
+
+if TYPE_CHECKING:
+    from sequencer.builder import OpenBlock
 
 log = logging.getLogger("hummingbird.executor")
-
-
-@dataclass(slots=True)
-class BlockProgress:
-    """The open block's running totals; ``diff`` is everything applied so far."""
-
-    diff: StateDiff = field(default_factory=StateDiff)
-    gas_used: int = 0
-    blob_gas_used: int = 0
 
 
 class Executor(Protocol):
     def execute(
         self,
-        block: BlockEnv,
-        base: StateReader,
+        block: OpenBlock,
         rules: ForkRules,
         batch: Sequence[Transaction],
-        progress: BlockProgress,
         deadline: float,
     ) -> list[TxOutcome | InvalidTransaction]:
         """Run a prefix of ``batch`` (at least one transaction, then until ``deadline``,
-        a ``time.monotonic()`` value); one result per transaction run, in order.
-        Included outcomes are folded into ``progress``; invalid ones change nothing."""
+        a ``time.monotonic()`` value) on ``block``; one result per transaction run, in
+        order. Each included outcome is folded with ``block.apply`` before the next
+        transaction's result counts; invalid ones change nothing."""
         ...
 
 
@@ -66,16 +56,14 @@ class SerialExecutor:
 
     def execute(
         self,
-        block: BlockEnv,
-        base: StateReader,
+        block: OpenBlock,
         rules: ForkRules,
         batch: Sequence[Transaction],
-        progress: BlockProgress,
         deadline: float,
     ) -> list[TxOutcome | InvalidTransaction]:
-        view = OverlayView(base, progress.diff)
+        view = block.state
+        env = block.env
         results: list[TxOutcome | InvalidTransaction] = []
-        coinbase = block.coinbase
         engine = self.engine
         for tx in batch:
             if results and time.monotonic() >= deadline:
@@ -83,11 +71,11 @@ class SerialExecutor:
             try:
                 outcome = execute_transaction(
                     tx,
-                    block,
+                    env,
                     view,
                     rules,
-                    block_gas_used=progress.gas_used,
-                    block_blob_gas_used=progress.blob_gas_used,
+                    block_gas_used=block.gas_used,
+                    block_blob_gas_used=block.blob_gas_used,
                     check_sender_code=tx.hash not in self.unsigned,
                     engine=engine,
                 )
@@ -98,10 +86,6 @@ class SerialExecutor:
                 log.exception("executing transaction 0x%s failed", tx.hash.hex())
                 results.append(InvalidTransaction(f"internal error executing transaction: {error}"))
                 continue
-            progress.diff.merge(outcome.diff)
-            if outcome.fee_credit:
-                progress.diff.merge(coinbase_credit_diff(view, coinbase, outcome.fee_credit))
-            progress.gas_used += outcome.gas_used
-            progress.blob_gas_used += outcome.blob_gas_used
+            block.apply(outcome)
             results.append(outcome)
         return results

@@ -19,7 +19,7 @@ from typing import Final
 from jit import rlp
 from jit.rlp import decode_uint
 from sequencer.types.transactions import Transaction, decode_transaction
-from statedb.types import Address, Hash32, keccak256
+from statedb.types import Address, Hash32, StateDiff, keccak256
 
 EMPTY_OMMERS_HASH: Final = keccak256(rlp.encode([]))
 # EIP-7685: the requests hash of a block with no requests.
@@ -230,7 +230,13 @@ def bloom_may_contain(bloom: bytes, value: bytes) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class MiniBlock:
-    """A sealed block: what the producer publishes and what every reader is fed."""
+    """A sealed block: what the producer publishes and what every reader is fed.
+
+    ``diff`` is the block's normalised state change (only real changes; wipes expanded
+    into zero writes of the slots that existed; a deleted account is None), read-only.
+    Every block the sequencer publishes carries it; a block decoded from the chain
+    records has None (the records keep pre-images, in the changesets, not the diff).
+    """
 
     header: Header
     hash: Hash32
@@ -238,6 +244,7 @@ class MiniBlock:
     receipts: tuple[Receipt, ...]
     size: int
     encoded: tuple[bytes, ...]  # each transaction's canonical encoding, in order
+    diff: StateDiff | None = field(default=None, compare=False, repr=False)
 
     @property
     def number(self) -> int:

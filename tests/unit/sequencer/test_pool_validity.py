@@ -11,15 +11,15 @@ import pytest
 import pytest_asyncio
 
 from jit.evm.exceptions import InvalidTransaction
-from jit.evm.frame import BlockEnv
 from jit.evm.transaction import TxOutcome
 from jit.forks import ForkRules
+from sequencer.builder import OpenBlock
 from sequencer.config import NodeConfig
 from sequencer.errors import TransactionRejected
-from sequencer.executor import BlockProgress, SerialExecutor
+from sequencer.executor import SerialExecutor
 from sequencer.node import Node
 from sequencer.types.transactions import AuthorizationTuple, Transaction, sign_transaction
-from statedb.types import Hash32, StateReader
+from statedb.types import Hash32
 
 TO = b"\x42" * 20
 BLOB_HASH = b"\x01" + b"\x00" * 31
@@ -215,11 +215,9 @@ class FailingExecutor(SerialExecutor):
 
     def execute(
         self,
-        block: BlockEnv,
-        base: StateReader,
+        block: OpenBlock,
         rules: ForkRules,
         batch: Sequence[Transaction],
-        progress: BlockProgress,
         deadline: float,
     ) -> list[TxOutcome | InvalidTransaction]:
         import sequencer.executor.serial as serial
@@ -233,7 +231,7 @@ class FailingExecutor(SerialExecutor):
 
         serial.execute_transaction = execute  # type: ignore[assignment]
         try:
-            return super().execute(block, base, rules, batch, progress, float("inf"))
+            return super().execute(block, rules, batch, float("inf"))
         finally:
             serial.execute_transaction = original
 
@@ -258,7 +256,7 @@ async def test_a_block_that_fails_before_its_seal_gives_everything_back(node: No
     every taken transaction to the ready queue; the next attempt mines them all."""
     keys = [account.private_key for account in node.accounts]
     txs = [transfer(key, 0) for key in keys[:3]]
-    post_block: Callable[..., bytes] = node.producer._post_block
+    post_block: Callable[..., bytes] = node.producer.builder._post_block
     failures = [RuntimeError("simulated failure before the seal")]
 
     def flaky(*args: object) -> bytes:
@@ -266,7 +264,7 @@ async def test_a_block_that_fails_before_its_seal_gives_everything_back(node: No
             raise failures.pop()
         return post_block(*args)
 
-    node.producer._post_block = flaky  # type: ignore[method-assign]
+    node.producer.builder._post_block = flaky  # type: ignore[method-assign, assignment]
     answers = await asyncio.wait_for(
         asyncio.gather(*(node.submit(tx, tx.encode()) for tx in txs)), 10
     )

@@ -1,0 +1,260 @@
+"""The block builder: one block from a parent, for every path that makes one.
+
+Owns the block's environment rules (EIP-1559 base fee, EIP-4844/7918 excess blob
+gas, EIP-7685 requests hash), the per-block system calls (EIP-4788 beacon root and
+EIP-2935 parent hash before the transactions, EIP-7002 withdrawal and EIP-7251
+consolidation requests after them), folding executor outcomes in order (state
+diff, coinbase fee credit, gas and blob gas) and assembling the sealed record:
+receipts, logs bloom, ordered-trie roots, the state root and the block's
+normalised state diff. It commits nothing: the producer commits and publishes,
+genesis commits its block 0, the pending preview throws its block away.
+
+Executors only compute outcomes; they call ``OpenBlock.apply`` for each included
+one, in block order, so the next transaction runs on the state the previous one
+left (the serial oracle's rule) whichever executor ran it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from jit.evm.frame import BlockEnv
+from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
+from jit.evm.state import CodeRunner
+from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_system_call
+from jit.forks import ForkRules
+from sequencer.genesis import (
+    BEACON_ROOTS_ADDRESS,
+    CONSOLIDATION_REQUEST_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+)
+from sequencer.trie import EMPTY_TRIE_ROOT, ordered_trie_root
+from sequencer.types.blocks import (
+    EMPTY_BLOOM,
+    EMPTY_REQUESTS_HASH,
+    ZERO_HASH,
+    ChainLog,
+    Header,
+    MiniBlock,
+    Receipt,
+    block_size,
+    encode_logs,
+    logs_bloom,
+)
+from sequencer.types.transactions import Transaction
+from statedb import PreparedBlock, StateDB
+from statedb.types import StateDiff, StateReader
+from statedb.views import OverlayView
+
+ELASTICITY_MULTIPLIER: Final = 2
+BASE_FEE_MAX_CHANGE_DENOMINATOR: Final = 8
+
+
+def next_base_fee(parent: Header) -> int:
+    """EIP-1559."""
+    target = parent.gas_limit // ELASTICITY_MULTIPLIER
+    base = parent.base_fee_per_gas
+    if parent.gas_used == target or target == 0:
+        return base
+    if parent.gas_used > target:
+        delta = base * (parent.gas_used - target) // target // BASE_FEE_MAX_CHANGE_DENOMINATOR
+        return base + max(delta, 1)
+    delta = base * (target - parent.gas_used) // target // BASE_FEE_MAX_CHANGE_DENOMINATOR
+    return base - delta
+
+
+def next_excess_blob_gas(parent: Header, rules: ForkRules) -> int:
+    """EIP-4844, with EIP-7918's reserve price from Osaka."""
+    target = rules.target_blob_gas_per_block
+    if parent.excess_blob_gas + parent.blob_gas_used < target:
+        return 0
+    if rules.eip7918 and BLOB_BASE_COST * parent.base_fee_per_gas > GAS_PER_BLOB * (
+        rules.blob_base_fee(parent.excess_blob_gas)
+    ):
+        schedule = rules.blob_schedule
+        return (
+            parent.excess_blob_gas
+            + parent.blob_gas_used * (schedule.max - schedule.target) // schedule.max
+        )
+    return parent.excess_blob_gas + parent.blob_gas_used - target
+
+
+def requests_hash(requests: list[bytes]) -> bytes:
+    """EIP-7685: sha256 over sha256(type || data) of each non-empty request list."""
+    digest = hashlib.sha256()
+    for request in requests:
+        if len(request) > 1:
+            digest.update(hashlib.sha256(request).digest())
+    return digest.digest()
+
+
+@dataclass(slots=True)
+class OpenBlock:
+    """A block being built (mutable; owned by one builder call chain).
+
+    ``diff`` is everything applied on top of ``base`` so far: pending dev edits, the
+    pre-block system calls, then each included transaction and its fee credit.
+    ``state`` reads ``base`` with ``diff`` on top; it follows ``diff`` as it grows.
+    """
+
+    env: BlockEnv
+    parent: MiniBlock
+    base: StateReader
+    diff: StateDiff = field(default_factory=StateDiff)
+    gas_used: int = 0
+    blob_gas_used: int = 0
+    state: OverlayView = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state = OverlayView(self.base, self.diff)
+
+    def apply(self, outcome: TxOutcome) -> None:
+        """Fold one included transaction, in block order: its state change, the
+        coinbase's fee credit (per transaction, so a later ``BALANCE(coinbase)`` is
+        exact), its gas and blob gas."""
+        self.diff.merge(outcome.diff)
+        if outcome.fee_credit:
+            self.diff.merge(coinbase_credit_diff(self.state, self.env.coinbase, outcome.fee_credit))
+        self.gas_used += outcome.gas_used
+        self.blob_gas_used += outcome.blob_gas_used
+
+
+@dataclass(frozen=True, slots=True)
+class Included:
+    """A transaction the block holds: its canonical encoding and what it did."""
+
+    tx: Transaction
+    raw: bytes
+    outcome: TxOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBlock:
+    """A built block and its staged state change (commit ``prepared`` to seal it)."""
+
+    block: MiniBlock
+    prepared: PreparedBlock
+
+
+class BlockBuilder:
+    """Builds blocks on top of ``db``'s head. Stateless between calls."""
+
+    def __init__(self, db: StateDB, rules: ForkRules, engine: CodeRunner | None = None) -> None:
+        self.db = db
+        self.rules = rules
+        self.engine = engine  # runs the system contracts' code (None: the interpreter)
+
+    def open(self, parent: MiniBlock, env: BlockEnv, edits: StateDiff | None = None) -> OpenBlock:
+        """Open the block after ``parent`` (the database head): ``edits`` (state changes
+        made outside transactions, e.g. dev methods) first, then the pre-block system
+        calls."""
+        block = OpenBlock(env, parent, self.db.head)
+        if edits:
+            block.diff.merge(edits)
+        calls = [(BEACON_ROOTS_ADDRESS, env.parent_beacon_block_root or ZERO_HASH)]
+        if self.rules.eip2935:
+            calls.append((HISTORY_STORAGE_ADDRESS, parent.hash))
+        for target, data in calls:
+            result = execute_system_call(
+                target, data, env, block.state, self.rules, engine=self.engine
+            )
+            if result is not None:
+                block.diff.merge(result.diff)
+        return block
+
+    def seal(self, block: OpenBlock, included: Sequence[Included]) -> SealedBlock:
+        """Run the post-block system calls and assemble the block; commits nothing."""
+        requests = self._post_block(block)
+        env = block.env
+        receipts: list[Receipt] = []
+        cumulative = 0
+        bloom = 0
+        for item in included:
+            outcome = item.outcome
+            cumulative += outcome.gas_used
+            logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
+            receipt_bloom = logs_bloom(logs) if logs else EMPTY_BLOOM
+            if logs:
+                bloom |= int.from_bytes(receipt_bloom, "big")
+            receipts.append(
+                Receipt(
+                    tx_type=item.tx.tx_type,
+                    status=1 if outcome.success else 0,
+                    cumulative_gas_used=cumulative,
+                    gas_used=outcome.gas_used,
+                    effective_gas_price=outcome.effective_gas_price,
+                    contract_address=outcome.contract_address,
+                    blob_gas_used=outcome.blob_gas_used,
+                    logs=logs,
+                    logs_bloom=receipt_bloom,
+                    logs_rlp=encode_logs(logs),
+                )
+            )
+        encoded = tuple(item.raw for item in included)
+        prepared = self.db.prepare(block.diff)
+        header = Header(
+            parent_hash=block.parent.hash,
+            coinbase=env.coinbase,
+            state_root=prepared.state_root,
+            transactions_root=ordered_trie_root(encoded),
+            receipts_root=ordered_trie_root([r.consensus_encoding() for r in receipts]),
+            logs_bloom=bloom.to_bytes(256, "big"),
+            number=env.number,
+            gas_limit=env.gas_limit,
+            gas_used=block.gas_used,
+            timestamp=env.timestamp,
+            base_fee_per_gas=env.base_fee,
+            withdrawals_root=EMPTY_TRIE_ROOT,
+            blob_gas_used=block.blob_gas_used,
+            excess_blob_gas=env.excess_blob_gas,
+            parent_beacon_block_root=env.parent_beacon_block_root or ZERO_HASH,
+            requests_hash=requests,
+            prev_randao=env.prev_randao,
+        )
+        sealed = MiniBlock(
+            header,
+            header.hash(),
+            tuple(item.tx for item in included),
+            tuple(receipts),
+            block_size(header, encoded),
+            encoded,
+            published_diff(prepared),
+        )
+        return SealedBlock(sealed, prepared)
+
+    def genesis(self, alloc: StateDiff, header: Header) -> SealedBlock:
+        """Block 0: ``alloc`` onto the empty database; ``header`` gives every field but
+        the state root, which is computed here."""
+        prepared = self.db.prepare(alloc)
+        sealed = replace(header, state_root=prepared.state_root)
+        block = MiniBlock(
+            sealed, sealed.hash(), (), (), block_size(sealed, ()), (), published_diff(prepared)
+        )
+        return SealedBlock(block, prepared)
+
+    def _post_block(self, block: OpenBlock) -> bytes:
+        if not self.rules.system_requests:
+            return EMPTY_REQUESTS_HASH
+        requests: list[bytes] = [b"\x00"]  # EIP-6110 deposits: no deposit contract here
+        for kind, target in ((1, WITHDRAWAL_REQUEST_ADDRESS), (2, CONSOLIDATION_REQUEST_ADDRESS)):
+            result = execute_system_call(
+                target, b"", block.env, block.state, self.rules, engine=self.engine
+            )
+            if result is None or not result.success:
+                requests.append(bytes((kind,)))
+                continue
+            block.diff.merge(result.diff)
+            requests.append(bytes((kind,)) + result.output)
+        return requests_hash(requests)
+
+
+def published_diff(prepared: PreparedBlock) -> StateDiff:
+    """The block's normalised state change as a ``StateDiff``: only real changes, wipes
+    expanded into explicit zero writes of the slots that existed, deleted accounts as
+    None. It shares the prepared block's dicts (no copy on the seal path), so it must
+    never be mutated: every consumer treats a published diff as read-only."""
+    return StateDiff(accounts=prepared.acc_ops, storage=prepared.sto_ops, codes=prepared.codes)
