@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import re
@@ -44,12 +43,14 @@ from sequencer.config import (
     MAX_HOT_THRESHOLD,
     MAX_RPC_GAS_CAP,
     MAX_RPC_TIMEOUT,
+    MAX_WORKERS,
     SENDER_RECOVERY_MODES,
     ChainConfig,
     ConfigError,
     NodeConfig,
 )
 from sequencer.errors import NodeError
+from sequencer.gc_tuning import tune_gc
 from sequencer.node import Node
 from sequencer.state_dump import StateDumpError, decode_dump, encode_dump
 
@@ -80,6 +81,15 @@ def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def default_workers() -> int:
+    """DESIGN §7: one worker per core the sequencer does not run on."""
+    return max(0, (os.cpu_count() or 1) - 1)
+
+
+def _workers(text: str) -> int:
+    return _int_arg("workers", 0, MAX_WORKERS)(text)
 
 
 def _seconds(text: str) -> float | None:
@@ -244,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="--load-state FILE if it exists, and --dump-state FILE on exit (anvil's --state)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="worker processes for optimistic parallel execution of large blocks "
+        f"(default: CPU cores - 1, here {default_workers()}; 0: execute serially)",
     )
     p.add_argument(
         "--rpc-timeout",
@@ -454,11 +472,22 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         sender_recovery=args.sender_recovery,
         rpc_timeout=args.rpc_timeout,
         rpc_gas_cap=args.rpc_gas_cap,
+        workers=default_workers() if args.workers is None else args.workers,
         block_interval=args.block_interval,
         no_mining=args.no_mining,
         client_version=args.client_version,
         hardhat_compat=args.hardhat_compat,
     )
+
+
+def workers_description(node: Node) -> str:
+    wanted = node.config.workers
+    if not wanted:
+        return "none (blocks execute serially)"
+    pool = node.workers
+    if pool is None or pool.broken:
+        return f"none ({wanted} asked; they did not start: blocks execute serially)"
+    return f"{pool.count} process{'es' if pool.count > 1 else ''} (optimistic execution)"
 
 
 def banner(node: Node, url: str) -> str:
@@ -491,6 +520,7 @@ def banner(node: Node, url: str) -> str:
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
         f"Engine:            {engine_description(cfg)}",
         f"Sender recovery:   {recovery_description(node)}",
+        f"Parallel workers:  {workers_description(node)}",
         f"Head block:        {node.head_number}",
         "",
         f"Listening on {url} (HTTP and WebSocket)",
@@ -516,26 +546,6 @@ def recovery_description(node: Node) -> str:
     if node.config.uses_recovery_worker():
         return "inline (the worker process did not start)"
     return "inline (on the event loop)"
-
-
-# The cyclic GC's thresholds (CPython's default is 700, 10, 10). Nearly everything the
-# node allocates per request or block dies by reference counting, yet at the default the
-# collector ran ~1,000 young and 8 full collections during a 32,000-transaction burst,
-# the full ones pausing the loop up to ~68 ms each (more as the state grows). With these,
-# and the start-up objects frozen: ~190 young collections (≤ 7 ms), no full one, and
-# ~10% more burst throughput (docs/benchmarks.md). Cycles are still collected.
-GC_YOUNG_THRESHOLD: Final = 10_000
-GC_OLDER_THRESHOLDS: Final = (50, 20)
-
-
-def tune_gc() -> None:
-    """Once the node is up: move every object alive now (modules, genesis state, compiled
-    code) to the permanent generation, so no collection scans them again, and enlarge
-    the young generation. Process-wide, so only the command does it, not ``run``'s
-    library callers."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *GC_OLDER_THRESHOLDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,9 @@ class PoolLimits:
     max_tx_bytes: int = 128 * 1024  # geth's txMaxSize
 
 
+MAX_WORKERS: Final = 64
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     chain: ChainConfig = field(default_factory=ChainConfig)
@@ -90,6 +93,9 @@ class NodeConfig:
     # its request or block overrides say (geth's --rpc.gascap).
     rpc_timeout: float = DEFAULT_RPC_TIMEOUT
     rpc_gas_cap: int = DEFAULT_RPC_GAS_CAP
+    # Worker processes for the optimistic parallel executor (sequencer.workers), started
+    # by Node.start(); 0: none (every batch serial). The command's default is cores - 1.
+    workers: int = 0
 
     def uses_recovery_worker(self) -> bool:
         if self.sender_recovery == "auto":
@@ -121,6 +127,14 @@ class NodeConfig:
             raise ConfigError(
                 f"RPC gas cap must be an integer in 21000..{MAX_RPC_GAS_CAP}, "
                 f"got {self.rpc_gas_cap!r}"
+            )
+        if (
+            isinstance(self.workers, bool)
+            or not isinstance(self.workers, int)
+            or not (0 <= self.workers <= MAX_WORKERS)
+        ):
+            raise ConfigError(
+                f"workers must be an integer in 0..{MAX_WORKERS}, got {self.workers!r}"
             )
         if self.sender_recovery not in SENDER_RECOVERY_MODES:
             raise ConfigError(

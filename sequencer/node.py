@@ -46,6 +46,7 @@ from sequencer.errors import (
     TransactionRejected,
 )
 from sequencer.executor import SerialExecutor
+from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import PerThread, SimulationWorker
@@ -71,6 +72,8 @@ from sequencer.types.transactions import (
     Transaction,
     decode_transaction,
 )
+from sequencer.workers.pool import WorkerPool
+from sequencer.workers.protocol import WorkerConfig
 from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
 from statedb.keys import CF_CHAIN_META
 from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, StateReader
@@ -199,6 +202,7 @@ class Node:
             ),
         )
         self.recovery = SenderRecovery()  # started by start() when the config asks for it
+        self.workers: WorkerPool | None = None  # started by start() when config.workers > 0
         self._block_listeners: list[Callable[[MiniBlock], None]] = []
         self._revert_listeners: list[Callable[[ChainReverted], None]] = []
         self._pending_listeners: list[Callable[[Transaction], None]] = []
@@ -329,10 +333,32 @@ class Node:
 
     async def start(self) -> None:
         if not self._running:
+            if self.config.workers and self.workers is None:
+                await self._start_workers()
             self._running = True
             self.miner.start()
         if self.config.uses_recovery_worker():
             await self.recovery.start()
+
+    async def _start_workers(self) -> None:
+        """Start the worker processes and hand block production the optimistic executor.
+        Before mining starts, so the state they are seeded with cannot move; the seeding
+        itself (pickling and sending the whole state) runs off the loop."""
+        config = self.config
+        head = self.chain.head_number
+        try:
+            pool = await asyncio.to_thread(
+                WorkerPool,
+                config.workers,
+                WorkerConfig(config.engine, config.hot_threshold),
+                self.db.resident,
+                head,
+            )
+        except OSError as error:
+            log.error("worker processes could not start (%s): executing serially", error)
+            return
+        self.workers = pool
+        self.producer.executor = OptimisticExecutor(pool, self.engine.runner, self._unsigned)
 
     async def stop(self) -> None:
         if self._running:
@@ -349,6 +375,8 @@ class Node:
             if self.pool_store is not None:
                 self.pool_store.flush()
             self.simulation_worker.close()
+            if self.workers is not None:
+                self.workers.close()
             for engine in self.simulation_engines.all():
                 engine.close()
             self.engine.close()
@@ -356,6 +384,8 @@ class Node:
             self.db.close()
 
     def _publish(self, block: MiniBlock) -> None:
+        if self.workers is not None:
+            self.workers.apply(block, self.db.resident)
         if self._unsigned:
             self._unsigned.difference_update(tx.hash for tx in block.transactions)
         for listener in list(self._block_listeners):
@@ -1144,6 +1174,8 @@ class Node:
 
     def _after_revert(self, number: int, removed_to: int) -> None:
         self.chain.reverted_to(number)
+        if self.workers is not None:
+            self.workers.invalidate()  # re-seeded with the next block
         head = self.chain.head
         assert head is not None
         if number == removed_to:

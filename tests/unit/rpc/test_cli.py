@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,12 @@ def test_flags() -> None:
         ["--rpc-gas-cap", "lots"],
         ["--rpc-gas-cap", str(2**63)],
         ["--rpc-gas-cap", "9" * 5000],
+        ["--workers"],
+        ["--workers", "-1"],
+        ["--workers", "65"],
+        ["--workers", "two"],
+        ["--workers", "1.5"],
+        ["--workers", "9" * 5000],
         ["--allow-host"],
         ["--allow-host", ""],
         ["--allow-host", ","],
@@ -195,6 +202,15 @@ def test_mining_and_identity_flags() -> None:
     assert default.client_version is None
 
 
+def test_workers_default_to_the_cores_the_sequencer_does_not_use() -> None:
+    from rpc.cli import default_workers
+
+    assert config_from(build_parser().parse_args([])).workers == default_workers()
+    assert default_workers() == max(0, (os.cpu_count() or 1) - 1)
+    assert config_from(build_parser().parse_args(["--workers", "0"])).workers == 0
+    assert config_from(build_parser().parse_args(["--workers", "3"])).workers == 3
+
+
 def test_bad_mnemonic_is_refused() -> None:
     from sequencer.config import ConfigError
 
@@ -270,7 +286,7 @@ def test_tune_gc_freezes_start_up_objects_and_sets_thresholds() -> None:
     collected (the collector is tuned, not off)."""
     script = (
         "import gc, weakref\n"
-        "from rpc.cli import tune_gc, GC_YOUNG_THRESHOLD, GC_OLDER_THRESHOLDS\n"
+        "from sequencer.gc_tuning import tune_gc, GC_YOUNG_THRESHOLD, GC_OLDER_THRESHOLDS\n"
         "tune_gc()\n"
         "assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *GC_OLDER_THRESHOLDS)\n"
         "assert gc.get_freeze_count() > 1000\n"

@@ -1,0 +1,235 @@
+"""Executor level: the optimistic parallel executor against the serial one (issue 15).
+
+Builds a node in memory (no HTTP, no commit in the timed part), gives ``--txs``
+senders ether and tokens of the test ERC-20 (tests/contracts/build/Token.json) with
+dev edits, signs one batch of ERC-20 transfers (one per sender, to distinct fresh
+recipients), and makes ``--hot`` percent of them pay one shared recipient instead:
+those read and write one hot storage slot, so each conflicts with the previous one.
+For each worker count it opens the same next block ``--runs`` times and times
+``executor.execute(batch)``: the serial executor, then the optimistic one with
+``workers`` worker processes (it runs one share on the sequencer, so ``workers = 1``
+means two executing cores). Every run's sealed block (header hash: state root,
+receipts root, gas) must equal the serial one's, or the script fails.
+
+    .venv/bin/python scripts/bench_parallel.py --txs 2000 --hot 0,25,100 --workers 1,2,3 --json OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_blocks import cpu_model
+
+from jit.evm.frame import BlockEnv
+from jit.forks import ForkRules
+from sequencer.builder import Included
+from sequencer.config import NodeConfig
+from sequencer.executor import Executor, SerialExecutor
+from sequencer.executor.optimistic import OptimisticExecutor
+from sequencer.gc_tuning import tune_gc
+from sequencer.node import Node
+from sequencer.types.transactions import Transaction, sign_transaction
+from sequencer.workers.pool import WorkerPool
+from sequencer.workers.protocol import WorkerConfig
+from statedb.types import keccak256
+
+TOKEN = json.loads(
+    (Path(__file__).resolve().parents[1] / "tests/contracts/build/Token.json").read_text()
+)
+BALANCES_SLOT = 1  # Token.sol: totalSupply at 0, balanceOf at 1
+TRANSFER = keccak256(b"transfer(address,uint256)")[:4]
+
+
+def _key(i: int) -> bytes:
+    return keccak256(b"bench-parallel" + i.to_bytes(4, "big"))
+
+
+def _balance_slot(owner: bytes) -> int:
+    return int.from_bytes(
+        keccak256(owner.rjust(32, b"\x00") + BALANCES_SLOT.to_bytes(32, "big")), "big"
+    )
+
+
+def _int_list(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part]
+    if not values or any(v < 0 or v > 10_000 for v in values):
+        raise argparse.ArgumentTypeError("comma-separated integers in 0..10000")
+    return values
+
+
+def setup(txs: int, hot_percent: int, engine: str) -> tuple[Node, bytes, list[Transaction]]:
+    node = Node(NodeConfig(data_dir=None, accounts=1, no_mining=True, engine=engine))
+    deployer = node.accounts[0]
+    deploy = sign_transaction(
+        Transaction(
+            2,
+            31337,
+            0,
+            3_000_000,
+            None,
+            0,
+            bytes.fromhex(TOKEN["bytecode"][2:]) + (10**30).to_bytes(32, "big"),
+            max_fee_per_gas=10**11,
+            max_priority_fee_per_gas=10**9,
+        ),
+        deployer.private_key,
+    )
+    node.pool.add(deploy, deploy.encode())
+    (block,) = node.mine()
+    token = block.receipts[0].contract_address
+    assert token is not None and block.receipts[0].status == 1
+    hot = b"\xee" * 20
+    batch = []
+    for i in range(txs):
+        key = _key(i)
+        tx = Transaction(
+            2,
+            31337,
+            0,
+            100_000,
+            token,
+            0,
+            b"",
+            max_fee_per_gas=10**11,
+            max_priority_fee_per_gas=10**9,
+        )
+        sender = sign_transaction(tx, key).sender
+        node.edit_state(sender, balance=10**20)
+        node.edit_state(token, storage=(_balance_slot(sender), 10**21))
+        # Every 100/hot-th transaction pays the hot recipient (spread through the batch).
+        is_hot = hot_percent and (i * hot_percent // 100) != ((i + 1) * hot_percent // 100)
+        recipient = hot if is_hot else keccak256(b"recipient" + i.to_bytes(4, "big"))[:20]
+        data = TRANSFER + recipient.rjust(32, b"\x00") + (7).to_bytes(32, "big")
+        batch.append(
+            sign_transaction(
+                Transaction(
+                    2,
+                    31337,
+                    0,
+                    100_000,
+                    token,
+                    0,
+                    data,
+                    max_fee_per_gas=10**11,
+                    max_priority_fee_per_gas=10**9,
+                ),
+                key,
+            )
+        )
+    node.mine()  # commits the edits
+    return node, token, batch
+
+
+def run_once(
+    node: Node, executor: Executor, rules: ForkRules, env: BlockEnv, batch: list[Transaction]
+) -> tuple[float, float, bytes, int]:
+    """One execution of ``batch`` into a fresh block on the head (the same ``env`` every
+    time, so every run's sealed block is comparable)."""
+    producer = node.producer
+    parent = node.chain.head
+    assert parent is not None
+    block = producer.builder.open(parent, env)
+    wall, cpu = time.perf_counter(), time.process_time()
+    results = executor.execute(block, rules, batch, float("inf"))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert len(results) == len(batch)
+    included = []
+    for tx, outcome in zip(batch, results, strict=True):
+        assert not isinstance(outcome, Exception), outcome
+        included.append(Included(tx, tx.encode(), outcome))
+    sealed = producer.builder.seal(block, included)
+    ok = sum(r.status for r in sealed.block.receipts)
+    return wall, cpu, sealed.block.hash, ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--txs", type=int, default=2000)
+    parser.add_argument("--hot", type=_int_list, default=[0, 25, 100])
+    parser.add_argument("--workers", type=_int_list, default=[1, 2, 3])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--engine", default="jit", choices=("interpreter", "jit", "auto"))
+    parser.add_argument("--json", dest="json_out")
+    args = parser.parse_args(argv)
+    if not 16 <= args.txs <= 20_000 or not 1 <= args.runs <= 100:
+        parser.error("--txs must be in 16..20000 and --runs in 1..100")
+    if any(h > 100 for h in args.hot) or any(w < 1 or w > 16 for w in args.workers):
+        parser.error("--hot is a percentage; --workers in 1..16")
+    report: dict[str, Any] = {
+        "command": " ".join(["scripts/bench_parallel.py", *(argv or sys.argv[1:])]),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "txs": args.txs,
+        "engine": args.engine,
+        "results": [],
+    }
+    for hot in args.hot:
+        node, _, batch = setup(args.txs, hot, args.engine)
+        try:
+            tune_gc()  # as the node's command does once it is up
+            rules = node.rules
+            env = node.producer.next_env()
+            serial = SerialExecutor(node.engine.runner)
+            run_once(node, serial, rules, env, batch)  # warm: compiles the token's code
+            serial_runs = [run_once(node, serial, rules, env, batch) for _ in range(args.runs)]
+            reference = serial_runs[0][2]
+            assert all(r[2] == reference for r in serial_runs)
+            serial_wall = statistics.median(r[0] for r in serial_runs)
+            row: dict[str, Any] = {
+                "hot_percent": hot,
+                "succeeded": serial_runs[0][3],
+                "serial_ms": round(serial_wall * 1000, 1),
+                "serial_cpu_ms": round(statistics.median(r[1] for r in serial_runs) * 1000, 1),
+                "parallel": [],
+            }
+            for workers in args.workers:
+                pool = WorkerPool(
+                    workers,
+                    WorkerConfig(args.engine, node.config.hot_threshold),
+                    node.db.resident,
+                    node.chain.head_number,
+                )
+                try:
+                    optimistic = OptimisticExecutor(pool, node.engine.runner, min_batch=1)
+                    run_once(node, optimistic, rules, env, batch)  # warm the workers' engines
+                    before = optimistic.stats.reexecuted
+                    runs = [run_once(node, optimistic, rules, env, batch) for _ in range(args.runs)]
+                    mismatched = [r for r in runs if r[2] != reference]
+                    if mismatched:
+                        print(f"MISMATCH: hot {hot}%, {workers} workers", file=sys.stderr)
+                        return 1
+                    wall = statistics.median(r[0] for r in runs)
+                    row["parallel"].append(
+                        {
+                            "workers": workers,
+                            "ms": round(wall * 1000, 1),
+                            "sequencer_cpu_ms": round(
+                                statistics.median(r[1] for r in runs) * 1000, 1
+                            ),
+                            "speedup": round(serial_wall / wall, 2),
+                            "reexecuted_per_run": (optimistic.stats.reexecuted - before)
+                            // args.runs,
+                        }
+                    )
+                finally:
+                    pool.close()
+            report["results"].append(row)
+            print(json.dumps(row), flush=True)
+        finally:
+            node.close()
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""The optimistic parallel executor (Block-STM / Monad style, over worker processes).
+
+Owns running one batch on several cores with results identical to
+``SerialExecutor`` (the oracle). The batch's transactions are shared out by sender
+(all of one sender's transactions on one executor, so its nonce chain never
+conflicts with itself) between the sequencer itself and the worker processes. Each
+executor runs its share in block order on the block's state as it was when the batch
+started, plus its own earlier results. Then the sequencer merges every outcome in
+block order, exactly as the serial executor would fold it (``OpenBlock.apply``), after
+checking its read set against the keys written since the batch started by anything
+its executor did not see (``last_writer``): the other executors' transactions, the
+coinbase fee credits (applied only here) and transactions re-run here. An outcome
+that read such a key is thrown away and the transaction re-run on the exact state
+(with the serial executor's rules); its writes then count as unseen by everyone.
+A transaction that was invalid on its executor's view is re-run the same way.
+
+Why this is exact: an outcome is a function of what the transaction read. If nothing
+it read changed between the state its executor saw and the state the serial order
+gives it, it reads the same values, so it computes the same outcome.
+
+Fallback (where parallelism cannot pay): batches smaller than ``min_batch``, a pool
+that is broken or not at the head, and, after a batch in which more than
+``max_conflict_ratio`` of the transactions had to be re-run, the next
+``cooldown`` batches run serially before it tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Container, Sequence
+from typing import TYPE_CHECKING, Final
+
+from jit.evm.exceptions import InvalidTransaction
+from jit.evm.state import CodeRunner
+from jit.evm.transaction import TxOutcome, coinbase_credit_diff
+from jit.forks import ForkRules
+from sequencer.executor.serial import SerialExecutor
+from sequencer.executor.share import run_share, write_keys
+from sequencer.types.transactions import Transaction
+from sequencer.workers.pool import WorkerPool
+from sequencer.workers.protocol import Execute, Executed, ShareResult
+from statedb.types import Address, Hash32, StateDiff
+
+if TYPE_CHECKING:
+    from sequencer.builder import OpenBlock
+
+log = logging.getLogger("hummingbird.executor")
+
+SEQUENCER: Final = -1  # the writer of fee credits and of transactions re-run here
+WORKER_TIMEOUT: Final = 30.0  # seconds a batch may take on a worker before it is given up
+
+
+class BatchStats:
+    """What the last batches did (for the fallback rule and the benchmark)."""
+
+    __slots__ = ("batches", "parallel_batches", "reexecuted", "transactions")
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.parallel_batches = 0
+        self.transactions = 0
+        self.reexecuted = 0
+
+
+class OptimisticExecutor:
+    def __init__(
+        self,
+        workers: WorkerPool,
+        engine: CodeRunner | None = None,
+        unsigned: Container[Hash32] = frozenset(),
+        *,
+        min_batch: int = 16,
+        max_conflict_ratio: float = 0.5,
+        cooldown: int = 8,
+    ) -> None:
+        self.workers = workers
+        self.engine = engine
+        self.unsigned = unsigned
+        self.serial = SerialExecutor(engine, unsigned)
+        self.min_batch = min_batch
+        self.max_conflict_ratio = max_conflict_ratio
+        self.cooldown = cooldown
+        self._serial_left = 0  # batches still to run serially after high contention
+        self._request_id = 0
+        self.stats = BatchStats()
+
+    def execute(
+        self,
+        block: OpenBlock,
+        rules: ForkRules,
+        batch: Sequence[Transaction],
+        deadline: float,
+    ) -> list[TxOutcome | InvalidTransaction]:
+        stats = self.stats
+        stats.batches += 1
+        stats.transactions += len(batch)
+        workers = self.workers
+        if len(batch) < self.min_batch or workers.broken or workers.head != block.parent.number:
+            return self.serial.execute(block, rules, batch, deadline)
+        if self._serial_left:
+            self._serial_left -= 1
+            return self.serial.execute(block, rules, batch, deadline)
+        stats.parallel_batches += 1
+        return self._parallel(block, rules, batch)
+
+    # ------------------------------------------------------------ parallel
+
+    def _parallel(
+        self, block: OpenBlock, rules: ForkRules, batch: Sequence[Transaction]
+    ) -> list[TxOutcome | InvalidTransaction]:
+        workers = self.workers
+        shares = workers.count + 1  # the sequencer runs share 0 itself
+        owner = _share_by_sender(batch, shares)
+        unsigned = self.unsigned
+        members: list[list[tuple[Transaction, bool]]] = [[] for _ in range(shares)]
+        for tx, share in zip(batch, owner, strict=True):
+            members[share].append((tx, tx.hash not in unsigned))
+        self._request_id += 1
+        sent = [False] * shares
+        for share in range(1, shares):
+            if members[share]:
+                sent[share] = workers.send(
+                    share - 1,
+                    Execute(
+                        self._request_id,
+                        block.parent.number,
+                        rules.fork.name,
+                        block.env,
+                        block.diff,
+                        block.gas_used,
+                        block.blob_gas_used,
+                        tuple(members[share]),
+                    ),
+                )
+        # Share 0 here, meanwhile, on the same starting state.
+        results: list[ShareResult | None] = [
+            run_share(
+                members[0],
+                block.env,
+                block.state,
+                rules,
+                block.gas_used,
+                block.blob_gas_used,
+                self.engine,
+            )
+        ]
+        for share in range(1, shares):
+            reply = workers.receive(share - 1, WORKER_TIMEOUT) if sent[share] else None
+            if isinstance(reply, Executed) and reply.request_id == self._request_id:
+                results.append(reply.share)
+            else:
+                results.append(None)  # stale, dead or late: its transactions re-run here
+        if self._independent(block, results, members):
+            return self._merge_independent(block, batch, owner, results)
+        return self._merge(block, rules, batch, owner, results)
+
+    def _independent(
+        self,
+        block: OpenBlock,
+        results: list[ShareResult | None],
+        members: list[list[tuple[Transaction, bool]]],
+    ) -> bool:
+        """Whether no share read a key another share wrote, every transaction was valid
+        on its executor, nothing was wiped, and nobody read the coinbase while fees were
+        credited: then every outcome is what the serial order gives."""
+        coinbase = block.env.coinbase
+        credited = False
+        for index, result in enumerate(results):
+            if result is None:
+                if members[index]:
+                    return False
+                continue
+            if result.wipes or None in result.results:
+                return False
+            credited = credited or any(o.fee_credit for o in result.results if o is not None)
+        present = [r for r in results if r is not None]
+        for reader in present:
+            if credited and coinbase in reader.reads:
+                return False
+            for writer in present:
+                if writer is not reader and not reader.reads.isdisjoint(writer.writes):
+                    return False
+        return True
+
+    def _merge_independent(
+        self,
+        block: OpenBlock,
+        batch: Sequence[Transaction],
+        owner: list[int],
+        results: list[ShareResult | None],
+    ) -> list[TxOutcome | InvalidTransaction]:
+        """Fold independent shares whole: their writes are disjoint, so the order they are
+        applied in does not matter, and one credit of all the fees leaves the coinbase as
+        the per-transaction credits would (nobody read it in between)."""
+        credit = 0
+        for result in results:
+            if result is not None:
+                block.diff.merge(result.diff)
+        merged: list[TxOutcome | InvalidTransaction] = []
+        positions = [0] * len(results)
+        for share in owner:
+            result = results[share]
+            assert result is not None
+            outcome = result.results[positions[share]]
+            assert outcome is not None
+            positions[share] += 1
+            credit += outcome.fee_credit
+            block.gas_used += outcome.gas_used
+            block.blob_gas_used += outcome.blob_gas_used
+            merged.append(outcome)
+        if credit:
+            block.diff.merge(coinbase_credit_diff(block.state, block.env.coinbase, credit))
+        return merged
+
+    def _merge(
+        self,
+        block: OpenBlock,
+        rules: ForkRules,
+        batch: Sequence[Transaction],
+        owner: list[int],
+        results: list[ShareResult | None],
+    ) -> list[TxOutcome | InvalidTransaction]:
+        """Transaction by transaction, in block order, checking each read set against the
+        keys last written by someone its executor did not see."""
+        coinbase = block.env.coinbase
+        positions = [0] * len(results)
+        last_writer: dict[object, int] = {}
+        wiped = False  # any storage wipe merged yet (slot reads must then check it)
+        merged: list[TxOutcome | InvalidTransaction] = []
+        reexecuted = 0
+        for tx, share in zip(batch, owner, strict=True):
+            result = results[share]
+            outcome: TxOutcome | None = None
+            if result is not None:
+                outcome = result.results[positions[share]]
+                positions[share] += 1
+            if outcome is not None and _valid(outcome, share, last_writer, wiped):
+                wiped |= _record_writes(outcome.diff, share, last_writer)
+                block.apply(outcome)
+                if outcome.fee_credit:
+                    last_writer[coinbase] = SEQUENCER
+                merged.append(outcome)
+                continue
+            reexecuted += 1
+            if outcome is not None:  # its executor's later transactions saw these
+                wiped |= _record_writes(outcome.diff, SEQUENCER, last_writer)
+            exact = self.serial.execute(block, rules, (tx,), float("inf"))[0]
+            merged.append(exact)  # folded by the serial executor when valid
+            if isinstance(exact, InvalidTransaction):
+                continue
+            wiped |= _record_writes(exact.diff, SEQUENCER, last_writer)
+            if exact.fee_credit:
+                last_writer[coinbase] = SEQUENCER
+        self.stats.reexecuted += reexecuted
+        if reexecuted > self.max_conflict_ratio * len(batch):
+            self._serial_left = self.cooldown
+        return merged
+
+
+def _share_by_sender(batch: Sequence[Transaction], shares: int) -> list[int]:
+    """Each transaction's executor: senders dealt round-robin in order of first
+    appearance, so shares are even when senders send alike."""
+    assigned: dict[Address, int] = {}
+    owner: list[int] = []
+    for tx in batch:
+        share = assigned.get(tx.sender)
+        if share is None:
+            share = assigned[tx.sender] = len(assigned) % shares
+        owner.append(share)
+    return owner
+
+
+def _valid(outcome: TxOutcome, share: int, last_writer: dict[object, int], wiped: bool) -> bool:
+    """Whether everything ``outcome`` read is what its executor saw: no key it read was
+    last written (since the batch started) by anyone but that executor."""
+    if last_writer:
+        get = last_writer.get
+        for address in outcome.account_reads:
+            writer = get(address)
+            if writer is not None and writer != share:
+                return False
+        for key in outcome.storage_reads:
+            writer = get(key)
+            if writer is not None and writer != share:
+                return False
+            if wiped:
+                writer = get((key[0], None))
+                if writer is not None and writer != share:
+                    return False
+    return True
+
+
+def _record_writes(diff: StateDiff, writer: int, last_writer: dict[object, int]) -> bool:
+    """Note ``writer`` as the last writer of every key ``diff`` writes; True if it wipes."""
+    keys: set[object] = set()
+    wipes = write_keys(diff, keys)
+    for key in keys:
+        last_writer[key] = writer
+    return wipes

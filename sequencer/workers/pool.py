@@ -1,0 +1,147 @@
+"""The sequencer's side of its worker processes: start, seed, keep in step, stop.
+
+Owns the processes (``multiprocessing`` with the spawn start method: the node already
+runs threads, RocksDB's among them, which a fork would copy half-way) and their pipes.
+Every sealed block's diff goes to every worker as soon as it is published, so a
+worker is never more than the blocks still in its pipe behind the head; requests use
+the same pipe, so they are served after those blocks. Runs on the event loop thread.
+
+A worker that dies or stops answering makes the pool ``broken``: callers fall back to
+running everything themselves (and the node logs it once), never wait on it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import pickle
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from sequencer.types.blocks import MiniBlock
+from sequencer.workers.process import worker_main
+from sequencer.workers.protocol import (
+    ApplyBlock,
+    Execute,
+    Executed,
+    Seed,
+    Stale,
+    Stop,
+    WorkerConfig,
+)
+from statedb.types import DictState
+
+log = logging.getLogger("hummingbird.workers")
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+class WorkerPool:
+    """``count`` worker processes holding the head state after block ``head``."""
+
+    def __init__(self, count: int, config: WorkerConfig, state: DictState, head: int) -> None:
+        if count < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        context = multiprocessing.get_context("spawn")
+        self._conns: list[Connection] = []
+        self._processes: list[BaseProcess] = []
+        self.broken = False
+        self.head = -1
+        for index in range(count):
+            parent, child = context.Pipe(duplex=True)
+            process = context.Process(
+                target=worker_main,
+                args=(child, config),
+                name=f"hummingbird-worker-{index}",
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self._conns.append(parent)
+            self._processes.append(process)
+        self.seed(state, head)
+
+    @property
+    def count(self) -> int:
+        return len(self._conns)
+
+    def _broadcast(self, payload: bytes) -> None:
+        try:
+            for conn in self._conns:
+                conn.send_bytes(payload)
+        except (OSError, ValueError) as error:
+            self._break(f"sending to a worker failed: {error}")
+
+    def _break(self, reason: str) -> None:
+        if not self.broken:
+            log.error("worker processes disabled (%s): executing on the sequencer", reason)
+        self.broken = True
+
+    def seed(self, state: DictState, head: int) -> None:
+        """Give every worker the whole state after ``head`` (start, after a revert)."""
+        self._broadcast(
+            pickle.dumps(Seed(head, state.accounts, state.storage, state.codes), protocol=_PROTOCOL)
+        )
+        self.head = head
+
+    def apply(self, block: MiniBlock, state: DictState) -> None:
+        """Block ``block`` was sealed; ``state`` is the head after it (for a re-seed when
+        the block carries no diff or does not follow the workers' head)."""
+        if self.broken:
+            return
+        if block.diff is None or block.number != self.head + 1:
+            self.seed(state, block.number)
+            return
+        self._broadcast(pickle.dumps(ApplyBlock(block.number, block.diff), protocol=_PROTOCOL))
+        self.head = block.number
+
+    def invalidate(self) -> None:
+        """The chain moved without a block (a revert): the workers are re-seeded with the
+        next block, and no batch is given to them before."""
+        self.head = -1
+
+    def send(self, index: int, request: Execute) -> bool:
+        """Hand ``request`` to worker ``index``; False if the pool is broken."""
+        if self.broken:
+            return False
+        try:
+            self._conns[index].send_bytes(pickle.dumps(request, protocol=_PROTOCOL))
+        except (OSError, ValueError) as error:
+            self._break(f"sending to worker {index} failed: {error}")
+            return False
+        return True
+
+    def receive(self, index: int, timeout: float) -> Executed | Stale | None:
+        """Worker ``index``'s answer to its last request; None if it did not come within
+        ``timeout`` seconds or the worker died (the pool is then broken)."""
+        conn = self._conns[index]
+        try:
+            if not conn.poll(timeout):
+                self._break(f"worker {index} did not answer within {timeout:.1f} s")
+                return None
+            reply = pickle.loads(conn.recv_bytes())
+        except (OSError, EOFError, pickle.UnpicklingError) as error:
+            self._break(f"worker {index} failed: {error!r}")
+            return None
+        if not isinstance(reply, Executed | Stale):
+            self._break(f"worker {index} answered {type(reply).__name__}")
+            return None
+        return reply
+
+    def close(self) -> None:
+        """Stop every worker (a second call does nothing)."""
+        stop = pickle.dumps(Stop(), protocol=_PROTOCOL)
+        for conn in self._conns:
+            with contextlib.suppress(OSError, ValueError):  # already gone
+                conn.send_bytes(stop)
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+        for conn in self._conns:
+            conn.close()
+        self._conns = []
+        self._processes = []
+        self.broken = True

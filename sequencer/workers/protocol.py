@@ -1,0 +1,126 @@
+"""The messages between the sequencer and its worker processes.
+
+Owns the message types (frozen dataclasses, pickled over a ``multiprocessing`` pipe).
+Pickle is used because both ends are this program's own processes, started by the
+sequencer with its own user and code: it is the fastest codec for these dict-shaped
+records (a block's diff pickles in a few microseconds). Nothing from the network is
+ever unpickled; replicas on other machines use ``sequencer.types.wire`` instead.
+
+Sequencer -> worker: ``Seed`` (the whole head state, at start and after a revert),
+``ApplyBlock`` (each sealed block's normalised diff, in order), ``Execute`` (a batch),
+``Stop``. Worker -> sequencer: ``Executed`` or ``Stale``, one per ``Execute``.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jit.evm.frame import BlockEnv
+from jit.evm.state import Log
+from jit.evm.transaction import TxOutcome
+from sequencer.types.transactions import AuthorizationTuple, Transaction
+from statedb.types import Account, Address, Hash32, StateDiff
+
+
+def _positional(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    """A pickle reducer that rebuilds a dataclass through its constructor. The default
+    for a slotted dataclass calls ``dataclasses``' Python-level ``__setstate__``, which
+    looks the fields up on every object: ~3x slower to unpickle, and the sequencer
+    unpickles every outcome a worker sends."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    assert all(f.init for f in dataclasses.fields(cls)), cls
+
+    def reduce(obj: Any) -> tuple[type, tuple[Any, ...]]:
+        return cls, tuple([getattr(obj, name) for name in names])
+
+    return reduce
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How a worker runs code: the node's engine mode and its hot threshold."""
+
+    engine: str
+    hot_threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """The whole state after block ``head`` (the worker takes ownership of the dicts)."""
+
+    head: int
+    accounts: dict[Address, Account]
+    storage: dict[Address, dict[int, int]]
+    codes: dict[Hash32, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyBlock:
+    """Block ``number`` was sealed with this normalised diff."""
+
+    number: int
+    diff: StateDiff
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Run ``transactions`` in order on the state after ``head`` plus ``base`` (what the
+    open block applied before them). Each transaction comes with whether to check
+    EIP-3607 (sender has code; skipped for impersonated senders)."""
+
+    request_id: int
+    head: int
+    fork: str
+    env: BlockEnv
+    base: StateDiff
+    gas_used: int
+    blob_gas_used: int
+    transactions: tuple[tuple[Transaction, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareResult:
+    """What one executor did with its share of a batch.
+
+    ``results``: one per transaction, its outcome on the executor's view, or None when
+    it was invalid there (the sequencer re-runs it on the exact state). ``diff`` is the
+    share's combined change (its valid outcomes merged in order, not the base);
+    ``reads`` and ``writes`` are the union of its outcomes' read and write keys
+    (``sequencer.executor.optimistic.write_keys``); ``wipes``: some outcome wiped an
+    account's storage."""
+
+    results: list[TxOutcome | None]
+    diff: StateDiff
+    reads: frozenset[object]
+    writes: frozenset[object]
+    wipes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """A worker's answer to ``Execute``."""
+
+    request_id: int
+    share: ShareResult
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """The worker is not at the request's head (it is at ``head``; -1: out of step)."""
+
+    request_id: int
+    head: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Exit."""
+
+
+for _cls in (TxOutcome, StateDiff, Account, Transaction, AuthorizationTuple, BlockEnv, ShareResult):
+    copyreg.pickle(_cls, _positional(_cls))
+copyreg.pickle(Log, lambda log: (Log, (log.address, log.topics, log.data)))

@@ -1,0 +1,357 @@
+"""parallel == serial: the optimistic executor, over a real worker process, gives exactly
+the serial executor's block (receipts, logs, gas, state root, state diff) for
+hypothesis-generated batches with controlled conflicts: plain transfers (to fresh
+addresses or to each other), ERC-20 transfers (to fresh or one hot recipient), a shared
+counter, a contract that reads the coinbase's balance (fee credits), CREATE of a
+contract that self-destructs in its constructor, contracts with storage, EIP-7702
+delegations and calls through them, and transactions that are invalid (nonce gaps)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jit.evm.exceptions import InvalidTransaction
+from jit.evm.transaction import TxOutcome
+from sequencer.builder import Included
+from sequencer.config import ConfigError, NodeConfig
+from sequencer.executor import Executor, SerialExecutor
+from sequencer.executor.optimistic import OptimisticExecutor
+from sequencer.mining import MiningMode
+from sequencer.node import Node
+from sequencer.types.blocks import MiniBlock
+from sequencer.types.transactions import Transaction, sign_authorization, sign_transaction
+from sequencer.workers.pool import WorkerPool
+from sequencer.workers.protocol import WorkerConfig
+from statedb.types import keccak256
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "build"
+TOKEN = json.loads((CONTRACTS / "Token.json").read_text())
+COUNTER = json.loads((CONTRACTS / "Counter.json").read_text())
+SENDERS = 8
+HOT = b"\xee" * 20
+# COINBASE BALANCE PUSH1 0 SSTORE STOP: stores the coinbase's balance.
+COINBASE_READER = bytes.fromhex("4131600055" + "00")
+# Constructor writes a slot, then SELFDESTRUCT to the caller (EIP-6780: gone at once).
+CREATE_AND_DESTROY = bytes.fromhex("6001600055" + "33ff")
+# Constructor stores two slots, deploys empty code.
+STORE_TWO = bytes.fromhex("600160005560026001556000f3")
+
+
+def _initcode_for(runtime: bytes) -> bytes:
+    """Initcode returning ``runtime`` (CODECOPY of the tail)."""
+    size = len(runtime)
+    prefix = bytes.fromhex(f"61{size:04x}600e60003961{size:04x}6000f3")
+    assert len(prefix) == 14
+    return prefix + runtime
+
+
+def _tx(
+    key: bytes, nonce: int, to: bytes | None, data: bytes = b"", **extra: object
+) -> Transaction:
+    fields: dict[str, object] = {
+        "max_fee_per_gas": 10**11,
+        "max_priority_fee_per_gas": 10**9,
+    }
+    fields.update(extra)
+    tx_type = int(fields.pop("tx_type", 2))  # type: ignore[call-overload]
+    value = int(fields.pop("value", 0))  # type: ignore[call-overload]
+    return sign_transaction(
+        Transaction(tx_type, 31337, nonce, 1_000_000, to, value, data, **fields),  # type: ignore[arg-type]
+        key,
+    )
+
+
+class World:
+    """A node with the contracts deployed and one worker process in step with it."""
+
+    def __init__(self) -> None:
+        self.node = Node(NodeConfig(data_dir=None, accounts=SENDERS, no_mining=True))
+        self.keys = [account.private_key for account in self.node.accounts]
+        self.addresses = [account.address for account in self.node.accounts]
+        deployer = self.keys[0]
+        deploys = [
+            _tx(
+                deployer,
+                0,
+                None,
+                bytes.fromhex(TOKEN["bytecode"][2:]) + (10**30).to_bytes(32, "big"),
+            ),
+            _tx(deployer, 1, None, bytes.fromhex(COUNTER["bytecode"][2:])),
+            _tx(deployer, 2, None, _initcode_for(COINBASE_READER)),
+        ]
+        for tx in deploys:
+            self.node.pool.add(tx, tx.encode())
+        (block,) = self.node.mine()
+        self.token, self.counter, self.reader = (r.contract_address for r in block.receipts)
+        assert all(r.status == 1 for r in block.receipts)
+        # Every sender holds tokens.
+        transfer = keccak256(b"transfer(address,uint256)")[:4]
+        funding = [
+            _tx(
+                deployer,
+                3 + i,
+                self.token,
+                transfer + a.rjust(32, b"\x00") + (10**24).to_bytes(32, "big"),
+            )
+            for i, a in enumerate(self.addresses[1:])
+        ]
+        for tx in funding:
+            self.node.pool.add(tx, tx.encode())
+        self.node.mine()
+        self.pool = WorkerPool(
+            1, WorkerConfig("jit", 0), self.node.db.resident, self.node.chain.head_number
+        )
+        self.env = self.node.producer.next_env()
+
+    def nonce(self, index: int) -> int:
+        account = self.node.db.head.get_account(self.addresses[index])
+        return account.nonce if account else 0
+
+    def close(self) -> None:
+        self.pool.close()
+        self.node.close()
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    w = World()
+    yield w
+    w.close()
+
+
+KINDS = (
+    "eth_fresh",
+    "eth_peer",
+    "erc20_fresh",
+    "erc20_hot",
+    "counter",
+    "coinbase",
+    "destroy",
+    "store",
+    "delegate",
+    "call_delegated",
+    "gap",
+)
+
+_specs = st.lists(
+    st.tuples(st.sampled_from(KINDS), st.integers(0, SENDERS - 1), st.integers(0, 2**16)),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _build(world: World, specs: list[tuple[str, int, int]]) -> list[Transaction]:
+    nonces = [world.nonce(i) for i in range(SENDERS)]
+    transfer = keccak256(b"transfer(address,uint256)")[:4]
+    increment = keccak256(b"increment()")[:4]
+    txs = []
+    for kind, sender, salt in specs:
+        key = world.keys[sender]
+        nonce = nonces[sender]
+        fresh = keccak256(salt.to_bytes(4, "big"))[:20]
+        if kind == "eth_fresh":
+            tx = _tx(key, nonce, fresh, value=salt + 1)
+        elif kind == "eth_peer":
+            tx = _tx(key, nonce, world.addresses[salt % SENDERS], value=salt + 1)
+        elif kind in ("erc20_fresh", "erc20_hot"):
+            to = fresh if kind == "erc20_fresh" else HOT
+            tx = _tx(
+                key,
+                nonce,
+                world.token,
+                transfer + to.rjust(32, b"\x00") + (salt + 1).to_bytes(32, "big"),
+            )
+        elif kind == "counter":
+            tx = _tx(key, nonce, world.counter, increment)
+        elif kind == "coinbase":
+            tx = _tx(key, nonce, world.reader)
+        elif kind == "destroy":
+            tx = _tx(key, nonce, None, CREATE_AND_DESTROY)
+        elif kind == "store":
+            tx = _tx(key, nonce, None, STORE_TWO)
+        elif kind == "delegate":
+            # The sender delegates its own account to the counter (nonce + 1: it sends it).
+            auth = sign_authorization(31337, world.counter, nonce + 1, key)
+            tx = _tx(key, nonce, fresh, tx_type=4, authorization_list=(auth,))
+        elif kind == "call_delegated":
+            tx = _tx(key, nonce, world.addresses[salt % SENDERS], increment)
+        else:  # "gap": a nonce from the future, invalid in any order
+            tx = _tx(key, nonce + 5, fresh)
+            txs.append(tx)
+            continue
+        nonces[sender] += 1
+        txs.append(tx)
+    return txs
+
+
+def _run(
+    world: World, executor: Executor, txs: list[Transaction]
+) -> tuple[MiniBlock, list[TxOutcome | InvalidTransaction]]:
+    node = world.node
+    parent = node.chain.head
+    assert parent is not None
+    block = node.producer.builder.open(parent, world.env)
+    results = executor.execute(block, node.rules, txs, float("inf"))
+    assert len(results) == len(txs)
+    included = [
+        Included(tx, tx.encode(), r)
+        for tx, r in zip(txs, results, strict=True)
+        if isinstance(r, TxOutcome)
+    ]
+    return node.producer.builder.seal(block, included).block, results
+
+
+def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
+    serial = SerialExecutor(world.node.engine.runner)
+    optimistic = OptimisticExecutor(world.pool, world.node.engine.runner, min_batch=1, cooldown=0)
+    expected, expected_results = _run(world, serial, txs)
+    got, got_results = _run(world, optimistic, txs)
+    for want, have in zip(expected_results, got_results, strict=True):
+        if isinstance(want, InvalidTransaction):
+            assert isinstance(have, InvalidTransaction) and str(have) == str(want)
+        else:
+            assert isinstance(have, TxOutcome)
+            assert (have.success, have.gas_used, have.output, have.logs, have.contract_address) == (
+                want.success,
+                want.gas_used,
+                want.output,
+                want.logs,
+                want.contract_address,
+            )
+    assert got.receipts == expected.receipts
+    assert got.diff == expected.diff
+    assert got.hash == expected.hash  # state root, receipts root, gas, bloom
+    return optimistic
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(specs=_specs)
+def test_parallel_equals_serial(world: World, specs: list[tuple[str, int, int]]) -> None:
+    _same(world, _build(world, specs))
+
+
+@pytest.mark.parametrize("hot_share", [0, 25, 100])
+def test_controlled_conflict_rates(world: World, hot_share: int) -> None:
+    """A batch of 40 ERC-20 transfers where ``hot_share`` percent pay one recipient (one
+    hot slot); with none, nothing is re-run on the sequencer."""
+    specs = [
+        (
+            "erc20_hot" if i * hot_share // 100 != (i + 1) * hot_share // 100 else "erc20_fresh",
+            i % SENDERS,
+            i,
+        )
+        for i in range(40)
+    ]
+    executor = _same(world, _build(world, specs))
+    assert executor.stats.parallel_batches == 1
+    if hot_share == 0:
+        assert executor.stats.reexecuted == 0
+
+
+def test_a_coinbase_reader_after_fees_is_rerun(world: World) -> None:
+    specs = [("eth_fresh", 1, 1), ("eth_fresh", 2, 2), ("coinbase", 3, 0), ("coinbase", 4, 0)]
+    executor = _same(world, _build(world, specs))
+    assert executor.stats.reexecuted >= 1
+
+
+def test_a_dead_worker_falls_back_to_serial() -> None:
+    world = World()
+    try:
+        world.pool._processes[0].kill()
+        world.pool._processes[0].join(5)
+        txs = _build(world, [("erc20_fresh", i % SENDERS, i) for i in range(20)])
+        _same(world, txs)
+        assert world.pool.broken
+    finally:
+        world.close()
+
+
+def test_a_worker_out_of_step_is_reseeded_not_trusted() -> None:
+    """A worker whose head does not match answers Stale; the batch is exact anyway."""
+    world = World()
+    try:
+        world.pool.head += 1  # the pool believes in a head the worker never applied
+        txs = _build(world, [("erc20_fresh", i % SENDERS, i) for i in range(20)])
+        executor = OptimisticExecutor(world.pool, world.node.engine.runner, min_batch=1)
+        _run(world, executor, txs)
+        assert executor.stats.parallel_batches == 0  # not at the block's parent: serial
+        world.pool.head -= 1
+        world.pool._broadcast(b"")  # a message the worker cannot read: it must not crash it
+        _same(world, txs)
+    finally:
+        world.close()
+
+
+@pytest.mark.parametrize("workers", [-1, 65, True, "1", 1.5])
+def test_bad_worker_counts_are_refused(workers: object) -> None:
+    with pytest.raises(ConfigError, match="workers must be an integer"):
+        NodeConfig(data_dir=None, workers=workers)  # type: ignore[arg-type]
+
+
+async def test_a_served_node_mines_bursts_in_parallel_and_survives_reverts() -> None:
+    """The node with one worker process: a burst of ERC-20 transfers from many senders is
+    mined through the optimistic executor; after evm_revert the worker is re-seeded and
+    the next burst is still exact (every balance adds up, the worker's state equals
+    the sequencer's)."""
+    world = World()
+    world.pool.close()  # the node starts its own
+    node = world.node
+    node.config = replace(node.config, workers=1, sender_recovery="inline")
+    await node.start()
+    await node.miner.set_mode(MiningMode(auto=False))
+    try:
+        assert node.workers is not None and isinstance(node.producer.executor, OptimisticExecutor)
+        executor = node.producer.executor
+        transfer = keccak256(b"transfer(address,uint256)")[:4]
+
+        async def burst(amount: int) -> None:
+            txs = []
+            for i in range(1, SENDERS):
+                for k in range(6):
+                    to = keccak256(bytes((i, k, amount)))[:20]
+                    txs.append(
+                        _tx(
+                            world.keys[i],
+                            world.nonce(i) + k,
+                            world.token,
+                            transfer + to.rjust(32, b"\x00") + amount.to_bytes(32, "big"),
+                        )
+                    )
+            # Manual mining: everything waits, then one block takes the whole batch.
+            await asyncio.wait_for(
+                asyncio.gather(*(node.submit(tx, tx.encode()) for tx in txs)), 10
+            )
+            # A serial batch stops at the block time: the rest seals in the next blocks.
+            for _ in range(len(txs)):
+                if not len(node.pool):
+                    break
+                node.mine()
+            for tx in txs:
+                found = node.locate_transaction(tx.hash)
+                assert found is not None
+                assert found[0].receipts[found[1]].status == 1
+
+        await burst(3)
+        parallel = executor.stats.parallel_batches
+        assert parallel >= 1
+        snap = node.snapshot()
+        await burst(5)
+        assert node.revert(snap)
+        await burst(7)
+        assert executor.stats.parallel_batches > parallel
+        # The worker's copy is the sequencer's: run a batch both ways on the head.
+        world.pool = node.workers
+        world.env = node.producer.next_env()
+        _same(world, _build(world, [("erc20_fresh", i % SENDERS, i) for i in range(30)]))
+    finally:
+        await node.stop()
