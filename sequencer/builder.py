@@ -17,7 +17,7 @@ left (the serial oracle's rule) whichever executor ran it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -26,6 +26,7 @@ from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_system_call
 from jit.forks import ForkRules
+from sequencer.access_list import AccessStep, BlockAccessList, build_block_access_list
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
     CONSOLIDATION_REQUEST_ADDRESS,
@@ -108,6 +109,9 @@ class OpenBlock:
     gas_used: int = 0
     blob_gas_used: int = 0
     state: OverlayView = field(init=False)
+    # What happened before the transactions (edits, pre-block system calls): the block
+    # access list's index 0. Set by ``BlockBuilder.open``.
+    pre_block: StateDiff = field(default_factory=StateDiff)
 
     def __post_init__(self) -> None:
         self.state = OverlayView(self.base, self.diff)
@@ -164,11 +168,13 @@ class BlockBuilder:
             )
             if result is not None:
                 block.diff.merge(result.diff)
+        block.pre_block.merge(block.diff)
         return block
 
     def seal(self, block: OpenBlock, included: Sequence[Included]) -> SealedBlock:
         """Run the post-block system calls and assemble the block; commits nothing."""
-        requests = self._post_block(block)
+        post_block = StateDiff()
+        requests = self._post_block(block, post_block)
         env = block.env
         receipts: list[Receipt] = []
         cumulative = 0
@@ -223,6 +229,7 @@ class BlockBuilder:
             block_size(header, encoded),
             encoded,
             published_diff(prepared),
+            block_access_list(block, included, post_block),
         )
         return SealedBlock(sealed, prepared)
 
@@ -232,11 +239,20 @@ class BlockBuilder:
         prepared = self.db.prepare(alloc)
         sealed = replace(header, state_root=prepared.state_root)
         block = MiniBlock(
-            sealed, sealed.hash(), (), (), block_size(sealed, ()), (), published_diff(prepared)
+            sealed,
+            sealed.hash(),
+            (),
+            (),
+            block_size(sealed, ()),
+            (),
+            published_diff(prepared),
+            BlockAccessList(),  # no index ran: the allocation is not an access
         )
         return SealedBlock(block, prepared)
 
-    def _post_block(self, block: OpenBlock) -> bytes:
+    def _post_block(self, block: OpenBlock, post_block: StateDiff) -> bytes:
+        """The EIP-7002/7251 system calls; their changes go into ``block.diff`` and
+        ``post_block`` (the access list's last index)."""
         if not self.rules.system_requests:
             return EMPTY_REQUESTS_HASH
         requests: list[bytes] = [b"\x00"]  # EIP-6110 deposits: no deposit contract here
@@ -248,8 +264,47 @@ class BlockBuilder:
                 requests.append(bytes((kind,)))
                 continue
             block.diff.merge(result.diff)
+            post_block.merge(result.diff)
             requests.append(bytes((kind,)) + result.output)
         return requests_hash(requests)
+
+
+def block_access_list(
+    block: OpenBlock, included: Sequence[Included], post_block: StateDiff
+) -> BlockAccessList:
+    """The block's EIP-7928 access list, from what each index did: index 0 the edits and
+    pre-block system calls, i + 1 transaction i with its coinbase fee credit, n + 1 the
+    post-block system calls. Replayed here over the block's start state, whichever
+    executor ran the transactions (the optimistic one folds independent shares whole,
+    so the per-index states exist only in this replay). System calls report no read
+    set: their indices list what they changed."""
+    running = StateDiff()
+    view = OverlayView(block.base, running)
+    coinbase = block.env.coinbase
+
+    def steps() -> Iterator[AccessStep]:
+        # ``build_block_access_list`` records each step before it asks for the next, so
+        # ``view`` is the state before the step it is handed with.
+        pre = block.pre_block
+        yield AccessStep(0, view, pre, frozenset(pre.accounts) | frozenset(pre.storage))
+        running.merge(pre)
+        for index, item in enumerate(included, 1):
+            outcome = item.outcome
+            step = StateDiff()
+            step.merge(outcome.diff)
+            if outcome.fee_credit:
+                after = OverlayView(view, step)
+                step.merge(coinbase_credit_diff(after, coinbase, outcome.fee_credit))
+            yield AccessStep(index, view, step, outcome.account_reads, outcome.storage_reads)
+            running.merge(step)
+        yield AccessStep(
+            len(included) + 1,
+            view,
+            post_block,
+            frozenset(post_block.accounts) | frozenset(post_block.storage),
+        )
+
+    return build_block_access_list(steps())
 
 
 def published_diff(prepared: PreparedBlock) -> StateDiff:

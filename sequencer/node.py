@@ -32,6 +32,8 @@ from jit.compiler import Engine
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
+from sequencer.access_list import BlockAccessList, record_key
+from sequencer.access_list import decode as decode_access_list
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.builder import BlockBuilder, next_base_fee, next_excess_blob_gas
 from sequencer.chain import Chain, LogEntry, LogFilter
@@ -51,7 +53,7 @@ from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import PerThread, SimulationWorker
 from sequencer.pool import Included, PoolStore, PoolTx, TxPool
-from sequencer.producer import BlockParams, Producer
+from sequencer.producer import BlockParams, Producer, access_list_record
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
@@ -274,6 +276,7 @@ class Node:
         block = sealed.block
         records = Chain(db).records(block)
         records[CF_CHAIN_META] = {
+            **access_list_record(block),
             META_CHAIN_ID: str(chain.chain_id).encode(),
             META_FORK: chain.fork.name.lower().encode(),
         }
@@ -619,6 +622,26 @@ class Node:
 
     def block(self, number: int) -> MiniBlock | None:
         return self.chain.block_by_number(number)
+
+    async def block_access_list(
+        self, number: int | None, block_hash: Hash32 | None, tag: str | None
+    ) -> BlockAccessList | None:
+        """Block's EIP-7928 access list as it was sealed; None for an unknown block (or
+        ``pending``: it is not sealed yet)."""
+        try:
+            found = self.resolve(number, block_hash, tag)
+        except ResourceNotFound:
+            return None
+        if found > self.chain.head_number:
+            return None
+        block = self.chain.block_by_number(found)
+        if block is not None and block.access_list is not None:
+            return block.access_list
+        raw = self.chain.meta(record_key(found))
+        if raw is None:
+            # Sealed by a version that kept none.
+            raise NodeError(f"block {found} has no recorded access list")
+        return decode_access_list(raw)
 
     def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
         return self.chain.block_by_hash(block_hash)

@@ -28,6 +28,8 @@ from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome
 from jit.forks import ForkRules
+from sequencer.access_list import encode as encode_access_list
+from sequencer.access_list import record_key
 from sequencer.builder import (
     BlockBuilder,
     Included,
@@ -84,6 +86,13 @@ class PendingBlock:
     block: MiniBlock
     env: BlockEnv
     diff: StateDiff
+
+
+def access_list_record(block: MiniBlock) -> dict[bytes, bytes | None]:
+    """The chain-meta record of ``block``'s EIP-7928 access list (EIP-7928 puts it
+    outside the block body; before Amsterdam it is not in the header either)."""
+    assert block.access_list is not None, "a sealed block carries its access list"
+    return {record_key(block.number): encode_access_list(block.access_list)}
 
 
 class Producer:
@@ -259,8 +268,9 @@ class Producer:
         )
         block = sealed.block
         records = self.chain.records(block)
+        meta = records[CF_CHAIN_META] = access_list_record(block)
         if self.edits:  # the block carries them now: the persisted copy goes with the seal
-            records[CF_CHAIN_META] = {EDITS_RECORD: None}
+            meta[EDITS_RECORD] = None
         self.db.commit(block.number, sealed.prepared, records)  # the seal
         taken.clear()  # sealed: nothing to give back from here on
         self.chain.appended(block)

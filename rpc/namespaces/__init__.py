@@ -2,9 +2,10 @@
 ``rpc.dispatch.default_registry``."""
 
 from rpc.dispatch import default_registry
-from rpc.namespaces import compat, dev, eth, filters, sign, simulate, txpool, web3
+from rpc.namespaces import access_list, compat, dev, eth, filters, sign, simulate, txpool, web3
 
 __all__ = [
+    "access_list",
     "compat",
     "default_registry",
     "dev",

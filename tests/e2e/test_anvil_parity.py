@@ -44,6 +44,12 @@ _SUPERSET = "a method anvil does not serve (it answers -32601); Hummingbird serv
 KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     # Methods we serve and anvil does not.
     "net_peerCount": (INTENTIONAL, _SUPERSET),
+    # EIP-7928 block access lists: anvil 1.7.1 has none of the five methods.
+    "bal.latest": (INTENTIONAL, _SUPERSET),
+    "bal.byHash": (INTENTIONAL, _SUPERSET),
+    "bal.byNumber": (INTENTIONAL, _SUPERSET),
+    "bal.raw": (INTENTIONAL, _SUPERSET),
+    "bal.raw.debug": (INTENTIONAL, _SUPERSET),
     "eth_mining": (INTENTIONAL, _SUPERSET),
     "simulate.v1": (
         INTENTIONAL,

@@ -229,6 +229,7 @@ def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
     assert got.receipts == expected.receipts
     assert got.diff == expected.diff
     assert got.hash == expected.hash  # state root, receipts root, gas, bloom
+    assert got.access_list == expected.access_list  # EIP-7928, replayed either way
     return optimistic
 
 

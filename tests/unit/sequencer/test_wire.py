@@ -4,6 +4,7 @@ state must reproduce the sequencer's state exactly (what workers and replicas re
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sequencer.access_list import decode as decode_access_list
+from sequencer.access_list import encode as encode_access_list
 from sequencer.config import NodeConfig
 from sequencer.node import Node
 from sequencer.types.blocks import MiniBlock
@@ -213,3 +216,83 @@ def test_random_diffs_round_trip(
 ) -> None:
     diff = StateDiff(accounts, storage, {keccak256(code): code for code in codes})
     assert decode_diff(encode_diff(diff)) == diff
+
+
+def _check_access_list_matches_diff(block: MiniBlock) -> None:
+    """The last change of every balance, nonce and slot in the EIP-7928 list is the
+    block's final value (the list is replayed per index; the diff is the whole block)."""
+    bal = block.access_list
+    diff = block.diff
+    assert bal is not None and diff is not None
+    assert decode_access_list(encode_access_list(bal)) == bal
+    by_address = {entry.address: entry for entry in bal.accounts}
+    for address, account in diff.accounts.items():
+        entry = by_address[address]
+        if account is None:
+            continue
+        if entry.balance_changes:
+            assert entry.balance_changes[-1].balance == account.balance
+        if entry.nonce_changes:
+            assert entry.nonce_changes[-1].nonce == account.nonce
+    for address, slots in diff.storage.items():
+        entry = by_address[address]
+        changed = {change.slot: change.changes[-1].value for change in entry.storage_changes}
+        for slot, value in slots.items():
+            assert changed[slot] == value
+            assert slot not in entry.storage_reads
+
+
+def test_every_sealed_block_records_its_access_list(tmp_path: Path) -> None:
+    config = NodeConfig(data_dir=str(tmp_path / "chain"), accounts=3, no_mining=True)
+    node = Node(config)
+    published: list[MiniBlock] = []
+    try:
+        node.subscribe_blocks(published.append)
+        keys = [account.private_key for account in node.accounts]
+        token = json.loads((CONTRACTS / "Token.json").read_text())
+        txs = [
+            _tx(keys[0], 0, SINK, value=5),
+            _tx(
+                keys[1], 0, None, bytes.fromhex(token["bytecode"][2:]) + (10**6).to_bytes(32, "big")
+            ),
+            _tx(keys[0], 1, None, CREATE_AND_DESTROY),
+            _tx(keys[2], 0, keys[0][:20], value=0),  # a zero-value transfer: touched only
+        ]
+        for tx in txs:
+            node.pool.add(tx, tx.encode())
+        node.mine()
+        node.edit_state(SINK, storage=(1, 2))
+        node.mine()
+        for block in published:
+            _check_access_list_matches_diff(block)
+            # Index 0 is the pre-block system calls (EIP-4788 and EIP-2935 always write);
+            # n + 1 the post-block ones, which only read while the request queues are
+            # empty, and system calls report no reads yet: no entry at n + 1 here.
+            assert block.access_list is not None
+            indices = {
+                change.index
+                for entry in block.access_list.accounts
+                for changes in entry.storage_changes
+                for change in changes.changes
+            }
+            assert 0 in indices
+            assert block.access_list.max_index() <= len(block.transactions) + 1
+        first = published[0]
+        assert first.access_list is not None
+        addresses = {entry.address for entry in first.access_list.accounts}
+        assert {tx.sender for tx in txs} <= addresses
+        assert SINK in addresses and keys[0][:20] in addresses
+    finally:
+        node.close()
+    reopened = Node(config)
+    try:
+        for block in published:
+            stored = asyncio.run(reopened.block_access_list(block.number, None, None))
+            assert stored == block.access_list
+        genesis = asyncio.run(reopened.block_access_list(None, None, "earliest"))
+        assert genesis is not None and genesis.accounts == ()
+        assert asyncio.run(reopened.block_access_list(None, None, "pending")) is None
+        assert asyncio.run(reopened.block_access_list(10**6, None, None)) is None
+        assert asyncio.run(reopened.block_access_list(None, b"\x01" * 32, None)) is None
+    finally:
+        reopened.close()
