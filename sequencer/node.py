@@ -52,8 +52,9 @@ from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import PerThread, SimulationWorker
-from sequencer.pool import Included, PoolStore, PoolTx, TxPool
+from sequencer.pool import PoolStore, PoolTx, TxPool
 from sequencer.producer import BlockParams, Producer, access_list_record
+from sequencer.publication import BlockSealed, ChainEvent, ChainReverted, Publisher, Waiters
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
@@ -98,15 +99,6 @@ __all__ = [
     "Node",
     "SimulationResult",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ChainReverted:
-    """Published when ``evm_revert`` / ``anvil_rollback`` removed blocks: the chain's
-    head is now ``head`` (blocks ``head.number + 1 ..= removed_to`` are gone)."""
-
-    head: MiniBlock
-    removed_to: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +147,8 @@ class Node:
         self.edits = self._load_edits()
         # Acknowledged pool transactions are kept with the chain (not for --ephemeral).
         self.pool_store = PoolStore(self.db) if config.data_dir is not None else None
+        self.waiters = Waiters()
+        self._ready = asyncio.Event()  # the miner's wake-up: the pool's ready queue is not empty
         self.pool = TxPool(
             config.pool,
             lambda address: self.head_state.get_account(address),
@@ -164,6 +158,8 @@ class Node:
             chain_config.chain_id,
             blob_base_fee=self.next_blob_base_fee,
             store=self.pool_store,
+            on_settled=self.waiters.settle,
+            on_ready=lambda ready: self._ready.set() if ready else self._ready.clear(),
         )
         self.producer = Producer(
             self.db,
@@ -195,7 +191,7 @@ class Node:
         )
         self.simulation_worker = SimulationWorker(config.rpc_timeout)
         self.miner = Miner(
-            self.pool.has_ready,
+            self._ready,
             self.producer.produce,
             self._produce_empty,
             MiningMode(
@@ -205,8 +201,10 @@ class Node:
         )
         self.recovery = SenderRecovery()  # started by start() when the config asks for it
         self.workers: WorkerPool | None = None  # started by start() when config.workers > 0
-        self._block_listeners: list[Callable[[MiniBlock], None]] = []
-        self._revert_listeners: list[Callable[[ChainReverted], None]] = []
+        # One event stream (sequencer.publication): the waiting senders first, then
+        # the worker processes (Node._publish), RPC subscriptions and filters.
+        self.publisher = Publisher()
+        self.publisher.subscribe(self.waiters.on_event)
         self._pending_listeners: list[Callable[[Transaction], None]] = []
         self._snapshots: dict[int, DevSnapshot] = {}
         self._next_snapshot = 0
@@ -386,24 +384,35 @@ class Node:
         finally:
             self.db.close()
 
-    def _publish(self, block: MiniBlock) -> None:
+    def _publish(self, event: BlockSealed) -> None:
+        block = event.block
         if self.workers is not None:
             self.workers.apply(block, self.db.resident)
         if self._unsigned:
             self._unsigned.difference_update(tx.hash for tx in block.transactions)
-        for listener in list(self._block_listeners):
-            try:
-                listener(block)
-            except Exception:
-                log.exception("block listener failed")
+        self.publisher.publish(event)
+
+    def subscribe(self, listener: Callable[[ChainEvent], None]) -> Callable[[], None]:
+        """Every published event, in order: ``BlockSealed`` and ``ChainReverted``."""
+        return self.publisher.subscribe(listener)
 
     def subscribe_blocks(self, listener: Callable[[MiniBlock], None]) -> Callable[[], None]:
-        self._block_listeners.append(listener)
-        return lambda: self._block_listeners.remove(listener)
+        """Each sealed block (the ``BlockSealed`` events of the stream)."""
+
+        def on_event(event: ChainEvent) -> None:
+            if isinstance(event, BlockSealed):
+                listener(event.block)
+
+        return self.publisher.subscribe(on_event)
 
     def subscribe_reverts(self, listener: Callable[[ChainReverted], None]) -> Callable[[], None]:
-        self._revert_listeners.append(listener)
-        return lambda: self._revert_listeners.remove(listener)
+        """Each revert (the ``ChainReverted`` events of the stream)."""
+
+        def on_event(event: ChainEvent) -> None:
+            if isinstance(event, ChainReverted):
+                listener(event)
+
+        return self.publisher.subscribe(on_event)
 
     def subscribe_pending(self, listener: Callable[[Transaction], None]) -> Callable[[], None]:
         self._pending_listeners.append(listener)
@@ -454,9 +463,7 @@ class Node:
             except Exception:
                 log.exception("pending listener failed")
         if admission.ready and self.miner.mode.auto and self._running:
-            done: asyncio.Future[Included | None] = asyncio.get_running_loop().create_future()
-            entry.done = done
-            included = await done
+            included = await self.waiters.wait(tx.hash)
             if included is not None:
                 if self.config.hardhat_compat and not included.success:
                     # Hardhat's automine: a send whose transaction reverted is answered
@@ -1203,12 +1210,7 @@ class Node:
         assert head is not None
         if number == removed_to:
             return
-        event = ChainReverted(head, removed_to)
-        for listener in list(self._revert_listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("revert listener failed")
+        self.publisher.publish(ChainReverted(head, removed_to))
 
     def snapshot_ids(self) -> dict[int, tuple[int, Hash32]]:
         """Live snapshots: id -> (block number, block hash), as anvil_metadata lists them."""

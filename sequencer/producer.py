@@ -45,6 +45,7 @@ from sequencer.edits import EDITS_RECORD, StateEdits
 from sequencer.errors import TransactionRejected
 from sequencer.executor import Executor
 from sequencer.pool import PoolTx, TxPool
+from sequencer.publication import BlockSealed
 from sequencer.types.blocks import ZERO_HASH, MiniBlock
 from statedb import StateDB
 from statedb.keys import CF_CHAIN_META
@@ -107,7 +108,7 @@ class Producer:
         config: ChainConfig,
         rules: ForkRules,
         block_time: float,
-        publish: Callable[[MiniBlock], None],
+        publish: Callable[[BlockSealed], None],
         engine: CodeRunner | None = None,
         clock: Clock | None = None,
         edits: StateEdits | None = None,
@@ -279,8 +280,8 @@ class Producer:
         self.clock.sealed(env.timestamp)
         self.params.next_base_fee = None
         self.params.next_prev_randao = None
-        for index, (entry, outcome) in enumerate(included):
-            pool.mark_included(entry, block.number, index, outcome.success, outcome.output)
+        for entry, _ in included:
+            pool.mark_included(entry)
         pool.on_block()
-        self.publish(block)
+        self.publish(BlockSealed(block, tuple(outcome.output for _, outcome in included)))
         return block

@@ -2,6 +2,6 @@
 (``sequencer.pool.persist``)."""
 
 from sequencer.pool.persist import PoolStore, StoredTx
-from sequencer.pool.pool import Admission, Included, PoolTx, TxPool
+from sequencer.pool.pool import Admission, PoolTx, TxPool
 
-__all__ = ["Admission", "Included", "PoolStore", "PoolTx", "StoredTx", "TxPool"]
+__all__ = ["Admission", "PoolStore", "PoolTx", "StoredTx", "TxPool"]

@@ -19,12 +19,14 @@ Owns which transactions wait and in what order the producer gets them:
   evicted, cleared), which also deletes its on-disk record when it has one
   (``sequencer.pool.persist``); ``persist`` writes one.
 
-Single-threaded: called only from the event loop that also runs the producer.
+Single-threaded: called only from the event loop that also runs the producer. It
+holds no futures and no asyncio objects: waiting senders live in
+``sequencer.publication.Waiters``, told through ``on_settled`` and the published
+blocks; the miner is woken through ``on_ready``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,25 +56,10 @@ def max_cost(tx: Transaction) -> int:
     return tx.gas_limit * fee_cap(tx) + tx.value + blob
 
 
-@dataclass(frozen=True, slots=True)
-class Included:
-    """What a waiting sender learns when its transaction is sealed."""
-
-    block_number: int
-    index: int
-    success: bool
-    output: bytes  # return or revert data
-
-
 class PoolTx:
-    """A waiting transaction and the future its sender may await (slotted, mutable).
+    """A waiting transaction (slotted, mutable)."""
 
-    ``done`` resolves with ``Included`` when the transaction is sealed, with None when
-    it stops waiting for a block without leaving the pool (an earlier nonce of its
-    sender was dropped: it waits queued now, and its sender is answered as a queued
-    transaction is), or with the error that removed it."""
-
-    __slots__ = ("done", "raw", "ready", "removed", "stored", "tx")
+    __slots__ = ("raw", "ready", "removed", "stored", "tx")
 
     def __init__(self, tx: Transaction, raw: bytes) -> None:
         self.tx = tx
@@ -80,7 +67,6 @@ class PoolTx:
         self.ready = False
         self.removed = False
         self.stored = False  # has an on-disk record (``TxPool.persist``)
-        self.done: asyncio.Future[Included | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +95,16 @@ class TxPool:
         *,
         blob_base_fee: Callable[[], int] = lambda: 1,
         store: PoolStore | None = None,
+        on_settled: Callable[[Hash32, Exception | None], None] = lambda tx_hash, result: None,
+        on_ready: Callable[[bool], None] = lambda ready: None,
     ) -> None:
         """``base_fee``, ``gas_limit`` and ``blob_base_fee`` give the next block's values
         (the default blob base fee is EIP-4844's minimum; the node passes the real one).
-        ``store`` keeps the acknowledged transactions on disk (None: memory only)."""
+        ``store`` keeps the acknowledged transactions on disk (None: memory only).
+        ``on_settled(tx_hash, result)`` is told when a transaction stops waiting for a
+        block without being mined: ``result`` is the error that removed it, or None when
+        it waits queued now. ``on_ready(ready)`` is told when the ready queue becomes
+        non-empty or empty (the miner's wake-up)."""
         self.limits = limits
         self._account = account
         self._base_fee = base_fee
@@ -125,7 +117,14 @@ class TxPool:
         self._by_hash: dict[Hash32, PoolTx] = {}
         self._ready: deque[PoolTx] = deque()
         self._ready_count = 0
-        self.has_ready = asyncio.Event()
+        self._on_settled = on_settled
+        self._on_ready = on_ready
+        self.has_ready = False  # whether the ready queue holds anything
+
+    def _set_ready(self, ready: bool) -> None:
+        if ready != self.has_ready:
+            self.has_ready = ready
+            self._on_ready(ready)
 
     # ------------------------------------------------------------ admission
 
@@ -194,16 +193,15 @@ class TxPool:
                 existing.ready = False
                 entry.ready = True
                 self._ready.append(entry)
-            if existing.done is not None and not existing.done.done():
-                existing.done.set_exception(
-                    TransactionRejected("replaced by a transaction with a higher fee")
-                )
+            self._on_settled(
+                existing.tx.hash, TransactionRejected("replaced by a transaction with a higher fee")
+            )
         sender.txs[tx.nonce] = entry
         self._by_hash[tx.hash] = entry
         if existing is None and tx.nonce == sender.next_nonce:
             self._promote(sender)
         if self._ready_count:
-            self.has_ready.set()
+            self._set_ready(True)
         return Admission(entry, entry.ready)
 
     def _promote(self, sender: _Sender) -> None:
@@ -226,10 +224,10 @@ class TxPool:
             self._ready_count -= 1
             entry.ready = False
             if not self._ready_count:
-                self.has_ready.clear()
+                self._set_ready(False)
             return entry
         self._ready_count = 0
-        self.has_ready.clear()
+        self._set_ready(False)
         return None
 
     def push_back(self, entry: PoolTx) -> None:
@@ -237,19 +235,11 @@ class TxPool:
         entry.ready = True
         self._ready.appendleft(entry)
         self._ready_count += 1
-        self.has_ready.set()
+        self._set_ready(True)
 
-    def mark_included(
-        self,
-        entry: PoolTx,
-        block_number: int,
-        index: int,
-        success: bool = True,
-        output: bytes = b"",
-    ) -> None:
+    def mark_included(self, entry: PoolTx) -> None:
+        """``entry`` is in a sealed block: forgotten (its sender's answer is the block)."""
         self._forget(entry)
-        if entry.done is not None and not entry.done.done():
-            entry.done.set_result(Included(block_number, index, success, output))
 
     def drop(self, entry: PoolTx, error: Exception) -> None:
         """Execution refused ``entry``: drop it (its sender gets ``error``) and demote the
@@ -271,8 +261,7 @@ class TxPool:
             return
         entry.ready = False
         self._demote_from(sender, entry.tx.nonce)
-        if entry.done is not None and not entry.done.done():
-            entry.done.set_result(None)
+        self._on_settled(entry.tx.hash, None)
 
     def _demote_from(self, sender: _Sender, nonce: int) -> None:
         """Nonce ``nonce`` of ``sender`` is not executable now: everything after it waits
@@ -284,11 +273,10 @@ class TxPool:
             if waiting.ready:
                 waiting.ready = False
                 self._ready_count -= 1
-                if waiting.done is not None and not waiting.done.done():
-                    waiting.done.set_result(None)
+                self._on_settled(waiting.tx.hash, None)
         sender.next_nonce = min(sender.next_nonce, nonce)
         if not self._ready_count:
-            self.has_ready.clear()
+            self._set_ready(False)
 
     def on_block(self) -> None:
         """After a block or a state edit: re-derive readiness from state nonces (cheap:
@@ -317,7 +305,7 @@ class TxPool:
                         break
             self._promote(sender)
         if self._ready_count:
-            self.has_ready.set()
+            self._set_ready(True)
 
     def persist(self, entry: PoolTx, *, unsigned: bool = False) -> None:
         """Stage ``entry``'s on-disk record (the caller awaits ``store.written()`` before
@@ -346,8 +334,7 @@ class TxPool:
             entry.ready = False
             self._ready_count -= 1
         self._forget(entry)
-        if entry.done is not None and not entry.done.done():
-            entry.done.set_exception(error)
+        self._on_settled(entry.tx.hash, error)
 
     # ------------------------------------------------------------ dev removal
 
@@ -379,7 +366,7 @@ class TxPool:
         self._senders.clear()
         self._ready.clear()
         self._ready_count = 0
-        self.has_ready.clear()
+        self._set_ready(False)
         return len(entries)
 
     def set_chain_id(self, chain_id: int) -> None:

@@ -479,9 +479,5 @@ async def test_closed_connections_are_freed_without_the_gc(
     assert _listener_counts(node) == listeners_before  # every subscription cancelled
 
 
-def _listener_counts(node: Node) -> tuple[int, int, int]:
-    return (
-        len(node._block_listeners),
-        len(node._revert_listeners),
-        len(node._pending_listeners),
-    )
+def _listener_counts(node: Node) -> tuple[int, int]:
+    return (len(node.publisher._listeners), len(node._pending_listeners))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from jit.forks import Fork, rules_for
@@ -66,7 +64,7 @@ def test_ready_and_queued(pool: TxPool) -> None:
     first, second = pool.next_ready(), pool.next_ready()
     assert first is not None and second is not None
     assert (first.tx.nonce, second.tx.nonce) == (5, 6)
-    assert pool.next_ready() is None and not pool.has_ready.is_set()
+    assert pool.next_ready() is None and not pool.has_ready
 
 
 def test_rejections(pool: TxPool) -> None:
@@ -92,18 +90,16 @@ def test_rejections(pool: TxPool) -> None:
 
 
 def test_replacement_with_bump_replaces_and_keeps_position(pool: TxPool) -> None:
+    settled: list[tuple[bytes, Exception | None]] = []
+    pool._on_settled = lambda tx_hash, result: settled.append((tx_hash, result))
     old = pool.add(tx(5), tx(5).encode()).entry
-    loop = asyncio.new_event_loop()
-    try:
-        old.done = loop.create_future()
-        new = pool.add(
-            tx(5, fee=11 * 10**9, tip=11 * 10**8), tx(5, fee=11 * 10**9, tip=11 * 10**8).encode()
-        )
-        assert new.ready is True and old.done.done()
-        with pytest.raises(TransactionRejected, match="replaced"):
-            old.done.result()
-    finally:
-        loop.close()
+    new = pool.add(
+        tx(5, fee=11 * 10**9, tip=11 * 10**8), tx(5, fee=11 * 10**9, tip=11 * 10**8).encode()
+    )
+    assert new.ready is True
+    ((hash_, error),) = settled
+    assert hash_ == old.tx.hash
+    assert isinstance(error, TransactionRejected) and "replaced" in error.message
     taken = pool.next_ready()
     assert taken is not None and taken.tx.max_fee_per_gas == 11 * 10**9
     assert pool.next_ready() is None

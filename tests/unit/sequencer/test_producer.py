@@ -42,7 +42,7 @@ def test_transaction_that_does_not_fit_goes_to_the_next_block_once() -> None:
         second = node.producer.produce()
         assert second is not None and [t.hash for t in second.transactions] == [txs[2].hash]
         assert node.producer.produce() is None
-        assert len(node.pool) == 0 and not node.pool.has_ready.is_set()
+        assert len(node.pool) == 0 and not node.pool.has_ready
     finally:
         node.close()
 
