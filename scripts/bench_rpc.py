@@ -274,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--peers: run all modes on one fresh node (default: a fresh node per mode)",
     )
+    p.add_argument(
+        "--call-during-load",
+        action="store_true",
+        help="one more client sends eth_call (Token.balanceOf) back to back during each mode",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -358,6 +363,11 @@ class ModeResult:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     client_cpu_s: float = 0.0
+    # eth_call (Token.balanceOf) from one more client while the mode's clients send
+    # (``--call-during-load``): how the node answers reads under write load.
+    load_calls: int = 0
+    load_call_p50_ms: float = 0.0
+    load_call_p99_ms: float = 0.0
     failures: list[str] = field(default_factory=list)
     failure_count: int = 0
 
@@ -487,12 +497,36 @@ async def timed_mode(
     rpcs: list[Rpc],
     work: list[list[tuple[bytes, str]]],
     run_client: Callable[[Rpc, list[tuple[bytes, str]], Tally], Awaitable[None]],
+    probe: tuple[Rpc, bytes] | None = None,
 ) -> Tally:
+    """Run the mode's clients; with ``probe`` (a connection and an eth_call body), one
+    more client sends that call back to back until the others are done."""
     res = ModeResult(mode, sum(len(w) for w in work))
     tally = Tally(res)
+    call_latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def call_loop(rpc: Rpc, body: bytes) -> None:
+        while not done.is_set():
+            t = time.perf_counter()
+            reply = await rpc.post(body)
+            call_latencies.append(time.perf_counter() - t)
+            if "error" in reply:
+                res.fail(f"eth_call under load: {reply['error']}")
+
     cpu0, t0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(run_client(r, w, tally) for r, w in zip(rpcs, work) if w))
+    prober = asyncio.ensure_future(call_loop(*probe)) if probe is not None else None
+    try:
+        await asyncio.gather(*(run_client(r, w, tally) for r, w in zip(rpcs, work) if w))
+    finally:
+        done.set()
+        if prober is not None:
+            await prober
     res.seconds = time.perf_counter() - t0
+    if call_latencies:
+        res.load_calls = len(call_latencies)
+        res.load_call_p50_ms = percentile(call_latencies, 50) * 1e3
+        res.load_call_p99_ms = percentile(call_latencies, 99) * 1e3
     res.client_cpu_s = time.process_time() - cpu0
     res.ok = len(tally.latencies)
     res.tps = res.ok / res.seconds if res.seconds > 0 else 0.0
@@ -768,7 +802,19 @@ async def _bench_node(
         mode_lanes = [lane for client_lanes in lanes[mode] for lane in client_lanes]
         before = [await balance(rpc, kind, token, recipients[ln.recipient]) for ln in mode_lanes]
         runner = run_burst if mode == "burst" else run_closed
-        tally = await timed_mode(mode, clients[: len(work)], work, runner)
+        probe = None
+        if args.call_during_load:
+            probe = (
+                rpc,  # the set-up connection is idle while the mode runs
+                rpc_body(
+                    "eth_call",
+                    [
+                        {"to": hexaddr(token), "data": "0x" + balance_of_data(dev_addr).hex()},
+                        "latest",
+                    ],
+                ),
+            )
+        tally = await timed_mode(mode, clients[: len(work)], work, runner, probe)
         await verify(rpc, plan, mode, mode_lanes, before, tally.result)
         modes[mode] = tally.result
 

@@ -299,3 +299,48 @@ def test_merge_of_single_mode_runs() -> None:
     assert merged["client_cpu_s"] == 3.0 and merged["setup_s"] == 3.0
     assert not merged["ok"]
     assert "eth_call" in merged["calls"]
+
+
+async def test_timed_mode_probes_calls_while_the_clients_send() -> None:
+    """With a probe, one more client sends its call back to back until the mode's
+    clients are done; its latencies are reported, and an error answer is a failure."""
+    import asyncio
+
+    import bench_rpc
+
+    class FakeRpc:
+        def __init__(self, answer: dict[str, object]) -> None:
+            self.answer = answer
+            self.posts = 0
+
+        async def post(self, body: bytes) -> dict[str, object]:
+            self.posts += 1
+            await asyncio.sleep(0.001)
+            return self.answer
+
+    async def client(rpc: object, work: object, tally: bench_rpc.Tally) -> None:
+        await asyncio.sleep(0.05)
+
+    good = FakeRpc({"result": "0x1"})
+    tally = await bench_rpc.timed_mode(
+        "burst",
+        [object()],
+        [[(b"", "0x")]],
+        client,
+        (good, b"{}"),
+    )
+    result = tally.result
+    assert result.load_calls == good.posts >= 5
+    assert 0 < result.load_call_p50_ms <= result.load_call_p99_ms
+    assert result.failure_count == 0
+    bad = FakeRpc({"error": {"code": -32000, "message": "boom"}})
+    failed = await bench_rpc.timed_mode(
+        "burst",
+        [object()],
+        [[(b"", "0x")]],
+        client,
+        (bad, b"{}"),
+    )
+    assert failed.result.failure_count == bad.posts
+    quiet = await bench_rpc.timed_mode("burst", [object()], [[(b"", "0x")]], client)
+    assert quiet.result.load_calls == 0
