@@ -52,10 +52,31 @@ SINK = bytes.fromhex("50a4000000000000000000000000000000000001")
 
 
 def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:  # the process ended
+        pass
     return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the node's worker processes), from /proc."""
+    tree = [pid]
+    for parent in tree:
+        try:
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = (task / "children").read_text().split()
+                tree.extend(int(child) for child in children)
+        except OSError:
+            continue
+    return tree
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """RSS of the node with its worker processes (sender recovery, parallel execution)."""
+    return sum(rss_bytes(p) for p in process_tree(pid))
 
 
 async def rpc(session: aiohttp.ClientSession, url: str, body: Any) -> Any:
@@ -131,7 +152,7 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
             last_tick = tick
             count = int(owed)
             owed -= count
-            batch = []
+            batch: list[Any] = []
             for _ in range(count):
                 key = keys[sender]
                 tx = sign_1559(
@@ -158,6 +179,7 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
                     {
                         "t_s": round(tick - start, 1),
                         "rss_mb": round(rss_bytes(pid) / 2**20, 1) if pid else None,
+                        "tree_rss_mb": round(tree_rss_bytes(pid) / 2**20, 1) if pid else None,
                         "head": head,
                         "sent": sent,
                         "inflight_batches": len(inflight),
@@ -216,6 +238,9 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
     ]
     if warm:
         out["rss_growth_after_warmup"] = round(warm[-1] / warm[0] - 1, 4)
+    tree = [s["tree_rss_mb"] for s in samples if s["tree_rss_mb"] is not None]
+    if tree:
+        out["tree_rss_mb"] = {"first": tree[0], "last": tree[-1], "max": max(tree)}
     return out
 
 
