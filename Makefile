@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 RUN_STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck conformance conformance-full reliability soak bench-evm clean
+.PHONY: run test lint typecheck conformance conformance-full reliability soak bench-evm bench-parallel wrk bench-wrk clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: $(STAMP)
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium not found: the browser exposure test skips (fails if CI is set)" >&2; fi; \
 	fi
+	@# wrk (brings LuaJIT): tests/unit/scripts/test_bench_wrk.py drives scripts/wrk/send_raw.lua in it.
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else echo "wrk not found: the send_raw.lua tests skip (apt-get install -y wrk)" >&2; fi; \
+	fi
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
@@ -67,6 +73,20 @@ reliability: $(STAMP)
 # One hour at about half of the node's closed-loop transfer throughput (not in CI).
 soak: $(STAMP)
 	$(PY) scripts/soak.py --minutes 60 --rate 1000 --check
+
+bench-parallel: $(STAMP)
+	$(PY) scripts/bench_parallel.py --txs 2000 --hot 0,25,100 --workers 1,2,3 --runs 5 --json bench-parallel.json
+
+# wrk (Debian's package, with LuaJIT) for scripts/bench_wrk.py.
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else echo "wrk not found: apt-get install -y wrk (as root)" >&2; exit 1; fi; \
+	fi
+
+bench-wrk: $(STAMP) wrk
+	$(PY) scripts/bench_wrk.py --json bench-wrk.json
 
 bench-evm: $(STAMP)
 	@# py-evm comes from the bench extra only: never a runtime dependency.

@@ -84,8 +84,11 @@ def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
 
 
 def default_workers() -> int:
-    """DESIGN §7: one worker per core the sequencer does not run on."""
-    return max(0, (os.cpu_count() or 1) - 1)
+    """One worker process per core the node's own processes leave free: DESIGN §7 says
+    cores - 1, but the sender-recovery process takes a core too, and on the two-core
+    machine we measure on a worker that shares a core with them halved burst throughput
+    (docs/benchmarks.md, "Parallel execution"). So cores - 2: none below three cores."""
+    return max(0, (os.cpu_count() or 1) - 2)
 
 
 def _workers(text: str) -> int:
@@ -261,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="worker processes for optimistic parallel execution of large blocks "
-        f"(default: CPU cores - 1, here {default_workers()}; 0: execute serially)",
+        f"(default: CPU cores - 2, here {default_workers()}; 0: execute serially)",
     )
     p.add_argument(
         "--rpc-timeout",

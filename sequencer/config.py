@@ -94,7 +94,7 @@ class NodeConfig:
     rpc_timeout: float = DEFAULT_RPC_TIMEOUT
     rpc_gas_cap: int = DEFAULT_RPC_GAS_CAP
     # Worker processes for the optimistic parallel executor (sequencer.workers), started
-    # by Node.start(); 0: none (every batch serial). The command's default is cores - 1.
+    # by Node.start(); 0: none (every batch serial). The command's default is cores - 2.
     workers: int = 0
 
     def uses_recovery_worker(self) -> bool:

@@ -206,7 +206,7 @@ def test_workers_default_to_the_cores_the_sequencer_does_not_use() -> None:
     from rpc.cli import default_workers
 
     assert config_from(build_parser().parse_args([])).workers == default_workers()
-    assert default_workers() == max(0, (os.cpu_count() or 1) - 1)
+    assert default_workers() == max(0, (os.cpu_count() or 1) - 2)
     assert config_from(build_parser().parse_args(["--workers", "0"])).workers == 0
     assert config_from(build_parser().parse_args(["--workers", "3"])).workers == 3
 
