@@ -6,7 +6,8 @@ EIP-2935 parent hash before the transactions, EIP-7002 withdrawal and EIP-7251
 consolidation requests after them), folding executor outcomes in order (state
 diff, coinbase fee credit, gas and blob gas) and assembling the sealed record:
 receipts, logs bloom, ordered-trie roots, the state root and the block's
-normalised state diff. It commits nothing: the producer commits and publishes,
+normalised state diff; and, replaying a sealed block, its EIP-7928 access list. It
+commits nothing: the producer commits and publishes,
 genesis commits its block 0, the pending preview throws its block away.
 
 Executors only compute outcomes; they call ``OpenBlock.apply`` for each included
@@ -152,11 +153,18 @@ class BlockBuilder:
         self.rules = rules
         self.engine = engine  # runs the system contracts' code (None: the interpreter)
 
-    def open(self, parent: MiniBlock, env: BlockEnv, edits: StateDiff | None = None) -> OpenBlock:
-        """Open the block after ``parent`` (the database head): ``edits`` (state changes
-        made outside transactions, e.g. dev methods) first, then the pre-block system
-        calls."""
-        block = OpenBlock(env, parent, self.db.head)
+    def open(
+        self,
+        parent: MiniBlock,
+        env: BlockEnv,
+        edits: StateDiff | None = None,
+        base: StateReader | None = None,
+    ) -> OpenBlock:
+        """Open the block after ``parent``: ``edits`` (state changes made outside
+        transactions, e.g. dev methods) first, then the pre-block system calls. ``base``
+        is the state after ``parent``: the database head unless given (a replay of an
+        older block passes that block's parent state)."""
+        block = OpenBlock(env, parent, self.db.head if base is None else base)
         if edits:
             block.diff.merge(edits)
         calls = [(BEACON_ROOTS_ADDRESS, env.parent_beacon_block_root or ZERO_HASH)]
@@ -172,9 +180,10 @@ class BlockBuilder:
         return block
 
     def seal(self, block: OpenBlock, included: Sequence[Included]) -> SealedBlock:
-        """Run the post-block system calls and assemble the block; commits nothing."""
-        post_block = StateDiff()
-        requests = self._post_block(block, post_block)
+        """Run the post-block system calls and assemble the block; commits nothing. (The
+        EIP-7928 access list is not built here: ``replay_access_list`` builds it when
+        asked, from a replay of the block, so sealing pays nothing for it.)"""
+        requests = self._post_block(block, StateDiff())
         env = block.env
         receipts: list[Receipt] = []
         cumulative = 0
@@ -229,9 +238,15 @@ class BlockBuilder:
             block_size(header, encoded),
             encoded,
             published_diff(prepared),
-            block_access_list(block, included, post_block),
         )
         return SealedBlock(sealed, prepared)
+
+    def replay_access_list(self, block: OpenBlock, included: Sequence[Included]) -> BlockAccessList:
+        """The access list of an opened block whose transactions ``included`` ran: the
+        post-block system calls, then the per-index replay; no root, nothing staged."""
+        post_block = StateDiff()
+        self._post_block(block, post_block)
+        return block_access_list(block, included, post_block)
 
     def genesis(self, alloc: StateDiff, header: Header) -> SealedBlock:
         """Block 0: ``alloc`` onto the empty database; ``header`` gives every field but
@@ -246,7 +261,6 @@ class BlockBuilder:
             block_size(sealed, ()),
             (),
             published_diff(prepared),
-            BlockAccessList(),  # no index ran: the allocation is not an access
         )
         return SealedBlock(block, prepared)
 

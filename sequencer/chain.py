@@ -3,8 +3,10 @@
 Owns how ``MiniBlock``s are written into statedb's chain column families (in the
 same WriteBatch as their state, so a block and its state land together or not
 at all) and every read of them: by number, by hash, transaction location, logs
-(via the address/topic index), the last 256 hashes for BLOCKHASH. Recent
-blocks stay decoded in memory, so RPC reads of the head do not touch RocksDB.
+(via the address/topic index), and the block hashes BLOCKHASH reads
+(``block_hashes_at``: an immutable reader pinned at a block, over an append-only
+log). Recent blocks stay decoded in memory, so RPC reads of the head do not touch
+RocksDB.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from jit.evm.block_hashes import BlockHashes, BlockHashLog
 from sequencer.errors import InvalidInput
 from sequencer.types.blocks import ChainLog, MiniBlock, Receipt, decode_stored_block
 from sequencer.types.transactions import Transaction
@@ -83,17 +86,18 @@ class Chain:
     def __init__(self, db: StateDB) -> None:
         self.db = db
         self._recent: OrderedDict[int, MiniBlock] = OrderedDict()
-        self.block_hashes: dict[int, Hash32] = {}
         self.head: MiniBlock | None = None
         head_number = db.head_number
+        first = max(0, head_number - BLOCKHASH_WINDOW)
+        # Hashes older than the log come from the stored blocks (a historical eth_call).
+        self._hashes = BlockHashLog(first, self._stored_hash)
         if head_number >= 0:
             self.head = self.block_by_number(head_number)
             if self.head is None:
                 raise RuntimeError(f"block {head_number} is missing from the database")
-            for number in range(max(0, head_number - BLOCKHASH_WINDOW), head_number + 1):
+            for number in range(first, head_number + 1):
                 block = self.block_by_number(number)
-                if block is not None:
-                    self.block_hashes[number] = block.hash
+                self._hashes.append(number, None if block is None else block.hash)
 
     # ------------------------------------------------------------- writing
 
@@ -124,15 +128,13 @@ class Chain:
         """Called once ``block`` is committed: it becomes the head."""
         self.head = block
         self._remember(block)
-        self.block_hashes[block.number] = block.hash
-        self.block_hashes.pop(block.number - BLOCKHASH_WINDOW - 1, None)
+        self._hashes.append(block.number, block.hash)
 
     def reverted_to(self, number: int) -> None:
         """The database was reverted to ``number``: forget every later block."""
         for n in [n for n in self._recent if n > number]:
             del self._recent[n]
-        for n in [n for n in self.block_hashes if n > number]:
-            del self.block_hashes[n]
+        self._hashes.truncate(number)
         self.head = self.block_by_number(number)
 
     def _remember(self, block: MiniBlock) -> None:
@@ -146,6 +148,20 @@ class Chain:
     @property
     def head_number(self) -> int:
         return -1 if self.head is None else self.head.number
+
+    def block_hashes_at(self, number: int) -> BlockHashes:
+        """What BLOCKHASH reads in a block at ``number`` (its hashes of blocks before
+        ``number``; O(1), and unchanged by later blocks or reverts)."""
+        return self._hashes.view(number)
+
+    @property
+    def block_hashes(self) -> BlockHashes:
+        """``block_hashes_at(head + 1)``: what the next block's BLOCKHASH reads."""
+        return self._hashes.view(self.head_number + 1)
+
+    def _stored_hash(self, number: int) -> Hash32 | None:
+        block = self.block_by_number(number)
+        return None if block is None else block.hash
 
     def block_by_number(self, number: int) -> MiniBlock | None:
         block = self._recent.get(number)

@@ -44,6 +44,15 @@ class EditError(ValueError):
     """An edit's value is out of range; the message names it."""
 
 
+BLOCK_EDITS_RECORD: Final = b"edits-of/"
+
+
+def block_edits_key(number: int) -> bytes:
+    """The chain-meta key of the edits block ``number`` carried (kept with the block, so
+    a replay of it starts from them; most blocks carry none and have no record)."""
+    return BLOCK_EDITS_RECORD + number.to_bytes(8, "big")
+
+
 class StateEdits:
     """The pending edits over the head. Single-threaded (the event loop)."""
 

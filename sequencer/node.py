@@ -29,17 +29,17 @@ from dataclasses import dataclass, replace
 from typing import Final, TypeVar
 
 from jit.compiler import Engine
+from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
-from sequencer.access_list import BlockAccessList, record_key
-from sequencer.access_list import decode as decode_access_list
+from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
-from sequencer.builder import BlockBuilder, next_base_fee, next_excess_blob_gas
+from sequencer.builder import BlockBuilder, Included, next_base_fee, next_excess_blob_gas
 from sequencer.chain import Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
-from sequencer.edits import EDITS_RECORD, EditError, StateEdits
+from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
 from sequencer.errors import (
     ExecutionReverted,
     InvalidInput,
@@ -53,7 +53,7 @@ from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import PerThread, SimulationWorker
 from sequencer.pool import PoolStore, PoolTx, TxPool
-from sequencer.producer import BlockParams, Producer, access_list_record
+from sequencer.producer import BlockParams, Producer
 from sequencer.publication import BlockSealed, ChainEvent, ChainReverted, Publisher, Waiters
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
@@ -110,6 +110,16 @@ class DevSnapshot:
     edits: StateDiff
     clock: ClockState
     params: BlockParams
+
+
+class _EveryHash:
+    """A container holding every hash (the replay's "unsigned" set: check nothing)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERY_HASH: Final = _EveryHash()
 
 
 class Node:
@@ -274,7 +284,6 @@ class Node:
         block = sealed.block
         records = Chain(db).records(block)
         records[CF_CHAIN_META] = {
-            **access_list_record(block),
             META_CHAIN_ID: str(chain.chain_id).encode(),
             META_FORK: chain.fork.name.lower().encode(),
         }
@@ -633,22 +642,73 @@ class Node:
     async def block_access_list(
         self, number: int | None, block_hash: Hash32 | None, tag: str | None
     ) -> BlockAccessList | None:
-        """Block's EIP-7928 access list as it was sealed; None for an unknown block (or
-        ``pending``: it is not sealed yet)."""
+        """Block's EIP-7928 access list; None for an unknown block (or ``pending``: it is
+        not sealed yet). Built by replaying the block on its parent state (the history
+        window's), off the loop: sealing pays nothing for it before Amsterdam."""
         try:
             found = self.resolve(number, block_hash, tag)
         except ResourceNotFound:
             return None
         if found > self.chain.head_number:
             return None
-        block = self.chain.block_by_number(found)
-        if block is not None and block.access_list is not None:
-            return block.access_list
-        raw = self.chain.meta(record_key(found))
-        if raw is None:
-            # Sealed by a version that kept none.
-            raise NodeError(f"block {found} has no recorded access list")
-        return decode_access_list(raw)
+        if found == 0:
+            return BlockAccessList()  # genesis ran no index
+        replay = self._pinned_replay(found)
+        return await self.simulation_worker.run(replay)
+
+    def _pinned_replay(self, number: int) -> Callable[[], BlockAccessList]:
+        """A job that replays block ``number`` and builds its access list, with everything
+        it reads pinned now, on the loop (as ``_pinned_simulator`` does)."""
+        block = self.chain.block_by_number(number)
+        parent = self.chain.block_by_number(number - 1)
+        if block is None or parent is None:
+            raise ResourceNotFound(f"block {number} not found")
+        try:
+            base = self.db.at(number - 1)
+        except HistoryUnavailable:
+            raise NodeError(
+                f"state of block {number - 1} is no longer available to replay block "
+                f"{number}: the node keeps {self.config.history_window} blocks of history "
+                f"(oldest: {self.db.oldest_available})"
+            ) from None
+        header = block.header
+        env = BlockEnv(
+            chain_id=self.config.chain.chain_id,
+            coinbase=header.coinbase,
+            number=number,
+            timestamp=header.timestamp,
+            gas_limit=header.gas_limit,
+            base_fee=header.base_fee_per_gas,
+            prev_randao=header.prev_randao,
+            excess_blob_gas=header.excess_blob_gas,
+            blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
+            block_hashes=self.chain.block_hashes_at(number),
+            parent_beacon_block_root=header.parent_beacon_block_root,
+        )
+        raw_edits = self.chain.meta(block_edits_key(number))
+        edits = StateEdits.decode(raw_edits).diff if raw_edits is not None else None
+        builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
+
+        def replay() -> BlockAccessList:
+            opened = builder.open(parent, env, edits, base=base)
+            # Every transaction of a sealed block passed EIP-3607 when it was mined (an
+            # impersonated one skipped it): the replay checks nothing that could refuse it.
+            executor = SerialExecutor(builder.engine, unsigned=_EVERY_HASH)
+            results = executor.execute(opened, self.rules, block.transactions, float("inf"))
+            included = []
+            for index, (tx, raw, result) in enumerate(
+                zip(block.transactions, block.encoded, results, strict=True)
+            ):
+                receipt = block.receipts[index]
+                if isinstance(result, InvalidTransaction) or result.gas_used != receipt.gas_used:
+                    raise NodeError(
+                        f"replaying block {number} diverged at transaction {index}: "
+                        f"{result if isinstance(result, InvalidTransaction) else 'gas used'}"
+                    )
+                included.append(Included(tx, raw, result))
+            return builder.replay_access_list(opened, included)
+
+        return replay
 
     def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
         return self.chain.block_by_hash(block_hash)
@@ -1028,8 +1088,7 @@ class Node:
             if account is None:
                 continue
             code = b"" if account.code_hash == EMPTY_CODE_HASH else view.get_code(account.code_hash)
-            lister = getattr(view, "storage_slots", None)
-            slots = lister(address) if lister is not None else ()
+            slots = view.storage_slots(address)
             storage = {slot: view.get_storage(address, slot) for slot in slots}
             accounts[address] = StateDumpAccount(
                 account.nonce, account.balance, code, {k: v for k, v in storage.items() if v}

@@ -28,8 +28,6 @@ from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome
 from jit.forks import ForkRules
-from sequencer.access_list import encode as encode_access_list
-from sequencer.access_list import record_key
 from sequencer.builder import (
     BlockBuilder,
     Included,
@@ -41,7 +39,7 @@ from sequencer.builder import (
 from sequencer.chain import Chain
 from sequencer.clock import Clock
 from sequencer.config import ChainConfig
-from sequencer.edits import EDITS_RECORD, StateEdits
+from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
 from sequencer.errors import TransactionRejected
 from sequencer.executor import Executor
 from sequencer.pool import PoolTx, TxPool
@@ -87,13 +85,6 @@ class PendingBlock:
     block: MiniBlock
     env: BlockEnv
     diff: StateDiff
-
-
-def access_list_record(block: MiniBlock) -> dict[bytes, bytes | None]:
-    """The chain-meta record of ``block``'s EIP-7928 access list (EIP-7928 puts it
-    outside the block body; before Amsterdam it is not in the header either)."""
-    assert block.access_list is not None, "a sealed block carries its access list"
-    return {record_key(block.number): encode_access_list(block.access_list)}
 
 
 class Producer:
@@ -147,7 +138,7 @@ class Producer:
             prev_randao=keccak256(parent.hash) if prev_randao is None else prev_randao,
             excess_blob_gas=excess,
             blob_base_fee=self.rules.blob_base_fee(excess),
-            block_hashes=self.chain.block_hashes,
+            block_hashes=self.chain.block_hashes_at(header.number + 1),
             parent_beacon_block_root=ZERO_HASH,
         )
 
@@ -269,9 +260,13 @@ class Producer:
         )
         block = sealed.block
         records = self.chain.records(block)
-        meta = records[CF_CHAIN_META] = access_list_record(block)
-        if self.edits:  # the block carries them now: the persisted copy goes with the seal
-            meta[EDITS_RECORD] = None
+        if self.edits:
+            # The block carries them now: the pending copy goes with the seal, and the
+            # block keeps its own (a replay of the block starts with them).
+            records[CF_CHAIN_META] = {
+                EDITS_RECORD: None,
+                block_edits_key(block.number): self.edits.encode(),
+            }
         self.db.commit(block.number, sealed.prepared, records)  # the seal
         taken.clear()  # sealed: nothing to give back from here on
         self.chain.appended(block)

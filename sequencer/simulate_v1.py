@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from jit.evm import exceptions as evm_errors
+from jit.evm.block_hashes import BlockHashLog
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.transaction import TxOutcome, execute_system_call, execute_transaction
@@ -166,7 +167,10 @@ class SimulateV1:
         self.trace_transfers = trace_transfers
         self.diff = StateDiff()
         self.view = OverlayView(self.reader, self.diff)
-        self.block_hashes: dict[int, bytes] = dict(chain.block_hashes)
+        # The simulated chain's hashes: the base's (pinned, immutable) below its blocks.
+        self.block_hashes = BlockHashLog(
+            base.number + 1, chain.block_hashes_at(base.number + 1).get
+        )
 
     # ------------------------------------------------------------ plan
 
@@ -218,8 +222,7 @@ class SimulateV1:
             out.append(simulated)
             parent = simulated.block.header
             parent_hash = simulated.block.hash
-            self.block_hashes[number] = parent_hash
-            self.block_hashes.pop(number - 257, None)
+            self.block_hashes.append(number, parent_hash)
         return out
 
     def _env(
@@ -249,7 +252,7 @@ class SimulateV1:
             prev_randao=ZERO_HASH if o is None or o.prev_randao is None else o.prev_randao,
             excess_blob_gas=excess,
             blob_base_fee=blob_base_fee,
-            block_hashes=dict(self.block_hashes),
+            block_hashes=self.block_hashes.view(number),
             parent_beacon_block_root=ZERO_HASH,
         )
 

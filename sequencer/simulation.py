@@ -86,7 +86,7 @@ class Simulator:
                 prev_randao=header.prev_randao,
                 excess_blob_gas=header.excess_blob_gas,
                 blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
-                block_hashes=self.chain.block_hashes,
+                block_hashes=self.chain.block_hashes_at(header.number),
                 parent_beacon_block_root=header.parent_beacon_block_root,
             )
         if block_override is not None:

@@ -1,8 +1,9 @@
 """statedb: flat key-value Ethereum state (RocksDB underneath, resident in memory).
 
 The lowest layer: it imports nothing from ``jit``, ``sequencer`` or ``rpc``.
-``StateDB`` is the database; ``statedb.keys`` the key schema; ``statedb.commitment``
-the state root; the views implement ``StateReader``.
+``StateDB`` is the database; ``statedb.keys`` the key schema and state-key kinds;
+``statedb.commitment`` the state root; ``statedb.conflicts`` the read/write sets and
+the parallel executor's conflict rule; the views implement ``StateReader``.
 """
 
 from statedb.commitment import Commitment, compute_root

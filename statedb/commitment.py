@@ -4,7 +4,8 @@ Owns the construction, its incremental update and its from-scratch recomputation
 
 Construction (documented in docs/architecture.md, "State commitment"):
 
-* Every state entry is a (key, value) pair: an account
+* Every state entry is a (key, value) pair keyed by its encoded state key
+  (``statedb.keys``): an account
   ``0x01 | address(20) -> nonce(8) | balance(32) | code_hash(32)`` or a non-zero
   storage slot ``0x02 | address(20) | slot(32) -> value(32)``. Its leaf is
   ``keccak256(key | value)`` read as a 256-bit integer. Code is bound through the
@@ -32,7 +33,7 @@ from typing import Final
 
 import sha3
 
-from statedb.keys import encode_account
+from statedb.keys import SLOT_PREFIX, account_key, encode_account
 from statedb.types import Account, Address
 
 DOMAIN: Final = b"hummingbird/state-root/v1"
@@ -58,13 +59,13 @@ def slot_bucket(address_bucket: int, slot: int) -> int:
 
 
 def account_leaf(address: Address, account: Account) -> int:
-    return int.from_bytes(_keccak(b"\x01" + address + encode_account(account)).digest(), "big")
+    return int.from_bytes(_keccak(account_key(address) + encode_account(account)).digest(), "big")
 
 
 def storage_leaf(storage_key: bytes, value: int) -> int:
     """``storage_key`` is address(20) | slot(32) (statedb.keys.storage_key)."""
     return int.from_bytes(
-        _keccak(b"\x02" + storage_key + value.to_bytes(32, "big")).digest(), "big"
+        _keccak(SLOT_PREFIX + storage_key + value.to_bytes(32, "big")).digest(), "big"
     )
 
 

@@ -37,6 +37,7 @@ from statedb.errors import (
 )
 from statedb.history import HistoricalView, check_window, decode_changeset, encode_chain_entry
 from statedb.keys import (
+    ACCOUNT_PREFIX,
     CF_ACCOUNTS,
     CF_CHANGESETS,
     CF_CODE,
@@ -45,14 +46,17 @@ from statedb.keys import (
     CF_STORAGE,
     CHAIN_CF_ID,
     CHAIN_CFS,
+    CODE_PREFIX,
+    HAS_STORAGE_PREFIX,
     KEY_LENGTH,
     KIND_ACCOUNT,
     KIND_CHAIN,
     KIND_CODE,
-    KIND_STORAGE,
+    KIND_SLOT,
     META_COMMITMENT,
     META_HEAD,
     META_HISTORY_FIRST,
+    SLOT_PREFIX,
     UINT256_MAX,
     check_account,
     check_address,
@@ -470,6 +474,8 @@ class StateDB:
 
         Returns the commitment's per-bucket deltas. This is the per-key hot path:
         a few dict lookups, two keccaks and two or three batch puts per changed key.
+        Every key is the encoded state key of ``statedb.keys`` (kind prefix | key):
+        the commitment's entry key and, with the block suffix, the history key.
         """
         put = batch.put
         delete = batch.delete
@@ -483,12 +489,14 @@ class StateDB:
         add = changeset.append
         keccak = _keccak
         from_bytes = int.from_bytes
+        # The kind prefixes, bound locally (statedb.keys.account_key etc., inlined).
+        account_prefix, slot_prefix = ACCOUNT_PREFIX, SLOT_PREFIX
         deltas: dict[int, int] = {}
         for address, new in acc_ops.items():
             old = accounts.get(address)
             b = (address[0] << 4) | (address[1] >> 4)  # commitment.account_bucket, inlined
             d = deltas.get(b, 0)
-            key = b"\x01" + address
+            key = account_prefix + address
             if old is not None:
                 old_enc = encode_account(old)
                 d -= from_bytes(keccak(key + old_enc).digest(), "big")
@@ -511,7 +519,7 @@ class StateDB:
             for slot, value in ops.items():
                 prev = cur.get(slot, 0)
                 skey = address + slot.to_bytes(32, "big")
-                lkey = b"\x02" + skey
+                lkey = slot_prefix + skey
                 b = ab ^ (slot & 0xFFF)  # commitment.slot_bucket, inlined
                 d = deltas.get(b, 0)
                 if prev:
@@ -536,14 +544,14 @@ class StateDB:
             if record and (count > 0) != bool(cur):
                 # Has-storage flipped: record it so historical views answer EIP-7610's
                 # "account has storage" without scanning slots.
-                key = b"\x03" + address
+                key = HAS_STORAGE_PREFIX + address
                 add(key)
                 put(key + suffix, b"\x01" if cur else b"\x00", h_hist)
         h_code = self._h[CF_CODE]
         for code_hash, code in codes.items():
             put(code_hash, code, h_code)
             if record:
-                add(b"\x04" + code_hash)
+                add(CODE_PREFIX + code_hash)
         for code_hash in removed_codes:
             delete(code_hash, h_code)
         return deltas
@@ -665,7 +673,7 @@ class StateDB:
                     raise CorruptDatabase(f"history entry {prefix.hex()} of {block} missing")
                 if kind == KIND_ACCOUNT:
                     acc_pre[key] = decode_account(pre) if pre else None
-                elif kind == KIND_STORAGE:
+                elif kind == KIND_SLOT:
                     sto_pre.setdefault(key[:20], {})[int.from_bytes(key[20:], "big")] = (
                         int.from_bytes(pre, "big")
                     )

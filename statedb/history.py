@@ -4,7 +4,9 @@ Owns the changeset encoding and ``HistoricalView``.
 
 For every block B, the commit batch writes, besides the new state:
 
-* ``history[kind | key | B] = value of key before B`` for every state key B changed;
+* ``history[kind | key | B] = value of key before B`` for every state key B changed
+  (``kind | key`` is the encoded state key of ``statedb.keys``: account, slot,
+  has-storage, code);
 * ``changesets[B] = the keys B changed, and chain-record pre-images``: first the
   state entries (``kind | key``, fixed length per kind, exactly the history key
   without its block suffix), then the chain entries; pruning relies on that order.
@@ -24,20 +26,17 @@ from typing import TYPE_CHECKING
 from statedb.errors import HistoryUnavailable
 from statedb.keys import (
     KEY_LENGTH,
-    KIND_ACCOUNT,
     KIND_CHAIN,
-    KIND_HAS_STORAGE,
-    KIND_STORAGE,
+    SLOT_PREFIX,
+    account_key,
     decode_account,
+    has_storage_key,
+    slot_key,
 )
 from statedb.types import Account, Address, Hash32
 
 if TYPE_CHECKING:
     from statedb.db import StateDB
-
-_ACCOUNT = bytes((KIND_ACCOUNT,))
-_STORAGE = bytes((KIND_STORAGE,))
-_HAS_STORAGE = bytes((KIND_HAS_STORAGE,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,7 @@ class HistoricalView:
     def get_account(self, address: Address) -> Account | None:
         self._check()
         head = self._db._state.accounts.get(address)
-        pre = self._db._backend.history_after(_ACCOUNT + address, self._after)
+        pre = self._db._backend.history_after(account_key(address), self._after)
         if pre is None:
             return head
         return decode_account(pre) if pre else None
@@ -119,9 +118,7 @@ class HistoricalView:
         self._check()
         slots = self._db._state.storage.get(address)
         head = slots.get(slot, 0) if slots else 0
-        pre = self._db._backend.history_after(
-            _STORAGE + address + slot.to_bytes(32, "big"), self._after
-        )
+        pre = self._db._backend.history_after(slot_key(address, slot), self._after)
         if pre is None:
             return head
         return int.from_bytes(pre, "big")
@@ -135,7 +132,7 @@ class HistoricalView:
     def account_has_storage(self, address: Address) -> bool:
         self._check()
         head = bool(self._db._state.storage.get(address))
-        pre = self._db._backend.history_after(_HAS_STORAGE + address, self._after)
+        pre = self._db._backend.history_after(has_storage_key(address), self._after)
         if pre is None:
             return head
         return pre == b"\x01"
@@ -145,7 +142,7 @@ class HistoricalView:
         a later block changed (wipes record each slot they zero), read at this block."""
         self._check()
         candidates = set(self._db._state.storage.get(address, ()))
-        for rest in self._db._backend.history_keys_after(_STORAGE + address, self._after):
+        for rest in self._db._backend.history_keys_after(SLOT_PREFIX + address, self._after):
             candidates.add(int.from_bytes(rest, "big"))
         return tuple(slot for slot in sorted(candidates) if self.get_storage(address, slot))
 

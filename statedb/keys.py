@@ -1,8 +1,32 @@
-"""THE key schema: column families, key encoders and value encodings.
+"""THE key schema: column families, state-key kinds, key encoders and value encodings.
 
-Owns every byte layout statedb writes. The database, the history index, the
-commitment and (later) the parallel executor's conflict detection all name state
-with these keys, so there is exactly one definition of "the same key".
+Owns every byte layout statedb writes and the one vocabulary that names a piece of
+state. The database (staging), the history index, the commitment and the executors'
+read and write sets (``statedb.conflicts``) all name state with these kinds, so there
+is exactly one definition of "the same key".
+
+State-key kinds (a key's first byte wherever a key is encoded):
+
+=================  ====  ===================  =========================================
+kind               byte  key                  what it names
+=================  ====  ===================  =========================================
+account            0x01  address (20)         nonce, balance, code hash; existence
+slot               0x02  address | slot (52)  one storage slot's value
+has-storage        0x03  address (20)         whether the account has any non-zero slot
+code               0x04  code hash (32)       code by hash (content-addressed)
+=================  ====  ===================  =========================================
+
+Encoded (``kind | key``: ``account_key``, ``slot_key``, ``has_storage_key``,
+``code_key``) they are history keys without the block suffix, changeset entries and
+the commitment's entry keys. On the EVM hot path they are not encoded: read and
+write sets keep one set per kind of the bare key (an address, an ``(address, slot)``
+tuple), which costs a tuple, not a bytes concatenation, per SLOAD; their ``keys()``
+encodes them with these functions when bytes are needed.
+
+The code kind never takes part in conflicts: code is stored under its own hash and
+never overwritten, so which code an account runs is decided by its code hash, an
+account read (see ``statedb.conflicts``). History uses it to record code a block
+stored first.
 
 State (resident in memory, persisted here):
 
@@ -85,13 +109,18 @@ META_HEAD: Final = b"head"  # block number (8) | state root (32)
 META_HISTORY_FIRST: Final = b"history_first"  # oldest block whose changeset is kept (8)
 META_COMMITMENT: Final = b"commitment"  # head (8) | bucket sums; written only by a clean close
 
-# --- history kinds (first byte of a history key / changeset entry) ------------------
+# --- state-key kinds (first byte of an encoded state key, history key, changeset entry)
 KIND_ACCOUNT: Final = 1
-KIND_STORAGE: Final = 2
-KIND_HAS_STORAGE: Final = 3  # flips of "has any non-zero slot", for historical EIP-7610 checks
-KIND_CODE: Final = 4  # code first stored in this block (pre-image: absent)
-KIND_CHAIN: Final = 5  # a chain record, with its pre-image inside the changeset
-KEY_LENGTH: Final = {KIND_ACCOUNT: 20, KIND_STORAGE: 52, KIND_HAS_STORAGE: 20, KIND_CODE: 32}
+KIND_SLOT: Final = 2
+KIND_HAS_STORAGE: Final = 3  # in history: flips of "has any non-zero slot" (EIP-7610)
+KIND_CODE: Final = 4  # in history: code first stored in this block (pre-image: absent)
+KIND_CHAIN: Final = 5  # history only: a chain record, with its pre-image in the changeset
+KEY_LENGTH: Final = {KIND_ACCOUNT: 20, KIND_SLOT: 52, KIND_HAS_STORAGE: 20, KIND_CODE: 32}
+# One-byte prefixes: hot loops bind these locally instead of calling the encoders.
+ACCOUNT_PREFIX: Final = bytes((KIND_ACCOUNT,))
+SLOT_PREFIX: Final = bytes((KIND_SLOT,))
+HAS_STORAGE_PREFIX: Final = bytes((KIND_HAS_STORAGE,))
+CODE_PREFIX: Final = bytes((KIND_CODE,))
 
 UINT256_MAX: Final = 2**256 - 1
 UINT64_MAX: Final = 2**64 - 1
@@ -130,7 +159,28 @@ def check_account(account: object) -> Account:
 
 
 # --- key encoders --------------------------------------------------------------------
+def account_key(address: Address) -> bytes:
+    """The encoded account key: ``0x01 | address``."""
+    return ACCOUNT_PREFIX + address
+
+
+def slot_key(address: Address, slot: int) -> bytes:
+    """The encoded slot key: ``0x02 | address | slot (32)``."""
+    return SLOT_PREFIX + address + slot.to_bytes(32, "big")
+
+
+def has_storage_key(address: Address) -> bytes:
+    """The encoded has-storage key: ``0x03 | address``."""
+    return HAS_STORAGE_PREFIX + address
+
+
+def code_key(code_hash: Hash32) -> bytes:
+    """The encoded code key: ``0x04 | code hash``."""
+    return CODE_PREFIX + code_hash
+
+
 def storage_key(address: Address, slot: int) -> bytes:
+    """A key of the ``storage`` column family (the slot key without its kind byte)."""
     return address + slot.to_bytes(32, "big")
 
 

@@ -11,6 +11,7 @@ reads as 0; addresses are 20-byte ``bytes`` and hashes 32-byte ``bytes``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,7 +46,13 @@ EMPTY_ACCOUNT = Account()
 
 
 class StateReader(Protocol):
-    """Read-only view of a state. Execution never writes through it."""
+    """Read-only view of a state. Execution never writes through it.
+
+    Closed: every reader answers all five questions (no optional capabilities probed
+    with ``getattr``). ``storage_slots`` is the one execution never asks; the views use
+    it to answer has-storage exactly over a diff that zeroes slots, the write sets to
+    expand a wipe, and the RPC to list an account's storage.
+    """
 
     def get_account(self, address: Address) -> Account | None:
         """The account at ``address``, or None if it does not exist."""
@@ -61,6 +68,10 @@ class StateReader(Protocol):
 
     def account_has_storage(self, address: Address) -> bool:
         """Whether ``address`` has any non-zero storage slot (EIP-7610 collisions)."""
+        ...
+
+    def storage_slots(self, address: Address) -> Iterable[int]:
+        """The slots of ``address`` whose value is non-zero (any order; may be costly)."""
         ...
 
 
@@ -120,6 +131,10 @@ class DictState:
 
     def account_has_storage(self, address: Address) -> bool:
         return bool(self.storage.get(address))
+
+    def storage_slots(self, address: Address) -> Iterable[int]:
+        slots = self.storage.get(address)
+        return tuple(slot for slot, value in slots.items() if value) if slots else ()
 
     def set_account(
         self, address: Address, *, nonce: int = 0, balance: int = 0, code: bytes = b""

@@ -3,7 +3,8 @@
 Owns ``HeadView`` (the resident head state, which moves as blocks commit) and
 ``OverlayView`` (any ``StateReader`` plus a ``StateDiff`` on top: pending state,
 ``eth_call`` against pending, a block being built). The historical view lives in
-``statedb.history``. All three implement ``statedb.types.StateReader``.
+``statedb.history``. All three implement ``statedb.types.StateReader``, including
+``storage_slots``, so an overlay answers has-storage exactly over any base.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class HeadView:
         return bool(self._state.storage.get(address))
 
     def storage_slots(self, address: Address) -> Iterable[int]:
-        """The non-zero slots of ``address`` (lets an overlay answer has-storage exactly)."""
         return tuple(self._state.storage.get(address, ()))
 
 
@@ -89,20 +89,12 @@ class OverlayView:
         if not slots:
             return True
         # The base has storage and the diff zeroes some slots: storage survives if a
-        # base slot is left untouched. Exact when the base can list its slots (head,
-        # historical views, overlays of them); otherwise conservatively True, which for
-        # EIP-7610 can only turn a CREATE into a collision, never let one overwrite storage.
-        lister = getattr(self.base, "storage_slots", None)
-        if lister is None:
-            return True
-        return any(slot not in slots for slot in lister(address))
+        # base slot is left untouched (a listing; a prefix scan over a historical base).
+        return any(slot not in slots for slot in self.base.storage_slots(address))
 
     def storage_slots(self, address: Address) -> Iterable[int]:
-        lister = getattr(self.base, "storage_slots", None)
-        if lister is None:
-            raise TypeError("base view cannot list storage slots")
         slots = self.diff.storage.get(address, {})
-        base: Iterable[int] = () if self._wiped(address) else lister(address)
+        base: Iterable[int] = () if self._wiped(address) else self.base.storage_slots(address)
         merged = {slot: 1 for slot in base}
         for slot, value in slots.items():
             if value:

@@ -8,9 +8,10 @@ per-call path); environments are frozen slotted dataclasses.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jit.evm.block_hashes import EMPTY_BLOCK_HASHES, BlockHashes
 from jit.evm.exceptions import OutOfGasError, StackOverflowError
 from statedb.types import Address
 
@@ -27,7 +28,13 @@ _MODULUS = 1 << 256
 
 @dataclass(frozen=True, slots=True)
 class BlockEnv:
-    """What the block gives execution: header fields and recent block hashes."""
+    """What the block gives execution: header fields and recent block hashes.
+
+    ``block_hashes`` is what BLOCKHASH reads: a ``BlockHashes`` pinned at this block
+    (``BlockHashLog.view(number)``, O(1)). A plain mapping is accepted and frozen into
+    one at construction (a copy of the 256 entries before ``number``), so an
+    environment never sees a hash change under it, and pickles without the chain.
+    """
 
     chain_id: int
     coinbase: Address
@@ -38,9 +45,13 @@ class BlockEnv:
     prev_randao: bytes = b"\x00" * 32
     excess_blob_gas: int = 0
     blob_base_fee: int = 1
-    # number -> hash for (up to) the 256 blocks before this one (BLOCKHASH).
-    block_hashes: Mapping[int, bytes] = field(default_factory=dict)
+    block_hashes: BlockHashes | Mapping[int, bytes] = EMPTY_BLOCK_HASHES
     parent_beacon_block_root: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.block_hashes, BlockHashes):
+            hashes = BlockHashes.of(self.block_hashes, self.number)
+            object.__setattr__(self, "block_hashes", hashes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,10 @@ over a read-only ``StateReader``.
 Owns: the account/storage/transient-storage caches, EIP-2929 warm sets,
 created accounts (EIP-6780), accounts to delete, the refund counter, logs, and
 the journal that makes every frame revertible in O(changes). At the end it
-produces the transaction's ``StateDiff`` and its read set.
+produces the transaction's ``StateDiff`` and its read set (``statedb.conflicts.
+ReadSet``): every first read that reached the reader, by kind: account, slot and
+has-storage (EIP-7610 collision checks). Code reads are not recorded: code is
+fetched by the hash in an account that was read, and never changes under a hash.
 
 Semantics follow ethereum/execution-specs (Osaka), including its rule that an
 account left empty by a balance, nonce or code change is destroyed at once
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from statedb.conflicts import ReadSet
 from statedb.types import (
     EMPTY_ACCOUNT,
     EMPTY_CODE_HASH,
@@ -81,6 +85,7 @@ class TxState:
         "cleared",
         "codes",
         "created",
+        "has_storage_reads",
         "journal",
         "logs",
         "original_accounts",
@@ -117,8 +122,10 @@ class TxState:
         self.out_of_gas_halts = 0
         self.logs: list[Log] = []
         self.journal: list[tuple[Any, ...]] = []
+        # The read set, by kind (statedb.keys): recorded where a read reaches the reader.
         self.account_reads: set[Address] = set()
         self.storage_reads: set[tuple[Address, int]] = set()
+        self.has_storage_reads: set[Address] = set()
 
     # ----------------------------------------------------------------- reads
 
@@ -177,8 +184,7 @@ class TxState:
             return True
         if address in self.cleared:
             return False
-        self.account_reads.add(address)
-        return self.reader.account_has_storage(address)
+        return self._has_stored_slots(address)
 
     def get_storage(self, address: Address, slot: int) -> int:
         slots = self.storage.get(address)
@@ -360,9 +366,9 @@ class TxState:
                     if code is not None:
                         result.codes[account.code_hash] = code
         for address in self.cleared:
-            if self.original_accounts.get(address) is not None or self.reader.account_has_storage(
-                address
-            ):
+            # A wipe of an account that did not exist is kept only if the store has
+            # storage there: that answer shapes the diff, so it is a has-storage read.
+            if self.original_accounts.get(address) is not None or self._has_stored_slots(address):
                 result.storage_cleared.add(address)
         for address, slots in self.storage.items():
             if self.accounts.get(address, 0) is None:
@@ -383,5 +389,15 @@ class TxState:
                 result.accounts.setdefault(address, None)
         return result
 
-    def read_set(self) -> tuple[frozenset[Address], frozenset[tuple[Address, int]]]:
-        return frozenset(self.account_reads), frozenset(self.storage_reads)
+    def _has_stored_slots(self, address: Address) -> bool:
+        """The store's has-storage answer, recorded as a has-storage read."""
+        self.has_storage_reads.add(address)
+        return self.reader.account_has_storage(address)
+
+    def read_set(self) -> ReadSet:
+        """The reads so far (take it after ``diff``, which can read has-storage)."""
+        return ReadSet(
+            frozenset(self.account_reads),
+            frozenset(self.storage_reads),
+            frozenset(self.has_storage_reads),
+        )

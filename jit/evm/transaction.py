@@ -61,6 +61,7 @@ from jit.evm.message import process_create_message, process_message
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
 from jit.evm.state import CodeRunner, Log, TxState
 from jit.forks import ForkRules
+from statedb.conflicts import ReadSet, WriteSet, write_set
 from statedb.types import (
     EMPTY_ACCOUNT,
     EMPTY_CODE_HASH,
@@ -70,6 +71,7 @@ from statedb.types import (
     StateReader,
     keccak256,
 )
+from statedb.views import OverlayView
 
 MAX_NONCE = (1 << 64) - 1
 UINT256_LIMIT = 1 << 256
@@ -135,14 +137,18 @@ class ResultKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class TxOutcome:
-    """What executing one valid transaction did."""
+    """What executing one valid transaction did.
+
+    ``reads`` is what it read from the state it ran on (``statedb.conflicts.ReadSet``:
+    accounts, slots, has-storage); ``write_set`` is what it writes. The optimistic
+    executor re-runs it when ``conflicts(outcome.reads, writes it did not see)``.
+    """
 
     result: ResultKind
     output: bytes
     error: str | None  # the halt's class name, "Revert", or None
     diff: StateDiff
-    account_reads: frozenset[Address]
-    storage_reads: frozenset[tuple[Address, int]]
+    reads: ReadSet
     gas_used: int  # after refunds and the EIP-7623 floor
     logs: tuple[Log, ...]
     fee_credit: int  # priority fee owed to the coinbase
@@ -154,6 +160,42 @@ class TxOutcome:
     @property
     def success(self) -> bool:
         return self.result is ResultKind.SUCCESS
+
+    @property
+    def account_reads(self) -> frozenset[Address]:
+        return self.reads.accounts
+
+    @property
+    def storage_reads(self) -> frozenset[tuple[Address, int]]:
+        return self.reads.slots
+
+    def write_set(self, reader: StateReader, coinbase: Address | None = None) -> WriteSet:
+        """What this outcome writes; ``reader`` must be the state it executed on.
+
+        ``statedb.conflicts.write_set`` of the diff: a ``storage_cleared`` wipe (or a
+        deletion) is expanded into the slots it removes on ``reader`` plus the address's
+        has-storage key, and kept as an address-level wipe, which is what the conflict
+        rule checks slot reads against (exact on any later state, where the expansion
+        is exact only on ``reader``).
+
+        With ``coinbase`` (the block's), the fee credit the builder applies after the
+        diff counts too, as a write of the coinbase account when it changes it: a
+        positive credit always does; a zero credit only deletes a coinbase that exists
+        and is empty (EIP-161), so in that case the credit's own diff decides.
+        """
+        writes = write_set(self.diff, reader)
+        if coinbase is None:
+            return writes
+        if self.fee_credit > 0:
+            if coinbase in writes.accounts:
+                return writes
+            return writes | WriteSet(accounts=frozenset((coinbase,)))
+        after = OverlayView(reader, self.diff)
+        account = after.get_account(coinbase)
+        if account is not None and not account.is_empty():
+            return writes
+        credit = coinbase_credit_diff(after, coinbase, self.fee_credit)
+        return writes | write_set(credit, after)
 
 
 # ------------------------------------------------------------------ validate
@@ -495,14 +537,13 @@ def execute_transaction(
         kind = ResultKind.REVERT
     else:
         kind = ResultKind.HALT
-    account_reads, storage_reads = state.read_set()
+    diff = state.diff()  # before the reads: the diff can read has-storage
     return TxOutcome(
         result=kind,
         output=output,
         error=None if error is None else type(error).__name__,
-        diff=state.diff(),
-        account_reads=account_reads,
-        storage_reads=storage_reads,
+        diff=diff,
+        reads=state.read_set(),
         gas_used=gas_used,
         logs=tuple(state.logs) if success else (),
         fee_credit=fee_credit,

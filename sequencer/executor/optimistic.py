@@ -19,15 +19,21 @@ it read changed between the state its executor saw and the state the serial orde
 gives it, it reads the same values, so it computes the same outcome.
 
 Fallback (where parallelism cannot pay): batches smaller than ``min_batch``, a pool
-that is broken or not at the head, and, after a batch in which more than
-``max_conflict_ratio`` of the transactions had to be re-run, the next
-``cooldown`` batches run serially before it tries again.
+that is broken or not at the head; after a batch in which more than
+``max_conflict_ratio`` of the transactions had to be re-run, the next ``cooldown``
+batches run serially; and by measurement: the first large batch runs serially to
+time it, and whenever the parallel cost per transaction (an exponential average of
+wall time) exceeds the serial one, the next ``8 * cooldown`` batches run serially, then
+it measures again. So a machine whose cores do not run two processes at full speed
+each, or a workload the overheads eat, costs at most one batch in 65.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Container, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from jit.evm.exceptions import InvalidTransaction
@@ -35,7 +41,7 @@ from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff
 from jit.forks import ForkRules
 from sequencer.executor.serial import SerialExecutor
-from sequencer.executor.share import run_share, write_keys
+from sequencer.executor.share import HAS_STORAGE, run_share, write_keys
 from sequencer.types.transactions import Transaction
 from sequencer.workers.pool import WorkerPool
 from sequencer.workers.protocol import Execute, Executed, ShareResult
@@ -72,7 +78,10 @@ class OptimisticExecutor:
         min_batch: int = 16,
         max_conflict_ratio: float = 0.5,
         cooldown: int = 8,
+        measured: bool = True,
     ) -> None:
+        """``measured``: choose by measured cost (below); False runs every batch that is
+        large enough in parallel (tests, the executor benchmark)."""
         self.workers = workers
         self.engine = engine
         self.unsigned = unsigned
@@ -80,8 +89,12 @@ class OptimisticExecutor:
         self.min_batch = min_batch
         self.max_conflict_ratio = max_conflict_ratio
         self.cooldown = cooldown
+        self.measured = measured
         self._serial_left = 0  # batches still to run serially after high contention
         self._request_id = 0
+        # Seconds per transaction of recent batches that ran each way (None: not yet).
+        self._serial_cost: float | None = None
+        self._parallel_cost: float | None = None
         self.stats = BatchStats()
 
     def execute(
@@ -97,11 +110,28 @@ class OptimisticExecutor:
         workers = self.workers
         if len(batch) < self.min_batch or workers.broken or workers.head != block.parent.number:
             return self.serial.execute(block, rules, batch, deadline)
-        if self._serial_left:
-            self._serial_left -= 1
-            return self.serial.execute(block, rules, batch, deadline)
+        serial = self._serial_left > 0 or (self.measured and self._serial_cost is None)
+        start = time.perf_counter()
+        if serial:
+            self._serial_left = max(0, self._serial_left - 1)
+            results = self.serial.execute(block, rules, batch, deadline)
+            if results:
+                self._serial_cost = _ewma(
+                    self._serial_cost, (time.perf_counter() - start) / len(results)
+                )
+            return results
         stats.parallel_batches += 1
-        return self._parallel(block, rules, batch)
+        results = self._parallel(block, rules, batch)
+        self._parallel_cost = _ewma(self._parallel_cost, (time.perf_counter() - start) / len(batch))
+        if (
+            self.measured
+            and self._serial_cost is not None
+            and self._parallel_cost > self._serial_cost
+        ):
+            # Parallelism does not pay on this machine and workload now: serial for a
+            # while, then measure again (the workload or the machine's load may change).
+            self._serial_left = max(self._serial_left, self.cooldown * 8)
+        return results
 
     # ------------------------------------------------------------ parallel
 
@@ -152,6 +182,19 @@ class OptimisticExecutor:
                 results.append(None)  # stale, dead or late: its transactions re-run here
         if self._independent(block, results, members):
             return self._merge_independent(block, batch, owner, results)
+        # The per-transaction check needs each outcome's diff and read set: the workers
+        # sent compact outcomes, so ask for the full ones (a share that cannot give them
+        # is re-run here).
+        for share in range(1, shares):
+            result = results[share]
+            if result is None:
+                continue
+            full = workers.details(share - 1, self._request_id, WORKER_TIMEOUT)
+            results[share] = (
+                None
+                if full is None or full.results is None
+                else replace(result, results=full.results)
+            )
         return self._merge(block, rules, batch, owner, results)
 
     def _independent(
@@ -257,6 +300,10 @@ class OptimisticExecutor:
         return merged
 
 
+def _ewma(previous: float | None, sample: float) -> float:
+    return sample if previous is None else 0.7 * previous + 0.3 * sample
+
+
 def _share_by_sender(batch: Sequence[Transaction], shares: int) -> list[int]:
     """Each transaction's executor: senders dealt round-robin in order of first
     appearance, so shares are even when senders send alike."""
@@ -273,20 +320,26 @@ def _share_by_sender(batch: Sequence[Transaction], shares: int) -> list[int]:
 def _valid(outcome: TxOutcome, share: int, last_writer: dict[object, int], wiped: bool) -> bool:
     """Whether everything ``outcome`` read is what its executor saw: no key it read was
     last written (since the batch started) by anyone but that executor."""
-    if last_writer:
-        get = last_writer.get
-        for address in outcome.account_reads:
-            writer = get(address)
+    if not last_writer:
+        return True
+    get = last_writer.get
+    reads = outcome.reads
+    for address in reads.accounts:
+        writer = get(address)
+        if writer is not None and writer != share:
+            return False
+    for key in reads.slots:
+        writer = get(key)
+        if writer is not None and writer != share:
+            return False
+        if wiped:
+            writer = get((key[0], None))
             if writer is not None and writer != share:
                 return False
-        for key in outcome.storage_reads:
-            writer = get(key)
-            if writer is not None and writer != share:
-                return False
-            if wiped:
-                writer = get((key[0], None))
-                if writer is not None and writer != share:
-                    return False
+    for address in reads.has_storage:
+        writer = get((address, HAS_STORAGE))
+        if writer is not None and writer != share:
+            return False
     return True
 
 

@@ -6,15 +6,21 @@ the share's own earlier results, and summarising them for the merge
 (``sequencer.executor.optimistic``): each outcome, the share's combined diff, and the
 union of its read and write keys.
 
-Conflict keys (until ``statedb.keys`` has the one vocabulary): an address stands for
-its account (nonce, balance, code hash); ``(address, slot)`` for a storage slot;
-``(address, None)`` for "all of the address's storage" (a wipe).
+Conflict keys: the kinds of ``statedb.keys`` (account, slot, has-storage; no code key:
+see ``statedb.conflicts``) flattened into one hashable space so a share's reads and
+writes are two plain sets: an address is its account (nonce, balance, code hash);
+``(address, slot)`` a storage slot; ``(address, HAS_STORAGE)`` whether it has any
+non-zero slot; ``(address, None)`` all of its storage (a wipe). A slot write counts as a
+has-storage write of its address whether or not it flips it: conservative (it can only
+add conflicts), and has-storage is read only by CREATE's collision check, on fresh
+addresses, so it costs nothing in practice.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Final
 
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
@@ -23,10 +29,21 @@ from jit.evm.transaction import TxOutcome, execute_transaction
 from jit.forks import ForkRules
 from sequencer.types.transactions import Transaction
 from sequencer.workers.protocol import ShareResult
+from statedb.conflicts import ReadSet
 from statedb.types import StateDiff, StateReader
 from statedb.views import OverlayView
 
 log = logging.getLogger("hummingbird.executor")
+
+HAS_STORAGE: Final = -1  # the "slot" of an address's has-storage key (slots are >= 0)
+
+
+def read_keys(reads: ReadSet, into: set[object]) -> None:
+    """Add the conflict keys of ``reads`` to ``into``."""
+    into.update(reads.accounts)
+    into.update(reads.slots)
+    if reads.has_storage:
+        into.update([(address, HAS_STORAGE) for address in reads.has_storage])
 
 
 def write_keys(diff: StateDiff, into: set[object]) -> bool:
@@ -34,13 +51,16 @@ def write_keys(diff: StateDiff, into: set[object]) -> bool:
     into.update(diff.accounts)
     for address, slots in diff.storage.items():
         into.update([(address, slot) for slot in slots])
+        into.add((address, HAS_STORAGE))
     wipes = False
     for address in diff.storage_cleared:
         into.add((address, None))
+        into.add((address, HAS_STORAGE))
         wipes = True
     for address, account in diff.accounts.items():
         if account is None:
             into.add((address, None))
+            into.add((address, HAS_STORAGE))
             wipes = True
     return wipes
 
@@ -84,8 +104,7 @@ def run_share(
             results.append(None)
             continue
         share.merge(outcome.diff)
-        reads.update(outcome.account_reads)
-        reads.update(outcome.storage_reads)
+        read_keys(outcome.reads, reads)
         wipes |= write_keys(outcome.diff, writes)
         results.append(outcome)
     return ShareResult(results, share, frozenset(reads), frozenset(writes), wipes)

@@ -18,7 +18,6 @@ from typing import Final
 
 from jit import rlp
 from jit.rlp import decode_uint
-from sequencer.access_list import BlockAccessList
 from sequencer.types.transactions import Transaction, decode_transaction
 from statedb.types import Address, Hash32, StateDiff, keccak256
 
@@ -237,8 +236,6 @@ class MiniBlock:
     into zero writes of the slots that existed; a deleted account is None), read-only.
     Every block the sequencer publishes carries it; a block decoded from the chain
     records has None (the records keep pre-images, in the changesets, not the diff).
-    ``access_list`` is the block's EIP-7928 access list, also only on published blocks
-    (the chain records keep it encoded: ``Node.block_access_list``).
     """
 
     header: Header
@@ -248,7 +245,6 @@ class MiniBlock:
     size: int
     encoded: tuple[bytes, ...]  # each transaction's canonical encoding, in order
     diff: StateDiff | None = field(default=None, compare=False, repr=False)
-    access_list: BlockAccessList | None = field(default=None, compare=False, repr=False)
 
     @property
     def number(self) -> int:

@@ -23,6 +23,8 @@ from sequencer.types.blocks import MiniBlock
 from sequencer.workers.process import worker_main
 from sequencer.workers.protocol import (
     ApplyBlock,
+    Details,
+    DetailsSent,
     Execute,
     Executed,
     Seed,
@@ -101,7 +103,17 @@ class WorkerPool:
         next block, and no batch is given to them before."""
         self.head = -1
 
-    def send(self, index: int, request: Execute) -> bool:
+    def details(self, index: int, request_id: int, timeout: float) -> DetailsSent | None:
+        """Worker ``index``'s full outcomes of request ``request_id``; None if it cannot
+        give them (the pool is broken then, or the worker no longer has them)."""
+        if not self.send(index, Details(request_id)):
+            return None
+        reply = self.receive(index, timeout)
+        if not isinstance(reply, DetailsSent) or reply.request_id != request_id:
+            return None
+        return reply
+
+    def send(self, index: int, request: Execute | Details) -> bool:
         """Hand ``request`` to worker ``index``; False if the pool is broken."""
         if self.broken:
             return False
@@ -112,7 +124,7 @@ class WorkerPool:
             return False
         return True
 
-    def receive(self, index: int, timeout: float) -> Executed | Stale | None:
+    def receive(self, index: int, timeout: float) -> Executed | Stale | DetailsSent | None:
         """Worker ``index``'s answer to its last request; None if it did not come within
         ``timeout`` seconds or the worker died (the pool is then broken)."""
         conn = self._conns[index]
@@ -124,7 +136,7 @@ class WorkerPool:
         except (OSError, EOFError, pickle.UnpicklingError) as error:
             self._break(f"worker {index} failed: {error!r}")
             return None
-        if not isinstance(reply, Executed | Stale):
+        if not isinstance(reply, Executed | Stale | DetailsSent):
             self._break(f"worker {index} answered {type(reply).__name__}")
             return None
         return reply

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import logging
 import pickle
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from jit.compiler import Engine
+from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
 from sequencer.executor.share import run_share
 from sequencer.gc_tuning import tune_gc
 from sequencer.workers.protocol import (
     ApplyBlock,
+    Details,
+    DetailsSent,
     Execute,
     Executed,
     Seed,
@@ -31,10 +35,16 @@ from sequencer.workers.protocol import (
     Stop,
     WorkerConfig,
 )
-from statedb.types import DictState
+from statedb.conflicts import ReadSet
+from statedb.types import DictState, StateDiff
 from statedb.views import OverlayView
 
 log = logging.getLogger("hummingbird.worker")
+
+# What a compact outcome carries instead of its diff and read set (pickled once per
+# reply, however many outcomes share it; never mutated).
+_NO_DIFF = StateDiff()
+_NO_READS = ReadSet()
 
 
 class WorkerState:
@@ -44,6 +54,7 @@ class WorkerState:
         self.state = DictState()
         self.head = -1  # no state yet
         self.engine = Engine(config.engine, hot_threshold=config.hot_threshold)
+        self._last: tuple[int, list[TxOutcome | None]] | None = None  # for ``Details``
 
     def seed(self, message: Seed) -> None:
         state = DictState()
@@ -74,7 +85,18 @@ class WorkerState:
             message.blob_gas_used,
             self.engine.runner,
         )
-        return Executed(message.request_id, share)
+        self._last = (message.request_id, share.results)
+        compact = [
+            None if outcome is None else replace(outcome, diff=_NO_DIFF, reads=_NO_READS)
+            for outcome in share.results
+        ]
+        return Executed(message.request_id, replace(share, results=compact))
+
+    def details(self, message: Details) -> DetailsSent:
+        last = self._last
+        if last is None or last[0] != message.request_id:
+            return DetailsSent(message.request_id, None)
+        return DetailsSent(message.request_id, last[1])
 
     def close(self) -> None:
         self.engine.close()
@@ -97,7 +119,10 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             if isinstance(message, ApplyBlock):
                 worker.apply(message)
             elif isinstance(message, Execute):
-                reply = worker.execute(message)
+                reply: Executed | Stale | DetailsSent = worker.execute(message)
+                conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            elif isinstance(message, Details):
+                reply = worker.details(message)
                 conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
             elif isinstance(message, Seed):
                 worker.seed(message)

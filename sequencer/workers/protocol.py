@@ -8,7 +8,8 @@ ever unpickled; replicas on other machines use ``sequencer.types.wire`` instead.
 
 Sequencer -> worker: ``Seed`` (the whole head state, at start and after a revert),
 ``ApplyBlock`` (each sealed block's normalised diff, in order), ``Execute`` (a batch),
-``Stop``. Worker -> sequencer: ``Executed`` or ``Stale``, one per ``Execute``.
+``Details`` (the full outcomes of the last batch), ``Stop``. Worker -> sequencer:
+``Executed`` or ``Stale``, one per ``Execute``; ``DetailsSent``, one per ``Details``.
 """
 
 from __future__ import annotations
@@ -102,10 +103,27 @@ class ShareResult:
 
 @dataclass(frozen=True, slots=True)
 class Executed:
-    """A worker's answer to ``Execute``."""
+    """A worker's answer to ``Execute``: compact, its outcomes without their diffs and
+    read sets (the share's union of them is in ``share``), which is all an independent
+    share needs; ``Details`` asks for the rest."""
 
     request_id: int
     share: ShareResult
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """Send the full outcomes (diffs and read sets) of request ``request_id``."""
+
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetailsSent:
+    """The full outcomes of request ``request_id`` (None: the worker no longer has it)."""
+
+    request_id: int
+    results: list[TxOutcome | None] | None
 
 
 @dataclass(frozen=True, slots=True)

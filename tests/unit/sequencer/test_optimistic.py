@@ -90,8 +90,10 @@ class World:
         for tx in deploys:
             self.node.pool.add(tx, tx.encode())
         (block,) = self.node.mine()
-        self.token, self.counter, self.reader = (r.contract_address for r in block.receipts)
+        created = [r.contract_address for r in block.receipts]
         assert all(r.status == 1 for r in block.receipts)
+        assert None not in created
+        self.token, self.counter, self.reader = (a for a in created if a is not None)
         # Every sender holds tokens.
         transfer = keccak256(b"transfer(address,uint256)")[:4]
         funding = [
@@ -195,6 +197,8 @@ def _build(world: World, specs: list[tuple[str, int, int]]) -> list[Transaction]
 def _run(
     world: World, executor: Executor, txs: list[Transaction]
 ) -> tuple[MiniBlock, list[TxOutcome | InvalidTransaction]]:
+    """Execute ``txs`` into the next block and seal it. (The block's EIP-7928 list is
+    built by replaying it serially, whichever executor sealed it: nothing to compare.)"""
     node = world.node
     parent = node.chain.head
     assert parent is not None
@@ -211,7 +215,9 @@ def _run(
 
 def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
     serial = SerialExecutor(world.node.engine.runner)
-    optimistic = OptimisticExecutor(world.pool, world.node.engine.runner, min_batch=1, cooldown=0)
+    optimistic = OptimisticExecutor(
+        world.pool, world.node.engine.runner, min_batch=1, cooldown=0, measured=False
+    )
     expected, expected_results = _run(world, serial, txs)
     got, got_results = _run(world, optimistic, txs)
     for want, have in zip(expected_results, got_results, strict=True):
@@ -229,7 +235,6 @@ def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
     assert got.receipts == expected.receipts
     assert got.diff == expected.diff
     assert got.hash == expected.hash  # state root, receipts root, gas, bloom
-    assert got.access_list == expected.access_list  # EIP-7928, replayed either way
     return optimistic
 
 
@@ -283,7 +288,9 @@ def test_a_worker_out_of_step_is_reseeded_not_trusted() -> None:
     try:
         world.pool.head += 1  # the pool believes in a head the worker never applied
         txs = _build(world, [("erc20_fresh", i % SENDERS, i) for i in range(20)])
-        executor = OptimisticExecutor(world.pool, world.node.engine.runner, min_batch=1)
+        executor = OptimisticExecutor(
+            world.pool, world.node.engine.runner, min_batch=1, measured=False
+        )
         _run(world, executor, txs)
         assert executor.stats.parallel_batches == 0  # not at the block's parent: serial
         world.pool.head -= 1
@@ -313,6 +320,7 @@ async def test_a_served_node_mines_bursts_in_parallel_and_survives_reverts() -> 
     try:
         assert node.workers is not None and isinstance(node.producer.executor, OptimisticExecutor)
         executor = node.producer.executor
+        executor.measured = False  # every large batch in parallel (the choice is tested apart)
         transfer = keccak256(b"transfer(address,uint256)")[:4]
 
         async def burst(amount: int) -> None:
@@ -356,3 +364,29 @@ async def test_a_served_node_mines_bursts_in_parallel_and_survives_reverts() -> 
         _same(world, _build(world, [("erc20_fresh", i % SENDERS, i) for i in range(30)]))
     finally:
         await node.stop()
+
+
+def test_measured_choice_keeps_the_faster_way(world: World) -> None:
+    """The first large batch runs serially to time it; a parallel batch that costs more
+    per transaction sends the next ones back to serial for a while."""
+    import time as _time
+
+    executor = OptimisticExecutor(world.pool, world.node.engine.runner, min_batch=1, cooldown=2)
+    slow_parallel = executor._parallel
+
+    def slower(*args: object) -> list[TxOutcome | InvalidTransaction]:
+        _time.sleep(0.2)  # parallelism that does not pay
+        return slow_parallel(*args)  # type: ignore[arg-type]
+
+    executor._parallel = slower  # type: ignore[method-assign]
+    txs = _build(world, [("erc20_fresh", i % SENDERS, i) for i in range(10)])
+    _run(world, executor, txs)
+    assert executor.stats.parallel_batches == 0 and executor._serial_cost is not None
+    _run(world, executor, txs)
+    assert executor.stats.parallel_batches == 1
+    assert executor._serial_left == 16  # 8 x cooldown batches serial before it tries again
+    for _ in range(16):
+        _run(world, executor, txs)
+    assert executor.stats.parallel_batches == 1
+    _run(world, executor, txs)
+    assert executor.stats.parallel_batches == 2  # measured again

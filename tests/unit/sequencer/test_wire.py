@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sequencer.access_list import BlockAccessList
 from sequencer.access_list import decode as decode_access_list
 from sequencer.access_list import encode as encode_access_list
 from sequencer.config import NodeConfig
+from sequencer.errors import NodeError
 from sequencer.node import Node
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction, sign_transaction
@@ -218,12 +220,11 @@ def test_random_diffs_round_trip(
     assert decode_diff(encode_diff(diff)) == diff
 
 
-def _check_access_list_matches_diff(block: MiniBlock) -> None:
+def _check_access_list_matches_diff(block: MiniBlock, bal: BlockAccessList) -> None:
     """The last change of every balance, nonce and slot in the EIP-7928 list is the
     block's final value (the list is replayed per index; the diff is the whole block)."""
-    bal = block.access_list
     diff = block.diff
-    assert bal is not None and diff is not None
+    assert diff is not None
     assert decode_access_list(encode_access_list(bal)) == bal
     by_address = {entry.address: entry for entry in bal.accounts}
     for address, account in diff.accounts.items():
@@ -242,7 +243,7 @@ def _check_access_list_matches_diff(block: MiniBlock) -> None:
             assert slot not in entry.storage_reads
 
 
-def test_every_sealed_block_records_its_access_list(tmp_path: Path) -> None:
+def test_every_block_in_the_window_has_its_access_list(tmp_path: Path) -> None:
     config = NodeConfig(data_dir=str(tmp_path / "chain"), accounts=3, no_mining=True)
     node = Node(config)
     published: list[MiniBlock] = []
@@ -263,32 +264,38 @@ def test_every_sealed_block_records_its_access_list(tmp_path: Path) -> None:
         node.mine()
         node.edit_state(SINK, storage=(1, 2))
         node.mine()
-        for block in published:
-            _check_access_list_matches_diff(block)
-            # Index 0 is the pre-block system calls (EIP-4788 and EIP-2935 always write);
-            # n + 1 the post-block ones, which only read while the request queues are
-            # empty, and system calls report no reads yet: no entry at n + 1 here.
-            assert block.access_list is not None
+        bals = [asyncio.run(node.block_access_list(b.number, None, None)) for b in published]
+        for block, bal in zip(published, bals, strict=True):
+            assert bal is not None
+            _check_access_list_matches_diff(block, bal)
+            # Index 0 is the edits and pre-block system calls (EIP-4788 and EIP-2935
+            # always write); n + 1 the post-block ones, which only read while the request
+            # queues are empty, and system calls report no reads yet: no entry at n + 1.
             indices = {
                 change.index
-                for entry in block.access_list.accounts
+                for entry in bal.accounts
                 for changes in entry.storage_changes
                 for change in changes.changes
             }
             assert 0 in indices
-            assert block.access_list.max_index() <= len(block.transactions) + 1
-        first = published[0]
-        assert first.access_list is not None
-        addresses = {entry.address for entry in first.access_list.accounts}
+            assert bal.max_index() <= len(block.transactions) + 1
+        first, edited = bals
+        assert first is not None and edited is not None
+        addresses = {entry.address for entry in first.accounts}
         assert {tx.sender for tx in txs} <= addresses
         assert SINK in addresses and keys[0][:20] in addresses
+        # The second block carried a dev edit of SINK's slot 1: index 0 of its list.
+        (sink,) = [entry for entry in edited.accounts if entry.address == SINK]
+        assert [(c.slot, c.changes[0].index, c.changes[0].value) for c in sink.storage_changes] == [
+            (1, 0, 2)
+        ]
     finally:
         node.close()
     reopened = Node(config)
     try:
-        for block in published:
-            stored = asyncio.run(reopened.block_access_list(block.number, None, None))
-            assert stored == block.access_list
+        for block, bal in zip(published, bals, strict=True):
+            assert asyncio.run(reopened.block_access_list(block.number, None, None)) == bal
+            assert asyncio.run(reopened.block_access_list(None, block.hash, None)) == bal
         genesis = asyncio.run(reopened.block_access_list(None, None, "earliest"))
         assert genesis is not None and genesis.accounts == ()
         assert asyncio.run(reopened.block_access_list(None, None, "pending")) is None
@@ -296,3 +303,14 @@ def test_every_sealed_block_records_its_access_list(tmp_path: Path) -> None:
         assert asyncio.run(reopened.block_access_list(None, b"\x01" * 32, None)) is None
     finally:
         reopened.close()
+
+
+def test_an_access_list_outside_the_history_window_is_a_clear_error() -> None:
+    node = Node(NodeConfig(data_dir=None, accounts=1, no_mining=True, history_window=2))
+    try:
+        node.mine(6)
+        assert asyncio.run(node.block_access_list(6, None, None)) is not None
+        with pytest.raises(NodeError, match="no longer available to replay block 1"):
+            asyncio.run(node.block_access_list(1, None, None))
+    finally:
+        node.close()

@@ -54,9 +54,9 @@ def assert_view_equals(view: StateReader, expected: StateReader, codes: dict[byt
         assert view.account_has_storage(address) == expected.account_has_storage(address)
         for slot in SLOTS:
             assert view.get_storage(address, slot) == expected.get_storage(address, slot)
-        lister = getattr(view, "storage_slots", None)
-        if lister is not None:  # the head's and every historical view's
-            assert set(lister(address)) == {s for s in SLOTS if expected.get_storage(address, s)}
+        listed = set(view.storage_slots(address))
+        assert listed == {s for s in SLOTS if expected.get_storage(address, s)}
+        assert listed == set(expected.storage_slots(address))
     for code_hash, code in codes.items():
         assert view.get_code(code_hash) == code
 

@@ -9,13 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jit.evm import exceptions as ex
+from jit.evm.addresses import compute_contract_address
 from jit.evm.frame import BlockEnv
 from jit.evm.state import TxState
 from jit.evm.transaction import coinbase_credit_diff, execute_transaction, intrinsic_gas
 from jit.forks import rules_for
 from sequencer.types.transactions import Transaction
+from statedb.conflicts import conflicts, write_set
 from statedb.types import EMPTY_CODE_HASH, Account, DictState, StateDiff
-from tests.helpers.evm import COINBASE, CONTRACT, ETHER, SENDER, world
+from tests.helpers.evm import COINBASE, CONTRACT, ETHER, OTHER, SENDER, world
 
 BLOCK = BlockEnv(
     chain_id=1, coinbase=COINBASE, number=1, timestamp=1, gas_limit=30_000_000, base_fee=7
@@ -130,3 +132,40 @@ def test_coinbase_credit_fast_path_equals_the_general_one(
     general = TxState(state)
     general.add_balance(COINBASE, amount)
     assert coinbase_credit_diff(state, COINBASE, amount) == general.diff()
+
+
+def test_create_records_the_collision_check_as_account_and_has_storage_reads() -> None:
+    """EIP-7610 reads has-storage of the new address: recorded as its own kind, and the
+    account read that precedes it is still there (eth_createAccessList lists accounts)."""
+    create = replace(BASE, to=None, data=b"")
+    target = compute_contract_address(SENDER, 0)
+    outcome = execute_transaction(create, BLOCK, world(b""), rules_for("osaka"))
+    assert outcome.success and outcome.contract_address == target
+    assert target in outcome.reads.accounts and target in outcome.account_reads
+    assert outcome.reads.has_storage == {target}
+    # Storage already at the address (no code, no nonce): a collision, same reads.
+    state = world(b"")
+    state.storage[target] = {7: 1}
+    collided = execute_transaction(create, BLOCK, state, rules_for("osaka"))
+    assert collided.error == "AddressCollision"
+    assert collided.reads.has_storage == {target}
+    # A read of has-storage conflicts with what can flip it, not with other writes.
+    assert conflicts(outcome.reads, write_set(StateDiff(storage={target: {1: 1}}), world(b"")))
+    assert not conflicts(outcome.reads, write_set(StateDiff(storage={OTHER: {1: 1}}), world(b"")))
+
+
+def test_write_set_counts_the_coinbase_credit_only_with_the_coinbase() -> None:
+    state = world(b"")
+    outcome = execute_transaction(BASE, BLOCK, state, rules_for("osaka"))
+    assert outcome.fee_credit > 0
+    assert COINBASE not in outcome.write_set(state).accounts
+    assert outcome.write_set(state, coinbase=COINBASE).accounts == {SENDER, COINBASE}
+    # A zero credit changes the coinbase only if it exists and is empty (EIP-161).
+    free = replace(BASE, max_priority_fee_per_gas=0)
+    zero = execute_transaction(free, BLOCK, state, rules_for("osaka"))
+    assert zero.fee_credit == 0
+    assert COINBASE not in zero.write_set(state, coinbase=COINBASE).accounts
+    state.accounts[COINBASE] = Account()
+    assert COINBASE in zero.write_set(state, coinbase=COINBASE).accounts
+    state.accounts[COINBASE] = Account(0, 1)
+    assert COINBASE not in zero.write_set(state, coinbase=COINBASE).accounts
