@@ -356,14 +356,19 @@ class Node:
         itself (pickling and sending the whole state) runs off the loop."""
         config = self.config
         head = self.chain.head_number
-        try:
-            pool = await asyncio.to_thread(
-                WorkerPool,
+
+        def start() -> WorkerPool:
+            pool = WorkerPool(
                 config.workers,
                 WorkerConfig(config.engine, config.hot_threshold),
                 self.db.resident,
                 head,
             )
+            pool.wait_ready(60.0)  # started and seeded before the first block
+            return pool
+
+        try:
+            pool = await asyncio.to_thread(start)
         except OSError as error:
             log.error("worker processes could not start (%s): executing serially", error)
             return

@@ -22,7 +22,8 @@ Fallback (where parallelism cannot pay): batches smaller than ``min_batch``, a p
 that is broken or not at the head; after a batch in which more than
 ``max_conflict_ratio`` of the transactions had to be re-run, the next ``cooldown``
 batches run serially; and by measurement: the first large batch runs serially to
-time it, and whenever the parallel cost per transaction (an exponential average of
+time it (the first parallel one, which compiles in the workers, is not timed), and
+whenever the parallel cost per transaction (an exponential average of
 wall time) exceeds the serial one, the next ``8 * cooldown`` batches run serially, then
 it measures again. So a machine whose cores do not run two processes at full speed
 each, or a workload the overheads eat, costs at most one batch in 65.
@@ -95,6 +96,8 @@ class OptimisticExecutor:
         # Seconds per transaction of recent batches that ran each way (None: not yet).
         self._serial_cost: float | None = None
         self._parallel_cost: float | None = None
+        self._parallel_warm = False
+        self._since_serial = 0  # batches since the last serial one
         self.stats = BatchStats()
 
     def execute(
@@ -110,9 +113,16 @@ class OptimisticExecutor:
         workers = self.workers
         if len(batch) < self.min_batch or workers.broken or workers.head != block.parent.number:
             return self.serial.execute(block, rules, batch, deadline)
-        serial = self._serial_left > 0 or (self.measured and self._serial_cost is None)
+        # Serial while cooling down, to take the first measurement, and once in a while
+        # to measure it again (the machine's load changes, e.g. workers that were still
+        # starting when the first serial batch was timed).
+        self._since_serial += 1
+        serial = self._serial_left > 0 or (
+            self.measured and (self._serial_cost is None or self._since_serial > 8 * self.cooldown)
+        )
         start = time.perf_counter()
         if serial:
+            self._since_serial = 0
             self._serial_left = max(0, self._serial_left - 1)
             results = self.serial.execute(block, rules, batch, deadline)
             if results:
@@ -122,6 +132,10 @@ class OptimisticExecutor:
             return results
         stats.parallel_batches += 1
         results = self._parallel(block, rules, batch)
+        if not self._parallel_warm:
+            # The first parallel batch pays for the workers' first compiles: not a sample.
+            self._parallel_warm = True
+            return results
         self._parallel_cost = _ewma(self._parallel_cost, (time.perf_counter() - start) / len(batch))
         if (
             self.measured

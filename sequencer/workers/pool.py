@@ -98,6 +98,15 @@ class WorkerPool:
         self._broadcast(pickle.dumps(ApplyBlock(block.number, block.diff), protocol=_PROTOCOL))
         self.head = block.number
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until every worker has started and applied its seed (a round trip on
+        each pipe, which is served after the seed); False (and broken) if one does not
+        answer within ``timeout`` seconds."""
+        for index in range(self.count):
+            if self.details(index, 0, timeout) is None and self.broken:
+                return False
+        return not self.broken
+
     def invalidate(self) -> None:
         """The chain moved without a block (a revert): the workers are re-seeded with the
         next block, and no batch is given to them before."""
