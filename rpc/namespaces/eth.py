@@ -258,11 +258,8 @@ async def get_account(
     account = state.get_account(address)
     storage_root = EMPTY_TRIE_ROOT
     if account is not None and state.account_has_storage(address):
-        lister = getattr(state, "storage_slots", None)
-        if lister is None:
-            raise NodeError("storage root of a historical account is not available")
         storage_root = secure_trie_root(
-            {slot: state.get_storage(address, slot) for slot in lister(address)}
+            {slot: state.get_storage(address, slot) for slot in state.storage_slots(address)}
         )
     return {
         "balance": quantity(account.balance if account else 0),

@@ -87,6 +87,7 @@ def observe_tx(result: TxOutcome | InvalidTransaction) -> Observation:
         ("out_of_gas_halts", result.out_of_gas_halts),
         ("account_reads", result.account_reads),
         ("storage_reads", result.storage_reads),
+        ("has_storage_reads", result.reads.has_storage),
     )
 
 
