@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from jit.evm.block_hashes import BlockHashes
 from jit.evm.frame import BlockEnv
 from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
 from jit.evm.state import CodeRunner
@@ -92,6 +93,24 @@ def requests_hash(requests: list[bytes]) -> bytes:
         if len(request) > 1:
             digest.update(hashlib.sha256(request).digest())
     return digest.digest()
+
+
+def sealed_env(header: Header, chain_id: int, rules: ForkRules, hashes: BlockHashes) -> BlockEnv:
+    """The environment a sealed block ran in, from its header (for a replay or a call at
+    that block); ``hashes`` is what BLOCKHASH read there (``Chain.block_hashes_at``)."""
+    return BlockEnv(
+        chain_id=chain_id,
+        coinbase=header.coinbase,
+        number=header.number,
+        timestamp=header.timestamp,
+        gas_limit=header.gas_limit,
+        base_fee=header.base_fee_per_gas,
+        prev_randao=header.prev_randao,
+        excess_blob_gas=header.excess_blob_gas,
+        blob_base_fee=rules.blob_base_fee(header.excess_blob_gas),
+        block_hashes=hashes,
+        parent_beacon_block_root=header.parent_beacon_block_root,
+    )
 
 
 @dataclass(slots=True)

@@ -35,7 +35,13 @@ from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
 from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
-from sequencer.builder import BlockBuilder, Included, next_base_fee, next_excess_blob_gas
+from sequencer.builder import (
+    BlockBuilder,
+    Included,
+    next_base_fee,
+    next_excess_blob_gas,
+    sealed_env,
+)
 from sequencer.chain import Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
@@ -676,19 +682,11 @@ class Node:
                 f"{number}: the node keeps {self.config.history_window} blocks of history "
                 f"(oldest: {self.db.oldest_available})"
             ) from None
-        header = block.header
-        env = BlockEnv(
-            chain_id=self.config.chain.chain_id,
-            coinbase=header.coinbase,
-            number=number,
-            timestamp=header.timestamp,
-            gas_limit=header.gas_limit,
-            base_fee=header.base_fee_per_gas,
-            prev_randao=header.prev_randao,
-            excess_blob_gas=header.excess_blob_gas,
-            blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
-            block_hashes=self.chain.block_hashes_at(number),
-            parent_beacon_block_root=header.parent_beacon_block_root,
+        env = sealed_env(
+            block.header,
+            self.config.chain.chain_id,
+            self.rules,
+            self.chain.block_hashes_at(number),
         )
         raw_edits = self.chain.meta(block_edits_key(number))
         edits = StateEdits.decode(raw_edits).diff if raw_edits is not None else None

@@ -25,6 +25,7 @@ from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, execute_transaction
 from jit.forks import ForkRules
 from sequencer.accounts import build_transaction, infer_tx_type
+from sequencer.builder import sealed_env
 from sequencer.chain import Chain
 from sequencer.config import DEFAULT_RPC_GAS_CAP
 from sequencer.errors import (
@@ -75,19 +76,11 @@ class Simulator:
             block = self.chain.block_by_number(number)
             if block is None:
                 raise ResourceNotFound("header not found")
-            header = block.header
-            env = BlockEnv(
-                chain_id=self.chain_id(),
-                coinbase=header.coinbase,
-                number=header.number,
-                timestamp=header.timestamp,
-                gas_limit=header.gas_limit,
-                base_fee=header.base_fee_per_gas,
-                prev_randao=header.prev_randao,
-                excess_blob_gas=header.excess_blob_gas,
-                blob_base_fee=self.rules.blob_base_fee(header.excess_blob_gas),
-                block_hashes=self.chain.block_hashes_at(header.number),
-                parent_beacon_block_root=header.parent_beacon_block_root,
+            env = sealed_env(
+                block.header,
+                self.chain_id(),
+                self.rules,
+                self.chain.block_hashes_at(block.header.number),
             )
         if block_override is not None:
             o = block_override
