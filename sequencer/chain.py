@@ -80,6 +80,14 @@ def block_logs(block: MiniBlock) -> Iterator[LogEntry]:
             index += 1
 
 
+# The chain record families a new block only adds to: keyed by its number, its hash, its
+# transactions' hashes (a hash is mined once; a revert deletes its records) and its logs'
+# positions. ``StateDB.commit(fresh=...)`` skips reading their previous values.
+FRESH_CHAIN_CFS: Final = frozenset(
+    {CF_BLOCKS, CF_BLOCK_HASHES, CF_RECEIPTS, CF_TX_INDEX, CF_LOG_INDEX}
+)
+
+
 class Chain:
     """Reads and the chain-record half of each block's commit. Single writer."""
 

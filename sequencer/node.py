@@ -42,7 +42,7 @@ from sequencer.builder import (
     next_excess_blob_gas,
     sealed_env,
 )
-from sequencer.chain import Chain, LogEntry, LogFilter
+from sequencer.chain import FRESH_CHAIN_CFS, Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
@@ -293,7 +293,7 @@ class Node:
             META_CHAIN_ID: str(chain.chain_id).encode(),
             META_FORK: chain.fork.name.lower().encode(),
         }
-        db.commit(0, sealed.prepared, records)
+        db.commit(0, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)
 
     def _check_resumed(self) -> None:
         stored = self.chain.meta(META_CHAIN_ID)

@@ -36,7 +36,7 @@ from sequencer.builder import (
     next_excess_blob_gas,
     requests_hash,
 )
-from sequencer.chain import Chain
+from sequencer.chain import FRESH_CHAIN_CFS, Chain
 from sequencer.clock import Clock
 from sequencer.config import ChainConfig
 from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
@@ -267,7 +267,7 @@ class Producer:
                 EDITS_RECORD: None,
                 block_edits_key(block.number): self.edits.encode(),
             }
-        self.db.commit(block.number, sealed.prepared, records)  # the seal
+        self.db.commit(block.number, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)  # the seal
         taken.clear()  # sealed: nothing to give back from here on
         self.chain.appended(block)
         if self.edits:

@@ -343,12 +343,19 @@ class StateDB:
         block_number: int,
         block: StateDiff | PreparedBlock,
         chain_records: ChainRecords | None = None,
+        *,
+        fresh: frozenset[str] = frozenset(),
     ) -> bytes:
         """Commit block ``block_number`` (must be head + 1) atomically; return its state root.
 
         ``chain_records`` maps a chain column family (``statedb.keys.CHAIN_CFS``) to
         ``{key: value}``; a value of None deletes the record. Reverting the block
-        restores every record's previous value.
+        restores every record's previous value, read here before it is overwritten,
+        except in the ``fresh`` families, whose keys the caller guarantees are absent
+        (a new block's number, hash and transaction hashes): their previous value is
+        "absent" without a read. Those point reads of keys that are not there got
+        slower as the LSM tree grew (a quarter of the node's CPU after 20 minutes at
+        1,000 transactions a second), and they are never needed.
         """
         self._check_open()
         if isinstance(block, StateDiff):
@@ -368,7 +375,8 @@ class StateDB:
         batch = prepared.batch
         changeset = prepared.changeset
         for cf, key, value in records:
-            changeset.append(encode_chain_entry(CHAIN_CF_ID[cf], key, backend.get(cf, key)))
+            previous = None if cf in fresh else backend.get(cf, key)
+            changeset.append(encode_chain_entry(CHAIN_CF_ID[cf], key, previous))
             if value is None:
                 batch.delete(key, backend.handle(cf))
             else:

@@ -248,3 +248,35 @@ def test_records_ranges(opener: Opener) -> None:
     assert [k for k, _ in db.records(CF_BLOCKS, reverse=True)] == keys[::-1]
     assert db.get_record(CF_CHAIN_META, b"head") == keys[9]
     assert db.get_record(CF_BLOCKS, b"missing") is None
+
+
+def test_fresh_record_families_skip_the_read_and_still_revert(opener: Opener) -> None:
+    """``commit(fresh=...)``: no previous value is read for those families (the caller
+    guarantees the keys are new), and a revert removes the records; the other families
+    still restore the value they replaced."""
+    from statedb.keys import CF_CHAIN_META, CF_TX_INDEX
+
+    db = opener()
+    db.commit(0, StateDiff(), {CF_CHAIN_META: {b"k": b"old"}})
+    snap = db.snapshot()
+    reads: list[tuple[str, bytes]] = []
+    get = db._backend.get
+
+    def counting_get(cf: str, key: bytes) -> bytes | None:
+        reads.append((cf, key))
+        return get(cf, key)
+
+    db._backend.get = counting_get  # type: ignore[method-assign]
+    db.commit(
+        1,
+        StateDiff(),
+        {CF_TX_INDEX: {b"\x01" * 32: b"v"}, CF_CHAIN_META: {b"k": b"new"}},
+        fresh=frozenset({CF_TX_INDEX}),
+    )
+    db._backend.get = get  # type: ignore[method-assign]
+    assert (CF_TX_INDEX, b"\x01" * 32) not in reads
+    assert (CF_CHAIN_META, b"k") in reads
+    assert db.get_record(CF_TX_INDEX, b"\x01" * 32) == b"v"
+    db.revert(snap)
+    assert db.get_record(CF_TX_INDEX, b"\x01" * 32) is None
+    assert db.get_record(CF_CHAIN_META, b"k") == b"old"
