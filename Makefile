@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 RUN_STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck conformance conformance-full reliability soak bench-evm bench-parallel wrk bench-wrk clean
+# Every blockchain fixture's transactions on the optimistic parallel executor (issue 15).
+CONFORMANCE_PARALLEL = $(PY) scripts/conformance.py ../shared/conformance/eest/blockchain_tests --engine jit --jobs 1 --parallel-workers 2
+
+.PHONY: run test lint typecheck conformance conformance-parallel conformance-full reliability soak bench-evm bench-parallel wrk bench-wrk clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +52,7 @@ test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 	$(PY) scripts/conformance.py --tier quick --compare-engines
+	$(CONFORMANCE_PARALLEL)
 
 lint: $(STAMP)
 	$(PY) -m ruff check rpc sequencer statedb jit scripts tests
@@ -59,6 +63,9 @@ typecheck: $(STAMP)
 
 conformance: $(STAMP)
 	$(PY) scripts/conformance.py --tier quick
+
+conformance-parallel: $(STAMP)
+	$(CONFORMANCE_PARALLEL)
 
 conformance-full: $(STAMP)
 	$(PY) scripts/conformance.py --tier full --compare-engines

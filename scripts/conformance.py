@@ -4,6 +4,7 @@
     python scripts/conformance.py [PATH ...] [--fork NAME ...]
                                   [--engine interpreter|jit|auto] [--compare-engines]
                                   [--tier quick|full] [--json OUT] [--jobs N]
+                                  [--parallel-workers N]
 
 PATH defaults to ../shared/conformance (directories are walked). Runs EEST
 state tests (full post state, logs hash, rejected-or-not), legacy
@@ -20,6 +21,13 @@ and on ``--engine`` (jit if that is the interpreter), judges the latter, and
 reports each case whose executions differ in result, gas, output, state diff,
 logs, read sets or out-of-gas count; the last line then adds ``N differences``
 and any difference makes the exit status 1.
+
+``--parallel-workers N`` runs every blockchain test's transactions on the node's
+optimistic parallel executor with N worker processes (``tests.conformance.parallel``:
+each block of two or more senders shared out, merged, conflicts re-executed), so the
+fixtures judge the parallel path; the summary adds how many blocks ran in parallel and
+how many outcomes were re-executed. Give it ``--jobs 1`` on a small machine (each job
+starts its own N workers).
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from tests.conformance.engines import (  # noqa: E402
     first_difference,
     runner,
 )
+from tests.conformance.parallel import ParallelStats, executor_for  # noqa: E402
 from tests.conformance.statetest import FORK_NAMES, CaseResult, run_case  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "conformance"
@@ -80,6 +89,7 @@ class FileReport:
     cpu_seconds: float
     ref_cpu_seconds: float | None
     engine_stats: tuple[int, dict[str, dict[str, float]]] | None = None  # (pid, cumulative)
+    parallel: ParallelStats | None = None  # --parallel-workers: this file's share
 
 
 def find_conformance_root(path: Path) -> Path | None:
@@ -137,6 +147,7 @@ class Job:
     manifest_record: dict[str, object] | None
     engine: str  # the engine judged
     compare_with: str | None  # --compare-engines: the other engine
+    parallel_workers: int = 0  # --parallel-workers: blockchain tests on the parallel executor
 
 
 def _run_one(
@@ -173,6 +184,12 @@ def run_file(job: Job) -> FileReport:
         category = str(manifest_record.get("category", category))
     ref = manifest_record.get("ref_cpu_seconds") if manifest_record else None
     cases: list[CaseRecord] = []
+    executor = (
+        executor_for(job.engine, job.parallel_workers)
+        if job.parallel_workers and fmt == "blockchain"
+        else None
+    )
+    before = executor.stats() if executor is not None else None
 
     def record(test_name: str, fork_name: str, index: int, case: Callable[..., CaseResult]) -> None:
         case_start = time.process_time()
@@ -199,7 +216,12 @@ def run_file(job: Job) -> FileReport:
             fork_name = test.get("network")
             if fork_name in fork_names:
                 rules = rules_for(FORK_NAMES[fork_name])
-                record(test_name, fork_name, 0, partial(run_blockchain_test, test, rules))
+                record(
+                    test_name,
+                    fork_name,
+                    0,
+                    partial(run_blockchain_test, test, rules, executor=executor),
+                )
             continue
         for fork_name, posts in test.get("post", {}).items():
             if fork_name not in fork_names:
@@ -217,6 +239,16 @@ def run_file(job: Job) -> FileReport:
         time.process_time() - started,
         float(ref) if isinstance(ref, (int, float)) else None,
         (os.getpid(), engine_stats()) if job.engine != "interpreter" or job.compare_with else None,
+        None if executor is None or before is None else _since(executor.stats(), before),
+    )
+
+
+def _since(now: ParallelStats, before: ParallelStats) -> ParallelStats:
+    return ParallelStats(
+        now.blocks - before.blocks,
+        now.parallel_blocks - before.parallel_blocks,
+        now.transactions - before.transactions,
+        now.reexecuted - before.reexecuted,
     )
 
 
@@ -246,7 +278,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tier", choices=["quick", "full"], default="full")
     parser.add_argument("--json", type=Path, dest="json_out", metavar="OUT")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument(
+        "--parallel-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run blockchain tests on the optimistic parallel executor with N workers",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.parallel_workers <= 64:
+        parser.error("--parallel-workers must be between 0 and 64")
+    if args.parallel_workers and args.compare_engines:
+        # The parallel merge keeps the workers' outcomes compact (no diff, no read set),
+        # so there is nothing to compare engines on.
+        parser.error("--parallel-workers and --compare-engines do not go together")
 
     compare_with = None
     if args.compare_engines:
@@ -282,11 +327,21 @@ def main(argv: list[str] | None = None) -> int:
         if (
             args.tier == "quick"
             and record
-            and float(record.get("ref_cpu_seconds", 0)) > QUICK_TIER_MAX_REF_SECONDS
-        ):  # type: ignore[arg-type]
+            and float(record.get("ref_cpu_seconds", 0)) > QUICK_TIER_MAX_REF_SECONDS  # type: ignore[arg-type]
+        ):
             tier_skipped += 1
             continue
-        jobs.append(Job(str(resolved), key, fork_names, record, args.engine, compare_with))
+        jobs.append(
+            Job(
+                str(resolved),
+                key,
+                fork_names,
+                record,
+                args.engine,
+                compare_with,
+                args.parallel_workers,
+            )
+        )
 
     wall_start = time.perf_counter()
     reports: list[FileReport] = []
@@ -358,6 +413,16 @@ def report(
             f"compile, {totals['compile_seconds']:.2f} s compiling; "
             f"{int(totals['compiled_runs'])} compiled runs, "
             f"{int(totals['interpreted_runs'])} interpreted runs"
+        )
+    parallel = [r.parallel for r in reports if r.parallel is not None]
+    if parallel:
+        blocks = sum(p.blocks for p in parallel)
+        shared = sum(p.parallel_blocks for p in parallel)
+        txs = sum(p.transactions for p in parallel)
+        rerun = sum(p.reexecuted for p in parallel)
+        print(
+            f"parallel executor ({args.parallel_workers} workers): {shared} of {blocks} blocks "
+            f"with transactions shared out; {txs} transactions, {rerun} re-executed at the merge"
         )
     print(f"skipped: {tier_skipped} files outside the {args.tier} tier")
     passed = sum(1 for c in cases if c.outcome == "passed")

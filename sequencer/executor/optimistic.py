@@ -18,8 +18,12 @@ Why this is exact: an outcome is a function of what the transaction read. If not
 it read changed between the state its executor saw and the state the serial order
 gives it, it reads the same values, so it computes the same outcome.
 
-Fallback (where parallelism cannot pay): batches smaller than ``min_batch``, a pool
-that is broken or not at the head; after a batch in which more than
+Fallback (where parallelism cannot pay, or cannot be exact): batches smaller than
+``min_batch``, a pool that is broken or not at the head, a batch whose gas limits (or
+blob gas) do not all fit in the block's room (each share checks a transaction's gas
+against the room at the batch's start, which is exact only if the whole batch fits: the
+producer sizes its batches so; a fixture's block that overfills its gas limit must fail
+exactly where the serial order fails it); after a batch in which more than
 ``max_conflict_ratio`` of the transactions had to be re-run, the next ``cooldown``
 batches run serially; and by measurement: the first large batch runs serially to
 time it (the first parallel one, which compiles in the workers, is not timed), and
@@ -38,6 +42,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from jit.evm.exceptions import InvalidTransaction
+from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff
 from jit.forks import ForkRules
@@ -80,9 +85,14 @@ class OptimisticExecutor:
         max_conflict_ratio: float = 0.5,
         cooldown: int = 8,
         measured: bool = True,
+        first_share: int = 0,
     ) -> None:
         """``measured``: choose by measured cost (below); False runs every batch that is
-        large enough in parallel (tests, the executor benchmark)."""
+        large enough in parallel (tests, the executor benchmark). ``first_share``: the
+        share the batch's first sender is dealt to (0, the sequencer's own, by default;
+        the fixture trial deals it to a worker so one-sender blocks cross the pipe too)."""
+        if not 0 <= first_share <= workers.count:
+            raise ValueError(f"first_share {first_share} is not one of 0..{workers.count}")
         self.workers = workers
         self.engine = engine
         self.unsigned = unsigned
@@ -91,6 +101,7 @@ class OptimisticExecutor:
         self.max_conflict_ratio = max_conflict_ratio
         self.cooldown = cooldown
         self.measured = measured
+        self.first_share = first_share
         self._serial_left = 0  # batches still to run serially after high contention
         self._request_id = 0
         # Seconds per transaction of recent batches that ran each way (None: not yet).
@@ -111,7 +122,12 @@ class OptimisticExecutor:
         stats.batches += 1
         stats.transactions += len(batch)
         workers = self.workers
-        if len(batch) < self.min_batch or workers.broken or workers.head != block.parent.number:
+        if (
+            len(batch) < self.min_batch
+            or workers.broken
+            or workers.head != block.parent.number
+            or not _fits(block, rules, batch)
+        ):
             return self.serial.execute(block, rules, batch, deadline)
         # Serial while cooling down, to take the first measurement, and once in a while
         # to measure it again (the machine's load changes, e.g. workers that were still
@@ -154,7 +170,7 @@ class OptimisticExecutor:
     ) -> list[TxOutcome | InvalidTransaction]:
         workers = self.workers
         shares = workers.count + 1  # the sequencer runs share 0 itself
-        owner = _share_by_sender(batch, shares)
+        owner = _share_by_sender(batch, shares, self.first_share)
         unsigned = self.unsigned
         members: list[list[tuple[Transaction, bool]]] = [[] for _ in range(shares)]
         for tx, share in zip(batch, owner, strict=True):
@@ -314,19 +330,30 @@ class OptimisticExecutor:
         return merged
 
 
+def _fits(block: OpenBlock, rules: ForkRules, batch: Sequence[Transaction]) -> bool:
+    """Whether every transaction of ``batch`` fits the block's gas and blob gas room
+    together, so no order of them can run out of it."""
+    gas = sum(tx.gas_limit for tx in batch)
+    blobs = sum(len(tx.blob_versioned_hashes) for tx in batch)
+    return (
+        gas <= block.env.gas_limit - block.gas_used
+        and GAS_PER_BLOB * blobs <= rules.max_blob_gas_per_block - block.blob_gas_used
+    )
+
+
 def _ewma(previous: float | None, sample: float) -> float:
     return sample if previous is None else 0.7 * previous + 0.3 * sample
 
 
-def _share_by_sender(batch: Sequence[Transaction], shares: int) -> list[int]:
+def _share_by_sender(batch: Sequence[Transaction], shares: int, first: int) -> list[int]:
     """Each transaction's executor: senders dealt round-robin in order of first
-    appearance, so shares are even when senders send alike."""
+    appearance, from share ``first``, so shares are even when senders send alike."""
     assigned: dict[Address, int] = {}
     owner: list[int] = []
     for tx in batch:
         share = assigned.get(tx.sender)
         if share is None:
-            share = assigned[tx.sender] = len(assigned) % shares
+            share = assigned[tx.sender] = (len(assigned) + first) % shares
         owner.append(share)
     return owner
 

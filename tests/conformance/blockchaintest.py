@@ -11,7 +11,10 @@ then the header's gas used, blob gas used, transactions / receipts /
 withdrawals roots, logs bloom, requests hash and MPT state root are checked. A
 block the fixture marks ``expectException`` must be rejected by one of those
 checks and leaves the state as it was. ``engine`` runs the contract code of the
-transactions and the system calls (None interprets).
+transactions and the system calls (None interprets). The transactions run on the
+node's executor interface (``sequencer.executor``) over the builder's ``OpenBlock``:
+the serial executor by default, or the optimistic parallel one on trial
+(``tests.conformance.parallel``), which must give every fixture's exact result.
 """
 
 from __future__ import annotations
@@ -23,13 +26,10 @@ from jit import rlp
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.state import CodeRunner
-from jit.evm.transaction import (
-    TxOutcome,
-    coinbase_credit_diff,
-    execute_system_call,
-    execute_transaction,
-)
+from jit.evm.transaction import execute_system_call
 from jit.forks import ForkRules
+from sequencer.builder import OpenBlock
+from sequencer.executor.serial import Executor, SerialExecutor
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
     CONSOLIDATION_REQUEST_ADDRESS,
@@ -38,7 +38,7 @@ from sequencer.genesis import (
 )
 from sequencer.producer import next_base_fee, next_excess_blob_gas, requests_hash
 from sequencer.trie import ordered_trie_root
-from sequencer.types.blocks import ChainLog, Receipt, logs_bloom
+from sequencer.types.blocks import ChainLog, Header, MiniBlock, Receipt, logs_bloom
 from sequencer.types.transactions import (
     InvalidTransactionEncoding,
     Transaction,
@@ -84,6 +84,34 @@ class HeaderView:
         self.base_fee_per_gas = hex_int(header.get("baseFeePerGas"))
         self.blob_gas_used = hex_int(header.get("blobGasUsed"))
         self.excess_blob_gas = hex_int(header.get("excessBlobGas"))
+
+
+def parent_block(header: Mapping[str, Any]) -> MiniBlock:
+    """The fixture's header as the sealed parent a block is opened on (no body)."""
+    sealed = Header(
+        parent_hash=hex_bytes(header["parentHash"]),
+        ommers_hash=hex_bytes(header.get("uncleHash")),
+        coinbase=hex_bytes(header["coinbase"]),
+        state_root=hex_bytes(header["stateRoot"]),
+        transactions_root=hex_bytes(header.get("transactionsTrie")),
+        receipts_root=hex_bytes(header.get("receiptTrie")),
+        logs_bloom=hex_bytes(header.get("bloom")),
+        difficulty=hex_int(header.get("difficulty")),
+        number=hex_int(header["number"]),
+        gas_limit=hex_int(header["gasLimit"]),
+        gas_used=hex_int(header["gasUsed"]),
+        timestamp=hex_int(header["timestamp"]),
+        extra_data=hex_bytes(header.get("extraData")),
+        prev_randao=hex_bytes(header.get("mixHash")),
+        nonce=hex_bytes(header.get("nonce")),
+        base_fee_per_gas=hex_int(header.get("baseFeePerGas")),
+        withdrawals_root=hex_bytes(header.get("withdrawalsRoot")),
+        blob_gas_used=hex_int(header.get("blobGasUsed")),
+        excess_blob_gas=hex_int(header.get("excessBlobGas")),
+        parent_beacon_block_root=hex_bytes(header.get("parentBeaconBlockRoot")),
+        requests_hash=hex_bytes(header.get("requestsHash")),
+    )
+    return MiniBlock(sealed, hex_bytes(header["hash"]), (), (), 0, ())
 
 
 def deposit_requests(receipts: list[Receipt]) -> bytes:
@@ -171,8 +199,12 @@ def apply_block(
     block_hashes: dict[int, bytes],
     engine: CodeRunner | None,
     observations: list[Observation],
+    executor: Executor | None = None,
 ) -> StateDiff:
-    """The block's state diff over ``state``; BlockInvalid if any rule is broken."""
+    """The block's state diff over ``state``; BlockInvalid if any rule is broken.
+    ``executor`` runs the transactions (default: the serial one on ``engine``)."""
+    if executor is None:
+        executor = SerialExecutor(engine)
     _check_header(header, parent, rules)
     encoded, withdrawals = _decode_body(raw)
     excess = hex_int(header.get("excessBlobGas"))
@@ -201,34 +233,25 @@ def apply_block(
         if call is not None:
             diff.merge(call.diff)
 
-    receipts: list[Receipt] = []
-    gas_used = blob_gas_used = 0
+    txs: list[Transaction] = []
     for index, raw_tx in enumerate(encoded):
         try:
-            tx: Transaction = decode_transaction(raw_tx)
+            txs.append(decode_transaction(raw_tx))
         except InvalidTransactionEncoding as error:
             raise BlockInvalid(f"transaction {index} does not decode: {error}") from None
-        try:
-            outcome: TxOutcome = execute_transaction(
-                tx,
-                env,
-                view,
-                rules,
-                block_gas_used=gas_used,
-                block_blob_gas_used=blob_gas_used,
-                engine=engine,
-            )
-        except InvalidTransaction as error:
-            observations.append(observe_tx(error))
-            raise BlockInvalid(
-                f"transaction {index} invalid: {type(error).__name__}: {error}"
-            ) from None
+    # The node's own executors fold the transactions (so the fixtures judge the
+    # production path, and ``executor`` can put the parallel one on trial).
+    block = OpenBlock(env, parent_block(parent), state, diff)
+    results = executor.execute(block, rules, txs, float("inf")) if txs else []
+    receipts: list[Receipt] = []
+    gas_used = 0
+    for index, (tx, outcome) in enumerate(zip(txs, results, strict=True)):
         observations.append(observe_tx(outcome))
-        diff.merge(outcome.diff)
-        if outcome.fee_credit:
-            diff.merge(coinbase_credit_diff(view, env.coinbase, outcome.fee_credit))
+        if isinstance(outcome, InvalidTransaction):
+            raise BlockInvalid(
+                f"transaction {index} invalid: {type(outcome).__name__}: {outcome}"
+            ) from None
         gas_used += outcome.gas_used
-        blob_gas_used += outcome.blob_gas_used
         logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
         receipts.append(
             Receipt(
@@ -243,6 +266,7 @@ def apply_block(
                 logs_bloom(logs),
             )
         )
+    blob_gas_used = block.blob_gas_used
 
     for withdrawal in withdrawals:
         if not isinstance(withdrawal, list) or len(withdrawal) != 4:
@@ -322,9 +346,13 @@ def _copy(state: DictState) -> DictState:
 
 
 def run_blockchain_test(
-    test: Mapping[str, Any], rules: ForkRules, engine: CodeRunner | None = None
+    test: Mapping[str, Any],
+    rules: ForkRules,
+    engine: CodeRunner | None = None,
+    executor: Executor | None = None,
 ) -> CaseResult:
-    """Run every block of one blockchain test on ``engine`` and judge the result."""
+    """Run every block of one blockchain test on ``engine`` (the transactions on
+    ``executor``, default the serial one) and judge the result."""
     chain_id = hex_int((test.get("config") or {}).get("chainid"), 1)
     state = build_pre_state(test["pre"])
     parent = test["genesisBlockHeader"]
@@ -347,6 +375,7 @@ def run_blockchain_test(
                 block_hashes,
                 engine,
                 observations,
+                executor,
             )
         except BlockInvalid as error:
             observations.append((("block", position), ("rejected", str(error))))

@@ -50,6 +50,11 @@ def test_runs_a_directory_and_writes_json(tmp_path: Path) -> None:
         (["--tier", "medium"], "invalid choice"),
         (["--jobs", "0"], "--jobs must be at least 1"),
         (["/nonexistent/fixtures"], "no such file or directory"),
+        (["--parallel-workers", "-1"], "between 0 and 64"),
+        (["--parallel-workers", "65"], "between 0 and 64"),
+        (["--parallel-workers", "9" * 400], "between 0 and 64"),
+        (["--parallel-workers", "two"], "invalid int value"),
+        (["--parallel-workers", "2", "--compare-engines"], "do not go together"),
     ],
 )
 def test_bad_arguments_fail_clearly(args: list[str], message: str) -> None:
@@ -180,3 +185,30 @@ def test_a_differing_engine_is_reported() -> None:
     other = run_case(test, post, rules, engine=greedy)
     difference = first_difference(reference.observations, other.observations)
     assert difference is not None and difference.startswith("execution 0: gas_used:")
+
+
+def test_blockchain_tests_on_the_parallel_executor() -> None:
+    """Every block crosses to a worker; the multi-sender ones are shared out and merged,
+    and the fixtures still judge every result."""
+    withdrawals = BLOCKCHAIN / "prague" / "eip7002_el_triggerable_withdrawals"
+    _require(withdrawals)
+    result = run(str(withdrawals), "--parallel-workers", "2", "--jobs", "1", "--engine", "jit")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    passed = int(lines[-1].split()[0])
+    assert lines[-1] == f"{passed} passed, 0 failed" and passed >= 10
+    (summary,) = [line for line in lines if line.startswith("parallel executor (2 workers):")]
+    shared, _, blocks = summary.split(": ")[1].split(" blocks")[0].partition(" of ")
+    assert int(shared) == int(blocks) > 0
+
+
+def test_a_broken_fixture_fails_on_the_parallel_executor_too(tmp_path: Path) -> None:
+    source = BLOCKCHAIN / "cancun" / "eip1153_tstore" / "test_basic_tload_after_store.json"
+    test = _load_first(source)
+    blocks = test["blocks"]
+    assert isinstance(blocks, list)
+    blocks[0]["blockHeader"]["gasUsed"] = "0x01"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"t": test}))
+    result = run(str(broken), "--jobs", "1", "--parallel-workers", "1")
+    assert result.returncode == 1 and "gas used" in result.stdout

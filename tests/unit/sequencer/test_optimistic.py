@@ -270,6 +270,23 @@ def test_a_coinbase_reader_after_fees_is_rerun(world: World) -> None:
     assert executor.stats.reexecuted >= 1
 
 
+def test_a_batch_that_overfills_the_block_runs_serially(world: World) -> None:
+    """A share checks each transaction's gas limit against the room at the batch's start,
+    which is exact only if the whole batch fits: three 1M-gas transfers from three
+    senders in a 1.01M-gas block must leave the second and third out, as serially."""
+    saved = world.env
+    world.env = replace(saved, gas_limit=1_010_000)
+    try:
+        txs = _build(world, [("eth_fresh", sender, sender) for sender in (1, 2, 3)])
+        executor = _same(world, txs)
+        assert executor.stats.parallel_batches == 0
+        _, results = _run(world, SerialExecutor(world.node.engine.runner), txs)
+        assert isinstance(results[0], TxOutcome)
+        assert all(isinstance(r, InvalidTransaction) for r in results[1:])
+    finally:
+        world.env = saved
+
+
 def test_a_dead_worker_falls_back_to_serial() -> None:
     world = World()
     try:
