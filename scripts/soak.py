@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -258,6 +259,10 @@ def _req(method: str, params: list[Any], req_id: int = 1) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url")
@@ -282,6 +287,9 @@ def main() -> int:
     process = None
     data_dir = ""
     url = args.url
+    # A SIGTERM (``kill``, a CI timeout) unwinds like Ctrl-C, so the node it started is
+    # stopped and its data directory removed rather than left running.
+    signal.signal(signal.SIGTERM, _interrupt)
     if url is None:
         port = free_port()
         # On disk, as a long-lived devnet runs: --ephemeral keeps every block in memory.
