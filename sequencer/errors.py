@@ -4,9 +4,13 @@ Owns ``NodeError`` and its subclasses. Each carries the JSON-RPC ``code``,
 the ``message`` clients match on (geth's and anvil's wording, DESIGN §8) and
 optional ``data``. ``jit.evm.exceptions.InvalidTransaction`` raised from
 execution is re-raised by the node as ``TransactionRejected`` with the same text.
+A ``NodeError`` pickles whole (class, message, code, data and any attribute of a
+subclass), so a worker process can raise one for the sequencer to answer with.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class NodeError(Exception):
@@ -20,6 +24,18 @@ class NodeError(Exception):
         self.data = data
         if code is not None:
             self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduction calls ``cls(*args)``, which a subclass with another
+        # constructor (``ExecutionReverted(output, reason)``) cannot take.
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[NodeError], args: tuple[Any, ...], state: dict[str, Any]) -> NodeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class TransactionRejected(NodeError):

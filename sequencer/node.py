@@ -26,7 +26,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from jit.compiler import Engine
 from jit.evm.exceptions import InvalidTransaction
@@ -57,14 +57,14 @@ from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.mining import Miner, MiningMode
-from sequencer.offload import PerThread, SimulationWorker
+from sequencer.offload import CallTimeout, PerThread, SimulationWorker
 from sequencer.pool import PoolStore, PoolTx, TxPool
 from sequencer.producer import BlockParams, Producer
 from sequencer.publication import BlockSealed, ChainEvent, ChainReverted, Publisher, Waiters
 from sequencer.recovery import SenderRecovery
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
-from sequencer.simulation import SimulationResult, Simulator
+from sequencer.simulation import SimulationResult, Simulator, chain_env, pinned_simulator
 from sequencer.state_dump import StateDump, StateDumpAccount
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blobs import split_network_form, verify_sidecar
@@ -75,14 +75,20 @@ from sequencer.types.blocks import (
     Header,
     MiniBlock,
 )
-from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
+from sequencer.types.call import (
+    AccountOverride,
+    BlockOverride,
+    CallRequest,
+    SimulationCall,
+    SimulationVerb,
+)
 from sequencer.types.transactions import (
     InvalidTransactionEncoding,
     Transaction,
     decode_transaction,
 )
 from sequencer.workers.pool import WorkerPool
-from sequencer.workers.protocol import WorkerConfig
+from sequencer.workers.protocol import Simulate, Simulated, WorkerConfig
 from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
 from statedb.keys import CF_CHAIN_META
 from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, StateReader
@@ -191,12 +197,11 @@ class Node:
             edits=self.edits,
         )
         self.simulator = Simulator(
-            self.chain,
             self.rules,
             run_code,
             lambda: self.config.chain.chain_id,
             self.state_at,
-            lambda: self.producer.pending().env,
+            self._env_at,
             config.rpc_gas_cap,
         )
         # The read-only verbs run on worker threads (sequencer.offload), each with an
@@ -799,41 +804,38 @@ class Node:
         """Run ``request`` on the loop (internal callers with a known small gas)."""
         return self.simulator.simulate(request, number, overrides, block_override, gas)
 
-    def _pinned_simulator(self, number: int) -> Simulator:
-        """A ``Simulator`` whose state and pending environment are fixed now, for the
-        worker thread: it reads nothing that the loop mutates in place."""
+    def _env_at(self, number: int) -> BlockEnv:
+        """The environment of block ``number``; above the head, the pending block's."""
+        if number > self.chain.head_number:
+            return self.producer.pending().env
+        return chain_env(self.chain, number, self.config.chain.chain_id, self.rules)
+
+    def _pinned(self, number: int) -> tuple[StateReader, BlockEnv]:
+        """The state after block ``number`` and its environment, fixed now (on the loop)
+        for a job elsewhere: it reads nothing that the loop mutates in place."""
         head = self.chain.head_number
-        env: BlockEnv | None = None
         if number > head:
             pending = self.producer.pending()
-            reader: StateReader = OverlayView(self._pinned_view(head), pending.diff)
-            env = pending.env
-        elif number == head:
+            return OverlayView(self._pinned_view(head), pending.diff), pending.env
+        env = self._env_at(number)
+        if number == head:
             reader = self._pinned_view(head)
             if self.edits:
                 reader = OverlayView(reader, self.edits.copy())
-        else:
-            reader = self.state_at(number)
-        pinned_env = env
+            return reader, env
+        return self.state_at(number), env
 
-        def state_at(wanted: int) -> StateReader:
-            if wanted != number:
-                raise NodeError(f"state of block {wanted} was not pinned for this request")
-            return reader
-
-        def pending_env() -> BlockEnv:
-            if pinned_env is None:
-                raise NodeError("the pending block was not pinned for this request")
-            return pinned_env
-
-        chain_id = self.config.chain.chain_id
-        return Simulator(
-            self.chain,
+    def _pinned_simulator(self, number: int) -> Simulator:
+        """A ``Simulator`` for block ``number`` whose state and environment are pinned
+        now, for a worker thread."""
+        reader, env = self._pinned(number)
+        return pinned_simulator(
+            number,
+            reader,
+            env,
             self.rules,
             self._simulation_runner(),
-            lambda: chain_id,
-            state_at,
-            pending_env,
+            self.config.chain.chain_id,
             self.config.rpc_gas_cap,
         )
 
@@ -862,6 +864,53 @@ class Node:
         except HistoryUnavailable:
             raise NodeError(f"state of block {number} is no longer available") from None
 
+    async def _simulate(self, call: SimulationCall) -> object:
+        """One simulation verb off the loop: on an idle worker process when one holds
+        the state it needs (the head, or the pending block on top of it), else on a
+        worker thread (older blocks, no workers, all of them busy)."""
+        workers = self.workers
+        head = self.chain.head_number
+        if workers is not None and call.number >= head and workers.head == head:
+            index = workers.idle_for_simulation()
+            if index is not None:
+                reply = await self._simulate_on_worker(workers, index, call)
+                if reply is not None:
+                    if reply.error is not None:
+                        raise reply.error
+                    return reply.value
+        return await self._off_loop(call.number, lambda sim: sim.run(call))
+
+    async def _simulate_on_worker(
+        self, workers: WorkerPool, index: int, call: SimulationCall
+    ) -> Simulated | None:
+        """``call`` on worker ``index``; None if it cannot serve it (stale, broken)."""
+        head = self.chain.head_number
+        if call.number > head:
+            pending = self.producer.pending()
+            base: StateDiff | None = pending.diff
+            env = pending.env
+        else:
+            base = self.edits.copy() if self.edits else None
+            env = self._env_at(head)
+        timeout = self.simulation_worker.timeout
+        message = Simulate(
+            workers.next_request_id(),
+            head,
+            self.rules.fork.name,
+            self.config.chain.chain_id,
+            self.config.rpc_gas_cap,
+            timeout,
+            env,
+            base,
+            call,
+        )
+        reply = await workers.simulate(index, message, timeout)
+        if reply is None:
+            return None
+        if reply.timed_out:
+            raise CallTimeout(timeout)
+        return None if reply.stale else reply
+
     async def call(
         self,
         request: CallRequest,
@@ -869,9 +918,10 @@ class Node:
         overrides: dict[Address, AccountOverride] | None = None,
         block_override: BlockOverride | None = None,
     ) -> bytes:
-        return await self._off_loop(
-            number, lambda sim: sim.call(request, number, overrides, block_override)
-        )
+        call = SimulationCall(SimulationVerb.CALL, request, number, overrides, block_override)
+        output = await self._simulate(call)
+        assert isinstance(output, bytes)
+        return output
 
     async def estimate_gas(
         self,
@@ -880,9 +930,12 @@ class Node:
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> int:
-        return await self._off_loop(
-            number, lambda sim: sim.estimate_gas(request, number, overrides, block_override)
+        call = SimulationCall(
+            SimulationVerb.ESTIMATE_GAS, request, number, overrides, block_override
         )
+        gas = await self._simulate(call)
+        assert isinstance(gas, int)
+        return gas
 
     async def create_access_list(
         self,
@@ -891,9 +944,11 @@ class Node:
         overrides: dict[Address, AccountOverride] | None,
         block_override: BlockOverride | None,
     ) -> tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None]:
-        return await self._off_loop(
-            number, lambda sim: sim.create_access_list(request, number, overrides, block_override)
+        call = SimulationCall(
+            SimulationVerb.CREATE_ACCESS_LIST, request, number, overrides, block_override
         )
+        result = await self._simulate(call)
+        return cast(tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None], result)
 
     async def simulate_v1(
         self,
@@ -907,7 +962,12 @@ class Node:
         return await self._off_loop(
             number,
             lambda sim: simulate_v1(
-                sim, number, specs, validation=validation, trace_transfers=trace_transfers
+                sim,
+                self.chain,
+                number,
+                specs,
+                validation=validation,
+                trace_transfers=trace_transfers,
             ),
         )
 

@@ -7,10 +7,13 @@ block production and every other client keep going while one of them runs, and
 each job is bounded by a timeout (``--rpc-timeout``, geth's ``--rpc.evmtimeout``
 of 5 s) on top of the gas cap (``--rpc-gas-cap``).
 
-Why a thread and not worker processes (DESIGN §7's ``--workers``): a worker
-process needs its own copy of the state kept in step by the published blocks,
-which is the parallel executor's and the replica's machinery (issues 15 and 18).
-A thread reads the node's own state through views that are safe while the loop
+Threads and worker processes: with ``--workers N`` (issue 15) eth_call,
+eth_estimateGas and eth_createAccessList at the head or the pending block go to an
+idle worker process instead (``Node._simulate``, ``sequencer.workers``), which holds
+the head state kept in step by the published blocks and has a core of its own. This
+thread pool serves everything else (older blocks, eth_simulateV1, eth_getLogs, the
+dev verbs' searches) and those calls when no worker is idle or there are none. A
+thread reads the node's own state through views that are safe while the loop
 commits (``HistoricalView`` reads the resident head before the history entry, and
 a commit writes history before it updates the head), so nothing is copied. It
 gets no second core under the GIL; what it buys is that the loop is never held

@@ -32,6 +32,7 @@ from jit.evm.block_hashes import BlockHashLog
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.transaction import TxOutcome, execute_system_call, execute_transaction
+from sequencer.chain import Chain
 from sequencer.errors import NodeError, ResourceNotFound, Unsupported
 from sequencer.genesis import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS
 from sequencer.producer import next_base_fee, next_excess_blob_gas
@@ -134,11 +135,13 @@ def _transfer_log(sender: Address, to: Address, value: int) -> ChainLog:
 
 
 class SimulateV1:
-    """One eth_simulateV1 request over ``simulator``'s chain; holds the request's state."""
+    """One eth_simulateV1 request on ``chain`` with ``simulator``; holds the request's
+    state."""
 
     def __init__(
         self,
         simulator: Simulator,
+        chain: Chain,
         base_number: int,
         specs: Sequence[SimulatedBlockSpec],
         *,
@@ -155,7 +158,6 @@ class SimulateV1:
                 f"too many calls (limit {MAX_CALLS_PER_REQUEST})", code=CODE_CLIENT_LIMIT
             )
         self.sim = simulator
-        chain = simulator.chain
         base_number = min(base_number, chain.head_number)  # pending: build on the head
         base = chain.block_by_number(base_number)
         if base is None:
@@ -391,6 +393,7 @@ class SimulateV1:
 
 def simulate_v1(
     simulator: Simulator,
+    chain: Chain,
     base_number: int,
     specs: Sequence[SimulatedBlockSpec],
     *,
@@ -399,5 +402,5 @@ def simulate_v1(
 ) -> list[SimulatedBlock]:
     """Run ``specs`` as simulated blocks on top of block ``base_number``; commit nothing."""
     return SimulateV1(
-        simulator, base_number, specs, validation=validation, trace_transfers=trace_transfers
+        simulator, chain, base_number, specs, validation=validation, trace_transfers=trace_transfers
     ).run()

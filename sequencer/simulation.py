@@ -36,10 +36,50 @@ from sequencer.errors import (
     TransactionRejected,
 )
 from sequencer.revert import decode_revert_reason
-from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
+from sequencer.types.call import (
+    AccountOverride,
+    BlockOverride,
+    CallRequest,
+    SimulationCall,
+    SimulationVerb,
+)
 from sequencer.types.transactions import Transaction
 from statedb.types import EMPTY_CODE_HASH, Account, Address, StateDiff, StateReader, keccak256
 from statedb.views import OverlayView
+
+
+def chain_env(chain: Chain, number: int, chain_id: int, rules: ForkRules) -> BlockEnv:
+    """The environment sealed block ``number`` of ``chain`` ran in."""
+    block = chain.block_by_number(number)
+    if block is None:
+        raise ResourceNotFound("header not found")
+    return sealed_env(block.header, chain_id, rules, chain.block_hashes_at(block.header.number))
+
+
+def pinned_simulator(
+    number: int,
+    reader: StateReader,
+    env: BlockEnv,
+    rules: ForkRules,
+    runner: CodeRunner | None,
+    chain_id: int,
+    gas_cap: int,
+) -> Simulator:
+    """A ``Simulator`` that knows only block ``number``: the state ``reader`` and the
+    environment ``env``, fixed by the caller (for a job on a worker thread or process,
+    which must read nothing the loop mutates in place)."""
+
+    def state_at(wanted: int) -> StateReader:
+        if wanted != number:
+            raise NodeError(f"state of block {wanted} was not pinned for this request")
+        return reader
+
+    def env_at(wanted: int) -> BlockEnv:
+        if wanted != number:
+            raise NodeError(f"block {wanted} was not pinned for this request")
+        return env
+
+    return Simulator(rules, runner, lambda: chain_id, state_at, env_at, gas_cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,35 +93,25 @@ class Simulator:
 
     def __init__(
         self,
-        chain: Chain,
         rules: ForkRules,
         runner: CodeRunner | None,
         chain_id: Callable[[], int],
         state_at: Callable[[int], StateReader],
-        pending_env: Callable[[], BlockEnv],
+        env_at: Callable[[int], BlockEnv],
         gas_cap: int = DEFAULT_RPC_GAS_CAP,
     ) -> None:
-        self.chain = chain
+        """``state_at(n)`` / ``env_at(n)``: the state after block ``n`` and the
+        environment of block ``n`` (for ``n`` above the head, the pending block's);
+        both raise ``NodeError`` for a block they cannot give."""
         self.rules = rules
         self.runner = runner
         self.chain_id = chain_id
         self.state_at = state_at
-        self.pending_env = pending_env
+        self.env_at = env_at
         self.gas_cap = gas_cap
 
     def env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
-        if number > self.chain.head_number:  # the pending block (``resolve``)
-            env = self.pending_env()
-        else:
-            block = self.chain.block_by_number(number)
-            if block is None:
-                raise ResourceNotFound("header not found")
-            env = sealed_env(
-                block.header,
-                self.chain_id(),
-                self.rules,
-                self.chain.block_hashes_at(block.header.number),
-            )
+        env = self.env_at(number)
         if block_override is not None:
             o = block_override
             env = replace(
@@ -95,6 +125,16 @@ class Simulator:
                 blob_base_fee=env.blob_base_fee if o.blob_base_fee is None else o.blob_base_fee,
             )
         return env
+
+    def run(self, call: SimulationCall) -> object:
+        """One verb (what a worker thread or process runs for the node)."""
+        if call.verb is SimulationVerb.CALL:
+            return self.call(call.request, call.number, call.overrides, call.block_override)
+        if call.verb is SimulationVerb.ESTIMATE_GAS:
+            return self.estimate_gas(call.request, call.number, call.overrides, call.block_override)
+        return self.create_access_list(
+            call.request, call.number, call.overrides, call.block_override
+        )
 
     def _reader_with(
         self, reader: StateReader, overrides: dict[Address, AccountOverride] | None

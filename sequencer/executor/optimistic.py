@@ -18,8 +18,11 @@ Why this is exact: an outcome is a function of what the transaction read. If not
 it read changed between the state its executor saw and the state the serial order
 gives it, it reads the same values, so it computes the same outcome.
 
+Workers with a simulation outstanding (``WorkerPool.free_for_batch``) get no share,
+so block production never waits behind an eth_call.
+
 Fallback (where parallelism cannot pay, or cannot be exact): batches smaller than
-``min_batch``, a pool that is broken or not at the head, a batch whose gas limits (or
+``min_batch``, a pool that is broken or not at the head, no worker free, a batch whose gas limits (or
 blob gas) do not all fit in the block's room (each share checks a transaction's gas
 against the room at the batch's start, which is exact only if the whole batch fits: the
 producer sizes its batches so; a fixture's block that overfills its gas limit must fail
@@ -122,10 +125,12 @@ class OptimisticExecutor:
         stats.batches += 1
         stats.transactions += len(batch)
         workers = self.workers
+        free = workers.free_for_batch()  # not busy with a simulation
         if (
             len(batch) < self.min_batch
             or workers.broken
             or workers.head != block.parent.number
+            or not free
             or not _fits(block, rules, batch)
         ):
             return self.serial.execute(block, rules, batch, deadline)
@@ -147,7 +152,7 @@ class OptimisticExecutor:
                 )
             return results
         stats.parallel_batches += 1
-        results = self._parallel(block, rules, batch)
+        results = self._parallel(block, rules, batch, free)
         if not self._parallel_warm:
             # The first parallel batch pays for the workers' first compiles: not a sample.
             self._parallel_warm = True
@@ -166,11 +171,12 @@ class OptimisticExecutor:
     # ------------------------------------------------------------ parallel
 
     def _parallel(
-        self, block: OpenBlock, rules: ForkRules, batch: Sequence[Transaction]
+        self, block: OpenBlock, rules: ForkRules, batch: Sequence[Transaction], free: list[int]
     ) -> list[TxOutcome | InvalidTransaction]:
+        """Share ``s`` >= 1 runs on worker ``free[s - 1]``."""
         workers = self.workers
-        shares = workers.count + 1  # the sequencer runs share 0 itself
-        owner = _share_by_sender(batch, shares, self.first_share)
+        shares = len(free) + 1  # the sequencer runs share 0 itself
+        owner = _share_by_sender(batch, shares, min(self.first_share, shares - 1))
         unsigned = self.unsigned
         members: list[list[tuple[Transaction, bool]]] = [[] for _ in range(shares)]
         for tx, share in zip(batch, owner, strict=True):
@@ -180,7 +186,7 @@ class OptimisticExecutor:
         for share in range(1, shares):
             if members[share]:
                 sent[share] = workers.send(
-                    share - 1,
+                    free[share - 1],
                     Execute(
                         self._request_id,
                         block.parent.number,
@@ -205,7 +211,7 @@ class OptimisticExecutor:
             )
         ]
         for share in range(1, shares):
-            reply = workers.receive(share - 1, WORKER_TIMEOUT) if sent[share] else None
+            reply = workers.receive(free[share - 1], WORKER_TIMEOUT) if sent[share] else None
             if isinstance(reply, Executed) and reply.request_id == self._request_id:
                 results.append(reply.share)
             else:
@@ -219,7 +225,7 @@ class OptimisticExecutor:
             result = results[share]
             if result is None:
                 continue
-            full = workers.details(share - 1, self._request_id, WORKER_TIMEOUT)
+            full = workers.details(free[share - 1], self._request_id, WORKER_TIMEOUT)
             results[share] = (
                 None
                 if full is None or full.results is None

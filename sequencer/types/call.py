@@ -1,5 +1,7 @@
 """Requests that are not (yet) signed transactions: eth_call / eth_estimateGas /
-eth_sendTransaction arguments, state overrides and block overrides.
+eth_sendTransaction arguments, state overrides and block overrides, and
+``SimulationCall``: one read-only simulation verb with its arguments, as the node runs
+it on a worker thread or sends it to a worker process.
 
 Plain frozen data; the rpc layer fills them from JSON (``input`` and ``data``
 both accepted there) and the node turns them into transactions.
@@ -7,6 +9,7 @@ both accepted there) and the node turns them into transactions.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from sequencer.types.transactions import AuthorizationTuple
@@ -61,3 +64,21 @@ class BlockOverride:
     prev_randao: Hash32 | None = None
     base_fee: int | None = None
     blob_base_fee: int | None = None
+
+
+class SimulationVerb(enum.Enum):
+    CALL = "call"  # -> bytes (the output)
+    ESTIMATE_GAS = "estimate_gas"  # -> int
+    CREATE_ACCESS_LIST = "create_access_list"  # -> (access list, gas used, error)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationCall:
+    """``verb`` of ``request`` on the state after block ``number`` (the head + 1: the
+    pending block), with state and block overrides."""
+
+    verb: SimulationVerb
+    request: CallRequest
+    number: int
+    overrides: dict[Address, AccountOverride] | None = None
+    block_override: BlockOverride | None = None

@@ -6,13 +6,21 @@ Every sealed block's diff goes to every worker as soon as it is published, so a
 worker is never more than the blocks still in its pipe behind the head; requests use
 the same pipe, so they are served after those blocks. Runs on the event loop thread.
 
+Simulations go over a second pipe per worker and are answered asynchronously (the
+loop reads the pipe when it is readable): ``simulate`` sends one to an idle worker
+(``idle_for_simulation``) and awaits its ``Simulated``. A worker with a simulation
+outstanding is left out of the executor's batches (``free_for_batch``), so block
+production never waits behind a call.
+
 A worker that dies or stops answering makes the pool ``broken``: callers fall back to
 running everything themselves (and the node logs it once), never wait on it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import pickle
@@ -28,6 +36,8 @@ from sequencer.workers.protocol import (
     Execute,
     Executed,
     Seed,
+    Simulate,
+    Simulated,
     Stale,
     Stop,
     WorkerConfig,
@@ -37,6 +47,7 @@ from statedb.types import DictState
 log = logging.getLogger("hummingbird.workers")
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+_GRACE = 0.5  # seconds past a simulation's deadline before its worker is given up on
 
 
 class WorkerPool:
@@ -47,20 +58,30 @@ class WorkerPool:
             raise ValueError("a worker pool needs at least one worker")
         context = multiprocessing.get_context("spawn")
         self._conns: list[Connection] = []
+        self._sim_conns: list[Connection] = []
         self._processes: list[BaseProcess] = []
         self.broken = False
         self.head = -1
+        # Simulations: the futures awaiting each request's answer, and how many each
+        # worker has outstanding (its pipe is read by the loop while any are).
+        self._waiting: dict[int, asyncio.Future[Simulated | None]] = {}
+        self._outstanding = [0] * count
+        self._watching: list[asyncio.AbstractEventLoop | None] = [None] * count
+        self._ids = itertools.count(1)
         for index in range(count):
             parent, child = context.Pipe(duplex=True)
+            sim_parent, sim_child = context.Pipe(duplex=True)
             process = context.Process(
                 target=worker_main,
-                args=(child, config),
+                args=(child, sim_child, config),
                 name=f"hummingbird-worker-{index}",
                 daemon=True,
             )
             process.start()
             child.close()
+            sim_child.close()
             self._conns.append(parent)
+            self._sim_conns.append(sim_parent)
             self._processes.append(process)
         self.seed(state, head)
 
@@ -150,6 +171,81 @@ class WorkerPool:
             return None
         return reply
 
+    # ------------------------------------------------------------ simulations
+
+    def next_request_id(self) -> int:
+        return next(self._ids)
+
+    def idle_for_simulation(self) -> int | None:
+        """A worker with no simulation outstanding, at a known head; None if none."""
+        if self.broken or self.head < 0:
+            return None
+        for index, outstanding in enumerate(self._outstanding):
+            if not outstanding:
+                return index
+        return None
+
+    def free_for_batch(self) -> list[int]:
+        """The workers the executor may give a share to: those not simulating."""
+        return [index for index, outstanding in enumerate(self._outstanding) if not outstanding]
+
+    async def simulate(self, index: int, message: Simulate, timeout: float) -> Simulated | None:
+        """``message`` on worker ``index``; its answer, or None if the pool broke or no
+        answer came within ``timeout`` seconds and a grace (the worker stops itself at
+        ``message.timeout``; only code in C outlasts that)."""
+        if self.broken:
+            return None
+        loop = asyncio.get_running_loop()
+        conn = self._sim_conns[index]
+        if self._watching[index] is not loop:
+            loop.add_reader(conn.fileno(), self._on_simulated, index)
+            self._watching[index] = loop
+        future: asyncio.Future[Simulated | None] = loop.create_future()
+        self._waiting[message.request_id] = future
+        self._outstanding[index] += 1
+        try:
+            conn.send_bytes(pickle.dumps(message, protocol=_PROTOCOL))
+        except (OSError, ValueError) as error:
+            self._waiting.pop(message.request_id, None)
+            self._outstanding[index] -= 1
+            self._break(f"sending a simulation to worker {index} failed: {error}")
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout + _GRACE)
+        except TimeoutError:
+            # Still outstanding: the worker is busy until its answer arrives.
+            return Simulated(message.request_id, timed_out=True)
+
+    def _on_simulated(self, index: int) -> None:
+        """The loop's reader callback: every answer waiting on worker ``index``'s pipe."""
+        conn = self._sim_conns[index]
+        try:
+            while conn.poll():
+                reply = pickle.loads(conn.recv_bytes())
+                if not isinstance(reply, Simulated):
+                    raise TypeError(f"answered {type(reply).__name__}")
+                self._outstanding[index] = max(0, self._outstanding[index] - 1)
+                future = self._waiting.pop(reply.request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        except (OSError, EOFError, pickle.UnpicklingError, TypeError) as error:
+            self._unwatch(index)
+            self._break(f"worker {index}'s simulation pipe failed: {error!r}")
+            self._fail_waiting()
+
+    def _unwatch(self, index: int) -> None:
+        loop = self._watching[index]
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(self._sim_conns[index].fileno())
+        self._watching[index] = None
+
+    def _fail_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_result(None)
+
     def close(self) -> None:
         """Stop every worker (a second call does nothing)."""
         stop = pickle.dumps(Stop(), protocol=_PROTOCOL)
@@ -161,8 +257,12 @@ class WorkerPool:
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5)
-        for conn in self._conns:
+        for index in range(len(self._sim_conns)):
+            self._unwatch(index)
+        self._fail_waiting()
+        for conn in (*self._conns, *self._sim_conns):
             conn.close()
         self._conns = []
+        self._sim_conns = []
         self._processes = []
         self.broken = True

@@ -10,20 +10,33 @@ the sequencer's core). It never writes anything but its own memory.
 
 A request names the head it was made at; a worker at another head answers
 ``Stale`` (the sequencer then runs the batch itself and re-seeds the worker).
+
+Simulations (``Simulate``: eth_call, eth_estimateGas, eth_createAccessList) come on a
+second pipe, which the worker serves first whenever both have something: a
+simulation was pinned at the head when it was sent, and serving it before the blocks
+sealed since keeps it from going stale. One that names a later head than the worker's
+first applies the blocks already in the first pipe (they were sent before it). Each
+runs under its deadline: a ``SIGALRM`` timer raises ``_Deadline`` (a
+``BaseException``, which the EVM's fault handlers do not catch) in the worker's only
+thread, so a runaway call stops itself and the worker serves the next request.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
+import signal
 from dataclasses import replace
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from typing import Any
 
 from jit.compiler import Engine
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
+from sequencer.errors import NodeError
 from sequencer.executor.share import run_share
 from sequencer.gc_tuning import tune_gc
+from sequencer.simulation import pinned_simulator
 from sequencer.workers.protocol import (
     ApplyBlock,
     Details,
@@ -31,12 +44,14 @@ from sequencer.workers.protocol import (
     Execute,
     Executed,
     Seed,
+    Simulate,
+    Simulated,
     Stale,
     Stop,
     WorkerConfig,
 )
 from statedb.conflicts import ReadSet
-from statedb.types import DictState, StateDiff
+from statedb.types import DictState, StateDiff, StateReader
 from statedb.views import OverlayView
 
 log = logging.getLogger("hummingbird.worker")
@@ -45,6 +60,15 @@ log = logging.getLogger("hummingbird.worker")
 # reply, however many outcomes share it; never mutated).
 _NO_DIFF = StateDiff()
 _NO_READS = ReadSet()
+CATCH_UP_WAIT = 1.0  # seconds to wait for a block a simulation's head says was sent
+
+
+class _Deadline(BaseException):
+    """Raised by the SIGALRM handler in the middle of a simulation past its deadline."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Deadline
 
 
 class WorkerState:
@@ -98,39 +122,117 @@ class WorkerState:
             return DetailsSent(message.request_id, None)
         return DetailsSent(message.request_id, last[1])
 
+    def simulate(self, message: Simulate) -> Simulated:
+        if message.head != self.head:
+            return Simulated(message.request_id, stale=True)
+        call = message.call
+        reader: StateReader = (
+            self.state if message.base is None else OverlayView(self.state, message.base)
+        )
+        simulator = pinned_simulator(
+            call.number,
+            reader,
+            message.env,
+            rules_for(message.fork),
+            self.engine.runner,
+            message.chain_id,
+            message.gas_cap,
+        )
+        try:
+            signal.setitimer(signal.ITIMER_REAL, message.timeout)
+            try:
+                value = simulator.run(call)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _Deadline:
+            log.info("worker: simulation stopped at its %gs deadline", message.timeout)
+            return Simulated(message.request_id, timed_out=True)
+        except NodeError as error:
+            return Simulated(message.request_id, error=error)
+        except Exception as error:  # a bug: reported to the caller, the worker goes on
+            log.exception("worker: simulation failed")
+            return Simulated(
+                message.request_id, error=NodeError(f"internal error in simulation: {error}")
+            )
+        return Simulated(message.request_id, value=value)
+
     def close(self) -> None:
         self.engine.close()
 
 
-def worker_main(conn: Connection, config: WorkerConfig) -> None:
-    """The process entry point: serve ``conn`` until ``Stop`` or the pipe closes."""
+def worker_main(conn: Connection, sim_conn: Connection, config: WorkerConfig) -> None:
+    """The process entry point: serve ``conn`` (blocks and batches) and ``sim_conn``
+    (simulations) until ``Stop`` or the sequencer goes away."""
     worker = WorkerState(config)
+    signal.signal(signal.SIGALRM, _on_alarm)
     try:
         while True:
-            try:
-                payload = conn.recv_bytes()
-            except (EOFError, OSError):
-                return  # the sequencer went away
-            try:
-                message = pickle.loads(payload)
-            except Exception:  # a bad message is dropped, the worker keeps serving
-                log.exception("worker: unreadable message (%d bytes)", len(payload))
-                continue
-            if isinstance(message, ApplyBlock):
-                worker.apply(message)
-            elif isinstance(message, Execute):
-                reply: Executed | Stale | DetailsSent = worker.execute(message)
-                conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
-            elif isinstance(message, Details):
-                reply = worker.details(message)
-                conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
-            elif isinstance(message, Seed):
-                worker.seed(message)
-            elif isinstance(message, Stop):
+            ready = wait([sim_conn, conn])
+            if sim_conn in ready:
+                if not _serve_simulation(worker, conn, sim_conn):
+                    return
+            elif not _serve(worker, conn):
                 return
-            else:
-                log.error("worker: unknown message %r", type(message).__name__)
     except KeyboardInterrupt:
         return
     finally:
         worker.close()
+
+
+def _receive(conn: Connection) -> Any:
+    """The next message on ``conn``; None if it is unreadable (dropped, logged);
+    raises EOFError / OSError when the sequencer is gone."""
+    payload = conn.recv_bytes()
+    try:
+        return pickle.loads(payload)
+    except Exception:  # a bad message is dropped, the worker keeps serving
+        log.exception("worker: unreadable message (%d bytes)", len(payload))
+        return None
+
+
+def _serve(worker: WorkerState, conn: Connection) -> bool:
+    """One message from the block-and-batch pipe; False to exit."""
+    try:
+        message = _receive(conn)
+    except (EOFError, OSError):
+        return False  # the sequencer went away
+    if message is None:
+        return True
+    if isinstance(message, ApplyBlock):
+        worker.apply(message)
+    elif isinstance(message, Execute):
+        reply: Executed | Stale | DetailsSent = worker.execute(message)
+        conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    elif isinstance(message, Details):
+        reply = worker.details(message)
+        conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    elif isinstance(message, Seed):
+        worker.seed(message)
+    elif isinstance(message, Stop):
+        return False
+    else:
+        log.error("worker: unknown message %r", type(message).__name__)
+    return True
+
+
+def _serve_simulation(worker: WorkerState, conn: Connection, sim_conn: Connection) -> bool:
+    """One message from the simulation pipe; False to exit."""
+    try:
+        message = _receive(sim_conn)
+    except (EOFError, OSError):
+        return False
+    if message is None:
+        return True
+    if not isinstance(message, Simulate):
+        log.error("worker: unknown simulation message %r", type(message).__name__)
+        return True
+    # Blocks sealed before the simulation was pinned are already in the other pipe.
+    while worker.head < message.head and conn.poll(CATCH_UP_WAIT):
+        if not _serve(worker, conn):
+            return False
+    reply = worker.simulate(message)
+    try:
+        sim_conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    except (EOFError, OSError):
+        return False
+    return True

@@ -10,6 +10,10 @@ Sequencer -> worker: ``Seed`` (the whole head state, at start and after a revert
 ``ApplyBlock`` (each sealed block's normalised diff, in order), ``Execute`` (a batch),
 ``Details`` (the full outcomes of the last batch), ``Stop``. Worker -> sequencer:
 ``Executed`` or ``Stale``, one per ``Execute``; ``DetailsSent``, one per ``Details``.
+
+On a second pipe, so that the executor's synchronous round trips never read a
+simulation's answer: sequencer -> worker ``Simulate`` (eth_call and its kin at the
+head or the pending block), worker -> sequencer ``Simulated``, one per ``Simulate``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 from jit.evm.frame import BlockEnv
 from jit.evm.state import Log
 from jit.evm.transaction import TxOutcome
+from sequencer.errors import NodeError
+from sequencer.types.call import SimulationCall
 from sequencer.types.transactions import AuthorizationTuple, Transaction
 from statedb.types import Account, Address, Hash32, StateDiff
 
@@ -132,6 +138,36 @@ class Stale:
 
     request_id: int
     head: int
+
+
+@dataclass(frozen=True, slots=True)
+class Simulate:
+    """Run ``call`` on the state after ``head`` plus ``base`` (the pending dev edits, or
+    the pending block's diff for a call above the head) in block environment ``env``,
+    for at most ``timeout`` seconds, with the node's chain id and RPC gas cap."""
+
+    request_id: int
+    head: int
+    fork: str
+    chain_id: int
+    gas_cap: int
+    timeout: float
+    env: BlockEnv
+    base: StateDiff | None
+    call: SimulationCall
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    """The answer to ``Simulate`` ``request_id``: the verb's ``value``, or the
+    ``error`` it raised; ``stale``: the worker was not at the request's head (nothing
+    ran); ``timed_out``: stopped at the deadline."""
+
+    request_id: int
+    value: object = None
+    error: NodeError | None = None
+    stale: bool = False
+    timed_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
