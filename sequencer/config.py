@@ -32,6 +32,10 @@ class ConfigError(ValueError):
     """A configuration value is out of range; the message names it."""
 
 
+DEFAULT_MAX_TRACE_BYTES: Final = 256 * 1024 * 1024
+MAX_TRACE_BYTES: Final = 16 * 1024 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ChainConfig:
     chain_id: int = 31337
@@ -93,6 +97,9 @@ class NodeConfig:
     # its request or block overrides say (geth's --rpc.gascap).
     rpc_timeout: float = DEFAULT_RPC_TIMEOUT
     rpc_gas_cap: int = DEFAULT_RPC_GAS_CAP
+    # A struct-log trace (debug_traceTransaction without a tracer) larger than this many
+    # JSON bytes is refused; the traced execution stops when it passes the limit.
+    max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES
     # Worker processes for the optimistic parallel executor (sequencer.workers), started
     # by Node.start(); 0: none (every batch serial). The command's default is cores - 2.
     workers: int = 0
@@ -114,6 +121,15 @@ class NodeConfig:
         if self.block_interval is not None and not 0.001 <= self.block_interval <= 31_536_000:
             raise ConfigError(
                 f"block interval must be in 0.001..31536000 seconds, got {self.block_interval}"
+            )
+        if (
+            isinstance(self.max_trace_bytes, bool)
+            or not isinstance(self.max_trace_bytes, int)
+            or not 1024 <= self.max_trace_bytes <= MAX_TRACE_BYTES
+        ):
+            raise ConfigError(
+                f"max trace bytes must be an integer in 1024..{MAX_TRACE_BYTES}, "
+                f"got {self.max_trace_bytes!r}"
             )
         if not 0.001 <= self.rpc_timeout <= MAX_RPC_TIMEOUT:
             raise ConfigError(

@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 from typing import Final, TypeVar, cast
 
 from jit.compiler import Engine
-from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
@@ -37,7 +36,6 @@ from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.builder import (
     BlockBuilder,
-    Included,
     next_base_fee,
     next_excess_blob_gas,
     sealed_env,
@@ -62,10 +60,12 @@ from sequencer.pool import PoolStore, PoolTx, TxPool
 from sequencer.producer import BlockParams, Producer
 from sequencer.publication import BlockSealed, ChainEvent, ChainReverted, Publisher, Waiters
 from sequencer.recovery import SenderRecovery
+from sequencer.replay import BlockReplay
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
 from sequencer.simulation import SimulationResult, Simulator, chain_env, pinned_simulator
 from sequencer.state_dump import StateDump, StateDumpAccount
+from sequencer.tracing.spec import TraceOptions, TraceResult, new_tracer, trace_result
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blobs import split_network_form, verify_sidecar
 from sequencer.types.blocks import (
@@ -122,16 +122,6 @@ class DevSnapshot:
     edits: StateDiff
     clock: ClockState
     params: BlockParams
-
-
-class _EveryHash:
-    """A container holding every hash (the replay's "unsigned" set: check nothing)."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-_EVERY_HASH: Final = _EveryHash()
 
 
 class Node:
@@ -670,11 +660,11 @@ class Node:
         if found == 0:
             return BlockAccessList()  # genesis ran no index
         replay = self._pinned_replay(found)
-        return await self.simulation_worker.run(replay)
+        return await self.simulation_worker.run(replay.access_list)
 
-    def _pinned_replay(self, number: int) -> Callable[[], BlockAccessList]:
-        """A job that replays block ``number`` and builds its access list, with everything
-        it reads pinned now, on the loop (as ``_pinned_simulator`` does)."""
+    def _pinned_replay(self, number: int) -> BlockReplay:
+        """Block ``number``'s replay, with everything it reads pinned now, on the loop
+        (as ``_pinned_simulator`` does); its methods run on a worker thread."""
         block = self.chain.block_by_number(number)
         parent = self.chain.block_by_number(number - 1)
         if block is None or parent is None:
@@ -696,27 +686,7 @@ class Node:
         raw_edits = self.chain.meta(block_edits_key(number))
         edits = StateEdits.decode(raw_edits).diff if raw_edits is not None else None
         builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
-
-        def replay() -> BlockAccessList:
-            opened = builder.open(parent, env, edits, base=base)
-            # Every transaction of a sealed block passed EIP-3607 when it was mined (an
-            # impersonated one skipped it): the replay checks nothing that could refuse it.
-            executor = SerialExecutor(builder.engine, unsigned=_EVERY_HASH)
-            results = executor.execute(opened, self.rules, block.transactions, float("inf"))
-            included = []
-            for index, (tx, raw, result) in enumerate(
-                zip(block.transactions, block.encoded, results, strict=True)
-            ):
-                receipt = block.receipts[index]
-                if isinstance(result, InvalidTransaction) or result.gas_used != receipt.gas_used:
-                    raise NodeError(
-                        f"replaying block {number} diverged at transaction {index}: "
-                        f"{result if isinstance(result, InvalidTransaction) else 'gas used'}"
-                    )
-                included.append(Included(tx, raw, result))
-            return builder.replay_access_list(opened, included)
-
-        return replay
+        return BlockReplay(builder, parent, block, env, base, edits)
 
     def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
         return self.chain.block_by_hash(block_hash)
@@ -949,6 +919,65 @@ class Node:
         )
         result = await self._simulate(call)
         return cast(tuple[tuple[tuple[Address, tuple[int, ...]], ...], int, str | None], result)
+
+    # ------------------------------------------------------------ tracing (issue 16)
+
+    async def trace_transaction(self, tx_hash: Hash32, options: TraceOptions) -> TraceResult:
+        """debug_traceTransaction: the mined transaction re-run after its block's prefix
+        (``sequencer.replay``) with the tracer ``options`` name, off the loop."""
+        found = self.chain.locate(tx_hash)
+        if found is None:
+            raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
+        block, index = found
+        if block.number == 0:
+            raise NodeError("genesis is not traceable")
+        replay = self._pinned_replay(block.number)
+        tx = block.transactions[index]
+        max_bytes = self.config.max_trace_bytes
+
+        def job() -> TraceResult:
+            tracer = new_tracer(options, max_bytes)
+            return trace_result(tracer, tx, replay.trace(index, tracer))
+
+        return await self.simulation_worker.run(job)
+
+    async def trace_block(
+        self, number: int, options: TraceOptions
+    ) -> list[tuple[Hash32, TraceResult]]:
+        """debug_traceBlockByNumber / ByHash: every transaction of block ``number``."""
+        if number == 0:
+            return []
+        replay = self._pinned_replay(number)
+        txs = replay.block.transactions
+        max_bytes = self.config.max_trace_bytes
+
+        def job() -> list[tuple[Hash32, TraceResult]]:
+            tracers = [new_tracer(options, max_bytes) for _ in txs]
+            outcomes = replay.trace_all(tracers)
+            return [
+                (tx.hash, trace_result(tracer, tx, outcome))
+                for tx, tracer, outcome in zip(txs, tracers, outcomes, strict=True)
+            ]
+
+        return await self.simulation_worker.run(job)
+
+    async def trace_call(
+        self,
+        request: CallRequest,
+        number: int,
+        overrides: dict[Address, AccountOverride] | None,
+        block_override: BlockOverride | None,
+        options: TraceOptions,
+    ) -> TraceResult:
+        """debug_traceCall: ``request`` simulated at block ``number`` with the tracer."""
+        max_bytes = self.config.max_trace_bytes
+
+        def job(sim: Simulator) -> TraceResult:
+            tracer = new_tracer(options, max_bytes)
+            result = sim.simulate(request, number, overrides, block_override, tracer=tracer)
+            return trace_result(tracer, result.tx, result.outcome)
+
+        return await self._off_loop(number, job)
 
     async def simulate_v1(
         self,

@@ -7,6 +7,8 @@ custom errors included, has no text: callers show the raw data.
 
 from __future__ import annotations
 
+from typing import Final
+
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 
@@ -54,3 +56,28 @@ def decode_revert_reason(output: bytes | bytearray | memoryview) -> str | None:
             return f"panic: unknown code (0x{code:x})"
         return f"panic: {kind} (0x{code:02x})"
     return None
+
+
+# geth's words for a Panic code in a trace's ``revertReason`` (abi.UnpackRevert), which
+# anvil's tracers use too.
+TRACE_PANIC_REASONS: Final = {
+    0x00: "generic panic",
+    0x01: "assert(false)",
+    0x11: "arithmetic underflow or overflow",
+    0x12: "division or modulo by zero",
+    0x21: "enum overflow",
+    0x22: "invalid encoded storage byte array accessed",
+    0x31: "out-of-bounds array access; popping on an empty array",
+    0x32: "out-of-bounds access of an array or bytesN",
+    0x41: "out of memory",
+    0x51: "uninitialized function",
+}
+
+
+def trace_revert_reason(output: bytes | bytearray | memoryview) -> str | None:
+    """A trace's ``revertReason``: the ``Error(string)`` text, or geth's words for a
+    ``Panic(uint256)`` code; None otherwise."""
+    if bytes(output[:4]) == PANIC_SELECTOR and len(output) >= 36:
+        code = int.from_bytes(output[4:36], "big")
+        return TRACE_PANIC_REASONS.get(code, f"unknown panic code: {code:#x}")
+    return decode_revert_reason(output)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.state import CodeRunner
+from jit.evm.tracing import Tracer
 from jit.evm.transaction import TxOutcome, execute_transaction
 from jit.forks import ForkRules
 from sequencer.accounts import build_transaction, infer_tx_type
@@ -36,6 +37,7 @@ from sequencer.errors import (
     TransactionRejected,
 )
 from sequencer.revert import decode_revert_reason
+from sequencer.tracing.errors import HALT_MESSAGES
 from sequencer.types.call import (
     AccountOverride,
     BlockOverride,
@@ -169,8 +171,10 @@ class Simulator:
         overrides: dict[Address, AccountOverride] | None = None,
         block_override: BlockOverride | None = None,
         gas: int | None = None,
+        tracer: Tracer | None = None,
     ) -> SimulationResult:
-        """Run ``request`` on the state after block ``number``; raise on invalid."""
+        """Run ``request`` on the state after block ``number``; raise on invalid.
+        ``tracer`` observes the execution (debug_traceCall)."""
         env = self.env_for(number, block_override)
         reader = self._reader_with(self.state_at(number), overrides)
         tx = self._call_transaction(request, env, reader, gas)
@@ -188,6 +192,7 @@ class Simulator:
                 # estimate 19,900 gas short of what its mined transaction needs).
                 check_base_fee=request.has_fees,
                 engine=self.runner,
+                tracer=tracer,
             )
         except InvalidTransaction as error:
             raise TransactionRejected(str(error)) from None
@@ -339,21 +344,7 @@ def failure_message(outcome: TxOutcome) -> str:
     if outcome.result.name == "REVERT":
         reason = decode_revert_reason(outcome.output)
         return "execution reverted" if reason is None else f"execution reverted: {reason}"
-    return _HALT_MESSAGES.get(outcome.error or "", outcome.error or "execution halted")
-
-
-_HALT_MESSAGES = {
-    "OutOfGasError": "out of gas",
-    "InvalidOpcode": "invalid opcode",
-    "InvalidJumpDestError": "invalid jump destination",
-    "StackUnderflowError": "stack underflow",
-    "StackOverflowError": "stack limit reached 1024",
-    "WriteInStaticContext": "write protection",
-    "OutOfBoundsRead": "return data out of bounds",
-    "InvalidContractPrefix": "invalid code: must not begin with 0xef",
-    "AddressCollision": "contract address collision",
-    "PrecompileHalt": "precompiled contract failed",
-}
+    return HALT_MESSAGES.get(outcome.error or "", outcome.error or "execution halted")
 
 
 def raise_for_failure(outcome: TxOutcome) -> None:

@@ -81,6 +81,17 @@ def process_message(
 ) -> Evm:
     """Transfer value and run the target's code (or precompile) in a new frame."""
     evm = Evm(msg, state, rules, block, tx)
+    tracer = state.tracer
+    if tracer is None:
+        _run_message(evm, msg, state, rules)
+    else:
+        tracer.enter(evm)
+        _run_message(evm, msg, state, rules)
+        tracer.exit(evm)
+    return evm
+
+
+def _run_message(evm: Evm, msg: Message, state: TxState, rules: ForkRules) -> None:
     checkpoint = state.checkpoint()
     if msg.should_transfer_value and msg.value:
         state.transfer(msg.caller, msg.current_target, msg.value)
@@ -110,7 +121,6 @@ def process_message(
         evm.error = error
     if evm.error is not None:
         state.revert(checkpoint)
-    return evm
 
 
 def process_create_message(
@@ -121,7 +131,11 @@ def process_create_message(
     address = msg.current_target
     state.mark_created(address)
     state.increment_nonce(address)
-    evm = process_message(msg, state, rules, block, tx)
+    evm = Evm(msg, state, rules, block, tx)
+    tracer = state.tracer
+    if tracer is not None:
+        tracer.enter(evm)
+    _run_message(evm, msg, state, rules)
     if evm.error is None:
         code = evm.output
         try:
@@ -142,4 +156,6 @@ def process_create_message(
             state.set_code(address, code)
     else:
         state.revert(checkpoint)
+    if tracer is not None:
+        tracer.exit(evm)
     return evm

@@ -46,6 +46,7 @@ _EMPTY: dict[int, int] = {}
 
 if TYPE_CHECKING:
     from jit.evm.frame import Evm
+    from jit.evm.tracing import Tracer
 
 # Runs one frame's code to its end (the interpreter, or compiled code).
 CodeRunner = Callable[["Evm"], None]
@@ -97,15 +98,23 @@ class TxState:
         "storage",
         "storage_reads",
         "to_delete",
+        "tracer",
         "transient",
         "warm_addresses",
         "warm_slots",
     )
 
-    def __init__(self, reader: StateReader, run_code: CodeRunner | None = None) -> None:
+    def __init__(
+        self,
+        reader: StateReader,
+        run_code: CodeRunner | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.reader = reader
         # The engine that runs contract code (jit.compiler.engine); None is the interpreter.
         self.run_code = run_code
+        # Observes this transaction's frames (jit.evm.tracing); None: untraced.
+        self.tracer = tracer
         self.accounts: dict[Address, Account | None] = {}
         self.original_accounts: dict[Address, Account | None] = {}
         self.storage: dict[Address, dict[int, int]] = {}

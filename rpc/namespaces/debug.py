@@ -1,0 +1,221 @@
+"""geth's debug tracing methods and the JSON of their results (issue 16).
+
+Owns ``debug_traceTransaction``, ``debug_traceCall``, ``debug_traceBlockByNumber`` and
+``debug_traceBlockByHash``; ``parse_trace_options`` (geth's ``TraceConfig``:
+``tracer``, ``tracerConfig`` with callTracer's ``onlyTopCall`` / ``withLog``, the struct
+logger's ``disableStack`` / ``disableStorage`` / ``enableMemory`` / ``enableReturnData``
+/ ``limit``, ``timeout``; debug_traceCall's ``stateOverrides`` / ``blockOverrides``),
+and the result JSON:
+
+- callTracer: ``{"from", "gas", "gasUsed", "to", "input", "output", "error",
+  "revertReason", "calls", "logs", "value", "type"}`` as geth's native tracer prints it
+  (empty fields left out; ``value`` absent for STATICCALL);
+- the struct logger: ``{"gas", "failed", "returnValue", "structLogs": [{"pc", "op",
+  "gas", "gasCost", "depth", "stack", "memory", "storage", "refund", "returnData",
+  "error"}]}``: stack words as quantities, memory as 32-byte words and storage as
+  32-byte hex without ``0x``, as geth;
+- 4byteTracer: ``{"0xselector-size": count}``; noopTracer: ``{}``.
+
+Block traces are ``[{"txHash", "result"}]``, as geth's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from rpc.codecs import BlockId, data, invalid, json_type, quantity
+from rpc.dispatch import BlockIdParam, BlockNumberParam, Hash, RequestContext, method
+from rpc.namespaces.eth import block_number, node_of
+from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
+from sequencer.tracing.call import CallFrame
+from sequencer.tracing.spec import TRACERS, TraceOptions, TraceResult
+from sequencer.tracing.struct import StructConfig, StructTrace
+
+MAX_LIMIT: Final = 100_000_000
+_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+_STRUCT_FLAGS: Final = ("disableStack", "disableStorage", "enableMemory", "enableReturnData")
+_CALL_FLAGS: Final = ("onlyTopCall", "withLog")
+LATEST: Final = BlockId(tag="latest")
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _flag(obj: dict[str, Any], name: str, arg: int) -> bool:
+    value = obj.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise invalid(arg, f"{name}: cannot unmarshal {json_type(value)} into bool")
+    return value
+
+
+def parse_trace_options(value: object, arg: int) -> TraceOptions:
+    """geth's ``TraceConfig`` (unknown keys ignored, as Go's decoder does)."""
+    if value is None:
+        return TraceOptions()
+    if not isinstance(value, dict):
+        raise invalid(arg, f"cannot unmarshal {json_type(value)} into TraceConfig")
+    tracer = value.get("tracer")
+    if tracer is not None:
+        if not isinstance(tracer, str):
+            raise invalid(arg, f"tracer: cannot unmarshal {json_type(tracer)} into string")
+        if tracer == "":
+            tracer = None
+        elif tracer not in TRACERS:
+            # geth's words for a name it has no tracer for.
+            raise invalid(
+                arg,
+                f"tracer {tracer[:64]!r} is not served (use one of {', '.join(TRACERS)}, "
+                "or none for the struct logger)",
+            )
+    timeout = value.get("timeout")
+    if timeout is not None and (not isinstance(timeout, str) or not _DURATION.match(timeout)):
+        raise invalid(arg, f"timeout: not a duration: {str(timeout)[:32]!r}")
+    limit = value.get("limit", 0)
+    if limit is None:
+        limit = 0
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
+        raise invalid(arg, f"limit must be an integer in 0..{MAX_LIMIT}")
+    disable_stack, disable_storage, enable_memory, enable_return_data = (
+        _flag(value, name, arg) for name in _STRUCT_FLAGS
+    )
+    struct = StructConfig(disable_stack, disable_storage, enable_memory, enable_return_data, limit)
+    config = value.get("tracerConfig")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise invalid(arg, f"tracerConfig: cannot unmarshal {json_type(config)} into object")
+    only_top_call, with_log = (_flag(config, name, arg) for name in _CALL_FLAGS)
+    return TraceOptions(tracer, struct, only_top_call, with_log)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def call_frame_json(frame: CallFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "from": data(frame.sender),
+        "gas": quantity(frame.gas),
+        "gasUsed": quantity(frame.gas_used),
+    }
+    if frame.to is not None:
+        out["to"] = data(frame.to)
+    out["input"] = data(frame.input)
+    if frame.output:
+        out["output"] = data(frame.output)
+    if frame.error is not None:
+        out["error"] = frame.error
+    if frame.revert_reason is not None:
+        out["revertReason"] = frame.revert_reason
+    if frame.calls:
+        out["calls"] = [call_frame_json(c) for c in frame.calls]
+    if frame.logs:
+        out["logs"] = [
+            {
+                "address": data(log.address),
+                "topics": [data(t) for t in log.topics],
+                "data": data(log.data),
+                "position": quantity(log.position),
+                "index": quantity(log.index),
+            }
+            for log in frame.logs
+        ]
+    if frame.value is not None:
+        out["value"] = quantity(frame.value)
+    out["type"] = frame.kind
+    return out
+
+
+def struct_trace_json(trace: StructTrace) -> dict[str, Any]:
+    logs = []
+    for log in trace.logs:
+        entry: dict[str, Any] = {
+            "pc": log.pc,
+            "op": log.op,
+            "gas": log.gas,
+            "gasCost": log.gas_cost,
+            "depth": log.depth,
+        }
+        if log.error is not None:
+            entry["error"] = log.error
+        if log.stack is not None:
+            entry["stack"] = [hex(word) for word in log.stack]
+        if log.return_data:
+            entry["returnData"] = data(log.return_data)
+        if log.memory is not None:
+            memory = log.memory
+            entry["memory"] = [data(memory[i : i + 32]) for i in range(0, len(memory), 32)]
+        if log.storage is not None:
+            entry["storage"] = {
+                f"0x{slot:064x}": f"0x{value:064x}" for slot, value in log.storage.items()
+            }
+        entry["refund"] = log.refund
+        logs.append(entry)
+    return {
+        "gas": trace.gas,
+        "failed": trace.failed,
+        "returnValue": data(trace.return_value),
+        "structLogs": logs,
+    }
+
+
+def trace_json(result: TraceResult) -> dict[str, Any]:
+    if isinstance(result, CallFrame):
+        return call_frame_json(result)
+    if isinstance(result, StructTrace):
+        return struct_trace_json(result)
+    return dict(result)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+@method("debug_traceTransaction")
+async def trace_transaction(
+    ctx: RequestContext, tx_hash: Hash, options: object = None
+) -> dict[str, Any]:
+    trace = await node_of(ctx).trace_transaction(tx_hash, parse_trace_options(options, 1))
+    return trace_json(trace)
+
+
+async def _trace_block(ctx: RequestContext, block: BlockId, options: object) -> list[Any]:
+    node = node_of(ctx)
+    parsed = parse_trace_options(options, 1)
+    number = block_number(node, block)
+    if number > node.head_number:
+        raise invalid(0, "the pending block cannot be traced")
+    traces = await node.trace_block(number, parsed)
+    return [{"txHash": data(tx_hash), "result": trace_json(t)} for tx_hash, t in traces]
+
+
+@method("debug_traceBlockByNumber")
+async def trace_block_by_number(
+    ctx: RequestContext, block: BlockNumberParam, options: object = None
+) -> list[Any]:
+    return await _trace_block(ctx, block, options)
+
+
+@method("debug_traceBlockByHash")
+async def trace_block_by_hash(
+    ctx: RequestContext, block_hash: Hash, options: object = None
+) -> list[Any]:
+    return await _trace_block(ctx, BlockId(hash=block_hash), options)
+
+
+@method("debug_traceCall")
+async def trace_call(
+    ctx: RequestContext, request: object, block: BlockIdParam = LATEST, options: object = None
+) -> dict[str, Any]:
+    node = node_of(ctx)
+    parsed = parse_trace_options(options, 2)
+    extra = options if isinstance(options, dict) else {}
+    trace = await node.trace_call(
+        parse_call_request(request, 0),
+        block_number(node, block),
+        parse_state_overrides(extra.get("stateOverrides"), 2),
+        parse_block_overrides(extra.get("blockOverrides"), 2),
+        parsed,
+    )
+    return trace_json(trace)
