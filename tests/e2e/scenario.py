@@ -585,6 +585,40 @@ STEPS: Final[list[Step]] = [
     ),
     _receipt("receipt.token.transfer", "send.token.transfer"),
     Step("call.token.balance.after", "eth_call", _call(_token, calldata("balanceOf(address)", A1))),
+    # ---------------------------------------------------------------- traces (issue 16)
+    Step(
+        "trace.tx.call",
+        "debug_traceTransaction",
+        lambda r: [r.result("send.token.transfer"), {"tracer": "callTracer"}],
+    ),
+    Step(
+        "trace.tx.4byte",
+        "debug_traceTransaction",
+        lambda r: [r.result("send.token.transfer"), {"tracer": "4byteTracer"}],
+    ),
+    Step("trace.tx.unknown", "debug_traceTransaction", [UNKNOWN_HASH, {"tracer": "callTracer"}]),
+    Step(
+        "trace.block.number",
+        "debug_traceBlockByNumber",
+        lambda r: [
+            r.block_of("receipt.token.transfer")[0],
+            {"tracer": "callTracer", "tracerConfig": {"withLog": True}},
+        ],
+    ),
+    Step(
+        "trace.block.hash",
+        "debug_traceBlockByHash",
+        lambda r: [r.block_of("receipt.token.transfer")[1], {"tracer": "callTracer"}],
+    ),
+    Step(
+        "trace.call",
+        "debug_traceCall",
+        lambda r: [
+            {"from": A0, "to": _token(r), "data": calldata("balanceOf(address)", A1)},
+            "latest",
+            {"tracer": "callTracer"},
+        ],
+    ),
     Step(
         "call.at_block_hash",
         "eth_call",
