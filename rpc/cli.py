@@ -37,12 +37,14 @@ from rpc.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS, creat
 from sequencer.config import (
     DEFAULT_ENGINE,
     DEFAULT_HOT_THRESHOLD,
+    DEFAULT_MAX_TRACE_BYTES,
     DEFAULT_MNEMONIC,
     DEFAULT_RPC_GAS_CAP,
     DEFAULT_RPC_TIMEOUT,
     MAX_HOT_THRESHOLD,
     MAX_RPC_GAS_CAP,
     MAX_RPC_TIMEOUT,
+    MAX_TRACE_BYTES,
     MAX_WORKERS,
     SENDER_RECOVERY_MODES,
     ChainConfig,
@@ -283,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 50000000, geth's --rpc.gascap; 0: no cap)",
     )
     p.add_argument(
+        "--max-trace-bytes",
+        type=_int_arg("max trace bytes", 1024, MAX_TRACE_BYTES),
+        default=DEFAULT_MAX_TRACE_BYTES,
+        metavar="BYTES",
+        help="refuse a struct-log trace (debug_traceTransaction without a tracer) larger "
+        f"than this (default {DEFAULT_MAX_TRACE_BYTES}, 256 MiB; the trace stops there)",
+    )
+    p.add_argument(
         "--allow-host",
         dest="allow_hosts",
         action="append",
@@ -475,6 +485,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         sender_recovery=args.sender_recovery,
         rpc_timeout=args.rpc_timeout,
         rpc_gas_cap=args.rpc_gas_cap,
+        max_trace_bytes=args.max_trace_bytes,
         workers=default_workers() if args.workers is None else args.workers,
         block_interval=args.block_interval,
         no_mining=args.no_mining,

@@ -118,6 +118,12 @@ def test_flags() -> None:
         ["--rpc-gas-cap", "lots"],
         ["--rpc-gas-cap", str(2**63)],
         ["--rpc-gas-cap", "9" * 5000],
+        ["--max-trace-bytes"],
+        ["--max-trace-bytes", "1023"],
+        ["--max-trace-bytes", "-1"],
+        ["--max-trace-bytes", "1MB"],
+        ["--max-trace-bytes", str(2**64)],
+        ["--max-trace-bytes", "9" * 5000],
         ["--workers"],
         ["--workers", "-1"],
         ["--workers", "65"],
@@ -185,6 +191,9 @@ def test_rpc_limit_flags() -> None:
     assert (config.rpc_timeout, config.rpc_gas_cap) == (0.25, 21_000)
     assert config_from(build_parser().parse_args(["--rpc-timeout", "2"])).rpc_timeout == 2.0
     assert config_from(build_parser().parse_args(["--rpc-gas-cap", "0"])).rpc_gas_cap == 2**63 - 1
+    assert default.max_trace_bytes == 256 * 1024 * 1024
+    traced = config_from(build_parser().parse_args(["--max-trace-bytes", "0x10000"]))
+    assert traced.max_trace_bytes == 65536
 
 
 def test_mining_and_identity_flags() -> None:

@@ -1,0 +1,183 @@
+"""rpc.namespaces.debug: geth's trace config parsed strictly (wrong types, unknown
+tracers, hostile limits and durations refused with -32602 and a message saying what),
+and the JSON of each tracer's result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rpc.errors import InvalidParams
+from rpc.namespaces.debug import (
+    MAX_LIMIT,
+    call_frame_json,
+    parse_trace_options,
+    struct_trace_json,
+    trace_json,
+)
+from sequencer.tracing.call import CallFrame, CallLog
+from sequencer.tracing.spec import TraceOptions
+from sequencer.tracing.struct import StructConfig, StructLog, StructTrace
+
+A = b"\xaa" * 20
+B = b"\xbb" * 20
+
+
+def test_defaults_and_every_field() -> None:
+    assert parse_trace_options(None, 1) == TraceOptions()
+    assert parse_trace_options({}, 1) == TraceOptions()
+    assert parse_trace_options({"tracer": ""}, 1) == TraceOptions()
+    options = parse_trace_options(
+        {
+            "tracer": "callTracer",
+            "tracerConfig": {"onlyTopCall": True, "withLog": True},
+            "timeout": "10s",
+            "unknownKey": [1, 2],  # ignored, as geth's decoder ignores it
+        },
+        1,
+    )
+    assert options == TraceOptions("callTracer", StructConfig(), True, True)
+    struct = parse_trace_options(
+        {
+            "disableStack": True,
+            "disableStorage": True,
+            "enableMemory": True,
+            "enableReturnData": True,
+            "limit": 5,
+            "timeout": "1m30.5s",
+        },
+        1,
+    )
+    assert struct.struct == StructConfig(True, True, True, True, 5)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("callTracer", "cannot unmarshal string into TraceConfig"),
+        ([], "cannot unmarshal array into TraceConfig"),
+        ({"tracer": 5}, "tracer: cannot unmarshal number into string"),
+        ({"tracer": "jsTracer"}, "is not served"),
+        ({"tracer": "{ step: function() {} }"}, "is not served"),
+        ({"tracer": "x" * 100_000}, "is not served"),
+        ({"tracerConfig": "withLog"}, "tracerConfig: cannot unmarshal string"),
+        ({"tracer": "callTracer", "tracerConfig": {"withLog": "yes"}}, "withLog"),
+        ({"disableStack": 1}, "disableStack: cannot unmarshal number into bool"),
+        ({"enableMemory": "true"}, "enableMemory"),
+        ({"limit": -1}, f"limit must be an integer in 0..{MAX_LIMIT}"),
+        ({"limit": MAX_LIMIT + 1}, "limit must be an integer"),
+        ({"limit": 2**256}, "limit must be an integer"),
+        ({"limit": 1.5}, "limit must be an integer"),
+        ({"limit": True}, "limit must be an integer"),
+        ({"limit": "10"}, "limit must be an integer"),
+        ({"timeout": "10"}, "timeout: not a duration"),
+        ({"timeout": 10}, "timeout: not a duration"),
+        ({"timeout": "1y"}, "timeout: not a duration"),
+        ({"timeout": "9" * 10_000}, "timeout: not a duration"),
+    ],
+)
+def test_bad_configs_are_refused_clearly(value: Any, message: str) -> None:
+    with pytest.raises(InvalidParams, match="invalid argument 1") as raised:
+        parse_trace_options(value, 1)
+    assert message in str(raised.value)
+    assert len(str(raised.value)) < 300  # hostile input is not echoed whole
+
+
+def test_call_frame_json_is_gethish() -> None:
+    child = CallFrame("STATICCALL", A, B, None, 100, 50, b"\x01", b"\x02")
+    failed_create = CallFrame("CREATE", A, None, 0, 10, 10, b"\x60", error="out of gas")
+    root = CallFrame(
+        "CALL",
+        A,
+        B,
+        5,
+        1000,
+        900,
+        b"",
+        b"\x08\xc3\x79\xa0",
+        "execution reverted",
+        "why",
+        (child, failed_create),
+        (CallLog(B, (b"\x01" * 32,), b"", 1, 0),),
+    )
+    assert call_frame_json(root) == {
+        "from": "0x" + A.hex(),
+        "gas": "0x3e8",
+        "gasUsed": "0x384",
+        "to": "0x" + B.hex(),
+        "input": "0x",
+        "output": "0x08c379a0",
+        "error": "execution reverted",
+        "revertReason": "why",
+        "calls": [
+            {
+                "from": "0x" + A.hex(),
+                "gas": "0x64",
+                "gasUsed": "0x32",
+                "to": "0x" + B.hex(),
+                "input": "0x01",
+                "output": "0x02",
+                "type": "STATICCALL",
+            },
+            {
+                "from": "0x" + A.hex(),
+                "gas": "0xa",
+                "gasUsed": "0xa",
+                "input": "0x60",
+                "error": "out of gas",
+                "value": "0x0",
+                "type": "CREATE",
+            },
+        ],
+        "logs": [
+            {
+                "address": "0x" + B.hex(),
+                "topics": ["0x" + "01" * 32],
+                "data": "0x",
+                "position": "0x1",
+                "index": "0x0",
+            }
+        ],
+        "value": "0x5",
+        "type": "CALL",
+    }
+    assert trace_json(root) == call_frame_json(root)
+
+
+def test_struct_trace_json() -> None:
+    log = StructLog(
+        3,
+        "SSTORE",
+        100,
+        20000,
+        1,
+        0,
+        stack=(1, 2**255),
+        memory=b"\x01" * 33,
+        return_data=b"\x02",
+        storage={1: 2},
+        error="out of gas",
+    )
+    trace = StructTrace(21000, True, b"\xab", (log,))
+    assert struct_trace_json(trace) == {
+        "gas": 21000,
+        "failed": True,
+        "returnValue": "0xab",
+        "structLogs": [
+            {
+                "pc": 3,
+                "op": "SSTORE",
+                "gas": 100,
+                "gasCost": 20000,
+                "depth": 1,
+                "error": "out of gas",
+                "stack": ["0x1", hex(2**255)],
+                "returnData": "0x02",
+                "memory": ["0x" + "01" * 32, "0x01"],
+                "storage": {"0x" + "00" * 31 + "01": "0x" + "00" * 31 + "02"},
+                "refund": 0,
+            }
+        ],
+    }
+    assert trace_json({"0xa9059cbb-64": 1}) == {"0xa9059cbb-64": 1}
