@@ -936,7 +936,7 @@ class Node:
         max_bytes = self.config.max_trace_bytes
 
         def job() -> TraceResult:
-            tracer = new_tracer(options, max_bytes)
+            tracer = new_tracer(options, max_bytes, replay.env.coinbase)
             return trace_result(tracer, tx, replay.trace(index, tracer))
 
         return await self.simulation_worker.run(job)
@@ -952,7 +952,7 @@ class Node:
         max_bytes = self.config.max_trace_bytes
 
         def job() -> list[tuple[Hash32, TraceResult]]:
-            tracers = [new_tracer(options, max_bytes) for _ in txs]
+            tracers = [new_tracer(options, max_bytes, replay.env.coinbase) for _ in txs]
             outcomes = replay.trace_all(tracers)
             return [
                 (tx.hash, trace_result(tracer, tx, outcome))
@@ -973,7 +973,8 @@ class Node:
         max_bytes = self.config.max_trace_bytes
 
         def job(sim: Simulator) -> TraceResult:
-            tracer = new_tracer(options, max_bytes)
+            coinbase = sim.env_for(number, block_override).coinbase
+            tracer = new_tracer(options, max_bytes, coinbase)
             result = sim.simulate(request, number, overrides, block_override, tracer=tracer)
             return trace_result(tracer, result.tx, result.outcome)
 

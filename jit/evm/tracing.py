@@ -18,6 +18,10 @@ Hooks, in the order they fire:
   ``exit`` fire in between.
 - ``exit(evm)``: the frame ended: ``evm.error`` (None, an ``ExceptionalHalt`` or
   ``Revert``), ``evm.output``, ``evm.gas_left``; for a create, after the code deposit.
+- ``done(state)``: the transaction is finished (refunds paid, self-destructed accounts
+  deleted; the coinbase's fee credit is the block's, not in ``state``): its
+  ``TxState``, with every account and slot it read as they were before it
+  (``original_accounts``, ``original_storage``) and as they are now.
 
 The cost when no tracer is given: one attribute test per frame (``process_message``);
 the instruction loop is untouched. A traced execution runs every frame on the
@@ -35,7 +39,7 @@ from jit.evm.message import StopExecution
 
 if TYPE_CHECKING:
     from jit.evm.frame import Evm
-    from jit.evm.state import CodeRunner
+    from jit.evm.state import CodeRunner, TxState
 
 # PUSH32 at the last byte reads 32 bytes past the end; STOP (0) pads both.
 _CODE_PADDING = b"\x00" * 33
@@ -55,6 +59,9 @@ class Tracer:
 
     def step_end(self, evm: Evm, op: int, error: BaseException | None) -> None:
         """Instruction ``op`` ran (``error``: the halt or revert it raised)."""
+
+    def done(self, state: TxState) -> None:
+        """The transaction finished; ``state`` is its journaled state."""
 
 
 def traced_runner(tracer: Tracer) -> CodeRunner:

@@ -545,6 +545,8 @@ def execute_transaction(
     else:
         kind = ResultKind.HALT
     diff = state.diff()  # before the reads: the diff can read has-storage
+    if tracer is not None:
+        tracer.done(state)
     return TxOutcome(
         result=kind,
         output=output,

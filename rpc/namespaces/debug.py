@@ -29,6 +29,8 @@ from rpc.dispatch import BlockIdParam, BlockNumberParam, Hash, RequestContext, m
 from rpc.namespaces.eth import block_number, node_of
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
 from sequencer.tracing.call import CallFrame
+from sequencer.tracing.prestate import AccountState, Prestate, PrestateDiff
+from sequencer.tracing.simple import SelectorCounts
 from sequencer.tracing.spec import TRACERS, TraceOptions, TraceResult
 from sequencer.tracing.struct import StructConfig, StructTrace
 
@@ -36,6 +38,7 @@ MAX_LIMIT: Final = 100_000_000
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _STRUCT_FLAGS: Final = ("disableStack", "disableStorage", "enableMemory", "enableReturnData")
 _CALL_FLAGS: Final = ("onlyTopCall", "withLog")
+_PRESTATE_FLAGS: Final = ("diffMode", "disableCode", "disableStorage")
 LATEST: Final = BlockId(tag="latest")
 
 
@@ -88,7 +91,18 @@ def parse_trace_options(value: object, arg: int) -> TraceOptions:
     if not isinstance(config, dict):
         raise invalid(arg, f"tracerConfig: cannot unmarshal {json_type(config)} into object")
     only_top_call, with_log = (_flag(config, name, arg) for name in _CALL_FLAGS)
-    return TraceOptions(tracer, struct, only_top_call, with_log)
+    diff_mode, disable_code, disable_storage = (
+        _flag(config, name, arg) for name in _PRESTATE_FLAGS
+    )
+    return TraceOptions(
+        tracer,
+        struct,
+        only_top_call,
+        with_log,
+        diff_mode,
+        disable_code,
+        disable_storage,
+    )
 
 
 # --------------------------------------------------------------------------- JSON
@@ -161,12 +175,35 @@ def struct_trace_json(trace: StructTrace) -> dict[str, Any]:
     }
 
 
+def _account_json(account: AccountState) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if account.balance is not None:
+        out["balance"] = quantity(account.balance)
+    if account.nonce is not None:
+        out["nonce"] = account.nonce
+    if account.code is not None:
+        out["code"] = data(account.code)
+    if account.storage:
+        out["storage"] = {
+            f"0x{slot:064x}": f"0x{value:064x}" for slot, value in account.storage.items()
+        }
+    return out
+
+
+def prestate_json(accounts: Prestate) -> dict[str, Any]:
+    return {data(address): _account_json(account) for address, account in accounts.items()}
+
+
 def trace_json(result: TraceResult) -> dict[str, Any]:
     if isinstance(result, CallFrame):
         return call_frame_json(result)
     if isinstance(result, StructTrace):
         return struct_trace_json(result)
-    return dict(result)
+    if isinstance(result, PrestateDiff):
+        return {"post": prestate_json(result.post), "pre": prestate_json(result.pre)}
+    if isinstance(result, SelectorCounts):
+        return dict(result.counts)
+    return prestate_json(result)
 
 
 # --------------------------------------------------------------------------- methods

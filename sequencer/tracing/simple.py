@@ -10,9 +10,17 @@ too, as anvil counts them (geth leaves them out).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from jit.evm.frame import Evm
 from jit.evm.tracing import Tracer
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorCounts:
+    """``"0x<selector>-<argument bytes>"`` -> how many calls (noopTracer: none)."""
+
+    counts: dict[str, int]
 
 
 class FourByteTracer(Tracer):
@@ -25,10 +33,10 @@ class FourByteTracer(Tracer):
             return  # a create, or no selector
         self.counts[f"0x{msg.data[:4].hex()}-{len(msg.data) - 4}"] += 1
 
-    def result(self) -> dict[str, int]:
-        return dict(self.counts)
+    def result(self) -> SelectorCounts:
+        return SelectorCounts(dict(self.counts))
 
 
 class NoopTracer(Tracer):
-    def result(self) -> dict[str, int]:
-        return {}
+    def result(self) -> SelectorCounts:
+        return SelectorCounts({})

@@ -15,15 +15,18 @@ from typing import Final
 from jit.evm.tracing import Tracer
 from jit.evm.transaction import TransactionLike, TxOutcome
 from sequencer.tracing.call import CallFrame, CallTracer
-from sequencer.tracing.simple import FourByteTracer, NoopTracer
+from sequencer.tracing.prestate import Prestate, PrestateDiff, PrestateTracer
+from sequencer.tracing.simple import FourByteTracer, NoopTracer, SelectorCounts
 from sequencer.tracing.struct import StructConfig, StructLogger, StructTrace
+from statedb.types import Address
 
 CALL_TRACER: Final = "callTracer"
 FOUR_BYTE_TRACER: Final = "4byteTracer"
 NOOP_TRACER: Final = "noopTracer"
-TRACERS: Final = (CALL_TRACER, FOUR_BYTE_TRACER, NOOP_TRACER)
+PRESTATE_TRACER: Final = "prestateTracer"
+TRACERS: Final = (CALL_TRACER, FOUR_BYTE_TRACER, NOOP_TRACER, PRESTATE_TRACER)
 
-TraceResult = CallFrame | StructTrace | dict[str, int]
+TraceResult = CallFrame | StructTrace | SelectorCounts | Prestate | PrestateDiff
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,19 +35,27 @@ class TraceOptions:
     struct: StructConfig = field(default_factory=StructConfig)
     only_top_call: bool = False  # callTracer
     with_log: bool = False  # callTracer
+    diff_mode: bool = False  # prestateTracer
+    disable_code: bool = False  # prestateTracer
+    disable_storage: bool = False  # prestateTracer
 
     def __post_init__(self) -> None:
         if self.tracer is not None and self.tracer not in TRACERS:
             raise ValueError(f"unknown tracer {self.tracer!r}")
 
 
-def new_tracer(options: TraceOptions, max_bytes: int) -> Tracer:
+def new_tracer(options: TraceOptions, max_bytes: int, coinbase: Address) -> Tracer:
+    """A fresh tracer for one transaction in a block whose coinbase is ``coinbase``."""
     if options.tracer is None:
         return StructLogger(options.struct, max_bytes)
     if options.tracer == CALL_TRACER:
         return CallTracer(options.only_top_call, options.with_log)
     if options.tracer == FOUR_BYTE_TRACER:
         return FourByteTracer()
+    if options.tracer == PRESTATE_TRACER:
+        return PrestateTracer(
+            coinbase, options.diff_mode, options.disable_code, options.disable_storage
+        )
     return NoopTracer()
 
 
@@ -53,6 +64,8 @@ def trace_result(tracer: Tracer, tx: TransactionLike, outcome: TxOutcome) -> Tra
         return tracer.result(outcome)
     if isinstance(tracer, CallTracer):
         return tracer.result(tx, outcome)
+    if isinstance(tracer, PrestateTracer):
+        return tracer.result(outcome)
     if isinstance(tracer, FourByteTracer | NoopTracer):
         return tracer.result()
     raise TypeError(f"not a tracer of this module: {type(tracer).__name__}")

@@ -17,6 +17,7 @@ from rpc.namespaces.debug import (
     trace_json,
 )
 from sequencer.tracing.call import CallFrame, CallLog
+from sequencer.tracing.simple import SelectorCounts
 from sequencer.tracing.spec import TraceOptions
 from sequencer.tracing.struct import StructConfig, StructLog, StructTrace
 
@@ -180,4 +181,5 @@ def test_struct_trace_json() -> None:
             }
         ],
     }
-    assert trace_json({"0xa9059cbb-64": 1}) == {"0xa9059cbb-64": 1}
+    assert trace_json(SelectorCounts({"0xa9059cbb-64": 1})) == {"0xa9059cbb-64": 1}
+    assert trace_json(SelectorCounts({})) == {}

@@ -19,6 +19,7 @@ from sequencer.errors import ResourceNotFound
 from sequencer.node import Node
 from sequencer.offload import CallTimeout
 from sequencer.tracing.call import CallFrame
+from sequencer.tracing.simple import SelectorCounts
 from sequencer.tracing.spec import TraceOptions
 from sequencer.tracing.struct import StructConfig, StructTrace, TraceTooLarge
 from sequencer.types.call import CallRequest
@@ -110,8 +111,9 @@ def test_every_tracer_on_a_block_prefix(chain: Chain) -> None:
     assert isinstance(struct, StructTrace) and not struct.failed and struct.logs
     assert struct.logs[0].depth == 1 and struct.logs[0].pc == 0
     fours = asyncio.run(node.trace_transaction(third.hash, TraceOptions("4byteTracer")))
-    assert fours == {"0xa9059cbb-64": 1}
-    assert asyncio.run(node.trace_transaction(third.hash, TraceOptions("noopTracer"))) == {}
+    assert fours == SelectorCounts({"0xa9059cbb-64": 1})
+    noop = asyncio.run(node.trace_transaction(third.hash, TraceOptions("noopTracer")))
+    assert noop == SelectorCounts({})
     block_traces = asyncio.run(node.trace_block(block.number, TraceOptions("callTracer")))
     assert [h for h, _ in block_traces] == [tx.hash for tx in block.transactions]
     assert block_traces[2][1] == frame
