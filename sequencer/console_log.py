@@ -34,11 +34,12 @@ each preceded by a space (none before the first if the format string is empty).
 
 Where this differs from anvil (deliberately):
 
-* Legacy selectors: Hardhat's console.sol before 2.20 and forge-std's console.sol before
-  1.9.5 hashed ``log(uint)``, ``log(int)``, ``log(string,uint)``... (``LEGACY_SIGNATURES``,
-  the 222 entries of Foundry's former ``HARDHAT_CONSOLE_SELECTOR_PATCHES``). Anvil
-  decoded them through that patch table until foundry-rs/foundry#8910 (Jan 2025) and now
-  rejects them; they decode exactly as the ``uint256``/``int256`` forms, so we keep them.
+* Legacy selectors: older copies of Hardhat's and forge-std's console.sol (still pinned
+  in many projects) hashed ``log(uint)``, ``log(int)``, ``log(string,uint)``...
+  (``LEGACY_SIGNATURES``, the 222 entries of Foundry's former
+  ``HARDHAT_CONSOLE_SELECTOR_PATCHES``). Anvil decoded them through that patch table
+  until foundry-rs/foundry#8910 (Jan 2025) and now rejects them; they decode exactly as
+  the ``uint256``/``int256`` forms, so we keep them.
 * ``console.table(...)`` (Foundry's ``table(T[])`` / ``table(string[],T[])`` box
   drawings, absent from Hardhat's and forge-std's released ``console.sol``) is not
   decoded: None.
@@ -106,7 +107,7 @@ def _legacy_signatures() -> tuple[str, ...]:
 
 
 SIGNATURES: Final[tuple[str, ...]] = _modern_signatures()
-"""Every ``console.log`` signature Hardhat's (>= 2.20) and forge-std's ``console.sol`` hash."""
+"""Every ``console.log`` signature current Hardhat and forge-std ``console.sol`` hash."""
 
 LEGACY_SIGNATURES: Final[tuple[str, ...]] = _legacy_signatures()
 """The ``uint``/``int`` spellings older ``console.sol`` copies hash (see the module docstring)."""

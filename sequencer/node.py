@@ -937,7 +937,7 @@ class Node:
 
         def job() -> TraceResult:
             tracer = new_tracer(options, max_bytes, replay.env.coinbase)
-            return trace_result(tracer, tx, replay.trace(index, tracer))
+            return trace_result(tracer, options, tx, replay.trace(index, tracer))
 
         return await self.simulation_worker.run(job)
 
@@ -955,7 +955,7 @@ class Node:
             tracers = [new_tracer(options, max_bytes, replay.env.coinbase) for _ in txs]
             outcomes = replay.trace_all(tracers)
             return [
-                (tx.hash, trace_result(tracer, tx, outcome))
+                (tx.hash, trace_result(tracer, options, tx, outcome))
                 for tx, tracer, outcome in zip(txs, tracers, outcomes, strict=True)
             ]
 
@@ -976,7 +976,7 @@ class Node:
             coinbase = sim.env_for(number, block_override).coinbase
             tracer = new_tracer(options, max_bytes, coinbase)
             result = sim.simulate(request, number, overrides, block_override, tracer=tracer)
-            return trace_result(tracer, result.tx, result.outcome)
+            return trace_result(tracer, options, result.tx, result.outcome)
 
         return await self._off_loop(number, job)
 

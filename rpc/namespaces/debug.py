@@ -14,7 +14,10 @@ and the result JSON:
   "gas", "gasCost", "depth", "stack", "memory", "storage", "refund", "returnData",
   "error"}]}``: stack words as quantities, memory as 32-byte words and storage as
   32-byte hex without ``0x``, as geth;
-- 4byteTracer: ``{"0xselector-size": count}``; noopTracer: ``{}``.
+- 4byteTracer: ``{"0xselector-size": count}``; noopTracer: ``{}``;
+- prestateTracer: ``{address: {"balance", "nonce", "code", "storage"}}``, in
+  ``diffMode`` ``{"pre": ..., "post": ...}``;
+- muxTracer (``tracerConfig``: tracer name -> its config): ``{name: result}``.
 
 Block traces are ``[{"txHash", "result"}]``, as geth's.
 """
@@ -31,7 +34,14 @@ from rpc.requests import parse_block_overrides, parse_call_request, parse_state_
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountState, Prestate, PrestateDiff
 from sequencer.tracing.simple import SelectorCounts
-from sequencer.tracing.spec import TRACERS, TraceOptions, TraceResult
+from sequencer.tracing.spec import (
+    MUX_TRACER,
+    TRACERS,
+    MuxResult,
+    StateChanges,
+    TraceOptions,
+    TraceResult,
+)
 from sequencer.tracing.struct import StructConfig, StructTrace
 
 MAX_LIMIT: Final = 100_000_000
@@ -90,6 +100,22 @@ def parse_trace_options(value: object, arg: int) -> TraceOptions:
         config = {}
     if not isinstance(config, dict):
         raise invalid(arg, f"tracerConfig: cannot unmarshal {json_type(config)} into object")
+    if tracer == MUX_TRACER:
+        if len(config) > len(TRACERS):
+            raise invalid(arg, "muxTracer: too many tracers")
+        inner = []
+        for name, inner_config in config.items():
+            if name == MUX_TRACER:
+                raise invalid(arg, "muxTracer: a muxTracer cannot hold a muxTracer")
+            options = parse_trace_options({"tracer": name, "tracerConfig": inner_config}, arg)
+            inner.append((name, options))
+        return TraceOptions(tracer, struct, mux=tuple(inner))
+    return _tracer_options(tracer, struct, config, arg)
+
+
+def _tracer_options(
+    tracer: str | None, struct: StructConfig, config: dict[str, Any], arg: int
+) -> TraceOptions:
     only_top_call, with_log = (_flag(config, name, arg) for name in _CALL_FLAGS)
     diff_mode, disable_code, disable_storage = (
         _flag(config, name, arg) for name in _PRESTATE_FLAGS
@@ -203,6 +229,10 @@ def trace_json(result: TraceResult) -> dict[str, Any]:
         return {"post": prestate_json(result.post), "pre": prestate_json(result.pre)}
     if isinstance(result, SelectorCounts):
         return dict(result.counts)
+    if isinstance(result, MuxResult):
+        return {name: trace_json(inner) for name, inner in result.results.items()}
+    if isinstance(result, StateChanges):
+        raise TypeError("state changes have no geth JSON (trace_replay* shows them)")
     return prestate_json(result)
 
 

@@ -166,6 +166,14 @@ class CallTracer(Tracer):
 
     # ------------------------------------------------------------ result
 
+    def frames(self, tx: TransactionLike, outcome: TxOutcome) -> CallFrame:
+        """The tree as the frames ran: the top frame's gasUsed is what its execution
+        used (no intrinsic gas, no refund), as Parity-style traces report it."""
+        root = self._root
+        if root is None:
+            return self.result(tx, outcome)
+        return without_failed_logs(root) if self.with_log else root
+
     def result(self, tx: TransactionLike, outcome: TxOutcome) -> CallFrame:
         """The tree, its top frame finished as geth and anvil do: the gas the
         call started with (the limit less intrinsic gas) and the receipt's gas used (after

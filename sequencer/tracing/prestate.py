@@ -44,6 +44,18 @@ class PrestateDiff:
     post: Prestate
 
 
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """One account's change for a Parity ``stateDiff``: ``before`` / ``after`` None when
+    it did not exist then (created / deleted); ``storage``: slot -> (before, after)."""
+
+    before: Account | None
+    after: Account | None
+    code_before: bytes
+    code_after: bytes
+    storage: dict[int, tuple[int, int]]
+
+
 class PrestateTracer(Tracer):
     def __init__(
         self,
@@ -61,7 +73,32 @@ class PrestateTracer(Tracer):
     def done(self, state: TxState) -> None:
         self._state = state
 
-    def result(self, outcome: TxOutcome) -> Prestate | PrestateDiff:
+    def changes(self, outcome: TxOutcome) -> dict[Address, AccountChange]:
+        """Every account the transaction (and its fee credit) changed, before and after."""
+        state, before, after = self._before_after(outcome)
+        out = {}
+        for address, old in before.items():
+            new = after[address]
+            old_slots = state.original_storage.get(address, {})
+            slots = {
+                slot: (old_slots.get(slot, 0), value)
+                for slot, value in state.storage.get(address, {}).items()
+                if value != old_slots.get(slot, 0)
+            }
+            if old == new and not slots:
+                continue
+            out[address] = AccountChange(
+                old,
+                new,
+                self._code(state, old) or b"" if old is not None else b"",
+                self._code(state, new) or b"" if new is not None else b"",
+                slots,
+            )
+        return out
+
+    def _before_after(
+        self, outcome: TxOutcome
+    ) -> tuple[TxState, dict[Address, Account | None], dict[Address, Account | None]]:
         state = self._state
         if state is None:
             raise ValueError("the transaction did not finish")
@@ -77,6 +114,10 @@ class PrestateTracer(Tracer):
             after[coinbase] = Account(
                 credited.nonce, credited.balance + outcome.fee_credit, credited.code_hash
             )
+        return state, before, after
+
+    def result(self, outcome: TxOutcome) -> Prestate | PrestateDiff:
+        state, before, after = self._before_after(outcome)
         if not self.diff_mode:
             return {
                 address: self._shown(state, account, _touched_slots(state, address))

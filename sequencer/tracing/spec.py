@@ -15,7 +15,8 @@ from typing import Final
 from jit.evm.tracing import Tracer
 from jit.evm.transaction import TransactionLike, TxOutcome
 from sequencer.tracing.call import CallFrame, CallTracer
-from sequencer.tracing.prestate import Prestate, PrestateDiff, PrestateTracer
+from sequencer.tracing.mux import MuxTracer
+from sequencer.tracing.prestate import AccountChange, Prestate, PrestateDiff, PrestateTracer
 from sequencer.tracing.simple import FourByteTracer, NoopTracer, SelectorCounts
 from sequencer.tracing.struct import StructConfig, StructLogger, StructTrace
 from statedb.types import Address
@@ -24,9 +25,26 @@ CALL_TRACER: Final = "callTracer"
 FOUR_BYTE_TRACER: Final = "4byteTracer"
 NOOP_TRACER: Final = "noopTracer"
 PRESTATE_TRACER: Final = "prestateTracer"
-TRACERS: Final = (CALL_TRACER, FOUR_BYTE_TRACER, NOOP_TRACER, PRESTATE_TRACER)
+MUX_TRACER: Final = "muxTracer"
+# What a client may name (geth's built-in tracers served here).
+TRACERS: Final = (CALL_TRACER, FOUR_BYTE_TRACER, NOOP_TRACER, PRESTATE_TRACER, MUX_TRACER)
+# Internal: the accounts changed, before and after (Parity's stateDiff).
+STATE_CHANGES: Final = "stateChanges"
 
-TraceResult = CallFrame | StructTrace | SelectorCounts | Prestate | PrestateDiff
+
+@dataclass(frozen=True, slots=True)
+class StateChanges:
+    changes: dict[Address, AccountChange]
+
+
+@dataclass(frozen=True, slots=True)
+class MuxResult:
+    results: dict[str, TraceResult]
+
+
+TraceResult = (
+    CallFrame | StructTrace | SelectorCounts | Prestate | PrestateDiff | StateChanges | MuxResult
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +56,16 @@ class TraceOptions:
     diff_mode: bool = False  # prestateTracer
     disable_code: bool = False  # prestateTracer
     disable_storage: bool = False  # prestateTracer
+    # callTracer as Parity-style traces need it: the top frame's gasUsed as executed.
+    as_executed: bool = False
+    # muxTracer: (name, options) of each tracer it runs.
+    mux: tuple[tuple[str, TraceOptions], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.tracer is not None and self.tracer not in TRACERS:
+        if self.tracer is not None and self.tracer not in (*TRACERS, STATE_CHANGES):
             raise ValueError(f"unknown tracer {self.tracer!r}")
+        if any(name == MUX_TRACER for name, _ in self.mux):
+            raise ValueError("a muxTracer cannot hold a muxTracer")
 
 
 def new_tracer(options: TraceOptions, max_bytes: int, coinbase: Address) -> Tracer:
@@ -56,16 +80,37 @@ def new_tracer(options: TraceOptions, max_bytes: int, coinbase: Address) -> Trac
         return PrestateTracer(
             coinbase, options.diff_mode, options.disable_code, options.disable_storage
         )
+    if options.tracer == STATE_CHANGES:
+        return PrestateTracer(coinbase, diff_mode=True)
+    if options.tracer == MUX_TRACER:
+        return MuxTracer(
+            [(name, new_tracer(inner, max_bytes, coinbase)) for name, inner in options.mux]
+        )
     return NoopTracer()
 
 
-def trace_result(tracer: Tracer, tx: TransactionLike, outcome: TxOutcome) -> TraceResult:
+def trace_result(
+    tracer: Tracer, options: TraceOptions, tx: TransactionLike, outcome: TxOutcome
+) -> TraceResult:
     if isinstance(tracer, StructLogger):
         return tracer.result(outcome)
     if isinstance(tracer, CallTracer):
+        if options.as_executed:
+            return tracer.frames(tx, outcome)
         return tracer.result(tx, outcome)
     if isinstance(tracer, PrestateTracer):
+        if options.tracer == STATE_CHANGES:
+            return StateChanges(tracer.changes(outcome))
         return tracer.result(outcome)
+    if isinstance(tracer, MuxTracer):
+        return MuxResult(
+            {
+                name: trace_result(inner, inner_options, tx, outcome)
+                for (name, inner), (_, inner_options) in zip(
+                    tracer.tracers, options.mux, strict=True
+                )
+            }
+        )
     if isinstance(tracer, FourByteTracer | NoopTracer):
         return tracer.result()
     raise TypeError(f"not a tracer of this module: {type(tracer).__name__}")

@@ -76,6 +76,10 @@ def test_defaults_and_every_field() -> None:
         ({"timeout": 10}, "timeout: not a duration"),
         ({"timeout": "1y"}, "timeout: not a duration"),
         ({"timeout": "9" * 10_000}, "timeout: not a duration"),
+        ({"tracer": "muxTracer", "tracerConfig": {"muxTracer": {}}}, "cannot hold a muxTracer"),
+        ({"tracer": "muxTracer", "tracerConfig": {"jsTracer": {}}}, "is not served"),
+        ({"tracer": "muxTracer", "tracerConfig": {"callTracer": 5}}, "tracerConfig: cannot"),
+        ({"tracer": "muxTracer", "tracerConfig": {str(i): {} for i in range(50)}}, "too many"),
     ],
 )
 def test_bad_configs_are_refused_clearly(value: Any, message: str) -> None:
@@ -83,6 +87,20 @@ def test_bad_configs_are_refused_clearly(value: Any, message: str) -> None:
         parse_trace_options(value, 1)
     assert message in str(raised.value)
     assert len(str(raised.value)) < 300  # hostile input is not echoed whole
+
+
+def test_mux_config() -> None:
+    options = parse_trace_options(
+        {
+            "tracer": "muxTracer",
+            "tracerConfig": {"callTracer": {"onlyTopCall": True}, "prestateTracer": {}},
+        },
+        1,
+    )
+    assert options.mux == (
+        ("callTracer", TraceOptions("callTracer", only_top_call=True)),
+        ("prestateTracer", TraceOptions("prestateTracer")),
+    )
 
 
 def test_call_frame_json_is_gethish() -> None:

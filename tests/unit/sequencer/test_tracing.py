@@ -20,7 +20,7 @@ from sequencer.node import Node
 from sequencer.offload import CallTimeout
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.simple import SelectorCounts
-from sequencer.tracing.spec import TraceOptions
+from sequencer.tracing.spec import MuxResult, TraceOptions
 from sequencer.tracing.struct import StructConfig, StructTrace, TraceTooLarge
 from sequencer.types.call import CallRequest
 from sequencer.types.transactions import Transaction, sign_transaction
@@ -117,6 +117,25 @@ def test_every_tracer_on_a_block_prefix(chain: Chain) -> None:
     block_traces = asyncio.run(node.trace_block(block.number, TraceOptions("callTracer")))
     assert [h for h, _ in block_traces] == [tx.hash for tx in block.transactions]
     assert block_traces[2][1] == frame
+
+
+def test_a_mux_tracer_gives_each_tracers_own_result(chain: Chain) -> None:
+    """anvil 1.7.1 answers {} to muxTracer, so it is pinned here: the same results as
+    each tracer run alone."""
+    node = chain.node
+    tx = chain.txs[2]
+    parts = (
+        ("callTracer", TraceOptions("callTracer", with_log=True)),
+        ("4byteTracer", TraceOptions("4byteTracer")),
+        ("prestateTracer", TraceOptions("prestateTracer", diff_mode=True)),
+        ("noopTracer", TraceOptions("noopTracer")),
+    )
+    mux = asyncio.run(node.trace_transaction(tx.hash, TraceOptions("muxTracer", mux=parts)))
+    assert isinstance(mux, MuxResult)
+    for name, options in parts:
+        assert mux.results[name] == asyncio.run(node.trace_transaction(tx.hash, options))
+    with pytest.raises(ValueError, match="cannot hold a muxTracer"):
+        TraceOptions("muxTracer", mux=(("muxTracer", TraceOptions("muxTracer")),))
 
 
 def test_limit_caps_the_records(chain: Chain) -> None:
