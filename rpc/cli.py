@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seal nothing until evm_mine / anvil_mine (anvil's --no-mining)",
     )
     p.add_argument(
+        "--disable-console-log",
+        action="store_true",
+        help="do not print console.log calls of mined transactions and eth_call in the "
+        "node log (anvil's flag)",
+    )
+    p.add_argument(
         "--client-version",
         type=_client_version,
         default=None,
@@ -347,7 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. 64MiB; past it the filter is uninstalled and told so on its next poll "
         "(default 64MiB)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="log nothing per request")
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="log nothing per request (console.log lines are still printed)",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
     return p
 
@@ -489,6 +500,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         workers=default_workers() if args.workers is None else args.workers,
         block_interval=args.block_interval,
         no_mining=args.no_mining,
+        console_log=not args.disable_console_log,
         client_version=args.client_version,
         hardhat_compat=args.hardhat_compat,
     )
@@ -662,6 +674,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # console.log lines are what a contract asked to print: --quiet keeps them
+    # (--disable-console-log drops them).
+    logging.getLogger("hummingbird.console").setLevel(logging.INFO)
     try:
         config = config_from(args)
     except ConfigError as error:

@@ -100,6 +100,9 @@ class NodeConfig:
     # A struct-log trace (debug_traceTransaction without a tracer) larger than this many
     # JSON bytes is refused; the traced execution stops when it passes the limit.
     max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES
+    # Print console.log calls (Hardhat's console.sol, forge-std) of mined transactions
+    # and eth_call in the node log, as anvil does (anvil --disable-console-log: False).
+    console_log: bool = True
     # Worker processes for the optimistic parallel executor (sequencer.workers), started
     # by Node.start(); 0: none (every batch serial). The command's default is cores - 2.
     workers: int = 0

@@ -56,10 +56,12 @@ Where this differs from anvil (deliberately):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from itertools import product
 from typing import Final, Protocol
 
+from jit.evm.addresses import CONSOLE_ADDRESS as EVM_CONSOLE_ADDRESS
 from statedb.types import keccak256
 
 __all__ = [
@@ -71,7 +73,7 @@ __all__ = [
     "format_console_call",
 ]
 
-CONSOLE_ADDRESS: Final[bytes] = bytes.fromhex("000000000000000000636f6e736f6c652e6c6f67")
+CONSOLE_ADDRESS: Final[bytes] = EVM_CONSOLE_ADDRESS  # where the EVM records the calls
 
 # The parameter types of the 2-, 3- and 4-argument ``log`` overloads.
 _OVERLOAD_TYPES: Final = ("uint256", "string", "bool", "address")
@@ -414,3 +416,25 @@ def console_log_lines(data: bytes) -> list[str] | None:
         pieces.pop()  # a final line ending does not start another line
         return [p.removesuffix("\r") for p in pieces]
     return [p.removesuffix("\r") for p in pieces[:-1]] + pieces[-1:]
+
+
+_log = logging.getLogger("hummingbird.console")
+
+
+def log_console_calls(calls: Sequence[bytes], where: str) -> None:
+    """Print the console.log lines of ``calls`` in the node log, under a line naming
+    ``where`` they ran (a transaction, an eth_call). Calldata that does not decode
+    prints nothing, as in anvil (at debug level: its first 256 bytes in hex)."""
+    decoded = []
+    for data in calls:
+        lines = console_log_lines(data)
+        if lines is None:
+            shown = data[:256].hex() + ("..." if len(data) > 256 else "")
+            _log.debug("undecodable console.log call in %s: 0x%s", where, shown)
+            continue
+        decoded += lines
+    if not decoded:
+        return
+    _log.info("console.log in %s:", where)
+    for line in decoded:
+        _log.info("  %s", line)

@@ -43,6 +43,7 @@ from sequencer.builder import (
 from sequencer.chain import FRESH_CHAIN_CFS, Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
 from sequencer.config import ConfigError, NodeConfig
+from sequencer.console_log import log_console_calls
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
 from sequencer.errors import (
     ExecutionReverted,
@@ -401,6 +402,9 @@ class Node:
 
     def _publish(self, event: BlockSealed) -> None:
         block = event.block
+        if self.config.console_log and any(event.console):
+            for tx, calls in zip(block.transactions, event.console, strict=True):
+                log_console_calls(calls, f"transaction 0x{tx.hash.hex()} (block {block.number})")
         if self.workers is not None:
             self.workers.apply(block, self.db.resident)
         if self._unsigned:
@@ -845,10 +849,19 @@ class Node:
             if index is not None:
                 reply = await self._simulate_on_worker(workers, index, call)
                 if reply is not None:
+                    self._log_console(reply.console)
                     if reply.error is not None:
                         raise reply.error
                     return reply.value
-        return await self._off_loop(call.number, lambda sim: sim.run(call))
+        sim = self._pinned_simulator(call.number)
+        try:
+            return await self.simulation_worker.run(lambda: sim.run(call))
+        finally:
+            self._log_console(sim.console)
+
+    def _log_console(self, calls: tuple[bytes, ...]) -> None:
+        if calls and self.config.console_log:
+            log_console_calls(calls, "eth_call")
 
     async def _simulate_on_worker(
         self, workers: WorkerPool, index: int, call: SimulationCall

@@ -278,5 +278,11 @@ class Producer:
         for entry, _ in included:
             pool.mark_included(entry)
         pool.on_block()
-        self.publish(BlockSealed(block, tuple(outcome.output for _, outcome in included)))
+        self.publish(
+            BlockSealed(
+                block,
+                tuple(outcome.output for _, outcome in included),
+                tuple(outcome.console for _, outcome in included),
+            )
+        )
         return block

@@ -27,10 +27,12 @@ log = logging.getLogger("hummingbird.publication")
 @dataclass(frozen=True, slots=True)
 class BlockSealed:
     """Block ``block`` is committed; ``outputs[i]`` is transaction i's return or revert
-    data (not in the block: a Hardhat-style send answers a revert with it)."""
+    data (not in the block: a Hardhat-style send answers a revert with it) and
+    ``console[i]`` the calldata of its console.log calls (for the node log)."""
 
     block: MiniBlock
     outputs: tuple[bytes, ...]
+    console: tuple[tuple[bytes, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

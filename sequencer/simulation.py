@@ -111,6 +111,8 @@ class Simulator:
         self.state_at = state_at
         self.env_at = env_at
         self.gas_cap = gas_cap
+        # The console.log calls of the last eth_call ``run`` made (for the node log).
+        self.console: tuple[bytes, ...] = ()
 
     def env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
         env = self.env_at(number)
@@ -131,7 +133,12 @@ class Simulator:
     def run(self, call: SimulationCall) -> object:
         """One verb (what a worker thread or process runs for the node)."""
         if call.verb is SimulationVerb.CALL:
-            return self.call(call.request, call.number, call.overrides, call.block_override)
+            outcome = self.simulate(
+                call.request, call.number, call.overrides, call.block_override
+            ).outcome
+            self.console = outcome.console  # printed even when the call reverts
+            raise_for_failure(outcome)
+            return outcome.output
         if call.verb is SimulationVerb.ESTIMATE_GAS:
             return self.estimate_gas(call.request, call.number, call.overrides, call.block_override)
         return self.create_access_list(

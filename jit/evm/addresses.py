@@ -7,6 +7,9 @@ from statedb.types import Address, keccak256
 
 _ADDRESS_MASK = (1 << 160) - 1
 DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702
+# Hardhat's console.sol / forge-std's console.log target: calls to it are recorded
+# (TxState.console_calls) for the node to print; it has no code, so they do nothing else.
+CONSOLE_ADDRESS = bytes.fromhex("000000000000000000636f6e736f6c652e6c6f67")
 DELEGATION_LENGTH = 23
 
 

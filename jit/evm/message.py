@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from jit.evm.addresses import CONSOLE_ADDRESS
 from jit.evm.analysis import valid_jump_destinations
 from jit.evm.exceptions import (
     ExceptionalHalt,
@@ -111,6 +112,8 @@ def _run_message(evm: Evm, msg: Message, state: TxState, rules: ForkRules) -> No
                 execute_code(evm)
             else:
                 run_code(evm)
+        elif msg.code_address == CONSOLE_ADDRESS:
+            state.console_calls.append(msg.data)  # console.log: the node prints it
     except ExceptionalHalt as error:
         evm.gas_left = 0
         evm.output = b""

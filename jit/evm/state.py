@@ -85,6 +85,7 @@ class TxState:
         "accounts",
         "cleared",
         "codes",
+        "console_calls",
         "created",
         "has_storage_reads",
         "journal",
@@ -130,6 +131,8 @@ class TxState:
         # Frames that ran out of gas, caught or not: eth_estimateGas treats any as too little gas.
         self.out_of_gas_halts = 0
         self.logs: list[Log] = []
+        # Calldata of every call to the console.log address, reverted frames included.
+        self.console_calls: list[bytes] = []
         self.journal: list[tuple[Any, ...]] = []
         # The read set, by kind (statedb.keys): recorded where a read reaches the reader.
         self.account_reads: set[Address] = set()

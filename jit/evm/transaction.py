@@ -157,6 +157,7 @@ class TxOutcome:
     blob_gas_used: int
     effective_gas_price: int
     out_of_gas_halts: int = 0  # frames (outer or inner) that ran out of gas
+    console: tuple[bytes, ...] = ()  # calldata of its console.log calls, in order
 
     @property
     def success(self) -> bool:
@@ -560,6 +561,7 @@ def execute_transaction(
         blob_gas_used=blob_gas,
         effective_gas_price=effective_gas_price,
         out_of_gas_halts=state.out_of_gas_halts,
+        console=tuple(state.console_calls),
     )
 
 

@@ -148,13 +148,13 @@ class WorkerState:
             log.info("worker: simulation stopped at its %gs deadline", message.timeout)
             return Simulated(message.request_id, timed_out=True)
         except NodeError as error:
-            return Simulated(message.request_id, error=error)
+            return Simulated(message.request_id, error=error, console=simulator.console)
         except Exception as error:  # a bug: reported to the caller, the worker goes on
             log.exception("worker: simulation failed")
             return Simulated(
                 message.request_id, error=NodeError(f"internal error in simulation: {error}")
             )
-        return Simulated(message.request_id, value=value)
+        return Simulated(message.request_id, value=value, console=simulator.console)
 
     def close(self) -> None:
         self.engine.close()

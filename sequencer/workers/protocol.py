@@ -168,6 +168,7 @@ class Simulated:
     error: NodeError | None = None
     stale: bool = False
     timed_out: bool = False
+    console: tuple[bytes, ...] = ()  # an eth_call's console.log calls
 
 
 @dataclass(frozen=True, slots=True)

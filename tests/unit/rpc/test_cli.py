@@ -192,6 +192,8 @@ def test_rpc_limit_flags() -> None:
     assert config_from(build_parser().parse_args(["--rpc-timeout", "2"])).rpc_timeout == 2.0
     assert config_from(build_parser().parse_args(["--rpc-gas-cap", "0"])).rpc_gas_cap == 2**63 - 1
     assert default.max_trace_bytes == 256 * 1024 * 1024
+    assert default.console_log
+    assert not config_from(build_parser().parse_args(["--disable-console-log"])).console_log
     traced = config_from(build_parser().parse_args(["--max-trace-bytes", "0x10000"]))
     assert traced.max_trace_bytes == 65536
 
