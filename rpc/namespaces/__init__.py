@@ -11,6 +11,7 @@ from rpc.namespaces import (
     filters,
     sign,
     simulate,
+    trace,
     txpool,
     web3,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "filters",
     "sign",
     "simulate",
+    "trace",
     "txpool",
     "web3",
 ]

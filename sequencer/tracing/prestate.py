@@ -54,6 +54,7 @@ class AccountChange:
     code_before: bytes
     code_after: bytes
     storage: dict[int, tuple[int, int]]
+    created: bool  # a contract the transaction created
 
 
 class PrestateTracer(Tracer):
@@ -93,6 +94,7 @@ class PrestateTracer(Tracer):
                 self._code(state, old) or b"" if old is not None else b"",
                 self._code(state, new) or b"" if new is not None else b"",
                 slots,
+                address in state.created,
             )
         return out
 

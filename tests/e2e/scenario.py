@@ -610,6 +610,31 @@ STEPS: Final[list[Step]] = [
         "debug_traceBlockByHash",
         lambda r: [r.block_of("receipt.token.transfer")[1], {"tracer": "callTracer"}],
     ),
+    Step("trace.parity.tx", "trace_transaction", lambda r: [r.result("send.token.transfer")]),
+    Step("trace.parity.unknown", "trace_transaction", [UNKNOWN_HASH]),
+    Step(
+        "trace.parity.block",
+        "trace_block",
+        lambda r: [r.block_of("receipt.token.transfer")[0]],
+        loose=frozenset({"blockHash"}),
+    ),
+    Step(
+        "trace.parity.filter",
+        "trace_filter",
+        lambda r: [
+            {
+                "fromBlock": r.block_of("receipt.token.transfer")[0],
+                "toBlock": r.block_of("receipt.token.transfer")[0],
+                "fromAddress": [A0],
+            }
+        ],
+        loose=frozenset({"blockHash"}),
+    ),
+    Step(
+        "trace.parity.replay",
+        "trace_replayBlockTransactions",
+        lambda r: [r.block_of("receipt.token.transfer")[0], ["trace"]],
+    ),
     Step(
         "trace.call",
         "debug_traceCall",

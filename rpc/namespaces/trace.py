@@ -1,0 +1,344 @@
+"""Parity-style (OpenEthereum) traces, as anvil and reth serve them (issue 16).
+
+Owns ``trace_transaction``, ``trace_block``, ``trace_filter`` and
+``trace_replayBlockTransactions``, and the conversion of a call tree
+(``sequencer.tracing.call.CallFrame``, taken as the frames ran: the top frame's
+``gasUsed`` without intrinsic gas or refunds) into Parity's flat list:
+
+``{"action", "blockHash", "blockNumber", "result", "subtraces", "traceAddress",
+"transactionHash", "transactionPosition", "type"}`` per frame, depth first;
+``type`` is ``call`` (``action``: ``from``, ``callType``, ``gas``, ``input``, ``to``,
+``value``; ``result``: ``gasUsed``, ``output``), ``create`` (``from``, ``gas``,
+``init``, ``value``, ``creationMethod``; ``address``, ``code``, ``gasUsed``) or
+``suicide`` (``address``, ``balance``, ``refundAddress``; no result). A frame that
+failed has Parity's ``error`` words; a revert keeps its result (gas used and the revert
+data), any other failure has none. ``trace_replayBlockTransactions`` adds each
+transaction's ``stateDiff`` (``"="`` unchanged, ``{"*": {"from", "to"}}`` changed,
+``{"+": v}`` created, ``{"-": v}`` deleted). ``vmTrace`` is not served (refused).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rpc.codecs import data, invalid, json_type, parse_quantity, quantity
+from rpc.dispatch import BlockNumberParam, Hash, RequestContext, method
+from rpc.errors import InvalidParams
+from rpc.namespaces.eth import block_number, node_of
+from sequencer.tracing.call import CallFrame
+from sequencer.tracing.prestate import AccountChange
+from sequencer.tracing.spec import (
+    CALL_TRACER,
+    MUX_TRACER,
+    STATE_CHANGES,
+    MuxResult,
+    StateChanges,
+    TraceOptions,
+)
+from sequencer.types.blocks import MiniBlock
+from statedb.types import Account, Address
+
+MAX_FILTER_BLOCKS: Final = 1000
+MAX_FILTER_TRACES: Final = 100_000
+_AS_EXECUTED: Final = TraceOptions(CALL_TRACER, as_executed=True)
+_WITH_CHANGES: Final = TraceOptions(
+    MUX_TRACER,
+    mux=(("trace", _AS_EXECUTED), ("stateDiff", TraceOptions(STATE_CHANGES))),
+)
+# geth's words (CallFrame.error) -> Parity's, as anvil prints them.
+_PARITY_ERRORS: Final = {
+    "execution reverted": "Reverted",
+    "out of gas": "Out of gas",
+    "invalid jump destination": "Bad jump destination",
+    "stack underflow": "Stack underflow",
+    "stack limit reached 1024": "Out of stack",
+    "write protection": "Mutable Call In Static Context",
+    "return data out of bounds": "Out of bounds",
+    "precompiled contract failed": "Built-in failed",
+    "contract address collision": "Contract address collision",
+}
+_TRACE_TYPES: Final = frozenset({"trace", "stateDiff", "vmTrace"})
+
+
+def _parity_error(error: str) -> str:
+    if error.startswith("invalid opcode"):
+        return "Bad instruction"
+    return _PARITY_ERRORS.get(error, error)
+
+
+def _action_and_result(frame: CallFrame) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    value = quantity(frame.value or 0)
+    if frame.kind == "SELFDESTRUCT":
+        action = {
+            "address": data(frame.sender),
+            "balance": value,
+            "refundAddress": data(frame.to or b""),
+        }
+        return "suicide", action, None
+    if frame.kind in ("CREATE", "CREATE2"):
+        action = {
+            "from": data(frame.sender),
+            "gas": quantity(frame.gas),
+            "init": data(frame.input),
+            "value": value,
+            "creationMethod": frame.kind.lower(),
+        }
+        result: dict[str, Any] | None = {
+            "address": data(frame.to or b""),
+            "code": data(frame.output),
+            "gasUsed": quantity(frame.gas_used),
+        }
+    else:
+        action = {
+            "from": data(frame.sender),
+            "callType": frame.kind.lower(),
+            "gas": quantity(frame.gas),
+            "input": data(frame.input),
+            "to": data(frame.to or b""),
+            "value": value,
+        }
+        result = {"gasUsed": quantity(frame.gas_used), "output": data(frame.output)}
+    if frame.error is not None:
+        if frame.error == "execution reverted":
+            result = {"gasUsed": quantity(frame.gas_used), "output": data(frame.output)}
+        else:
+            result = None
+    return ("create" if frame.kind in ("CREATE", "CREATE2") else "call"), action, result
+
+
+def flat_traces(frame: CallFrame) -> list[dict[str, Any]]:
+    """The call tree as Parity's flat list (without the block and transaction fields)."""
+    out: list[dict[str, Any]] = []
+
+    def visit(node: CallFrame, path: list[int]) -> None:
+        kind, action, result = _action_and_result(node)
+        entry: dict[str, Any] = {"action": action}
+        if node.error is not None:
+            entry["error"] = _parity_error(node.error)
+        entry["result"] = result
+        entry["subtraces"] = len(node.calls)
+        entry["traceAddress"] = path
+        entry["type"] = kind
+        out.append(entry)
+        for index, child in enumerate(node.calls):
+            visit(child, [*path, index])
+
+    visit(frame, [])
+    return out
+
+
+def _located(
+    traces: list[dict[str, Any]], block: MiniBlock, tx_hash: bytes, position: int
+) -> list[dict[str, Any]]:
+    located = []
+    for trace in traces:
+        entry = {"action": trace["action"], "blockHash": data(block.hash)}
+        entry["blockNumber"] = block.number
+        if "error" in trace:
+            entry["error"] = trace["error"]
+        entry["result"] = trace["result"]
+        entry["subtraces"] = trace["subtraces"]
+        entry["traceAddress"] = trace["traceAddress"]
+        entry["transactionHash"] = data(tx_hash)
+        entry["transactionPosition"] = position
+        entry["type"] = trace["type"]
+        located.append(entry)
+    return located
+
+
+async def _block_traces(ctx: RequestContext, number: int) -> list[dict[str, Any]]:
+    node = node_of(ctx)
+    block = node.block(number)
+    if block is None:
+        return []
+    traced = await node.trace_block(number, _AS_EXECUTED)
+    out: list[dict[str, Any]] = []
+    for position, (tx_hash, frame) in enumerate(traced):
+        assert isinstance(frame, CallFrame)
+        out += _located(flat_traces(frame), block, tx_hash, position)
+    return out
+
+
+@method("trace_transaction")
+async def trace_transaction(ctx: RequestContext, tx_hash: Hash) -> list[dict[str, Any]]:
+    node = node_of(ctx)
+    found = node.locate_transaction(tx_hash)
+    if found is None:
+        return []  # anvil's answer (reth and OpenEthereum answer null)
+    block, position = found
+    frame = await node.trace_transaction(tx_hash, _AS_EXECUTED)
+    assert isinstance(frame, CallFrame)
+    return _located(flat_traces(frame), block, tx_hash, position)
+
+
+@method("trace_block")
+async def trace_block(ctx: RequestContext, block: BlockNumberParam) -> list[dict[str, Any]] | None:
+    node = node_of(ctx)
+    number = block_number(node, block)
+    if number > node.head_number:
+        return None
+    return await _block_traces(ctx, number)
+
+
+def _addresses(value: object, name: str) -> frozenset[Address] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 1000:
+        raise invalid(0, f"{name}: expected a list of at most 1000 addresses")
+    out = set()
+    for item in value:
+        if not isinstance(item, str) or len(item) != 42 or not item.startswith("0x"):
+            raise invalid(0, f"{name}: not an address: {str(item)[:50]!r}")
+        try:
+            out.add(bytes.fromhex(item[2:]))
+        except ValueError:
+            raise invalid(0, f"{name}: not an address: {item!r}") from None
+    return frozenset(out)
+
+
+def _filter_block(node: Any, value: object, default: int) -> int:
+    if value is None:
+        return default
+    if value in ("latest", "pending", "safe", "finalized"):
+        return int(node.head_number)
+    if value == "earliest":
+        return 0
+    number = parse_quantity(value, 0)
+    if number > node.head_number:
+        raise invalid(0, f"block {number} is after the head ({node.head_number})")
+    return number
+
+
+def _count(value: object, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**32:
+        raise invalid(0, f"{name}: cannot unmarshal {json_type(value)} into a count")
+    return value
+
+
+@method("trace_filter")
+async def trace_filter(ctx: RequestContext, filter_: object) -> list[dict[str, Any]]:
+    """Traces in a block range whose ``from`` is one of ``fromAddress`` or whose ``to``
+    is one of ``toAddress`` (either list absent: no condition from it; both: either
+    matches, reth's default ``union`` mode), after skipping ``after``, at most
+    ``count``."""
+    if not isinstance(filter_, dict):
+        raise invalid(0, f"cannot unmarshal {json_type(filter_)} into TraceFilter")
+    node = node_of(ctx)
+    first = _filter_block(node, filter_.get("fromBlock"), node.head_number)
+    last = _filter_block(node, filter_.get("toBlock"), node.head_number)
+    if first > last:
+        raise invalid(0, "fromBlock is after toBlock")
+    if last - first + 1 > MAX_FILTER_BLOCKS:
+        raise invalid(0, f"block range too large (at most {MAX_FILTER_BLOCKS} blocks)")
+    senders = _addresses(filter_.get("fromAddress"), "fromAddress")
+    receivers = _addresses(filter_.get("toAddress"), "toAddress")
+    after = _count(filter_.get("after"), "after", 0)
+    count = _count(filter_.get("count"), "count", MAX_FILTER_TRACES)
+    matched: list[dict[str, Any]] = []
+    for number in range(first, last + 1):
+        for trace in await _block_traces(ctx, number):
+            action = trace["action"]
+            source = action.get("from") or action.get("address")
+            target = action.get("to") or action.get("refundAddress")
+            if senders is None and receivers is None:
+                keep = True
+            else:
+                keep = (senders is not None and _address(source) in senders) or (
+                    receivers is not None and _address(target) in receivers
+                )
+            if keep:
+                matched.append(trace)
+            if len(matched) >= after + count:
+                return matched[after:]
+    return matched[after : after + count]
+
+
+def _address(text: object) -> bytes | None:
+    return bytes.fromhex(text[2:]) if isinstance(text, str) else None
+
+
+def _change(before: object, after: object) -> Any:
+    if before == after:
+        return "="
+    return {"*": {"from": before, "to": after}}
+
+
+def state_diff_json(changes: dict[Address, AccountChange]) -> dict[str, Any]:
+    """Parity's stateDiff, as anvil prints it: ``+`` for a contract the transaction
+    created, ``-`` for an account it deleted, else each field ``=`` or ``*`` (an account
+    that merely did not exist before, e.g. a transfer's new recipient, counts as an
+    empty one that changed)."""
+    out: dict[str, Any] = {}
+    for address, change in changes.items():
+        old, new = change.before, change.after
+        if (old is None and change.created) or new is None:
+            mark = "+" if new is not None else "-"
+            account = new if new is not None else old
+            code = change.code_after if new is not None else change.code_before
+            side = 1 if new is not None else 0
+            entry: dict[str, Any] = {
+                "balance": {mark: quantity(account.balance if account else 0)},
+                "code": {mark: data(code)},
+                "nonce": {mark: quantity(account.nonce if account else 0)},
+                "storage": {
+                    f"0x{slot:064x}": {mark: f"0x{values[side]:064x}"}
+                    for slot, values in change.storage.items()
+                },
+            }
+        else:
+            before = old or Account()
+            entry = {
+                "balance": _change(quantity(before.balance), quantity(new.balance)),
+                "code": _change(data(change.code_before), data(change.code_after)),
+                "nonce": _change(quantity(before.nonce), quantity(new.nonce)),
+                "storage": {
+                    f"0x{slot:064x}": {"*": {"from": f"0x{a:064x}", "to": f"0x{b:064x}"}}
+                    for slot, (a, b) in change.storage.items()
+                },
+            }
+        out[data(address)] = entry
+    return out
+
+
+@method("trace_replayBlockTransactions")
+async def trace_replay_block_transactions(
+    ctx: RequestContext, block: BlockNumberParam, trace_types: object
+) -> list[dict[str, Any]] | None:
+    if not isinstance(trace_types, list) or not all(isinstance(t, str) for t in trace_types):
+        raise invalid(1, "trace types must be a list of strings")
+    unknown = set(trace_types) - _TRACE_TYPES
+    if unknown:
+        raise invalid(1, f"unknown trace type {sorted(unknown)[0][:32]!r}")
+    if "vmTrace" in trace_types:
+        raise InvalidParams("vmTrace is not served (trace and stateDiff are)")
+    node = node_of(ctx)
+    number = block_number(node, block)
+    if number > node.head_number:
+        return None
+    sealed = node.block(number)
+    if sealed is None:
+        return None
+    traced = await node.trace_block(number, _WITH_CHANGES)
+    out = []
+    for tx_hash, result in traced:
+        assert isinstance(result, MuxResult)
+        frame = result.results["trace"]
+        changes = result.results["stateDiff"]
+        assert isinstance(frame, CallFrame) and isinstance(changes, StateChanges)
+        out.append(
+            {
+                "output": data(frame.output),
+                "stateDiff": state_diff_json(changes.changes)
+                if "stateDiff" in trace_types
+                else None,
+                "trace": flat_traces(frame) if "trace" in trace_types else [],
+                "vmTrace": None,
+                "transactionHash": data(tx_hash),
+            }
+        )
+    return out
+
+
+__all__ = ["flat_traces", "state_diff_json"]

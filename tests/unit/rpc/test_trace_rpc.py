@@ -1,0 +1,142 @@
+"""rpc.namespaces.trace: Parity traces from call trees (exact JSON for calls, creates,
+self-destructs, reverts and halts, stateDiff forms) and hostile trace_filter /
+trace_replayBlockTransactions parameters against a served node."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from rpc.dispatch import RequestContext, default_registry
+from rpc.errors import InvalidParams
+from rpc.namespaces.trace import flat_traces, state_diff_json
+from sequencer.config import NodeConfig
+from sequencer.node import Node
+from sequencer.tracing.call import CallFrame
+from sequencer.tracing.prestate import AccountChange
+from statedb.types import Account
+
+A = b"\xaa" * 20
+B = b"\xbb" * 20
+C = b"\xcc" * 20
+
+
+def test_flat_traces() -> None:
+    destroy = CallFrame("SELFDESTRUCT", C, A, 7, 0, 0, b"")
+    create = CallFrame("CREATE2", B, C, 0, 500, 100, b"\x60", b"\x00", calls=(destroy,))
+    halted = CallFrame("STATICCALL", B, A, None, 50, 50, b"\x01", error="out of gas")
+    root = CallFrame(
+        "CALL",
+        A,
+        B,
+        1,
+        1000,
+        900,
+        b"\x02",
+        b"\x08",
+        "execution reverted",
+        calls=(create, halted),
+    )
+    traces = flat_traces(root)
+    assert [t["traceAddress"] for t in traces] == [[], [0], [0, 0], [1]]
+    assert [t["subtraces"] for t in traces] == [2, 1, 0, 0]
+    assert [t["type"] for t in traces] == ["call", "create", "suicide", "call"]
+    assert traces[0]["error"] == "Reverted"
+    assert traces[0]["result"] == {"gasUsed": "0x384", "output": "0x08"}
+    assert traces[1]["action"] == {
+        "from": "0x" + B.hex(),
+        "gas": "0x1f4",
+        "init": "0x60",
+        "value": "0x0",
+        "creationMethod": "create2",
+    }
+    assert traces[1]["result"] == {"address": "0x" + C.hex(), "code": "0x00", "gasUsed": "0x64"}
+    assert traces[2]["action"] == {
+        "address": "0x" + C.hex(),
+        "balance": "0x7",
+        "refundAddress": "0x" + A.hex(),
+    }
+    assert traces[2]["result"] is None
+    assert traces[3]["error"] == "Out of gas" and traces[3]["result"] is None
+    assert traces[3]["action"]["callType"] == "staticcall"
+
+
+def test_state_diff_forms() -> None:
+    changes = {
+        A: AccountChange(Account(1, 10), Account(2, 5), b"", b"", {3: (0, 9)}, False),
+        B: AccountChange(None, Account(1, 0, b"\x11" * 32), b"", b"\x60", {0: (0, 1)}, True),
+        C: AccountChange(Account(0, 4), None, b"\x60", b"", {}, False),
+        b"\xdd" * 20: AccountChange(None, Account(0, 3), b"", b"", {}, False),
+    }
+    diff = state_diff_json(changes)
+    assert diff["0x" + A.hex()] == {
+        "balance": {"*": {"from": "0xa", "to": "0x5"}},
+        "code": "=",
+        "nonce": {"*": {"from": "0x1", "to": "0x2"}},
+        "storage": {
+            "0x" + "00" * 31 + "03": {
+                "*": {"from": "0x" + "00" * 32, "to": "0x" + "00" * 31 + "09"}
+            }
+        },
+    }
+    assert diff["0x" + B.hex()]["balance"] == {"+": "0x0"}
+    assert diff["0x" + B.hex()]["code"] == {"+": "0x60"}
+    assert diff["0x" + C.hex()]["balance"] == {"-": "0x4"}
+    assert diff["0x" + "dd" * 20]["balance"] == {"*": {"from": "0x0", "to": "0x3"}}
+    assert diff["0x" + "dd" * 20]["code"] == "="
+
+
+@pytest.fixture(scope="module")
+def node() -> Node:
+    return Node(NodeConfig(data_dir=None, accounts=1))
+
+
+def _call(node: Node, method: str, params: list[Any]) -> Any:
+    return asyncio.run(default_registry.call(RequestContext(node), method, params))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["latest"], "cannot unmarshal string into TraceFilter"),
+        ([{"fromBlock": "0x5"}], "after the head"),
+        ([{"fromBlock": "0x0", "toBlock": "0x1"}], "after the head"),
+        ([{"fromBlock": "banana"}], "invalid argument 0"),
+        ([{"fromAddress": "0xaa"}], "fromAddress: expected a list"),
+        ([{"fromAddress": ["0x12"]}], "fromAddress: not an address"),
+        ([{"toAddress": ["0x" + "zz" * 20]}], "toAddress: not an address"),
+        ([{"toAddress": ["0x" + "aa" * 20] * 1001}], "at most 1000"),
+        ([{"after": -1}], "after: cannot unmarshal"),
+        ([{"count": 2**40}], "count: cannot unmarshal"),
+        ([{"count": "10"}], "count: cannot unmarshal"),
+    ],
+)
+def test_bad_trace_filters(node: Node, params: list[Any], message: str) -> None:
+    with pytest.raises(InvalidParams) as raised:
+        _call(node, "trace_filter", params)
+    assert message in str(raised.value)
+
+
+def test_an_empty_chain_traces_nothing(node: Node) -> None:
+    assert _call(node, "trace_filter", [{}]) == []
+    assert _call(node, "trace_block", ["latest"]) == []
+    assert _call(node, "trace_transaction", ["0x" + "ab" * 32]) == []
+    assert _call(node, "trace_replayBlockTransactions", ["latest", ["trace"]]) == []
+
+
+@pytest.mark.parametrize(
+    ("types", "message"),
+    [
+        ("trace", "must be a list of strings"),
+        ([1], "must be a list of strings"),
+        (["trace", "x" * 1000], "unknown trace type"),
+        (["vmTrace"], "vmTrace is not served"),
+    ],
+)
+def test_bad_replay_types(node: Node, types: object, message: str) -> None:
+    with pytest.raises(InvalidParams) as raised:
+        _call(node, "trace_replayBlockTransactions", ["latest", types])
+    assert message in str(raised.value)
+    assert len(str(raised.value)) < 200
