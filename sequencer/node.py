@@ -619,6 +619,15 @@ class Node:
             return b""
         return state.get_code(account.code_hash)
 
+    def code_by_hash(self, code_hash: Hash32) -> bytes:
+        """debug_codeByHash: the code stored under ``code_hash``; empty if none is."""
+        if code_hash == EMPTY_CODE_HASH:
+            return b""
+        try:
+            return self.db.head.get_code(code_hash)
+        except KeyError:
+            return b""
+
     def storage(self, address: Address, slot: int, number: int) -> int:
         return self.state_at(number).get_storage(address, slot)
 

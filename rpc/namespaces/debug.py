@@ -31,6 +31,7 @@ from rpc.codecs import BlockId, data, invalid, json_type, quantity
 from rpc.dispatch import BlockIdParam, BlockNumberParam, Hash, RequestContext, method
 from rpc.namespaces.eth import block_number, node_of
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
+from sequencer.errors import ResourceNotFound
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountState, Prestate, PrestateDiff
 from sequencer.tracing.simple import SelectorCounts
@@ -43,6 +44,7 @@ from sequencer.tracing.spec import (
     TraceResult,
 )
 from sequencer.tracing.struct import StructConfig, StructTrace
+from sequencer.types.blocks import MiniBlock
 
 MAX_LIMIT: Final = 100_000_000
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
@@ -286,3 +288,46 @@ async def trace_call(
         parsed,
     )
     return trace_json(trace)
+
+
+# --------------------------------------------------------------------------- raw data
+
+
+@method("debug_getRawTransaction")
+async def get_raw_transaction(ctx: RequestContext, tx_hash: Hash) -> str | None:
+    """A mined or pooled transaction's signed bytes; null for an unknown hash (anvil)."""
+    node = node_of(ctx)
+    found = node.locate_transaction(tx_hash)
+    tx = found[0].transactions[found[1]] if found is not None else node.pool_transaction(tx_hash)
+    return None if tx is None else data(tx.encode())
+
+
+@method("debug_codeByHash")
+async def code_by_hash(ctx: RequestContext, code_hash: Hash) -> str:
+    """Code by its hash; ``0x`` when none is stored under it (anvil)."""
+    return data(node_of(ctx).code_by_hash(code_hash))
+
+
+def _sealed(ctx: RequestContext, block: BlockId) -> MiniBlock:
+    node = node_of(ctx)
+    if block.tag == "pending":
+        raise invalid(0, "the pending block is not sealed")
+    sealed = node.block(block_number(node, block))
+    if sealed is None:
+        raise ResourceNotFound("header not found")
+    return sealed
+
+
+@method("debug_getRawBlock")
+async def get_raw_block(ctx: RequestContext, block: BlockIdParam) -> str:
+    return data(_sealed(ctx, block).encode_consensus())
+
+
+@method("debug_getRawHeader")
+async def get_raw_header(ctx: RequestContext, block: BlockIdParam) -> str:
+    return data(_sealed(ctx, block).header.encode())
+
+
+@method("debug_getRawReceipts")
+async def get_raw_receipts(ctx: RequestContext, block: BlockIdParam) -> list[str]:
+    return [data(r.consensus_encoding()) for r in _sealed(ctx, block).receipts]

@@ -250,6 +250,13 @@ class MiniBlock:
     def number(self) -> int:
         return self.header.number
 
+    def encode_consensus(self) -> bytes:
+        """The block as the network encodes it: [header, transactions, ommers,
+        withdrawals] (legacy transactions as RLP lists, typed ones as byte strings; no
+        ommers, and no withdrawals on this chain), as debug_getRawBlock answers it."""
+        txs = [raw if raw[0] < 0xC0 else rlp.decode(raw) for raw in self.encoded]
+        return rlp.encode([self.header.fields(), txs, [], []])  # type: ignore[list-item]
+
     def encode_for_storage(self) -> bytes:
         """[header fields, [[tx encoding, sender], ...]]; receipts are stored apart."""
         return rlp.encode(

@@ -610,6 +610,30 @@ STEPS: Final[list[Step]] = [
         "debug_traceBlockByHash",
         lambda r: [r.block_of("receipt.token.transfer")[1], {"tracer": "callTracer"}],
     ),
+    Step(
+        "debug.rawTransaction",
+        "debug_getRawTransaction",
+        lambda r: [r.result("send.token.transfer")],
+    ),
+    Step("debug.rawTransaction.unknown", "debug_getRawTransaction", [UNKNOWN_HASH]),
+    Step("debug.codeByHash.unknown", "debug_codeByHash", [UNKNOWN_HASH]),
+    Step(
+        "debug.rawBlock",
+        "debug_getRawBlock",
+        lambda r: [r.block_of("receipt.token.transfer")[0]],
+        check="shape",
+    ),
+    Step(
+        "debug.rawHeader",
+        "debug_getRawHeader",
+        lambda r: [r.block_of("receipt.token.transfer")[0]],
+        check="shape",
+    ),
+    Step(
+        "debug.rawReceipts",
+        "debug_getRawReceipts",
+        lambda r: [r.block_of("receipt.token.transfer")[0]],
+    ),
     Step("trace.parity.tx", "trace_transaction", lambda r: [r.result("send.token.transfer")]),
     Step("trace.parity.unknown", "trace_transaction", [UNKNOWN_HASH]),
     Step(

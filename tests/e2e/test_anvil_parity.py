@@ -51,6 +51,9 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     "bal.raw": (INTENTIONAL, _SUPERSET),
     "bal.raw.debug": (INTENTIONAL, _SUPERSET),
     "eth_mining": (INTENTIONAL, _SUPERSET),
+    "debug.rawBlock": (INTENTIONAL, _SUPERSET),
+    "debug.rawHeader": (INTENTIONAL, _SUPERSET),
+    "debug.rawReceipts": (INTENTIONAL, _SUPERSET),
     "trace.tx.unknown": (
         ANVIL_QUIRK,
         "anvil answers an empty struct-logger trace for a transaction it does not have, "

@@ -201,3 +201,62 @@ def test_struct_trace_json() -> None:
     }
     assert trace_json(SelectorCounts({"0xa9059cbb-64": 1})) == {"0xa9059cbb-64": 1}
     assert trace_json(SelectorCounts({})) == {}
+
+
+def test_raw_block_header_receipts_and_code() -> None:
+    """debug_getRaw*: the header hashes to the block hash, the block's RLP is the size
+    eth_getBlock reports and holds the transactions, the receipts rebuild the receipts
+    root; debug_codeByHash finds deployed code; hostile selectors are refused."""
+    import asyncio
+
+    from jit import rlp
+    from rpc.dispatch import RequestContext, default_registry
+    from sequencer.config import NodeConfig
+    from sequencer.errors import ResourceNotFound
+    from sequencer.node import Node
+    from sequencer.trie import ordered_trie_root
+    from sequencer.types.transactions import Transaction, sign_transaction
+    from statedb.types import keccak256
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    key = node.accounts[0].private_key
+    runtime = bytes.fromhex("602a60005260206000f3")  # returns 42
+    initcode = bytes.fromhex("600a600c600039600a6000f3") + runtime
+    txs = [
+        sign_transaction(Transaction(2, 31337, 0, 100_000, None, 0, initcode, 10**10, 10**9), key),
+        sign_transaction(Transaction(0, 31337, 1, 21_000, b"\x01" * 20, 5, b"", 10**10), key),
+    ]
+    for tx in txs:
+        node.pool.add(tx, tx.encode())
+    (block,) = node.mine()
+
+    def call(method: str, params: list[Any]) -> Any:
+        return asyncio.run(default_registry.call(RequestContext(node), method, params))
+
+    header = bytes.fromhex(call("debug_getRawHeader", ["latest"])[2:])
+    assert keccak256(header) == block.hash
+    raw = bytes.fromhex(call("debug_getRawBlock", [hex(block.number)])[2:])
+    assert len(raw) == block.size
+    decoded = rlp.decode(raw)
+    assert isinstance(decoded, list) and rlp.encode(decoded[0]) == header
+    assert [rlp.encode(t) if isinstance(t, list) else t for t in decoded[1]] == [
+        tx.encode() for tx in txs
+    ]
+    receipts = [bytes.fromhex(r[2:]) for r in call("debug_getRawReceipts", ["latest"])]
+    assert ordered_trie_root(receipts) == block.header.receipts_root
+    contract = block.receipts[0].contract_address
+    assert contract is not None
+    assert call("debug_codeByHash", ["0x" + keccak256(runtime).hex()]) == "0x" + runtime.hex()
+    assert call("debug_codeByHash", ["0x" + "ab" * 32]) == "0x"
+    assert (
+        call("debug_getRawTransaction", ["0x" + txs[1].hash.hex()]) == "0x" + txs[1].encode().hex()
+    )
+    assert call("debug_getRawTransaction", ["0x" + "ab" * 32]) is None
+    with pytest.raises(ResourceNotFound):
+        call("debug_getRawBlock", ["0x99"])
+    with pytest.raises(InvalidParams):
+        call("debug_getRawHeader", ["pending"])
+    with pytest.raises(InvalidParams):
+        call("debug_getRawReceipts", ["0x" + "f" * 100])
+    with pytest.raises(InvalidParams):
+        call("debug_codeByHash", ["0x1234"])
