@@ -22,12 +22,14 @@ from sequencer.types.blocks import ChainLog, MiniBlock, Receipt, decode_stored_b
 from sequencer.types.transactions import Transaction
 from statedb import StateDB
 from statedb.keys import (
+    CF_ADDRESS_INDEX,
     CF_BLOCK_HASHES,
     CF_BLOCKS,
     CF_CHAIN_META,
     CF_LOG_INDEX,
     CF_RECEIPTS,
     CF_TX_INDEX,
+    address_index_key,
     block_number_key,
     log_index_key,
     tx_index_value,
@@ -84,8 +86,27 @@ def block_logs(block: MiniBlock) -> Iterator[LogEntry]:
 # transactions' hashes (a hash is mined once; a revert deletes its records) and its logs'
 # positions. ``StateDB.commit(fresh=...)`` skips reading their previous values.
 FRESH_CHAIN_CFS: Final = frozenset(
-    {CF_BLOCKS, CF_BLOCK_HASHES, CF_RECEIPTS, CF_TX_INDEX, CF_LOG_INDEX}
+    {CF_BLOCKS, CF_BLOCK_HASHES, CF_RECEIPTS, CF_TX_INDEX, CF_LOG_INDEX, CF_ADDRESS_INDEX}
 )
+
+
+def block_appearances(block: MiniBlock) -> dict[bytes, bytes | None]:
+    """The address-index records of ``block``: for each transaction, its sender, its
+    recipient, the contract it created and every address that emitted a log in it.
+    (An address reached only by an inner call that logged nothing is not indexed:
+    that would need a trace of every transaction at seal time.)"""
+    out: dict[bytes, bytes | None] = {}
+    number = block.number
+    for index, (tx, receipt) in enumerate(zip(block.transactions, block.receipts, strict=True)):
+        touched = {tx.sender}
+        if tx.to is not None:
+            touched.add(tx.to)
+        if receipt.contract_address is not None:
+            touched.add(receipt.contract_address)
+        touched.update(log.address for log in receipt.logs)
+        for address in touched:
+            out[address_index_key(address, number, index)] = b""
+    return out
 
 
 class Chain:
@@ -130,7 +151,29 @@ class Chain:
             records[CF_TX_INDEX] = tx_index
         if log_index:
             records[CF_LOG_INDEX] = log_index
+        touched = block_appearances(block)
+        if touched:
+            records[CF_ADDRESS_INDEX] = touched
         return records
+
+    def appearances(
+        self, address: bytes, block: int, before: bool, limit: int
+    ) -> list[tuple[int, int]]:
+        """(block, transaction index) of the transactions that touched ``address``
+        (``block_appearances``) in blocks strictly before ``block`` (newest first) or,
+        when not ``before``, strictly after it (oldest first); at most ``limit``."""
+        if before:
+            start, end = address, address + max(0, block).to_bytes(8, "big")
+        else:
+            start, end = address + (block + 1).to_bytes(8, "big"), address + b"\xff" * 12
+        out = []
+        for key, _ in self.db.records(CF_ADDRESS_INDEX, start, end, reverse=before):
+            if len(key) != 32 or key[:20] != address:
+                continue
+            out.append((int.from_bytes(key[20:28], "big"), int.from_bytes(key[28:], "big")))
+            if len(out) >= limit:
+                break
+        return out
 
     def appended(self, block: MiniBlock) -> None:
         """Called once ``block`` is committed: it becomes the head."""

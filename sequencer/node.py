@@ -66,6 +66,7 @@ from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
 from sequencer.simulation import SimulationResult, Simulator, chain_env, pinned_simulator
 from sequencer.state_dump import StateDump, StateDumpAccount
+from sequencer.tracing.call import CallFrame
 from sequencer.tracing.spec import TraceOptions, TraceResult, new_tracer, trace_result
 from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blobs import split_network_form, verify_sidecar
@@ -123,6 +124,18 @@ class DevSnapshot:
     edits: StateDiff
     clock: ClockState
     params: BlockParams
+
+
+def _creator_in(frame: CallFrame, address: Address) -> Address | None:
+    """The ``from`` of the CREATE / CREATE2 frame in ``frame``'s tree that made
+    ``address`` successfully; None if there is none."""
+    if frame.kind in ("CREATE", "CREATE2") and frame.to == address and frame.error is None:
+        return frame.sender
+    for child in frame.calls:
+        found = _creator_in(child, address)
+        if found is not None:
+            return found
+    return None
 
 
 class Node:
@@ -1001,6 +1014,57 @@ class Node:
             return trace_result(tracer, options, result.tx, result.outcome)
 
         return await self._off_loop(number, job)
+
+    # ------------------------------------------------------------ address history (ots_)
+
+    def address_appearances(
+        self, address: Address, block: int, before: bool, limit: int
+    ) -> list[tuple[int, int]]:
+        """(block, transaction index) of the transactions that touched ``address`` (as
+        sender, recipient, created contract or log emitter; ``Chain.appearances``),
+        strictly before ``block`` (newest first) or after it (oldest first)."""
+        return self.chain.appearances(address, block, before, limit)
+
+    async def contract_creator(self, address: Address) -> tuple[Hash32, Address] | None:
+        """(creating transaction hash, creator) of the contract at ``address``: the
+        deploy transaction's sender, or for a contract made by another contract (CREATE
+        / CREATE2 inside a transaction) that contract, found by locating the block the
+        code appeared in (a binary search over the history window) and tracing it.
+        None for an account without code, one that had it at genesis, or one whose
+        creation is older than the history window."""
+        head = self.chain.head_number
+        account = self.db.head.get_account(address)
+        if account is None or account.code_hash == EMPTY_CODE_HASH:
+            return None
+        for number, index in self.chain.appearances(address, -1, False, 64):
+            block = self.chain.block_by_number(number)
+            if block is not None and block.receipts[index].contract_address == address:
+                tx = block.transactions[index]
+                return tx.hash, tx.sender
+
+        def has_code(number: int) -> bool:
+            found = self.db.at(number).get_account(address)
+            return found is not None and found.code_hash != EMPTY_CODE_HASH
+
+        lo = max(self.db.oldest_available, 0)
+        if has_code(lo):
+            return None  # at genesis, or created before the history window
+        hi = head  # has_code(hi) and not has_code(lo)
+        while lo + 1 < hi:
+            mid = (lo + hi) // 2
+            if has_code(mid):
+                hi = mid
+            else:
+                lo = mid
+        block = self.chain.block_by_number(hi)
+        if block is None:
+            return None
+        for tx in block.transactions:
+            frame = await self.trace_transaction(tx.hash, TraceOptions("callTracer"))
+            found = _creator_in(frame, address) if isinstance(frame, CallFrame) else None
+            if found is not None:
+                return tx.hash, found
+        return None
 
     async def simulate_v1(
         self,

@@ -87,6 +87,9 @@ CF_RECEIPTS: Final = "receipts"
 CF_TX_INDEX: Final = "tx_index"
 CF_LOG_INDEX: Final = "log_index"
 CF_CHAIN_META: Final = "chain_meta"
+# address (20) + block number (8) + transaction index (4) -> b"": the transactions that
+# touched an address (Otterscan's address history; sequencer.chain writes it).
+CF_ADDRESS_INDEX: Final = "address_index"
 
 STATE_CFS: Final = (CF_ACCOUNTS, CF_STORAGE, CF_CODE)
 HISTORY_CFS: Final = (CF_HISTORY, CF_CHANGESETS)
@@ -99,6 +102,7 @@ CHAIN_CFS: Final = (
     CF_TX_INDEX,
     CF_LOG_INDEX,
     CF_CHAIN_META,
+    CF_ADDRESS_INDEX,
 )
 CHAIN_CF_ID: Final = {name: i for i, name in enumerate(CHAIN_CFS)}
 ALL_CFS: Final = (*STATE_CFS, *HISTORY_CFS, CF_META, *CHAIN_CFS)
@@ -203,6 +207,13 @@ def tx_index_value(block: int, index: int) -> bytes:
     return block.to_bytes(8, "big") + index.to_bytes(4, "big")
 
 
+def address_index_key(address: bytes, block: int, tx_index: int) -> bytes:
+    """An address (20) followed by a transaction's place: scan an address's history."""
+    if type(address) is not bytes or len(address) != 20:
+        raise InvalidStateInput(f"address index term must be 20 bytes, got {address!r}")
+    return address + block.to_bytes(8, "big") + tx_index.to_bytes(4, "big")
+
+
 def log_index_key(term: bytes, block: int, log_index: int) -> bytes:
     """An address (20) or topic (32) followed by where the log is: scan a term over a range."""
     if type(term) is not bytes or len(term) not in (20, 32):
@@ -280,6 +291,7 @@ def rocks_options(
         CF_TX_INDEX: cf_options(compression=lz4, bloom=True, buffer=small),
         CF_LOG_INDEX: cf_options(compression=lz4, bloom=False, buffer=small),
         CF_CHAIN_META: cf_options(compression=lz4, bloom=True, buffer=small),
+        CF_ADDRESS_INDEX: cf_options(compression=lz4, bloom=False, buffer=small),
     }
     db = rocksdict.Options(raw_mode=True)
     db.create_if_missing(True)
