@@ -15,16 +15,20 @@ failed has Parity's ``error`` words; a revert keeps its result (gas used and the
 data), any other failure has none. ``trace_replayBlockTransactions`` adds each
 transaction's ``stateDiff`` (``"="`` unchanged, ``{"*": {"from", "to"}}`` changed,
 ``{"+": v}`` created, ``{"-": v}`` deleted). ``vmTrace`` is not served (refused).
+``trace_replayTransaction``, ``trace_call`` and ``trace_rawTransaction`` answer the same
+``{output, stateDiff, trace, vmTrace}`` for one transaction (mined, a call object, signed
+bytes run as a call from its sender); ``trace_get`` one entry of a transaction's list.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from rpc.codecs import data, invalid, json_type, parse_quantity, quantity
-from rpc.dispatch import BlockNumberParam, Hash, RequestContext, method
+from rpc.codecs import BlockId, data, invalid, json_type, parse_quantity, quantity
+from rpc.dispatch import BlockIdParam, BlockNumberParam, Data, Hash, RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.eth import block_number, node_of
+from rpc.requests import parse_call_request
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountChange
 from sequencer.tracing.spec import (
@@ -36,6 +40,8 @@ from sequencer.tracing.spec import (
     TraceOptions,
 )
 from sequencer.types.blocks import MiniBlock
+from sequencer.types.call import CallRequest
+from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
 from statedb.types import Account, Address
 
 MAX_FILTER_BLOCKS: Final = 1000
@@ -58,6 +64,7 @@ _PARITY_ERRORS: Final = {
     "contract address collision": "Contract address collision",
 }
 _TRACE_TYPES: Final = frozenset({"trace", "stateDiff", "vmTrace"})
+LATEST: Final = BlockId(tag="latest")
 
 
 def _parity_error(error: str) -> str:
@@ -302,43 +309,124 @@ def state_diff_json(changes: dict[Address, AccountChange]) -> dict[str, Any]:
     return out
 
 
+def _trace_types(value: object, arg: int) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise invalid(arg, "trace types must be a list of strings")
+    unknown = set(value) - _TRACE_TYPES
+    if unknown:
+        raise invalid(arg, f"unknown trace type {sorted(unknown)[0][:32]!r}")
+    if "vmTrace" in value:
+        raise InvalidParams("vmTrace is not served (trace and stateDiff are)")
+    return frozenset(value)
+
+
+def _replayed(result: object, types: frozenset[str]) -> dict[str, Any]:
+    """``{output, stateDiff, trace, vmTrace}`` of one traced transaction."""
+    assert isinstance(result, MuxResult)
+    frame = result.results["trace"]
+    changes = result.results["stateDiff"]
+    assert isinstance(frame, CallFrame) and isinstance(changes, StateChanges)
+    return {
+        "output": data(frame.output),
+        "stateDiff": state_diff_json(changes.changes) if "stateDiff" in types else None,
+        "trace": flat_traces(frame) if "trace" in types else [],
+        "vmTrace": None,
+    }
+
+
 @method("trace_replayBlockTransactions")
 async def trace_replay_block_transactions(
     ctx: RequestContext, block: BlockNumberParam, trace_types: object
 ) -> list[dict[str, Any]] | None:
-    if not isinstance(trace_types, list) or not all(isinstance(t, str) for t in trace_types):
-        raise invalid(1, "trace types must be a list of strings")
-    unknown = set(trace_types) - _TRACE_TYPES
-    if unknown:
-        raise invalid(1, f"unknown trace type {sorted(unknown)[0][:32]!r}")
-    if "vmTrace" in trace_types:
-        raise InvalidParams("vmTrace is not served (trace and stateDiff are)")
+    types = _trace_types(trace_types, 1)
     node = node_of(ctx)
     number = block_number(node, block)
-    if number > node.head_number:
-        return None
-    sealed = node.block(number)
-    if sealed is None:
+    if number > node.head_number or node.block(number) is None:
         return None
     traced = await node.trace_block(number, _WITH_CHANGES)
-    out = []
-    for tx_hash, result in traced:
-        assert isinstance(result, MuxResult)
-        frame = result.results["trace"]
-        changes = result.results["stateDiff"]
-        assert isinstance(frame, CallFrame) and isinstance(changes, StateChanges)
-        out.append(
-            {
-                "output": data(frame.output),
-                "stateDiff": state_diff_json(changes.changes)
-                if "stateDiff" in trace_types
-                else None,
-                "trace": flat_traces(frame) if "trace" in trace_types else [],
-                "vmTrace": None,
-                "transactionHash": data(tx_hash),
-            }
-        )
-    return out
+    return [
+        {**_replayed(result, types), "transactionHash": data(tx_hash)} for tx_hash, result in traced
+    ]
+
+
+@method("trace_replayTransaction")
+async def trace_replay_transaction(
+    ctx: RequestContext, tx_hash: Hash, trace_types: object
+) -> dict[str, Any] | None:
+    types = _trace_types(trace_types, 1)
+    node = node_of(ctx)
+    if node.locate_transaction(tx_hash) is None:
+        return None
+    return _replayed(await node.trace_transaction(tx_hash, _WITH_CHANGES), types)
+
+
+@method("trace_call")
+async def trace_call(
+    ctx: RequestContext, request: object, trace_types: object, block: BlockIdParam = LATEST
+) -> dict[str, Any]:
+    types = _trace_types(trace_types, 1)
+    node = node_of(ctx)
+    call = parse_call_request(request, 0)
+    return _replayed(
+        await node.trace_call(call, block_number(node, block), None, None, _WITH_CHANGES), types
+    )
+
+
+@method("trace_rawTransaction")
+async def trace_raw_transaction(
+    ctx: RequestContext, raw: Data, trace_types: object, block: BlockIdParam = LATEST
+) -> dict[str, Any]:
+    """A signed transaction run (not sent) on ``block``'s state as a call from its sender
+    with its own fields."""
+    types = _trace_types(trace_types, 1)
+    try:
+        tx = decode_transaction(raw)
+    except InvalidTransactionEncoding as error:
+        raise invalid(0, f"not a signed transaction: {error}") from None
+    fees = (
+        {"gas_price": tx.gas_price}
+        if tx.tx_type in (0, 1)
+        else {
+            "max_fee_per_gas": tx.max_fee_per_gas,
+            "max_priority_fee_per_gas": tx.max_priority_fee_per_gas,
+        }
+    )
+    call = CallRequest(
+        sender=tx.sender,
+        to=tx.to,
+        gas=tx.gas_limit,
+        value=tx.value,
+        data=tx.data,
+        nonce=tx.nonce,
+        tx_type=tx.tx_type,
+        access_list=tuple(tx.access_list) or None,
+        max_fee_per_blob_gas=tx.max_fee_per_blob_gas if tx.tx_type == 3 else None,
+        blob_versioned_hashes=tuple(tx.blob_versioned_hashes),
+        authorization_list=tuple(tx.authorization_list),
+        **fees,
+    )
+    node = node_of(ctx)
+    return _replayed(
+        await node.trace_call(call, block_number(node, block), None, None, _WITH_CHANGES), types
+    )
+
+
+@method("trace_get")
+async def trace_get(ctx: RequestContext, tx_hash: Hash, indices: object) -> dict[str, Any] | None:
+    """The entry at position ``indices[0]`` of the transaction's flat trace list (reth's
+    reading; more than one index is refused), null past its end or for an unknown hash."""
+    if (
+        not isinstance(indices, list)
+        or len(indices) != 1
+        or isinstance(indices[0], bool)
+        or not isinstance(indices[0], int | str)
+    ):
+        raise invalid(1, "expected a list of one index")
+    index = indices[0] if isinstance(indices[0], int) else parse_quantity(indices[0], 1)
+    if index < 0:
+        raise invalid(1, "index must not be negative")
+    traces = await trace_transaction(ctx, tx_hash)
+    return traces[index] if index < len(traces) else None
 
 
 __all__ = ["flat_traces", "state_diff_json"]

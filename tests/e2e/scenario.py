@@ -655,6 +655,27 @@ STEPS: Final[list[Step]] = [
         loose=frozenset({"blockHash"}),
     ),
     Step(
+        "trace.parity.replayTx",
+        "trace_replayTransaction",
+        lambda r: [r.result("send.token.transfer"), ["trace", "stateDiff"]],
+    ),
+    Step("trace.parity.get", "trace_get", lambda r: [r.result("send.token.transfer"), [0]]),
+    Step(
+        "trace.parity.call",
+        "trace_call",
+        lambda r: [
+            {"from": A0, "to": _token(r), "data": calldata("balanceOf(address)", A1)},
+            ["trace"],
+            "latest",
+        ],
+    ),
+    Step(
+        "trace.parity.raw",
+        "trace_rawTransaction",
+        lambda r: [r.result("raw.legacy"), ["trace"]],
+        check="shape",
+    ),
+    Step(
         "trace.parity.replay",
         "trace_replayBlockTransactions",
         lambda r: [r.block_of("receipt.token.transfer")[0], ["trace"]],

@@ -52,6 +52,10 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     "bal.raw.debug": (INTENTIONAL, _SUPERSET),
     "eth_mining": (INTENTIONAL, _SUPERSET),
     "debug.rawBlock": (INTENTIONAL, _SUPERSET),
+    "trace.parity.replayTx": (INTENTIONAL, _SUPERSET),
+    "trace.parity.get": (INTENTIONAL, _SUPERSET),
+    "trace.parity.call": (INTENTIONAL, _SUPERSET),
+    "trace.parity.raw": (INTENTIONAL, _SUPERSET),
     "debug.rawHeader": (INTENTIONAL, _SUPERSET),
     "debug.rawReceipts": (INTENTIONAL, _SUPERSET),
     "trace.tx.unknown": (

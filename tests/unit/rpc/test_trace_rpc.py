@@ -140,3 +140,67 @@ def test_bad_replay_types(node: Node, types: object, message: str) -> None:
         _call(node, "trace_replayBlockTransactions", ["latest", types])
     assert message in str(raised.value)
     assert len(str(raised.value)) < 200
+
+
+def test_replay_call_raw_and_get_agree() -> None:
+    """One transaction, four ways: trace_replayTransaction equals its entry in
+    trace_replayBlockTransactions; trace_get picks entries of trace_transaction;
+    trace_rawTransaction of the same signed bytes on the parent block gives the same
+    trace; trace_call of the same call too."""
+    from sequencer.types.transactions import Transaction, sign_transaction
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    key = node.accounts[0].private_key
+    runtime = bytes.fromhex("602a60005560206000f3")  # SSTORE 42 at slot 0, return 32 bytes
+    initcode = bytes.fromhex("600a600c600039600a6000f3") + runtime
+    deploy = sign_transaction(
+        Transaction(2, 31337, 0, 200_000, None, 0, initcode, 10**10, 10**9), key
+    )
+    node.pool.add(deploy, deploy.encode())
+    (block,) = node.mine()
+    contract = block.receipts[0].contract_address
+    assert contract is not None
+    poke = sign_transaction(Transaction(2, 31337, 1, 100_000, contract, 0, b"", 10**10, 10**9), key)
+    node.pool.add(poke, poke.encode())
+    (mined,) = node.mine()
+    tx_hash = "0x" + poke.hash.hex()
+    types = ["trace", "stateDiff"]
+
+    replayed = _call(node, "trace_replayTransaction", [tx_hash, types])
+    block_replay = _call(node, "trace_replayBlockTransactions", [hex(mined.number), types])
+    assert block_replay == [{**replayed, "transactionHash": tx_hash}]
+    assert replayed["trace"][0]["action"]["to"] == "0x" + contract.hex()
+    slot = "0x" + "00" * 32
+    assert replayed["stateDiff"]["0x" + contract.hex()]["storage"][slot]["*"]["to"] == (
+        "0x" + "00" * 31 + "2a"
+    )
+    assert _call(node, "trace_replayTransaction", [tx_hash, ["trace"]])["stateDiff"] is None
+    assert _call(node, "trace_replayTransaction", ["0x" + "ab" * 32, types]) is None
+
+    listed = _call(node, "trace_transaction", [tx_hash])
+    assert _call(node, "trace_get", [tx_hash, [0]]) == listed[0]
+    assert _call(node, "trace_get", [tx_hash, ["0x0"]]) == listed[0]
+    assert _call(node, "trace_get", [tx_hash, [5]]) is None
+    for bad in ([], [0, 1], [-1], "0", [True], [None]):
+        with pytest.raises(InvalidParams):
+            _call(node, "trace_get", [tx_hash, bad])
+
+    parent = hex(mined.number - 1)
+    raw = _call(node, "trace_rawTransaction", ["0x" + poke.encode().hex(), types, parent])
+    assert raw["trace"] == replayed["trace"]
+    assert raw["output"] == replayed["output"]
+    called = _call(
+        node,
+        "trace_call",
+        [
+            {"from": "0x" + poke.sender.hex(), "to": "0x" + contract.hex(), "gas": "0x186a0"},
+            ["trace"],
+            parent,
+        ],
+    )
+    assert called["trace"][0]["action"] == {**replayed["trace"][0]["action"]}
+    assert called["trace"][0]["result"] == replayed["trace"][0]["result"]
+    with pytest.raises(InvalidParams, match="not a signed transaction"):
+        _call(node, "trace_rawTransaction", ["0x1234", types])
+    with pytest.raises(InvalidParams):
+        _call(node, "trace_call", [{"to": 5}, types])
