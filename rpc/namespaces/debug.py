@@ -30,6 +30,7 @@ from typing import Any, Final
 from rpc.codecs import BlockId, data, invalid, json_type, quantity
 from rpc.dispatch import BlockIdParam, BlockNumberParam, Hash, RequestContext, method
 from rpc.namespaces.eth import block_number, node_of
+from rpc.parity import flat_traces, located
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
 from sequencer.errors import ResourceNotFound
 from sequencer.tracing.call import CallFrame
@@ -38,6 +39,7 @@ from sequencer.tracing.simple import SelectorCounts
 from sequencer.tracing.spec import (
     MUX_TRACER,
     TRACERS,
+    FlatCalls,
     MuxResult,
     StateChanges,
     TraceOptions,
@@ -51,6 +53,8 @@ _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _STRUCT_FLAGS: Final = ("disableStack", "disableStorage", "enableMemory", "enableReturnData")
 _CALL_FLAGS: Final = ("onlyTopCall", "withLog")
 _PRESTATE_FLAGS: Final = ("diffMode", "disableCode", "disableStorage")
+_FLAT_FLAGS: Final = ("includePrecompiles", "convertParityErrors")
+Located = tuple[MiniBlock, bytes, int]
 LATEST: Final = BlockId(tag="latest")
 
 
@@ -122,6 +126,7 @@ def _tracer_options(
     diff_mode, disable_code, disable_storage = (
         _flag(config, name, arg) for name in _PRESTATE_FLAGS
     )
+    include_precompiles, convert_parity_errors = (_flag(config, name, arg) for name in _FLAT_FLAGS)
     return TraceOptions(
         tracer,
         struct,
@@ -130,6 +135,8 @@ def _tracer_options(
         diff_mode,
         disable_code,
         disable_storage,
+        include_precompiles=include_precompiles,
+        convert_parity_errors=convert_parity_errors,
     )
 
 
@@ -222,7 +229,16 @@ def prestate_json(accounts: Prestate) -> dict[str, Any]:
     return {data(address): _account_json(account) for address, account in accounts.items()}
 
 
-def trace_json(result: TraceResult) -> dict[str, Any]:
+def trace_json(result: TraceResult, where: Located | None = None) -> Any:
+    """The result's geth JSON; ``where`` (block, transaction hash, position) places a
+    flatCallTracer's entries as geth does (absent for debug_traceCall)."""
+    if isinstance(result, FlatCalls):
+        flat = flat_traces(
+            result.frame,
+            include_precompiles=result.include_precompiles,
+            parity_errors=result.parity_errors,
+        )
+        return flat if where is None else located(flat, *where)
     if isinstance(result, CallFrame):
         return call_frame_json(result)
     if isinstance(result, StructTrace):
@@ -232,7 +248,7 @@ def trace_json(result: TraceResult) -> dict[str, Any]:
     if isinstance(result, SelectorCounts):
         return dict(result.counts)
     if isinstance(result, MuxResult):
-        return {name: trace_json(inner) for name, inner in result.results.items()}
+        return {name: trace_json(inner, where) for name, inner in result.results.items()}
     if isinstance(result, StateChanges):
         raise TypeError("state changes have no geth JSON (trace_replay* shows them)")
     return prestate_json(result)
@@ -245,8 +261,10 @@ def trace_json(result: TraceResult) -> dict[str, Any]:
 async def trace_transaction(
     ctx: RequestContext, tx_hash: Hash, options: object = None
 ) -> dict[str, Any]:
-    trace = await node_of(ctx).trace_transaction(tx_hash, parse_trace_options(options, 1))
-    return trace_json(trace)
+    node = node_of(ctx)
+    trace = await node.trace_transaction(tx_hash, parse_trace_options(options, 1))
+    found = node.locate_transaction(tx_hash)
+    return trace_json(trace, None if found is None else (found[0], tx_hash, found[1]))
 
 
 async def _trace_block(ctx: RequestContext, block: BlockId, options: object) -> list[Any]:
@@ -256,7 +274,14 @@ async def _trace_block(ctx: RequestContext, block: BlockId, options: object) -> 
     if number > node.head_number:
         raise invalid(0, "the pending block cannot be traced")
     traces = await node.trace_block(number, parsed)
-    return [{"txHash": data(tx_hash), "result": trace_json(t)} for tx_hash, t in traces]
+    sealed = node.block(number)
+    return [
+        {
+            "txHash": data(tx_hash),
+            "result": trace_json(t, None if sealed is None else (sealed, tx_hash, position)),
+        }
+        for position, (tx_hash, t) in enumerate(traces)
+    ]
 
 
 @method("debug_traceBlockByNumber")

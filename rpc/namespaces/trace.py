@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from rpc.codecs import BlockId, data, invalid, json_type, parse_quantity, quantity
+from rpc.codecs import BlockId, data, invalid, json_type, parse_quantity
 from rpc.dispatch import BlockIdParam, BlockNumberParam, Data, Hash, RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.eth import block_number, node_of
+from rpc.parity import flat_traces, located, state_diff_json
 from rpc.requests import parse_call_request
 from sequencer.tracing.call import CallFrame
-from sequencer.tracing.prestate import AccountChange
 from sequencer.tracing.spec import (
     CALL_TRACER,
     MUX_TRACER,
@@ -39,10 +39,9 @@ from sequencer.tracing.spec import (
     StateChanges,
     TraceOptions,
 )
-from sequencer.types.blocks import MiniBlock
 from sequencer.types.call import CallRequest
 from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
-from statedb.types import Account, Address
+from statedb.types import Address
 
 MAX_FILTER_BLOCKS: Final = 1000
 MAX_FILTER_TRACES: Final = 100_000
@@ -51,106 +50,10 @@ _WITH_CHANGES: Final = TraceOptions(
     MUX_TRACER,
     mux=(("trace", _AS_EXECUTED), ("stateDiff", TraceOptions(STATE_CHANGES))),
 )
-# geth's words (CallFrame.error) -> Parity's, as anvil prints them.
-_PARITY_ERRORS: Final = {
-    "execution reverted": "Reverted",
-    "out of gas": "Out of gas",
-    "invalid jump destination": "Bad jump destination",
-    "stack underflow": "Stack underflow",
-    "stack limit reached 1024": "Out of stack",
-    "write protection": "Mutable Call In Static Context",
-    "return data out of bounds": "Out of bounds",
-    "precompiled contract failed": "Built-in failed",
-    "contract address collision": "Contract address collision",
-}
+
+
 _TRACE_TYPES: Final = frozenset({"trace", "stateDiff", "vmTrace"})
 LATEST: Final = BlockId(tag="latest")
-
-
-def _parity_error(error: str) -> str:
-    if error.startswith("invalid opcode"):
-        return "Bad instruction"
-    return _PARITY_ERRORS.get(error, error)
-
-
-def _action_and_result(frame: CallFrame) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-    value = quantity(frame.value or 0)
-    if frame.kind == "SELFDESTRUCT":
-        action = {
-            "address": data(frame.sender),
-            "balance": value,
-            "refundAddress": data(frame.to or b""),
-        }
-        return "suicide", action, None
-    if frame.kind in ("CREATE", "CREATE2"):
-        action = {
-            "from": data(frame.sender),
-            "gas": quantity(frame.gas),
-            "init": data(frame.input),
-            "value": value,
-            "creationMethod": frame.kind.lower(),
-        }
-        result: dict[str, Any] | None = {
-            "address": data(frame.to or b""),
-            "code": data(frame.output),
-            "gasUsed": quantity(frame.gas_used),
-        }
-    else:
-        action = {
-            "from": data(frame.sender),
-            "callType": frame.kind.lower(),
-            "gas": quantity(frame.gas),
-            "input": data(frame.input),
-            "to": data(frame.to or b""),
-            "value": value,
-        }
-        result = {"gasUsed": quantity(frame.gas_used), "output": data(frame.output)}
-    if frame.error is not None:
-        if frame.error == "execution reverted":
-            result = {"gasUsed": quantity(frame.gas_used), "output": data(frame.output)}
-        else:
-            result = None
-    return ("create" if frame.kind in ("CREATE", "CREATE2") else "call"), action, result
-
-
-def flat_traces(frame: CallFrame) -> list[dict[str, Any]]:
-    """The call tree as Parity's flat list (without the block and transaction fields)."""
-    out: list[dict[str, Any]] = []
-
-    def visit(node: CallFrame, path: list[int]) -> None:
-        kind, action, result = _action_and_result(node)
-        entry: dict[str, Any] = {"action": action}
-        if node.error is not None:
-            entry["error"] = _parity_error(node.error)
-        entry["result"] = result
-        entry["subtraces"] = len(node.calls)
-        entry["traceAddress"] = path
-        entry["type"] = kind
-        out.append(entry)
-        for index, child in enumerate(node.calls):
-            visit(child, [*path, index])
-
-    visit(frame, [])
-    return out
-
-
-def _located(
-    traces: list[dict[str, Any]], block: MiniBlock, tx_hash: bytes, position: int
-) -> list[dict[str, Any]]:
-    located = []
-    for trace in traces:
-        entry = {"action": trace["action"], "blockHash": data(block.hash)}
-        entry["blockNumber"] = block.number
-        if "error" in trace:
-            entry["error"] = trace["error"]
-        entry["result"] = trace["result"]
-        entry["subtraces"] = trace["subtraces"]
-        entry["traceAddress"] = trace["traceAddress"]
-        entry["transactionHash"] = data(tx_hash)
-        entry["transactionPosition"] = position
-        entry["type"] = trace["type"]
-        located.append(entry)
-    return located
 
 
 async def _block_traces(ctx: RequestContext, number: int) -> list[dict[str, Any]]:
@@ -162,7 +65,7 @@ async def _block_traces(ctx: RequestContext, number: int) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     for position, (tx_hash, frame) in enumerate(traced):
         assert isinstance(frame, CallFrame)
-        out += _located(flat_traces(frame), block, tx_hash, position)
+        out += located(flat_traces(frame), block, tx_hash, position)
     return out
 
 
@@ -175,7 +78,7 @@ async def trace_transaction(ctx: RequestContext, tx_hash: Hash) -> list[dict[str
     block, position = found
     frame = await node.trace_transaction(tx_hash, _AS_EXECUTED)
     assert isinstance(frame, CallFrame)
-    return _located(flat_traces(frame), block, tx_hash, position)
+    return located(flat_traces(frame), block, tx_hash, position)
 
 
 @method("trace_block")
@@ -264,49 +167,6 @@ async def trace_filter(ctx: RequestContext, filter_: object) -> list[dict[str, A
 
 def _address(text: object) -> bytes | None:
     return bytes.fromhex(text[2:]) if isinstance(text, str) else None
-
-
-def _change(before: object, after: object) -> Any:
-    if before == after:
-        return "="
-    return {"*": {"from": before, "to": after}}
-
-
-def state_diff_json(changes: dict[Address, AccountChange]) -> dict[str, Any]:
-    """Parity's stateDiff, as anvil prints it: ``+`` for a contract the transaction
-    created, ``-`` for an account it deleted, else each field ``=`` or ``*`` (an account
-    that merely did not exist before, e.g. a transfer's new recipient, counts as an
-    empty one that changed)."""
-    out: dict[str, Any] = {}
-    for address, change in changes.items():
-        old, new = change.before, change.after
-        if (old is None and change.created) or new is None:
-            mark = "+" if new is not None else "-"
-            account = new if new is not None else old
-            code = change.code_after if new is not None else change.code_before
-            side = 1 if new is not None else 0
-            entry: dict[str, Any] = {
-                "balance": {mark: quantity(account.balance if account else 0)},
-                "code": {mark: data(code)},
-                "nonce": {mark: quantity(account.nonce if account else 0)},
-                "storage": {
-                    f"0x{slot:064x}": {mark: f"0x{values[side]:064x}"}
-                    for slot, values in change.storage.items()
-                },
-            }
-        else:
-            before = old or Account()
-            entry = {
-                "balance": _change(quantity(before.balance), quantity(new.balance)),
-                "code": _change(data(change.code_before), data(change.code_after)),
-                "nonce": _change(quantity(before.nonce), quantity(new.nonce)),
-                "storage": {
-                    f"0x{slot:064x}": {"*": {"from": f"0x{a:064x}", "to": f"0x{b:064x}"}}
-                    for slot, (a, b) in change.storage.items()
-                },
-            }
-        out[data(address)] = entry
-    return out
 
 
 def _trace_types(value: object, arg: int) -> frozenset[str]:

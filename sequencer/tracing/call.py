@@ -60,6 +60,7 @@ class CallFrame:
     revert_reason: str | None = None
     calls: tuple[CallFrame, ...] = ()
     logs: tuple[CallLog, ...] = ()
+    precompile: bool = False  # a call into a precompile (flatCallTracer leaves them out)
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class _Open:
     calls: list[CallFrame] = field(default_factory=list)
     logs: list[CallLog] = field(default_factory=list)
     selfdestruct: tuple[Address, int] | None = None  # (beneficiary, balance) being sent
+    precompile: bool = False
 
 
 class CallTracer(Tracer):
@@ -100,7 +102,8 @@ class CallTracer(Tracer):
         else:
             sender, to = msg.caller, msg.current_target
         value = None if kind == "STATICCALL" else msg.value
-        stack.append(_Open(evm, kind, sender, to, value))
+        precompile = msg.code_address is not None and msg.code_address in evm.rules.precompiles
+        stack.append(_Open(evm, kind, sender, to, value, precompile=precompile))
 
     def step(self, evm: Evm, pc: int, op: int) -> None:
         if op == _SELFDESTRUCT and evm.stack:
@@ -157,6 +160,7 @@ class CallTracer(Tracer):
             revert_reason,
             tuple(frame.calls),
             () if error is not None else tuple(frame.logs),
+            frame.precompile,
         )
         if self._stack:
             if not self.only_top_call:

@@ -26,8 +26,16 @@ FOUR_BYTE_TRACER: Final = "4byteTracer"
 NOOP_TRACER: Final = "noopTracer"
 PRESTATE_TRACER: Final = "prestateTracer"
 MUX_TRACER: Final = "muxTracer"
+FLAT_CALL_TRACER: Final = "flatCallTracer"
 # What a client may name (geth's built-in tracers served here).
-TRACERS: Final = (CALL_TRACER, FOUR_BYTE_TRACER, NOOP_TRACER, PRESTATE_TRACER, MUX_TRACER)
+TRACERS: Final = (
+    CALL_TRACER,
+    FLAT_CALL_TRACER,
+    FOUR_BYTE_TRACER,
+    NOOP_TRACER,
+    PRESTATE_TRACER,
+    MUX_TRACER,
+)
 # Internal: the accounts changed, before and after (Parity's stateDiff).
 STATE_CHANGES: Final = "stateChanges"
 
@@ -38,12 +46,28 @@ class StateChanges:
 
 
 @dataclass(frozen=True, slots=True)
+class FlatCalls:
+    """flatCallTracer: the call tree as executed, shown as Parity's flat list."""
+
+    frame: CallFrame
+    include_precompiles: bool
+    parity_errors: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MuxResult:
     results: dict[str, TraceResult]
 
 
 TraceResult = (
-    CallFrame | StructTrace | SelectorCounts | Prestate | PrestateDiff | StateChanges | MuxResult
+    CallFrame
+    | StructTrace
+    | SelectorCounts
+    | Prestate
+    | PrestateDiff
+    | StateChanges
+    | FlatCalls
+    | MuxResult
 )
 
 
@@ -58,6 +82,8 @@ class TraceOptions:
     disable_storage: bool = False  # prestateTracer
     # callTracer as Parity-style traces need it: the top frame's gasUsed as executed.
     as_executed: bool = False
+    include_precompiles: bool = False  # flatCallTracer
+    convert_parity_errors: bool = False  # flatCallTracer
     # muxTracer: (name, options) of each tracer it runs.
     mux: tuple[tuple[str, TraceOptions], ...] = ()
 
@@ -74,6 +100,8 @@ def new_tracer(options: TraceOptions, max_bytes: int, coinbase: Address) -> Trac
         return StructLogger(options.struct, max_bytes)
     if options.tracer == CALL_TRACER:
         return CallTracer(options.only_top_call, options.with_log)
+    if options.tracer == FLAT_CALL_TRACER:
+        return CallTracer()
     if options.tracer == FOUR_BYTE_TRACER:
         return FourByteTracer()
     if options.tracer == PRESTATE_TRACER:
@@ -95,6 +123,12 @@ def trace_result(
     if isinstance(tracer, StructLogger):
         return tracer.result(outcome)
     if isinstance(tracer, CallTracer):
+        if options.tracer == FLAT_CALL_TRACER:
+            return FlatCalls(
+                tracer.frames(tx, outcome),
+                options.include_precompiles,
+                options.convert_parity_errors,
+            )
         if options.as_executed:
             return tracer.frames(tx, outcome)
         return tracer.result(tx, outcome)

@@ -204,3 +204,60 @@ def test_replay_call_raw_and_get_agree() -> None:
         _call(node, "trace_rawTransaction", ["0x1234", types])
     with pytest.raises(InvalidParams):
         _call(node, "trace_call", [{"to": 5}, types])
+
+
+def test_flat_call_tracer_is_the_parity_list() -> None:
+    """geth's flatCallTracer: with convertParityErrors and includePrecompiles it is
+    trace_transaction's list exactly; by default calls into precompiles are left out."""
+    from sequencer.types.transactions import Transaction, sign_transaction
+    from tests.helpers.asm import Asm, initcode_for
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    key = node.accounts[0].private_key
+    # STATICCALL sha256 (0x02) on 32 bytes, then REVERT: a precompile child, a revert.
+    runtime = (
+        Asm()
+        .push(0)
+        .push(0)
+        .push(32)
+        .push(0)
+        .push(2)
+        .op("GAS")
+        .op("STATICCALL")
+        .op("POP")
+        .push(0)
+        .push(0)
+        .op("REVERT")
+        .build()
+    )
+    deploy = sign_transaction(
+        Transaction(2, 31337, 0, 200_000, None, 0, initcode_for(runtime), 10**10, 10**9), key
+    )
+    node.pool.add(deploy, deploy.encode())
+    (block,) = node.mine()
+    contract = block.receipts[0].contract_address
+    assert contract is not None
+    poke = sign_transaction(Transaction(2, 31337, 1, 100_000, contract, 0, b"", 10**10, 10**9), key)
+    node.pool.add(poke, poke.encode())
+    node.mine()
+    tx_hash = "0x" + poke.hash.hex()
+    parity = _call(node, "trace_transaction", [tx_hash])
+    assert len(parity) == 2 and parity[0]["error"] == "Reverted"
+    full = _call(
+        node,
+        "debug_traceTransaction",
+        [
+            tx_hash,
+            {
+                "tracer": "flatCallTracer",
+                "tracerConfig": {"convertParityErrors": True, "includePrecompiles": True},
+            },
+        ],
+    )
+    assert full == parity
+    default = _call(node, "debug_traceTransaction", [tx_hash, {"tracer": "flatCallTracer"}])
+    assert len(default) == 1 and default[0]["subtraces"] == 0
+    assert default[0]["error"] == "execution reverted"
+    assert default[0]["transactionHash"] == tx_hash
+    block_traces = _call(node, "debug_traceBlockByNumber", ["latest", {"tracer": "flatCallTracer"}])
+    assert block_traces == [{"txHash": tx_hash, "result": default}]
