@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import enum
+
 
 class ExceptionalHalt(Exception):
     """Halts the current frame, consuming all of its gas."""
@@ -56,6 +58,27 @@ class PrecompileHalt(ExceptionalHalt):
 
 class Revert(Exception):
     """REVERT: roll back the frame, keep the unused gas and the output."""
+
+
+class HaltReason(enum.StrEnum):
+    """Why a transaction's top frame did not succeed (``TxOutcome.error``): typed, and
+    equal to the name of the exception that stopped it (``HaltReason.of``)."""
+
+    STACK_UNDERFLOW = "StackUnderflowError"
+    STACK_OVERFLOW = "StackOverflowError"
+    OUT_OF_GAS = "OutOfGasError"
+    INVALID_OPCODE = "InvalidOpcode"
+    INVALID_JUMP = "InvalidJumpDestError"
+    STATIC_WRITE = "WriteInStaticContext"
+    RETURN_DATA_OUT_OF_BOUNDS = "OutOfBoundsRead"
+    INVALID_CONTRACT_PREFIX = "InvalidContractPrefix"
+    ADDRESS_COLLISION = "AddressCollision"
+    PRECOMPILE_FAILED = "PrecompileHalt"
+    REVERT = "Revert"
+
+    @classmethod
+    def of(cls, error: ExceptionalHalt | Revert) -> HaltReason:
+        return cls(type(error).__name__)
 
 
 class InvalidTransaction(Exception):

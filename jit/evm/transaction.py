@@ -31,6 +31,7 @@ from jit.evm.exceptions import (
     ExceptionalHalt,
     FeeCapTooLow,
     GasLimitExceeded,
+    HaltReason,
     InitcodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
@@ -147,7 +148,7 @@ class TxOutcome:
 
     result: ResultKind
     output: bytes
-    error: str | None  # the halt's class name, "Revert", or None
+    error: HaltReason | None  # why it failed (equal to the halt's class name); None: success
     diff: StateDiff
     reads: ReadSet
     gas_used: int  # after refunds and the EIP-7623 floor
@@ -551,7 +552,7 @@ def execute_transaction(
     return TxOutcome(
         result=kind,
         output=output,
-        error=None if error is None else type(error).__name__,
+        error=None if error is None else HaltReason.of(error),
         diff=diff,
         reads=state.read_set(),
         gas_used=gas_used,
