@@ -449,6 +449,7 @@ def execute_transaction(
     ``tracer`` observes every frame and instruction (``jit.evm.tracing``; the code then
     runs on the interpreter, whatever ``engine`` is).
     """
+    # 1. Validate (nothing changes if the transaction cannot be included).
     intrinsic, floor = _validate_stateless_for(tx, block, rules, check_base_fee)
     if tracer is None:
         state = TxState(reader, engine)
@@ -457,77 +458,134 @@ def execute_transaction(
     effective_gas_price, blob_gas = _validate_against_block(
         tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
     )
-    sender = tx.sender
+    # 2. Buy gas (and blob gas) and bump the nonce.
+    sender_nonce = _buy_gas(tx, block, state, effective_gas_price, blob_gas)
+    # 3. EIP-2929 / 2930 / 3651 warm sets.
+    _warm(tx, block, state, rules)
+    # 4. Run the top frame.
+    gas_left, output, error, contract_address, auth_refund = _run(
+        tx, block, state, rules, effective_gas_price, intrinsic, sender_nonce
+    )
+    # 5. Finalise: refunds, the EIP-7623 floor, fees, deletions, the outcome.
+    return _finalise(
+        tx,
+        block,
+        state,
+        tracer,
+        effective_gas_price,
+        blob_gas,
+        floor,
+        gas_left,
+        output,
+        error,
+        contract_address,
+        auth_refund,
+    )
 
-    # Buy gas (and blob gas) and bump the nonce.
+
+def _buy_gas(
+    tx: TransactionLike, block: BlockEnv, state: TxState, effective_gas_price: int, blob_gas: int
+) -> int:
+    """Take the gas limit's (and the blob gas's) price from the sender and bump its
+    nonce; the nonce it had."""
+    sender = tx.sender
     sender_nonce = state.nonce(sender)
     state.increment_nonce(sender)
     state.set_balance(
         sender,
         state.balance(sender) - tx.gas_limit * effective_gas_price - blob_gas * block.blob_base_fee,
     )
+    return sender_nonce
 
-    # EIP-2929 / 2930 / 3651 warm sets.
+
+def _warm(tx: TransactionLike, block: BlockEnv, state: TxState, rules: ForkRules) -> None:
+    """EIP-2929 / 2930 / 3651: the coinbase, the sender, the precompiles and the access
+    list start warm."""
     warm = state.warm_addresses
     warm.add(block.coinbase)
-    warm.add(sender)
+    warm.add(tx.sender)
     warm.update(rules.precompiles)
     for address, slots in tx.access_list:
         warm.add(address)
         for slot in slots:
             state.warm_slots.add((address, slot))
 
+
+def _run(
+    tx: TransactionLike,
+    block: BlockEnv,
+    state: TxState,
+    rules: ForkRules,
+    effective_gas_price: int,
+    intrinsic: int,
+    sender_nonce: int,
+) -> tuple[int, bytes, ExceptionalHalt | Revert | None, Address | None, int]:
+    """The top frame: a create or a call (EIP-7702 authorizations applied first);
+    (gas left, output, error, created address, authorization refund)."""
+    sender = tx.sender
+    warm = state.warm_addresses
     tx_env = TxEnv(sender, effective_gas_price, tuple(tx.blob_versioned_hashes))
     gas = tx.gas_limit - intrinsic
-    auth_refund = 0
-    contract_address: Address | None = None
-    error: ExceptionalHalt | Revert | None
     if tx.to is None:
         contract_address = compute_contract_address(sender, sender_nonce)
         warm.add(contract_address)
         if state.has_code_or_nonce(contract_address) or state.has_storage(contract_address):
             # EIP-684/EIP-7610: a creation onto a used address consumes all gas.
-            gas_left, output, error = 0, b"", AddressCollision()
-        else:
-            message = Message(
-                sender, None, contract_address, None, tx.value, b"", tx.data, gas, 0, False
-            )
-            evm = process_create_message(message, state, rules, block, tx_env)
-            gas_left, output, error = evm.gas_left, evm.output, evm.error  # type: ignore[assignment]
-    else:
-        to = tx.to
-        warm.add(to)
-        if tx.authorization_list:
-            auth_refund = _apply_authorizations(tx, block, state)
-        code = state.get_code(to)
-        code_address = to
-        disable_precompiles = False
-        if rules.eip7702:
-            delegate = delegation_target(code)
-            if delegate is not None:
-                disable_precompiles = True
-                warm.add(delegate)
-                code = state.get_code(delegate)
-                code_address = delegate
+            return 0, b"", AddressCollision(), contract_address, 0
         message = Message(
-            sender,
-            to,
-            to,
-            code_address,
-            tx.value,
-            tx.data,
-            code,
-            gas,
-            0,
-            False,
-            True,
-            disable_precompiles,
+            sender, None, contract_address, None, tx.value, b"", tx.data, gas, 0, False
         )
-        evm = process_message(message, state, rules, block, tx_env)
-        gas_left, output, error = evm.gas_left, evm.output, evm.error  # type: ignore[assignment]
-    success = error is None
+        evm = process_create_message(message, state, rules, block, tx_env)
+        return evm.gas_left, evm.output, evm.error, contract_address, 0  # type: ignore[return-value]
+    to = tx.to
+    warm.add(to)
+    auth_refund = _apply_authorizations(tx, block, state) if tx.authorization_list else 0
+    code = state.get_code(to)
+    code_address = to
+    disable_precompiles = False
+    if rules.eip7702:
+        delegate = delegation_target(code)
+        if delegate is not None:
+            disable_precompiles = True
+            warm.add(delegate)
+            code = state.get_code(delegate)
+            code_address = delegate
+    message = Message(
+        sender,
+        to,
+        to,
+        code_address,
+        tx.value,
+        tx.data,
+        code,
+        gas,
+        0,
+        False,
+        True,
+        disable_precompiles,
+    )
+    evm = process_message(message, state, rules, block, tx_env)
+    return evm.gas_left, evm.output, evm.error, None, auth_refund  # type: ignore[return-value]
 
-    # Finalize: refunds, floor, sender refund, deletions.
+
+def _finalise(
+    tx: TransactionLike,
+    block: BlockEnv,
+    state: TxState,
+    tracer: Tracer | None,
+    effective_gas_price: int,
+    blob_gas: int,
+    floor: int,
+    gas_left: int,
+    output: bytes,
+    error: ExceptionalHalt | Revert | None,
+    contract_address: Address | None,
+    auth_refund: int,
+) -> TxOutcome:
+    """Refunds (EIP-3529), the calldata floor (EIP-7623), the sender's change, the fee
+    owed to the coinbase, self-destructed accounts deleted; the outcome."""
+    sender = tx.sender
+    success = error is None
     refund_counter = auth_refund + (state.refund if success else 0)
     gas_used = tx.gas_limit - gas_left
     gas_used -= min(gas_used // 5, refund_counter)  # EIP-3529
