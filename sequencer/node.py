@@ -93,7 +93,15 @@ from sequencer.workers.pool import WorkerPool
 from sequencer.workers.protocol import Simulate, Simulated, WorkerConfig
 from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
 from statedb.keys import CF_CHAIN_META
-from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff, StateReader
+from statedb.types import (
+    EMPTY_CODE_HASH,
+    Account,
+    Address,
+    Hash32,
+    StateDiff,
+    StateReader,
+    keccak256,
+)
 from statedb.views import OverlayView
 
 log = logging.getLogger("hummingbird.node")
@@ -1014,6 +1022,44 @@ class Node:
             return trace_result(tracer, options, result.tx, result.outcome)
 
         return await self._off_loop(number, job)
+
+    async def storage_range_at(
+        self, block_hash: Hash32, tx_index: int, address: Address, key_start: Hash32, limit: int
+    ) -> tuple[list[tuple[Hash32, int, int]], Hash32 | None]:
+        """debug_storageRangeAt: ``address``'s storage as transaction ``tx_index`` of the
+        block found it, ordered by the slots' keccak (geth's trie order), from
+        ``key_start`` on: up to ``limit`` (hashed slot, slot, value), and the next hashed
+        slot (None at the end)."""
+        number = self.chain.number_of_hash(block_hash)
+        if number is None:
+            raise ResourceNotFound(f"block 0x{block_hash.hex()} not found")
+        block = self.chain.block_by_number(number)
+        if block is None or number == 0:
+            raise ResourceNotFound(f"block 0x{block_hash.hex()} not found")
+        if not 0 <= tx_index <= len(block.transactions):
+            raise InvalidInput(
+                f"transaction index {tx_index} out of range (block has {len(block.transactions)})"
+            )
+        replay = self._pinned_replay(number)
+
+        def job() -> tuple[list[tuple[Hash32, int, int]], Hash32 | None]:
+            state = replay.state_before(tx_index)
+            slots = sorted(
+                (keccak256(slot.to_bytes(32, "big")), slot) for slot in state.storage_slots(address)
+            )
+            out: list[tuple[Hash32, int, int]] = []
+            for hashed, slot in slots:
+                if hashed < key_start:
+                    continue
+                value = state.get_storage(address, slot)
+                if not value:
+                    continue
+                if len(out) == limit:
+                    return out, hashed
+                out.append((hashed, slot, value))
+            return out, None
+
+        return await self.simulation_worker.run(job)
 
     # ------------------------------------------------------------ address history (ots_)
 

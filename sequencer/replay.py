@@ -76,6 +76,12 @@ class BlockReplay:
                 f"{result if isinstance(result, InvalidTransaction) else 'gas used'}"
             )
 
+    def state_before(self, index: int) -> StateReader:
+        """The state transaction ``index`` started from (the block's prefix applied)."""
+        opened = self.open()
+        self._run(opened, index)
+        return opened.state
+
     def access_list(self) -> BlockAccessList:
         """The block's EIP-7928 access list."""
         opened = self.open()

@@ -28,7 +28,7 @@ import re
 from typing import Any, Final
 
 from rpc.codecs import BlockId, data, invalid, json_type, quantity
-from rpc.dispatch import BlockIdParam, BlockNumberParam, Hash, RequestContext, method
+from rpc.dispatch import Address, BlockIdParam, BlockNumberParam, Hash, RequestContext, method
 from rpc.namespaces.eth import block_number, node_of
 from rpc.parity import flat_traces, located
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
@@ -356,3 +356,40 @@ async def get_raw_header(ctx: RequestContext, block: BlockIdParam) -> str:
 @method("debug_getRawReceipts")
 async def get_raw_receipts(ctx: RequestContext, block: BlockIdParam) -> list[str]:
     return [data(r.consensus_encoding()) for r in _sealed(ctx, block).receipts]
+
+
+MAX_STORAGE_RANGE: Final = 10_000
+
+
+@method("debug_storageRangeAt")
+async def storage_range_at(
+    ctx: RequestContext,
+    block_hash: Hash,
+    tx_index: int,
+    address: Address,
+    key_start: object,
+    max_result: int,
+) -> dict[str, Any]:
+    """geth's: the contract's storage as transaction ``tx_index`` of the block found it,
+    in hashed-slot order from ``key_start`` (a hashed slot, short hex allowed), at most
+    ``max_result`` entries: ``{"storage": {hashed: {"key", "value"}}, "nextKey"}``."""
+    if not 0 <= tx_index <= 2**32:
+        raise invalid(1, "transaction index out of range")
+    if not 0 <= max_result <= MAX_STORAGE_RANGE:
+        raise invalid(4, f"maxResult must be in 0..{MAX_STORAGE_RANGE}")
+    if not isinstance(key_start, str) or not key_start.startswith("0x") or len(key_start) > 66:
+        raise invalid(3, "keyStart must be hex of at most 32 bytes")
+    try:
+        start = bytes.fromhex(key_start[2:].rjust(64, "0"))
+    except ValueError:
+        raise invalid(3, "keyStart must be hex of at most 32 bytes") from None
+    entries, next_key = await node_of(ctx).storage_range_at(
+        block_hash, tx_index, address, start, max_result
+    )
+    return {
+        "storage": {
+            data(hashed): {"key": f"0x{slot:064x}", "value": f"0x{value:064x}"}
+            for hashed, slot, value in entries
+        },
+        "nextKey": None if next_key is None else data(next_key),
+    }

@@ -618,6 +618,11 @@ STEPS: Final[list[Step]] = [
     Step("debug.rawTransaction.unknown", "debug_getRawTransaction", [UNKNOWN_HASH]),
     Step("debug.codeByHash.unknown", "debug_codeByHash", [UNKNOWN_HASH]),
     Step(
+        "debug.storageRange",
+        "debug_storageRangeAt",
+        lambda r: [r.block_of("receipt.token.transfer")[1], 0, _token(r), "0x00", 5],
+    ),
+    Step(
         "debug.rawBlock",
         "debug_getRawBlock",
         lambda r: [r.block_of("receipt.token.transfer")[0]],

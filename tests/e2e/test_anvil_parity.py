@@ -52,6 +52,7 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     "bal.raw.debug": (INTENTIONAL, _SUPERSET),
     "eth_mining": (INTENTIONAL, _SUPERSET),
     "debug.rawBlock": (INTENTIONAL, _SUPERSET),
+    "debug.storageRange": (INTENTIONAL, _SUPERSET),
     "trace.parity.replayTx": (INTENTIONAL, _SUPERSET),
     "trace.parity.get": (INTENTIONAL, _SUPERSET),
     "trace.parity.call": (INTENTIONAL, _SUPERSET),

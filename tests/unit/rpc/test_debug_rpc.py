@@ -260,3 +260,77 @@ def test_raw_block_header_receipts_and_code() -> None:
         call("debug_getRawReceipts", ["0x" + "f" * 100])
     with pytest.raises(InvalidParams):
         call("debug_codeByHash", ["0x1234"])
+
+
+def test_storage_range_at() -> None:
+    """debug_storageRangeAt: the storage as a transaction of the block found it (the
+    block's earlier transactions applied), in keccak(slot) order, paged by nextKey."""
+    import asyncio
+
+    from rpc.dispatch import RequestContext, default_registry
+    from sequencer.config import NodeConfig
+    from sequencer.errors import NodeError
+    from sequencer.node import Node
+    from sequencer.types.transactions import Transaction, sign_transaction
+    from statedb.types import keccak256
+    from tests.helpers.asm import Asm, initcode_for
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    key = node.accounts[0].private_key
+    # Each call stores CALLVALUE+1 at slots 1..3 (0 stays empty).
+    runtime = (
+        b"".join(
+            Asm().op("CALLVALUE").push(1).op("ADD").push(slot).op("SSTORE").build()
+            for slot in (1, 2, 3)
+        )
+        + b"\x00"
+    )
+    deploy = sign_transaction(
+        Transaction(2, 31337, 0, 300_000, None, 0, initcode_for(runtime), 10**10, 10**9), key
+    )
+    node.pool.add(deploy, deploy.encode())
+    (first,) = node.mine()
+    contract = first.receipts[0].contract_address
+    assert contract is not None
+    txs = [
+        sign_transaction(Transaction(2, 31337, n, 100_000, contract, n, b"", 10**10, 10**9), key)
+        for n in (1, 2)
+    ]
+    for tx in txs:
+        node.pool.add(tx, tx.encode())
+    (block,) = node.mine()
+    assert len(block.transactions) == 2
+
+    def call(params: list[Any]) -> Any:
+        return asyncio.run(
+            default_registry.call(RequestContext(node), "debug_storageRangeAt", params)
+        )
+
+    where = ["0x" + block.hash.hex()]
+    address = "0x" + contract.hex()
+    before = call([*where, 0, address, "0x00", 10])
+    assert before == {"storage": {}, "nextKey": None}  # nothing stored before the block's txs
+    after_first = call([*where, 1, address, "0x00", 10])
+    ordered = sorted((keccak256(s.to_bytes(32, "big")), s) for s in (1, 2, 3))
+    assert list(after_first["storage"]) == ["0x" + h.hex() for h, _ in ordered]
+    assert {e["value"] for e in after_first["storage"].values()} == {"0x" + "00" * 31 + "02"}
+    after_both = call([*where, 2, address, "0x00", 10])
+    assert {e["value"] for e in after_both["storage"].values()} == {"0x" + "00" * 31 + "03"}
+    page = call([*where, 2, address, "0x00", 2])
+    assert len(page["storage"]) == 2 and page["nextKey"] == "0x" + ordered[2][0].hex()
+    rest = call([*where, 2, address, page["nextKey"], 2])
+    assert list(rest["storage"]) == [page["nextKey"]] and rest["nextKey"] is None
+    for bad in (
+        [*where, -1, address, "0x00", 1],
+        [*where, 0, address, "0x00", 10**9],
+        [*where, 0, address, "00", 1],
+        [*where, 0, address, "0x" + "1" * 70, 1],
+        [*where, 0, address, "0xzz", 1],
+        [*where, "0", address, "0x00", 1],
+    ):
+        with pytest.raises(InvalidParams):
+            call(bad)
+    with pytest.raises(NodeError):
+        call([*where, 3, address, "0x00", 1])
+    with pytest.raises(NodeError):
+        call(["0x" + "ab" * 32, 0, address, "0x00", 1])
