@@ -65,7 +65,7 @@ def _word(value: int | bytes) -> bytes:
 
 def _address_of(sender: str, nonce: int) -> bytes:
     from eth_utils import keccak
-    from rlp import encode  # type: ignore[import-untyped]
+    from rlp import encode
 
     return keccak(encode([bytes.fromhex(sender[2:]), nonce]))[12:]
 
