@@ -640,6 +640,10 @@ class Node:
             return b""
         return state.get_code(account.code_hash)
 
+    def chain_meta(self, key: bytes) -> bytes | None:
+        """A chain-meta record (debug_dbGet), None if there is none under ``key``."""
+        return self.chain.meta(key)
+
     def code_by_hash(self, code_hash: Hash32) -> bytes:
         """debug_codeByHash: the code stored under ``code_hash``; empty if none is."""
         if code_hash == EMPTY_CODE_HASH:

@@ -28,11 +28,19 @@ import re
 from typing import Any, Final
 
 from rpc.codecs import BlockId, data, invalid, json_type, quantity
-from rpc.dispatch import Address, BlockIdParam, BlockNumberParam, Hash, RequestContext, method
+from rpc.dispatch import (
+    Address,
+    BlockIdParam,
+    BlockNumberParam,
+    Data,
+    Hash,
+    RequestContext,
+    method,
+)
 from rpc.namespaces.eth import block_number, node_of
 from rpc.parity import flat_traces, located
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
-from sequencer.errors import ResourceNotFound
+from sequencer.errors import NodeError, ResourceNotFound
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountState, Prestate, PrestateDiff
 from sequencer.tracing.simple import SelectorCounts
@@ -393,3 +401,16 @@ async def storage_range_at(
         },
         "nextKey": None if next_key is None else data(next_key),
     }
+
+
+@method("debug_dbGet")
+async def db_get(ctx: RequestContext, key: Data) -> str:
+    """geth's raw database read, over this node's own keys: the chain-meta records
+    (e.g. ``0x6465765f73746174655f6564697473``, ``dev_state_edits``: the pending dev
+    edits); -32000 ``not found`` for any other key (geth's answer for a missing one)."""
+    if len(key) > 1024:
+        raise invalid(0, "key longer than 1024 bytes")
+    value = node_of(ctx).chain_meta(key)
+    if value is None:
+        raise NodeError("not found")
+    return data(value)

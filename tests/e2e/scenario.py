@@ -622,6 +622,7 @@ STEPS: Final[list[Step]] = [
         "debug_storageRangeAt",
         lambda r: [r.block_of("receipt.token.transfer")[1], 0, _token(r), "0x00", 5],
     ),
+    Step("debug.dbGet", "debug_dbGet", ["0x" + "ab" * 4]),
     Step(
         "debug.rawBlock",
         "debug_getRawBlock",

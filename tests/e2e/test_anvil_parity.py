@@ -53,6 +53,11 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     "eth_mining": (INTENTIONAL, _SUPERSET),
     "debug.rawBlock": (INTENTIONAL, _SUPERSET),
     "debug.storageRange": (INTENTIONAL, _SUPERSET),
+    "debug.dbGet": (
+        ANVIL_QUIRK,
+        "anvil 1.7.1 reads debug_dbGet's params as a bare string (JSON-RPC params are an "
+        "array), so every call is -32602 there; ours answers geth's -32000 'not found'",
+    ),
     "trace.parity.replayTx": (INTENTIONAL, _SUPERSET),
     "trace.parity.get": (INTENTIONAL, _SUPERSET),
     "trace.parity.call": (INTENTIONAL, _SUPERSET),

@@ -334,3 +334,27 @@ def test_storage_range_at() -> None:
         call([*where, 3, address, "0x00", 1])
     with pytest.raises(NodeError):
         call(["0x" + "ab" * 32, 0, address, "0x00", 1])
+
+
+def test_db_get_reads_chain_meta_records() -> None:
+    import asyncio
+
+    from rpc.dispatch import RequestContext, default_registry
+    from sequencer.config import NodeConfig
+    from sequencer.errors import NodeError
+    from sequencer.node import Node
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+
+    def call(params: list[Any]) -> Any:
+        return asyncio.run(default_registry.call(RequestContext(node), "debug_dbGet", params))
+
+    key = "0x" + b"dev_state_edits".hex()
+    with pytest.raises(NodeError, match="not found"):
+        call([key])
+    node.edit_state(b"\x42" * 20, balance=7)
+    node._persist_edits()
+    assert call([key]).startswith("0x") and len(call([key])) > 2
+    for bad in (["zz"], [5], ["0x" + "00" * 1025]):
+        with pytest.raises(InvalidParams):
+            call(bad)
