@@ -146,6 +146,9 @@ def _creator_in(frame: CallFrame, address: Address) -> Address | None:
     return None
 
 
+MAX_CALL_MANY: Final = 256
+
+
 class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -1062,6 +1065,39 @@ class Node:
                     return out, hashed
                 out.append((hashed, slot, value))
             return out, None
+
+        return await self.simulation_worker.run(job)
+
+    async def trace_call_many(
+        self, requests: Sequence[CallRequest], number: int, options: TraceOptions
+    ) -> list[TraceResult]:
+        """trace_callMany: ``requests`` simulated one after another on block ``number``,
+        each on the state the ones before it left, each with its own tracer."""
+        if len(requests) > MAX_CALL_MANY:
+            raise InvalidInput(f"too many calls ({len(requests)}, limit {MAX_CALL_MANY})")
+        reader, env = self._pinned(number)
+        max_bytes = self.config.max_trace_bytes
+        runner = self._simulation_runner()
+        chain_id = self.config.chain.chain_id
+
+        def job() -> list[TraceResult]:
+            changes = StateDiff()
+            out: list[TraceResult] = []
+            for request in requests:
+                sim = pinned_simulator(
+                    number,
+                    OverlayView(reader, changes),
+                    env,
+                    self.rules,
+                    runner,
+                    chain_id,
+                    self.config.rpc_gas_cap,
+                )
+                tracer = new_tracer(options, max_bytes, env.coinbase)
+                result = sim.simulate(request, number, tracer=tracer)
+                changes.merge(result.outcome.diff)
+                out.append(trace_result(tracer, options, result.tx, result.outcome))
+            return out
 
         return await self.simulation_worker.run(job)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from jit import rlp
 from rpc.codecs import BlockId, data, invalid, json_type, quantity
 from rpc.dispatch import (
     Address,
@@ -54,7 +55,7 @@ from sequencer.tracing.spec import (
     TraceResult,
 )
 from sequencer.tracing.struct import StructConfig, StructTrace
-from sequencer.types.blocks import MiniBlock
+from sequencer.types.blocks import Header, MiniBlock
 
 MAX_LIMIT: Final = 100_000_000
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
@@ -414,3 +415,22 @@ async def db_get(ctx: RequestContext, key: Data) -> str:
     if value is None:
         raise NodeError("not found")
     return data(value)
+
+
+@method("debug_traceBlock")
+async def trace_block_rlp(
+    ctx: RequestContext, raw_block: Data, options: object = None
+) -> list[Any]:
+    """geth's debug_traceBlock: a block given as its RLP. A devnet traces its own
+    blocks: the block must be one of this chain's (found by its header's hash);
+    another chain's block is refused (its parent state is not here)."""
+    try:
+        decoded = rlp.decode(raw_block)
+        if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], list):
+            raise ValueError("not [header, transactions, ommers, withdrawals]")
+        block_hash = Header.from_fields(decoded[0]).hash()
+    except (rlp.RLPDecodingError, ValueError) as error:
+        raise invalid(0, f"not a block RLP: {error}") from None
+    if node_of(ctx).block_by_hash(block_hash) is None:
+        raise ResourceNotFound(f"block 0x{block_hash.hex()} is not in this chain")
+    return await _trace_block(ctx, BlockId(hash=block_hash), options)

@@ -232,6 +232,26 @@ async def trace_call(
     )
 
 
+@method("trace_callMany")
+async def trace_call_many(
+    ctx: RequestContext, calls: object, block: BlockIdParam = LATEST
+) -> list[dict[str, Any]]:
+    """``[[call, traceTypes], ...]`` run in order on ``block``, each on the state the
+    earlier ones left (OpenEthereum's), at most 256."""
+    if not isinstance(calls, list):
+        raise invalid(0, "expected a list of [call, traceTypes] pairs")
+    parsed = []
+    for index, item in enumerate(calls[:257]):
+        if not isinstance(item, list) or len(item) != 2:
+            raise invalid(0, f"call {index}: expected [call, traceTypes]")
+        parsed.append((parse_call_request(item[0], 0), _trace_types(item[1], 0)))
+    node = node_of(ctx)
+    results = await node.trace_call_many(
+        [request for request, _ in parsed], block_number(node, block), _WITH_CHANGES
+    )
+    return [_replayed(result, types) for result, (_, types) in zip(results, parsed, strict=True)]
+
+
 @method("trace_rawTransaction")
 async def trace_raw_transaction(
     ctx: RequestContext, raw: Data, trace_types: object, block: BlockIdParam = LATEST

@@ -676,6 +676,29 @@ STEPS: Final[list[Step]] = [
         ],
     ),
     Step(
+        "trace.parity.callMany",
+        "trace_callMany",
+        lambda r: [
+            [
+                [
+                    {"from": A0, "to": _token(r), "data": calldata("balanceOf(address)", A1)},
+                    ["trace"],
+                ],
+                [
+                    {"from": A0, "to": _token(r), "data": calldata("balanceOf(address)", A0)},
+                    ["trace"],
+                ],
+            ],
+            "latest",
+        ],
+    ),
+    Step(
+        "trace.block.rlp",
+        "debug_traceBlock",
+        lambda r: [r.result("debug.rawBlock"), {"tracer": "callTracer"}],
+        check="shape",
+    ),
+    Step(
         "trace.parity.raw",
         "trace_rawTransaction",
         lambda r: [r.result("raw.legacy"), ["trace"]],

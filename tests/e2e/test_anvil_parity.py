@@ -62,6 +62,8 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     "trace.parity.get": (INTENTIONAL, _SUPERSET),
     "trace.parity.call": (INTENTIONAL, _SUPERSET),
     "trace.parity.raw": (INTENTIONAL, _SUPERSET),
+    "trace.parity.callMany": (INTENTIONAL, _SUPERSET),
+    "trace.block.rlp": (INTENTIONAL, _SUPERSET),
     "debug.rawHeader": (INTENTIONAL, _SUPERSET),
     "debug.rawReceipts": (INTENTIONAL, _SUPERSET),
     "trace.tx.unknown": (

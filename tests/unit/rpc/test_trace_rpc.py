@@ -13,6 +13,7 @@ from rpc.dispatch import RequestContext, default_registry
 from rpc.errors import InvalidParams
 from rpc.namespaces.trace import flat_traces, state_diff_json
 from sequencer.config import NodeConfig
+from sequencer.errors import NodeError
 from sequencer.node import Node
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountChange
@@ -261,3 +262,56 @@ def test_flat_call_tracer_is_the_parity_list() -> None:
     assert default[0]["transactionHash"] == tx_hash
     block_traces = _call(node, "debug_traceBlockByNumber", ["latest", {"tracer": "flatCallTracer"}])
     assert block_traces == [{"txHash": tx_hash, "result": default}]
+
+
+def test_call_many_chains_state_and_trace_block_by_rlp() -> None:
+    from sequencer.types.transactions import Transaction, sign_transaction
+    from tests.helpers.asm import Asm, initcode_for
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    key = node.accounts[0].private_key
+    # Adds one to slot 0 and returns the new value.
+    runtime = (
+        Asm()
+        .push(0)
+        .op("SLOAD")
+        .push(1)
+        .op("ADD")
+        .op("DUP1")
+        .push(0)
+        .op("SSTORE")
+        .push(0)
+        .op("MSTORE")
+        .push(32)
+        .push(0)
+        .op("RETURN")
+        .build()
+    )
+    deploy = sign_transaction(
+        Transaction(2, 31337, 0, 200_000, None, 0, initcode_for(runtime), 10**10, 10**9), key
+    )
+    node.pool.add(deploy, deploy.encode())
+    (block,) = node.mine()
+    contract = block.receipts[0].contract_address
+    assert contract is not None
+    call = {"to": "0x" + contract.hex()}
+    results = _call(node, "trace_callMany", [[[call, ["trace"]], [call, ["trace", "stateDiff"]]]])
+    assert [r["output"] for r in results] == ["0x" + "00" * 31 + "01", "0x" + "00" * 31 + "02"]
+    assert results[0]["stateDiff"] is None and results[1]["stateDiff"] is not None
+    for bad in ([{}], [[call]], [[call, ["vmTrace"]]], [[[call, ["trace"]]] * 300], ["x"]):
+        with pytest.raises((InvalidParams, NodeError)):
+            _call(node, "trace_callMany", bad)
+
+    raw = _call(node, "debug_getRawBlock", ["latest"])
+    by_rlp = _call(node, "debug_traceBlock", [raw, {"tracer": "callTracer"}])
+    by_hash = _call(
+        node, "debug_traceBlockByHash", ["0x" + block.hash.hex(), {"tracer": "callTracer"}]
+    )
+    assert by_rlp == by_hash and len(by_rlp) == 1
+    foreign = bytearray(bytes.fromhex(raw[2:]))
+    foreign[10] ^= 0xFF  # another parent hash: not this chain's block
+    with pytest.raises(NodeError, match="not in this chain"):
+        _call(node, "debug_traceBlock", ["0x" + foreign.hex()])
+    for junk in ("0x", "0x1234", "0xc0", "0x" + "ff" * 40):
+        with pytest.raises(InvalidParams):
+            _call(node, "debug_traceBlock", [junk])
