@@ -90,21 +90,26 @@ FRESH_CHAIN_CFS: Final = frozenset(
 )
 
 
-def block_appearances(block: MiniBlock) -> dict[bytes, bytes | None]:
+def block_appearances(
+    block: MiniBlock, touched: Sequence[frozenset[Address]] | None = None
+) -> dict[bytes, bytes | None]:
     """The address-index records of ``block``: for each transaction, its sender, its
-    recipient, the contract it created and every address that emitted a log in it.
-    (An address reached only by an inner call that logged nothing is not indexed:
-    that would need a trace of every transaction at seal time.)"""
+    recipient, the contract it created, every address that emitted a log in it, and,
+    when the executor's outcomes are given (``TxOutcome.touched``: what the sealing
+    producer has), every address one of its frames called, ran as, borrowed code from
+    or paid by SELFDESTRUCT, reverted frames included."""
     out: dict[bytes, bytes | None] = {}
     number = block.number
     for index, (tx, receipt) in enumerate(zip(block.transactions, block.receipts, strict=True)):
-        touched = {tx.sender}
+        seen: set[Address] = set(touched[index]) if touched is not None else set()
+        seen.add(tx.sender)
+        touched_here = seen
         if tx.to is not None:
-            touched.add(tx.to)
+            touched_here.add(tx.to)
         if receipt.contract_address is not None:
-            touched.add(receipt.contract_address)
-        touched.update(log.address for log in receipt.logs)
-        for address in touched:
+            touched_here.add(receipt.contract_address)
+        touched_here.update(log.address for log in receipt.logs)
+        for address in touched_here:
             out[address_index_key(address, number, index)] = b""
     return out
 
@@ -130,8 +135,11 @@ class Chain:
 
     # ------------------------------------------------------------- writing
 
-    def records(self, block: MiniBlock) -> dict[str, dict[bytes, bytes | None]]:
-        """The chain records of ``block`` for ``StateDB.commit``."""
+    def records(
+        self, block: MiniBlock, touched: Sequence[frozenset[Address]] | None = None
+    ) -> dict[str, dict[bytes, bytes | None]]:
+        """The chain records of ``block`` for ``StateDB.commit``; ``touched``: each
+        transaction's ``TxOutcome.touched`` (for the address index)."""
         number = block.number
         key = block_number_key(number)
         tx_index: dict[bytes, bytes | None] = {
@@ -151,9 +159,9 @@ class Chain:
             records[CF_TX_INDEX] = tx_index
         if log_index:
             records[CF_LOG_INDEX] = log_index
-        touched = block_appearances(block)
-        if touched:
-            records[CF_ADDRESS_INDEX] = touched
+        appearances = block_appearances(block, touched)
+        if appearances:
+            records[CF_ADDRESS_INDEX] = appearances
         return records
 
     def appearances(

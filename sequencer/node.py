@@ -1106,8 +1106,8 @@ class Node:
     def address_appearances(
         self, address: Address, block: int, before: bool, limit: int
     ) -> list[tuple[int, int]]:
-        """(block, transaction index) of the transactions that touched ``address`` (as
-        sender, recipient, created contract or log emitter; ``Chain.appearances``),
+        """(block, transaction index) of the transactions whose call traces or logs name
+        ``address`` (``Chain.appearances``),
         strictly before ``block`` (newest first) or after it (oldest first)."""
         return self.chain.appearances(address, block, before, limit)
 

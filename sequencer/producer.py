@@ -259,7 +259,7 @@ class Producer:
             open_block, [Included(entry.tx, entry.raw, outcome) for entry, outcome in included]
         )
         block = sealed.block
-        records = self.chain.records(block)
+        records = self.chain.records(block, [outcome.touched for _, outcome in included])
         if self.edits:
             # The block carries them now: the pending copy goes with the seal, and the
             # block keeps its own (a replay of the block starts with them).

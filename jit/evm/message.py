@@ -93,6 +93,7 @@ def process_message(
 
 
 def _run_message(evm: Evm, msg: Message, state: TxState, rules: ForkRules) -> None:
+    state.touched.append(msg)
     checkpoint = state.checkpoint()
     if msg.should_transfer_value and msg.value:
         state.transfer(msg.caller, msg.current_target, msg.value)

@@ -45,7 +45,7 @@ _CLEAR_STORAGE = 8
 _EMPTY: dict[int, int] = {}
 
 if TYPE_CHECKING:
-    from jit.evm.frame import Evm
+    from jit.evm.frame import Evm, Message
     from jit.evm.tracing import Tracer
 
 # Runs one frame's code to its end (the interpreter, or compiled code).
@@ -99,6 +99,7 @@ class TxState:
         "storage",
         "storage_reads",
         "to_delete",
+        "touched",
         "tracer",
         "transient",
         "warm_addresses",
@@ -133,6 +134,9 @@ class TxState:
         self.logs: list[Log] = []
         # Calldata of every call to the console.log address, reverted frames included.
         self.console_calls: list[bytes] = []
+        # Every frame's message and every SELFDESTRUCT beneficiary, reverted ones included:
+        # the addresses the transaction called, created or paid (TxOutcome.touched).
+        self.touched: list[Message | Address] = []
         self.journal: list[tuple[Any, ...]] = []
         # The read set, by kind (statedb.keys): recorded where a read reaches the reader.
         self.account_reads: set[Address] = set()

@@ -159,6 +159,10 @@ class TxOutcome:
     effective_gas_price: int
     out_of_gas_halts: int = 0  # frames (outer or inner) that ran out of gas
     console: tuple[bytes, ...] = ()  # calldata of its console.log calls, in order
+    # Every address a frame of it ran as or was called by, the code a DELEGATECALL or
+    # CALLCODE borrowed, every SELFDESTRUCT beneficiary (the address history's entries,
+    # as the call traces show them).
+    touched: frozenset[Address] = frozenset()
 
     @property
     def success(self) -> bool:
@@ -621,7 +625,28 @@ def _finalise(
         effective_gas_price=effective_gas_price,
         out_of_gas_halts=state.out_of_gas_halts,
         console=tuple(state.console_calls),
+        touched=_touched(state),
     )
+
+
+def _touched(state: TxState) -> frozenset[Address]:
+    out: set[Address] = set()
+    for item in state.touched:
+        if isinstance(item, bytes):
+            out.add(item)
+        else:
+            out.add(item.caller)
+            out.add(item.current_target)
+            code_address = item.code_address
+            # DELEGATECALL / CALLCODE borrow code: the trace's "to" is the code's address.
+            # An EIP-7702 delegation (which disables precompiles) runs as the account.
+            if (
+                code_address is not None
+                and code_address != item.current_target
+                and not item.disable_precompiles
+            ):
+                out.add(code_address)
+    return frozenset(out)
 
 
 def coinbase_credit_diff(reader: StateReader, coinbase: Address, amount: int) -> StateDiff:

@@ -33,7 +33,8 @@ first to tell an Erigon node (without it Otterscan refuses the node). The shapes
   from the head (before) / from genesis (after); the last block found is returned
   whole, so a page may hold more than ``pageSize``. The transactions are those
   ``Node.address_appearances`` indexes (sender, recipient, created contract, log
-  emitter; not an address only reached by an inner call);
+  emitter, and every address a frame called or ran as, a DELEGATECALL's code, a
+  SELFDESTRUCT's beneficiary: the addresses of its call traces);
 - ``ots_getContractCreator(address)``: ``{hash, creator}`` or null.
 
 Like anvil, logs and logsBloom are kept in receipts and blocks (Otterscan's spec lets

@@ -92,11 +92,6 @@ ADDRESSES: Final = (
 SEARCHES: Final = ((0, 25), (0, 3), (12, 3))
 NON_CALLS: Final = frozenset({"CREATE", "CREATE2", "SELFDESTRUCT"})
 
-_NOT_INDEXED = (
-    "an address reached only by inner calls (no logs, not the sender, recipient or created "
-    "contract) is not in our address index (Node.address_appearances); anvil finds it by "
-    "tracing every block"
-)
 _FLAGS = (
     "anvil says lastPage (before) / firstPage (after) is false when the page is exactly "
     "full and nothing is left; we say true, as Otterscan's spec defines it"
@@ -122,19 +117,6 @@ KNOWN: Final[dict[str, tuple[str, str]]] = {
         ANVIL_QUIRK,
         "transactionCount is the block's count (Otterscan pages with it); anvil counts the page",
     ),
-    **{
-        f"search.{side}:{address}:{block}:{size}": (LIMITATION, _NOT_INDEXED)
-        for address in (
-            "deploy.token",
-            "deploy.spin",
-            "create2.child",
-            "destroyed",
-            "sha256",
-        )
-        for side in ("before", "after")
-        for block, size in SEARCHES
-        if (side, block) != ("before", 12)  # before block 12 they are all direct
-    },
     "search.before:deploy.factory:0:3": (ANVIL_QUIRK, _FLAGS),
     "search.after:deploy.factory:0:3": (ANVIL_QUIRK, _FLAGS),
     "contractCreator:destroyed": (

@@ -365,6 +365,7 @@ def selfdestruct(evm: Evm) -> None:
     if evm.msg.is_static:
         raise WriteInStaticContext
     # OPERATION
+    state.touched.append(beneficiary)
     state.transfer(originator, beneficiary, state.balance(originator))
     if originator in state.created:
         # EIP-6780: only an account created in this transaction is deleted; a

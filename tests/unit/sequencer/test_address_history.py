@@ -78,6 +78,8 @@ def test_appearances_creators_reverts_and_restarts(tmp_path: Path) -> None:
     assert node.address_appearances(SINK, head + 1, True, 10) == [(2, 0)]
     assert node.address_appearances(factory, head + 1, True, 10) == [(3, 0), (1, 0)]
     assert node.address_appearances(b"\x99" * 20, head + 1, True, 10) == []
+    # A contract made by an inner CREATE2 is in its creating transaction's history.
+    assert node.address_appearances(created, head + 1, True, 10) == [(3, 0)]
 
     assert asyncio.run(node.contract_creator(factory)) == (deploy.hash, alice.address)
     assert asyncio.run(node.contract_creator(created)) == (made.hash, factory)
