@@ -14,6 +14,7 @@ from typing import Any, Final
 from rpc.codecs import data, quantity
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountChange
+from sequencer.tracing.vm import VmTrace
 from sequencer.types.blocks import MiniBlock
 from statedb.types import Account, Address
 
@@ -163,3 +164,30 @@ def state_diff_json(changes: dict[Address, AccountChange]) -> dict[str, Any]:
             }
         out[data(address)] = entry
     return out
+
+
+def vm_trace_json(trace: VmTrace) -> dict[str, Any]:
+    """OpenEthereum's vmTrace: ``{code, ops: [{cost, ex: {mem, push, store, used}, pc,
+    sub}]}`` (``ex`` null for an instruction that failed)."""
+    ops = []
+    for op in trace.ops:
+        ex: dict[str, Any] | None = None
+        if op.used is not None:
+            ex = {
+                "mem": None if op.mem is None else {"data": data(op.mem[1]), "off": op.mem[0]},
+                "push": [hex(word) for word in op.push],
+                "store": None
+                if op.store is None
+                else {"key": hex(op.store[0]), "val": hex(op.store[1])},
+                "used": op.used,
+            }
+        ops.append(
+            {
+                "cost": op.cost,
+                "ex": ex,
+                "pc": op.pc,
+                "sub": None if op.sub is None else vm_trace_json(op.sub),
+                "op": op.op,
+            }
+        )
+    return {"code": data(trace.code), "ops": ops}

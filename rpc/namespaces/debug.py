@@ -55,6 +55,7 @@ from sequencer.tracing.spec import (
     TraceResult,
 )
 from sequencer.tracing.struct import StructConfig, StructTrace
+from sequencer.tracing.vm import VmTrace
 from sequencer.types.blocks import Header, MiniBlock
 
 MAX_LIMIT: Final = 100_000_000
@@ -258,8 +259,8 @@ def trace_json(result: TraceResult, where: Located | None = None) -> Any:
         return dict(result.counts)
     if isinstance(result, MuxResult):
         return {name: trace_json(inner, where) for name, inner in result.results.items()}
-    if isinstance(result, StateChanges):
-        raise TypeError("state changes have no geth JSON (trace_replay* shows them)")
+    if isinstance(result, StateChanges | VmTrace):
+        raise TypeError("Parity-only results have no geth JSON (trace_replay* shows them)")
     return prestate_json(result)
 
 

@@ -14,7 +14,8 @@ Owns ``trace_transaction``, ``trace_block``, ``trace_filter`` and
 failed has Parity's ``error`` words; a revert keeps its result (gas used and the revert
 data), any other failure has none. ``trace_replayBlockTransactions`` adds each
 transaction's ``stateDiff`` (``"="`` unchanged, ``{"*": {"from", "to"}}`` changed,
-``{"+": v}`` created, ``{"-": v}`` deleted). ``vmTrace`` is not served (refused).
+``{"+": v}`` created, ``{"-": v}`` deleted) and, when asked for, ``vmTrace``
+(OpenEthereum's per-instruction trace, ``rpc.parity.vm_trace_json``).
 ``trace_replayTransaction``, ``trace_call`` and ``trace_rawTransaction`` answer the same
 ``{output, stateDiff, trace, vmTrace}`` for one transaction (mined, a call object, signed
 bytes run as a call from its sender); ``trace_get`` one entry of a transaction's list.
@@ -26,19 +27,20 @@ from typing import Any, Final
 
 from rpc.codecs import BlockId, data, invalid, json_type, parse_quantity
 from rpc.dispatch import BlockIdParam, BlockNumberParam, Data, Hash, RequestContext, method
-from rpc.errors import InvalidParams
 from rpc.namespaces.eth import block_number, node_of
-from rpc.parity import flat_traces, located, state_diff_json
+from rpc.parity import flat_traces, located, state_diff_json, vm_trace_json
 from rpc.requests import parse_call_request
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.spec import (
     CALL_TRACER,
     MUX_TRACER,
     STATE_CHANGES,
+    VM_TRACE,
     MuxResult,
     StateChanges,
     TraceOptions,
 )
+from sequencer.tracing.vm import VmTrace
 from sequencer.types.call import CallRequest
 from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
 from statedb.types import Address
@@ -50,6 +52,19 @@ _WITH_CHANGES: Final = TraceOptions(
     MUX_TRACER,
     mux=(("trace", _AS_EXECUTED), ("stateDiff", TraceOptions(STATE_CHANGES))),
 )
+_WITH_VM: Final = TraceOptions(
+    MUX_TRACER,
+    mux=(
+        ("trace", _AS_EXECUTED),
+        ("stateDiff", TraceOptions(STATE_CHANGES)),
+        ("vmTrace", TraceOptions(VM_TRACE)),
+    ),
+)
+
+
+def _replay_options(types: frozenset[str]) -> TraceOptions:
+    """The tracers a replay needs: the per-instruction one only when asked for."""
+    return _WITH_VM if "vmTrace" in types else _WITH_CHANGES
 
 
 _TRACE_TYPES: Final = frozenset({"trace", "stateDiff", "vmTrace"})
@@ -175,8 +190,6 @@ def _trace_types(value: object, arg: int) -> frozenset[str]:
     unknown = set(value) - _TRACE_TYPES
     if unknown:
         raise invalid(arg, f"unknown trace type {sorted(unknown)[0][:32]!r}")
-    if "vmTrace" in value:
-        raise InvalidParams("vmTrace is not served (trace and stateDiff are)")
     return frozenset(value)
 
 
@@ -186,11 +199,12 @@ def _replayed(result: object, types: frozenset[str]) -> dict[str, Any]:
     frame = result.results["trace"]
     changes = result.results["stateDiff"]
     assert isinstance(frame, CallFrame) and isinstance(changes, StateChanges)
+    vm = result.results.get("vmTrace")
     return {
         "output": data(frame.output),
         "stateDiff": state_diff_json(changes.changes) if "stateDiff" in types else None,
         "trace": flat_traces(frame) if "trace" in types else [],
-        "vmTrace": None,
+        "vmTrace": vm_trace_json(vm) if isinstance(vm, VmTrace) else None,
     }
 
 
@@ -203,7 +217,7 @@ async def trace_replay_block_transactions(
     number = block_number(node, block)
     if number > node.head_number or node.block(number) is None:
         return None
-    traced = await node.trace_block(number, _WITH_CHANGES)
+    traced = await node.trace_block(number, _replay_options(types))
     return [
         {**_replayed(result, types), "transactionHash": data(tx_hash)} for tx_hash, result in traced
     ]
@@ -217,7 +231,7 @@ async def trace_replay_transaction(
     node = node_of(ctx)
     if node.locate_transaction(tx_hash) is None:
         return None
-    return _replayed(await node.trace_transaction(tx_hash, _WITH_CHANGES), types)
+    return _replayed(await node.trace_transaction(tx_hash, _replay_options(types)), types)
 
 
 @method("trace_call")
@@ -228,7 +242,8 @@ async def trace_call(
     node = node_of(ctx)
     call = parse_call_request(request, 0)
     return _replayed(
-        await node.trace_call(call, block_number(node, block), None, None, _WITH_CHANGES), types
+        await node.trace_call(call, block_number(node, block), None, None, _replay_options(types)),
+        types,
     )
 
 
@@ -246,8 +261,9 @@ async def trace_call_many(
             raise invalid(0, f"call {index}: expected [call, traceTypes]")
         parsed.append((parse_call_request(item[0], 0), _trace_types(item[1], 0)))
     node = node_of(ctx)
+    wanted = frozenset().union(*(types for _, types in parsed)) if parsed else frozenset()
     results = await node.trace_call_many(
-        [request for request, _ in parsed], block_number(node, block), _WITH_CHANGES
+        [request for request, _ in parsed], block_number(node, block), _replay_options(wanted)
     )
     return [_replayed(result, types) for result, (_, types) in zip(results, parsed, strict=True)]
 
@@ -287,7 +303,8 @@ async def trace_raw_transaction(
     )
     node = node_of(ctx)
     return _replayed(
-        await node.trace_call(call, block_number(node, block), None, None, _WITH_CHANGES), types
+        await node.trace_call(call, block_number(node, block), None, None, _replay_options(types)),
+        types,
     )
 
 

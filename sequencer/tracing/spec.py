@@ -19,6 +19,7 @@ from sequencer.tracing.mux import MuxTracer
 from sequencer.tracing.prestate import AccountChange, Prestate, PrestateDiff, PrestateTracer
 from sequencer.tracing.simple import FourByteTracer, NoopTracer, SelectorCounts
 from sequencer.tracing.struct import StructConfig, StructLogger, StructTrace
+from sequencer.tracing.vm import VmTrace, VmTracer
 from statedb.types import Address
 
 CALL_TRACER: Final = "callTracer"
@@ -36,8 +37,10 @@ TRACERS: Final = (
     PRESTATE_TRACER,
     MUX_TRACER,
 )
-# Internal: the accounts changed, before and after (Parity's stateDiff).
+# Internal: the accounts changed, before and after (Parity's stateDiff), and Parity's
+# per-instruction vmTrace.
 STATE_CHANGES: Final = "stateChanges"
+VM_TRACE: Final = "vmTrace"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ TraceResult = (
     | PrestateDiff
     | StateChanges
     | FlatCalls
+    | VmTrace
     | MuxResult
 )
 
@@ -88,7 +92,7 @@ class TraceOptions:
     mux: tuple[tuple[str, TraceOptions], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.tracer is not None and self.tracer not in (*TRACERS, STATE_CHANGES):
+        if self.tracer is not None and self.tracer not in (*TRACERS, STATE_CHANGES, VM_TRACE):
             raise ValueError(f"unknown tracer {self.tracer!r}")
         if any(name == MUX_TRACER for name, _ in self.mux):
             raise ValueError("a muxTracer cannot hold a muxTracer")
@@ -110,6 +114,8 @@ def new_tracer(options: TraceOptions, max_bytes: int, coinbase: Address) -> Trac
         )
     if options.tracer == STATE_CHANGES:
         return PrestateTracer(coinbase, diff_mode=True)
+    if options.tracer == VM_TRACE:
+        return VmTracer(max_bytes)
     if options.tracer == MUX_TRACER:
         return MuxTracer(
             [(name, new_tracer(inner, max_bytes, coinbase)) for name, inner in options.mux]
@@ -145,6 +151,8 @@ def trace_result(
                 )
             }
         )
+    if isinstance(tracer, VmTracer):
+        return tracer.result()
     if isinstance(tracer, FourByteTracer | NoopTracer):
         return tracer.result()
     raise TypeError(f"not a tracer of this module: {type(tracer).__name__}")

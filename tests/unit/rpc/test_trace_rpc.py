@@ -133,7 +133,6 @@ def test_an_empty_chain_traces_nothing(node: Node) -> None:
         ("trace", "must be a list of strings"),
         ([1], "must be a list of strings"),
         (["trace", "x" * 1000], "unknown trace type"),
-        (["vmTrace"], "vmTrace is not served"),
     ],
 )
 def test_bad_replay_types(node: Node, types: object, message: str) -> None:
@@ -298,7 +297,7 @@ def test_call_many_chains_state_and_trace_block_by_rlp() -> None:
     results = _call(node, "trace_callMany", [[[call, ["trace"]], [call, ["trace", "stateDiff"]]]])
     assert [r["output"] for r in results] == ["0x" + "00" * 31 + "01", "0x" + "00" * 31 + "02"]
     assert results[0]["stateDiff"] is None and results[1]["stateDiff"] is not None
-    for bad in ([{}], [[call]], [[call, ["vmTrace"]]], [[[call, ["trace"]]] * 300], ["x"]):
+    for bad in ([{}], [[call]], [[call, ["vmTraces"]]], [[[call, ["trace"]]] * 300], ["x"]):
         with pytest.raises((InvalidParams, NodeError)):
             _call(node, "trace_callMany", bad)
 
@@ -315,3 +314,85 @@ def test_call_many_chains_state_and_trace_block_by_rlp() -> None:
     for junk in ("0x", "0x1234", "0xc0", "0x" + "ff" * 40):
         with pytest.raises(InvalidParams):
             _call(node, "debug_traceBlock", [junk])
+
+
+def test_vm_trace_records_every_instruction() -> None:
+    """OpenEthereum's vmTrace: one op per instruction the struct logger sees, each with
+    the gas left after it, what it pushed, the memory it wrote and the slot it stored;
+    a CALL's child frame nested under it; a failing instruction without "ex"."""
+    from sequencer.types.transactions import Transaction, sign_transaction
+    from tests.helpers.asm import Asm, initcode_for
+
+    node = Node(NodeConfig(data_dir=None, accounts=1))
+    key = node.accounts[0].private_key
+    child = bytes.fromhex("fe")  # INVALID
+    deploy_child = sign_transaction(
+        Transaction(2, 31337, 0, 200_000, None, 0, initcode_for(child), 10**10, 10**9), key
+    )
+    node.pool.add(deploy_child, deploy_child.encode())
+    (b1,) = node.mine()
+    child_address = b1.receipts[0].contract_address
+    assert child_address is not None
+    parent = (
+        Asm()
+        .push(0x2A)
+        .push(0)
+        .op("MSTORE")
+        .push(7)
+        .push(1)
+        .op("SSTORE")
+        .push(0)
+        .push(0)
+        .push(0)
+        .push(0)
+        .push(0)
+        .push(child_address, 20)
+        .push(50_000)
+        .op("CALL")
+        .op("DUP1")
+        .op("STOP")
+        .build()
+    )
+    deploy = sign_transaction(
+        Transaction(2, 31337, 1, 300_000, None, 0, initcode_for(parent), 10**10, 10**9), key
+    )
+    node.pool.add(deploy, deploy.encode())
+    (b2,) = node.mine()
+    contract = b2.receipts[0].contract_address
+    assert contract is not None
+    poke = sign_transaction(Transaction(2, 31337, 2, 200_000, contract, 0, b"", 10**10, 10**9), key)
+    node.pool.add(poke, poke.encode())
+    node.mine()
+    tx_hash = "0x" + poke.hash.hex()
+    vm = _call(node, "trace_replayTransaction", [tx_hash, ["vmTrace"]])["vmTrace"]
+    struct = _call(node, "debug_traceTransaction", [tx_hash, {}])["structLogs"]
+    top = [s for s in struct if s["depth"] == 1]
+    assert vm["code"] == "0x" + parent.hex()
+    assert [op["pc"] for op in vm["ops"]] == [s["pc"] for s in top]
+    assert [op["cost"] for op in vm["ops"]] == [s["gasCost"] for s in top]
+    for op, step in zip(vm["ops"], top, strict=True):
+        if step["op"] != "CALL":
+            assert op["ex"]["used"] == step["gas"] - step["gasCost"]
+    by_pc = {op["pc"]: op for op in vm["ops"]}
+    assert by_pc[0]["ex"]["push"] == ["0x2a"]
+    mstore = vm["ops"][2]
+    assert mstore["ex"]["mem"] == {"data": "0x" + "00" * 31 + "2a", "off": 0}
+    sstore = vm["ops"][5]
+    assert sstore["ex"]["store"] == {"key": "0x1", "val": "0x7"}
+    call = next(op for op in vm["ops"] if op["sub"] is not None)
+    assert call["ex"]["push"] == ["0x0"]  # the child failed
+    assert call["sub"]["code"] == "0xfe"
+    inner = [s for s in struct if s["depth"] == 2]
+    assert call["sub"]["ops"] == [
+        {
+            "cost": inner[0]["gasCost"],
+            "ex": {"mem": None, "push": [], "store": None, "used": 0},
+            "pc": 0,
+            "sub": None,
+            "op": "INVALID",
+        }
+    ]
+    dup = vm["ops"][-2]
+    assert dup["ex"]["push"] == ["0x0", "0x0"]  # DUP1 leaves two words
+    block = _call(node, "trace_replayBlockTransactions", ["latest", ["vmTrace"]])
+    assert block[0]["vmTrace"] == vm and block[0]["trace"] == []
