@@ -16,6 +16,9 @@ Hooks, in the order they fire:
   it completed; STOP, RETURN and SELFDESTRUCT end with ``StopExecution``, which is not
   an error). For CALL-family and CREATE instructions the child frame's ``enter`` ...
   ``exit`` fire in between.
+- ``log(evm, log)``: a LOG instruction emitted ``log`` (before its ``step_end``);
+- ``selfdestruct(evm, beneficiary, value)``: SELFDESTRUCT sent the contract's ``value`` to
+  ``beneficiary`` (before its ``step_end``);
 - ``exit(evm)``: the frame ended: ``evm.error`` (None, an ``ExceptionalHalt`` or
   ``Revert``), ``evm.output``, ``evm.gas_left``; for a create, after the code deposit.
 - ``done(state)``: the transaction is finished (refunds paid, self-destructed accounts
@@ -39,10 +42,14 @@ from jit.evm.message import StopExecution
 
 if TYPE_CHECKING:
     from jit.evm.frame import Evm
-    from jit.evm.state import CodeRunner, TxState
+    from jit.evm.state import CodeRunner, Log, TxState
+    from statedb.types import Address
 
 # PUSH32 at the last byte reads 32 bytes past the end; STOP (0) pads both.
 _CODE_PADDING = b"\x00" * 33
+_SELFDESTRUCT = 0xFF
+_LOG0, _LOG4 = 0xA0, 0xA4
+_ADDRESS_MASK = (1 << 160) - 1
 
 
 class Tracer:
@@ -59,6 +66,12 @@ class Tracer:
 
     def step_end(self, evm: Evm, op: int, error: BaseException | None) -> None:
         """Instruction ``op`` ran (``error``: the halt or revert it raised)."""
+
+    def log(self, evm: Evm, log: Log) -> None:
+        """A LOG instruction of ``evm``'s frame emitted ``log``."""
+
+    def selfdestruct(self, evm: Evm, beneficiary: Address, value: int) -> None:
+        """``evm``'s contract SELFDESTRUCTed, sending ``value`` wei to ``beneficiary``."""
 
     def done(self, state: TxState) -> None:
         """The transaction finished; ``state`` is its journaled state."""
@@ -83,10 +96,19 @@ def _interpret_traced(evm: Evm, tracer: Tracer) -> None:
     ops = rules.ops
     static_gas = rules.static_gas
     step, step_end = tracer.step, tracer.step_end
+    logs = evm.state.logs
     pc = 0
     while True:
         op = code[pc]
         step(evm, pc, op)
+        destroying: tuple[Address, int] | None = None
+        if op == _SELFDESTRUCT and evm.stack:
+            target = evm.msg.current_target
+            destroying = (
+                (evm.stack[-1] & _ADDRESS_MASK).to_bytes(20, "big"),
+                evm.state.balance(target),
+            )
+        logged = len(logs)
         try:
             gas_left = evm.gas_left - static_gas[op]
             if gas_left < 0:
@@ -95,6 +117,8 @@ def _interpret_traced(evm: Evm, tracer: Tracer) -> None:
             evm.pc = pc + 1
             ops[op](evm)
         except StopExecution:
+            if destroying is not None:
+                tracer.selfdestruct(evm, *destroying)
             step_end(evm, op, None)
             return
         except IndexError as error:
@@ -105,5 +129,7 @@ def _interpret_traced(evm: Evm, tracer: Tracer) -> None:
         except Exception as error:
             step_end(evm, op, error)
             raise
+        if _LOG0 <= op <= _LOG4 and len(logs) > logged:
+            tracer.log(evm, logs[-1])
         step_end(evm, op, None)
         pc = evm.pc

@@ -20,6 +20,7 @@ from typing import Final
 
 from jit.evm.exceptions import Revert
 from jit.evm.frame import Evm
+from jit.evm.state import Log
 from jit.evm.tracing import Tracer
 from jit.evm.transaction import TransactionLike, TxOutcome
 from sequencer.revert import trace_revert_reason
@@ -34,7 +35,6 @@ CALL_KINDS: Final = {
     0xF5: "CREATE2",
     0xFA: "STATICCALL",
 }
-_LOG0, _LOG4, _SELFDESTRUCT = 0xA0, 0xA4, 0xFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,6 @@ class _Open:
     value: int | None
     calls: list[CallFrame] = field(default_factory=list)
     logs: list[CallLog] = field(default_factory=list)
-    selfdestruct: tuple[Address, int] | None = None  # (beneficiary, balance) being sent
     precompile: bool = False
 
 
@@ -105,36 +104,17 @@ class CallTracer(Tracer):
         precompile = msg.code_address is not None and msg.code_address in evm.rules.precompiles
         stack.append(_Open(evm, kind, sender, to, value, precompile=precompile))
 
-    def step(self, evm: Evm, pc: int, op: int) -> None:
-        if op == _SELFDESTRUCT and evm.stack:
+    def log(self, evm: Evm, log: Log) -> None:
+        if self.with_log:
             frame = self._stack[-1]
-            address = evm.msg.current_target
-            beneficiary = (evm.stack[-1] & ((1 << 160) - 1)).to_bytes(20, "big")
-            frame.selfdestruct = (beneficiary, evm.state.balance(address))
-
-    def step_end(self, evm: Evm, op: int, error: BaseException | None) -> None:
-        if error is not None:
-            return
-        frame = self._stack[-1]
-        if _LOG0 <= op <= _LOG4 and self.with_log:
-            log = evm.state.logs[-1]
             position, index = len(frame.calls), len(evm.state.logs) - 1
             frame.logs.append(CallLog(log.address, tuple(log.topics), log.data, position, index))
-        elif op == _SELFDESTRUCT and frame.selfdestruct is not None:
-            beneficiary, balance = frame.selfdestruct
-            frame.selfdestruct = None
-            if not self.only_top_call:
-                frame.calls.append(
-                    CallFrame(
-                        "SELFDESTRUCT",
-                        evm.msg.current_target,
-                        beneficiary,
-                        balance,
-                        0,
-                        0,
-                        b"",
-                    )
-                )
+
+    def selfdestruct(self, evm: Evm, beneficiary: Address, value: int) -> None:
+        if not self.only_top_call:
+            self._stack[-1].calls.append(
+                CallFrame("SELFDESTRUCT", evm.msg.current_target, beneficiary, value, 0, 0, b"")
+            )
 
     def exit(self, evm: Evm) -> None:
         frame = self._stack.pop()

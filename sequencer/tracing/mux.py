@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jit.evm.frame import Evm
-from jit.evm.state import TxState
+from jit.evm.state import Log, TxState
 from jit.evm.tracing import Tracer
+from statedb.types import Address
 
 
 class MuxTracer(Tracer):
@@ -34,6 +35,14 @@ class MuxTracer(Tracer):
     def step_end(self, evm: Evm, op: int, error: BaseException | None) -> None:
         for tracer in self._all:
             tracer.step_end(evm, op, error)
+
+    def log(self, evm: Evm, log: Log) -> None:
+        for tracer in self._all:
+            tracer.log(evm, log)
+
+    def selfdestruct(self, evm: Evm, beneficiary: Address, value: int) -> None:
+        for tracer in self._all:
+            tracer.selfdestruct(evm, beneficiary, value)
 
     def done(self, state: TxState) -> None:
         for tracer in self._all:
