@@ -107,6 +107,8 @@ def _run_message(evm: Evm, msg: Message, state: TxState, rules: ForkRules) -> No
                     raise PrecompileHalt(str(error)) from error
                 evm.gas_left -= gas_used
                 evm.output = output
+                if state.tracer is not None:
+                    state.tracer.precompile(evm, gas_used)
         elif evm.code:
             run_code = state.run_code
             if run_code is None:

@@ -16,6 +16,8 @@ Hooks, in the order they fire:
   it completed; STOP, RETURN and SELFDESTRUCT end with ``StopExecution``, which is not
   an error). For CALL-family and CREATE instructions the child frame's ``enter`` ...
   ``exit`` fire in between.
+- ``precompile(evm, gas_used)``: ``evm``'s frame is a precompile call that succeeded
+  (``evm.msg.data`` in, ``evm.output`` out), between its ``enter`` and ``exit``;
 - ``log(evm, log)``: a LOG instruction emitted ``log`` (before its ``step_end``);
 - ``selfdestruct(evm, beneficiary, value)``: SELFDESTRUCT sent the contract's ``value`` to
   ``beneficiary`` (before its ``step_end``);
@@ -66,6 +68,9 @@ class Tracer:
 
     def step_end(self, evm: Evm, op: int, error: BaseException | None) -> None:
         """Instruction ``op`` ran (``error``: the halt or revert it raised)."""
+
+    def precompile(self, evm: Evm, gas_used: int) -> None:
+        """``evm``'s frame ran a precompile, which used ``gas_used``."""
 
     def log(self, evm: Evm, log: Log) -> None:
         """A LOG instruction of ``evm``'s frame emitted ``log``."""

@@ -36,6 +36,10 @@ class MuxTracer(Tracer):
         for tracer in self._all:
             tracer.step_end(evm, op, error)
 
+    def precompile(self, evm: Evm, gas_used: int) -> None:
+        for tracer in self._all:
+            tracer.precompile(evm, gas_used)
+
     def log(self, evm: Evm, log: Log) -> None:
         for tracer in self._all:
             tracer.log(evm, log)

@@ -19,7 +19,8 @@ from statedb.types import Address
 from tests.helpers.asm import Asm
 from tests.helpers.evm import COINBASE, CONTRACT, OTHER, SENDER, world
 
-# CALL OTHER (which LOGs once and SELFDESTRUCTs to 0x..beef), then LOG1, then STOP.
+# CALL OTHER (which LOGs once and SELFDESTRUCTs to 0x..beef), then STATICCALL the
+# identity precompile (0x04) on 3 bytes of memory, then LOG1, then STOP.
 CHILD = Asm().push(0).push(0).op("LOG0").push(0xBEEF, 20).op("SELFDESTRUCT").build()
 PARENT = (
     Asm()
@@ -31,6 +32,14 @@ PARENT = (
     .push(OTHER, 20)
     .op("GAS")
     .op("CALL")
+    .op("POP")
+    .push(0)
+    .push(0)
+    .push(3)
+    .push(0)
+    .push(4)
+    .op("GAS")
+    .op("STATICCALL")
     .op("POP")
     .push(7)
     .push(0)
@@ -56,6 +65,9 @@ class Recorder(Tracer):
 
     def step_end(self, evm: Evm, op: int, error: BaseException | None) -> None:
         self.events.append(("end", op, error))
+
+    def precompile(self, evm: Evm, gas_used: int) -> None:
+        self.events.append(("precompile", evm.msg.code_address, evm.msg.data, gas_used))
 
     def log(self, evm: Evm, log: Log) -> None:
         self.events.append(("log", log.address, tuple(log.topics)))
@@ -89,6 +101,12 @@ def test_hooks_fire_in_order() -> None:
     assert recorder.events[call_step][2] == 0xF1
     logs = [e for e in recorder.events if e[0] == "log"]
     assert logs == [("log", OTHER, ()), ("log", CONTRACT, ((7).to_bytes(32, "big"),))]
+    identity = (4).to_bytes(20, "big")
+    precompiled = [e for e in recorder.events if e[0] == "precompile"]
+    assert precompiled == [("precompile", identity, b"\x00" * 3, 18)]  # 15 + 3 per word
+    at = recorder.events.index(precompiled[0])
+    assert recorder.events[at - 1][:2] == ("enter", identity)
+    assert recorder.events[at + 1][:2] == ("exit", identity)
     destroyed = [e for e in recorder.events if e[0] == "selfdestruct"]
     assert destroyed == [("selfdestruct", OTHER, (0xBEEF).to_bytes(20, "big"), 5)]
     # Each hook sits before its instruction's step_end.
