@@ -886,7 +886,7 @@ class Node:
             if index is not None:
                 reply = await self._simulate_on_worker(workers, index, call)
                 if reply is not None:
-                    self._log_console(reply.console)
+                    self._log_console(reply.console, call.verb)
                     if reply.error is not None:
                         raise reply.error
                     return reply.value
@@ -894,11 +894,16 @@ class Node:
         try:
             return await self.simulation_worker.run(lambda: sim.run(call))
         finally:
-            self._log_console(sim.console)
+            self._log_console(sim.console, call.verb)
 
-    def _log_console(self, calls: tuple[bytes, ...]) -> None:
+    def _log_console(self, calls: tuple[bytes, ...], verb: SimulationVerb) -> None:
         if calls and self.config.console_log:
-            log_console_calls(calls, "eth_call")
+            names = {
+                SimulationVerb.CALL: "eth_call",
+                SimulationVerb.ESTIMATE_GAS: "eth_estimateGas",
+                SimulationVerb.CREATE_ACCESS_LIST: "eth_createAccessList",
+            }
+            log_console_calls(calls, names[verb])
 
     async def _simulate_on_worker(
         self, workers: WorkerPool, index: int, call: SimulationCall

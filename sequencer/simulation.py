@@ -111,7 +111,8 @@ class Simulator:
         self.state_at = state_at
         self.env_at = env_at
         self.gas_cap = gas_cap
-        # The console.log calls of the last eth_call ``run`` made (for the node log).
+        # The console.log calls of the last eth_call, or of an eth_estimateGas's first
+        # run (for the node log).
         self.console: tuple[bytes, ...] = ()
 
     def env_for(self, number: int, block_override: BlockOverride | None) -> BlockEnv:
@@ -270,6 +271,9 @@ class Simulator:
         env = self.env_for(number, block_override)
         cap = self._capped(request.gas) if request.gas is not None else self._call_gas_cap(env)
         first = self.simulate(request, number, overrides, block_override, gas=cap).outcome
+        # console.log lines are printed once, from this first run at the cap (anvil
+        # prints them for every run of its search).
+        self.console = first.console
         if not first.success:
             if first.result.name == "HALT" and first.error == "OutOfGasError":
                 raise ExecutionHalted(f"gas required exceeds allowance ({cap})")

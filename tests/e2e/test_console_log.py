@@ -146,3 +146,17 @@ def test_disable_console_log_prints_nothing(tmp_path: Path) -> None:
         _exercise(node.url)
         assert _our_lines(node) == []
         assert "console.log in" not in node.log()
+
+
+def test_estimate_gas_prints_its_console_lines_once(tmp_path: Path) -> None:
+    """anvil prints an estimate's console.log lines for every run of its gas search;
+    we print those of the first run (at the cap), once."""
+    with hummingbird(tmp_path) as node:
+        chain = Chain(node.url)
+        chain.send("deploy", None, initcode_for(_contract()))
+        gas = _call(node.url, "eth_estimateGas", [{"to": chain.addresses["deploy"]}])
+        assert isinstance(gas, str) and int(gas, 16) > 21_000
+        time.sleep(0.3)
+        log = node.log()
+        assert log.count("console.log in eth_estimateGas:") == 1
+        assert _our_lines(node).count("hello 5") == 2  # the call and its inner call
