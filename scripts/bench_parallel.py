@@ -39,7 +39,7 @@ from jit.forks import ForkRules
 from sequencer.builder import Included
 from sequencer.config import ChainConfig, NodeConfig
 from sequencer.executor import Executor, SerialExecutor
-from sequencer.executor.optimistic import OptimisticExecutor
+from sequencer.executor.optimistic import DEFAULT_OWN_WEIGHT, OptimisticExecutor
 from sequencer.gc_tuning import tune_gc
 from sequencer.node import Node
 from sequencer.types.transactions import Transaction, sign_transaction
@@ -201,8 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=_int_list, default=[1, 2, 3])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--engine", default="jit", choices=("interpreter", "jit", "auto"))
+    parser.add_argument(
+        "--own-weight",
+        type=float,
+        default=DEFAULT_OWN_WEIGHT,
+        help="the sequencer's share of a batch relative to a worker's, in (0, 8]",
+    )
+    parser.add_argument(
+        "--always-parallel",
+        action="store_true",
+        help="run every batch in parallel (no measured choice): the parallel path's own cost",
+    )
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args(argv)
+    if not 0.0 < args.own_weight <= 8.0:
+        parser.error("--own-weight must be in (0, 8]")
     if not 16 <= args.txs <= 20_000 or not 1 <= args.runs <= 100:
         parser.error("--txs must be in 16..20000 and --runs in 1..100")
     if any(h > 100 for h in args.hot) or any(w < 1 or w > 16 for w in args.workers):
@@ -246,7 +259,13 @@ def main(argv: list[str] | None = None) -> int:
                 pool.wait_ready(60.0)  # booting workers must not load the serial baseline
                 try:
                     # As the node runs it: serial or parallel chosen by measured cost.
-                    optimistic = OptimisticExecutor(pool, node.engine.runner, min_batch=1)
+                    optimistic = OptimisticExecutor(
+                        pool,
+                        node.engine.runner,
+                        min_batch=1,
+                        own_weight=args.own_weight,
+                        measured=not args.always_parallel,
+                    )
                     # Warm-up: the executor times one serial batch, the workers' engines
                     # compile in the first parallel one, it times the second and keeps
                     # the cheaper way.

@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("hummingbird.executor")
 
 SEQUENCER: Final = -1  # the writer of fee credits and of transactions re-run here
+# The sequencer's share of a batch relative to a worker's: it also sends the requests,
+# unpickles the answers and merges them (measured in docs/benchmarks.md).
+DEFAULT_OWN_WEIGHT: Final = 1.25
 WORKER_TIMEOUT: Final = 30.0  # seconds a batch may take on a worker before it is given up
 
 
@@ -89,6 +92,7 @@ class OptimisticExecutor:
         cooldown: int = 8,
         measured: bool = True,
         first_share: int = 0,
+        own_weight: float = DEFAULT_OWN_WEIGHT,
     ) -> None:
         """``measured``: choose by measured cost (below); False runs every batch that is
         large enough in parallel (tests, the executor benchmark). ``first_share``: the
@@ -105,6 +109,9 @@ class OptimisticExecutor:
         self.cooldown = cooldown
         self.measured = measured
         self.first_share = first_share
+        if not 0.0 < own_weight <= 8.0:
+            raise ValueError(f"own_weight must be in (0, 8], got {own_weight}")
+        self.own_weight = own_weight
         self._serial_left = 0  # batches still to run serially after high contention
         self._request_id = 0
         # Seconds per transaction of recent batches that ran each way (None: not yet).
@@ -176,7 +183,7 @@ class OptimisticExecutor:
         """Share ``s`` >= 1 runs on worker ``free[s - 1]``."""
         workers = self.workers
         shares = len(free) + 1  # the sequencer runs share 0 itself
-        owner = _share_by_sender(batch, shares, min(self.first_share, shares - 1))
+        owner = _share_by_sender(batch, shares, min(self.first_share, shares - 1), self.own_weight)
         unsigned = self.unsigned
         members: list[list[tuple[Transaction, bool]]] = [[] for _ in range(shares)]
         for tx, share in zip(batch, owner, strict=True):
@@ -351,15 +358,27 @@ def _ewma(previous: float | None, sample: float) -> float:
     return sample if previous is None else 0.7 * previous + 0.3 * sample
 
 
-def _share_by_sender(batch: Sequence[Transaction], shares: int, first: int) -> list[int]:
-    """Each transaction's executor: senders dealt round-robin in order of first
-    appearance, from share ``first``, so shares are even when senders send alike."""
+def _share_by_sender(
+    batch: Sequence[Transaction], shares: int, first: int, own_weight: float = 1.0
+) -> list[int]:
+    """Each transaction's executor: all of a sender's transactions on one share; a new
+    sender (in order of first appearance, the first on share ``first``) goes to the share
+    with the fewest transactions per unit of weight, the sequencer's share 0 weighing
+    ``own_weight`` (it also unpickles and merges the others' results) and each worker 1,
+    so the shares finish together."""
     assigned: dict[Address, int] = {}
+    load = [0] * shares
+    weight = [own_weight] + [1.0] * (shares - 1)
     owner: list[int] = []
     for tx in batch:
         share = assigned.get(tx.sender)
         if share is None:
-            share = assigned[tx.sender] = (len(assigned) + first) % shares
+            if not assigned:
+                share = first
+            else:
+                share = min(range(shares), key=lambda s: (load[s] + 1) / weight[s])
+            assigned[tx.sender] = share
+        load[share] += 1
         owner.append(share)
     return owner
 

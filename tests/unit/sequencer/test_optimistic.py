@@ -410,3 +410,27 @@ def test_measured_choice_keeps_the_faster_way(world: World) -> None:
     assert executor.stats.parallel_batches == 2
     _run(world, executor, txs)
     assert executor.stats.parallel_batches == 3  # measured again
+
+
+def test_weighted_dealing_keeps_senders_whole() -> None:
+    """Senders are dealt to the share with the fewest transactions per unit of weight
+    (the sequencer's share weighs own_weight); a sender's transactions stay together."""
+    from types import SimpleNamespace
+
+    from sequencer.executor.optimistic import _share_by_sender
+
+    batch = [SimpleNamespace(sender=bytes([i % 9])) for i in range(90)]
+    even = _share_by_sender(batch, 3, 0)  # type: ignore[arg-type]
+    assert [even.count(s) for s in range(3)] == [30, 30, 30]
+    heavy = _share_by_sender(batch, 2, 0, 1.25)  # type: ignore[arg-type]
+    assert heavy.count(0) == 50 and heavy.count(1) == 40  # 5 senders of 10 vs 4
+    for sender in range(9):
+        owners = {heavy[i] for i in range(90) if i % 9 == sender}
+        assert len(owners) == 1
+    assert _share_by_sender(batch, 2, 1)[0] == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, 8.5, float("nan")])
+def test_bad_own_weights_are_refused(world: World, weight: float) -> None:
+    with pytest.raises(ValueError, match="own_weight"):
+        OptimisticExecutor(world.pool, own_weight=weight)
