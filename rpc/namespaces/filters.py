@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
-from rpc.codecs import BlockId, data
+from rpc.codecs import BlockId, data, parse_hash
 from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.eth import node_of
 from rpc.requests import parse_filter
-from rpc.serialize import header_json, log_json, transaction_json
+from rpc.serialize import header_json, log_json, receipt_json, transaction_json
 from sequencer.chain import LogEntry, LogFilter, block_logs
 from sequencer.errors import NodeError
 from sequencer.node import ChainReverted, Node
@@ -42,6 +42,7 @@ DEFAULT_MAX_FILTERS: Final = 10_000
 DEFAULT_FILTER_BACKLOG_BYTES: Final = 64 * 1024 * 1024
 MAX_SWEEP_INTERVAL: Final = 10.0  # seconds between expiry sweeps (less for short timeouts)
 MAX_REMOVABLE_LOGS: Final = 10_000  # per logs subscription: what a revert can take back
+MAX_RECEIPT_HASHES: Final = 1_000  # transactionReceipts' filter list
 
 # Estimated memory a journal entry keeps alive (measured with tracemalloc on CPython
 # 3.11: a block's change object, hash text and log tuple; per log its LogEntry, topic
@@ -481,6 +482,21 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
             cancel_blocks()
             cancel_reverts()
 
+    elif kind == "transactionReceipts":
+        wanted = _receipt_hashes(options)
+        blob_base_fee = node.rules.blob_base_fee
+
+        def on_receipts(block: MiniBlock) -> None:
+            fee = blob_base_fee(block.header.excess_blob_gas)
+            receipts = [
+                receipt_json(block, index, fee)
+                for index, tx in enumerate(block.transactions)
+                if wanted is None or tx.hash in wanted
+            ]
+            if receipts:
+                notify(sub_id, receipts)
+
+        cancel = node.subscribe_blocks(on_receipts)
     elif kind == "newPendingTransactions":
         full = False
         if options is not None:
@@ -496,6 +512,26 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         raise InvalidParams(f'invalid argument 0: no "{kind}" subscription in eth namespace')
     connection.add_subscription(sub_id, cancel)
     return sub_id
+
+
+def _receipt_hashes(options: object) -> frozenset[bytes] | None:
+    """geth 1.16.5's ``transactionReceipts`` filter: ``{"transactionHashes": [...]}`` (at
+    most ``MAX_RECEIPT_HASHES``), or none for every transaction."""
+    if options is None:
+        return None
+    if not isinstance(options, dict) or set(options) - {"transactionHashes"}:
+        raise InvalidParams(
+            'invalid argument 1: expected {"transactionHashes": [hash, ...]} or nothing'
+        )
+    hashes = options.get("transactionHashes")
+    if hashes is None:
+        return None
+    if not isinstance(hashes, list) or len(hashes) > MAX_RECEIPT_HASHES:
+        raise InvalidParams(
+            f"invalid argument 1: transactionHashes must be a list of at most "
+            f"{MAX_RECEIPT_HASHES} hashes"
+        )
+    return frozenset(parse_hash(item, 1) for item in hashes)
 
 
 @method("eth_unsubscribe")
