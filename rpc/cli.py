@@ -41,10 +41,12 @@ from sequencer.config import (
     DEFAULT_MNEMONIC,
     DEFAULT_RPC_GAS_CAP,
     DEFAULT_RPC_TIMEOUT,
+    DEFAULT_TXSYNC_TIMEOUT,
     MAX_HOT_THRESHOLD,
     MAX_RPC_GAS_CAP,
     MAX_RPC_TIMEOUT,
     MAX_TRACE_BYTES,
+    MAX_TXSYNC_TIMEOUT,
     MAX_WORKERS,
     SENDER_RECOVERY_MODES,
     ChainConfig,
@@ -291,6 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 50000000, geth's --rpc.gascap; 0: no cap)",
     )
     p.add_argument(
+        "--txsync-timeout",
+        type=_txsync,
+        default=None,
+        metavar="DURATION",
+        help="how long eth_sendRawTransactionSync / realtime_sendRawTransaction wait for the "
+        "receipt when the request names no timeout (default 2s, or --txsync-max if less)",
+    )
+    p.add_argument(
+        "--txsync-max",
+        type=_txsync,
+        default=MAX_TXSYNC_TIMEOUT,
+        metavar="DURATION",
+        help="the longest wait a request may ask for (default 600s)",
+    )
+    p.add_argument(
         "--max-trace-bytes",
         type=_int_arg("max trace bytes", 1024, MAX_TRACE_BYTES),
         default=DEFAULT_MAX_TRACE_BYTES,
@@ -419,6 +436,20 @@ def _rpc_timeout(text: str) -> float:
     return seconds
 
 
+def _txsync(text: str) -> float:
+    """``2s``, ``500ms``, ``2`` (seconds): an EIP-7966 wait, 1 ms .. 600 s."""
+    seconds = _seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"txsync duration must look like 2s, 500ms or 2 (seconds), got {_shown(text)}"
+        )
+    if not 0.001 <= seconds <= MAX_TXSYNC_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"txsync duration must be in 1ms..{MAX_TXSYNC_TIMEOUT:g}s, got {_shown(text)}"
+        )
+    return seconds
+
+
 def _rpc_gas_cap(text: str) -> int:
     """A gas amount; 0 means no cap (geth's --rpc.gascap 0)."""
     cap = _int_arg("RPC gas cap", 0, MAX_RPC_GAS_CAP)(text)
@@ -497,6 +528,12 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         rpc_timeout=args.rpc_timeout,
         rpc_gas_cap=args.rpc_gas_cap,
         max_trace_bytes=args.max_trace_bytes,
+        txsync_timeout=(
+            min(DEFAULT_TXSYNC_TIMEOUT, args.txsync_max)
+            if args.txsync_timeout is None
+            else args.txsync_timeout
+        ),
+        txsync_max=args.txsync_max,
         workers=default_workers() if args.workers is None else args.workers,
         block_interval=args.block_interval,
         no_mining=args.no_mining,

@@ -33,6 +33,8 @@ class ConfigError(ValueError):
 
 
 DEFAULT_MAX_TRACE_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_TXSYNC_TIMEOUT: Final = 2.0  # seconds
+MAX_TXSYNC_TIMEOUT: Final = 600.0
 MAX_TRACE_BYTES: Final = 16 * 1024 * 1024 * 1024
 
 
@@ -100,6 +102,10 @@ class NodeConfig:
     # A struct-log trace (debug_traceTransaction without a tracer) larger than this many
     # JSON bytes is refused; the traced execution stops when it passes the limit.
     max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES
+    # eth_sendRawTransactionSync / realtime_sendRawTransaction (EIP-7966): how long a send
+    # waits for its receipt when the request names no timeout, and the most it may name.
+    txsync_timeout: float = DEFAULT_TXSYNC_TIMEOUT
+    txsync_max: float = MAX_TXSYNC_TIMEOUT
     # Print console.log calls (Hardhat's console.sol, forge-std) of mined transactions
     # and eth_call in the node log, as anvil does (anvil --disable-console-log: False).
     console_log: bool = True
@@ -133,6 +139,15 @@ class NodeConfig:
             raise ConfigError(
                 f"max trace bytes must be an integer in 1024..{MAX_TRACE_BYTES}, "
                 f"got {self.max_trace_bytes!r}"
+            )
+        if not 0.001 <= self.txsync_max <= MAX_TXSYNC_TIMEOUT:
+            raise ConfigError(
+                f"txsync max must be in 0.001..{MAX_TXSYNC_TIMEOUT:g} seconds, got {self.txsync_max}"
+            )
+        if not 0.001 <= self.txsync_timeout <= self.txsync_max:
+            raise ConfigError(
+                f"txsync timeout must be in 0.001..{self.txsync_max:g} seconds (the txsync "
+                f"max), got {self.txsync_timeout}"
             )
         if not 0.001 <= self.rpc_timeout <= MAX_RPC_TIMEOUT:
             raise ConfigError(

@@ -35,8 +35,6 @@ from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
 from statedb.types import EMPTY_CODE_HASH
 
 MAX_FEE_HISTORY_BLOCKS: Final = 1024
-DEFAULT_SYNC_TIMEOUT_MS: Final = 2_000
-MAX_SYNC_TIMEOUT_MS: Final = 600_000
 
 LATEST = BlockId(tag="latest")
 PENDING = BlockId(tag="pending")
@@ -365,28 +363,43 @@ async def fill_transaction(ctx: RequestContext, request: object) -> dict[str, An
     return {"raw": data(tx.encode()), "tx": transaction_json(tx, None, None)}
 
 
-def _sync_timeout(value: object) -> float:
-    """EIP-7966's timeout in milliseconds: a hex quantity or a decimal number."""
+def _sync_timeout(node: Node, value: object) -> float:
+    """EIP-7966's timeout in milliseconds: a hex quantity or a decimal number (viem sends
+    hex, others decimal); absent, the node's ``--txsync-timeout``; at most
+    ``--txsync-max``."""
+    config = node.config
     if value is None:
-        return DEFAULT_SYNC_TIMEOUT_MS / 1000
+        return config.txsync_timeout
     if isinstance(value, int) and not isinstance(value, bool):
         ms = value
     elif isinstance(value, str) and value.isdecimal() and len(value) <= 12:
         ms = int(value)
     else:
         ms = parse_quantity(value, 1, bits=64)
-    if not 0 < ms <= MAX_SYNC_TIMEOUT_MS:
-        raise InvalidParams(
-            f"invalid argument 1: timeout must be in 1..{MAX_SYNC_TIMEOUT_MS} milliseconds"
-        )
+    most = round(config.txsync_max * 1000)
+    if not 0 < ms <= most:
+        raise InvalidParams(f"invalid argument 1: timeout must be in 1..{most} milliseconds")
     return ms / 1000
 
 
 async def _receipt_after(node: Node, tx_hash: bytes, timeout: float) -> dict[str, Any]:
+    """The receipt once mined (EIP-7966); code 5 with the expected nonce at once for a
+    transaction that waits behind a nonce gap; code 4 with the hash on timeout."""
+    waiting = node.pool_transaction(tx_hash)
+    if waiting is not None:
+        expected = node.pending_nonce(waiting.sender)
+        if waiting.nonce > expected:
+            raise NodeError(
+                f"transaction 0x{tx_hash.hex()} cannot run yet: nonce {waiting.nonce}, "
+                f"expected {expected}",
+                code=5,
+                data=quantity(expected),
+            )
     if not await node.wait_for_receipt(tx_hash, timeout):
         raise NodeError(
             f"transaction 0x{tx_hash.hex()} was not included within {timeout * 1000:.0f} ms",
             code=4,
+            data=data(tx_hash),
         )
     found = node.locate_transaction(tx_hash)
     assert found is not None
@@ -394,12 +407,13 @@ async def _receipt_after(node: Node, tx_hash: bytes, timeout: float) -> dict[str
     return receipt_json(block, index, node.rules.blob_base_fee(block.header.excess_blob_gas))
 
 
-@method("eth_sendRawTransactionSync")
+@method("eth_sendRawTransactionSync", "realtime_sendRawTransaction")
 async def send_raw_transaction_sync(
     ctx: RequestContext, raw: Data, timeout: object = None
 ) -> dict[str, Any]:
+    """EIP-7966, and MegaETH's realtime_sendRawTransaction (the same handler)."""
     node = node_of(ctx)
-    seconds = _sync_timeout(timeout)
+    seconds = _sync_timeout(node, timeout)
     tx_hash = await node.send_raw_transaction(raw)
     return await _receipt_after(node, tx_hash, seconds)
 
@@ -409,7 +423,7 @@ async def send_transaction_sync(
     ctx: RequestContext, request: object, timeout: object = None
 ) -> dict[str, Any]:
     node = node_of(ctx)
-    seconds = _sync_timeout(timeout)
+    seconds = _sync_timeout(node, timeout)
     tx_hash = await node.send_transaction(parse_call_request(request, 0))
     return await _receipt_after(node, tx_hash, seconds)
 

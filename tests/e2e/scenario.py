@@ -558,6 +558,9 @@ STEPS: Final[list[Step]] = [
         "eth_sendRawTransactionSync",
         [eip1559(1, 3, SINK, 3000)],
     ),
+    # MegaETH's name for the same handler; an undecodable transaction, so the two chains
+    # stay the same (anvil lacks the method: tests/integration covers a real send).
+    Step("send.realtime.bad", "realtime_sendRawTransaction", ["0x1234"]),
     Step(
         "send.sync",
         "eth_sendTransactionSync",

@@ -52,6 +52,7 @@ KNOWN_DIFFERENCES: Final[dict[str, tuple[str, str]]] = {
     "bal.raw.debug": (INTENTIONAL, _SUPERSET),
     "eth_mining": (INTENTIONAL, _SUPERSET),
     "debug.rawBlock": (INTENTIONAL, _SUPERSET),
+    "send.realtime.bad": (INTENTIONAL, _SUPERSET),
     "debug.storageRange": (INTENTIONAL, _SUPERSET),
     "debug.dbGet": (
         ANVIL_QUIRK,

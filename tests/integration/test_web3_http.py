@@ -463,3 +463,41 @@ def test_hostile_parameters_get_clear_errors(node: RunningNode) -> None:
     assert call(node, "eth_sendRawTransaction", "0xdeadbeef")["error"]["code"] == -32000
     assert call(node, "eth_getBlockByNumber", "0x" + "f" * 15, False)["result"] is None
     assert call(node, "eth_feeHistory", "0x1", "latest", [50, 10])["error"]["code"] == -32602
+
+
+def test_realtime_send_nonce_gaps_and_timeouts(w3: Web3, node: RunningNode) -> None:
+    """realtime_sendRawTransaction is eth_sendRawTransactionSync (MegaETH's name); a
+    transaction behind a nonce gap is EIP-7966's code 5 with the expected nonce as data,
+    at once; timeouts in hex or decimal, bounded by --txsync-max (600 s by default)."""
+    account = Account.from_key(KEY0)
+
+    def signed(nonce: int) -> str:
+        tx = account.sign_transaction(
+            {
+                "to": w3.eth.accounts[7],
+                "value": 1,
+                "gas": 21000,
+                "maxFeePerGas": 10**10,
+                "maxPriorityFeePerGas": 10**9,
+                "chainId": 31337,
+                "nonce": nonce,
+            }
+        )
+        return "0x" + bytes(tx.raw_transaction).hex()
+
+    nonce = w3.eth.get_transaction_count(account.address, "pending")
+    receipt = call(node, "realtime_sendRawTransaction", signed(nonce), "0x1388")["result"]
+    assert receipt["status"] == "0x1"
+    gap = call(node, "realtime_sendRawTransaction", signed(nonce + 5))["error"]
+    assert gap["code"] == 5 and gap["data"] == hex(nonce + 1)
+    assert "cannot run yet" in gap["message"]
+    filled = [
+        call(node, "eth_sendRawTransactionSync", signed(n), 5000)["result"]["status"]
+        for n in range(nonce + 1, nonce + 5)
+    ]
+    assert filled == ["0x1"] * 4
+    # The gapped transaction was kept queued and is mined now that the gap is filled.
+    assert w3.eth.get_transaction_count(account.address, "pending") == nonce + 6
+    for bad in ("0x0", "0", "600001", "-5", "1.5", "0x" + "f" * 20):
+        error = call(node, "realtime_sendRawTransaction", signed(nonce + 6), bad)["error"]
+        assert error["code"] == -32602, (bad, error)
