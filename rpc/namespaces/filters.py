@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
-from rpc.codecs import BlockId, data, parse_hash
+from rpc.codecs import BlockId, data, parse_address, parse_hash, quantity
 from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.eth import node_of
@@ -43,6 +43,7 @@ DEFAULT_FILTER_BACKLOG_BYTES: Final = 64 * 1024 * 1024
 MAX_SWEEP_INTERVAL: Final = 10.0  # seconds between expiry sweeps (less for short timeouts)
 MAX_REMOVABLE_LOGS: Final = 10_000  # per logs subscription: what a revert can take back
 MAX_RECEIPT_HASHES: Final = 1_000  # transactionReceipts' filter list
+MAX_WATCHED_ADDRESSES: Final = 1_000  # stateChanges' address list
 
 # Estimated memory a journal entry keeps alive (measured with tracemalloc on CPython
 # 3.11: a block's change object, hash text and log tuple; per log its LogEntry, topic
@@ -497,6 +498,41 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
                 notify(sub_id, receipts)
 
         cancel = node.subscribe_blocks(on_receipts)
+    elif kind == "miniBlocks":
+        if options is not None:
+            raise InvalidParams("invalid argument 1: miniBlocks takes no parameters")
+        blob_base_fee = node.rules.blob_base_fee
+
+        def on_mini_block(block: MiniBlock) -> None:
+            notify(sub_id, mini_block_json(block, blob_base_fee(block.header.excess_blob_gas)))
+
+        cancel = node.subscribe_blocks(on_mini_block)
+    elif kind == "stateChanges":
+        watched = _watched_addresses(options)
+
+        def on_state(block: MiniBlock) -> None:
+            diff = block.diff
+            if diff is None:
+                return
+            head = node.head_state
+            for address in watched:
+                if address not in diff.accounts and address not in diff.storage:
+                    continue
+                account = diff.accounts.get(address, head.get_account(address))
+                slots = diff.storage.get(address, {})
+                notify(
+                    sub_id,
+                    {
+                        "address": data(address),
+                        "nonce": account.nonce if account else 0,
+                        "balance": quantity(account.balance if account else 0),
+                        "storage": {
+                            f"0x{slot:064x}": quantity(value) for slot, value in slots.items()
+                        },
+                    },
+                )
+
+        cancel = node.subscribe_blocks(on_state)
     elif kind == "newPendingTransactions":
         full = False
         if options is not None:
@@ -512,6 +548,40 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         raise InvalidParams(f'invalid argument 0: no "{kind}" subscription in eth namespace')
     connection.add_subscription(sub_id, cancel)
     return sub_id
+
+
+def _watched_addresses(options: object) -> tuple[bytes, ...]:
+    """MegaETH's stateChanges parameter: a list of addresses (required, at most
+    ``MAX_WATCHED_ADDRESSES``), in the order notifications come."""
+    if not isinstance(options, list) or not options or len(options) > MAX_WATCHED_ADDRESSES:
+        raise InvalidParams(
+            f"invalid argument 1: stateChanges needs a list of 1..{MAX_WATCHED_ADDRESSES} addresses"
+        )
+    return tuple(dict.fromkeys(parse_address(item, 1) for item in options))
+
+
+def mini_block_json(block: MiniBlock, blob_base_fee: int) -> dict[str, Any]:
+    """MegaETH's miniBlocks notification. Here every mini-block is an EVM block of its
+    own (the two-tier model is not built): ``index`` 0, ``mini_block_number`` the
+    block number, ``mini_block_timestamp`` the block's second in microseconds; no
+    ``signature`` (MegaETH omits it before Rex5; signing is not built)."""
+    header = block.header
+    return {
+        "block_number": quantity(block.number),
+        "block_timestamp": quantity(header.timestamp),
+        "index": quantity(0),
+        "mini_block_number": quantity(block.number),
+        "mini_block_timestamp": quantity(header.timestamp * 1_000_000),
+        "gas_used": quantity(header.gas_used),
+        "transactions": [
+            transaction_json(tx, block, index) for index, tx in enumerate(block.transactions)
+        ],
+        "receipts": [
+            receipt_json(block, index, blob_base_fee) for index in range(len(block.transactions))
+        ],
+        "transaction_root": data(header.transactions_root),
+        "receipt_root": data(header.receipts_root),
+    }
 
 
 def _receipt_hashes(options: object) -> frozenset[bytes] | None:
