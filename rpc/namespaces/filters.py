@@ -504,7 +504,9 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         blob_base_fee = node.rules.blob_base_fee
 
         def on_mini_block(block: MiniBlock) -> None:
-            notify(sub_id, mini_block_json(block, blob_base_fee(block.header.excess_blob_gas)))
+            published_us = time.time_ns() // 1000
+            fee = blob_base_fee(block.header.excess_blob_gas)
+            notify(sub_id, mini_block_json(block, fee, published_us))
 
         cancel = node.subscribe_blocks(on_mini_block)
     elif kind == "stateChanges":
@@ -560,18 +562,19 @@ def _watched_addresses(options: object) -> tuple[bytes, ...]:
     return tuple(dict.fromkeys(parse_address(item, 1) for item in options))
 
 
-def mini_block_json(block: MiniBlock, blob_base_fee: int) -> dict[str, Any]:
+def mini_block_json(block: MiniBlock, blob_base_fee: int, published_us: int) -> dict[str, Any]:
     """MegaETH's miniBlocks notification. Here every mini-block is an EVM block of its
     own (the two-tier model is not built): ``index`` 0, ``mini_block_number`` the
-    block number, ``mini_block_timestamp`` the block's second in microseconds; no
-    ``signature`` (MegaETH omits it before Rex5; signing is not built)."""
+    block number, ``mini_block_timestamp`` when it was published (Unix microseconds,
+    the wall clock as the block's subscribers are told of it, right after the seal);
+    no ``signature`` (MegaETH omits it before Rex5; signing is not built)."""
     header = block.header
     return {
         "block_number": quantity(block.number),
         "block_timestamp": quantity(header.timestamp),
         "index": quantity(0),
         "mini_block_number": quantity(block.number),
-        "mini_block_timestamp": quantity(header.timestamp * 1_000_000),
+        "mini_block_timestamp": quantity(published_us),
         "gas_used": quantity(header.gas_used),
         "transactions": [
             transaction_json(tx, block, index) for index, tx in enumerate(block.transactions)

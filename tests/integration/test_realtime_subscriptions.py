@@ -128,6 +128,9 @@ def test_mini_blocks_and_state_changes(tmp_path: Path) -> None:
     assert mini["index"] == "0x0" and mini["receipts"] == [out["receipt"]]
     assert [t["hash"] for t in mini["transactions"]] == [out["tx_hash"]]
     assert mini["gas_used"] == "0x5208" and mini["transaction_root"].startswith("0x")
+    # Published microseconds: within a second of the block's own timestamp.
+    published = int(mini["mini_block_timestamp"], 16)
+    assert abs(published // 1_000_000 - int(mini["block_timestamp"], 16)) <= 1
     changes = {c["address"]: c for c in out["state"]}
     assert set(changes) == {SINK, SENDER}
     assert changes[SINK]["balance"] == out["balance"] and changes[SINK]["storage"] == {}

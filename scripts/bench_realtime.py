@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Real-time API latency (issue 17's "Measured"): how soon a WebSocket subscriber hears of
+a sealed mini-block, and how long a synchronous send takes, beside anvil's.
+
+1. Notifications: a node (``rpc.cli --ephemeral``) under ``--rate`` transfers per second
+   for ``--seconds`` (pre-funded senders, signed on the fly, sent as JSON-RPC batches every
+   ~10 ms by this script's own client); one WebSocket subscribes to ``miniBlocks`` and to
+   ``stateChanges`` of ``--watched`` of the senders. Per notification: its arrival
+   (``time.time_ns()`` on loopback, the same clock the node stamps) minus the mini-block's
+   ``mini_block_timestamp`` (stamped as the node publishes it, right after the seal);
+   ``stateChanges`` arrivals against the last mini-block's stamp before them.
+2. Sends: ``--sync-clients`` clients each send ``--sync-txs`` transfers one after another
+   with ``realtime_sendRawTransaction`` (Hummingbird) / ``eth_sendRawTransactionSync``
+   (anvil 1.7.1, the same EIP-7966 call), timed send -> receipt.
+
+Prints one JSON object (``--json OUT`` also writes it): p50 / p99 / max in ms and counts.
+
+    python scripts/bench_realtime.py                        # 1,000 tx/s for 20 s, 1 and 8 clients
+    python scripts/bench_realtime.py --rate 500 --seconds 5 --sync-txs 50 --no-anvil
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import coincurve
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for _p in (str(HERE), str(ROOT)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from bench_rpc import DEV_KEY, address_of, derive_keys, machine, sign_1559  # noqa: E402
+from probe_stall import free_port  # noqa: E402
+
+from scripts.peers.start import start_peer  # noqa: E402
+
+CHAIN_ID = 31337
+MAX_FEE = 100 * 10**9
+TIP = 10**9
+SINK = bytes.fromhex("50a4000000000000000000000000000000000002")
+
+
+def _req(method: str, params: list[Any], req_id: int = 1) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
+
+
+async def _rpc(session: aiohttp.ClientSession, url: str, body: Any) -> Any:
+    async with session.post(url, json=body) as response:
+        return await response.json(content_type=None)
+
+
+def _stats(values: list[float]) -> dict[str, float | int]:
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {
+        "count": len(ordered),
+        "p50_ms": at(0.5),
+        "p99_ms": at(0.99),
+        "max_ms": round(ordered[-1], 3),
+    }
+
+
+async def _fund(session: aiohttp.ClientSession, url: str, keys: list[coincurve.PrivateKey]) -> None:
+    dev = coincurve.PrivateKey(DEV_KEY)
+    reply = await _rpc(
+        session, url, _req("eth_getTransactionCount", ["0x" + address_of(dev).hex(), "pending"])
+    )
+    nonce = int(reply["result"], 16)
+    batch = []
+    for i, key in enumerate(keys):
+        tx = sign_1559(
+            dev,
+            chain_id=CHAIN_ID,
+            nonce=nonce + i,
+            max_priority_fee=TIP,
+            max_fee=MAX_FEE,
+            gas=21_000,
+            to=address_of(key),
+            value=10**20,
+        )
+        batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], i))
+    await _rpc(session, url, batch)
+    await asyncio.sleep(0.5)
+
+
+async def notifications(url: str, ws_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    keys = derive_keys(21, 0, args.senders)
+    watched = ["0x" + address_of(key).hex() for key in keys[: args.watched]]
+    mini_lat: list[float] = []
+    state_lat: list[float] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        await _fund(session, url, keys)
+        async with session.ws_connect(ws_url, max_msg_size=64 * 1024 * 1024) as ws:
+            await ws.send_json(_req("eth_subscribe", ["miniBlocks"], 1))
+            mini_id = (await ws.receive_json(timeout=10))["result"]
+            await ws.send_json(_req("eth_subscribe", ["stateChanges", watched], 2))
+            state_id = (await ws.receive_json(timeout=10))["result"]
+            stop = asyncio.Event()
+            last_stamp = [0]
+
+            async def listen() -> None:
+                while not stop.is_set():
+                    try:
+                        message = await ws.receive(timeout=0.5)
+                    except TimeoutError:
+                        continue
+                    arrived_us = time.time_ns() // 1000
+                    if message.type != aiohttp.WSMsgType.TEXT:
+                        return
+                    note = json.loads(message.data)
+                    params = note.get("params") or {}
+                    if params.get("subscription") == mini_id:
+                        stamp = int(params["result"]["mini_block_timestamp"], 16)
+                        last_stamp[0] = stamp
+                        mini_lat.append((arrived_us - stamp) / 1000)
+                    elif params.get("subscription") == state_id and last_stamp[0]:
+                        state_lat.append((arrived_us - last_stamp[0]) / 1000)
+
+            listener = asyncio.create_task(listen())
+            nonces = [0] * len(keys)
+            sender = 0
+            start = time.monotonic()
+            owed = 0.0
+            last = start
+            sent = 0
+            pending: set[asyncio.Task[Any]] = set()
+            while time.monotonic() - start < args.seconds:
+                now = time.monotonic()
+                owed += args.rate * (now - last)
+                last = now
+                count = int(owed)
+                owed -= count
+                batch = []
+                for _ in range(count):
+                    key = keys[sender]
+                    tx = sign_1559(
+                        key,
+                        chain_id=CHAIN_ID,
+                        nonce=nonces[sender],
+                        max_priority_fee=TIP,
+                        max_fee=MAX_FEE,
+                        gas=21_000,
+                        to=SINK,
+                        value=1,
+                    )
+                    nonces[sender] += 1
+                    sender = (sender + 1) % len(keys)
+                    batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], sent))
+                    sent += 1
+                if batch:
+                    task = asyncio.create_task(_rpc(session, url, batch))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                await asyncio.sleep(0.01)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.sleep(0.5)
+            stop.set()
+            await listener
+    return {
+        "sent": sent,
+        "miniBlocks": _stats(mini_lat),
+        "stateChanges": _stats(state_lat),
+    }
+
+
+async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -> dict[str, Any]:
+    keys = derive_keys(seed, 0, clients)
+    latencies: list[float] = []
+    errors: list[Any] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        await _fund(session, url, keys)
+
+        async def client(key: coincurve.PrivateKey) -> None:
+            for nonce in range(txs):
+                tx = sign_1559(
+                    key,
+                    chain_id=CHAIN_ID,
+                    nonce=nonce,
+                    max_priority_fee=TIP,
+                    max_fee=MAX_FEE,
+                    gas=21_000,
+                    to=SINK,
+                    value=1,
+                )
+                began = time.perf_counter()
+                # No timeout parameter: anvil 1.7.1 takes only the raw transaction.
+                reply = await _rpc(session, url, _req(method, ["0x" + tx.raw.hex()]))
+                latencies.append((time.perf_counter() - began) * 1000)
+                if "error" in reply and len(errors) < 3:
+                    errors.append(reply["error"])
+
+        await asyncio.gather(*(client(key) for key in keys))
+    return {"method": method, "clients": clients, **_stats(latencies), "errors": errors}
+
+
+def _wait(url: str) -> None:
+    import urllib.request
+
+    for _ in range(600):
+        try:
+            body = json.dumps(_req("eth_chainId", [])).encode()
+            request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--senders", type=int, default=64)
+    parser.add_argument("--watched", type=int, default=8)
+    parser.add_argument("--sync-clients", default="1,8")
+    parser.add_argument("--sync-txs", type=int, default=200)
+    parser.add_argument("--no-anvil", action="store_true")
+    parser.add_argument("--json", type=Path, dest="json_out")
+    args = parser.parse_args(argv)
+    try:
+        clients = [int(c) for c in args.sync_clients.split(",") if c]
+    except ValueError:
+        parser.error("--sync-clients is a comma list of integers")
+    if not clients or not all(1 <= c <= 64 for c in clients):
+        parser.error("--sync-clients: each in 1..64")
+    if not 1 <= args.rate <= 20_000 or not 1 <= args.seconds <= 3600:
+        parser.error("--rate must be in 1..20000 and --seconds in 1..3600")
+    if not 1 <= args.senders <= 1000 or not 0 <= args.watched <= args.senders:
+        parser.error("--senders in 1..1000, --watched in 0..senders")
+    if not 1 <= args.sync_txs <= 10_000:
+        parser.error("--sync-txs must be in 1..10000")
+    port = free_port()
+    node = subprocess.Popen(
+        [sys.executable, "-m", "rpc.cli", "--ephemeral", "--quiet", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+    result: dict[str, Any] = {
+        "command": " ".join(
+            ["scripts/bench_realtime.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "machine": machine(),
+        "rate": args.rate,
+        "seconds": args.seconds,
+    }
+    try:
+        _wait(url)
+        result["notifications"] = asyncio.run(notifications(url, ws_url, args))
+        result["sends"] = [
+            asyncio.run(sync_sends(url, "realtime_sendRawTransaction", c, args.sync_txs, 30 + c))
+            for c in clients
+        ]
+    finally:
+        node.terminate()
+        node.wait(30)
+    if not args.no_anvil:
+        with start_peer("anvil", free_port()) as anvil_url:
+            result["anvil_sends"] = [
+                asyncio.run(
+                    sync_sends(anvil_url, "eth_sendRawTransactionSync", c, args.sync_txs, 30 + c)
+                )
+                for c in clients
+            ]
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
