@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -98,13 +101,27 @@ async def _fund(session: aiohttp.ClientSession, url: str, keys: list[coincurve.P
     await asyncio.sleep(0.5)
 
 
-async def notifications(url: str, ws_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    keys = derive_keys(21, 0, args.senders)
+async def notifications(
+    url: str, ws_url: str, args: argparse.Namespace, seed: int = 21, slow: bool = False
+) -> dict[str, Any]:
+    """The load and the listening subscriber; with ``slow``, a second connection also
+    subscribes to both streams (every sender watched) and never reads."""
+    keys = derive_keys(seed, 0, args.senders)
     watched = ["0x" + address_of(key).hex() for key in keys[: args.watched]]
     mini_lat: list[float] = []
     state_lat: list[float] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         await _fund(session, url, keys)
+        stalled = None
+        if slow:
+            everyone = ["0x" + address_of(key).hex() for key in keys]
+            stalled = _stalled_subscriber(
+                ws_url,
+                [
+                    _req("eth_subscribe", ["miniBlocks"], 1),
+                    _req("eth_subscribe", ["stateChanges", everyone], 2),
+                ],
+            )
         async with session.ws_connect(ws_url, max_msg_size=64 * 1024 * 1024) as ws:
             await ws.send_json(_req("eth_subscribe", ["miniBlocks"], 1))
             mini_id = (await ws.receive_json(timeout=10))["result"]
@@ -172,11 +189,60 @@ async def notifications(url: str, ws_url: str, args: argparse.Namespace) -> dict
             await asyncio.sleep(0.5)
             stop.set()
             await listener
+        dropped = None
+        if stalled is not None:
+            dropped = _was_dropped(stalled)
     return {
+        "slow_subscriber_dropped": dropped,
         "sent": sent,
         "miniBlocks": _stats(mini_lat),
         "stateChanges": _stats(state_lat),
     }
+
+
+def _stalled_subscriber(ws_url: str, requests: list[dict[str, Any]]) -> socket.socket:
+    """A WebSocket client that subscribes and then never reads: a raw socket with a tiny
+    receive buffer (client libraries read in the background, which a stalled app does
+    not stop)."""
+    host, port = ws_url.removeprefix("ws://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(1024)
+    for request in requests:
+        payload = json.dumps(request).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        header += (
+            bytes([0x80 | len(payload)])
+            if len(payload) < 126
+            else bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+        )
+        sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    return sock
+
+
+def _was_dropped(sock: socket.socket) -> bool:
+    """Whether the node closed the stalled connection (read what is left, then EOF)."""
+    sock.settimeout(5.0)
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return True
+    except (TimeoutError, OSError):
+        return False
+    finally:
+        sock.close()
 
 
 async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -> dict[str, Any]:
@@ -234,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync-clients", default="1,8")
     parser.add_argument("--sync-txs", type=int, default=200)
     parser.add_argument("--no-anvil", action="store_true")
+    parser.add_argument(
+        "--slow-subscriber",
+        action="store_true",
+        help="run the notification phase again beside a subscriber that never reads",
+    )
     parser.add_argument("--json", type=Path, dest="json_out")
     args = parser.parse_args(argv)
     try:
@@ -267,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _wait(url)
         result["notifications"] = asyncio.run(notifications(url, ws_url, args))
+        if args.slow_subscriber:
+            result["notifications_with_slow_subscriber"] = asyncio.run(
+                notifications(url, ws_url, args, seed=22, slow=True)
+            )
         result["sends"] = [
             asyncio.run(sync_sends(url, "realtime_sendRawTransaction", c, args.sync_txs, 30 + c))
             for c in clients
