@@ -12,6 +12,7 @@ answer differs is a bug in the worker path.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
     return out[0], out[1]
 
 
+def _scrub(value: Any) -> Any:
+    """The fork id is a CRC32 of each node's genesis hash (its timestamp differs between
+    the two nodes), and its hex may or may not start with a zero digit, which the
+    comparator's shape rules tell apart: it is compared as present only."""
+    if isinstance(value, dict):
+        return {k: "<forkId>" if k == "forkId" else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
+
+
 def test_every_step_answers_the_same_with_and_without_workers(runs: tuple[Run, Run]) -> None:
     with_workers, without = runs
     comparator = Comparator()
@@ -43,8 +55,8 @@ def test_every_step_answers_the_same_with_and_without_workers(runs: tuple[Run, R
             assert "scenario_error" not in run.responses[step.name], (who, step.name)
         difference = comparator.diff(
             step.name,
-            with_workers.responses[step.name],
-            without.responses[step.name],
+            _scrub(with_workers.responses[step.name]),
+            _scrub(without.responses[step.name]),
             our_labels=with_workers.labels,
             their_labels=without.labels,
             check=step.check,
