@@ -170,6 +170,8 @@ class Chain:
         """(block, transaction index) of the transactions that touched ``address``
         (``block_appearances``) in blocks strictly before ``block`` (newest first) or,
         when not ``before``, strictly after it (oldest first); at most ``limit``."""
+        if limit <= 0:
+            return []
         if before:
             start, end = address, address + max(0, block).to_bytes(8, "big")
         else:

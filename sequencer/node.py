@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Final, TypeVar, cast
 
 from jit.compiler import Engine
+from jit.evm.addresses import DELEGATION_PREFIX
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, rules_for
@@ -1127,6 +1128,8 @@ class Node:
         account = self.db.head.get_account(address)
         if account is None or account.code_hash == EMPTY_CODE_HASH:
             return None
+        if self.db.head.get_code(account.code_hash).startswith(DELEGATION_PREFIX):
+            return None  # an EIP-7702 delegation: an account, not a created contract
         for number, index in self.chain.appearances(address, -1, False, 64):
             block = self.chain.block_by_number(number)
             if block is not None and block.receipts[index].contract_address == address:

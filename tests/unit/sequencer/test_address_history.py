@@ -78,6 +78,7 @@ def test_appearances_creators_reverts_and_restarts(tmp_path: Path) -> None:
     assert node.address_appearances(SINK, head + 1, True, 10) == [(2, 0)]
     assert node.address_appearances(factory, head + 1, True, 10) == [(3, 0), (1, 0)]
     assert node.address_appearances(b"\x99" * 20, head + 1, True, 10) == []
+    assert node.address_appearances(alice.address, head + 1, True, 0) == []
     # A contract made by an inner CREATE2 is in its creating transaction's history.
     assert node.address_appearances(created, head + 1, True, 10) == [(3, 0)]
 
@@ -101,6 +102,11 @@ def test_appearances_creators_reverts_and_restarts(tmp_path: Path) -> None:
     try:
         assert again.address_appearances(alice.address, 100, True, 10) == [(3, 0), (1, 0)]
         assert asyncio.run(again.contract_creator(created)) == (made.hash, factory)
+        # An EIP-7702 delegation is code on an account, not a contract anyone created.
+        again.edit_state(bob.address, code=bytes.fromhex("ef0100") + factory)
+        again.mine()
+        assert again.code(bob.address, again.chain.head_number).startswith(b"\xef\x01\x00")
+        assert asyncio.run(again.contract_creator(bob.address)) is None
     finally:
         again.close()
 
