@@ -422,32 +422,28 @@ def _interval(text: str) -> float:
     return value
 
 
-def _rpc_timeout(text: str) -> float:
-    """``5s``, ``500ms``, ``2`` (seconds), like geth's --rpc.evmtimeout."""
-    seconds = _seconds(text)
-    if seconds is None:
-        raise argparse.ArgumentTypeError(
-            f"RPC timeout must look like 5s, 500ms or 2 (seconds), got {_shown(text)}"
-        )
-    if not 0.001 <= seconds <= MAX_RPC_TIMEOUT:
-        raise argparse.ArgumentTypeError(
-            f"RPC timeout must be in 1ms..{MAX_RPC_TIMEOUT:g}s, got {_shown(text)}"
-        )
-    return seconds
+def _duration_arg(name: str, example: str, most: float) -> Callable[[str], float]:
+    """A parser of ``5s``, ``500ms``, ``2`` (seconds) in 1 ms .. ``most`` seconds."""
+
+    def parse(text: str) -> float:
+        seconds = _seconds(text)
+        if seconds is None:
+            raise argparse.ArgumentTypeError(
+                f"{name} must look like {example}, 500ms or 2 (seconds), got {_shown(text)}"
+            )
+        if not 0.001 <= seconds <= most:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be in 1ms..{most:g}s, got {_shown(text)}"
+            )
+        return seconds
+
+    return parse
 
 
-def _txsync(text: str) -> float:
-    """``2s``, ``500ms``, ``2`` (seconds): an EIP-7966 wait, 1 ms .. 600 s."""
-    seconds = _seconds(text)
-    if seconds is None:
-        raise argparse.ArgumentTypeError(
-            f"txsync duration must look like 2s, 500ms or 2 (seconds), got {_shown(text)}"
-        )
-    if not 0.001 <= seconds <= MAX_TXSYNC_TIMEOUT:
-        raise argparse.ArgumentTypeError(
-            f"txsync duration must be in 1ms..{MAX_TXSYNC_TIMEOUT:g}s, got {_shown(text)}"
-        )
-    return seconds
+# geth's --rpc.evmtimeout forms.
+_rpc_timeout = _duration_arg("RPC timeout", "5s", MAX_RPC_TIMEOUT)
+# An EIP-7966 wait.
+_txsync = _duration_arg("txsync duration", "2s", MAX_TXSYNC_TIMEOUT)
 
 
 def _rpc_gas_cap(text: str) -> int:
