@@ -37,7 +37,7 @@ from sequencer.errors import (
     TransactionRejected,
 )
 from sequencer.revert import decode_revert_reason
-from sequencer.tracing.errors import HALT_MESSAGES
+from sequencer.tracing.errors import halt_message
 from sequencer.types.call import (
     AccountOverride,
     BlockOverride,
@@ -355,7 +355,7 @@ def failure_message(outcome: TxOutcome) -> str:
     if outcome.result.name == "REVERT":
         reason = decode_revert_reason(outcome.output)
         return "execution reverted" if reason is None else f"execution reverted: {reason}"
-    return HALT_MESSAGES.get(outcome.error or "", outcome.error or "execution halted")
+    return halt_message(outcome.error)
 
 
 def raise_for_failure(outcome: TxOutcome) -> None:

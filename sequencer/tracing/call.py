@@ -24,7 +24,7 @@ from jit.evm.state import Log
 from jit.evm.tracing import Tracer
 from jit.evm.transaction import TransactionLike, TxOutcome
 from sequencer.revert import trace_revert_reason
-from sequencer.tracing.errors import HALT_MESSAGES, error_message
+from sequencer.tracing.errors import error_message, halt_message
 from statedb.types import Address
 
 CALL_KINDS: Final = {
@@ -185,7 +185,7 @@ def error_message_of(outcome: TxOutcome) -> str | None:
         return None
     if outcome.result.name == "REVERT":
         return "execution reverted"
-    return HALT_MESSAGES.get(outcome.error or "", outcome.error or "execution halted")
+    return halt_message(outcome.error)
 
 
 def _failed_op(evm: Evm) -> int | None:

@@ -29,4 +29,9 @@ def error_message(error: BaseException | None, op: int | None = None) -> str | N
         return "execution reverted"
     if isinstance(error, InvalidOpcode):
         return "invalid opcode: INVALID" if op in (None, 0xFE) else f"invalid opcode: 0x{op:02x}"
-    return HALT_MESSAGES.get(type(error).__name__, type(error).__name__)
+    return halt_message(type(error).__name__)
+
+
+def halt_message(reason: str | None) -> str:
+    """geth's words for a halt named by its exception's class (``TxOutcome.error``)."""
+    return HALT_MESSAGES.get(reason or "", reason or "execution halted")
