@@ -44,6 +44,8 @@ for _p in (str(HERE), str(ROOT)):
 
 from bench_rpc import DEV_KEY, address_of, derive_keys, machine, sign_1559  # noqa: E402
 from probe_stall import free_port  # noqa: E402
+from soak import _req, _wait  # noqa: E402
+from soak import rpc as _rpc  # noqa: E402
 
 from scripts.peers.start import start_peer  # noqa: E402
 
@@ -51,15 +53,6 @@ CHAIN_ID = 31337
 MAX_FEE = 100 * 10**9
 TIP = 10**9
 SINK = bytes.fromhex("50a4000000000000000000000000000000000002")
-
-
-def _req(method: str, params: list[Any], req_id: int = 1) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
-
-
-async def _rpc(session: aiohttp.ClientSession, url: str, body: Any) -> Any:
-    async with session.post(url, json=body) as response:
-        return await response.json(content_type=None)
 
 
 def _stats(values: list[float]) -> dict[str, float | int]:
@@ -273,20 +266,6 @@ async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -
 
         await asyncio.gather(*(client(key) for key in keys))
     return {"method": method, "clients": clients, **_stats(latencies), "errors": errors}
-
-
-def _wait(url: str) -> None:
-    import urllib.request
-
-    for _ in range(600):
-        try:
-            body = json.dumps(_req("eth_chainId", [])).encode()
-            request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def main(argv: list[str] | None = None) -> int:
