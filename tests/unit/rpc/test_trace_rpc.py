@@ -17,7 +17,10 @@ from sequencer.errors import NodeError
 from sequencer.node import Node
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.prestate import AccountChange
+from sequencer.types.blocks import MiniBlock
+from sequencer.types.transactions import Transaction, sign_transaction
 from statedb.types import Account
+from tests.helpers.asm import Asm, initcode_for
 
 A = b"\xaa" * 20
 B = b"\xbb" * 20
@@ -98,6 +101,27 @@ def _call(node: Node, method: str, params: list[Any]) -> Any:
     return asyncio.run(default_registry.call(RequestContext(node), method, params))
 
 
+def _mined(
+    node: Node, nonce: int, to: bytes | None, data: bytes = b"", gas: int = 100_000
+) -> tuple[Transaction, MiniBlock]:
+    """A transaction from dev account 0, mined alone; (it, its block)."""
+    tx = sign_transaction(
+        Transaction(2, 31337, nonce, gas, to, 0, data, 10**10, 10**9),
+        node.accounts[0].private_key,
+    )
+    node.pool.add(tx, tx.encode())
+    (block,) = node.mine()
+    return tx, block
+
+
+def _deployed(node: Node, nonce: int, runtime: bytes, gas: int = 200_000) -> bytes:
+    """The address of a contract with ``runtime`` as its code, deployed and mined."""
+    _, block = _mined(node, nonce, None, initcode_for(runtime), gas)
+    address = block.receipts[0].contract_address
+    assert address is not None
+    return address
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -147,22 +171,11 @@ def test_replay_call_raw_and_get_agree() -> None:
     trace_replayBlockTransactions; trace_get picks entries of trace_transaction;
     trace_rawTransaction of the same signed bytes on the parent block gives the same
     trace; trace_call of the same call too."""
-    from sequencer.types.transactions import Transaction, sign_transaction
 
     node = Node(NodeConfig(data_dir=None, accounts=1))
-    key = node.accounts[0].private_key
-    runtime = bytes.fromhex("602a60005560206000f3")  # SSTORE 42 at slot 0, return 32 bytes
-    initcode = bytes.fromhex("600a600c600039600a6000f3") + runtime
-    deploy = sign_transaction(
-        Transaction(2, 31337, 0, 200_000, None, 0, initcode, 10**10, 10**9), key
-    )
-    node.pool.add(deploy, deploy.encode())
-    (block,) = node.mine()
-    contract = block.receipts[0].contract_address
-    assert contract is not None
-    poke = sign_transaction(Transaction(2, 31337, 1, 100_000, contract, 0, b"", 10**10, 10**9), key)
-    node.pool.add(poke, poke.encode())
-    (mined,) = node.mine()
+    # SSTORE 42 at slot 0, return 32 bytes.
+    contract = _deployed(node, 0, bytes.fromhex("602a60005560206000f3"))
+    poke, mined = _mined(node, 1, contract)
     tx_hash = "0x" + poke.hash.hex()
     types = ["trace", "stateDiff"]
 
@@ -209,11 +222,8 @@ def test_replay_call_raw_and_get_agree() -> None:
 def test_flat_call_tracer_is_the_parity_list() -> None:
     """geth's flatCallTracer: with convertParityErrors and includePrecompiles it is
     trace_transaction's list exactly; by default calls into precompiles are left out."""
-    from sequencer.types.transactions import Transaction, sign_transaction
-    from tests.helpers.asm import Asm, initcode_for
 
     node = Node(NodeConfig(data_dir=None, accounts=1))
-    key = node.accounts[0].private_key
     # STATICCALL sha256 (0x02) on 32 bytes, then REVERT: a precompile child, a revert.
     runtime = (
         Asm()
@@ -230,16 +240,8 @@ def test_flat_call_tracer_is_the_parity_list() -> None:
         .op("REVERT")
         .build()
     )
-    deploy = sign_transaction(
-        Transaction(2, 31337, 0, 200_000, None, 0, initcode_for(runtime), 10**10, 10**9), key
-    )
-    node.pool.add(deploy, deploy.encode())
-    (block,) = node.mine()
-    contract = block.receipts[0].contract_address
-    assert contract is not None
-    poke = sign_transaction(Transaction(2, 31337, 1, 100_000, contract, 0, b"", 10**10, 10**9), key)
-    node.pool.add(poke, poke.encode())
-    node.mine()
+    contract = _deployed(node, 0, runtime)
+    poke, _ = _mined(node, 1, contract)
     tx_hash = "0x" + poke.hash.hex()
     parity = _call(node, "trace_transaction", [tx_hash])
     assert len(parity) == 2 and parity[0]["error"] == "Reverted"
@@ -264,11 +266,8 @@ def test_flat_call_tracer_is_the_parity_list() -> None:
 
 
 def test_call_many_chains_state_and_trace_block_by_rlp() -> None:
-    from sequencer.types.transactions import Transaction, sign_transaction
-    from tests.helpers.asm import Asm, initcode_for
 
     node = Node(NodeConfig(data_dir=None, accounts=1))
-    key = node.accounts[0].private_key
     # Adds one to slot 0 and returns the new value.
     runtime = (
         Asm()
@@ -286,13 +285,9 @@ def test_call_many_chains_state_and_trace_block_by_rlp() -> None:
         .op("RETURN")
         .build()
     )
-    deploy = sign_transaction(
-        Transaction(2, 31337, 0, 200_000, None, 0, initcode_for(runtime), 10**10, 10**9), key
-    )
-    node.pool.add(deploy, deploy.encode())
-    (block,) = node.mine()
-    contract = block.receipts[0].contract_address
-    assert contract is not None
+    contract = _deployed(node, 0, runtime)
+    block = node.chain.head
+    assert block is not None
     call = {"to": "0x" + contract.hex()}
     results = _call(node, "trace_callMany", [[[call, ["trace"]], [call, ["trace", "stateDiff"]]]])
     assert [r["output"] for r in results] == ["0x" + "00" * 31 + "01", "0x" + "00" * 31 + "02"]
@@ -320,19 +315,10 @@ def test_vm_trace_records_every_instruction() -> None:
     """OpenEthereum's vmTrace: one op per instruction the struct logger sees, each with
     the gas left after it, what it pushed, the memory it wrote and the slot it stored;
     a CALL's child frame nested under it; a failing instruction without "ex"."""
-    from sequencer.types.transactions import Transaction, sign_transaction
-    from tests.helpers.asm import Asm, initcode_for
 
     node = Node(NodeConfig(data_dir=None, accounts=1))
-    key = node.accounts[0].private_key
     child = bytes.fromhex("fe")  # INVALID
-    deploy_child = sign_transaction(
-        Transaction(2, 31337, 0, 200_000, None, 0, initcode_for(child), 10**10, 10**9), key
-    )
-    node.pool.add(deploy_child, deploy_child.encode())
-    (b1,) = node.mine()
-    child_address = b1.receipts[0].contract_address
-    assert child_address is not None
+    child_address = _deployed(node, 0, child)
     parent = (
         Asm()
         .push(0x2A)
@@ -353,16 +339,8 @@ def test_vm_trace_records_every_instruction() -> None:
         .op("STOP")
         .build()
     )
-    deploy = sign_transaction(
-        Transaction(2, 31337, 1, 300_000, None, 0, initcode_for(parent), 10**10, 10**9), key
-    )
-    node.pool.add(deploy, deploy.encode())
-    (b2,) = node.mine()
-    contract = b2.receipts[0].contract_address
-    assert contract is not None
-    poke = sign_transaction(Transaction(2, 31337, 2, 200_000, contract, 0, b"", 10**10, 10**9), key)
-    node.pool.add(poke, poke.encode())
-    node.mine()
+    contract = _deployed(node, 1, parent, gas=300_000)
+    poke, _ = _mined(node, 2, contract, gas=200_000)
     tx_hash = "0x" + poke.hash.hex()
     vm = _call(node, "trace_replayTransaction", [tx_hash, ["vmTrace"]])["vmTrace"]
     struct = _call(node, "debug_traceTransaction", [tx_hash, {}])["structLogs"]
