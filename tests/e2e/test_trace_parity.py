@@ -30,7 +30,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from scripts.peers.start import ANVIL, start_peer
-from tests.helpers.asm import Asm, initcode_for
+from tests.helpers.asm import Asm, create2_factory, initcode_for
 from tests.integration.node_process import contract, free_port, hummingbird, rpc
 
 KEY: Final = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -86,22 +86,7 @@ def _proxy(kind: str, target: bytes) -> bytes:
 
 
 # CREATE2 with salt 7 of the calldata as init code; stores the new address at slot 0.
-FACTORY: Final = (
-    Asm()
-    .op("CALLDATASIZE")
-    .push(0)
-    .push(0)
-    .op("CALLDATACOPY")
-    .push(7)
-    .op("CALLDATASIZE")
-    .push(0)
-    .push(0)
-    .op("CREATE2")
-    .push(0)
-    .op("SSTORE")
-    .op("STOP")
-    .build()
-)
+FACTORY: Final = create2_factory(7, store_address=True)
 # Init code that self-destructs to its creator (EIP-6780: created in the same
 # transaction, so the account is deleted).
 DESTROY_INIT: Final = Asm().op("CALLER").op("SELFDESTRUCT").build()

@@ -115,3 +115,22 @@ def initcode_for(runtime: bytes) -> bytes:
     )
     assert len(code) == prefix_length
     return code + runtime
+
+
+def create2_factory(salt: int, *, store_address: bool) -> bytes:
+    """Runtime that CREATE2s its calldata as init code with ``salt``; the new
+    address is stored at slot 0 when ``store_address``, else dropped."""
+    asm = (
+        Asm()
+        .op("CALLDATASIZE")
+        .push(0)
+        .push(0)
+        .op("CALLDATACOPY")
+        .push(salt)
+        .op("CALLDATASIZE")
+        .push(0)
+        .push(0)
+        .op("CREATE2")
+    )
+    asm = asm.push(0).op("SSTORE") if store_address else asm.op("POP")
+    return asm.op("STOP").build()

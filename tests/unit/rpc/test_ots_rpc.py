@@ -21,24 +21,10 @@ from sequencer.config import NodeConfig
 from sequencer.node import Node
 from sequencer.types.transactions import Transaction, sign_transaction
 from statedb.types import keccak256
-from tests.helpers.asm import Asm, initcode_for
+from tests.helpers.asm import Asm, create2_factory, initcode_for
 
 # CREATE2 (salt 7) of the calldata as init code.
-FACTORY: Final = (
-    Asm()
-    .op("CALLDATASIZE")
-    .push(0)
-    .push(0)
-    .op("CALLDATACOPY")
-    .push(7)
-    .op("CALLDATASIZE")
-    .push(0)
-    .push(0)
-    .op("CREATE2")
-    .op("POP")
-    .op("STOP")
-    .build()
-)
+FACTORY: Final = create2_factory(7, store_address=False)
 REVERTER: Final = Asm().mstore(0, 0xDEADBEEF).revert(28, 4).build()
 DESTROY_INIT: Final = Asm().op("CALLER").op("SELFDESTRUCT").build()
 CHILD_INIT: Final = initcode_for(b"\x00")

@@ -14,27 +14,12 @@ from sequencer.config import NodeConfig
 from sequencer.genesis import BEACON_ROOTS_ADDRESS
 from sequencer.node import Node
 from sequencer.types.transactions import Transaction, sign_transaction
-from tests.helpers.asm import Asm, initcode_for
+from tests.helpers.asm import create2_factory, initcode_for
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "build"
 EMITTER = json.loads((CONTRACTS / "Emitter.json").read_text())
 # CREATE2 (salt 7) of the calldata as init code.
-FACTORY = (
-    Asm()
-    .op("CALLDATASIZE")
-    .push(0)
-    .push(0)
-    .op("CALLDATACOPY")
-    .push(7)
-    .op("CALLDATASIZE")
-    .push(0)
-    .push(0)
-    .op("CREATE2")
-    .push(0)
-    .op("SSTORE")
-    .op("STOP")
-    .build()
-)
+FACTORY = create2_factory(7, store_address=True)
 SINK = b"\x51" * 20
 
 
