@@ -226,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
         "transaction (anvil's --block-time; evm_setIntervalMining changes it at run time)",
     )
     p.add_argument(
+        "--evm-block-time",
+        type=_evm_block_time,
+        default=None,
+        metavar="DURATION",
+        help="two-tier blocks (MegaETH's): mini-blocks preconfirm transactions every "
+        "--block-time and an EVM block seals them every DURATION, e.g. 1s (off by default: "
+        "every mini-block is an EVM block)",
+    )
+    p.add_argument(
         "--no-mining",
         action="store_true",
         help="seal nothing until evm_mine / anvil_mine (anvil's --no-mining)",
@@ -442,6 +451,8 @@ def _duration_arg(name: str, example: str, most: float) -> Callable[[str], float
 
 # geth's --rpc.evmtimeout forms.
 _rpc_timeout = _duration_arg("RPC timeout", "5s", MAX_RPC_TIMEOUT)
+# Two-tier mode's EVM block interval.
+_evm_block_time = _duration_arg("EVM block time", "1s", 3600.0)
 # An EIP-7966 wait.
 _txsync = _duration_arg("txsync duration", "2s", MAX_TXSYNC_TIMEOUT)
 
@@ -532,6 +543,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         txsync_max=args.txsync_max,
         workers=default_workers() if args.workers is None else args.workers,
         block_interval=args.block_interval,
+        evm_block_time=args.evm_block_time,
         no_mining=args.no_mining,
         console_log=not args.disable_console_log,
         client_version=args.client_version,
@@ -576,6 +588,11 @@ def banner(node: Node, url: str) -> str:
         f"Gas limit:         {cfg.chain.gas_limit}",
         f"Base fee:          {node.pending_env().base_fee} wei (next block)",
         f"Block time:        {cfg.block_time * 1000:g} ms (sealed sooner when the queue drains)",
+        *(
+            [f"EVM block time:    {cfg.evm_block_time:g} s (two tiers: mini-blocks preconfirm)"]
+            if cfg.evm_block_time is not None
+            else []
+        ),
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
         f"Engine:            {engine_description(cfg)}",
         f"Sender recovery:   {recovery_description(node)}",

@@ -204,30 +204,7 @@ class BlockBuilder:
         asked, from a replay of the block, so sealing pays nothing for it.)"""
         requests = self._post_block(block, StateDiff())
         env = block.env
-        receipts: list[Receipt] = []
-        cumulative = 0
-        bloom = 0
-        for item in included:
-            outcome = item.outcome
-            cumulative += outcome.gas_used
-            logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
-            receipt_bloom = logs_bloom(logs) if logs else EMPTY_BLOOM
-            if logs:
-                bloom |= int.from_bytes(receipt_bloom, "big")
-            receipts.append(
-                Receipt(
-                    tx_type=item.tx.tx_type,
-                    status=1 if outcome.success else 0,
-                    cumulative_gas_used=cumulative,
-                    gas_used=outcome.gas_used,
-                    effective_gas_price=outcome.effective_gas_price,
-                    contract_address=outcome.contract_address,
-                    blob_gas_used=outcome.blob_gas_used,
-                    logs=logs,
-                    logs_bloom=receipt_bloom,
-                    logs_rlp=encode_logs(logs),
-                )
-            )
+        receipts, bloom = build_receipts(included)
         encoded = tuple(item.raw for item in included)
         prepared = self.db.prepare(block.diff)
         header = Header(
@@ -338,6 +315,36 @@ def block_access_list(
         )
 
     return build_block_access_list(steps())
+
+
+def build_receipts(included: Sequence[Included], gas_before: int = 0) -> tuple[list[Receipt], int]:
+    """The receipts of ``included`` (cumulative gas counted from ``gas_before``, the gas
+    the block used before them) and the OR of their logs blooms as an integer."""
+    receipts: list[Receipt] = []
+    cumulative = gas_before
+    bloom = 0
+    for item in included:
+        outcome = item.outcome
+        cumulative += outcome.gas_used
+        logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
+        receipt_bloom = logs_bloom(logs) if logs else EMPTY_BLOOM
+        if logs:
+            bloom |= int.from_bytes(receipt_bloom, "big")
+        receipts.append(
+            Receipt(
+                tx_type=item.tx.tx_type,
+                status=1 if outcome.success else 0,
+                cumulative_gas_used=cumulative,
+                gas_used=outcome.gas_used,
+                effective_gas_price=outcome.effective_gas_price,
+                contract_address=outcome.contract_address,
+                blob_gas_used=outcome.blob_gas_used,
+                logs=logs,
+                logs_bloom=receipt_bloom,
+                logs_rlp=encode_logs(logs),
+            )
+        )
+    return receipts, bloom
 
 
 def published_diff(prepared: PreparedBlock) -> StateDiff:

@@ -74,9 +74,13 @@ class LogFilter:
         return True
 
 
-def block_logs(block: MiniBlock) -> Iterator[LogEntry]:
-    index = 0
-    for tx_index, (tx, receipt) in enumerate(zip(block.transactions, block.receipts, strict=True)):
+def block_logs(block: MiniBlock, first_tx: int = 0) -> Iterator[LogEntry]:
+    """The block's logs with their positions; from transaction ``first_tx`` on (a
+    mini-block's own in the open block's preview), log indices still counted from the
+    block's first log."""
+    index = sum(len(receipt.logs) for receipt in block.receipts[:first_tx])
+    pairs = zip(block.transactions[first_tx:], block.receipts[first_tx:], strict=True)
+    for tx_index, (tx, receipt) in enumerate(pairs, first_tx):
         for log in receipt.logs:
             yield LogEntry(log, block.number, block.hash, tx_index, tx.hash, index)
             index += 1

@@ -89,6 +89,10 @@ class NodeConfig:
     # many seconds, empty or not; None: only automine (or manual with no_mining).
     block_interval: float | None = None
     no_mining: bool = False  # anvil --no-mining: nothing is sealed until evm_mine
+    # Two-tier blocks (MegaETH's model, sequencer.two_tier): mini-blocks preconfirm every
+    # block_time into an EVM block sealed every this many seconds; None: one tier, every
+    # mini-block is an EVM block.
+    evm_block_time: float | None = None
     # Hardhat's node: a send whose automined transaction reverts is answered with the
     # revert (code 3 and the data) instead of the hash; without it, anvil's behaviour.
     hardhat_compat: bool = False
@@ -127,6 +131,21 @@ class NodeConfig:
             raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
+        if self.evm_block_time is not None:
+            if not 0.001 <= self.evm_block_time <= 3600:
+                raise ConfigError(
+                    f"EVM block time must be in 0.001..3600 seconds, got {self.evm_block_time}"
+                )
+            if self.evm_block_time < self.block_time:
+                raise ConfigError(
+                    f"EVM block time ({self.evm_block_time:g} s) must not be shorter than the "
+                    f"mini-block time ({self.block_time:g} s)"
+                )
+            if self.block_interval is not None:
+                raise ConfigError(
+                    "--evm-block-time and --block-interval both set when EVM blocks are "
+                    "sealed: pass one"
+                )
         if self.block_interval is not None and not 0.001 <= self.block_interval <= 31_536_000:
             raise ConfigError(
                 f"block interval must be in 0.001..31536000 seconds, got {self.block_interval}"

@@ -60,7 +60,14 @@ from sequencer.mining import Miner, MiningMode
 from sequencer.offload import CallTimeout, PerThread, SimulationWorker
 from sequencer.pool import PoolStore, PoolTx, TxPool
 from sequencer.producer import BlockParams, Producer
-from sequencer.publication import BlockSealed, ChainEvent, ChainReverted, Publisher, Waiters
+from sequencer.publication import (
+    BlockSealed,
+    ChainEvent,
+    ChainReverted,
+    MiniBlockPreconfirmed,
+    Publisher,
+    Waiters,
+)
 from sequencer.recovery import SenderRecovery
 from sequencer.replay import BlockReplay
 from sequencer.revert import decode_revert_reason
@@ -117,8 +124,11 @@ MAX_MINE_BLOCKS: Final = 100_000
 
 __all__ = [
     "DEFAULT_PRIORITY_FEE",
+    "BlockSealed",
+    "ChainEvent",
     "ChainReverted",
     "DevSnapshot",
+    "MiniBlockPreconfirmed",
     "Node",
     "SimulationResult",
 ]
@@ -211,6 +221,8 @@ class Node:
             engine=run_code,
             clock=self.clock,
             edits=self.edits,
+            evm_block_time=config.evm_block_time,
+            unsigned=self._unsigned,
         )
         self.simulator = Simulator(
             self.rules,
@@ -233,7 +245,12 @@ class Node:
             self._produce_empty,
             MiningMode(
                 auto=not config.no_mining and config.block_interval is None,
-                interval=config.block_interval,
+                # Two-tier mode: mini-blocks are the automine, EVM blocks the interval.
+                interval=(
+                    config.evm_block_time
+                    if config.evm_block_time is not None
+                    else config.block_interval
+                ),
             ),
         )
         self.recovery = SenderRecovery()  # started by start() when the config asks for it
@@ -250,6 +267,7 @@ class Node:
         self.started_at = time.time()
         self._running = False
         self._persist_pending = False
+        self._resume_open_block()  # before the pool: its nonces see the re-opened block
         self._reload_pool()
 
     # ------------------------------------------------------------ lifecycle
@@ -358,6 +376,23 @@ class Node:
         if kept or dropped:
             log.info("pool reloaded: %d transactions kept, %d dropped", kept, dropped)
 
+    def _resume_open_block(self) -> None:
+        """Two-tier mode's open EVM block, as a stop or a kill left it (its journaled
+        mini-blocks run again); without two-tier mode now, it is sealed at once."""
+        restored = self.producer.resume_open()
+        if self.producer.open is None:
+            return
+        log.info("resumed the open EVM block with %d preconfirmed transactions", restored)
+        if self.config.evm_block_time is None:
+            self.producer.seal_open()
+
+    def _seal_open(self) -> None:
+        """Before a dev method that changes state or the chain: the open EVM block (if
+        two-tier mode has one) is sealed first, so the method acts on sealed blocks and
+        its change is carried by the next EVM block."""
+        if self.producer.open is not None:
+            self.producer.seal_open()
+
     def _load_edits(self) -> StateEdits:
         raw = self.chain.meta(EDITS_RECORD)
         if raw is None:
@@ -425,7 +460,10 @@ class Node:
         finally:
             self.db.close()
 
-    def _publish(self, event: BlockSealed) -> None:
+    def _publish(self, event: ChainEvent) -> None:
+        if not isinstance(event, BlockSealed):
+            self.publisher.publish(event)
+            return
         block = event.block
         if self.config.console_log and any(event.console):
             for tx, calls in zip(block.transactions, event.console, strict=True):
@@ -437,7 +475,8 @@ class Node:
         self.publisher.publish(event)
 
     def subscribe(self, listener: Callable[[ChainEvent], None]) -> Callable[[], None]:
-        """Every published event, in order: ``BlockSealed`` and ``ChainReverted``."""
+        """Every published event, in order: ``BlockSealed``, ``MiniBlockPreconfirmed``
+        (two-tier mode) and ``ChainReverted``."""
         return self.publisher.subscribe(listener)
 
     def subscribe_blocks(self, listener: Callable[[MiniBlock], None]) -> Callable[[], None]:
@@ -448,6 +487,22 @@ class Node:
                 listener(event.block)
 
         return self.publisher.subscribe(on_event)
+
+    def subscribe_mini_blocks(
+        self, listener: Callable[[MiniBlockPreconfirmed], None]
+    ) -> Callable[[], None]:
+        """Each preconfirmed mini-block (two-tier mode's ``MiniBlockPreconfirmed``)."""
+
+        def on_event(event: ChainEvent) -> None:
+            if isinstance(event, MiniBlockPreconfirmed):
+                listener(event)
+
+        return self.publisher.subscribe(on_event)
+
+    @property
+    def two_tier(self) -> bool:
+        """Mini-blocks preconfirm into EVM blocks (``--evm-block-time``)."""
+        return self.producer.evm_block_time is not None
 
     def subscribe_reverts(self, listener: Callable[[ChainReverted], None]) -> Callable[[], None]:
         """Each revert (the ``ChainReverted`` events of the stream)."""
@@ -580,16 +635,21 @@ class Node:
         return await self.submit(tx, tx.encode())
 
     async def wait_for_receipt(self, tx_hash: Hash32, timeout: float) -> bool:
-        """Wait until ``tx_hash`` is in a block (EIP-7966); False on timeout."""
-        if self.chain.locate(tx_hash) is not None:
+        """Wait until ``tx_hash`` is in a block, or preconfirmed in two-tier mode
+        (EIP-7966); False on timeout."""
+        if self.locate_transaction(tx_hash) is not None:
             return True
         found = asyncio.get_running_loop().create_future()
 
-        def on_block(block: MiniBlock) -> None:
-            if not found.done() and any(tx.hash == tx_hash for tx in block.transactions):
+        def on_event(event: ChainEvent) -> None:
+            if isinstance(event, ChainReverted) or found.done():
+                return
+            block = event.block
+            first = event.info.first_tx if isinstance(event, MiniBlockPreconfirmed) else 0
+            if any(tx.hash == tx_hash for tx in block.transactions[first:]):
                 found.set_result(True)
 
-        unsubscribe = self.subscribe_blocks(on_block)
+        unsubscribe = self.subscribe(on_event)
         try:
             await asyncio.wait_for(found, timeout)
             return True
@@ -612,7 +672,12 @@ class Node:
 
     @property
     def head_state(self) -> StateReader:
-        """The state at ``latest``: the committed head with the pending dev edits."""
+        """The newest state: the committed head with the pending dev edits; in two-tier
+        mode with an EVM block open, that block's state after its last mini-block (the
+        pool's nonces, ``latest`` reads)."""
+        open_evm = self.producer.open
+        if open_evm is not None:
+            return open_evm.block.state
         return self.edits.over(self.db.head)
 
     def state_at(self, number: int) -> StateReader:
@@ -621,7 +686,8 @@ class Node:
         if number > head:
             return OverlayView(self.db.head, self.producer.pending().diff)
         if number == head:
-            return self.head_state
+            # The open EVM block's edits are its own: the sealed head is the committed one.
+            return self.db.head if self.producer.open is not None else self.head_state
         try:
             return self.db.at(number)
         except HistoryUnavailable:
@@ -666,8 +732,18 @@ class Node:
 
     # ------------------------------------------------------------ chain reads
 
-    def resolve(self, number: int | None, block_hash: Hash32 | None, tag: str | None) -> int:
-        """A block selector to a number; ``ResourceNotFound`` if there is no such block."""
+    def resolve(
+        self,
+        number: int | None,
+        block_hash: Hash32 | None,
+        tag: str | None,
+        *,
+        for_state: bool = False,
+    ) -> int:
+        """A block selector to a number; ``ResourceNotFound`` if there is no such block.
+        ``for_state``: the selector names the state a read runs on; in two-tier mode
+        ``latest`` is then the pending block (the newest mini-block's state), while
+        numbered, ``safe`` and ``finalized`` reads see sealed EVM blocks."""
         head = self.chain.head_number
         if block_hash is not None:
             found = self.chain.number_of_hash(block_hash)
@@ -680,7 +756,7 @@ class Node:
             return number
         if tag == "earliest":
             return 0
-        if tag == "pending":
+        if tag == "pending" or (for_state and tag in (None, "latest") and self.two_tier):
             return head + 1
         return head
 
@@ -734,8 +810,13 @@ class Node:
         return self.chain.block_by_hash(block_hash)
 
     def locate_transaction(self, tx_hash: Hash32) -> tuple[MiniBlock, int] | None:
-        """The block holding a mined transaction and its index there."""
-        return self.chain.locate(tx_hash)
+        """The block holding a mined transaction and its index there; a transaction
+        preconfirmed in the open EVM block (two-tier mode) is in its preview, under the
+        placeholder hash."""
+        found = self.chain.locate(tx_hash)
+        if found is None and self.producer.open is not None:
+            return self.producer.open.locate(tx_hash)
+        return found
 
     def transaction_by_sender_and_nonce(
         self, sender: Address, nonce: int
@@ -778,7 +859,8 @@ class Node:
         return await self.simulation_worker.run(lambda: chain.logs(query))
 
     def pending_env(self) -> BlockEnv:
-        return self.producer.next_env()
+        open_evm = self.producer.open
+        return open_evm.env if open_evm is not None else self.producer.next_env()
 
     def pending_block(self) -> MiniBlock:
         """geth's pending block: the next block as it would be sealed now with nothing
@@ -1290,6 +1372,7 @@ class Node:
         """Change an account outside any transaction (anvil_setBalance, ...): visible at
         ``latest`` at once, carried by the next block's state diff, kept across a
         restart (``sequencer.edits``)."""
+        self._seal_open()
         head = self.db.head
         edits = self.edits
         try:
@@ -1353,6 +1436,7 @@ class Node:
         ``block`` is left null: anvil refuses to load a dump whose best block it does not
         have, and a dump carries no blocks, so null is what makes ours load into anvil.
         """
+        self._seal_open()
         view = self.head_state
         addresses = set(self.db.resident.accounts) | set(self.edits.diff.accounts)
         accounts: dict[Address, StateDumpAccount] = {}
@@ -1372,6 +1456,7 @@ class Node:
         """anvil_loadState: each listed account's balance, code and listed slots are set,
         its nonce becomes the larger of the two (anvil); applied as pending edits, so the
         next block carries them and a revert to an earlier snapshot undoes them."""
+        self._seal_open()
         head = self.db.head
         edits = self.edits
         before = edits.copy()
@@ -1418,6 +1503,7 @@ class Node:
 
     def snapshot(self) -> int:
         """evm_snapshot: an id (0, 1, ... as anvil) to revert to."""
+        self._seal_open()
         snapshot_id = self._next_snapshot
         self._next_snapshot += 1
         self._snapshots[snapshot_id] = DevSnapshot(
@@ -1433,6 +1519,7 @@ class Node:
         """evm_revert: back to the snapshot (chain, state, pending edits, block params;
         the clock continues from the snapshot's head). False for an unknown id (anvil);
         the snapshot and every later one are used up."""
+        self._seal_open()
         snap = self._snapshots.get(snapshot_id)
         if snap is None:
             return False
@@ -1452,6 +1539,7 @@ class Node:
 
     def rollback(self, depth: int = 1) -> None:
         """anvil_rollback: remove the last ``depth`` blocks."""
+        self._seal_open()
         head = self.chain.head_number
         if type(depth) is not int or not 0 <= depth <= head:
             raise InvalidInput(f"rollback depth must be in 0..{head} (the head), got {depth}")
@@ -1515,6 +1603,7 @@ class Node:
         """anvil_reset / hardhat_reset without a fork: back to the genesis block with an
         empty pool, no edits, no snapshots, the configured block parameters and a clock
         that runs from now. Needs the genesis changesets (history window, or no pruning)."""
+        self._seal_open()
         head = self.chain.head_number
         try:
             self.db.revert_to(0)
@@ -1587,6 +1676,7 @@ class Node:
     def set_chain_id(self, chain_id: int) -> None:
         """anvil_setChainId: later transactions must be signed for ``chain_id``; kept
         across a restart."""
+        self._seal_open()
         try:
             chain = replace(self.config.chain, chain_id=chain_id)
         except (ConfigError, TypeError) as error:

@@ -18,9 +18,11 @@ a one-block base fee and prevRandao), the ``Clock`` (timestamps) and ``StateEdit
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableSet
 from dataclasses import dataclass
+from typing import TypeVar
 
 from jit.evm.exceptions import InvalidTransaction, NonceTooHigh
 from jit.evm.frame import BlockEnv
@@ -43,11 +45,29 @@ from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
 from sequencer.errors import TransactionRejected
 from sequencer.executor import Executor
 from sequencer.pool import PoolTx, TxPool
-from sequencer.publication import BlockSealed
+from sequencer.publication import BlockSealed, ChainEvent, MiniBlockPreconfirmed
+from sequencer.two_tier import (
+    JOURNAL_ENV,
+    JOURNAL_MINI,
+    JournalEntry,
+    JournalError,
+    MiniBlockInfo,
+    MiniBlockSpan,
+    OpenEvmBlock,
+    decode_env,
+    encode_env,
+    journal_mini_key,
+    mini_block_diff,
+    span_key,
+)
 from sequencer.types.blocks import ZERO_HASH, MiniBlock
-from statedb import StateDB
+from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
+from statedb import PreparedBlock, StateDB
 from statedb.keys import CF_CHAIN_META
-from statedb.types import Address, StateDiff, keccak256
+from statedb.types import Address, Hash32, StateDiff, keccak256
+
+log = logging.getLogger("hummingbird.producer")
+T = TypeVar("T")
 
 # Re-exported for callers that know them from here.
 __all__ = [
@@ -99,10 +119,12 @@ class Producer:
         config: ChainConfig,
         rules: ForkRules,
         block_time: float,
-        publish: Callable[[BlockSealed], None],
+        publish: Callable[[ChainEvent], None],
         engine: CodeRunner | None = None,
         clock: Clock | None = None,
         edits: StateEdits | None = None,
+        evm_block_time: float | None = None,
+        unsigned: MutableSet[Hash32] | None = None,
     ) -> None:
         self.db = db
         self.chain = chain
@@ -117,6 +139,11 @@ class Producer:
         self.edits = edits if edits is not None else StateEdits()
         self.params = BlockParams(config.coinbase, config.gas_limit)
         self._pending: tuple[int, PendingBlock] | None = None  # (edits generation, preview)
+        # Two-tier mode (``sequencer.two_tier``): None, every block is its own mini-block;
+        # else mini-blocks preconfirm into ``open`` and the miner's interval seals it.
+        self.evm_block_time = evm_block_time
+        self.open: OpenEvmBlock | None = None
+        self.unsigned: MutableSet[Hash32] = unsigned if unsigned is not None else set()
 
     # ------------------------------------------------------------ environment
 
@@ -143,10 +170,16 @@ class Producer:
         )
 
     def pending(self) -> PendingBlock:
-        """The empty next block as it would be sealed now (memoised per head and env:
-        eth_estimateGas at ``pending`` asks for it once per probe)."""
+        """The next block as it would be sealed now (memoised per head and env:
+        eth_estimateGas at ``pending`` asks for it once per probe). With one tier it is
+        empty: ready transactions seal within one block time. In two-tier mode, while an
+        EVM block is open, it is that block's preview: its preconfirmed transactions and
+        state, the placeholder hash and no roots (sealing pays for those)."""
         parent = self.chain.head
         assert parent is not None
+        if self.open is not None:
+            open_evm = self.open
+            return PendingBlock(open_evm.preview(), open_evm.env, open_evm.frozen_diff())
         env = self.next_env()
         generation = self.edits.generation
         if self._pending is not None:
@@ -175,42 +208,50 @@ class Producer:
         """Build, commit and publish one block from the ready queue; None if it would be
         empty (unless ``allow_empty``).
 
+        In two-tier mode a call without ``allow_empty`` adds one mini-block to the open
+        EVM block (answering its senders) and returns None; with ``allow_empty`` it adds
+        what is ready and seals the EVM block (``seal_open``).
+
         Every transaction taken from the ready queue ends the call answered or back in
-        the pool: included (sealed), dropped alone with its error (execution refused
-        it; the rest of the batch is mined), queued again (a nonce gap), or returned to
-        the front of the ready queue (it did not fit, the deadline came, or building
-        the block failed before the seal)."""
+        the pool: included (sealed or preconfirmed), dropped alone with its error
+        (execution refused it; the rest of the batch is mined), queued again (a nonce
+        gap), or returned to the front of the ready queue (it did not fit, the deadline
+        came, or building the block failed before the seal)."""
+        if self.evm_block_time is not None:
+            self._settled(self._preconfirm)
+            return self.seal_open() if allow_empty else None
+        return self._settled(lambda first, taken: self._produce(first, taken, allow_empty))
+
+    def _settled(self, build: Callable[[PoolTx | None, list[PoolTx]], T]) -> T:
+        """Run ``build`` with the first ready transaction and the list of what it took;
+        if it fails, what it took and did not settle goes back to the pool, in order, so
+        no sender is left waiting on a transaction the pool forgot."""
         pool = self.pool
         first = pool.next_ready()
-        if first is None and not allow_empty:
-            return None
-        taken: list[PoolTx] = []
-        if first is not None:
-            taken.append(first)
+        taken: list[PoolTx] = [] if first is None else [first]
         try:
-            return self._produce(first, taken, allow_empty)
+            return build(first, taken)
         except BaseException:
-            # Nothing was sealed: what this block took and did not settle goes back, in
-            # order, so no sender is left waiting on a transaction the pool forgot.
             for entry in reversed(taken):
                 if not entry.removed and not entry.ready:
                     pool.push_back(entry)
             raise
 
-    def _produce(
-        self, first: PoolTx | None, taken: list[PoolTx], allow_empty: bool
-    ) -> MiniBlock | None:
+    def _fill(
+        self, block: OpenBlock, first: PoolTx | None, taken: list[PoolTx], deadline: float
+    ) -> tuple[list[tuple[PoolTx, TxOutcome]], bool]:
+        """Run every ready transaction that fits what is left of ``block``'s gas, in one
+        batch (nothing can join the pool while this synchronous code runs), and settle
+        each with the pool; the included ones with their outcomes, and whether one was
+        left for lack of room (the block is full)."""
         pool = self.pool
-        start = time.monotonic()
-        deadline = start + self.block_time
-        env = self.next_env()
-        open_block = self._open(env)
+        env = block.env
         included: list[tuple[PoolTx, TxOutcome]] = []
-        # Every ready transaction that fits the gas limit, in one batch: nothing can join
-        # the pool while this synchronous code runs.
         batch: list[PoolTx] = []
         max_blob_gas = self.rules.max_blob_gas_per_block
-        room, blob_room = env.gas_limit, max_blob_gas
+        room = env.gas_limit - block.gas_used
+        blob_room = max_blob_gas - block.blob_gas_used
+        full = False
         entry = first
         while entry is not None:
             blob_gas = GAS_PER_BLOB * len(entry.tx.blob_versioned_hashes)
@@ -229,6 +270,7 @@ class Producer:
             else:
                 if entry.tx.gas_limit > room or blob_gas > blob_room:
                     pool.push_back(entry)
+                    full = True
                     break
                 room -= entry.tx.gas_limit
                 blob_room -= blob_gas
@@ -237,7 +279,7 @@ class Producer:
             if entry is not None:
                 taken.append(entry)
         if batch:
-            results = self.executor.execute(open_block, self.rules, [p.tx for p in batch], deadline)
+            results = self.executor.execute(block, self.rules, [p.tx for p in batch], deadline)
             for entry, result in zip(batch, results, strict=False):
                 if isinstance(result, NonceTooHigh):
                     # A gap opened after admission (an earlier nonce of its sender was
@@ -252,32 +294,30 @@ class Producer:
             for entry in reversed(batch[len(results) :]):
                 pool.push_back(entry)
         taken[:] = [entry for entry, _ in included]  # the rest is settled
+        return included, full
+
+    def _produce(
+        self, first: PoolTx | None, taken: list[PoolTx], allow_empty: bool
+    ) -> MiniBlock | None:
+        if first is None and not allow_empty:
+            return None
+        env = self.next_env()
+        open_block = self._open(env)
+        included, _ = self._fill(open_block, first, taken, time.monotonic() + self.block_time)
         if not included and not allow_empty:
             self.pool.on_block()
             return None
-        sealed = self.builder.seal(
-            open_block, [Included(entry.tx, entry.raw, outcome) for entry, outcome in included]
-        )
+        items = [Included(entry.tx, entry.raw, outcome) for entry, outcome in included]
+        sealed = self.builder.seal(open_block, items)
         block = sealed.block
         records = self.chain.records(block, [outcome.touched for _, outcome in included])
-        if self.edits:
-            # The block carries them now: the pending copy goes with the seal, and the
-            # block keeps its own (a replay of the block starts with them).
-            records[CF_CHAIN_META] = {
-                EDITS_RECORD: None,
-                block_edits_key(block.number): self.edits.encode(),
-            }
-        self.db.commit(block.number, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)  # the seal
+        self._commit(block, sealed.prepared, records)
         taken.clear()  # sealed: nothing to give back from here on
-        self.chain.appended(block)
-        if self.edits:
-            self.edits.clear()
-        self.clock.sealed(env.timestamp)
         self.params.next_base_fee = None
         self.params.next_prev_randao = None
         for entry, _ in included:
-            pool.mark_included(entry)
-        pool.on_block()
+            self.pool.mark_included(entry)
+        self.pool.on_block()
         self.publish(
             BlockSealed(
                 block,
@@ -286,3 +326,210 @@ class Producer:
             )
         )
         return block
+
+    def _commit(
+        self,
+        block: MiniBlock,
+        prepared: PreparedBlock,
+        records: dict[str, dict[bytes, bytes | None]],
+    ) -> None:
+        """The seal: one atomic commit of the block, its chain records and the pending
+        edits it carries; then the chain, the edits and the clock move on."""
+        if self.edits:
+            # The block carries them now: the pending copy goes with the seal, and the
+            # block keeps its own (a replay of the block starts with them).
+            meta = records.setdefault(CF_CHAIN_META, {})
+            meta[EDITS_RECORD] = None
+            meta[block_edits_key(block.number)] = self.edits.encode()
+        self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
+        self.chain.appended(block)
+        if self.edits:
+            self.edits.clear()
+        self.clock.sealed(block.header.timestamp)
+
+    # ------------------------------------------------------------ two tiers
+
+    def _open_evm(self) -> OpenEvmBlock:
+        """The open EVM block, opened now if there is none (its environment and the
+        next-block-only dev parameters are taken here)."""
+        if self.open is None:
+            head = self.chain.head
+            assert head is not None
+            self.open = OpenEvmBlock(self._open(self.next_env()), self._next_mini_number(head))
+            self.params.next_base_fee = None
+            self.params.next_prev_randao = None
+        return self.open
+
+    def _next_mini_number(self, head: MiniBlock) -> int:
+        """The global number of the first mini-block after ``head``."""
+        raw = self.chain.meta(span_key(head.number))
+        if raw is None:  # sealed with one tier: one mini-block, numbered as the block
+            return head.number + 1
+        try:
+            span = MiniBlockSpan.decode(raw)
+        except JournalError:
+            return head.number + 1
+        return span.offset + span.count
+
+    def _preconfirm(self, first: PoolTx | None, taken: list[PoolTx]) -> MiniBlockInfo | None:
+        """One mini-block of what is ready: run it on the open EVM block, journal it,
+        answer its senders (``MiniBlockPreconfirmed``). A full EVM block is sealed."""
+        if first is None:
+            return None
+        open_evm = self._open_evm()
+        included, full = self._fill(
+            open_evm.block, first, taken, time.monotonic() + self.block_time
+        )
+        info = None
+        if included:
+            info = self._record_mini(open_evm, included)
+        taken.clear()  # journaled (or nothing was included): settled
+        self.pool.on_block()
+        if full:
+            self.seal_open()
+        return info
+
+    def _record_mini(
+        self, open_evm: OpenEvmBlock, included: list[tuple[PoolTx, TxOutcome]]
+    ) -> MiniBlockInfo:
+        items = [Included(entry.tx, entry.raw, outcome) for entry, outcome in included]
+        pre_block = open_evm.block.pre_block if not open_evm.minis else None
+        info = open_evm.add(
+            items,
+            [outcome.output for _, outcome in included],
+            [outcome.console for _, outcome in included],
+            time.time_ns() // 1000,
+        )
+        entry = JournalEntry(
+            info.timestamp_us,
+            tuple((item.raw, item.tx.sender, item.tx.hash in self.unsigned) for item in items),
+        )
+        journal: dict[bytes, bytes | None] = {journal_mini_key(info.index): entry.encode()}
+        if info.index == 0:
+            journal[JOURNAL_ENV] = encode_env(open_evm.env, open_evm.first_mini)
+        # The preconfirmation's durability: on disk (the WAL) before any sender hears.
+        self.db.put_records({CF_CHAIN_META: journal})
+        for pool_entry, _ in included:
+            self.pool.mark_included(pool_entry)
+        self._publish_mini(open_evm, info, items, pre_block)
+        return info
+
+    def _publish_mini(
+        self,
+        open_evm: OpenEvmBlock,
+        info: MiniBlockInfo,
+        items: list[Included],
+        pre_block: StateDiff | None,
+    ) -> None:
+        diff = mini_block_diff(items, pre_block)
+        coinbase = open_evm.env.coinbase
+        if any(item.outcome.fee_credit for item in items):
+            # The fee credits are folded per transaction into the EVM block's diff only.
+            diff.accounts[coinbase] = open_evm.block.state.get_account(coinbase)
+        outputs = tuple(open_evm.outputs[info.first_tx :])
+        self.publish(MiniBlockPreconfirmed(info, open_evm.preview(), diff, outputs))
+
+    def seal_open(self) -> MiniBlock:
+        """Seal the open EVM block (opening an empty one if none is open): its
+        post-block system calls, header and roots, one atomic commit that also deletes
+        its journal, then ``BlockSealed``. A block without mini-blocks gets one empty
+        mini-block first, so every EVM block has at least one."""
+        open_evm = self._open_evm()
+        if not open_evm.minis:
+            info = open_evm.add((), (), (), time.time_ns() // 1000)
+            self._publish_mini(open_evm, info, [], open_evm.block.pre_block)
+        sealed = self.builder.seal(open_evm.block, open_evm.included)
+        block = sealed.block
+        records = self.chain.records(block, open_evm.touched)
+        meta = records.setdefault(CF_CHAIN_META, {})
+        meta[span_key(block.number)] = open_evm.span().encode()
+        meta[JOURNAL_ENV] = None
+        for info in open_evm.minis:
+            meta[journal_mini_key(info.index)] = None
+        self._commit(block, sealed.prepared, records)
+        self.open = None
+        self.pool.on_block()
+        self.publish(
+            BlockSealed(block, tuple(open_evm.outputs), tuple(open_evm.console), open_evm.span())
+        )
+        return block
+
+    def resume_open(self) -> int:
+        """Re-open the EVM block a stop or a kill left open, from its journal: the same
+        environment, each journaled mini-block's transactions run again in order (the
+        EVM is deterministic, so they preconfirm as they did). Returns the number of
+        transactions restored; a journal that does not fit the head is dropped with a
+        log line."""
+        raw_env = self.chain.meta(JOURNAL_ENV)
+        records = list(self.db.records(CF_CHAIN_META, JOURNAL_MINI, JOURNAL_MINI + b"\xff"))
+        if raw_env is None:
+            if records:
+                self._drop_journal(records, "no open-block environment")
+            return 0
+        head = self.chain.head
+        assert head is not None
+        try:
+            saved = decode_env(raw_env)
+            entries = [JournalEntry.decode(value) for _, value in records]
+            if saved.number != head.number + 1:
+                raise JournalError(f"it opens block {saved.number}, the head is {head.number}")
+        except JournalError as error:
+            self._drop_journal(records, str(error))
+            return 0
+        env = BlockEnv(
+            chain_id=self.config.chain_id,
+            coinbase=saved.coinbase,
+            number=saved.number,
+            timestamp=saved.timestamp,
+            gas_limit=saved.gas_limit,
+            base_fee=saved.base_fee,
+            prev_randao=saved.prev_randao,
+            excess_blob_gas=saved.excess_blob_gas,
+            blob_base_fee=self.rules.blob_base_fee(saved.excess_blob_gas),
+            block_hashes=self.chain.block_hashes_at(saved.number),
+            parent_beacon_block_root=ZERO_HASH,
+        )
+        open_evm = OpenEvmBlock(self._open(env), saved.first_mini)
+        try:
+            restored = self._rerun(open_evm, entries)
+        except JournalError as error:
+            self._drop_journal(records, str(error))
+            return 0
+        self.open = open_evm
+        return restored
+
+    def _rerun(self, open_evm: OpenEvmBlock, entries: list[JournalEntry]) -> int:
+        restored = 0
+        for entry in entries:
+            try:
+                txs = [
+                    decode_transaction(raw, known_sender=sender)
+                    for raw, sender, _ in entry.transactions
+                ]
+            except InvalidTransactionEncoding as error:
+                raise JournalError(f"a journaled transaction does not decode: {error}") from None
+            for tx, (_, _, unsigned) in zip(txs, entry.transactions, strict=True):
+                if unsigned:
+                    self.unsigned.add(tx.hash)
+            results = self.executor.execute(open_evm.block, self.rules, txs, float("inf"))
+            items = []
+            for tx, (raw, _, _), result in zip(txs, entry.transactions, results, strict=True):
+                if not isinstance(result, TxOutcome):
+                    raise JournalError(
+                        f"journaled transaction 0x{tx.hash.hex()} no longer runs: {result}"
+                    )
+                items.append(Included(tx, raw, result))
+            open_evm.add(
+                items,
+                [item.outcome.output for item in items],
+                [item.outcome.console for item in items],
+                entry.timestamp_us,
+            )
+            restored += len(items)
+        return restored
+
+    def _drop_journal(self, records: list[tuple[bytes, bytes]], reason: str) -> None:
+        log.error("dropping the open EVM block's journal: %s", reason)
+        dropped: dict[bytes, bytes | None] = {key: None for key, _ in records}
+        dropped[JOURNAL_ENV] = None
+        self.db.put_records({CF_CHAIN_META: dropped})

@@ -1,8 +1,9 @@
 """What the sequencer publishes, and the senders waiting on it.
 
 Owns the one event stream the sequencer publishes (DESIGN §1): ``BlockSealed`` (a
-sealed ``MiniBlock`` with its transactions' outputs) and ``ChainReverted`` (dev
-reverts removed blocks), delivered in order to every subscriber (RPC subscriptions
+sealed ``MiniBlock`` with its transactions' outputs), ``MiniBlockPreconfirmed`` (in
+two-tier mode, a mini-block added to the open EVM block: ``sequencer.two_tier``) and
+``ChainReverted`` (dev reverts removed blocks), delivered in order to every subscriber (RPC subscriptions
 and filters, worker processes, ``Waiters``); and ``Waiters``, the one map from a
 transaction hash to the future its sender awaits, answered from the stream (mined)
 or by the pool (dropped with an error, or no longer waiting for a block).
@@ -18,8 +19,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sequencer.two_tier import MiniBlockInfo, MiniBlockSpan
 from sequencer.types.blocks import MiniBlock
-from statedb.types import Hash32
+from statedb.types import Hash32, StateDiff
 
 log = logging.getLogger("hummingbird.publication")
 
@@ -28,11 +30,26 @@ log = logging.getLogger("hummingbird.publication")
 class BlockSealed:
     """Block ``block`` is committed; ``outputs[i]`` is transaction i's return or revert
     data (not in the block: a Hardhat-style send answers a revert with it) and
-    ``console[i]`` the calldata of its console.log calls (for the node log)."""
+    ``console[i]`` the calldata of its console.log calls (for the node log). In two-tier
+    mode ``span`` names the block's mini-blocks (None: the block is its own)."""
 
     block: MiniBlock
     outputs: tuple[bytes, ...]
     console: tuple[tuple[bytes, ...], ...] = ()
+    span: MiniBlockSpan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MiniBlockPreconfirmed:
+    """Two-tier mode: mini-block ``info`` was added to the open EVM block and journaled.
+    ``block`` is the open block's preview after it (all its preconfirmed transactions,
+    the placeholder hash); the mini-block's own are ``info.first_tx`` on, with their
+    outputs in ``outputs``; ``diff`` is what the mini-block changed (read-only)."""
+
+    info: MiniBlockInfo
+    block: MiniBlock
+    diff: StateDiff
+    outputs: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +61,7 @@ class ChainReverted:
     removed_to: int
 
 
-ChainEvent = BlockSealed | ChainReverted
+ChainEvent = BlockSealed | MiniBlockPreconfirmed | ChainReverted
 
 
 class Publisher:
@@ -73,7 +90,8 @@ class Publisher:
 
 @dataclass(frozen=True, slots=True)
 class Mined:
-    """A waiting sender's answer: its transaction is in block ``block_number``."""
+    """A waiting sender's answer: its transaction is in block ``block_number`` (sealed,
+    or open with the transaction preconfirmed in two-tier mode)."""
 
     block_number: int
     index: int
@@ -125,18 +143,19 @@ class Waiters:
             future.set_exception(result)
 
     def on_event(self, event: ChainEvent) -> None:
-        if not self._futures or not isinstance(event, BlockSealed):
+        if not self._futures or isinstance(event, ChainReverted):
             return
         block = event.block
         futures = self._futures
-        for index, tx in enumerate(block.transactions):
-            future = futures.pop(tx.hash, None)
+        first = event.info.first_tx if isinstance(event, MiniBlockPreconfirmed) else 0
+        for index in range(first, len(block.transactions)):
+            future = futures.pop(block.transactions[index].hash, None)
             if future is not None and not future.done():
                 future.set_result(
                     Mined(
                         block.number,
                         index,
                         block.receipts[index].status == 1,
-                        event.outputs[index],
+                        event.outputs[index - first],
                     )
                 )

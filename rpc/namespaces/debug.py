@@ -38,7 +38,7 @@ from rpc.dispatch import (
     RequestContext,
     method,
 )
-from rpc.namespaces.eth import block_number, node_of
+from rpc.namespaces.eth import block_number, node_of, sealed_block_number
 from rpc.parity import flat_traces, located
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
 from sequencer.errors import NodeError, ResourceNotFound
@@ -280,7 +280,7 @@ async def trace_transaction(
 async def _trace_block(ctx: RequestContext, block: BlockId, options: object) -> list[Any]:
     node = node_of(ctx)
     parsed = parse_trace_options(options, 1)
-    number = block_number(node, block)
+    number = sealed_block_number(node, block)
     if number > node.head_number:
         raise invalid(0, "the pending block cannot be traced")
     traces = await node.trace_block(number, parsed)
@@ -347,7 +347,7 @@ def _sealed(ctx: RequestContext, block: BlockId) -> MiniBlock:
     node = node_of(ctx)
     if block.tag == "pending":
         raise invalid(0, "the pending block is not sealed")
-    sealed = node.block(block_number(node, block))
+    sealed = node.block(sealed_block_number(node, block))
     if sealed is None:
         raise ResourceNotFound("header not found")
     return sealed

@@ -47,7 +47,13 @@ def node_of(ctx: RequestContext) -> Node:
 
 
 def block_number(node: Node, block: BlockId) -> int:
-    """The block a state read targets (``pending``: head + 1, the pending block)."""
+    """The block a state read targets (``pending``: head + 1, the pending block; in
+    two-tier mode ``latest`` too: the newest mini-block's state)."""
+    return node.resolve(block.number, block.hash, block.tag, for_state=True)
+
+
+def sealed_block_number(node: Node, block: BlockId) -> int:
+    """The block a block read targets (``latest``: the newest sealed block)."""
     return node.resolve(block.number, block.hash, block.tag)
 
 

@@ -33,9 +33,17 @@ from rpc.requests import parse_filter
 from rpc.serialize import header_json, log_json, receipt_json, transaction_json
 from sequencer.chain import LogEntry, LogFilter, block_logs
 from sequencer.errors import NodeError
-from sequencer.node import ChainReverted, Node
+from sequencer.node import (
+    BlockSealed,
+    ChainEvent,
+    ChainReverted,
+    MiniBlockPreconfirmed,
+    Node,
+)
+from sequencer.trie import ordered_trie_root
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction
+from statedb.types import StateDiff
 
 FILTER_TIMEOUT: Final = 300.0
 DEFAULT_MAX_FILTERS: Final = 10_000
@@ -449,23 +457,34 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
     cancel: Callable[[], None]
     if kind == "newHeads":
 
-        def on_head(block: MiniBlock) -> None:
-            notify(sub_id, header_json(block))
+        def on_head(event: ChainEvent) -> None:
+            if isinstance(event, BlockSealed):
+                head = header_json(event.block)
+                if event.span is not None:  # two-tier mode: MegaETH's header fields
+                    head["miniBlockCount"] = quantity(event.span.count)
+                    head["miniBlockOffset"] = quantity(event.span.offset)
+                notify(sub_id, head)
 
-        cancel = node.subscribe_blocks(on_head)
+        cancel = node.subscribe(on_head)
     elif kind == "logs":
         query, _ = parse_filter(options or {}, 1, _resolver(node), node.head_number)
         criteria = LogFilter(0, 2**63, query.addresses, query.topics)
+        # Two-tier mode, a filter that names the pending block: each mini-block's logs as
+        # it is preconfirmed (the placeholder block hash), not each sealed block's.
+        per_mini_block = node.two_tier and _names_pending(options)
 
         # What was sent from recent blocks, so a revert can take it back as geth does
         # on a reorg: the same logs again with "removed": true.
         sent: deque[tuple[int, LogEntry, int]] = deque(maxlen=MAX_REMOVABLE_LOGS)
 
-        def on_logs(block: MiniBlock) -> None:
-            for entry in block_logs(block):
+        def on_logs(block: MiniBlock, first_tx: int = 0) -> None:
+            for entry in block_logs(block, first_tx):
                 if criteria.matches(entry.log):
                     notify(sub_id, log_json(entry, block.header.timestamp))
                     sent.append((block.number, entry, block.header.timestamp))
+
+        def on_mini_logs(event: MiniBlockPreconfirmed) -> None:
+            on_logs(event.block, event.info.first_tx)
 
         def on_revert(event: ChainReverted) -> None:
             head = event.head.number
@@ -476,7 +495,11 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
             sent.clear()
             sent.extend(kept)
 
-        cancel_blocks = node.subscribe_blocks(on_logs)
+        cancel_blocks = (
+            node.subscribe_mini_blocks(on_mini_logs)
+            if per_mini_block
+            else node.subscribe_blocks(on_logs)
+        )
         cancel_reverts = node.subscribe_reverts(on_revert)
 
         def cancel() -> None:
@@ -503,21 +526,37 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
             raise InvalidParams("invalid argument 1: miniBlocks takes no parameters")
         blob_base_fee = node.rules.blob_base_fee
 
-        def on_mini_block(block: MiniBlock) -> None:
-            published_us = time.time_ns() // 1000
-            fee = blob_base_fee(block.header.excess_blob_gas)
-            notify(sub_id, mini_block_json(block, fee, published_us))
+        def on_mini_block(event: ChainEvent) -> None:
+            if isinstance(event, MiniBlockPreconfirmed):
+                info = event.info
+                mini = MiniBlockView(
+                    event.block, info.first_tx, info.index, info.number, info.timestamp_us
+                )
+            elif isinstance(event, BlockSealed) and event.span is None:
+                # One tier: the sealed block is its own mini-block, stamped as published.
+                block = event.block
+                mini = MiniBlockView(block, 0, 0, block.number, time.time_ns() // 1000, sealed=True)
+            else:
+                return
+            fee = blob_base_fee(mini.block.header.excess_blob_gas)
+            notify(sub_id, mini_block_json(mini, fee))
 
-        cancel = node.subscribe_blocks(on_mini_block)
+        cancel = node.subscribe(on_mini_block)
     elif kind == "stateChanges":
         watched = _watched_addresses(options)
 
-        def on_state(block: MiniBlock) -> None:
-            diff = block.diff
+        def on_state(event: ChainEvent) -> None:
+            if isinstance(event, MiniBlockPreconfirmed):
+                diff: StateDiff | None = event.diff
+            elif isinstance(event, BlockSealed) and event.span is None:
+                diff = event.block.diff
+            else:
+                return
             if diff is None:
                 return
-            head = node.head_state
-            for address in watched:
+            head = node.head_state  # the state after this block or mini-block
+            addresses = watched or tuple(dict.fromkeys([*diff.accounts, *diff.storage]))
+            for address in addresses:
                 if address not in diff.accounts and address not in diff.storage:
                     continue
                 account = diff.accounts.get(address, head.get_account(address))
@@ -534,7 +573,7 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
                     },
                 )
 
-        cancel = node.subscribe_blocks(on_state)
+        cancel = node.subscribe(on_state)
     elif kind == "newPendingTransactions":
         full = False
         if options is not None:
@@ -552,38 +591,72 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
     return sub_id
 
 
+def _names_pending(options: object) -> bool:
+    return isinstance(options, dict) and "pending" in (
+        options.get("fromBlock"),
+        options.get("toBlock"),
+    )
+
+
 def _watched_addresses(options: object) -> tuple[bytes, ...]:
-    """MegaETH's stateChanges parameter: a list of addresses (required, at most
-    ``MAX_WATCHED_ADDRESSES``), in the order notifications come."""
-    if not isinstance(options, list) or not options or len(options) > MAX_WATCHED_ADDRESSES:
+    """MegaETH's stateChanges parameter: a list of addresses (at most
+    ``MAX_WATCHED_ADDRESSES``), in the order notifications come; absent or empty, every
+    account that changed (MegaETH's rule)."""
+    if options is None:
+        return ()
+    if not isinstance(options, list) or len(options) > MAX_WATCHED_ADDRESSES:
         raise InvalidParams(
-            f"invalid argument 1: stateChanges needs a list of 1..{MAX_WATCHED_ADDRESSES} addresses"
+            f"invalid argument 1: stateChanges takes a list of at most "
+            f"{MAX_WATCHED_ADDRESSES} addresses"
         )
     return tuple(dict.fromkeys(parse_address(item, 1) for item in options))
 
 
-def mini_block_json(block: MiniBlock, blob_base_fee: int, published_us: int) -> dict[str, Any]:
-    """MegaETH's miniBlocks notification. Here every mini-block is an EVM block of its
-    own (the two-tier model is not built): ``index`` 0, ``mini_block_number`` the
-    block number, ``mini_block_timestamp`` when it was published (Unix microseconds,
-    the wall clock as the block's subscribers are told of it, right after the seal);
-    no ``signature`` (MegaETH omits it before Rex5; signing is not built)."""
+@dataclass(frozen=True, slots=True)
+class MiniBlockView:
+    """One mini-block for its notification: transactions ``first_tx`` on of ``block``
+    (the open EVM block's preview in two-tier mode; a sealed block with one tier)."""
+
+    block: MiniBlock
+    first_tx: int
+    index: int
+    number: int
+    timestamp_us: int
+    sealed: bool = False  # ``block`` is a sealed block (one tier), not a preview
+
+
+def mini_block_json(mini: MiniBlockView, blob_base_fee: int) -> dict[str, Any]:
+    """MegaETH's miniBlocks notification (megaeth-labs/documentation, "Realtime API"):
+    ``index`` within its EVM block, the global ``mini_block_number``, the Unix-microsecond
+    ``mini_block_timestamp`` of its seal, its own transactions and receipts (receipts
+    carry the EVM block's cumulative gas and, in two-tier mode, the placeholder block
+    hash), and the ordered-trie roots of those. With one tier every sealed block is one
+    mini-block, index 0, numbered as the block, stamped as it is published. No
+    ``signature`` (MegaETH omits it before Rex5; signing is not built)."""
+    block = mini.block
     header = block.header
+    indices = range(mini.first_tx, len(block.transactions))
+    receipts = block.receipts[mini.first_tx :]
+    sealed = mini.first_tx == 0 and mini.sealed  # the block's own roots are the mini-block's
     return {
         "block_number": quantity(block.number),
         "block_timestamp": quantity(header.timestamp),
-        "index": quantity(0),
-        "mini_block_number": quantity(block.number),
-        "mini_block_timestamp": quantity(published_us),
-        "gas_used": quantity(header.gas_used),
-        "transactions": [
-            transaction_json(tx, block, index) for index, tx in enumerate(block.transactions)
-        ],
-        "receipts": [
-            receipt_json(block, index, blob_base_fee) for index in range(len(block.transactions))
-        ],
-        "transaction_root": data(header.transactions_root),
-        "receipt_root": data(header.receipts_root),
+        "index": quantity(mini.index),
+        "mini_block_number": quantity(mini.number),
+        "mini_block_timestamp": quantity(mini.timestamp_us),
+        "gas_used": quantity(sum(receipt.gas_used for receipt in receipts)),
+        "transactions": [transaction_json(block.transactions[i], block, i) for i in indices],
+        "receipts": [receipt_json(block, i, blob_base_fee) for i in indices],
+        "transaction_root": data(
+            header.transactions_root
+            if sealed
+            else ordered_trie_root(block.encoded[mini.first_tx :])
+        ),
+        "receipt_root": data(
+            header.receipts_root
+            if sealed
+            else ordered_trie_root([receipt.consensus_encoding() for receipt in receipts])
+        ),
     }
 
 

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from rpc.codecs import BlockId, data, invalid, json_type, parse_quantity
 from rpc.dispatch import BlockIdParam, BlockNumberParam, Data, Hash, RequestContext, method
-from rpc.namespaces.eth import block_number, node_of
+from rpc.namespaces.eth import block_number, node_of, sealed_block_number
 from rpc.parity import flat_traces, located, state_diff_json, vm_trace_json
 from rpc.requests import parse_call_request
 from sequencer.tracing.call import CallFrame
@@ -99,7 +99,7 @@ async def trace_transaction(ctx: RequestContext, tx_hash: Hash) -> list[dict[str
 @method("trace_block")
 async def trace_block(ctx: RequestContext, block: BlockNumberParam) -> list[dict[str, Any]] | None:
     node = node_of(ctx)
-    number = block_number(node, block)
+    number = sealed_block_number(node, block)
     if number > node.head_number:
         return None
     return await _block_traces(ctx, number)
@@ -214,7 +214,7 @@ async def trace_replay_block_transactions(
 ) -> list[dict[str, Any]] | None:
     types = _trace_types(trace_types, 1)
     node = node_of(ctx)
-    number = block_number(node, block)
+    number = sealed_block_number(node, block)
     if number > node.head_number or node.block(number) is None:
         return None
     traced = await node.trace_block(number, _replay_options(types))

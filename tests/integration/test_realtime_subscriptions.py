@@ -108,8 +108,8 @@ async def _realtime(url: str, ws_url: str) -> dict[str, Any]:
         out["bad"] = [
             await subscribe(params)
             for params in (
-                ["stateChanges"],
-                ["stateChanges", []],
+                ["stateChanges", "0x12"],
+                ["stateChanges", {"addresses": [SINK]}],
                 ["stateChanges", ["0x12"]],
                 ["stateChanges", [SINK] * 1001],
                 ["miniBlocks", {"x": 1}],

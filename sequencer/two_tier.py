@@ -1,0 +1,294 @@
+"""Two-tier blocks (MegaETH's model, ``--evm-block-time``): mini-blocks inside EVM blocks.
+
+Owns the open EVM block between its seals: the transactions its mini-blocks have
+preconfirmed, their receipts (cumulative gas and log indices counted from the EVM
+block's start, as the sealed block will have them), each mini-block's record
+(``MiniBlockInfo``), the preview block that reads of a preconfirmed transaction are
+answered from (the placeholder block hash until the seal), a frozen copy of the open
+state change for simulations off the loop, the journal that makes a preconfirmation
+survive a kill (one chain-meta record per mini-block, deleted by the EVM block's
+atomic commit), and the per-EVM-block mini-block span record (``newHeads``'
+``miniBlockCount`` / ``miniBlockOffset``).
+
+Mini-block numbers are global and never reused on a line of blocks: an EVM block's
+first mini-block follows the last one of its parent. A block sealed with one tier
+(or before two-tier mode was on) counts as one mini-block numbered as the block, the
+single-tier ``miniBlocks`` subscription's numbering.
+
+No EIP: this is a sequencer schedule. The EVM sees one block per EVM block (its
+number, timestamp, base fee and system calls); mini-blocks only decide when a
+transaction is preconfirmed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import rlp
+
+from jit.evm.frame import BlockEnv
+from sequencer.builder import Included, OpenBlock, build_receipts
+from sequencer.types.blocks import (
+    EMPTY_BLOOM,
+    ZERO_HASH,
+    Header,
+    MiniBlock,
+    Receipt,
+    block_size,
+)
+from sequencer.types.transactions import Transaction
+from statedb.types import Address, Hash32, StateDiff
+
+# What a preconfirmed transaction's receipt, location and logs name as their block hash
+# until the EVM block is sealed: MegaETH's realtime API placeholder, 32 bytes of 0xff
+# (megaeth-labs/documentation, "Realtime API": receipts of mini-block transactions).
+PRECONFIRMED_BLOCK_HASH: Final = b"\xff" * 32
+
+JOURNAL_PREFIX: Final = b"open-evm/"  # chain meta: the open EVM block's journal
+JOURNAL_ENV: Final = JOURNAL_PREFIX + b"env"
+JOURNAL_MINI: Final = JOURNAL_PREFIX + b"mini/"  # + 4-byte big-endian mini-block index
+SPAN_PREFIX: Final = b"mini-span/"  # chain meta: + 8-byte block number -> (offset, count)
+
+
+def journal_mini_key(index: int) -> bytes:
+    return JOURNAL_MINI + index.to_bytes(4, "big")
+
+
+def span_key(number: int) -> bytes:
+    return SPAN_PREFIX + number.to_bytes(8, "big")
+
+
+class JournalError(ValueError):
+    """A journal record that cannot be decoded."""
+
+
+@dataclass(frozen=True, slots=True)
+class MiniBlockSpan:
+    """The mini-blocks of a sealed EVM block: global numbers ``offset .. offset+count-1``."""
+
+    offset: int
+    count: int
+
+    def encode(self) -> bytes:
+        return rlp.encode([self.offset, self.count])
+
+    @classmethod
+    def decode(cls, raw: bytes) -> MiniBlockSpan:
+        try:
+            offset, count = rlp.decode(raw)
+            return cls(int.from_bytes(offset, "big"), int.from_bytes(count, "big"))
+        except (rlp.DecodingError, ValueError, TypeError) as error:
+            raise JournalError(f"unreadable mini-block span record: {error}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class MiniBlockInfo:
+    """One preconfirmed mini-block: global ``number``, ``index`` within EVM block
+    ``block_number``, its transactions ``first_tx .. first_tx + tx_count - 1`` of that
+    block, the gas they used, and when it was sealed (Unix microseconds)."""
+
+    number: int
+    index: int
+    block_number: int
+    first_tx: int
+    tx_count: int
+    gas_used: int
+    timestamp_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled mini-block: its seal time and its transactions (raw encoding,
+    sender, and whether it was sent unsigned by an impersonated account)."""
+
+    timestamp_us: int
+    transactions: tuple[tuple[bytes, Address, bool], ...]
+
+    def encode(self) -> bytes:
+        return rlp.encode(
+            [
+                self.timestamp_us,
+                [[raw, sender, int(unsigned)] for raw, sender, unsigned in self.transactions],
+            ]
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> JournalEntry:
+        try:
+            stamp, txs = rlp.decode(raw)
+            return cls(
+                int.from_bytes(stamp, "big"),
+                tuple((bytes(tx), bytes(sender), flag == b"\x01") for tx, sender, flag in txs),
+            )
+        except (rlp.DecodingError, ValueError, TypeError) as error:
+            raise JournalError(f"unreadable mini-block journal record: {error}") from None
+
+
+def encode_env(env: BlockEnv, first_mini: int) -> bytes:
+    """The open EVM block's environment (what a restart re-opens it with)."""
+    return rlp.encode(
+        [
+            env.coinbase,
+            env.number,
+            env.timestamp,
+            env.gas_limit,
+            env.base_fee,
+            env.prev_randao,
+            env.excess_blob_gas,
+            first_mini,
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledEnv:
+    coinbase: Address
+    number: int
+    timestamp: int
+    gas_limit: int
+    base_fee: int
+    prev_randao: bytes
+    excess_blob_gas: int
+    first_mini: int
+
+
+def decode_env(raw: bytes) -> JournaledEnv:
+    try:
+        fields = rlp.decode(raw)
+        coinbase, prev_randao = bytes(fields[0]), bytes(fields[5])
+        ints = [int.from_bytes(fields[i], "big") for i in (1, 2, 3, 4, 6, 7)]
+    except (rlp.DecodingError, ValueError, TypeError, IndexError) as error:
+        raise JournalError(f"unreadable open-block record: {error}") from None
+    if len(coinbase) != 20 or len(prev_randao) != 32:
+        raise JournalError("unreadable open-block record: bad coinbase or prevRandao")
+    number, timestamp, gas_limit, base_fee, excess, first_mini = ints
+    return JournaledEnv(
+        coinbase, number, timestamp, gas_limit, base_fee, prev_randao, excess, first_mini
+    )
+
+
+@dataclass(slots=True)
+class OpenEvmBlock:
+    """The EVM block mini-blocks are being added to (mutable; the producer's)."""
+
+    block: OpenBlock
+    first_mini: int  # the global number of its first mini-block
+    opened_at: float = field(default_factory=time.monotonic)
+    included: list[Included] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    outputs: list[bytes] = field(default_factory=list)
+    console: list[tuple[bytes, ...]] = field(default_factory=list)
+    touched: list[frozenset[Address]] = field(default_factory=list)
+    minis: list[MiniBlockInfo] = field(default_factory=list)
+    tx_index: dict[Hash32, int] = field(default_factory=dict)
+    _preview: MiniBlock | None = None
+    _frozen: StateDiff | None = None
+
+    @property
+    def env(self) -> BlockEnv:
+        return self.block.env
+
+    @property
+    def next_mini(self) -> int:
+        return self.first_mini + len(self.minis)
+
+    def add(
+        self,
+        items: Sequence[Included],
+        outputs: Sequence[bytes],
+        console: Sequence[tuple[bytes, ...]],
+        timestamp_us: int,
+    ) -> MiniBlockInfo:
+        """Record one mini-block of ``items`` (already applied to ``block``, in order)."""
+        first = len(self.included)
+        gas_before = self.receipts[-1].cumulative_gas_used if self.receipts else 0
+        receipts, _ = build_receipts(items, gas_before)
+        info = MiniBlockInfo(
+            self.next_mini,
+            len(self.minis),
+            self.block.env.number,
+            first,
+            len(items),
+            sum(item.outcome.gas_used for item in items),
+            timestamp_us,
+        )
+        for offset, item in enumerate(items):
+            self.tx_index[item.tx.hash] = first + offset
+            self.touched.append(item.outcome.touched)
+        self.included.extend(items)
+        self.receipts.extend(receipts)
+        self.outputs.extend(outputs)
+        self.console.extend(console)
+        self.minis.append(info)
+        self._preview = None
+        self._frozen = None
+        return info
+
+    def preview(self) -> MiniBlock:
+        """The open block as reads see it before the seal: its preconfirmed
+        transactions and receipts under the placeholder hash, no roots."""
+        if self._preview is None:
+            env = self.block.env
+            encoded = tuple(item.raw for item in self.included)
+            header = Header(
+                parent_hash=self.block.parent.hash,
+                coinbase=env.coinbase,
+                state_root=ZERO_HASH,
+                transactions_root=ZERO_HASH,
+                receipts_root=ZERO_HASH,
+                logs_bloom=EMPTY_BLOOM,
+                number=env.number,
+                gas_limit=env.gas_limit,
+                gas_used=self.block.gas_used,
+                timestamp=env.timestamp,
+                base_fee_per_gas=env.base_fee,
+                withdrawals_root=ZERO_HASH,
+                blob_gas_used=self.block.blob_gas_used,
+                excess_blob_gas=env.excess_blob_gas,
+                parent_beacon_block_root=env.parent_beacon_block_root or ZERO_HASH,
+                requests_hash=ZERO_HASH,
+                prev_randao=env.prev_randao,
+            )
+            self._preview = MiniBlock(
+                header,
+                PRECONFIRMED_BLOCK_HASH,
+                tuple(item.tx for item in self.included),
+                tuple(self.receipts),
+                block_size(header, encoded),
+                encoded,
+            )
+        return self._preview
+
+    def frozen_diff(self) -> StateDiff:
+        """A copy of the open block's state change as of its last mini-block, for readers
+        off the loop (the block's own diff keeps growing). One copy per mini-block."""
+        if self._frozen is None:
+            frozen = StateDiff()
+            frozen.merge(self.block.diff)
+            self._frozen = frozen
+        return self._frozen
+
+    def locate(self, tx_hash: Hash32) -> tuple[MiniBlock, int] | None:
+        index = self.tx_index.get(tx_hash)
+        return None if index is None else (self.preview(), index)
+
+    def transactions(self) -> tuple[Transaction, ...]:
+        return tuple(item.tx for item in self.included)
+
+    def span(self) -> MiniBlockSpan:
+        return MiniBlockSpan(self.first_mini, len(self.minis))
+
+
+def mini_block_diff(items: Sequence[Included], pre_block: StateDiff | None) -> StateDiff:
+    """What one mini-block changed: ``pre_block`` (the EVM block's edits and system
+    calls, for its first mini-block) and each transaction's state change. The
+    coinbase's fee credits are not in it (they are in the EVM block's diff)."""
+    diff = StateDiff()
+    if pre_block is not None:
+        diff.merge(pre_block)
+    for item in items:
+        diff.merge(item.outcome.diff)
+    return diff
