@@ -55,6 +55,7 @@ from sequencer.config import (
 )
 from sequencer.errors import NodeError
 from sequencer.gc_tuning import tune_gc
+from sequencer.mini_block_signing import sequencer_key
 from sequencer.node import Node
 from sequencer.state_dump import StateDumpError, decode_dump, encode_dump
 
@@ -593,6 +594,8 @@ def banner(node: Node, url: str) -> str:
             if cfg.evm_block_time is not None
             else []
         ),
+        f"Sequencer:         0x{node.sequencer.address.hex()} (signs every mini-block)",
+        f"Sequencer key:     0x{sequencer_key(cfg.mnemonic).hex()} (m/44'/60'/0'/1/0)",
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
         f"Engine:            {engine_description(cfg)}",
         f"Sender recovery:   {recovery_description(node)}",

@@ -1,6 +1,8 @@
 """Rebuilds the Solidity contracts kept as source with their build committed beside them:
-tests/contracts/src/*.sol -> tests/contracts/build/*.json (the test contracts) and
-scripts/workloads/*.sol -> scripts/workloads/build/*.json (scripts/evm_bench.py's workloads).
+tests/contracts/src/*.sol -> tests/contracts/build/*.json (the test contracts),
+scripts/workloads/*.sol -> scripts/workloads/build/*.json (scripts/evm_bench.py's workloads)
+and sequencer/contracts/*.sol -> sequencer/contracts/build/*.json (contracts the node
+predeploys: the sequencer registry of two-tier mode).
 
 Compiles with the solc-js version pinned in tests/contracts/package.json (installed there by
 ``npm ci`` when node_modules is missing; solc-js runs offline once installed), optimizer on,
@@ -10,7 +12,7 @@ contracts, fixed indentation, trailing newline).
 
 Usage: ``python scripts/build_contracts.py`` writes both builds; ``--check`` exits 1 when a
 committed build differs from a fresh compile (or a build file is missing or extra);
-``--only contracts|workloads`` limits either to one set.
+``--only contracts|workloads|sequencer`` limits it to one set.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ WORKLOADS = ROOT / "scripts" / "workloads"
 TARGETS: dict[str, tuple[Path, Path]] = {
     "contracts": (CONTRACTS / "src", BUILD),
     "workloads": (WORKLOADS, WORKLOADS / "build"),
+    "sequencer": (ROOT / "sequencer" / "contracts", ROOT / "sequencer" / "contracts" / "build"),
 }
 
 

@@ -56,6 +56,13 @@ from sequencer.errors import (
 from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
+from sequencer.mini_block_signing import (
+    SEQUENCER_REGISTRY_ADDRESS,
+    MiniBlockSigner,
+    registry_code,
+    registry_storage,
+    sequencer_key,
+)
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import CallTimeout, PerThread, SimulationWorker
 from sequencer.pool import PoolStore, PoolTx, TxPool
@@ -193,6 +200,8 @@ class Node:
         self._signature_senders: dict[bytes, Address] = {}  # anvil_impersonateSignature
         self.clock = Clock()
         self.edits = self._load_edits()
+        # The dev sequencer key: signs every mini-block header (MegaETH Rex5).
+        self.sequencer = MiniBlockSigner(sequencer_key(config.mnemonic))
         # Acknowledged pool transactions are kept with the chain (not for --ephemeral).
         self.pool_store = PoolStore(self.db) if config.data_dir is not None else None
         self.waiters = Waiters()
@@ -223,6 +232,7 @@ class Node:
             edits=self.edits,
             evm_block_time=config.evm_block_time,
             unsigned=self._unsigned,
+            signer=self.sequencer,
         )
         self.simulator = Simulator(
             self.rules,
@@ -268,6 +278,8 @@ class Node:
         self._running = False
         self._persist_pending = False
         self._resume_open_block()  # before the pool: its nonces see the re-opened block
+        if config.evm_block_time is not None:
+            self._install_sequencer_registry()
         self._reload_pool()
 
     # ------------------------------------------------------------ lifecycle
@@ -385,6 +397,27 @@ class Node:
         log.info("resumed the open EVM block with %d preconfirmed transactions", restored)
         if self.config.evm_block_time is None:
             self.producer.seal_open()
+
+    def _install_sequencer_registry(self) -> None:
+        """Two-tier mode: MegaETH's SequencerRegistry at its address, naming this node's
+        sequencer key from block 0, as a state edit (MegaETH's node installs it without a
+        constructor too) unless the state already holds it as wanted."""
+        state = self.head_state
+        account = state.get_account(SEQUENCER_REGISTRY_ADDRESS)
+        wanted = registry_storage(self.sequencer.address)
+        code = registry_code()
+        if (
+            account is not None
+            and account.code_hash == keccak256(code)
+            and all(
+                state.get_storage(SEQUENCER_REGISTRY_ADDRESS, slot) == value
+                for slot, value in wanted.items()
+            )
+        ):
+            return
+        self.edit_state(SEQUENCER_REGISTRY_ADDRESS, code=code, nonce=1)
+        for slot, value in wanted.items():
+            self.edit_state(SEQUENCER_REGISTRY_ADDRESS, storage=(slot, value))
 
     def _seal_open(self) -> None:
         """Before a dev method that changes state or the chain: the open EVM block (if

@@ -44,8 +44,10 @@ from sequencer.config import ChainConfig
 from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
 from sequencer.errors import TransactionRejected
 from sequencer.executor import Executor
+from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature, MiniBlockSigner
 from sequencer.pool import PoolTx, TxPool
 from sequencer.publication import BlockSealed, ChainEvent, MiniBlockPreconfirmed
+from sequencer.trie import ordered_trie_root
 from sequencer.two_tier import (
     JOURNAL_ENV,
     JOURNAL_MINI,
@@ -125,6 +127,7 @@ class Producer:
         edits: StateEdits | None = None,
         evm_block_time: float | None = None,
         unsigned: MutableSet[Hash32] | None = None,
+        signer: MiniBlockSigner | None = None,
     ) -> None:
         self.db = db
         self.chain = chain
@@ -144,6 +147,8 @@ class Producer:
         self.evm_block_time = evm_block_time
         self.open: OpenEvmBlock | None = None
         self.unsigned: MutableSet[Hash32] = unsigned if unsigned is not None else set()
+        # Signs every mini-block's header (MegaETH Rex5); None: unsigned (library use).
+        self.signer = signer
 
     # ------------------------------------------------------------ environment
 
@@ -318,14 +323,30 @@ class Producer:
         for entry, _ in included:
             self.pool.mark_included(entry)
         self.pool.on_block()
+        header = block.header
+        mini = MiniBlockHeader(
+            block.number,
+            header.timestamp,
+            0,
+            block.number,
+            time.time_ns() // 1000,
+            header.gas_used,
+            header.transactions_root,
+            header.receipts_root,
+        )
         self.publish(
             BlockSealed(
                 block,
                 tuple(outcome.output for _, outcome in included),
                 tuple(outcome.console for _, outcome in included),
+                mini=mini,
+                signature=self._sign(mini),
             )
         )
         return block
+
+    def _sign(self, header: MiniBlockHeader) -> MiniBlockSignature | None:
+        return None if self.signer is None else self.signer.sign(header).signature
 
     def _commit(
         self,
@@ -427,7 +448,22 @@ class Producer:
             # The fee credits are folded per transaction into the EVM block's diff only.
             diff.accounts[coinbase] = open_evm.block.state.get_account(coinbase)
         outputs = tuple(open_evm.outputs[info.first_tx :])
-        self.publish(MiniBlockPreconfirmed(info, open_evm.preview(), diff, outputs))
+        receipts = open_evm.receipts[info.first_tx :]
+        header = MiniBlockHeader(
+            info.block_number,
+            open_evm.env.timestamp,
+            info.index,
+            info.number,
+            info.timestamp_us,
+            info.gas_used,
+            ordered_trie_root([item.raw for item in items]),
+            ordered_trie_root([receipt.consensus_encoding() for receipt in receipts]),
+        )
+        self.publish(
+            MiniBlockPreconfirmed(
+                info, open_evm.preview(), diff, outputs, header, self._sign(header)
+            )
+        )
 
     def seal_open(self) -> MiniBlock:
         """Seal the open EVM block (opening an empty one if none is open): its

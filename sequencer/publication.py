@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
 from sequencer.two_tier import MiniBlockInfo, MiniBlockSpan
 from sequencer.types.blocks import MiniBlock
 from statedb.types import Hash32, StateDiff
@@ -31,12 +32,15 @@ class BlockSealed:
     """Block ``block`` is committed; ``outputs[i]`` is transaction i's return or revert
     data (not in the block: a Hardhat-style send answers a revert with it) and
     ``console[i]`` the calldata of its console.log calls (for the node log). In two-tier
-    mode ``span`` names the block's mini-blocks (None: the block is its own)."""
+    mode ``span`` names the block's mini-blocks; with one tier (``span`` None) the block
+    is its own mini-block, ``mini`` its header and ``signature`` the sequencer's."""
 
     block: MiniBlock
     outputs: tuple[bytes, ...]
     console: tuple[tuple[bytes, ...], ...] = ()
     span: MiniBlockSpan | None = None
+    mini: MiniBlockHeader | None = None
+    signature: MiniBlockSignature | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +48,15 @@ class MiniBlockPreconfirmed:
     """Two-tier mode: mini-block ``info`` was added to the open EVM block and journaled.
     ``block`` is the open block's preview after it (all its preconfirmed transactions,
     the placeholder hash); the mini-block's own are ``info.first_tx`` on, with their
-    outputs in ``outputs``; ``diff`` is what the mini-block changed (read-only)."""
+    outputs in ``outputs``; ``diff`` is what the mini-block changed (read-only);
+    ``mini`` its header and ``signature`` the sequencer's (None: no signer)."""
 
     info: MiniBlockInfo
     block: MiniBlock
     diff: StateDiff
     outputs: tuple[bytes, ...]
+    mini: MiniBlockHeader
+    signature: MiniBlockSignature | None = None
 
 
 @dataclass(frozen=True, slots=True)

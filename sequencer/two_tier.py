@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-import rlp
-
+from jit import rlp
 from jit.evm.frame import BlockEnv
 from sequencer.builder import Included, OpenBlock, build_receipts
 from sequencer.types.blocks import (
@@ -65,6 +64,22 @@ class JournalError(ValueError):
     """A journal record that cannot be decoded."""
 
 
+def _fields(raw: bytes, count: int, what: str) -> list[rlp.Item]:
+    try:
+        item = rlp.decode(raw)
+    except ValueError as error:
+        raise JournalError(f"unreadable {what} record: {error}") from None
+    if not isinstance(item, list) or len(item) != count:
+        raise JournalError(f"unreadable {what} record: expected a list of {count} items")
+    return item
+
+
+def _bytes(item: rlp.Item, size: int | None, what: str) -> bytes:
+    if not isinstance(item, bytes) or (size is not None and len(item) != size):
+        raise JournalError(f"unreadable {what} record: bad field")
+    return item
+
+
 @dataclass(frozen=True, slots=True)
 class MiniBlockSpan:
     """The mini-blocks of a sealed EVM block: global numbers ``offset .. offset+count-1``."""
@@ -77,10 +92,10 @@ class MiniBlockSpan:
 
     @classmethod
     def decode(cls, raw: bytes) -> MiniBlockSpan:
+        offset, count = _fields(raw, 2, "mini-block span")
         try:
-            offset, count = rlp.decode(raw)
-            return cls(int.from_bytes(offset, "big"), int.from_bytes(count, "big"))
-        except (rlp.DecodingError, ValueError, TypeError) as error:
+            return cls(rlp.decode_uint(offset), rlp.decode_uint(count))
+        except ValueError as error:
             raise JournalError(f"unreadable mini-block span record: {error}") from None
 
 
@@ -117,14 +132,22 @@ class JournalEntry:
 
     @classmethod
     def decode(cls, raw: bytes) -> JournalEntry:
-        try:
-            stamp, txs = rlp.decode(raw)
-            return cls(
-                int.from_bytes(stamp, "big"),
-                tuple((bytes(tx), bytes(sender), flag == b"\x01") for tx, sender, flag in txs),
+        what = "mini-block journal"
+        stamp, txs = _fields(raw, 2, what)
+        if not isinstance(txs, list):
+            raise JournalError(f"unreadable {what} record: bad transaction list")
+        transactions = []
+        for tx in txs:
+            if not isinstance(tx, list) or len(tx) != 3:
+                raise JournalError(f"unreadable {what} record: bad transaction entry")
+            flag = _bytes(tx[2], None, what)
+            transactions.append(
+                (_bytes(tx[0], None, what), _bytes(tx[1], 20, what), flag == b"\x01")
             )
-        except (rlp.DecodingError, ValueError, TypeError) as error:
-            raise JournalError(f"unreadable mini-block journal record: {error}") from None
+        try:
+            return cls(rlp.decode_uint(stamp), tuple(transactions))
+        except ValueError as error:
+            raise JournalError(f"unreadable {what} record: {error}") from None
 
 
 def encode_env(env: BlockEnv, first_mini: int) -> bytes:
@@ -156,14 +179,13 @@ class JournaledEnv:
 
 
 def decode_env(raw: bytes) -> JournaledEnv:
+    what = "open-block"
+    fields = _fields(raw, 8, what)
+    coinbase, prev_randao = _bytes(fields[0], 20, what), _bytes(fields[5], 32, what)
     try:
-        fields = rlp.decode(raw)
-        coinbase, prev_randao = bytes(fields[0]), bytes(fields[5])
-        ints = [int.from_bytes(fields[i], "big") for i in (1, 2, 3, 4, 6, 7)]
-    except (rlp.DecodingError, ValueError, TypeError, IndexError) as error:
-        raise JournalError(f"unreadable open-block record: {error}") from None
-    if len(coinbase) != 20 or len(prev_randao) != 32:
-        raise JournalError("unreadable open-block record: bad coinbase or prevRandao")
+        ints = [rlp.decode_uint(fields[i]) for i in (1, 2, 3, 4, 6, 7)]
+    except ValueError as error:
+        raise JournalError(f"unreadable {what} record: {error}") from None
     number, timestamp, gas_limit, base_fee, excess, first_mini = ints
     return JournaledEnv(
         coinbase, number, timestamp, gas_limit, base_fee, prev_randao, excess, first_mini

@@ -33,6 +33,7 @@ from rpc.requests import parse_filter
 from rpc.serialize import header_json, log_json, receipt_json, transaction_json
 from sequencer.chain import LogEntry, LogFilter, block_logs
 from sequencer.errors import NodeError
+from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
 from sequencer.node import (
     BlockSealed,
     ChainEvent,
@@ -40,7 +41,6 @@ from sequencer.node import (
     MiniBlockPreconfirmed,
     Node,
 )
-from sequencer.trie import ordered_trie_root
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction
 from statedb.types import StateDiff
@@ -528,18 +528,15 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
 
         def on_mini_block(event: ChainEvent) -> None:
             if isinstance(event, MiniBlockPreconfirmed):
-                info = event.info
-                mini = MiniBlockView(
-                    event.block, info.first_tx, info.index, info.number, info.timestamp_us
-                )
-            elif isinstance(event, BlockSealed) and event.span is None:
-                # One tier: the sealed block is its own mini-block, stamped as published.
-                block = event.block
-                mini = MiniBlockView(block, 0, 0, block.number, time.time_ns() // 1000, sealed=True)
+                first_tx = event.info.first_tx
+            elif isinstance(event, BlockSealed) and event.mini is not None:
+                first_tx = 0  # one tier: the sealed block is its own mini-block
             else:
                 return
-            fee = blob_base_fee(mini.block.header.excess_blob_gas)
-            notify(sub_id, mini_block_json(mini, fee))
+            assert event.mini is not None
+            block = event.block
+            fee = blob_base_fee(block.header.excess_blob_gas)
+            notify(sub_id, mini_block_json(block, first_tx, event.mini, event.signature, fee))
 
         cancel = node.subscribe(on_mini_block)
     elif kind == "stateChanges":
@@ -612,52 +609,40 @@ def _watched_addresses(options: object) -> tuple[bytes, ...]:
     return tuple(dict.fromkeys(parse_address(item, 1) for item in options))
 
 
-@dataclass(frozen=True, slots=True)
-class MiniBlockView:
-    """One mini-block for its notification: transactions ``first_tx`` on of ``block``
-    (the open EVM block's preview in two-tier mode; a sealed block with one tier)."""
-
-    block: MiniBlock
-    first_tx: int
-    index: int
-    number: int
-    timestamp_us: int
-    sealed: bool = False  # ``block`` is a sealed block (one tier), not a preview
-
-
-def mini_block_json(mini: MiniBlockView, blob_base_fee: int) -> dict[str, Any]:
+def mini_block_json(
+    block: MiniBlock,
+    first_tx: int,
+    mini: MiniBlockHeader,
+    signature: MiniBlockSignature | None,
+    blob_base_fee: int,
+) -> dict[str, Any]:
     """MegaETH's miniBlocks notification (megaeth-labs/documentation, "Realtime API"):
-    ``index`` within its EVM block, the global ``mini_block_number``, the Unix-microsecond
-    ``mini_block_timestamp`` of its seal, its own transactions and receipts (receipts
-    carry the EVM block's cumulative gas and, in two-tier mode, the placeholder block
-    hash), and the ordered-trie roots of those. With one tier every sealed block is one
-    mini-block, index 0, numbered as the block, stamped as it is published. No
-    ``signature`` (MegaETH omits it before Rex5; signing is not built)."""
-    block = mini.block
-    header = block.header
-    indices = range(mini.first_tx, len(block.transactions))
-    receipts = block.receipts[mini.first_tx :]
-    sealed = mini.first_tx == 0 and mini.sealed  # the block's own roots are the mini-block's
-    return {
-        "block_number": quantity(block.number),
-        "block_timestamp": quantity(header.timestamp),
+    the signed header's fields (``index`` within its EVM block, the global
+    ``mini_block_number``, the Unix-microsecond ``mini_block_timestamp`` of its seal, the
+    ordered-trie roots of its own transactions and receipts), those transactions and
+    receipts (transactions ``first_tx`` on of ``block``, the open EVM block's preview in
+    two-tier mode, whose receipts carry the placeholder block hash), and the
+    sequencer's ``signature`` as ``{r, s, yParity}`` (MegaETH Rex5)."""
+    indices = range(first_tx, len(block.transactions))
+    out: dict[str, Any] = {
+        "block_number": quantity(mini.block_number),
+        "block_timestamp": quantity(mini.block_timestamp),
         "index": quantity(mini.index),
-        "mini_block_number": quantity(mini.number),
-        "mini_block_timestamp": quantity(mini.timestamp_us),
-        "gas_used": quantity(sum(receipt.gas_used for receipt in receipts)),
+        "mini_block_number": quantity(mini.mini_block_number),
+        "mini_block_timestamp": quantity(mini.mini_block_timestamp),
+        "gas_used": quantity(mini.gas_used),
         "transactions": [transaction_json(block.transactions[i], block, i) for i in indices],
         "receipts": [receipt_json(block, i, blob_base_fee) for i in indices],
-        "transaction_root": data(
-            header.transactions_root
-            if sealed
-            else ordered_trie_root(block.encoded[mini.first_tx :])
-        ),
-        "receipt_root": data(
-            header.receipts_root
-            if sealed
-            else ordered_trie_root([receipt.consensus_encoding() for receipt in receipts])
-        ),
+        "transaction_root": data(mini.transaction_root),
+        "receipt_root": data(mini.receipt_root),
     }
+    if signature is not None:
+        out["signature"] = {
+            "r": quantity(signature.r),
+            "s": quantity(signature.s),
+            "yParity": quantity(signature.y_parity),
+        }
+    return out
 
 
 def _receipt_hashes(options: object) -> frozenset[bytes] | None:

@@ -11,7 +11,10 @@ from typing import Any
 
 import aiohttp
 
+from sequencer.config import DEFAULT_MNEMONIC as MNEMONIC
+from sequencer.mini_block_signing import MiniBlockSigner, sequencer_key
 from tests.integration.node_process import hummingbird, rpc
+from tests.integration.test_two_tier import mini_block_signed_by
 
 
 def call(url: str, method: str, params: list[Any]) -> Any:
@@ -128,6 +131,7 @@ def test_mini_blocks_and_state_changes(tmp_path: Path) -> None:
     assert mini["index"] == "0x0" and mini["receipts"] == [out["receipt"]]
     assert [t["hash"] for t in mini["transactions"]] == [out["tx_hash"]]
     assert mini["gas_used"] == "0x5208" and mini["transaction_root"].startswith("0x")
+    assert mini_block_signed_by(mini, "0x" + MiniBlockSigner(sequencer_key(MNEMONIC)).address.hex())
     # Published microseconds: within a second of the block's own timestamp.
     published = int(mini["mini_block_timestamp"], 16)
     assert abs(published // 1_000_000 - int(mini["block_timestamp"], 16)) <= 1

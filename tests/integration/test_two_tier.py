@@ -15,6 +15,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sequencer.mini_block_signing import (
+    SEQUENCER_REGISTRY_ADDRESS,
+    MiniBlockHeader,
+    MiniBlockSignature,
+    SignedMiniBlockHeader,
+    verify_mini_block,
+)
 from tests.integration.node_process import hummingbird, rpc
 
 SENDER = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
@@ -28,6 +35,36 @@ def call(url: str, method: str, params: list[Any]) -> Any:
     if "error" in answer:
         raise AssertionError(f"{method}: {answer['error']}")
     return answer["result"]
+
+
+def mini_block_signed_by(mini: dict[str, Any], sequencer: str) -> bool:
+    """The notification's signature checked as a MegaETH client does: recover the signer
+    of keccak256(rlp(the eight header fields)) and compare with the registry's."""
+    header = MiniBlockHeader(
+        *(
+            int(mini[name], 16)
+            for name in (
+                "block_number",
+                "block_timestamp",
+                "index",
+                "mini_block_number",
+                "mini_block_timestamp",
+                "gas_used",
+            )
+        ),
+        bytes.fromhex(mini["transaction_root"][2:]),
+        bytes.fromhex(mini["receipt_root"][2:]),
+    )
+    sig = mini["signature"]
+    signature = MiniBlockSignature(int(sig["r"], 16), int(sig["s"], 16), int(sig["yParity"], 16))
+    return verify_mini_block(SignedMiniBlockHeader(header, signature), bytes.fromhex(sequencer[2:]))
+
+
+def registry_call(url: str, data: str) -> str:
+    request = {"to": "0x" + SEQUENCER_REGISTRY_ADDRESS.hex(), "data": data}
+    word = call(url, "eth_call", [request, "latest"])
+    assert isinstance(word, str)
+    return "0x" + word[-40:]
 
 
 def signed(url: str, nonce: int, value: int) -> str:
@@ -110,6 +147,10 @@ async def _preconfirm_then_seal(url: str, ws_url: str) -> dict[str, Any]:
         out["sealed"] = await asyncio.to_thread(
             call, url, "eth_getBlockByNumber", [notes["heads"][0]["number"], False]
         )
+        # The registry names the signer: currentSequencer() and sequencerAt(block).
+        number = notes["heads"][0]["number"][2:].rjust(64, "0")
+        out["current_sequencer"] = await asyncio.to_thread(registry_call, url, "0xe8129030")
+        out["sequencer_at"] = await asyncio.to_thread(registry_call, url, "0x129c8240" + number)
     return out
 
 
@@ -151,6 +192,9 @@ def test_preconfirmed_then_sealed(tmp_path: Path) -> None:
         assert mini["mini_block_number"] == hex(offset + index)
         assert len(mini["transactions"]) == 1 and mini["gas_used"] == hex(21_000)
     assert [m["receipts"][0] for m in minis] == [first, second]
+    assert out["current_sequencer"] == out["sequencer_at"] != "0x" + "00" * 20
+    assert all(mini_block_signed_by(mini, out["current_sequencer"]) for mini in minis)
+    assert not mini_block_signed_by({**minis[0], "gas_used": "0x1"}, out["current_sequencer"])
     # stateChanges with no list: every changed account, per mini-block.
     sink_changes = [c for c in notes["state"] if c["address"] == SINK]
     assert [c["balance"] for c in sink_changes] == [hex(5), hex(11)]

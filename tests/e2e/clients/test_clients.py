@@ -20,7 +20,8 @@ a project is compiled once per run.
 
 Flows: hardhat2_lock, hardhat2_helpers, hardhat2_ignition, hardhat3_helpers, hardhat3_ignition,
 forge_script, forge_create, cast_dev, viem_test_client, viem_test_client_extras,
-viem_simulate_blocks, web3py_simulate_v1.
+viem_simulate_blocks, viem_realtime (WebSocket watchers, sendRawTransactionSync and, on
+Hummingbird in two-tier mode, signed miniBlocks), web3py_simulate_v1.
 """
 
 from __future__ import annotations
@@ -146,23 +147,30 @@ class Node:
         return receipt
 
 
-def _node_argv(kind: str, port: int) -> list[str]:
+# Flows that run Hummingbird with more than its defaults (anvil runs them as it is).
+HUMMINGBIRD_ARGS: Final[dict[str, tuple[str, ...]]] = {
+    "viem_realtime": ("--evm-block-time", "500ms"),
+}
+
+
+def _node_argv(kind: str, port: int, extra: tuple[str, ...] = ()) -> list[str]:
     if kind == "anvil":
         return [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
     binary = Path(sys.executable).with_name("hummingbird")
     start = [str(binary)] if binary.is_file() else [sys.executable, "-m", "rpc.cli"]
-    return [*start, "--host", "127.0.0.1", "--ephemeral", "--port", str(port), "--quiet"]
+    return [*start, "--host", "127.0.0.1", "--ephemeral", "--port", str(port), "--quiet", *extra]
 
 
 @contextlib.contextmanager
-def running_node(kind: str, workdir: Path) -> Iterator[Node]:
-    """A fresh ``kind`` node on a free 127.0.0.1 port, ended (its process group) on exit."""
+def running_node(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iterator[Node]:
+    """A fresh ``kind`` node on a free 127.0.0.1 port (Hummingbird with ``extra``
+    arguments), ended (its process group) on exit."""
     port = _free_port()
     log_path = workdir / f"{kind}-{port}.log"
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            _node_argv(kind, port),
+            _node_argv(kind, port, extra),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -629,6 +637,12 @@ def flow_viem_simulate_blocks(node: Node, workdir: Path) -> None:
     assert len(checks) == 7, checks
 
 
+def flow_viem_realtime(node: Node, workdir: Path) -> None:
+    checks = _viem(node, "realtime.mjs")
+    # Hummingbird (two-tier mode) adds the signed miniBlocks check anvil cannot answer.
+    assert len(checks) == (4 if node.kind == "hummingbird" else 3), checks
+
+
 def _wait_for_block(node: Node, number: int) -> None:
     deadline = time.monotonic() + 30
     while node.block_number() < number:
@@ -722,6 +736,7 @@ FLOWS: Final[dict[str, Callable[[Node, Path], None]]] = {
     "viem_test_client": flow_viem_test_client,
     "viem_test_client_extras": flow_viem_test_client_extras,
     "viem_simulate_blocks": flow_viem_simulate_blocks,
+    "viem_realtime": flow_viem_realtime,
     "web3py_simulate_v1": flow_web3py_simulate_v1,
 }
 
@@ -748,5 +763,5 @@ def test_pending_names_are_flows() -> None:
 def test_client_flow(flow: str, kind: str, tmp_path: Path) -> None:
     if kind == "anvil":
         _require(ANVIL)
-    with running_node(kind, tmp_path) as node:
+    with running_node(kind, tmp_path, HUMMINGBIRD_ARGS.get(flow, ())) as node:
         FLOWS[flow](node, tmp_path)
