@@ -19,10 +19,11 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from jit.compiler import ENGINE_MODES
 from jit.forks import Fork
+from rpc.errors import SERVER_ERROR
 from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
 from rpc.exposure import parse_origins as parse_cors_origins
 from rpc.namespaces import default_registry
@@ -55,6 +56,14 @@ from sequencer.config import (
 )
 from sequencer.errors import NodeError
 from sequencer.gc_tuning import tune_gc
+from sequencer.megaeth import (
+    MEGAETH_BASE_FEE,
+    MEGAETH_CHAIN_ID,
+    MEGAETH_EVM_BLOCK_TIME,
+    MEGAETH_GAS_LIMIT,
+    MEGAETH_MAX_SUBSCRIPTIONS,
+    SUBSCRIPTION_LIMIT_CODE,
+)
 from sequencer.mini_block_signing import sequencer_key
 from sequencer.node import Node
 from sequencer.state_dump import StateDumpError, decode_dump, encode_dump
@@ -167,16 +176,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", "-p", type=_int_arg("port", 0, MAX_PORT), default=8545)
-    p.add_argument("--chain-id", type=_int_arg("chain id", 1, 2**64 - 1), default=31337)
+    p.add_argument(
+        "--chain-id",
+        type=_int_arg("chain id", 1, 2**64 - 1),
+        default=None,
+        help="default 31337 (4326, MegaETH mainnet's, with --megaeth)",
+    )
     p.add_argument("--accounts", "-a", type=_int_arg("accounts", 0, 10_000), default=10)
     p.add_argument("--balance", type=_balance, default=10_000 * 10**18, help="ether per account")
     p.add_argument("--mnemonic", "-m", default=DEFAULT_MNEMONIC)
-    p.add_argument("--gas-limit", type=_int_arg("gas limit", 21_000, 2**63 - 1), default=60_000_000)
+    p.add_argument(
+        "--gas-limit",
+        type=_int_arg("gas limit", 21_000, 2**63 - 1),
+        default=None,
+        help="block gas limit (default 60000000; 10000000000 with --megaeth)",
+    )
     p.add_argument(
         "--base-fee",
         type=_int_arg("base fee", 0, 2**256 - 1),
-        default=10**9,
-        help="initial base fee in wei (EIP-1559 moves it after genesis)",
+        default=None,
+        help="initial base fee in wei, default 1 gwei (EIP-1559 moves it after genesis); "
+        "with --megaeth 0.001 gwei, fixed",
+    )
+    p.add_argument(
+        "--megaeth",
+        action="store_true",
+        help="MegaETH mode: its chain id, fees, gas limit, two-tier blocks (1s unless "
+        "--evm-block-time), pending block, receipt fields, WebSocket limits and errors "
+        "(docs/rpc.md lists each rule and what is not followed)",
     )
     p.add_argument("--hardfork", type=_hardfork, default=Fork.OSAKA)
     p.add_argument(
@@ -359,10 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-subscriptions",
         type=_int_arg("max subscriptions", 1, 1_000_000),
-        default=DEFAULT_MAX_SUBSCRIPTIONS,
+        default=None,
         metavar="N",
         help=f"eth_subscribe subscriptions per WebSocket connection "
-        f"(default {DEFAULT_MAX_SUBSCRIPTIONS})",
+        f"(default {DEFAULT_MAX_SUBSCRIPTIONS}; {MEGAETH_MAX_SUBSCRIPTIONS} with --megaeth)",
     )
     p.add_argument(
         "--max-filters",
@@ -517,12 +544,14 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
     words = args.mnemonic.split()
     if len(words) not in (12, 15, 18, 21, 24):
         raise ConfigError("mnemonic must have 12, 15, 18, 21 or 24 words")
+    megaeth: bool = args.megaeth
     return NodeConfig(
         chain=ChainConfig(
-            chain_id=args.chain_id,
+            chain_id=_or(args.chain_id, MEGAETH_CHAIN_ID if megaeth else 31337),
             fork=args.hardfork,
-            gas_limit=args.gas_limit,
-            base_fee=args.base_fee,
+            gas_limit=_or(args.gas_limit, MEGAETH_GAS_LIMIT if megaeth else 60_000_000),
+            base_fee=_or(args.base_fee, MEGAETH_BASE_FEE if megaeth else 10**9),
+            fixed_base_fee=megaeth,
         ),
         data_dir=None if args.ephemeral else args.data_dir,
         block_time=args.block_time,
@@ -544,7 +573,12 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         txsync_max=args.txsync_max,
         workers=default_workers() if args.workers is None else args.workers,
         block_interval=args.block_interval,
-        evm_block_time=args.evm_block_time,
+        evm_block_time=(
+            MEGAETH_EVM_BLOCK_TIME
+            if megaeth and args.evm_block_time is None and args.block_interval is None
+            else args.evm_block_time
+        ),
+        megaeth=megaeth,
         no_mining=args.no_mining,
         console_log=not args.disable_console_log,
         client_version=args.client_version,
@@ -594,6 +628,11 @@ def banner(node: Node, url: str) -> str:
             if cfg.evm_block_time is not None
             else []
         ),
+        *(
+            ["Mode:              MegaETH (chain id, fees, receipts, limits: docs/rpc.md)"]
+            if cfg.megaeth
+            else []
+        ),
         f"Sequencer:         0x{node.sequencer.address.hex()} (signs every mini-block)",
         f"Sequencer key:     0x{sequencer_key(cfg.mnemonic).hex()} (m/44'/60'/0'/1/0)",
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
@@ -638,12 +677,22 @@ class TransportOptions:
     filters: FilterLimits = field(default_factory=FilterLimits)
 
 
+T = TypeVar("T")
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
 def transport_from(args: argparse.Namespace) -> TransportOptions:
     return TransportOptions(
         allow_hosts=tuple(name for names in args.allow_hosts for name in names),
         cors=tuple(origin for origins in args.cors for origin in origins),
         max_connections=args.max_connections,
-        max_subscriptions=args.max_subscriptions,
+        max_subscriptions=_or(
+            args.max_subscriptions,
+            MEGAETH_MAX_SUBSCRIPTIONS if args.megaeth else DEFAULT_MAX_SUBSCRIPTIONS,
+        ),
         filters=FilterLimits(max_filters=args.max_filters, backlog_bytes=args.filter_backlog),
     )
 
@@ -685,6 +734,7 @@ async def run(
             exposure=exposure,
             max_connections=options.max_connections,
             max_subscriptions=options.max_subscriptions,
+            subscription_limit_code=SUBSCRIPTION_LIMIT_CODE if config.megaeth else SERVER_ERROR,
         )
         server = await serve(app, host, port)
         if on_ready is not None:

@@ -106,11 +106,13 @@ class WsConnection:
         "_callbacks",
         "_closed",
         "_held",
+        "_keys",
         "_queue",
         "_subscriptions",
         "_wake",
         "_writer",
         "_ws",
+        "limit_code",
         "max_subscriptions",
         "request",
     )
@@ -121,16 +123,19 @@ class WsConnection:
         request: web.Request | None = None,
         *,
         max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
+        limit_code: int = SERVER_ERROR,
     ) -> None:
         self._ws = ws
         self.request = request
         self.max_subscriptions = max_subscriptions
+        self.limit_code = limit_code  # the error code beyond the limit (MegaETH: -32005)
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._closed = False
         self._callbacks: list[Callable[[], object]] = []
         self._held: dict[str, list[bytes]] = {}
         self._subscriptions: dict[str, Callable[[], object]] = {}
+        self._keys: dict[str, str] = {}  # subscription id -> what it subscribed to
         self._writer: asyncio.Task[None] | None = None
 
     @property
@@ -158,10 +163,16 @@ class WsConnection:
             raise RpcError(
                 f"too many subscriptions on this connection (limit {self.max_subscriptions}); "
                 "eth_unsubscribe some first",
-                code=SERVER_ERROR,
+                code=self.limit_code,
             )
 
-    def add_subscription(self, sub_id: str, cancel: Callable[[], object]) -> None:
+    def has_subscription_key(self, key: str) -> bool:
+        """Whether a live subscription was added with ``key`` (its kind and parameters)."""
+        return key in self._keys.values()
+
+    def add_subscription(
+        self, sub_id: str, cancel: Callable[[], object], key: str | None = None
+    ) -> None:
         """Keep ``cancel`` until ``remove_subscription`` or close (run at once if the
         connection has already closed); refused beyond ``max_subscriptions``."""
         if self._closed:
@@ -169,10 +180,13 @@ class WsConnection:
             return
         self.check_subscription_room()
         self._subscriptions[sub_id] = cancel
+        if key is not None:
+            self._keys[sub_id] = key
 
     def remove_subscription(self, sub_id: str) -> bool:
         """Cancel one subscription; False if this connection has no such id."""
         cancel = self._subscriptions.pop(sub_id, None)
+        self._keys.pop(sub_id, None)
         if cancel is None:
             return False
         _run_callback(cancel)
@@ -240,6 +254,7 @@ class WsConnection:
         self._queue.clear()
         self._wake.set()
         subscriptions, self._subscriptions = self._subscriptions, {}
+        self._keys.clear()
         for cancel in subscriptions.values():
             _run_callback(cancel)
         callbacks, self._callbacks = self._callbacks, []
@@ -449,6 +464,7 @@ class _Rpc:
         exposure: ExposurePolicy,
         max_connections: int,
         max_subscriptions: int,
+        subscription_limit_code: int,
     ) -> None:
         self.node = node
         self.registry = registry
@@ -458,6 +474,7 @@ class _Rpc:
         self.exposure = exposure
         self.max_connections = max_connections
         self.max_subscriptions = max_subscriptions
+        self.subscription_limit_code = subscription_limit_code
         self.connections: set[WsConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.opening = 0
@@ -699,7 +716,12 @@ class _Rpc:
             await ws.prepare(request)
         finally:
             self.opening -= 1
-        conn = WsConnection(ws, request, max_subscriptions=self.max_subscriptions)
+        conn = WsConnection(
+            ws,
+            request,
+            max_subscriptions=self.max_subscriptions,
+            limit_code=self.subscription_limit_code,
+        )
         conn.start()
         self.connections.add(conn)
         inflight = asyncio.Semaphore(WS_MAX_INFLIGHT)
@@ -769,6 +791,7 @@ def create_app(
     exposure: ExposurePolicy | None = None,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
+    subscription_limit_code: int = SERVER_ERROR,
 ) -> web.Application:
     """The aiohttp app serving ``registry`` for ``node`` (see the module docstring).
 
@@ -786,6 +809,7 @@ def create_app(
         exposure=ExposurePolicy.build() if exposure is None else exposure,
         max_connections=max_connections,
         max_subscriptions=max_subscriptions,
+        subscription_limit_code=subscription_limit_code,
     )
     app = web.Application(client_max_size=max_body_bytes)
     app[RPC_KEY] = rpc

@@ -13,6 +13,13 @@ a sealed mini-block, and how long a synchronous send takes, beside anvil's.
    with ``realtime_sendRawTransaction`` (Hummingbird) / ``eth_sendRawTransactionSync``
    (anvil 1.7.1, the same EIP-7966 call), timed send -> receipt.
 
+3. Signing (``--signing N``): in this process, the CPU time of signing N mini-block headers
+   with the node's ``MiniBlockSigner``, and of a two-tier mini-block's whole header (the
+   ordered-trie roots of ``--mini-txs`` transfers and their receipts, then the signature).
+
+``--evm-block-time D`` starts the node in two-tier mode (the notifications are then each
+preconfirmed mini-block's, stamped before its journal write and signature).
+
 Prints one JSON object (``--json OUT`` also writes it): p50 / p99 / max in ms and counts.
 
     python scripts/bench_realtime.py                        # 1,000 tx/s for 20 s, 1 and 8 clients
@@ -268,6 +275,72 @@ async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -
     return {"method": method, "clients": clients, **_stats(latencies), "errors": errors}
 
 
+def signing_cost(count: int, mini_txs: int) -> dict[str, Any]:
+    """CPU per signature, and per two-tier mini-block header (roots, then signature)."""
+    from sequencer.config import DEFAULT_MNEMONIC
+    from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSigner, sequencer_key
+    from sequencer.trie import ordered_trie_root
+    from sequencer.types.blocks import Receipt
+
+    signer = MiniBlockSigner(sequencer_key(DEFAULT_MNEMONIC))
+    headers = [
+        MiniBlockHeader(
+            n,
+            1_800_000_000,
+            n % 100,
+            n,
+            1_800_000_000_000_000 + n,
+            21_000 * mini_txs,
+            n.to_bytes(32, "big"),
+            (n + 1).to_bytes(32, "big"),
+        )
+        for n in range(count)
+    ]
+    start = time.process_time()
+    for header in headers:
+        signer.sign(header)
+    sign_us = (time.process_time() - start) / count * 1e6
+    keys = derive_keys(99, 0, mini_txs)
+    raws = [
+        sign_1559(
+            key,
+            chain_id=CHAIN_ID,
+            nonce=0,
+            max_priority_fee=TIP,
+            max_fee=MAX_FEE,
+            gas=21_000,
+            to=SINK,
+            value=1,
+        ).raw
+        for key in keys
+    ]
+    receipts = [
+        Receipt(2, 1, 21_000 * (i + 1), 21_000, 10**9, None, 0, (), b"\x00" * 256)
+        for i in range(mini_txs)
+    ]
+    rounds = max(1, count // 10)
+    start = time.process_time()
+    for n in range(rounds):
+        header = MiniBlockHeader(
+            n,
+            1_800_000_000,
+            0,
+            n,
+            n,
+            21_000 * mini_txs,
+            ordered_trie_root(raws),
+            ordered_trie_root([r.consensus_encoding() for r in receipts]),
+        )
+        signer.sign(header)
+    header_us = (time.process_time() - start) / rounds * 1e6
+    return {
+        "signatures": count,
+        "sign_cpu_us": round(sign_us, 1),
+        "mini_block_txs": mini_txs,
+        "mini_block_header_cpu_us": round(header_us, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -284,8 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the notification phase again beside a subscriber that never reads",
     )
+    parser.add_argument("--evm-block-time", default=None, metavar="DURATION")
+    parser.add_argument("--signing", type=int, default=0, metavar="N")
+    parser.add_argument("--mini-txs", type=int, default=10)
     parser.add_argument("--json", type=Path, dest="json_out")
     args = parser.parse_args(argv)
+    if not 0 <= args.signing <= 1_000_000 or not 1 <= args.mini_txs <= 10_000:
+        parser.error("--signing in 0..1000000, --mini-txs in 1..10000")
     try:
         clients = [int(c) for c in args.sync_clients.split(",") if c]
     except ValueError:
@@ -299,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.sync_txs <= 10_000:
         parser.error("--sync-txs must be in 1..10000")
     port = free_port()
+    two_tier = [] if args.evm_block_time is None else ["--evm-block-time", args.evm_block_time]
     node = subprocess.Popen(
-        [sys.executable, "-m", "rpc.cli", "--ephemeral", "--quiet", "--port", str(port)],
+        [sys.executable, "-m", "rpc.cli", "--ephemeral", "--quiet", "--port", str(port), *two_tier],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -314,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         "rate": args.rate,
         "seconds": args.seconds,
     }
+    if args.signing:
+        result["signing"] = signing_cost(args.signing, args.mini_txs)
     try:
         _wait(url)
         result["notifications"] = asyncio.run(notifications(url, ws_url, args))

@@ -50,6 +50,7 @@ class Accounts:
         estimate_gas: Callable[[CallRequest], int],
         gas_price: Callable[[], int],
         next_base_fee: Callable[[], int],
+        priority_fee: int = DEFAULT_PRIORITY_FEE,
     ) -> Transaction:
         """Every missing field of ``request`` filled in, unsigned (sender set)."""
         sender = request.sender
@@ -74,7 +75,7 @@ class Accounts:
         base_fee = next_base_fee()
         tip = request.max_priority_fee_per_gas
         if tip is None:
-            tip = DEFAULT_PRIORITY_FEE
+            tip = priority_fee
             if request.max_fee_per_gas is not None:
                 tip = min(tip, request.max_fee_per_gas)
         max_fee = request.max_fee_per_gas

@@ -45,6 +45,7 @@ class ChainConfig:
     gas_limit: int = 60_000_000
     base_fee: int = 1_000_000_000  # of the genesis block; EIP-1559 moves it after
     coinbase: bytes = b"\x00" * 20
+    fixed_base_fee: bool = False  # MegaETH mode: every block keeps base_fee (no EIP-1559)
 
     def __post_init__(self) -> None:
         if not 1 <= self.chain_id < 2**64:
@@ -93,6 +94,8 @@ class NodeConfig:
     # block_time into an EVM block sealed every this many seconds; None: one tier, every
     # mini-block is an EVM block.
     evm_block_time: float | None = None
+    # MegaETH mode (sequencer.megaeth): MegaETH's answer shapes, fees and limits.
+    megaeth: bool = False
     # Hardhat's node: a send whose automined transaction reverts is answered with the
     # revert (code 3 and the data) instead of the hash; without it, anvil's behaviour.
     hardhat_compat: bool = False

@@ -37,7 +37,6 @@ from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.builder import (
     BlockBuilder,
-    next_base_fee,
     next_excess_blob_gas,
     sealed_env,
 )
@@ -56,6 +55,7 @@ from sequencer.errors import (
 from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
+from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
     SEQUENCER_REGISTRY_ADDRESS,
     MiniBlockSigner,
@@ -648,6 +648,7 @@ class Node:
             lambda r: self.simulator.estimate_gas(r, self.chain.head_number + 1, None, None),
             self.gas_price,
             self.next_base_fee,
+            self.priority_fee,
         )
 
     async def send_unsigned_transaction(self, request: CallRequest) -> Hash32:
@@ -907,11 +908,16 @@ class Node:
             return override
         head = self.chain.head
         assert head is not None
-        return next_base_fee(head.header)
+        return self.producer.next_base_fee(head.header)
+
+    @property
+    def priority_fee(self) -> int:
+        """The suggested tip (eth_maxPriorityFeePerGas): anvil's 1 gwei; 0 in MegaETH mode."""
+        return MEGAETH_PRIORITY_FEE if self.config.megaeth else DEFAULT_PRIORITY_FEE
 
     def gas_price(self) -> int:
         """eth_gasPrice: next base fee plus the suggested tip."""
-        return self.next_base_fee() + DEFAULT_PRIORITY_FEE
+        return self.next_base_fee() + self.priority_fee
 
     # ------------------------------------------------------------ simulation
     #

@@ -62,7 +62,7 @@ from sequencer.two_tier import (
     mini_block_diff,
     span_key,
 )
-from sequencer.types.blocks import ZERO_HASH, MiniBlock
+from sequencer.types.blocks import ZERO_HASH, Header, MiniBlock
 from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
 from statedb import PreparedBlock, StateDB
 from statedb.keys import CF_CHAIN_META
@@ -166,13 +166,20 @@ class Producer:
             number=header.number + 1,
             timestamp=self.clock.next_timestamp(header.timestamp),
             gas_limit=params.gas_limit,
-            base_fee=next_base_fee(header) if base_fee is None else base_fee,
+            base_fee=self.next_base_fee(header) if base_fee is None else base_fee,
             prev_randao=keccak256(parent.hash) if prev_randao is None else prev_randao,
             excess_blob_gas=excess,
             blob_base_fee=self.rules.blob_base_fee(excess),
             block_hashes=self.chain.block_hashes_at(header.number + 1),
             parent_beacon_block_root=ZERO_HASH,
         )
+
+    def next_base_fee(self, parent: Header) -> int:
+        """The base fee of the block after ``parent`` without a dev override: EIP-1559's,
+        or the configured one when it is fixed (MegaETH mode)."""
+        if self.config.fixed_base_fee:
+            return self.config.base_fee
+        return next_base_fee(parent)
 
     def pending(self) -> PendingBlock:
         """The next block as it would be sealed now (memoised per head and env:

@@ -84,10 +84,10 @@ async def get_automine(ctx: RequestContext) -> bool:
 async def set_automine(ctx: RequestContext, enabled: Bool) -> None:
     node = node_of(ctx)
     mode = node.mining_mode
-    # anvil: automine on replaces interval mining; off leaves the interval as it is.
-    await node.set_mining_mode(
-        MiningMode(auto=True) if enabled else MiningMode(auto=False, interval=mode.interval)
-    )
+    # anvil: automine on replaces interval mining; off leaves the interval as it is. In
+    # two-tier mode automine makes mini-blocks and the interval seals EVM blocks: it stays.
+    keep = mode.interval if node.two_tier or not enabled else None
+    await node.set_mining_mode(MiningMode(auto=enabled, interval=keep))
 
 
 async def _set_interval(ctx: RequestContext, seconds: float | None) -> None:

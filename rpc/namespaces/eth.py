@@ -8,6 +8,7 @@ decode parameters (``rpc.dispatch``), ask the ``Node`` and shape the answer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Final
 
@@ -28,7 +29,8 @@ from rpc.errors import InvalidParams
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
 from rpc.serialize import block_json, receipt_json, transaction_json
 from sequencer.errors import NodeError, ResourceNotFound
-from sequencer.node import DEFAULT_PRIORITY_FEE, Node
+from sequencer.megaeth import L1_RECEIPT_FIELDS, REALTIME_EXPIRED_CODE, REALTIME_EXPIRED_MESSAGE
+from sequencer.node import Node
 from sequencer.trie import EMPTY_TRIE_ROOT, secure_trie_root
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.call import AccountOverride, BlockOverride, CallRequest
@@ -57,13 +59,32 @@ def sealed_block_number(node: Node, block: BlockId) -> int:
     return node.resolve(block.number, block.hash, block.tag)
 
 
+def receipts_of(node: Node, block: MiniBlock, indices: Iterable[int]) -> list[dict[str, Any]]:
+    """The receipts of ``block``'s transactions ``indices`` as this node answers them:
+    with the block's blob base fee (as anvil), and MegaETH's L1 fee fields (zero) in
+    MegaETH mode."""
+    fee = node.rules.blob_base_fee(block.header.excess_blob_gas)
+    out = [receipt_json(block, index, fee) for index in indices]
+    if node.config.megaeth:
+        zero = quantity(0)
+        for receipt in out:
+            receipt.update(dict.fromkeys(L1_RECEIPT_FIELDS, zero))
+    return out
+
+
+def receipt_of(node: Node, block: MiniBlock, index: int) -> dict[str, Any]:
+    (receipt,) = receipts_of(node, block, (index,))
+    return receipt
+
+
 def _block_or_none(node: Node, block: BlockId) -> MiniBlock | None:
     if block.hash is not None:
         return node.block_by_hash(block.hash)
     if block.number is not None:
         return node.block(block.number) if block.number <= node.head_number else None
     if block.tag == "pending":
-        return node.pending_block()
+        # MegaETH mode: null, as MegaETH answers it (its pending state is the mini-blocks').
+        return None if node.config.megaeth else node.pending_block()
     return node.block(0 if block.tag == "earliest" else node.head_number)
 
 
@@ -112,7 +133,7 @@ async def gas_price(ctx: RequestContext) -> str:
 
 @method("eth_maxPriorityFeePerGas")
 async def max_priority_fee(ctx: RequestContext) -> str:
-    return quantity(DEFAULT_PRIORITY_FEE)
+    return quantity(node_of(ctx).priority_fee)
 
 
 @method("eth_blobBaseFee")
@@ -402,6 +423,8 @@ async def _receipt_after(node: Node, tx_hash: bytes, timeout: float) -> dict[str
                 data=quantity(expected),
             )
     if not await node.wait_for_receipt(tx_hash, timeout):
+        if node.config.megaeth:
+            raise NodeError(REALTIME_EXPIRED_MESSAGE, code=REALTIME_EXPIRED_CODE)
         raise NodeError(
             f"transaction 0x{tx_hash.hex()} was not included within {timeout * 1000:.0f} ms",
             code=4,
@@ -410,7 +433,7 @@ async def _receipt_after(node: Node, tx_hash: bytes, timeout: float) -> dict[str
     found = node.locate_transaction(tx_hash)
     assert found is not None
     block, index = found
-    return receipt_json(block, index, node.rules.blob_base_fee(block.header.excess_blob_gas))
+    return receipt_of(node, block, index)
 
 
 @method("eth_sendRawTransactionSync", "realtime_sendRawTransaction")
@@ -467,8 +490,7 @@ async def get_block_receipts(
     found = _block_or_none(node, block)
     if found is None:
         return None
-    fee = node.rules.blob_base_fee(found.header.excess_blob_gas)
-    return [receipt_json(found, i, fee) for i in range(len(found.transactions))]
+    return receipts_of(node, found, range(len(found.transactions)))
 
 
 @method("eth_getBlockTransactionCountByHash")
@@ -552,7 +574,7 @@ async def get_transaction_receipt(ctx: RequestContext, tx_hash: Hash) -> dict[st
     if found is None:
         return None
     block, index = found
-    return receipt_json(block, index, node.rules.blob_base_fee(block.header.excess_blob_gas))
+    return receipt_of(node, block, index)
 
 
 @method("eth_pendingTransactions")

@@ -18,6 +18,7 @@ socket; each connection holds at most ``--max-subscriptions`` (``WsConnection``)
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections import deque
@@ -28,11 +29,12 @@ from typing import Any, Final, Generic, NoReturn, TypeVar
 from rpc.codecs import BlockId, data, parse_address, parse_hash, quantity
 from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
-from rpc.namespaces.eth import node_of
+from rpc.namespaces.eth import node_of, receipts_of
 from rpc.requests import parse_filter
-from rpc.serialize import header_json, log_json, receipt_json, transaction_json
+from rpc.serialize import header_json, log_json, transaction_json
 from sequencer.chain import LogEntry, LogFilter, block_logs
 from sequencer.errors import NodeError
+from sequencer.megaeth import DUPLICATE_SUBSCRIPTION_CODE
 from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
 from sequencer.node import (
     BlockSealed,
@@ -452,6 +454,13 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         raise NodeError("notifications not supported", code=-32601)
     node = node_of(ctx)
     connection.check_subscription_room()  # before anything is registered with the node
+    key = _subscription_key(kind, options)
+    if node.config.megaeth and connection.has_subscription_key(key):
+        raise NodeError(
+            f"duplicate subscription: this connection already subscribes to {kind} with "
+            "these parameters",
+            code=DUPLICATE_SUBSCRIPTION_CODE,
+        )
     sub_id = connection.new_subscription_id(ctx)
     notify = connection.notify
     cancel: Callable[[], None]
@@ -508,15 +517,17 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
 
     elif kind == "transactionReceipts":
         wanted = _receipt_hashes(options)
-        blob_base_fee = node.rules.blob_base_fee
 
         def on_receipts(block: MiniBlock) -> None:
-            fee = blob_base_fee(block.header.excess_blob_gas)
-            receipts = [
-                receipt_json(block, index, fee)
-                for index, tx in enumerate(block.transactions)
-                if wanted is None or tx.hash in wanted
-            ]
+            receipts = receipts_of(
+                node,
+                block,
+                [
+                    index
+                    for index, tx in enumerate(block.transactions)
+                    if wanted is None or tx.hash in wanted
+                ],
+            )
             if receipts:
                 notify(sub_id, receipts)
 
@@ -524,7 +535,6 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
     elif kind == "miniBlocks":
         if options is not None:
             raise InvalidParams("invalid argument 1: miniBlocks takes no parameters")
-        blob_base_fee = node.rules.blob_base_fee
 
         def on_mini_block(event: ChainEvent) -> None:
             if isinstance(event, MiniBlockPreconfirmed):
@@ -534,9 +544,9 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
             else:
                 return
             assert event.mini is not None
-            block = event.block
-            fee = blob_base_fee(block.header.excess_blob_gas)
-            notify(sub_id, mini_block_json(block, first_tx, event.mini, event.signature, fee))
+            notify(
+                sub_id, mini_block_json(node, event.block, first_tx, event.mini, event.signature)
+            )
 
         cancel = node.subscribe(on_mini_block)
     elif kind == "stateChanges":
@@ -584,8 +594,17 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         cancel = node.subscribe_pending(on_pending)
     else:
         raise InvalidParams(f'invalid argument 0: no "{kind}" subscription in eth namespace')
-    connection.add_subscription(sub_id, cancel)
+    connection.add_subscription(sub_id, cancel, key)
     return sub_id
+
+
+def _subscription_key(kind: str, options: object) -> str:
+    """What a subscription is to (MegaETH mode refuses the same one twice per
+    connection): its kind and parameters, canonically."""
+    try:
+        return kind + json.dumps(options, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON-shaped: never a duplicate
+        return f"{kind}#{id(options)}"
 
 
 def _names_pending(options: object) -> bool:
@@ -610,11 +629,11 @@ def _watched_addresses(options: object) -> tuple[bytes, ...]:
 
 
 def mini_block_json(
+    node: Node,
     block: MiniBlock,
     first_tx: int,
     mini: MiniBlockHeader,
     signature: MiniBlockSignature | None,
-    blob_base_fee: int,
 ) -> dict[str, Any]:
     """MegaETH's miniBlocks notification (megaeth-labs/documentation, "Realtime API"):
     the signed header's fields (``index`` within its EVM block, the global
@@ -632,7 +651,7 @@ def mini_block_json(
         "mini_block_timestamp": quantity(mini.mini_block_timestamp),
         "gas_used": quantity(mini.gas_used),
         "transactions": [transaction_json(block.transactions[i], block, i) for i in indices],
-        "receipts": [receipt_json(block, i, blob_base_fee) for i in indices],
+        "receipts": receipts_of(node, block, indices),
         "transaction_root": data(mini.transaction_root),
         "receipt_root": data(mini.receipt_root),
     }

@@ -72,8 +72,8 @@ from rpc.codecs import (
     quantity,
 )
 from rpc.dispatch import Address, Hash, RequestContext, method
-from rpc.namespaces.eth import block_number, node_of
-from rpc.serialize import block_json, receipt_json, transaction_json
+from rpc.namespaces.eth import block_number, node_of, receipt_of
+from rpc.serialize import block_json, transaction_json
 from sequencer.errors import ResourceNotFound
 from sequencer.node import Node
 from sequencer.tracing.call import CallFrame
@@ -219,7 +219,7 @@ def _internal_operation(frame: CallFrame) -> Json | None:
 def _receipt(node: Node, block: MiniBlock, index: int) -> Json:
     """A receipt as Otterscan's methods send it: with ``timestamp`` (the block's), not
     ``blockTimestamp``."""
-    out = receipt_json(block, index, node.rules.blob_base_fee(block.header.excess_blob_gas))
+    out = receipt_of(node, block, index)
     del out["blockTimestamp"]
     out["timestamp"] = quantity(block.header.timestamp)
     return out
