@@ -205,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--evm-block-time), pending block, receipt fields, WebSocket limits and errors "
         "(docs/rpc.md lists each rule and what is not followed)",
     )
+    p.add_argument(
+        "--megaeth-extras",
+        action="store_true",
+        help="serve MegaETH's eth_callAfter and eth_getLogsWithCursor (its public RPC no "
+        "longer does; any mode)",
+    )
     p.add_argument("--hardfork", type=_hardfork, default=Fork.OSAKA)
     p.add_argument(
         "--block-time",
@@ -579,6 +585,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
             else args.evm_block_time
         ),
         megaeth=megaeth,
+        megaeth_extras=args.megaeth_extras,
         no_mining=args.no_mining,
         console_log=not args.disable_console_log,
         client_version=args.client_version,

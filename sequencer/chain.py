@@ -280,9 +280,37 @@ class Chain:
 
     def logs(self, query: LogFilter) -> list[LogEntry]:
         """Logs matching ``query``, in chain order; raises ``InvalidInput`` past the limits."""
+        out: list[LogEntry] = []
+        for entry in self._matching(query):
+            out.append(entry)
+            if len(out) > MAX_LOG_RESULTS:
+                raise InvalidInput(
+                    f"query returned more than {MAX_LOG_RESULTS} results; narrow the "
+                    "block range or add an address or topic"
+                )
+        return out
+
+    def logs_page(
+        self, query: LogFilter, after: tuple[int, int] | None, limit: int
+    ) -> tuple[list[LogEntry], bool]:
+        """At most ``limit`` logs matching ``query`` that come after position ``after``
+        (block number, log index) in chain order, and whether more remain (a cursor's
+        page: MegaETH's eth_getLogsWithCursor)."""
+        if after is not None and after[0] > query.from_block:
+            query = LogFilter(after[0], query.to_block, query.addresses, query.topics)
+        out: list[LogEntry] = []
+        for entry in self._matching(query):
+            if after is not None and (entry.block_number, entry.log_index) <= after:
+                continue
+            if len(out) == limit:
+                return out, True
+            out.append(entry)
+        return out, False
+
+    def _matching(self, query: LogFilter) -> Iterator[LogEntry]:
         start, end = query.from_block, min(query.to_block, self.head_number)
         if start > end:
-            return []
+            return
         candidates = self._indexed_blocks(query, start, end)
         if candidates is None and end - start + 1 > MAX_LOG_BLOCK_RANGE:
             raise InvalidInput(
@@ -290,20 +318,13 @@ class Chain:
                 f"{MAX_LOG_BLOCK_RANGE} without an address or topic"
             )
         numbers: Sequence[int] = range(start, end + 1) if candidates is None else candidates
-        out: list[LogEntry] = []
         for number in numbers:
             block = self.block_by_number(number)
             if block is None:
                 continue
             for entry in block_logs(block):
                 if query.matches(entry.log):
-                    out.append(entry)
-                    if len(out) > MAX_LOG_RESULTS:
-                        raise InvalidInput(
-                            f"query returned more than {MAX_LOG_RESULTS} results; narrow the "
-                            "block range or add an address or topic"
-                        )
-        return out
+                    yield entry
 
     def _indexed_blocks(self, query: LogFilter, start: int, end: int) -> list[int] | None:
         """Blocks that may hold a match: the intersection, over the address set and every

@@ -96,6 +96,8 @@ class NodeConfig:
     evm_block_time: float | None = None
     # MegaETH mode (sequencer.megaeth): MegaETH's answer shapes, fees and limits.
     megaeth: bool = False
+    # MegaETH's eth_callAfter and eth_getLogsWithCursor (rpc.namespaces.megaeth); off: -32601.
+    megaeth_extras: bool = False
     # Hardhat's node: a send whose automined transaction reverts is answered with the
     # revert (code 3 and the data) instead of the hash; without it, anvil's behaviour.
     hardhat_compat: bool = False

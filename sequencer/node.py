@@ -892,6 +892,38 @@ class Node:
         chain = self.chain
         return await self.simulation_worker.run(lambda: chain.logs(query))
 
+    async def find_logs_page(
+        self, query: LogFilter, after: tuple[int, int] | None, limit: int
+    ) -> tuple[list[LogEntry], bool]:
+        """One page of ``find_logs`` after position ``after`` (eth_getLogsWithCursor)."""
+        chain = self.chain
+        return await self.simulation_worker.run(lambda: chain.logs_page(query, after, limit))
+
+    async def wait_for_nonce(self, address: Address, nonce: int, timeout: float) -> bool:
+        """Wait until ``address``'s nonce at ``latest`` (the newest mini-block's in two-tier
+        mode) reaches ``nonce`` (MegaETH's eth_callAfter); False on timeout."""
+
+        def reached() -> bool:
+            account = self.head_state.get_account(address)
+            return (account.nonce if account else 0) >= nonce
+
+        if reached():
+            return True
+        found = asyncio.get_running_loop().create_future()
+
+        def on_event(event: ChainEvent) -> None:
+            if not found.done() and reached():
+                found.set_result(True)
+
+        unsubscribe = self.subscribe(on_event)
+        try:
+            await asyncio.wait_for(found, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            unsubscribe()
+
     def pending_env(self) -> BlockEnv:
         open_evm = self.producer.open
         return open_evm.env if open_evm is not None else self.producer.next_env()

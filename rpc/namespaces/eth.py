@@ -297,7 +297,7 @@ async def get_account(
 # ------------------------------------------------------------------ simulation
 
 
-def _simulation(
+def simulation_args(
     node: Node, request: object, block: BlockId, state_overrides: object, block_overrides: object
 ) -> tuple[CallRequest, int, dict[bytes, AccountOverride] | None, BlockOverride | None]:
     """The four arguments eth_call, eth_estimateGas and eth_createAccessList share."""
@@ -319,7 +319,7 @@ async def call(
 ) -> str:
     node = node_of(ctx)
     return data(
-        await node.call(*_simulation(node, request, block, state_overrides, block_overrides))
+        await node.call(*simulation_args(node, request, block, state_overrides, block_overrides))
     )
 
 
@@ -334,7 +334,7 @@ async def estimate_gas(
     block_overrides: object = None,
 ) -> str:
     node = node_of(ctx)
-    args = _simulation(node, request, block, state_overrides, block_overrides)
+    args = simulation_args(node, request, block, state_overrides, block_overrides)
     return quantity(await node.estimate_gas(*args))
 
 
@@ -348,7 +348,7 @@ async def create_access_list(
 ) -> dict[str, Any]:
     node = node_of(ctx)
     access_list, gas_used, error = await node.create_access_list(
-        *_simulation(node, request, block, state_overrides, block_overrides)
+        *simulation_args(node, request, block, state_overrides, block_overrides)
     )
     out: dict[str, Any] = {
         "accessList": [

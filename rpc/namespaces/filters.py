@@ -358,7 +358,7 @@ def _table(node: Node) -> FilterTable:
     return table
 
 
-def _resolver(node: Node) -> Callable[[BlockId], int]:
+def log_block_resolver(node: Node) -> Callable[[BlockId], int]:
     def resolve(block: BlockId) -> int:
         if block.tag == "earliest":
             return 0
@@ -372,13 +372,17 @@ def _resolver(node: Node) -> Callable[[BlockId], int]:
 @method("eth_getLogs")
 async def get_logs(ctx: RequestContext, criteria: object) -> list[dict[str, Any]]:
     node = node_of(ctx)
-    query, block_hash = parse_filter(criteria, 0, _resolver(node), node.head_number)
+    query, block_hash = parse_filter(criteria, 0, log_block_resolver(node), node.head_number)
     if block_hash is not None:
         block = node.block_by_hash(block_hash)
         if block is None:
             raise NodeError("unknown block")
         query = LogFilter(block.number, block.number, query.addresses, query.topics)
-    entries = await node.find_logs(query)
+    return logs_json(node, await node.find_logs(query))
+
+
+def logs_json(node: Node, entries: list[LogEntry]) -> list[dict[str, Any]]:
+    """Logs as eth_getLogs answers them (each with its block's timestamp)."""
     stamps: dict[int, int] = {}
     out = []
     for entry in entries:
@@ -393,7 +397,7 @@ async def get_logs(ctx: RequestContext, criteria: object) -> list[dict[str, Any]
 @method("eth_newFilter")
 async def new_filter(ctx: RequestContext, criteria: object) -> str:
     node = node_of(ctx)
-    query, block_hash = parse_filter(criteria, 0, _resolver(node), node.head_number)
+    query, block_hash = parse_filter(criteria, 0, log_block_resolver(node), node.head_number)
     if block_hash is not None:
         raise InvalidParams("invalid argument 0: blockHash is not supported by eth_newFilter")
     to_raw = criteria.get("toBlock") if isinstance(criteria, dict) else None
@@ -476,7 +480,7 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
 
         cancel = node.subscribe(on_head)
     elif kind == "logs":
-        query, _ = parse_filter(options or {}, 1, _resolver(node), node.head_number)
+        query, _ = parse_filter(options or {}, 1, log_block_resolver(node), node.head_number)
         criteria = LogFilter(0, 2**63, query.addresses, query.topics)
         # Two-tier mode, a filter that names the pending block: each mini-block's logs as
         # it is preconfirmed (the placeholder block hash), not each sealed block's.
