@@ -36,6 +36,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,9 @@ async def _fund(session: aiohttp.ClientSession, url: str, keys: list[coincurve.P
             max_fee=MAX_FEE,
             gas=21_000,
             to=address_of(key),
-            value=10**20,
+            # 10 ether: ~475 transfers at the 100 gwei max fee, several times what a
+            # sender sends here; the dev account's 10,000 ether must last every phase.
+            value=10**19,
         )
         batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], i))
     await _rpc(session, url, batch)
@@ -102,10 +105,12 @@ async def _fund(session: aiohttp.ClientSession, url: str, keys: list[coincurve.P
 
 
 async def notifications(
-    url: str, ws_url: str, args: argparse.Namespace, seed: int = 21, slow: bool = False
+    url: str, ws_url: str, args: argparse.Namespace, seed: int = 21, second: str | None = None
 ) -> dict[str, Any]:
-    """The load and the listening subscriber; with ``slow``, a second connection also
-    subscribes to both streams (every sender watched) and never reads."""
+    """The load and the listening subscriber; with ``second``, a second connection also
+    subscribes to both streams (every sender watched) and then never reads ("stalled") or
+    reads everything on a thread ("reading": the control, the same work for the node
+    except that its messages are taken)."""
     keys = derive_keys(seed, 0, args.senders)
     watched = ["0x" + address_of(key).hex() for key in keys[: args.watched]]
     mini_lat: list[float] = []
@@ -113,7 +118,7 @@ async def notifications(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         await _fund(session, url, keys)
         stalled = None
-        if slow:
+        if second is not None:
             everyone = ["0x" + address_of(key).hex() for key in keys]
             stalled = _stalled_subscriber(
                 ws_url,
@@ -122,6 +127,8 @@ async def notifications(
                     _req("eth_subscribe", ["stateChanges", everyone], 2),
                 ],
             )
+            if second == "reading":
+                threading.Thread(target=_drain, args=(stalled,), daemon=True).start()
         async with session.ws_connect(ws_url, max_msg_size=64 * 1024 * 1024) as ws:
             await ws.send_json(_req("eth_subscribe", ["miniBlocks"], 1))
             mini_id = (await ws.receive_json(timeout=10))["result"]
@@ -191,7 +198,10 @@ async def notifications(
             await listener
         dropped = None
         if stalled is not None:
-            dropped = _was_dropped(stalled)
+            if second == "reading":
+                stalled.close()
+            else:
+                dropped = _was_dropped(stalled)
     return {
         "slow_subscriber_dropped": dropped,
         "sent": sent,
@@ -231,6 +241,15 @@ def _stalled_subscriber(ws_url: str, requests: list[dict[str, Any]]) -> socket.s
     return sock
 
 
+def _drain(sock: socket.socket) -> None:
+    """Read everything the node sends until the socket closes (the reading control)."""
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except OSError:
+        pass
+
+
 def _was_dropped(sock: socket.socket) -> bool:
     """Whether the node closed the stalled connection (read what is left, then EOF)."""
     sock.settimeout(5.0)
@@ -249,6 +268,7 @@ async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -
     keys = derive_keys(seed, 0, clients)
     latencies: list[float] = []
     errors: list[Any] = []
+    failed = [0]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         await _fund(session, url, keys)
 
@@ -268,11 +288,19 @@ async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -
                 # No timeout parameter: anvil 1.7.1 takes only the raw transaction.
                 reply = await _rpc(session, url, _req(method, ["0x" + tx.raw.hex()]))
                 latencies.append((time.perf_counter() - began) * 1000)
-                if "error" in reply and len(errors) < 3:
-                    errors.append(reply["error"])
+                if "error" in reply:
+                    failed[0] += 1
+                    if len(errors) < 3:
+                        errors.append(reply["error"])
 
         await asyncio.gather(*(client(key) for key in keys))
-    return {"method": method, "clients": clients, **_stats(latencies), "errors": errors}
+    return {
+        "method": method,
+        "clients": clients,
+        **_stats(latencies),
+        "failed": failed[0],
+        "errors": errors,
+    }
 
 
 def signing_cost(count: int, mini_txs: int) -> dict[str, Any]:
@@ -355,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--slow-subscriber",
         action="store_true",
-        help="run the notification phase again beside a subscriber that never reads",
+        help="run the notification phase again beside a second subscriber that reads "
+        "everything (the control), then beside one that never reads",
     )
     parser.add_argument("--evm-block-time", default=None, metavar="DURATION")
     parser.add_argument("--signing", type=int, default=0, metavar="N")
@@ -399,8 +428,11 @@ def main(argv: list[str] | None = None) -> int:
         _wait(url)
         result["notifications"] = asyncio.run(notifications(url, ws_url, args))
         if args.slow_subscriber:
+            result["notifications_with_reading_subscriber"] = asyncio.run(
+                notifications(url, ws_url, args, seed=23, second="reading")
+            )
             result["notifications_with_slow_subscriber"] = asyncio.run(
-                notifications(url, ws_url, args, seed=22, slow=True)
+                notifications(url, ws_url, args, seed=22, second="stalled")
             )
         result["sends"] = [
             asyncio.run(sync_sends(url, "realtime_sendRawTransaction", c, args.sync_txs, 30 + c))

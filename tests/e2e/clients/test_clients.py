@@ -21,7 +21,8 @@ a project is compiled once per run.
 Flows: hardhat2_lock, hardhat2_helpers, hardhat2_ignition, hardhat3_helpers, hardhat3_ignition,
 forge_script, forge_create, cast_dev, viem_test_client, viem_test_client_extras,
 viem_simulate_blocks, viem_realtime (WebSocket watchers, sendRawTransactionSync and, on
-Hummingbird in two-tier mode, signed miniBlocks), web3py_simulate_v1.
+Hummingbird in two-tier mode, signed miniBlocks), web3py_simulate_v1, web3py_send_sync (the
+web3.py EIP-7966 helper docs/rpc.md shows, run as written).
 """
 
 from __future__ import annotations
@@ -653,6 +654,58 @@ def _wait_for_block(node: Node, number: int) -> None:
 # --- web3.py ---------------------------------------------------------------------------------
 
 
+def _docs_snippet(marker: str) -> str:
+    """The Python block after ``<!-- marker -->`` in docs/rpc.md (tested as written)."""
+    text = (REPO / "docs" / "rpc.md").read_text()
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    return after.split("```python", 1)[1].split("```", 1)[0]
+
+
+def flow_web3py_send_sync(node: Node, workdir: Path) -> None:
+    """docs/rpc.md's web3.py helper for EIP-7966 sends: a receipt in one request, then
+    the timeout error (code 4, the hash as data) with mining off."""
+    from eth_account import Account
+    from web3 import Web3
+    from web3.exceptions import Web3RPCError
+
+    scope: dict[str, Any] = {}
+    exec(compile(_docs_snippet("web3py-send-sync"), "docs/rpc.md", "exec"), scope)
+    send_sync = scope["send_raw_transaction_sync"]
+    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30}))
+    key = DEV0_KEY
+    sender = Account.from_key(key)
+
+    def signed(nonce: int) -> bytes:
+        tx = {
+            "type": 2,
+            "chainId": w3.eth.chain_id,
+            "nonce": nonce,
+            "to": Web3.to_checksum_address(DEV1),
+            "value": 5,
+            "gas": 21_000,
+            "maxFeePerGas": 10 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+        }
+        return bytes(sender.sign_transaction(tx).raw_transaction)
+
+    nonce = w3.eth.get_transaction_count(sender.address)
+    receipt = send_sync(w3, signed(nonce))
+    assert int(receipt["status"], 16) == 1 and receipt["to"].lower() == DEV1
+    assert node.receipt(receipt["transactionHash"])["blockHash"] == receipt["blockHash"]
+    if node.kind == "anvil":
+        return  # anvil 1.7.1 takes no timeout parameter (-32602): the rest is ours
+    rpc(node.url, "evm_setAutomine", [False])
+    late = signed(nonce + 1)
+    try:
+        send_sync(w3, late, 200)
+    except Web3RPCError as error:
+        assert error.rpc_response is not None
+        assert error.rpc_response["error"]["code"] == 4
+        assert error.rpc_response["error"]["data"] == Web3.to_hex(Web3.keccak(late))
+    else:
+        raise AssertionError("a send with mining off was answered")
+
+
 def flow_web3py_simulate_v1(node: Node, workdir: Path) -> None:
     """w3.eth.simulate_v1 (eth_simulateV1): overrides, three blocks, a revert, nothing kept."""
     from web3 import Web3
@@ -738,6 +791,7 @@ FLOWS: Final[dict[str, Callable[[Node, Path], None]]] = {
     "viem_simulate_blocks": flow_viem_simulate_blocks,
     "viem_realtime": flow_viem_realtime,
     "web3py_simulate_v1": flow_web3py_simulate_v1,
+    "web3py_send_sync": flow_web3py_send_sync,
 }
 
 
