@@ -36,7 +36,8 @@ from sequencer.types.blocks import (
     Header,
     MiniBlock,
     Receipt,
-    block_size,
+    block_size_from,
+    body_size,
 )
 from sequencer.types.transactions import Transaction
 from statedb.types import Address, Hash32, StateDiff
@@ -206,6 +207,7 @@ class OpenEvmBlock:
     touched: list[frozenset[Address]] = field(default_factory=list)
     minis: list[MiniBlockInfo] = field(default_factory=list)
     tx_index: dict[Hash32, int] = field(default_factory=dict)
+    tx_bytes: int = 0  # the preconfirmed transactions' summed body size (the preview's size)
     _preview: MiniBlock | None = None
     _frozen: StateDiff | None = None
 
@@ -240,6 +242,7 @@ class OpenEvmBlock:
         for offset, item in enumerate(items):
             self.tx_index[item.tx.hash] = first + offset
             self.touched.append(item.outcome.touched)
+            self.tx_bytes += body_size(item.raw)
         self.included.extend(items)
         self.receipts.extend(receipts)
         self.outputs.extend(outputs)
@@ -279,7 +282,7 @@ class OpenEvmBlock:
                 PRECONFIRMED_BLOCK_HASH,
                 tuple(item.tx for item in self.included),
                 tuple(self.receipts),
-                block_size(header, encoded),
+                block_size_from(header, self.tx_bytes),
                 encoded,
             )
         return self._preview

@@ -282,9 +282,16 @@ def block_size(header: Header, encoded: Sequence[bytes]) -> int:
 
     Legacy transactions sit in the body as RLP lists, typed ones as byte strings.
     """
-    tx_bytes = 0
-    for raw in encoded:
-        tx_bytes += len(raw) if raw[0] >= 0xC0 else len(rlp.encode(raw))
+    return block_size_from(header, sum(body_size(raw) for raw in encoded))
+
+
+def body_size(raw: bytes) -> int:
+    """What one transaction adds to its block's body (a typed one is an RLP string)."""
+    return len(raw) if raw[0] >= 0xC0 else len(rlp.encode(raw))
+
+
+def block_size_from(header: Header, tx_bytes: int) -> int:
+    """``block_size`` from the transactions' summed ``body_size`` (kept as they come)."""
     body = len(header.encode()) + len(_list_prefix(tx_bytes)) + tx_bytes + 2
     return len(_list_prefix(body)) + body
 

@@ -91,6 +91,7 @@ def test_mini_blocks_then_one_sealed_block() -> None:
         assert events[-1].span == MiniBlockSpan(1, 2)  # genesis was mini-block 0
         # The preconfirmed receipts are the sealed block's.
         assert preview.receipts == sealed.receipts
+        assert preview.size == sealed.size  # the running body size, kept per mini-block
         assert [t.hash for t in sealed.transactions] == [t.hash for t in txs]
         assert node.locate_transaction(txs[0].hash) == (sealed, 0)
         # The next EVM block's mini-blocks continue the numbering.
