@@ -211,7 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve MegaETH's eth_callAfter and eth_getLogsWithCursor (its public RPC no "
         "longer does; any mode)",
     )
-    p.add_argument("--hardfork", type=_hardfork, default=Fork.OSAKA)
+    p.add_argument(
+        "--hardfork",
+        type=_hardfork,
+        default=None,
+        help="default osaka (prague with --megaeth: MegaETH's EVM is Prague's, without "
+        "Osaka's transaction gas cap)",
+    )
     p.add_argument(
         "--block-time",
         "-b",
@@ -554,7 +560,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
     return NodeConfig(
         chain=ChainConfig(
             chain_id=_or(args.chain_id, MEGAETH_CHAIN_ID if megaeth else 31337),
-            fork=args.hardfork,
+            fork=_or(args.hardfork, Fork.PRAGUE if megaeth else Fork.OSAKA),
             gas_limit=_or(args.gas_limit, MEGAETH_GAS_LIMIT if megaeth else 60_000_000),
             base_fee=_or(args.base_fee, MEGAETH_BASE_FEE if megaeth else 10**9),
             fixed_base_fee=megaeth,
