@@ -134,8 +134,12 @@ async def _preconfirm_then_seal(url: str, ws_url: str) -> dict[str, Any]:
         out["latest_block"] = await asyncio.to_thread(
             call, url, "eth_getBlockByNumber", ["latest", False]
         )
+        # A Flashblocks-style reader: the pending block and pending state hold them.
         out["pending_block"] = await asyncio.to_thread(
-            call, url, "eth_getBlockByNumber", ["pending", False]
+            call, url, "eth_getBlockByNumber", ["pending", True]
+        )
+        out["pending_balance"] = await asyncio.to_thread(
+            call, url, "eth_getBalance", [SINK, "pending"]
         )
         while not notes["heads"]:
             await drain(time.monotonic() + 0.2)
@@ -172,7 +176,11 @@ def test_preconfirmed_then_sealed(tmp_path: Path) -> None:
     assert out["latest_nonce"] == "0x2"
     assert out["latest_block"]["number"] == hex(out["head"])
     assert out["pending_block"]["number"] == open_number
-    assert len(out["pending_block"]["transactions"]) == 2
+    assert [tx["hash"] for tx in out["pending_block"]["transactions"]] == [
+        first["transactionHash"],
+        second["transactionHash"],
+    ]
+    assert out["pending_balance"] == hex(11)
     # Sealed: one EVM block with both, the real hash from then on.
     notes = out["notes"]
     (head,) = notes["heads"]
