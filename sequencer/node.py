@@ -673,14 +673,21 @@ class Node:
         (EIP-7966); False on timeout."""
         if self.locate_transaction(tx_hash) is not None:
             return True
-        found = asyncio.get_running_loop().create_future()
+
+        def holds(event: ChainEvent) -> bool:
+            if isinstance(event, ChainReverted):
+                return False
+            first = event.info.first_tx if isinstance(event, MiniBlockPreconfirmed) else 0
+            return any(tx.hash == tx_hash for tx in event.block.transactions[first:])
+
+        return await self._wait_for_event(holds, timeout)
+
+    async def _wait_for_event(self, done: Callable[[ChainEvent], bool], timeout: float) -> bool:
+        """Wait until a published event makes ``done`` true; False on timeout."""
+        found: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
         def on_event(event: ChainEvent) -> None:
-            if isinstance(event, ChainReverted) or found.done():
-                return
-            block = event.block
-            first = event.info.first_tx if isinstance(event, MiniBlockPreconfirmed) else 0
-            if any(tx.hash == tx_hash for tx in block.transactions[first:]):
+            if not found.done() and done(event):
                 found.set_result(True)
 
         unsubscribe = self.subscribe(on_event)
@@ -909,20 +916,7 @@ class Node:
 
         if reached():
             return True
-        found = asyncio.get_running_loop().create_future()
-
-        def on_event(event: ChainEvent) -> None:
-            if not found.done() and reached():
-                found.set_result(True)
-
-        unsubscribe = self.subscribe(on_event)
-        try:
-            await asyncio.wait_for(found, timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            unsubscribe()
+        return await self._wait_for_event(lambda _: reached(), timeout)
 
     def pending_env(self) -> BlockEnv:
         open_evm = self.producer.open

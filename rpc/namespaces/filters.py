@@ -372,13 +372,18 @@ def log_block_resolver(node: Node) -> Callable[[BlockId], int]:
 @method("eth_getLogs")
 async def get_logs(ctx: RequestContext, criteria: object) -> list[dict[str, Any]]:
     node = node_of(ctx)
+    return logs_json(node, await node.find_logs(log_query(node, criteria)))
+
+
+def log_query(node: Node, criteria: object) -> LogFilter:
+    """eth_getLogs' filter object as a query (a ``blockHash`` as its block's range)."""
     query, block_hash = parse_filter(criteria, 0, log_block_resolver(node), node.head_number)
     if block_hash is not None:
         block = node.block_by_hash(block_hash)
         if block is None:
             raise NodeError("unknown block")
         query = LogFilter(block.number, block.number, query.addresses, query.topics)
-    return logs_json(node, await node.find_logs(query))
+    return query
 
 
 def logs_json(node: Node, entries: list[LogEntry]) -> list[dict[str, Any]]:

@@ -19,9 +19,7 @@ from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.dev import parse_number
 from rpc.namespaces.eth import LATEST, node_of, simulation_args
-from rpc.namespaces.filters import log_block_resolver, logs_json
-from rpc.requests import parse_filter
-from sequencer.chain import LogFilter
+from rpc.namespaces.filters import log_query, logs_json
 from sequencer.errors import NodeError
 from sequencer.node import Node
 
@@ -109,12 +107,7 @@ async def get_logs_with_cursor(ctx: RequestContext, criteria: object) -> dict[st
         raise InvalidParams("invalid argument 0: expected a filter object")
     after = _cursor(criteria.get("cursor"))
     plain = {key: value for key, value in criteria.items() if key != "cursor"}
-    query, block_hash = parse_filter(plain, 0, log_block_resolver(node), node.head_number)
-    if block_hash is not None:
-        block = node.block_by_hash(block_hash)
-        if block is None:
-            raise NodeError("unknown block")
-        query = LogFilter(block.number, block.number, query.addresses, query.topics)
+    query = log_query(node, plain)
     entries, more = await node.find_logs_page(query, after, LOG_PAGE)
     out: dict[str, Any] = {"logs": logs_json(node, entries)}
     if more and entries:

@@ -11,17 +11,11 @@ from typing import Any
 
 import aiohttp
 
+from sequencer.megaeth import L1_RECEIPT_FIELDS
 from tests.integration.node_process import hummingbird, rpc
 from tests.integration.test_two_tier import PLACEHOLDER, SINK, call, signed
 
-L1_FIELDS = (
-    "l1GasPrice",
-    "l1GasUsed",
-    "l1Fee",
-    "l1BaseFeeScalar",
-    "l1BlobBaseFee",
-    "l1BlobBaseFeeScalar",
-)
+L1_FIELDS = L1_RECEIPT_FIELDS
 
 
 async def _subscriptions(ws_url: str) -> list[Any]:
