@@ -7,6 +7,11 @@ is copied per fork and instruction handlers never test which fork they run in.
 Cancun: EIP-1153, 4788, 4844, 5656, 6780, 7516. Prague: EIP-2537, 2935, 6110,
 7002, 7251, 7623, 7685, 7691, 7702. Osaka: EIP-7594 (blob count per tx),
 7823, 7825, 7883, 7918, 7939, 7951.
+
+``megaeth_rules(rules)`` is the opt-in MegaETH variant of a fork's rules: Rex5's dual
+gas model (storage gas on top of compute gas) with the SALT bucket multiplier at 1,
+98/100 gas forwarding, the storage call stipend and MegaETH's contract size limits.
+The fields it sets default to Ethereum's values, so every fork's own rules are unchanged.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from jit.evm import opcodes
+from jit.evm import gas, opcodes
 from jit.evm.frame import Evm
 from jit.evm.gas import fake_exponential
+from jit.evm.instructions import log
 from jit.evm.precompiles import registry
 from jit.evm.precompiles.base import Precompile
 from statedb.types import Address
@@ -69,9 +75,29 @@ class ForkRules:
     eip7918: bool  # blob base fee reserve price
     eip2935: bool  # history storage contract system call
     system_requests: bool  # EIP-7685 requests (EIP-6110/7002/7251)
+    # MegaETH (``megaeth_rules``); the defaults are Ethereum's. Storage gas is charged
+    # on top of compute gas from the same gas limit and is never refunded.
+    megaeth: bool = False
+    intrinsic_storage_gas: int = 0  # per transaction
+    calldata_storage_gas_per_token: int = 0  # zero byte: 1 token, non-zero byte: 4
+    calldata_floor_storage_gas_per_token: int = 0  # added to the EIP-7623 floor's 10
+    code_deposit_storage_gas: int = 0  # per deployed byte, on top of GAS_CODE_DEPOSIT
+    # A frame called by CALL/CALLCODE with value (not the top frame) gets this much
+    # allowance that only storage gas can draw on (mega-evm's STORAGE_CALL_STIPEND; with
+    # m = 1 only LOG's storage gas is not zero).
+    storage_call_stipend: int = 0
+    # CALL* and CREATE* forward at most gas - gas * n // d (EIP-150: 1/64).
+    forward_gas_withheld: tuple[int, int] = (1, 64)
+
+    @property
+    def key(self) -> str:
+        """What ``rules_named`` rebuilds these rules from (another process's copy)."""
+        return f"{self.fork.name.lower()}+megaeth" if self.megaeth else self.fork.name.lower()
 
     @property
     def name(self) -> str:
+        if self.megaeth:
+            return f"{self.fork.display_name}+MegaETH"
         return self.fork.display_name
 
     def blob_base_fee(self, excess_blob_gas: int) -> int:
@@ -164,3 +190,77 @@ def rules_for(fork: Fork | str) -> ForkRules:
     if isinstance(fork, str):
         fork = Fork.from_name(fork)
     return RULES[fork]
+
+
+def _megaeth(base: ForkRules) -> ForkRules:
+    storage_logs = {
+        0xA0 + topics: opcodes.OpcodeInfo(
+            f"LOG{topics}",
+            log.make_storage_gas_log(
+                topics, gas.MEGAETH_LOG_TOPIC_STORAGE_GAS, gas.MEGAETH_LOG_DATA_STORAGE_GAS
+            ),
+            base.opcode_table[0xA0 + topics].static_gas,
+        )
+        for topics in range(5)
+    }
+    rules = _with_opcodes(base, storage_logs)
+    return replace(
+        rules,
+        megaeth=True,
+        intrinsic_storage_gas=gas.MEGAETH_INTRINSIC_STORAGE_GAS,
+        calldata_storage_gas_per_token=gas.MEGAETH_CALLDATA_STORAGE_GAS_PER_TOKEN,
+        calldata_floor_storage_gas_per_token=gas.MEGAETH_CALLDATA_FLOOR_STORAGE_GAS_PER_TOKEN,
+        code_deposit_storage_gas=gas.MEGAETH_CODE_DEPOSIT_STORAGE_GAS,
+        storage_call_stipend=gas.MEGAETH_STORAGE_CALL_STIPEND,
+        forward_gas_withheld=gas.MEGAETH_FORWARD_GAS_WITHHELD,
+        max_code_size=gas.MEGAETH_MAX_CODE_SIZE,
+        max_initcode_size=gas.MEGAETH_MAX_INITCODE_SIZE,
+        tx_gas_limit_cap=None,
+    )
+
+
+_MEGAETH: Mapping[Fork, ForkRules] = MappingProxyType(
+    {fork: _megaeth(rules) for fork, rules in RULES.items() if fork >= Fork.PRAGUE}
+)
+
+
+def megaeth_rules(base: ForkRules | Fork | str) -> ForkRules:
+    """``base`` (a fork's rules, or the fork) with MegaETH Rex5's gas rules, SALT bucket
+    multiplier m = 1 (mega-evm v1.7.0, docs/spec/evm/dual-gas-model.md):
+
+    - intrinsic storage gas 39,000 per transaction; calldata storage gas 40 per zero
+      byte, 160 per non-zero byte; the EIP-7623 floor becomes 21,000 + (10 + 100) per
+      calldata token, without the 39,000 (and, as in Ethereum, without the creation
+      costs);
+    - LOG: 3,750 storage gas per topic and 80 per data byte, drawn first from the frame's
+      storage call stipend (23,000 for a frame entered by a value-transferring CALL or
+      CALLCODE below the top frame), the rest from the gas;
+    - code deposit: 10,000 storage gas per byte on top of 200;
+    - SSTORE 0 -> non-0, new accounts, contract creation: storage gas x (m - 1) = 0;
+    - CALL*, CREATE*: forward at most 98/100 of the gas left (gas - gas * 2 // 100);
+    - contracts up to 512 KiB, initcode up to 536 KiB; no EIP-7825 transaction gas cap
+      (MegaETH's is the sequencer's setting, not a fork rule).
+
+    The base fork's opcodes, precompiles and other rules are kept. MegaETH Rex5 builds on
+    Prague (EIP-7623's floor), so forks before Prague are refused.
+    """
+    if not isinstance(base, ForkRules):
+        base = rules_for(base)
+    if base.megaeth:
+        return base
+    if base.fork < Fork.PRAGUE:
+        raise ValueError(f"MegaETH's rules build on Prague or later, not {base.name}")
+    if base is RULES[base.fork]:
+        return _MEGAETH[base.fork]
+    return _megaeth(base)
+
+
+def rules_named(key: str) -> ForkRules:
+    """The rules ``ForkRules.key`` names: a fork's, or with ``+megaeth`` its MegaETH
+    variant (worker processes rebuild the node's rules from this)."""
+    fork, plus, variant = key.partition("+")
+    if not plus:
+        return rules_for(fork)
+    if variant != "megaeth":
+        raise ValueError(f"unknown rules variant {variant!r} in {key!r}")
+    return megaeth_rules(fork)

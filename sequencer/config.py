@@ -136,6 +136,11 @@ class NodeConfig:
             raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
+        if self.megaeth and self.chain.fork < Fork.PRAGUE:
+            raise ConfigError(
+                f"MegaETH mode runs on Prague or later (MegaETH's EVM is Prague's), not "
+                f"{self.chain.fork.name.lower()}"
+            )
         if self.evm_block_time is not None:
             if not 0.001 <= self.evm_block_time <= 3600:
                 raise ConfigError(

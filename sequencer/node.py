@@ -32,7 +32,7 @@ from jit.compiler import Engine
 from jit.evm.addresses import DELEGATION_PREFIX
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
-from jit.forks import ForkRules, rules_for
+from jit.forks import ForkRules, megaeth_rules, rules_for
 from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.builder import (
@@ -171,7 +171,9 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         chain_config = config.chain
-        self.rules: ForkRules = rules_for(chain_config.fork)
+        self.rules: ForkRules = (
+            megaeth_rules(chain_config.fork) if config.megaeth else rules_for(chain_config.fork)
+        )
         self.accounts: tuple[DevAccount, ...] = dev_accounts(config.mnemonic, config.accounts)
         self.signer = Accounts(self.accounts)
         self.keys: dict[Address, bytes] = self.signer.keys
@@ -1069,7 +1071,7 @@ class Node:
         message = Simulate(
             workers.next_request_id(),
             head,
-            self.rules.fork.name,
+            self.rules.key,
             self.config.chain.chain_id,
             self.config.rpc_gas_cap,
             timeout,

@@ -10,11 +10,13 @@ Modes (``--engine``):
   compiling stays off the critical path of a mini-block, and the interpreter
   keeps running the code until its program is installed), else at once.
 
-The cache is keyed by (code, fork): the code bytes themselves, whose hash
-Python caches on the bytes object, so a lookup costs no keccak and equality
-is exact. It holds at most ``max_entries`` programs and ``max_code_bytes`` of
-compiled bytecode, evicting the oldest first. A code the compiler rejects or
-fails on is logged once and remembered, and is interpreted from then on.
+The cache is keyed by (code, fork, MegaETH or not): the code bytes themselves,
+whose hash Python caches on the bytes object, so a lookup costs no keccak and
+equality is exact; MegaETH's rules have their own handlers (LOG), so a program
+compiled under one set of rules never runs under the other. It holds at most
+``max_entries`` programs and ``max_code_bytes`` of compiled bytecode, evicting
+the oldest first. A code the compiler rejects or fails on is logged once and
+remembered, and is interpreted from then on.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ _COUNTS_LIMIT = 100_000
 
 logger = logging.getLogger("hummingbird.jit")
 
-CacheKey = tuple[bytes, Fork]
+CacheKey = tuple[bytes, Fork, bool]  # (code, fork, ForkRules.megaeth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +119,11 @@ class Engine:
 
     def run(self, evm: Evm) -> None:
         code = evm.msg.code
-        key = (code, evm.rules.fork)
+        rules = evm.rules
+        key = (code, rules.fork, rules.megaeth)
         program = self._programs.get(key)
         if program is None:
-            program = self._miss(key, evm.rules)
+            program = self._miss(key, rules)
             if program is None:
                 self._interpreted_runs += 1
                 execute_code(evm)
@@ -173,7 +176,7 @@ class Engine:
         logger.warning(
             "jit: compiling code %s for %s failed, interpreting it from now on: %s",
             keccak256(key[0]).hex(),
-            key[1].display_name,
+            key[1].display_name + ("+MegaETH" if key[2] else ""),
             error,
         )
 
@@ -194,7 +197,7 @@ class Engine:
 
     def program_for(self, code: bytes, rules: ForkRules) -> Program | None:
         """The cached program for ``code`` under ``rules``, if any."""
-        return self._programs.get((code, rules.fork))
+        return self._programs.get((code, rules.fork, rules.megaeth))
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Wait for queued background compiles and install them (tests, benchmarks)."""

@@ -115,6 +115,8 @@ class Evm:
 
     ``pc`` points at the byte after the instruction being executed while its
     handler runs (the loop advances it before dispatch); jumps overwrite it.
+    ``storage_allowance`` is MegaETH's storage call stipend left to this frame (0 under
+    Ethereum's rules; see ``ForkRules.storage_call_stipend``).
     """
 
     __slots__ = (
@@ -131,6 +133,7 @@ class Evm:
         "rules",
         "stack",
         "state",
+        "storage_allowance",
         "tx",
     )
 
@@ -156,6 +159,7 @@ class Evm:
         self.output = b""
         self.return_data = b""
         self.error: Exception | None = None
+        self.storage_allowance = 0
 
 
 def to_signed(value: int) -> int:

@@ -82,3 +82,23 @@ def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
 def max_message_call_gas(gas: int) -> int:
     """EIP-150: a call may forward at most all but one 64th of the remaining gas."""
     return gas - gas // 64
+
+
+# MegaETH Rex5 dual gas model with the SALT bucket multiplier m = 1 (a devnet has no
+# SALT buckets, so every ``base * (m - 1)`` storage gas term is zero). Storage gas is
+# charged on top of the Ethereum (compute) gas above, from the same gas limit.
+# mega-evm v1.7.0: docs/spec/evm/dual-gas-model.md, docs/spec/evm/gas-forwarding.md,
+# docs/spec/evm/contract-limits.md, crates/mega-evm/src/constants.rs.
+MEGAETH_INTRINSIC_STORAGE_GAS = 39_000  # constants::rex::TX_INTRINSIC_STORAGE_GAS
+# Per calldata token (a zero byte is 1 token, a non-zero byte 4): 40 / 160 per byte, and
+# the EIP-7623 floor's storage part 100 / 400 per byte (10x TX_STANDARD_TOKEN_COST and
+# TX_TOTAL_COST_FLOOR_PER_TOKEN; constants::mini_rex::CALLDATA_STANDARD_TOKEN_STORAGE_*).
+MEGAETH_CALLDATA_STORAGE_GAS_PER_TOKEN = 40
+MEGAETH_CALLDATA_FLOOR_STORAGE_GAS_PER_TOKEN = 100
+MEGAETH_CODE_DEPOSIT_STORAGE_GAS = 10_000  # per deployed byte, on top of GAS_CODE_DEPOSIT
+MEGAETH_LOG_TOPIC_STORAGE_GAS = 3_750  # 10x GAS_LOG_TOPIC
+MEGAETH_LOG_DATA_STORAGE_GAS = 80  # 10x GAS_LOG_DATA
+MEGAETH_STORAGE_CALL_STIPEND = 23_000  # constants::rex4::STORAGE_CALL_STIPEND
+MEGAETH_FORWARD_GAS_WITHHELD = (2, 100)  # the 98/100 rule (Ethereum: (1, 64), EIP-150)
+MEGAETH_MAX_CODE_SIZE = 512 * 1024  # constants::mini_rex::MAX_CONTRACT_SIZE
+MEGAETH_MAX_INITCODE_SIZE = MEGAETH_MAX_CODE_SIZE + 24 * 1024  # MAX_INITCODE_SIZE, 536 KiB

@@ -2,7 +2,8 @@
 
 Implements the frame lifecycle of ethereum/execution-specs' ``interpreter.py``:
 value transfer, precompile dispatch, the opcode loop, halts vs reverts, and the
-create epilogue (EIP-3541 0xEF prefix, EIP-170 size limit, code deposit gas).
+create epilogue (EIP-3541 0xEF prefix, EIP-170 size limit, code deposit gas; MegaETH's
+code deposit storage gas and storage call stipend when the rules have them).
 Reverting a frame rolls the journal back to the frame's checkpoint.
 """
 
@@ -82,6 +83,11 @@ def process_message(
 ) -> Evm:
     """Transfer value and run the target's code (or precompile) in a new frame."""
     evm = Evm(msg, state, rules, block, tx)
+    stipend = rules.storage_call_stipend
+    if stipend and msg.value and msg.should_transfer_value and msg.depth:
+        # MegaETH: a CALL or CALLCODE with value below the top frame (not DELEGATECALL,
+        # which does not transfer) grants the callee a storage gas allowance.
+        evm.storage_allowance = stipend
     tracer = state.tracer
     if tracer is None:
         _run_message(evm, msg, state, rules)
@@ -145,6 +151,14 @@ def process_create_message(
     if evm.error is None:
         code = evm.output
         try:
+            storage_gas = rules.code_deposit_storage_gas * len(code)
+            if storage_gas:
+                # MegaETH: the code deposit's storage gas, charged before the EIP-3541 and
+                # EIP-170 checks (mega-evm's after_frame_run_instructions).
+                if storage_gas > evm.gas_left:
+                    state.out_of_gas_halts += 1
+                    raise OutOfGasError
+                evm.gas_left -= storage_gas
             if code and code[0] == 0xEF:
                 raise InvalidContractPrefix  # EIP-3541
             evm.gas_left -= GAS_CODE_DEPOSIT * len(code)

@@ -1,6 +1,7 @@
 """Transaction processing in three phases: validate -> execute -> finalize.
 
-- validate: static rules (type allowed, intrinsic gas with the EIP-7623 floor,
+- validate: static rules (type allowed, intrinsic gas with the EIP-7623 floor and,
+  under MegaETH's rules, the intrinsic and calldata storage gas,
   EIP-2681 nonce cap, EIP-3860 initcode size, EIP-7825 gas cap) and the rules
   against the block and sender (EIP-1559 fee caps, EIP-4844 blob rules,
   EIP-7702 list rules, nonce, balance, EIP-3607 sender has no code). Any
@@ -209,20 +210,28 @@ class TxOutcome:
 
 
 def intrinsic_gas(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
-    """(intrinsic gas, EIP-7623 calldata floor; 0 before Prague)."""
+    """(intrinsic gas, EIP-7623 calldata floor; 0 before Prague).
+
+    MegaETH (``rules.megaeth``) adds storage gas: 39,000 per transaction and 40 per
+    calldata token (a zero byte is one token, a non-zero byte four) to the intrinsic gas,
+    and 100 per token to the floor, which stays 21,000 + tokens * (10 + 100) whatever
+    the transaction (mega-evm v1.7.0 ``MegaHandler::validate``; the floor has neither the
+    39,000 nor the creation costs)."""
     data = tx.data
     zero_bytes = data.count(0)
     non_zero_bytes = len(data) - zero_bytes
+    tokens = zero_bytes + non_zero_bytes * (TX_DATA_NON_ZERO // TX_STANDARD_TOKEN_COST)
     gas = TX_BASE + zero_bytes * TX_DATA_ZERO + non_zero_bytes * TX_DATA_NON_ZERO
     if tx.to is None:
         gas += TX_CREATE + 2 * ((len(data) + 31) // 32)  # EIP-3860 initcode words
     for _, slots in tx.access_list:
         gas += TX_ACCESS_LIST_ADDRESS + TX_ACCESS_LIST_STORAGE_KEY * len(slots)
     gas += PER_EMPTY_ACCOUNT_COST * len(tx.authorization_list)
+    gas += rules.intrinsic_storage_gas + tokens * rules.calldata_storage_gas_per_token
     floor = 0
     if rules.eip7623:
-        tokens = zero_bytes + non_zero_bytes * (TX_DATA_NON_ZERO // TX_STANDARD_TOKEN_COST)
-        floor = TX_BASE + tokens * TX_TOTAL_COST_FLOOR_PER_TOKEN
+        per_token = TX_TOTAL_COST_FLOOR_PER_TOKEN + rules.calldata_floor_storage_gas_per_token
+        floor = TX_BASE + tokens * per_token
     return gas, floor
 
 

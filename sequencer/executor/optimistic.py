@@ -197,7 +197,7 @@ class OptimisticExecutor:
                     Execute(
                         self._request_id,
                         block.parent.number,
-                        rules.fork.name,
+                        rules.key,
                         block.env,
                         block.diff,
                         block.gas_used,

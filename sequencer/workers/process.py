@@ -32,7 +32,7 @@ from typing import Any
 
 from jit.compiler import Engine
 from jit.evm.transaction import TxOutcome
-from jit.forks import rules_for
+from jit.forks import rules_named
 from sequencer.errors import NodeError
 from sequencer.executor.share import run_share
 from sequencer.gc_tuning import tune_gc
@@ -104,7 +104,7 @@ class WorkerState:
             message.transactions,
             message.env,
             OverlayView(self.state, message.base),
-            rules_for(message.fork),
+            rules_named(message.fork),
             message.gas_used,
             message.blob_gas_used,
             self.engine.runner,
@@ -133,7 +133,7 @@ class WorkerState:
             call.number,
             reader,
             message.env,
-            rules_for(message.fork),
+            rules_named(message.fork),
             self.engine.runner,
             message.chain_id,
             message.gas_cap,

@@ -1,7 +1,8 @@
 """MegaETH mode (``--megaeth``, issue 17) over real HTTP and WebSocket: MegaETH's chain
 id, fixed 0.001 gwei base fee and zero tip, 10 G gas blocks, two tiers on, a null pending
-block, receipts with the L1 fee fields, WebSocket limits with MegaETH's codes, and the
-realtime send's ``realtime transaction expired``."""
+block, receipts with the L1 fee fields, Rex5's storage gas (a transfer costs 60,000; the
+interpreter and JIT rules are tested in tests/unit/jit/test_megaeth_gas.py), WebSocket
+limits with MegaETH's codes, and the realtime send's ``realtime transaction expired``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import aiohttp
 
 from sequencer.megaeth import L1_RECEIPT_FIELDS
 from tests.integration.node_process import hummingbird, rpc
-from tests.integration.test_two_tier import PLACEHOLDER, SINK, call, signed
+from tests.integration.test_two_tier import PLACEHOLDER, SENDER, SINK, call, signed
 
 L1_FIELDS = L1_RECEIPT_FIELDS
 
@@ -45,8 +46,13 @@ def test_megaeth_mode(tmp_path: Path) -> None:
         assert call(url, "eth_gasPrice", []) == "0xf4240"
         assert call(url, "eth_maxPriorityFeePerGas", []) == "0x0"
         assert call(url, "eth_getBlockByNumber", ["pending", False]) is None
-        receipt = call(url, "realtime_sendRawTransaction", [signed(url, 0, 1)])
-        assert receipt["blockHash"] == PLACEHOLDER
+        # Rex5: 21,000 compute gas + 39,000 intrinsic storage gas.
+        transfer = {"from": SENDER, "to": SINK, "value": "0x1"}
+        assert call(url, "eth_estimateGas", [transfer]) == hex(60_000)
+        refused = rpc(url, "eth_sendRawTransaction", [signed(url, 0, 1)])
+        assert isinstance(refused, dict) and "intrinsic gas too low" in refused["error"]["message"]
+        receipt = call(url, "realtime_sendRawTransaction", [signed(url, 0, 1, gas=60_000)])
+        assert receipt["blockHash"] == PLACEHOLDER and receipt["gasUsed"] == hex(60_000)
         assert all(receipt[field] == "0x0" for field in L1_FIELDS)
         assert receipt["effectiveGasPrice"] == "0xf4240"  # no tip
         call(url, "evm_mine", [])
@@ -58,7 +64,7 @@ def test_megaeth_mode(tmp_path: Path) -> None:
         assert all(sealed[field] == "0x0" for field in L1_FIELDS)
         # A send that cannot be preconfirmed in time: MegaETH's error, not EIP-7966's.
         call(url, "evm_setAutomine", [False])
-        expired = rpc(url, "realtime_sendRawTransaction", [signed(url, 1, 1), 50])
+        expired = rpc(url, "realtime_sendRawTransaction", [signed(url, 1, 1, gas=60_000), 50])
         assert isinstance(expired, dict)
         assert expired["error"] == {"code": -32000, "message": "realtime transaction expired"}
         answers = asyncio.run(_subscriptions(node.ws_url))
@@ -68,6 +74,7 @@ def test_megaeth_mode(tmp_path: Path) -> None:
 
 
 def test_megaeth_flags_can_be_overridden(tmp_path: Path) -> None:
+    # A worker process too: it must rebuild MegaETH's rules (ForkRules.key), not Prague's.
     args = (
         "--megaeth",
         "--chain-id",
@@ -76,9 +83,14 @@ def test_megaeth_flags_can_be_overridden(tmp_path: Path) -> None:
         "50",
         "--evm-block-time",
         "200ms",
+        "--workers",
+        "1",
     )
     with hummingbird(tmp_path, *args) as node:
         assert call(node.url, "eth_chainId", []) == hex(6343)
-        receipt = call(node.url, "realtime_sendRawTransaction", [signed(node.url, 0, 1)])
+        transfer = {"from": SENDER, "to": SINK, "value": "0x1"}
+        assert call(node.url, "eth_estimateGas", [transfer]) == hex(60_000)
+        raw = signed(node.url, 0, 1, gas=60_000)
+        receipt = call(node.url, "realtime_sendRawTransaction", [raw])
         assert receipt["blockHash"] == PLACEHOLDER
         assert "l1Fee" in receipt

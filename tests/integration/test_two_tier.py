@@ -67,8 +67,8 @@ def registry_call(url: str, data: str) -> str:
     return "0x" + word[-40:]
 
 
-def signed(url: str, nonce: int, value: int) -> str:
-    tx = {"from": SENDER, "to": SINK, "value": hex(value), "nonce": hex(nonce), "gas": "0x5208"}
+def signed(url: str, nonce: int, value: int, gas: int = 21_000) -> str:
+    tx = {"from": SENDER, "to": SINK, "value": hex(value), "nonce": hex(nonce), "gas": hex(gas)}
     raw = call(url, "eth_signTransaction", [tx])
     assert isinstance(raw, str)
     return raw

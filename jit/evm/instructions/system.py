@@ -2,9 +2,10 @@
 (EIP-7), STATICCALL (EIP-214), RETURN, REVERT (EIP-140), INVALID and
 SELFDESTRUCT as EIP-6780 defines it.
 
-Gas: EIP-150 (63/64 forwarding), EIP-2929 (cold access), EIP-3860 (initcode
-words), EIP-7702 (calls follow delegation designators, paying for the
-delegate's access; precompiles are not run through a delegation).
+Gas: EIP-150 (63/64 forwarding, or MegaETH's 98/100: ``ForkRules.forward_gas_withheld``),
+EIP-2929 (cold access), EIP-3860 (initcode words), EIP-7702 (calls follow delegation
+designators, paying for the delegate's access; precompiles are not run through a
+delegation).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
     init_code = memory.read(evm, offset, size)
     if len(init_code) > evm.rules.max_initcode_size:
         raise OutOfGasError  # EIP-3860
-    create_gas = evm.gas_left - evm.gas_left // 64
+    gas_left = evm.gas_left
+    withheld, denominator = evm.rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
+    create_gas = gas_left - gas_left * withheld // denominator
     evm.gas_left -= create_gas
     if evm.msg.is_static:
         raise WriteInStaticContext
@@ -160,7 +163,8 @@ def _charge_call(evm: Evm, gas: int, extra: int, memory_cost: int, value: int) -
     if gas_left < extra + memory_cost:
         raise OutOfGasError
     available = gas_left - memory_cost - extra
-    forwarded = min(gas, available - available // 64)
+    withheld, denominator = evm.rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
+    forwarded = min(gas, available - available * withheld // denominator)
     evm.gas_left = gas_left - forwarded - extra - memory_cost
     return forwarded + (GAS_CALL_STIPEND if value else 0)
 

@@ -77,3 +77,18 @@ def test_bad_two_tier_combinations(argv: tuple[str, ...]) -> None:
 def test_bad_evm_block_times_are_refused_by_the_parser(value: str) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--evm-block-time", value])
+
+
+def test_megaeth_needs_prague_or_later() -> None:
+    with pytest.raises(ConfigError, match="Prague or later"):
+        _config("--megaeth", "--hardfork", "cancun")
+
+
+def test_rules_round_trip_through_their_key() -> None:
+    from jit.forks import megaeth_rules, rules_for, rules_named
+
+    for rules in (rules_for(Fork.OSAKA), megaeth_rules(Fork.PRAGUE), megaeth_rules(Fork.OSAKA)):
+        assert rules_named(rules.key) is rules
+    for bad in ("osaka+optimism", "nofork", "cancun+megaeth"):
+        with pytest.raises(ValueError):
+            rules_named(bad)
