@@ -309,6 +309,29 @@ class StateDB:
         """A ``StateReader`` pinned to the state after block ``number``."""
         return HistoricalView(self, number)
 
+    def block_diff(self, number: int) -> StateDiff:
+        """Block ``number``'s normalised state change (what the sequencer published at its
+        seal), rebuilt from its changeset and the state after it: for a replica catching
+        up on blocks sealed before it followed. Only for blocks in the history window
+        (``HistoryUnavailable`` otherwise)."""
+        view = self.at(number)
+        data = self._backend.get(CF_CHANGESETS, number.to_bytes(8, "big"))
+        if data is None:
+            raise HistoryUnavailable(f"the changeset of block {number} is not kept")
+        entries, _ = decode_changeset(data)
+        diff = StateDiff()
+        for kind, key in entries:
+            if kind == KIND_ACCOUNT:
+                diff.accounts[key] = view.get_account(key)
+            elif kind == KIND_SLOT:
+                address = key[:20]
+                diff.storage.setdefault(address, {})[int.from_bytes(key[20:], "big")] = (
+                    view.get_storage(address, int.from_bytes(key[20:], "big"))
+                )
+            elif kind == KIND_CODE:
+                diff.codes[key] = view.get_code(key)
+        return diff
+
     def overlay(self, diff: StateDiff) -> OverlayView:
         """Head + an uncommitted diff (pending state, eth_call)."""
         return OverlayView(self.head, diff)
