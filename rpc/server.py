@@ -142,6 +142,11 @@ class WsConnection:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the writer (a stream's back-pressure reads it)."""
+        return len(self._queue)
+
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop())
 

@@ -849,6 +849,26 @@ class Node:
         builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
         return BlockReplay(builder, parent, block, env, base, edits)
 
+    @property
+    def replication_floor(self) -> int:
+        """The oldest block the replication stream can send (its diff is rebuilt from
+        the history window)."""
+        return self.db.oldest_changeset
+
+    def replicated_block(self, number: int) -> MiniBlock:
+        """Sealed block ``number`` with its normalised state diff, as it was published:
+        for a follower catching up (``StateDB.block_diff``)."""
+        block = self.chain.block_by_number(number)
+        if block is None:
+            raise NodeError(f"block {number} not found")
+        try:
+            diff = self.db.block_diff(number)
+        except HistoryUnavailable:
+            raise NodeError(
+                f"block {number} left the history window (oldest: {self.replication_floor})"
+            ) from None
+        return replace(block, diff=diff)
+
     def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
         return self.chain.block_by_hash(block_hash)
 

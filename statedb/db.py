@@ -300,6 +300,11 @@ class StateDB:
         return max(0, self._history_first - 1)
 
     @property
+    def oldest_changeset(self) -> int:
+        """The oldest block whose change ``block_diff`` can still rebuild."""
+        return self._history_first
+
+    @property
     def resident(self) -> DictState:
         """The resident head state. Read-only for callers (e.g. to seed worker processes)."""
         return self._state

@@ -30,6 +30,7 @@ from rpc.codecs import BlockId, data, parse_address, parse_hash, quantity
 from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.eth import node_of, receipts_of
+from rpc.namespaces.replication import replication_subscription
 from rpc.requests import parse_filter
 from rpc.serialize import header_json, log_json, transaction_json
 from sequencer.chain import LogEntry, LogFilter, block_logs
@@ -590,6 +591,8 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
                 )
 
         cancel = node.subscribe(on_state)
+    elif kind == "replication":
+        cancel = replication_subscription(node, connection, sub_id, options)
     elif kind == "newPendingTransactions":
         full = False
         if options is not None:

@@ -1,0 +1,182 @@
+"""The replication stream (issue 18): ``eth_subscribe("replication", {"fromBlock": N}?)``.
+
+Owns what a follower (a replica node, an indexer) is sent: every sealed block from
+``fromBlock`` (default: the next one) in order, with no gap and no duplicate, each as
+MegaETH-style compact bytes (``sequencer.types.wire.encode_block``: header, transactions
+with their senders, receipts and the block's normalised state diff), then each new one
+as it is sealed; and each revert (``evm_revert``, ``anvil_rollback``, a reset, a reorg)
+as ``{"reverted": {...}}``, after which the blocks of the new line follow. A follower
+that resumes passes the block after the last one it applied.
+
+Blocks sealed before the subscription (the catch-up) are read from the chain and their
+diffs rebuilt from the history window (``StateDB.block_diff``), a chunk per event-loop
+step, waiting while the connection's queue is long (back-pressure: a follower that
+stops reading is closed by the connection's own cap and resumes where it stopped).
+Events published during the catch-up are delivered at the next chunk boundary, in
+order, so a revert in the middle is sent before any block of the new line.
+
+Notification shapes::
+
+    {"number": "0x..", "hash": "0x..", "block": "0x<encode_block>"}
+    {"reverted": {"head": "0x..", "hash": "0x..", "removedTo": "0x.."}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from rpc.codecs import data, quantity
+from rpc.errors import InvalidParams
+from rpc.namespaces.dev import parse_number
+from sequencer.errors import NodeError
+from sequencer.node import BlockSealed, ChainEvent, ChainReverted, Node
+from sequencer.types.blocks import MiniBlock
+from sequencer.types.wire import encode_block
+
+log = logging.getLogger("hummingbird.replication")
+
+CATCH_UP_CHUNK: Final = 64  # blocks read per event-loop step during the catch-up
+QUEUE_HIGH_WATER: Final = 1_000  # messages queued to the follower before the catch-up waits
+
+
+class Follower(Protocol):
+    """What the stream needs of a WebSocket connection."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def queued(self) -> int: ...
+
+    def notify(self, subscription_id: str, result: object) -> bool: ...
+
+
+def block_notification(block: MiniBlock) -> dict[str, Any]:
+    return {
+        "number": quantity(block.number),
+        "hash": data(block.hash),
+        "block": data(encode_block(block)),
+    }
+
+
+def revert_notification(event: ChainReverted) -> dict[str, Any]:
+    return {
+        "reverted": {
+            "head": quantity(event.head.number),
+            "hash": data(event.head.hash),
+            "removedTo": quantity(event.removed_to),
+        }
+    }
+
+
+def _from_block(node: Node, options: object) -> int:
+    head = node.head_number
+    if options is None:
+        return head + 1
+    if not isinstance(options, dict) or set(options) - {"fromBlock"}:
+        raise InvalidParams('invalid argument 1: expected {"fromBlock": quantity} or nothing')
+    raw = options.get("fromBlock")
+    start = head + 1 if raw is None else parse_number(raw, 1, bits=64)
+    if start > head + 1:
+        raise InvalidParams(
+            f"invalid argument 1: fromBlock {start} is after the next block ({head + 1})"
+        )
+    oldest = node.replication_floor
+    if start < oldest:
+        raise NodeError(
+            f"block {start} left the history window (oldest block a follower can start "
+            f"from: {oldest}); start from a later block"
+        )
+    return start
+
+
+def replication_subscription(
+    node: Node, follower: Follower, sub_id: str, options: object
+) -> Callable[[], None]:
+    """Start the stream for ``sub_id``; the returned function stops it."""
+    stream = _Stream(node, follower, sub_id, _from_block(node, options))
+    return stream.start()
+
+
+class _Stream:
+    def __init__(self, node: Node, follower: Follower, sub_id: str, start: int) -> None:
+        self.node = node
+        self.follower = follower
+        self.sub_id = sub_id
+        self.last_sent = start - 1
+        self.buffer: deque[ChainEvent] = deque()
+        self.live = False
+        self.stopped = False
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> Callable[[], None]:
+        unsubscribe = self.node.subscribe(self.on_event)
+        self.task = asyncio.get_running_loop().create_task(self.catch_up())
+
+        def cancel() -> None:
+            self.stopped = True
+            unsubscribe()
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
+
+        return cancel
+
+    def on_event(self, event: ChainEvent) -> None:
+        if self.live:
+            self.deliver(event)
+        else:
+            self.buffer.append(event)
+
+    def deliver(self, event: ChainEvent) -> None:
+        if isinstance(event, ChainReverted):
+            if event.head.number < self.last_sent:
+                self.follower.notify(self.sub_id, revert_notification(event))
+                self.last_sent = event.head.number
+            return
+        if not isinstance(event, BlockSealed):
+            return  # mini-block preconfirmations are not replicated (yet)
+        number = event.block.number
+        if number <= self.last_sent:
+            return  # sent by the catch-up already
+        if number != self.last_sent + 1:
+            # Behind (only while catching up): the catch-up reads it from the chain.
+            if self.live:
+                log.error(
+                    "replication %s: block %d after %d; catching up",
+                    self.sub_id,
+                    number,
+                    self.last_sent,
+                )
+                self.live = False
+                self.task = asyncio.get_running_loop().create_task(self.catch_up())
+            return
+        self.follower.notify(self.sub_id, block_notification(event.block))
+        self.last_sent = number
+
+    async def catch_up(self) -> None:
+        node = self.node
+        follower = self.follower
+        try:
+            while not self.stopped and not follower.closed:
+                while self.buffer:
+                    self.deliver(self.buffer.popleft())
+                head = node.head_number
+                if self.last_sent >= head:
+                    self.live = True
+                    return
+                end = min(head, self.last_sent + CATCH_UP_CHUNK)
+                for number in range(self.last_sent + 1, end + 1):
+                    follower.notify(self.sub_id, block_notification(node.replicated_block(number)))
+                    self.last_sent = number
+                await asyncio.sleep(0)
+                while follower.queued > QUEUE_HIGH_WATER and not follower.closed:
+                    await asyncio.sleep(0.005)
+        except NodeError as error:
+            # A block of the catch-up left the window meanwhile: the follower must
+            # resume from a later block; the connection's error says why.
+            log.warning("replication %s stopped: %s", self.sub_id, error)
+            follower.notify(self.sub_id, {"error": str(error)})
