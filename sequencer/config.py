@@ -98,6 +98,9 @@ class NodeConfig:
     megaeth: bool = False
     # MegaETH's eth_callAfter and eth_getLogsWithCursor (rpc.namespaces.megaeth); off: -32601.
     megaeth_extras: bool = False
+    # A replica (rpc.replica): its blocks come from a sequencer's replication stream;
+    # it seals nothing and forwards writes.
+    replica: bool = False
     # Hardhat's node: a send whose automined transaction reverts is answered with the
     # revert (code 3 and the data) instead of the hash; without it, anvil's behaviour.
     hardhat_compat: bool = False

@@ -78,3 +78,7 @@ class Unsupported(NodeError):
     """A request the node understands but does not serve (-32004)."""
 
     code = -32004
+
+
+class ReplicaMismatch(NodeError):
+    """A replicated block that does not fit this replica's chain or state."""

@@ -49,6 +49,7 @@ from sequencer.errors import (
     ExecutionReverted,
     InvalidInput,
     NodeError,
+    ReplicaMismatch,
     ResourceNotFound,
     TransactionRejected,
 )
@@ -168,8 +169,12 @@ MAX_CALL_MANY: Final = 256
 
 
 class Node:
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, genesis: MiniBlock | None = None) -> None:
+        """``genesis`` (a replica's): the sequencer's block 0, with its diff, written
+        instead of one built from ``config`` when the database is empty; a database
+        that holds another chain is refused."""
         self.config = config
+        self._genesis = genesis
         chain_config = config.chain
         self.rules: ForkRules = (
             megaeth_rules(chain_config.fork) if config.megaeth else rules_for(chain_config.fork)
@@ -256,7 +261,8 @@ class Node:
             self.producer.produce,
             self._produce_empty,
             MiningMode(
-                auto=not config.no_mining and config.block_interval is None,
+                # A replica seals nothing: its blocks come from the sequencer.
+                auto=not config.no_mining and config.block_interval is None and not config.replica,
                 # Two-tier mode: mini-blocks are the automine, EVM blocks the interval.
                 interval=(
                     config.evm_block_time
@@ -280,7 +286,7 @@ class Node:
         self._running = False
         self._persist_pending = False
         self._resume_open_block()  # before the pool: its nonces see the re-opened block
-        if config.evm_block_time is not None:
+        if config.evm_block_time is not None and not config.replica:
             self._install_sequencer_registry()
         self._reload_pool()
 
@@ -318,8 +324,23 @@ class Node:
         )
 
     def _write_genesis(self, db: StateDB) -> None:
-        """Commit the genesis block into ``db`` (empty)."""
+        """Commit the genesis block into ``db`` (empty): the given one (a replica's), or
+        one built from the configuration."""
         chain = self.config.chain
+        if self._genesis is not None:
+            block = self._genesis
+            if block.number != 0 or block.diff is None:
+                raise ConfigError("a replica's genesis must be block 0 with its state diff")
+            prepared = db.prepare(block.diff)
+            if prepared.state_root != block.header.state_root:
+                raise ConfigError("the sequencer's genesis diff does not give its state root")
+            records = Chain(db).records(block)
+            records[CF_CHAIN_META] = {
+                META_CHAIN_ID: str(chain.chain_id).encode(),
+                META_FORK: chain.fork.name.lower().encode(),
+            }
+            db.commit(0, prepared, records, fresh=FRESH_CHAIN_CFS)
+            return
         diff = genesis_alloc(self.accounts, self.config.balance)
         header = Header(
             parent_hash=ZERO_HASH,
@@ -349,6 +370,13 @@ class Node:
         db.commit(0, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)
 
     def _check_resumed(self) -> None:
+        if self._genesis is not None:
+            ours = self.chain.block_by_number(0)
+            if ours is None or ours.hash != self._genesis.hash:
+                raise ConfigError(
+                    "the data directory holds another chain than the sequencer's (its "
+                    "genesis differs): use another --data-dir, or --ephemeral"
+                )
         stored = self.chain.meta(META_CHAIN_ID)
         wanted = self.config.chain.chain_id
         if stored is not None and int(stored) != wanted:
@@ -848,6 +876,47 @@ class Node:
         edits = StateEdits.decode(raw_edits).diff if raw_edits is not None else None
         builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
         return BlockReplay(builder, parent, block, env, base, edits)
+
+    # ------------------------------------------------------------ replica
+    #
+    # A replica's blocks come from its sequencer's replication stream (rpc.replica):
+    # applied, not executed; the state root the diff gives must be the header's.
+
+    def apply_replicated(self, block: MiniBlock) -> None:
+        """Commit block ``block`` (with its diff) as the sequencer sealed it, and publish
+        it to this node's subscribers and filters. ``ReplicaMismatch`` if it does not
+        follow the head or its diff does not give its state root (nothing is written)."""
+        head = self.chain.head
+        assert head is not None
+        if block.diff is None:
+            raise ReplicaMismatch(f"block {block.number} came without its state diff")
+        if block.number != head.number + 1 or block.header.parent_hash != head.hash:
+            raise ReplicaMismatch(
+                f"block {block.number} (parent 0x{block.header.parent_hash.hex()}) does not "
+                f"follow the head {head.number} (0x{head.hash.hex()})"
+            )
+        prepared = self.db.prepare(block.diff)
+        if prepared.state_root != block.header.state_root:
+            raise ReplicaMismatch(
+                f"block {block.number}: its diff gives state root 0x{prepared.state_root.hex()}, "
+                f"the header says 0x{block.header.state_root.hex()}"
+            )
+        self.db.commit(block.number, prepared, self.chain.records(block), fresh=FRESH_CHAIN_CFS)
+        self.chain.appended(block)
+        self._publish(BlockSealed(block, tuple(b"" for _ in block.transactions)))
+
+    def revert_replicated(self, number: int) -> None:
+        """The sequencer's chain was reverted to block ``number``: so is this one."""
+        head = self.chain.head_number
+        if number >= head:
+            return
+        try:
+            self.db.revert_to(number)
+        except HistoryUnavailable as error:
+            raise ReplicaMismatch(f"cannot follow the revert to block {number}: {error}") from None
+        for sid in [s for s, snap in self._snapshots.items() if snap.number > number]:
+            del self._snapshots[sid]
+        self._after_revert(number, head)
 
     @property
     def replication_floor(self) -> int:

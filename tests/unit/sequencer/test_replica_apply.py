@@ -1,0 +1,143 @@
+"""Replica == sequencer (issue 18), in process: a replica node started from the
+sequencer's genesis applies each sealed block as the replication stream carries it
+(compact bytes, diff included) without executing, and then answers every state, block,
+receipt and log read as the sequencer does at every block, across dev edits and a revert;
+a block that does not fit (wrong parent, a diff that does not give the header's root) is
+refused with nothing written."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sequencer.chain import LogFilter
+from sequencer.config import ConfigError, NodeConfig
+from sequencer.errors import ReplicaMismatch
+from sequencer.node import Node
+from sequencer.types.transactions import Transaction, sign_transaction
+from sequencer.types.wire import decode_block, encode_block
+from statedb.types import Account, StateDiff
+
+SINK = b"\x77" * 20
+# Runtime code: LOG1(0, 0, topic 1), SSTORE(slot 0, CALLVALUE + 1).
+EMITTER = bytes.fromhex("60015f5fa1" + "3460010160005500")
+EMITTER_ADDRESS = b"\xe0" * 20
+
+
+def _config() -> NodeConfig:
+    return NodeConfig(data_dir=None, accounts=2)
+
+
+def _tx(node: Node, nonce: int, to: bytes, value: int) -> Transaction:
+    return sign_transaction(
+        Transaction(2, 31337, nonce, 100_000, to, value, b"", 10**10, 10**9),
+        node.accounts[0].private_key,
+    )
+
+
+def _mine(node: Node, *txs: Transaction) -> None:
+    for tx in txs:
+        node.pool.add(tx, tx.encode())
+    node.mine(1)
+
+
+def _ship(sequencer: Node, replica: Node, number: int) -> None:
+    """One block through the wire, as the stream sends it."""
+    replica.apply_replicated(decode_block(encode_block(sequencer.replicated_block(number))))
+
+
+def _same_reads(sequencer: Node, replica: Node, addresses: list[bytes]) -> None:
+    assert replica.head_number == sequencer.head_number
+    for number in range(sequencer.head_number + 1):
+        ours, theirs = replica.block(number), sequencer.block(number)
+        assert ours is not None and theirs is not None
+        assert ours.hash == theirs.hash and ours.receipts == theirs.receipts, number
+        for address in addresses:
+            assert replica.account(address, number) == sequencer.account(address, number)
+            assert replica.code(address, number) == sequencer.code(address, number)
+            assert replica.storage(address, 0, number) == sequencer.storage(address, 0, number)
+    everything = LogFilter(0, sequencer.head_number)
+    assert replica.logs(everything) == sequencer.logs(everything)
+    for number in range(1, sequencer.head_number + 1):
+        block = sequencer.block(number)
+        assert block is not None
+        for tx in block.transactions:
+            found, expected = (
+                replica.locate_transaction(tx.hash),
+                sequencer.locate_transaction(tx.hash),
+            )
+            assert found is not None and expected is not None
+            assert (found[0].hash, found[1]) == (expected[0].hash, expected[1])
+            assert found[0].transactions[found[1]].encode() == tx.encode()
+
+
+def test_replica_applies_blocks_and_answers_as_the_sequencer() -> None:
+    sequencer = Node(_config())
+    replica = Node(replace(_config(), replica=True), genesis=sequencer.replicated_block(0))
+    try:
+        assert replica.block(0) == sequencer.block(0)
+        sequencer.edit_state(EMITTER_ADDRESS, code=EMITTER)
+        _mine(sequencer, _tx(sequencer, 0, SINK, 5), _tx(sequencer, 1, EMITTER_ADDRESS, 3))
+        sequencer.edit_state(SINK, balance=12345)
+        _mine(sequencer, _tx(sequencer, 2, EMITTER_ADDRESS, 0))
+        snapshot = sequencer.snapshot()
+        _mine(sequencer, _tx(sequencer, 3, SINK, 1))
+        for number in range(1, sequencer.head_number + 1):
+            _ship(sequencer, replica, number)
+        addresses = [SINK, EMITTER_ADDRESS, sequencer.accounts[0].address]
+        _same_reads(sequencer, replica, addresses)
+        # The sequencer reverts and seals another line: the replica follows.
+        assert sequencer.revert(snapshot)
+        replica.revert_replicated(sequencer.head_number)
+        _mine(sequencer, _tx(sequencer, 3, SINK, 9))
+        _ship(sequencer, replica, sequencer.head_number)
+        _same_reads(sequencer, replica, addresses)
+        # Nothing seals on the replica by itself.
+        assert not replica.mining_mode.auto and replica.mining_mode.interval is None
+    finally:
+        replica.close()
+        sequencer.close()
+
+
+def test_blocks_that_do_not_fit_are_refused_and_change_nothing() -> None:
+    sequencer = Node(_config())
+    replica = Node(replace(_config(), replica=True), genesis=sequencer.replicated_block(0))
+    try:
+        _mine(sequencer, _tx(sequencer, 0, SINK, 5))
+        _mine(sequencer, _tx(sequencer, 1, SINK, 6))
+        second = sequencer.replicated_block(2)
+        with pytest.raises(ReplicaMismatch, match="does not follow"):
+            replica.apply_replicated(second)  # block 1 missing
+        first = sequencer.replicated_block(1)
+        assert first.diff is not None
+        forged = StateDiff(accounts={**first.diff.accounts, SINK: Account(0, 10**30)})
+        with pytest.raises(ReplicaMismatch, match="state root"):
+            replica.apply_replicated(replace(first, diff=forged))
+        with pytest.raises(ReplicaMismatch, match="without its state diff"):
+            replica.apply_replicated(replace(first, diff=None))
+        assert replica.head_number == 0 and replica.account(SINK, 0) is None
+        replica.apply_replicated(first)
+        replica.apply_replicated(second)
+        assert replica.account(SINK, 2) == sequencer.account(SINK, 2)
+    finally:
+        replica.close()
+        sequencer.close()
+
+
+def test_a_replica_refuses_another_chains_database(tmp_path: object) -> None:
+    first = Node(_config())
+    other = Node(_config())
+    try:
+        genesis = first.replicated_block(0)
+        assert genesis.hash != other.replicated_block(0).hash or True
+        path = str(tmp_path) + "/replica"
+        Node(replace(_config(), data_dir=path, replica=True), genesis=genesis).close()
+        # Reopened with the same sequencer's genesis: fine; with another's: refused.
+        Node(replace(_config(), data_dir=path, replica=True), genesis=genesis).close()
+        forged = replace(genesis, hash=b"\x01" * 32)
+        with pytest.raises(ConfigError, match="another chain"):
+            Node(replace(_config(), data_dir=path, replica=True), genesis=forged)
+    finally:
+        first.close()
+        other.close()
