@@ -470,10 +470,12 @@ class _Rpc:
         max_connections: int,
         max_subscriptions: int,
         subscription_limit_code: int,
+        health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
     ) -> None:
         self.node = node
         self.registry = registry
         self.info = info
+        self.health = health
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
         self.exposure = exposure
@@ -530,6 +532,8 @@ class _Rpc:
         if method in ("GET", "HEAD"):
             if request.headers.get("Upgrade", "").lower() == "websocket":
                 return await self.handle_websocket(request)
+            if request.path == "/health":
+                return self.handle_health()
             return self.handle_info()
         if method == "OPTIONS":
             return self.preflight(request)
@@ -542,6 +546,14 @@ class _Rpc:
             body = orjson.dumps({"error": error_object(exc)})
             return web.Response(status=500, body=body, content_type=_JSON)
         return web.Response(body=body, content_type=_JSON)
+
+    def handle_health(self) -> web.Response:
+        """``GET /health``: 200 when the node serves current data, else 503 (a replica
+        whose sequencer is silent or unreachable); a sequencer is always healthy."""
+        healthy, body = (True, {"ok": True}) if self.health is None else self.health()
+        return web.Response(
+            status=200 if healthy else 503, body=orjson.dumps(body), content_type=_JSON
+        )
 
     def preflight(self, request: web.Request) -> web.Response:
         # Only allowed origins get here (refuse() ran first).
@@ -797,6 +809,7 @@ def create_app(
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
     subscription_limit_code: int = SERVER_ERROR,
+    health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
 ) -> web.Application:
     """The aiohttp app serving ``registry`` for ``node`` (see the module docstring).
 
@@ -815,6 +828,7 @@ def create_app(
         max_connections=max_connections,
         max_subscriptions=max_subscriptions,
         subscription_limit_code=subscription_limit_code,
+        health=health,
     )
     app = web.Application(client_max_size=max_body_bytes)
     app[RPC_KEY] = rpc

@@ -919,6 +919,13 @@ class Node:
         self._after_revert(number, head)
 
     @property
+    def chain_head(self) -> MiniBlock:
+        """The newest sealed block."""
+        head = self.chain.head
+        assert head is not None
+        return head
+
+    @property
     def replication_floor(self) -> int:
         """The oldest block the replication stream can send (its diff is rebuilt from
         the history window)."""
@@ -1875,6 +1882,8 @@ class Node:
             "name": "hummingbird",
             "chainId": self.config.chain.chain_id,
             "hardfork": self.config.chain.fork.name.lower(),
+            "megaeth": self.config.megaeth,
+            "replica": self.config.replica,
             "blockNumber": self.chain.head_number,
             "blockTime": self.config.block_time,
             "miningMode": self.miner.mode.name,

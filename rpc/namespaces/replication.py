@@ -15,16 +15,22 @@ stops reading is closed by the connection's own cap and resumes where it stopped
 Events published during the catch-up are delivered at the next chunk boundary, in
 order, so a revert in the middle is sent before any block of the new line.
 
+Once live, a stream that has sent nothing for ``HEARTBEAT_INTERVAL`` sends a heartbeat
+with the sequencer's head, so a follower tells a quiet sequencer (no transactions, no
+blocks) from a silent one (stopped, partitioned) within a second.
+
 Notification shapes::
 
     {"number": "0x..", "hash": "0x..", "block": "0x<encode_block>"}
     {"reverted": {"head": "0x..", "hash": "0x..", "removedTo": "0x.."}}
+    {"heartbeat": {"head": "0x..", "hash": "0x.."}}
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol
@@ -41,6 +47,7 @@ log = logging.getLogger("hummingbird.replication")
 
 CATCH_UP_CHUNK: Final = 64  # blocks read per event-loop step during the catch-up
 QUEUE_HIGH_WATER: Final = 1_000  # messages queued to the follower before the catch-up waits
+HEARTBEAT_INTERVAL: Final = 0.2  # seconds of silence before a live stream says it is alive
 
 
 class Follower(Protocol):
@@ -112,18 +119,34 @@ class _Stream:
         self.live = False
         self.stopped = False
         self.task: asyncio.Task[None] | None = None
+        self.heartbeat: asyncio.Task[None] | None = None
+        self.last_notified = time.monotonic()
 
     def start(self) -> Callable[[], None]:
         unsubscribe = self.node.subscribe(self.on_event)
-        self.task = asyncio.get_running_loop().create_task(self.catch_up())
+        loop = asyncio.get_running_loop()
+        self.task = loop.create_task(self.catch_up())
+        self.heartbeat = loop.create_task(self.beat())
 
         def cancel() -> None:
             self.stopped = True
             unsubscribe()
-            if self.task is not None and not self.task.done():
-                self.task.cancel()
+            for task in (self.task, self.heartbeat):
+                if task is not None and not task.done():
+                    task.cancel()
 
         return cancel
+
+    def notify(self, result: dict[str, Any]) -> None:
+        self.follower.notify(self.sub_id, result)
+        self.last_notified = time.monotonic()
+
+    async def beat(self) -> None:
+        while not self.stopped and not self.follower.closed:
+            await asyncio.sleep(HEARTBEAT_INTERVAL / 2)
+            if self.live and time.monotonic() - self.last_notified >= HEARTBEAT_INTERVAL:
+                head = self.node.chain_head
+                self.notify({"heartbeat": {"head": quantity(head.number), "hash": data(head.hash)}})
 
     def on_event(self, event: ChainEvent) -> None:
         if self.live:
@@ -134,7 +157,7 @@ class _Stream:
     def deliver(self, event: ChainEvent) -> None:
         if isinstance(event, ChainReverted):
             if event.head.number < self.last_sent:
-                self.follower.notify(self.sub_id, revert_notification(event))
+                self.notify(revert_notification(event))
                 self.last_sent = event.head.number
             return
         if not isinstance(event, BlockSealed):
@@ -154,7 +177,7 @@ class _Stream:
                 self.live = False
                 self.task = asyncio.get_running_loop().create_task(self.catch_up())
             return
-        self.follower.notify(self.sub_id, block_notification(event.block))
+        self.notify(block_notification(event.block))
         self.last_sent = number
 
     async def catch_up(self) -> None:
@@ -170,7 +193,7 @@ class _Stream:
                     return
                 end = min(head, self.last_sent + CATCH_UP_CHUNK)
                 for number in range(self.last_sent + 1, end + 1):
-                    follower.notify(self.sub_id, block_notification(node.replicated_block(number)))
+                    self.notify(block_notification(node.replicated_block(number)))
                     self.last_sent = number
                 await asyncio.sleep(0)
                 while follower.queued > QUEUE_HIGH_WATER and not follower.closed:
@@ -179,4 +202,4 @@ class _Stream:
             # A block of the catch-up left the window meanwhile: the follower must
             # resume from a later block; the connection's error says why.
             log.warning("replication %s stopped: %s", self.sub_id, error)
-            follower.notify(self.sub_id, {"error": str(error)})
+            self.notify({"error": str(error)})

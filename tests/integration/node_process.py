@@ -46,10 +46,28 @@ class RunningNode:
 @contextlib.contextmanager
 def hummingbird(workdir: Path, *args: str, ephemeral: bool = True) -> Iterator[RunningNode]:
     """A node process; stopped with SIGTERM (clean shutdown) when the block exits."""
+    storage = ["--ephemeral"] if ephemeral else ["--data-dir", str(workdir / "chain")]
+    with _running(workdir, [*storage, *args]) as node:
+        yield node
+
+
+@contextlib.contextmanager
+def replica(
+    workdir: Path, follow: str, *args: str, ephemeral: bool = True, name: str = "replica"
+) -> Iterator[RunningNode]:
+    """A replica process following the node at WebSocket URL ``follow``."""
+    storage = ["--ephemeral"] if ephemeral else ["--data-dir", str(workdir / name)]
+    with _running(workdir, ["--follow", follow, *storage, *args], prefix=["replica"]) as node:
+        yield node
+
+
+@contextlib.contextmanager
+def _running(
+    workdir: Path, args: list[str], prefix: list[str] | None = None
+) -> Iterator[RunningNode]:
     port = free_port()
-    cmd = [sys.executable, "-m", "rpc.cli", "--port", str(port), "--quiet"]
-    cmd += ["--ephemeral"] if ephemeral else ["--data-dir", str(workdir / "chain")]
-    cmd += list(args)
+    cmd = [sys.executable, "-m", "rpc.cli", *(prefix or []), "--port", str(port), "--quiet"]
+    cmd += args
     log_path = workdir / f"node-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

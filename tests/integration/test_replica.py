@@ -1,0 +1,166 @@
+"""Replica nodes (issue 18) as real processes: ``hummingbird replica --follow`` bootstraps
+from the sequencer, applies its blocks, answers every read as the sequencer does at every
+block, forwards writes (sends, dev methods, snapshot/revert) and reads its own writes;
+notices a silent sequencer within about a second and recovers; a replica killed with
+SIGKILL resumes from its data directory; one started late catches up; bad flags and an
+unreachable sequencer are refused clearly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.integration.node_process import REPO, free_port, hummingbird, replica, rpc
+
+SENDER = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+SINK = "0x" + "62" * 20
+# Creation code (PUSH13 runtime, MSTORE, RETURN the 13 bytes) of a contract whose runtime
+# emits LOG1(topic 1) and stores CALLVALUE + 1.
+EMITTER_RUNTIME = "60015f5fa1" + "3460010160005500"
+EMITTER_INIT = "0x6c" + EMITTER_RUNTIME + "5f52600d6013f3"
+
+
+def call(url: str, method: str, params: list[Any]) -> Any:
+    answer = rpc(url, method, params)
+    assert isinstance(answer, dict) and "error" not in answer, (method, answer)
+    return answer["result"]
+
+
+def health(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def same_reads(sequencer: str, replica_url: str, addresses: list[str]) -> None:
+    head = int(call(sequencer, "eth_blockNumber", []), 16)
+    assert call(replica_url, "eth_blockNumber", []) == hex(head)
+    for number in range(head + 1):
+        tag = hex(number)
+        ours = call(replica_url, "eth_getBlockByNumber", [tag, True])
+        theirs = call(sequencer, "eth_getBlockByNumber", [tag, True])
+        assert ours == theirs, number
+        assert call(replica_url, "eth_getBlockReceipts", [tag]) == call(
+            sequencer, "eth_getBlockReceipts", [tag]
+        )
+        for address in addresses:
+            for method, params in (
+                ("eth_getBalance", [address, tag]),
+                ("eth_getTransactionCount", [address, tag]),
+                ("eth_getCode", [address, tag]),
+                ("eth_getStorageAt", [address, "0x0", tag]),
+            ):
+                assert call(replica_url, method, params) == call(sequencer, method, params)
+    logs = [{"fromBlock": "0x0", "toBlock": "latest"}]
+    assert call(replica_url, "eth_getLogs", logs) == call(sequencer, "eth_getLogs", logs)
+
+
+def test_replica_follows_forwards_and_answers_as_the_sequencer(tmp_path: Path) -> None:
+    with hummingbird(tmp_path) as seq, replica(tmp_path, seq.ws_url) as rep:
+        # Writes through the replica: forwarded, then readable on the replica at once.
+        tx = call(rep.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x5"}])
+        assert call(rep.url, "eth_getBalance", [SINK, "latest"]) == "0x5"
+        receipt = call(rep.url, "eth_getTransactionReceipt", [tx])
+        assert receipt == call(seq.url, "eth_getTransactionReceipt", [tx])
+        created = call(rep.url, "eth_sendTransaction", [{"from": SENDER, "data": EMITTER_INIT}])
+        emitter = call(rep.url, "eth_getTransactionReceipt", [created])["contractAddress"]
+        assert call(rep.url, "eth_getCode", [emitter, "latest"]) == "0x" + EMITTER_RUNTIME
+        call(rep.url, "eth_sendTransaction", [{"from": SENDER, "to": emitter, "value": "0x2"}])
+        call(rep.url, "anvil_setBalance", [SINK, "0x64"])
+        call(rep.url, "evm_mine", [])
+        assert call(rep.url, "eth_getBalance", [SINK, "latest"]) == "0x64"
+        snapshot = call(rep.url, "evm_snapshot", [])
+        call(rep.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x1"}])
+        assert call(rep.url, "evm_revert", [snapshot]) is True
+        assert call(rep.url, "eth_getBalance", [SINK, "latest"]) == "0x64"
+        call(seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x3"}])
+        wait_for(
+            lambda: call(rep.url, "eth_blockNumber", []) == call(seq.url, "eth_blockNumber", []),
+            "the replica to catch up",
+        )
+        same_reads(seq.url, rep.url, [SENDER, SINK, emitter])
+        # The pool lives on the sequencer: pending nonces come from it.
+        assert call(rep.url, "eth_getTransactionCount", [SENDER, "pending"]) == call(
+            seq.url, "eth_getTransactionCount", [SENDER, "pending"]
+        )
+        request = [{"to": emitter, "value": "0x0"}, "latest"]
+        assert call(rep.url, "eth_call", request) == call(seq.url, "eth_call", request)
+        assert call(rep.url, "eth_syncing", []) is False
+        assert health(rep.url)[0] == 200
+
+        # A silent sequencer (stopped): noticed within about a second, then recovered.
+        seq.process.send_signal(signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            wait_for(lambda: health(rep.url)[0] == 503, "a 503 from /health", 5.0)
+            noticed = time.monotonic() - stopped
+            status = health(rep.url)[1]
+            assert status["stalled"] and not status["ok"]
+            syncing = call(rep.url, "eth_syncing", [])
+            assert isinstance(syncing, dict) and "highestBlock" in syncing
+        finally:
+            seq.process.send_signal(signal.SIGCONT)
+        assert noticed < 2.0, noticed
+        wait_for(lambda: health(rep.url)[0] == 200, "the replica to recover")
+        call(rep.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x4"}])
+        same_reads(seq.url, rep.url, [SENDER, SINK])
+
+
+def test_replica_restarts_and_late_replicas_catch_up(tmp_path: Path) -> None:
+    with hummingbird(tmp_path) as seq:
+        for _ in range(5):
+            call(seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x1"}])
+        with replica(tmp_path, seq.ws_url, ephemeral=False) as rep:
+            wait_for(lambda: call(rep.url, "eth_blockNumber", []) == hex(5), "the catch-up")
+            rep.process.send_signal(signal.SIGKILL)
+            rep.process.wait()
+        for _ in range(5):
+            call(seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x1"}])
+        with replica(tmp_path, seq.ws_url, ephemeral=False) as rep:
+            wait_for(lambda: call(rep.url, "eth_blockNumber", []) == hex(10), "the resume")
+            same_reads(seq.url, rep.url, [SENDER, SINK])
+        # A second, late replica from scratch.
+        with replica(tmp_path, seq.ws_url, name="late") as late:
+            wait_for(lambda: call(late.url, "eth_blockNumber", []) == hex(10), "the late one")
+            same_reads(seq.url, late.url, [SENDER, SINK])
+
+
+def _replica_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rpc.cli", "replica", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_bad_replica_flags(tmp_path: Path) -> None:
+    assert "--follow" in _replica_command().stderr  # required
+    bad = _replica_command("--follow", "http://127.0.0.1:8545", "--ephemeral")
+    assert bad.returncode == 2 and "ws:// or wss://" in bad.stderr
+    closed = _replica_command(
+        "--follow", f"ws://127.0.0.1:{free_port()}", "--ephemeral", "--port", str(free_port())
+    )
+    assert closed.returncode == 2 and "cannot reach the sequencer" in closed.stderr
+    with hummingbird(tmp_path) as seq:
+        port = str(free_port())
+        with replica(tmp_path, seq.ws_url, ephemeral=True) as first:
+            again = _replica_command("--follow", first.ws_url, "--ephemeral", "--port", port)
+            assert again.returncode == 2 and "is a replica itself" in again.stderr
