@@ -104,6 +104,56 @@ async def _fund(session: aiohttp.ClientSession, url: str, keys: list[coincurve.P
     await asyncio.sleep(0.5)
 
 
+async def send_load(
+    session: aiohttp.ClientSession,
+    url: str,
+    keys: list[coincurve.PrivateKey],
+    rate: float,
+    seconds: float,
+) -> int:
+    """``rate`` value transfers a second for ``seconds`` from ``keys`` (funded, nonces
+    from 0), as JSON-RPC batches every ~10 ms; waits for every batch's answer. Returns
+    how many were sent."""
+    nonces = [0] * len(keys)
+    sender = 0
+    start = time.monotonic()
+    owed = 0.0
+    last = start
+    sent = 0
+    pending: set[asyncio.Task[Any]] = set()
+    while time.monotonic() - start < seconds:
+        now = time.monotonic()
+        owed += rate * (now - last)
+        last = now
+        count = int(owed)
+        owed -= count
+        batch = []
+        for _ in range(count):
+            key = keys[sender]
+            tx = sign_1559(
+                key,
+                chain_id=CHAIN_ID,
+                nonce=nonces[sender],
+                max_priority_fee=TIP,
+                max_fee=MAX_FEE,
+                gas=21_000,
+                to=SINK,
+                value=1,
+            )
+            nonces[sender] += 1
+            sender = (sender + 1) % len(keys)
+            batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], sent))
+            sent += 1
+        if batch:
+            task = asyncio.create_task(_rpc(session, url, batch))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.sleep(0.01)
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    return sent
+
+
 async def notifications(
     url: str, ws_url: str, args: argparse.Namespace, seed: int = 21, second: str | None = None
 ) -> dict[str, Any]:
@@ -156,43 +206,7 @@ async def notifications(
                         state_lat.append((arrived_us - last_stamp[0]) / 1000)
 
             listener = asyncio.create_task(listen())
-            nonces = [0] * len(keys)
-            sender = 0
-            start = time.monotonic()
-            owed = 0.0
-            last = start
-            sent = 0
-            pending: set[asyncio.Task[Any]] = set()
-            while time.monotonic() - start < args.seconds:
-                now = time.monotonic()
-                owed += args.rate * (now - last)
-                last = now
-                count = int(owed)
-                owed -= count
-                batch = []
-                for _ in range(count):
-                    key = keys[sender]
-                    tx = sign_1559(
-                        key,
-                        chain_id=CHAIN_ID,
-                        nonce=nonces[sender],
-                        max_priority_fee=TIP,
-                        max_fee=MAX_FEE,
-                        gas=21_000,
-                        to=SINK,
-                        value=1,
-                    )
-                    nonces[sender] += 1
-                    sender = (sender + 1) % len(keys)
-                    batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], sent))
-                    sent += 1
-                if batch:
-                    task = asyncio.create_task(_rpc(session, url, batch))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                await asyncio.sleep(0.01)
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            sent = await send_load(session, url, keys, args.rate, args.seconds)
             await asyncio.sleep(0.5)
             stop.set()
             await listener

@@ -245,6 +245,9 @@ class MiniBlock:
     size: int
     encoded: tuple[bytes, ...]  # each transaction's canonical encoding, in order
     diff: StateDiff | None = field(default=None, compare=False, repr=False)
+    # The chain records it was decoded from (block, receipts), kept so that writing the
+    # block again (a replica applying it) does not re-encode them.
+    stored: tuple[bytes, bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def number(self) -> int:
@@ -259,6 +262,8 @@ class MiniBlock:
 
     def encode_for_storage(self) -> bytes:
         """[header fields, [[tx encoding, sender], ...]]; receipts are stored apart."""
+        if self.stored is not None:
+            return self.stored[0]
         return rlp.encode(
             [
                 self.header.fields(),  # type: ignore[list-item]
@@ -267,6 +272,8 @@ class MiniBlock:
         )
 
     def encode_receipts(self) -> bytes:
+        if self.stored is not None:
+            return self.stored[1]
         return rlp.encode([r.storage_fields() for r in self.receipts])  # type: ignore[misc]
 
 
@@ -330,4 +337,5 @@ def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
         tuple(receipts),
         block_size(header, encoded),
         tuple(encoded),
+        stored=(bytes(block_bytes), bytes(receipts_bytes)),
     )

@@ -22,6 +22,7 @@ the chain-record encodings (``MiniBlock.encode_for_storage``/``encode_receipts``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from jit import rlp
@@ -157,15 +158,7 @@ def decode_block(data: bytes) -> MiniBlock:
         block = decode_stored_block(block_bytes, receipts_bytes)
     except ValueError as error:
         raise WireError(f"bad block record: {error}") from None
-    return MiniBlock(
-        block.header,
-        block.hash,
-        block.transactions,
-        block.receipts,
-        block.size,
-        block.encoded,
-        decode_diff(diff_bytes),
-    )
+    return replace(block, diff=decode_diff(diff_bytes))
 
 
 __all__ = ["WireError", "decode_block", "decode_diff", "encode_block", "encode_diff"]
