@@ -7,11 +7,12 @@ Owns the replica's link to its sequencer and what it does not answer itself:
   replication stream from block 0); a data directory holding another chain is refused.
 - **Following** (``ReplicaLink``): the replication stream from the block after the
   replica's head, each block applied with ``Node.apply_replicated`` (its state root
-  checked, nothing executed), each revert with ``Node.revert_replicated``. On a
+  checked, nothing executed; with ``--verify-execution`` each block is also executed
+  again first and must come out the same), each revert with ``Node.revert_replicated``. On a
   reconnection the replica first finds where its chain and the sequencer's part (a
   revert it missed) and rolls back to there.
 - **Liveness**: the stream sends a heartbeat every 0.2 s when idle; no message for
-  ``STALL_AFTER`` (1 s) marks the sequencer silent (a log line, ``eth_syncing`` with the
+  ``STALL_AFTER`` (0.7 s, checked every 0.1 s) marks the sequencer silent (a log line, ``eth_syncing`` with the
   lag, ``/health`` 503) and drops the connection; reconnection backs off from 0.1 s to
   5 s. A block whose diff does not give its header's root stops the link for good
   (``failed``): the replica keeps serving what it verified and reports unhealthy.
@@ -43,7 +44,10 @@ from sequencer.types.wire import WireError, decode_block
 
 log = logging.getLogger("hummingbird.replica")
 
-STALL_AFTER: Final = 1.0  # seconds without a message before the sequencer counts as silent
+# Seconds without a message before the sequencer counts as silent: 3.5 heartbeat
+# intervals (0.2 s each), checked every ``WATCH_EVERY``, so silence is noticed in < 1 s.
+STALL_AFTER: Final = 0.7
+WATCH_EVERY: Final = 0.1
 BACKOFF_FIRST: Final = 0.1
 BACKOFF_MOST: Final = 5.0
 CATCH_UP_WAIT: Final = 2.0  # most a forwarded write waits for the replica to catch up
@@ -203,9 +207,10 @@ class ReplicaStatus:
 class ReplicaLink:
     """Follows the sequencer's replication stream into ``node``."""
 
-    def __init__(self, node: Node, sequencer: Sequencer) -> None:
+    def __init__(self, node: Node, sequencer: Sequencer, *, verify: bool = False) -> None:
         self.node = node
         self.sequencer = sequencer
+        self.verify = verify  # --verify-execution: execute each block again before applying
         self.status = ReplicaStatus()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
@@ -254,7 +259,7 @@ class ReplicaLink:
         """Mark a silent sequencer within ``STALL_AFTER`` and drop its connection."""
         status = self.status
         while True:
-            await asyncio.sleep(STALL_AFTER / 4)
+            await asyncio.sleep(WATCH_EVERY)
             silent = time.monotonic() - status.last_heard
             if status.connected and silent > STALL_AFTER and not status.stalled:
                 status.stalled = True
@@ -339,7 +344,9 @@ class ReplicaLink:
         status = self.status
         if "block" in result:
             block = decode_block(bytes.fromhex(result["block"][2:]))
-            node.apply_replicated(block)
+            raw_edits = result.get("edits")
+            edits = bytes.fromhex(raw_edits[2:]) if isinstance(raw_edits, str) else None
+            node.apply_replicated(block, edits, verify=self.verify)
             status.sequencer_head = max(status.sequencer_head, block.number)
         elif "reverted" in result:
             head = int(result["reverted"]["head"], 16)

@@ -2,6 +2,7 @@
 
 Owns the replica's flags (``--follow`` the sequencer's WebSocket URL, ``--host``,
 ``--port``, ``--data-dir`` / ``--ephemeral``, ``--history-window``, ``--engine``,
+``--verify-execution``,
 ``--quiet`` / ``--verbose``), building its ``NodeConfig`` from the sequencer's identity
 (chain id, hardfork, MegaETH mode: nothing to repeat on the command line), and the
 lifecycle: bootstrap, serve, follow, stop on SIGINT/SIGTERM. The link, the forwarding
@@ -50,6 +51,11 @@ def build_replica_parser() -> argparse.ArgumentParser:
     p.add_argument("--ephemeral", action="store_true", help="keep the replica in memory only")
     p.add_argument("--history-window", type=int, default=10_000, metavar="BLOCKS")
     p.add_argument("--engine", choices=ENGINE_MODES, default="auto")
+    p.add_argument(
+        "--verify-execution",
+        action="store_true",
+        help="also execute each block again before applying it; a difference stops the replica",
+    )
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--verbose", action="store_true")
     return p
@@ -87,7 +93,7 @@ async def run_replica(args: argparse.Namespace) -> None:
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError, WireError) as error:
             raise ConfigError(f"cannot reach the sequencer at {args.follow}: {error}") from None
         node = Node(config, genesis=genesis)
-        link = ReplicaLink(node, sequencer)
+        link = ReplicaLink(node, sequencer, verify=args.verify_execution)
         try:
             await node.start()
             install_filters(node, FilterLimits())

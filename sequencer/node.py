@@ -882,10 +882,15 @@ class Node:
     # A replica's blocks come from its sequencer's replication stream (rpc.replica):
     # applied, not executed; the state root the diff gives must be the header's.
 
-    def apply_replicated(self, block: MiniBlock) -> None:
+    def apply_replicated(
+        self, block: MiniBlock, edits: bytes | None = None, *, verify: bool = False
+    ) -> None:
         """Commit block ``block`` (with its diff) as the sequencer sealed it, and publish
-        it to this node's subscribers and filters. ``ReplicaMismatch`` if it does not
-        follow the head or its diff does not give its state root (nothing is written)."""
+        it to this node's subscribers and filters. ``edits``: the dev edits record the
+        block carried (kept for replays and traces of it). With ``verify``, the block is
+        first executed again here and must come out the same. ``ReplicaMismatch`` if it
+        does not follow the head, its diff does not give its state root, or (``verify``)
+        its transactions do not make it (nothing is written)."""
         head = self.chain.head
         assert head is not None
         if block.diff is None:
@@ -895,15 +900,63 @@ class Node:
                 f"block {block.number} (parent 0x{block.header.parent_hash.hex()}) does not "
                 f"follow the head {head.number} (0x{head.hash.hex()})"
             )
+        if verify:
+            self._verify_replicated(head, block, edits)
         prepared = self.db.prepare(block.diff)
         if prepared.state_root != block.header.state_root:
             raise ReplicaMismatch(
                 f"block {block.number}: its diff gives state root 0x{prepared.state_root.hex()}, "
                 f"the header says 0x{block.header.state_root.hex()}"
             )
-        self.db.commit(block.number, prepared, self.chain.records(block), fresh=FRESH_CHAIN_CFS)
+        records = self.chain.records(block)
+        if edits is not None:
+            records.setdefault(CF_CHAIN_META, {})[block_edits_key(block.number)] = edits
+        self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
         self.chain.appended(block)
         self._publish(BlockSealed(block, tuple(b"" for _ in block.transactions)))
+
+    def _verify_replicated(self, parent: MiniBlock, block: MiniBlock, edits: bytes | None) -> None:
+        """Execute ``block``'s transactions on the head and compare the block they make."""
+        env = sealed_env(
+            block.header,
+            self.config.chain.chain_id,
+            self.rules,
+            self.chain.block_hashes_at(block.number),
+        )
+        try:
+            diff = StateEdits.decode(edits).diff if edits is not None else None
+            replay = BlockReplay(
+                BlockBuilder(self.db, self.rules, self.engine.runner),
+                parent,
+                block,
+                env,
+                self.db.head,
+                diff,
+            )
+            again = replay.sealed_again()
+        except (NodeError, EditError) as error:
+            raise ReplicaMismatch(f"block {block.number} does not execute here: {error}") from None
+        if again.hash != block.hash:
+            differs = [
+                name
+                for name in (
+                    "state_root",
+                    "receipts_root",
+                    "gas_used",
+                    "logs_bloom",
+                    "requests_hash",
+                )
+                if getattr(again.header, name) != getattr(block.header, name)
+            ]
+            raise ReplicaMismatch(
+                f"block {block.number} executed here differs from the sequencer's: "
+                f"{', '.join(differs) or 'header'} (0x{again.hash.hex()} vs 0x{block.hash.hex()})"
+            )
+
+    def block_edits(self, number: int) -> bytes | None:
+        """The dev edits record block ``number`` carried, if any (the replication stream
+        sends it with the block)."""
+        return self.chain.meta(block_edits_key(number))
 
     def revert_replicated(self, number: int) -> None:
         """The sequencer's chain was reverted to block ``number``: so is this one."""

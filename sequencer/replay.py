@@ -82,6 +82,14 @@ class BlockReplay:
         self._run(opened, index)
         return opened.state
 
+    def sealed_again(self) -> MiniBlock:
+        """The block built again from its transactions on ``base`` (which must be the
+        database head: the seal stages its state root there): equal to ``block`` when the
+        block is what its transactions do (a replica's ``--verify-execution``)."""
+        opened = self.open()
+        included = self._run(opened, len(self.block.transactions))
+        return self.builder.seal(opened, included).block
+
     def access_list(self) -> BlockAccessList:
         """The block's EIP-7928 access list."""
         opened = self.open()

@@ -2,8 +2,9 @@
 
 Owns what a follower (a replica node, an indexer) is sent: every sealed block from
 ``fromBlock`` (default: the next one) in order, with no gap and no duplicate, each as
-MegaETH-style compact bytes (``sequencer.types.wire.encode_block``: header, transactions
-with their senders, receipts and the block's normalised state diff), then each new one
+compact bytes (``sequencer.types.wire.encode_block``: header, transactions with their
+senders, receipts and the block's normalised state diff; ``edits``, the dev edits record
+of a block that carried some, so the follower can replay and trace it), then each new one
 as it is sealed; and each revert (``evm_revert``, ``anvil_rollback``, a reset, a reorg)
 as ``{"reverted": {...}}``, after which the blocks of the new line follow. A follower
 that resumes passes the block after the last one it applied.
@@ -21,7 +22,7 @@ blocks) from a silent one (stopped, partitioned) within a second.
 
 Notification shapes::
 
-    {"number": "0x..", "hash": "0x..", "block": "0x<encode_block>"}
+    {"number": "0x..", "hash": "0x..", "block": "0x<encode_block>", "edits"?: "0x.."}
     {"reverted": {"head": "0x..", "hash": "0x..", "removedTo": "0x.."}}
     {"heartbeat": {"head": "0x..", "hash": "0x.."}}
 """
@@ -62,12 +63,16 @@ class Follower(Protocol):
     def notify(self, subscription_id: str, result: object) -> bool: ...
 
 
-def block_notification(block: MiniBlock) -> dict[str, Any]:
-    return {
+def block_notification(node: Node, block: MiniBlock) -> dict[str, Any]:
+    out = {
         "number": quantity(block.number),
         "hash": data(block.hash),
         "block": data(encode_block(block)),
     }
+    edits = node.block_edits(block.number)
+    if edits is not None:
+        out["edits"] = data(edits)
+    return out
 
 
 def revert_notification(event: ChainReverted) -> dict[str, Any]:
@@ -177,7 +182,7 @@ class _Stream:
                 self.live = False
                 self.task = asyncio.get_running_loop().create_task(self.catch_up())
             return
-        self.notify(block_notification(event.block))
+        self.notify(block_notification(self.node, event.block))
         self.last_sent = number
 
     async def catch_up(self) -> None:
@@ -193,7 +198,7 @@ class _Stream:
                     return
                 end = min(head, self.last_sent + CATCH_UP_CHUNK)
                 for number in range(self.last_sent + 1, end + 1):
-                    self.notify(block_notification(node.replicated_block(number)))
+                    self.notify(block_notification(node, node.replicated_block(number)))
                     self.last_sent = number
                 await asyncio.sleep(0)
                 while follower.queued > QUEUE_HIGH_WATER and not follower.closed:

@@ -72,7 +72,7 @@ def same_reads(sequencer: str, replica_url: str, addresses: list[str]) -> None:
 
 
 def test_replica_follows_forwards_and_answers_as_the_sequencer(tmp_path: Path) -> None:
-    with hummingbird(tmp_path) as seq, replica(tmp_path, seq.ws_url) as rep:
+    with hummingbird(tmp_path) as seq, replica(tmp_path, seq.ws_url, "--verify-execution") as rep:
         # Writes through the replica: forwarded, then readable on the replica at once.
         tx = call(rep.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x5"}])
         assert call(rep.url, "eth_getBalance", [SINK, "latest"]) == "0x5"
@@ -132,8 +132,10 @@ def test_replica_restarts_and_late_replicas_catch_up(tmp_path: Path) -> None:
             rep.process.wait()
         for _ in range(5):
             call(seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x1"}])
-        with replica(tmp_path, seq.ws_url, ephemeral=False) as rep:
+        # Resumed with --verify-execution: every block executed again before it is applied.
+        with replica(tmp_path, seq.ws_url, "--verify-execution", ephemeral=False) as rep:
             wait_for(lambda: call(rep.url, "eth_blockNumber", []) == hex(10), "the resume")
+            assert health(rep.url)[1]["failed"] is None
             same_reads(seq.url, rep.url, [SENDER, SINK])
         # A second, late replica from scratch.
         with replica(tmp_path, seq.ws_url, name="late") as late:
