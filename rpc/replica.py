@@ -12,10 +12,11 @@ Owns the replica's link to its sequencer and what it does not answer itself:
   reconnection the replica first finds where its chain and the sequencer's part (a
   revert it missed) and rolls back to there.
 - **Liveness**: the stream sends a heartbeat every 0.2 s when idle; no message for
-  ``STALL_AFTER`` (0.7 s, checked every 0.1 s) marks the sequencer silent (a log line, ``eth_syncing`` with the
-  lag, ``/health`` 503) and drops the connection; reconnection backs off from 0.1 s to
-  5 s. A block whose diff does not give its header's root stops the link for good
-  (``failed``): the replica keeps serving what it verified and reports unhealthy.
+  ``STALL_AFTER`` (0.7 s, checked every 0.1 s) marks the sequencer silent (a log line,
+  ``eth_syncing`` with the lag, ``/health`` 503) and drops the connection; reconnection
+  backs off from 0.1 s to 5 s. A block whose diff does not give its header's root stops
+  the link for good (``failed``): the replica keeps serving what it verified and reports
+  unhealthy.
 - **Forwarding** (``ReplicaRegistry``): sends, signing with the sequencer's dev keys,
   dev methods (``anvil_``/``hardhat_``/``evm_``), the pool (``txpool_``, pending nonces,
   pool transactions) go to the sequencer and come back as it answered (errors too);

@@ -101,8 +101,9 @@ def test_replica_follows_forwards_and_answers_as_the_sequencer(tmp_path: Path) -
         )
         request = [{"to": emitter, "value": "0x0"}, "latest"]
         assert call(rep.url, "eth_call", request) == call(seq.url, "eth_call", request)
-        assert call(rep.url, "eth_syncing", []) is False
-        assert health(rep.url)[0] == 200
+        # (Waited for, not asserted at once: a loaded machine may pause a heartbeat.)
+        wait_for(lambda: health(rep.url)[0] == 200, "a healthy replica")
+        wait_for(lambda: call(rep.url, "eth_syncing", []) is False, "eth_syncing false")
 
         # A silent sequencer (stopped): noticed within about a second, then recovered.
         seq.process.send_signal(signal.SIGSTOP)
