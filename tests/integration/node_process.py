@@ -44,10 +44,13 @@ class RunningNode:
 
 
 @contextlib.contextmanager
-def hummingbird(workdir: Path, *args: str, ephemeral: bool = True) -> Iterator[RunningNode]:
-    """A node process; stopped with SIGTERM (clean shutdown) when the block exits."""
+def hummingbird(
+    workdir: Path, *args: str, ephemeral: bool = True, port: int | None = None
+) -> Iterator[RunningNode]:
+    """A node process (on ``port``, or a free one); stopped with SIGTERM (clean shutdown)
+    when the block exits."""
     storage = ["--ephemeral"] if ephemeral else ["--data-dir", str(workdir / "chain")]
-    with _running(workdir, [*storage, *args]) as node:
+    with _running(workdir, [*storage, *args], port=port) as node:
         yield node
 
 
@@ -63,9 +66,9 @@ def replica(
 
 @contextlib.contextmanager
 def _running(
-    workdir: Path, args: list[str], prefix: list[str] | None = None
+    workdir: Path, args: list[str], prefix: list[str] | None = None, port: int | None = None
 ) -> Iterator[RunningNode]:
-    port = free_port()
+    port = free_port() if port is None else port
     cmd = [sys.executable, "-m", "rpc.cli", *(prefix or []), "--port", str(port), "--quiet"]
     cmd += args
     log_path = workdir / f"node-{port}.log"

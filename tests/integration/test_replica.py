@@ -167,3 +167,54 @@ def test_bad_replica_flags(tmp_path: Path) -> None:
         with replica(tmp_path, seq.ws_url, ephemeral=True) as first:
             again = _replica_command("--follow", first.ws_url, "--ephemeral", "--port", port)
             assert again.returncode == 2 and "is a replica itself" in again.stderr
+
+
+def test_replica_survives_a_sequencer_killed_and_restarted(tmp_path: Path) -> None:
+    """SIGKILL of the sequencer at a random moment of a load: the replica notices, backs
+    off, reconnects to the restarted sequencer (same data directory and port) and ends
+    equal to it; the transactions acknowledged before the kill are in both."""
+    import random
+    import threading
+
+    port = free_port()
+    rng = random.Random(7)
+    acknowledged: list[str] = []
+    with (
+        hummingbird(tmp_path, ephemeral=False, port=port) as seq,
+        replica(tmp_path, seq.ws_url) as rep,
+    ):
+        stop = threading.Event()
+
+        def load() -> None:
+            while not stop.is_set():
+                try:
+                    answer = rpc(
+                        seq.url,
+                        "eth_sendTransaction",
+                        [{"from": SENDER, "to": SINK, "value": "0x1"}],
+                    )
+                except OSError:
+                    return
+                if isinstance(answer, dict) and "result" in answer:
+                    acknowledged.append(answer["result"])
+
+        sender = threading.Thread(target=load)
+        sender.start()
+        time.sleep(rng.uniform(0.3, 1.0))
+        seq.process.send_signal(signal.SIGKILL)
+        seq.process.wait()
+        stop.set()
+        sender.join()
+        wait_for(lambda: health(rep.url)[0] == 503, "the replica to notice", 5.0)
+        with hummingbird(tmp_path, ephemeral=False, port=port) as again:
+            call(again.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x2"}])
+            wait_for(lambda: health(rep.url)[0] == 200, "the replica to reconnect", 15.0)
+            wait_for(
+                lambda: (
+                    call(rep.url, "eth_blockNumber", []) == call(again.url, "eth_blockNumber", [])
+                ),
+                "the replica to catch up",
+            )
+            same_reads(again.url, rep.url, [SENDER, SINK])
+            for tx_hash in acknowledged:
+                assert call(rep.url, "eth_getTransactionReceipt", [tx_hash]) is not None
