@@ -13,7 +13,12 @@
 3. **Stall detection** (``--stall-trials``): the sequencer is stopped (SIGSTOP); the time
    until the replica's ``/health`` answers 503 (polled every 10 ms), then SIGCONT and the
    time until it is healthy again.
-4. **Read scaling** (``--call-seconds``): the same ``eth_call`` client (``--call-clients``
+4. **Resync** (``--resync-seconds``, ``--resync-rate``): a replica with a data directory
+   is killed (SIGKILL) while the sequencer takes ``--resync-rate`` transfers a second for
+   ``--resync-seconds``; restarted, the time until it holds the sequencer's head, and,
+   polled every 20 ms meanwhile, whether any block it serves differs from the
+   sequencer's block of that number (``wrong_answers``, must be 0).
+5. **Read scaling** (``--call-seconds``): the same ``eth_call`` client (``--call-clients``
    concurrent loops) against the sequencer alone, then split over sequencer and replica;
    calls per second, and each process's CPU per call.
 
@@ -253,6 +258,65 @@ def read_scaling(
     return out
 
 
+async def _load_for(url: str, rate: float, seconds: float, seed: int) -> int:
+    keys = derive_keys(seed, 0, 64)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+        await _fund(session, url, keys)
+        return await send_load(session, url, keys, rate, seconds)
+
+
+def _head(url: str) -> tuple[int, str]:
+    block = _call(url, "eth_getBlockByNumber", ["latest", False])
+    return int(block["number"], 16), block["hash"]
+
+
+def _call(url: str, method: str, params: list[Any]) -> Any:
+    body = json.dumps(_req(method, params)).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["result"]
+
+
+def resync(
+    seq_url: str, seq_port: int, seconds: float, rate: float, workdir: Path
+) -> dict[str, Any]:
+    rep_port = free_port()
+    rep_url = f"http://127.0.0.1:{rep_port}"
+    args = ["replica", "--follow", f"ws://127.0.0.1:{seq_port}", "--port", str(rep_port)]
+    args += ["--data-dir", str(workdir / "replica")]
+    rep = _start(args)
+    try:
+        _wait(rep_url)
+        while _head(rep_url)[0] < _head(seq_url)[0]:
+            time.sleep(0.05)
+        rep.kill()
+        rep.wait()
+        sent = asyncio.run(_load_for(seq_url, rate, seconds, 43))
+        target, _ = _head(seq_url)
+        began = time.monotonic()
+        rep = _start(args)
+        _wait(rep_url)
+        wrong = checks = 0
+        while True:
+            number, block_hash = _head(rep_url)
+            theirs = _call(seq_url, "eth_getBlockByNumber", [hex(number), False])
+            checks += 1
+            wrong += theirs is None or theirs["hash"] != block_hash
+            if number >= target:
+                break
+            time.sleep(0.02)
+        return {
+            "disconnected_s": seconds,
+            "sent_meanwhile": sent,
+            "blocks_behind": target,
+            "caught_up_s": round(time.monotonic() - began, 3),
+            "checks": checks,
+            "wrong_answers": wrong,
+        }
+    finally:
+        _stop(rep)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -264,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-trials", type=int, default=5)
     parser.add_argument("--call-seconds", type=float, default=10.0)
     parser.add_argument("--call-clients", type=int, default=8)
+    parser.add_argument("--resync-seconds", type=float, default=60.0)
+    parser.add_argument("--resync-rate", type=float, default=500.0)
     parser.add_argument("--json", type=Path, dest="json_out")
     args = parser.parse_args(argv)
     if not 1 <= args.rate <= 20_000 or not 1 <= args.seconds <= 3600:
@@ -308,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
         result["read_scaling"] = read_scaling(seq, rep, seq_url, rep_url, args)
         if args.stall_trials:
             result["stall"] = stall(seq, rep_url, args.stall_trials)
+        if args.resync_seconds:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as workdir:
+                result["resync"] = resync(
+                    seq_url, seq_port, args.resync_seconds, args.resync_rate, Path(workdir)
+                )
     finally:
         if rep is not None:
             _stop(rep)
