@@ -289,6 +289,7 @@ def resync(
         _wait(rep_url)
         while _head(rep_url)[0] < _head(seq_url)[0]:
             time.sleep(0.05)
+        at_kill, _ = _head(rep_url)
         rep.kill()
         rep.wait()
         sent = asyncio.run(_load_for(seq_url, rate, seconds, 43))
@@ -308,7 +309,9 @@ def resync(
         return {
             "disconnected_s": seconds,
             "sent_meanwhile": sent,
-            "blocks_behind": target,
+            "replica_head_at_kill": at_kill,
+            "sequencer_head_at_restart": target,
+            "blocks_behind": target - at_kill,
             "caught_up_s": round(time.monotonic() - began, 3),
             "checks": checks,
             "wrong_answers": wrong,
