@@ -39,9 +39,16 @@ import aiohttp
 from rpc.dispatch import Registry, RequestContext
 from rpc.errors import RpcError
 from sequencer.errors import NodeError, ReplicaMismatch
+from sequencer.mini_block_signing import (
+    MiniBlockSignature,
+    SignedMiniBlockHeader,
+    one_tier_header,
+    verify_mini_block,
+)
 from sequencer.node import Node
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.wire import WireError, decode_block
+from statedb.types import Address
 
 log = logging.getLogger("hummingbird.replica")
 
@@ -203,15 +210,25 @@ class ReplicaStatus:
     stalled: bool = False
     failed: str | None = None
     reconnects: int = 0
+    signed_blocks: int = 0  # blocks whose mini-block signature was checked
 
 
 class ReplicaLink:
     """Follows the sequencer's replication stream into ``node``."""
 
-    def __init__(self, node: Node, sequencer: Sequencer, *, verify: bool = False) -> None:
+    def __init__(
+        self,
+        node: Node,
+        sequencer: Sequencer,
+        *,
+        verify: bool = False,
+        signer: Address | None = None,
+    ) -> None:
         self.node = node
         self.sequencer = sequencer
         self.verify = verify  # --verify-execution: execute each block again before applying
+        # The sequencer's mini-block key (GET / at bootstrap): a signed block must be its.
+        self.signer = signer
         self.status = ReplicaStatus()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
@@ -241,6 +258,7 @@ class ReplicaLink:
             "stalled": status.stalled,
             "failed": status.failed,
             "reconnects": status.reconnects,
+            "signedBlocks": status.signed_blocks,
         }
 
     def syncing(self) -> dict[str, str] | bool:
@@ -345,6 +363,7 @@ class ReplicaLink:
         status = self.status
         if "block" in result:
             block = decode_block(bytes.fromhex(result["block"][2:]))
+            self._check_signature(block, result.get("signature"))
             raw_edits = result.get("edits")
             edits = bytes.fromhex(raw_edits[2:]) if isinstance(raw_edits, str) else None
             node.apply_replicated(block, edits, verify=self.verify)
@@ -357,6 +376,25 @@ class ReplicaLink:
             status.sequencer_head = int(result["heartbeat"]["head"], 16)
         elif "error" in result:
             raise NodeError(f"the sequencer ended the stream: {result['error']}")
+
+    def _check_signature(self, block: MiniBlock, signature: object) -> None:
+        """A signed block's signature must be the sequencer's over this block's own header
+        fields (an unsigned one, sealed in two-tier mode or before signing, passes)."""
+        if not isinstance(signature, dict) or self.signer is None:
+            return
+        try:
+            stamp = int(signature["timestamp"], 16)
+            sig = MiniBlockSignature(
+                int(signature["r"], 16), int(signature["s"], 16), int(signature["yParity"], 16)
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ReplicaMismatch(f"block {block.number}: unreadable signature") from None
+        signed = SignedMiniBlockHeader(one_tier_header(block, stamp), sig)
+        if not verify_mini_block(signed, self.signer):
+            raise ReplicaMismatch(
+                f"block {block.number} is not signed by the sequencer's key 0x{self.signer.hex()}"
+            )
+        self.status.signed_blocks += 1
 
     async def caught_up(self) -> None:
         """Wait (at most ``CATCH_UP_WAIT``) until this replica holds the sequencer's head."""

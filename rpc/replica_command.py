@@ -88,12 +88,19 @@ async def run_replica(args: argparse.Namespace) -> None:
     sequencer = Sequencer(args.follow)
     try:
         try:
-            config = replica_config(args, await sequencer.info())
+            info = await sequencer.info()
+            config = replica_config(args, info)
             genesis = await sequencer.genesis()
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError, WireError) as error:
             raise ConfigError(f"cannot reach the sequencer at {args.follow}: {error}") from None
         node = Node(config, genesis=genesis)
-        link = ReplicaLink(node, sequencer, verify=args.verify_execution)
+        signer = info.get("sequencer")
+        link = ReplicaLink(
+            node,
+            sequencer,
+            verify=args.verify_execution,
+            signer=bytes.fromhex(signer[2:]) if isinstance(signer, str) else None,
+        )
         try:
             await node.start()
             install_filters(node, FilterLimits())

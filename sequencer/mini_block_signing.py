@@ -28,6 +28,7 @@ from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 
 from jit import rlp
 from jit.evm.precompiles.ecrecover import recover_address
+from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import private_key_to_address
 from statedb.types import Address, keccak256
 
@@ -47,6 +48,9 @@ SLOT_INITIAL_SEQUENCER: Final = 5
 SLOT_INITIAL_FROM_BLOCK: Final = 6
 
 _REGISTRY_BUILD: Final = Path(__file__).parent / "contracts" / "build" / "SequencerRegistry.json"
+# The blocks family (keyed by 8-byte numbers) also keeps each one-tier block's mini-block
+# signature, under this prefix + its 8-byte number.
+SIGNATURE_PREFIX: Final = b"mini-sig/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +155,37 @@ def registry_storage(sequencer: Address) -> dict[int, int]:
         SLOT_INITIAL_SEQUENCER: key,
         SLOT_INITIAL_FROM_BLOCK: 0,
     }
+
+
+def signature_key(number: int) -> bytes:
+    return SIGNATURE_PREFIX + number.to_bytes(8, "big")
+
+
+def encode_signature_record(timestamp_us: int, signature: MiniBlockSignature) -> bytes:
+    """A one-tier block's mini-block signature as the chain keeps it: the header's only
+    field not in the block (its publication time) and the signature."""
+    return rlp.encode([timestamp_us, signature.r, signature.s, signature.y_parity])
+
+
+def decode_signature_record(raw: bytes) -> tuple[int, MiniBlockSignature]:
+    item = rlp.decode(raw)
+    if not isinstance(item, list) or len(item) != 4:
+        raise ValueError("bad mini-block signature record")
+    stamp, r, s, y = (rlp.decode_uint(field) for field in item)
+    return stamp, MiniBlockSignature(r, s, y)
+
+
+def one_tier_header(block: MiniBlock, timestamp_us: int) -> MiniBlockHeader:
+    """The mini-block header of a one-tier block (it is its own mini-block, index 0,
+    numbered as the block), published at ``timestamp_us``."""
+    header = block.header
+    return MiniBlockHeader(
+        block.number,
+        header.timestamp,
+        0,
+        block.number,
+        timestamp_us,
+        header.gas_used,
+        header.transactions_root,
+        header.receipts_root,
+    )

@@ -60,9 +60,13 @@ from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
     SEQUENCER_REGISTRY_ADDRESS,
     MiniBlockSigner,
+    SignedMiniBlockHeader,
+    decode_signature_record,
+    one_tier_header,
     registry_code,
     registry_storage,
     sequencer_key,
+    signature_key,
 )
 from sequencer.mining import Miner, MiningMode
 from sequencer.offload import CallTimeout, PerThread, SimulationWorker
@@ -108,7 +112,7 @@ from sequencer.types.transactions import (
 from sequencer.workers.pool import WorkerPool
 from sequencer.workers.protocol import Simulate, Simulated, WorkerConfig
 from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
-from statedb.keys import CF_CHAIN_META
+from statedb.keys import CF_BLOCKS, CF_CHAIN_META
 from statedb.types import (
     EMPTY_CODE_HASH,
     Account,
@@ -952,6 +956,16 @@ class Node:
                 f"block {block.number} executed here differs from the sequencer's: "
                 f"{', '.join(differs) or 'header'} (0x{again.hash.hex()} vs 0x{block.hash.hex()})"
             )
+
+    def block_signature(self, number: int) -> SignedMiniBlockHeader | None:
+        """One-tier block ``number``'s signed mini-block header (None for a block sealed
+        unsigned or in two-tier mode, whose mini-blocks are signed one by one)."""
+        block = self.chain.block_by_number(number)
+        raw = self.db.get_record(CF_BLOCKS, signature_key(number))
+        if block is None or raw is None:
+            return None
+        stamp, signature = decode_signature_record(raw)
+        return SignedMiniBlockHeader(one_tier_header(block, stamp), signature)
 
     def block_edits(self, number: int) -> bytes | None:
         """The dev edits record block ``number`` carried, if any (the replication stream
@@ -1937,6 +1951,7 @@ class Node:
             "hardfork": self.config.chain.fork.name.lower(),
             "megaeth": self.config.megaeth,
             "replica": self.config.replica,
+            "sequencer": "0x" + self.sequencer.address.hex(),
             "blockNumber": self.chain.head_number,
             "blockTime": self.config.block_time,
             "miningMode": self.miner.mode.name,

@@ -44,7 +44,14 @@ from sequencer.config import ChainConfig
 from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
 from sequencer.errors import TransactionRejected
 from sequencer.executor import Executor
-from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature, MiniBlockSigner
+from sequencer.mini_block_signing import (
+    MiniBlockHeader,
+    MiniBlockSignature,
+    MiniBlockSigner,
+    encode_signature_record,
+    one_tier_header,
+    signature_key,
+)
 from sequencer.pool import PoolTx, TxPool
 from sequencer.publication import BlockSealed, ChainEvent, MiniBlockPreconfirmed
 from sequencer.trie import ordered_trie_root
@@ -65,7 +72,7 @@ from sequencer.two_tier import (
 from sequencer.types.blocks import ZERO_HASH, Header, MiniBlock
 from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
 from statedb import PreparedBlock, StateDB
-from statedb.keys import CF_CHAIN_META
+from statedb.keys import CF_BLOCKS, CF_CHAIN_META
 from statedb.types import Address, Hash32, StateDiff, keccak256
 
 log = logging.getLogger("hummingbird.producer")
@@ -323,6 +330,16 @@ class Producer:
         sealed = self.builder.seal(open_block, items)
         block = sealed.block
         records = self.chain.records(block, [outcome.touched for _, outcome in included])
+        # The block is its own mini-block: signed now, the signature kept with the block
+        # (a follower catching up gets it from the chain).
+        mini = one_tier_header(block, time.time_ns() // 1000)
+        signature = self._sign(mini)
+        if signature is not None:
+            # Beside the block's own record (a family a new block only adds to: no read
+            # of a previous value at the commit).
+            records[CF_BLOCKS][signature_key(block.number)] = encode_signature_record(
+                mini.mini_block_timestamp, signature
+            )
         self._commit(block, sealed.prepared, records)
         taken.clear()  # sealed: nothing to give back from here on
         self.params.next_base_fee = None
@@ -330,24 +347,13 @@ class Producer:
         for entry, _ in included:
             self.pool.mark_included(entry)
         self.pool.on_block()
-        header = block.header
-        mini = MiniBlockHeader(
-            block.number,
-            header.timestamp,
-            0,
-            block.number,
-            time.time_ns() // 1000,
-            header.gas_used,
-            header.transactions_root,
-            header.receipts_root,
-        )
         self.publish(
             BlockSealed(
                 block,
                 tuple(outcome.output for _, outcome in included),
                 tuple(outcome.console for _, outcome in included),
                 mini=mini,
-                signature=self._sign(mini),
+                signature=signature,
             )
         )
         return block

@@ -4,7 +4,9 @@ Owns what a follower (a replica node, an indexer) is sent: every sealed block fr
 ``fromBlock`` (default: the next one) in order, with no gap and no duplicate, each as
 compact bytes (``sequencer.types.wire.encode_block``: header, transactions with their
 senders, receipts and the block's normalised state diff; ``edits``, the dev edits record
-of a block that carried some, so the follower can replay and trace it), then each new one
+of a block that carried some, so the follower can replay and trace it; ``signature``, a
+one-tier block's mini-block signature with its publication time, which the follower
+checks against the sequencer's key), then each new one
 as it is sealed; and each revert (``evm_revert``, ``anvil_rollback``, a reset, a reorg)
 as ``{"reverted": {...}}``, after which the blocks of the new line follow. A follower
 that resumes passes the block after the last one it applied.
@@ -22,7 +24,8 @@ blocks) from a silent one (stopped, partitioned) within a second.
 
 Notification shapes::
 
-    {"number": "0x..", "hash": "0x..", "block": "0x<encode_block>", "edits"?: "0x.."}
+    {"number": "0x..", "hash": "0x..", "block": "0x<encode_block>", "edits"?: "0x..",
+     "signature"?: {"timestamp": "0x..", "r": "0x..", "s": "0x..", "yParity": "0x.."}}
     {"reverted": {"head": "0x..", "hash": "0x..", "removedTo": "0x.."}}
     {"heartbeat": {"head": "0x..", "hash": "0x.."}}
 """
@@ -64,7 +67,7 @@ class Follower(Protocol):
 
 
 def block_notification(node: Node, block: MiniBlock) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "number": quantity(block.number),
         "hash": data(block.hash),
         "block": data(encode_block(block)),
@@ -72,6 +75,15 @@ def block_notification(node: Node, block: MiniBlock) -> dict[str, Any]:
     edits = node.block_edits(block.number)
     if edits is not None:
         out["edits"] = data(edits)
+    signed = node.block_signature(block.number)
+    if signed is not None:
+        sig = signed.signature
+        out["signature"] = {
+            "timestamp": quantity(signed.header.mini_block_timestamp),
+            "r": quantity(sig.r),
+            "s": quantity(sig.s),
+            "yParity": quantity(sig.y_parity),
+        }
     return out
 
 

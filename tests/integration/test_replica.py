@@ -103,6 +103,10 @@ def test_replica_follows_forwards_and_answers_as_the_sequencer(tmp_path: Path) -
         assert call(rep.url, "eth_call", request) == call(seq.url, "eth_call", request)
         # (Waited for, not asserted at once: a loaded machine may pause a heartbeat.)
         wait_for(lambda: health(rep.url)[0] == 200, "a healthy replica")
+        # Every live block came signed by the sequencer's mini-block key, and was checked.
+        assert (
+            health(rep.url)[1]["signedBlocks"] >= int(call(seq.url, "eth_blockNumber", []), 16) - 1
+        )
         wait_for(lambda: call(rep.url, "eth_syncing", []) is False, "eth_syncing false")
 
         # A silent sequencer (stopped): noticed within about a second, then recovered.

@@ -179,3 +179,45 @@ def test_verify_execution_accepts_real_blocks_and_catches_a_forged_one() -> None
     finally:
         replica.close()
         sequencer.close()
+
+
+def test_one_tier_blocks_are_signed_and_a_replica_checks_it() -> None:
+    from typing import Any, cast
+
+    from rpc.replica import ReplicaLink, Sequencer
+
+    sequencer = Node(_config())
+    try:
+        assert sequencer.block_signature(0) is None  # genesis is not a sealed mini-block
+        _mine(sequencer, _tx(sequencer, 0, SINK, 5))
+        signed = sequencer.block_signature(1)
+        assert signed is not None
+        from sequencer.mini_block_signing import verify_mini_block
+
+        assert verify_mini_block(signed, sequencer.sequencer.address)
+        block = sequencer.block(1)
+        assert block is not None
+        link = ReplicaLink(
+            cast(Node, None), cast(Sequencer, None), signer=sequencer.sequencer.address
+        )
+        sig = signed.signature
+        note: dict[str, Any] = {
+            "timestamp": hex(signed.header.mini_block_timestamp),
+            "r": hex(sig.r),
+            "s": hex(sig.s),
+            "yParity": hex(sig.y_parity),
+        }
+        link._check_signature(block, note)
+        assert link.status.signed_blocks == 1
+        link._check_signature(block, None)  # unsigned (two-tier, older): passes unchecked
+        for forged in (
+            {**note, "timestamp": hex(signed.header.mini_block_timestamp + 1)},
+            {**note, "yParity": hex(1 - sig.y_parity)},
+            {**note, "r": "0x1"},
+            {**note, "r": "junk"},
+            {"timestamp": note["timestamp"]},
+        ):
+            with pytest.raises(ReplicaMismatch):
+                link._check_signature(block, forged)
+    finally:
+        sequencer.close()
