@@ -2,7 +2,7 @@
 
 Owns the replica's flags (``--follow`` the sequencer's WebSocket URL, ``--host``,
 ``--port``, ``--data-dir`` / ``--ephemeral``, ``--history-window``, ``--engine``,
-``--verify-execution``,
+``--verify-execution``, ``--workers``,
 ``--quiet`` / ``--verbose``), building its ``NodeConfig`` from the sequencer's identity
 (chain id, hardfork, MegaETH mode: nothing to repeat on the command line), and the
 lifecycle: bootstrap, serve, follow, stop on SIGINT/SIGTERM. The link, the forwarding
@@ -28,7 +28,7 @@ from rpc.namespaces import default_registry
 from rpc.namespaces.filters import FilterLimits, install_filters
 from rpc.replica import ReplicaLink, ReplicaRegistry, Sequencer, http_url_of
 from rpc.server import create_app, serve
-from sequencer.config import ChainConfig, ConfigError, NodeConfig
+from sequencer.config import MAX_WORKERS, ChainConfig, ConfigError, NodeConfig
 from sequencer.errors import NodeError
 from sequencer.node import Node
 from sequencer.types.wire import WireError
@@ -52,6 +52,14 @@ def build_replica_parser() -> argparse.ArgumentParser:
     p.add_argument("--history-window", type=int, default=10_000, metavar="BLOCKS")
     p.add_argument("--engine", choices=ENGINE_MODES, default="auto")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes that run eth_call, estimateGas and simulateV1 off the loop "
+        "(default 0)",
+    )
+    p.add_argument(
         "--verify-execution",
         action="store_true",
         help="also execute each block again before applying it; a difference stops the replica",
@@ -61,6 +69,17 @@ def build_replica_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """The flags that need no sequencer to check (before connecting to it)."""
+    http_url_of(args.follow)
+    if not 0 <= args.history_window <= 10_000_000:
+        raise ConfigError("--history-window must be in 0..10000000")
+    if not 1 <= args.port <= 65_535:
+        raise ConfigError("--port must be in 1..65535")
+    if not 0 <= args.workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers must be in 0..{MAX_WORKERS}")
+
+
 def replica_config(args: argparse.Namespace, info: dict[str, object]) -> NodeConfig:
     """The replica's configuration: the sequencer's chain, this command's flags."""
     chain_id, hardfork = info.get("chainId"), info.get("hardfork")
@@ -68,10 +87,6 @@ def replica_config(args: argparse.Namespace, info: dict[str, object]) -> NodeCon
         raise ConfigError(f"{args.follow} is not a Hummingbird sequencer (GET / answered {info})")
     if info.get("replica"):
         raise ConfigError(f"{args.follow} is a replica itself: follow its sequencer")
-    if not 0 <= args.history_window <= 10_000_000:
-        raise ConfigError("--history-window must be in 0..10000000")
-    if not 1 <= args.port <= 65_535:
-        raise ConfigError("--port must be in 1..65535")
     return NodeConfig(
         chain=ChainConfig(chain_id=chain_id, fork=Fork.from_name(hardfork)),
         data_dir=None if args.ephemeral else args.data_dir,
@@ -80,7 +95,7 @@ def replica_config(args: argparse.Namespace, info: dict[str, object]) -> NodeCon
         engine=args.engine,
         megaeth=bool(info.get("megaeth")),
         replica=True,
-        workers=0,
+        workers=args.workers,
     )
 
 
@@ -136,8 +151,8 @@ def replica_main(argv: Sequence[str]) -> int:
     parser = build_replica_parser()
     args = parser.parse_args(list(argv))
     try:
-        http_url_of(args.follow)
-    except ValueError as error:
+        check_flags(args)
+    except ValueError as error:  # ConfigError is one
         parser.error(str(error))
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

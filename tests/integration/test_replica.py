@@ -142,10 +142,16 @@ def test_replica_restarts_and_late_replicas_catch_up(tmp_path: Path) -> None:
             wait_for(lambda: call(rep.url, "eth_blockNumber", []) == hex(10), "the resume")
             assert health(rep.url)[1]["failed"] is None
             same_reads(seq.url, rep.url, [SENDER, SINK])
-        # A second, late replica from scratch.
-        with replica(tmp_path, seq.ws_url, name="late") as late:
+        # A second, late replica from scratch, with a worker process for simulations.
+        with replica(tmp_path, seq.ws_url, "--workers", "1", name="late") as late:
             wait_for(lambda: call(late.url, "eth_blockNumber", []) == hex(10), "the late one")
             same_reads(seq.url, late.url, [SENDER, SINK])
+            call(seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x1"}])
+            wait_for(lambda: call(late.url, "eth_blockNumber", []) == hex(11), "a live block")
+            transfer = {"from": SENDER, "to": SINK, "value": "0x1"}
+            assert call(late.url, "eth_estimateGas", [transfer]) == "0x5208"
+            request = [{"to": "0x" + "00" * 19 + "04", "data": "0xbeef"}, "latest"]
+            assert call(late.url, "eth_call", request) == "0xbeef"
 
 
 def _replica_command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -162,6 +168,8 @@ def test_bad_replica_flags(tmp_path: Path) -> None:
     assert "--follow" in _replica_command().stderr  # required
     bad = _replica_command("--follow", "http://127.0.0.1:8545", "--ephemeral")
     assert bad.returncode == 2 and "ws:// or wss://" in bad.stderr
+    workers = _replica_command("--follow", "ws://127.0.0.1:1", "--workers", "-1", "--ephemeral")
+    assert workers.returncode == 2 and "--workers must be in" in workers.stderr
     closed = _replica_command(
         "--follow", f"ws://127.0.0.1:{free_port()}", "--ephemeral", "--port", str(free_port())
     )
