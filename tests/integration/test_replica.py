@@ -230,3 +230,30 @@ def test_replica_survives_a_sequencer_killed_and_restarted(tmp_path: Path) -> No
             same_reads(again.url, rep.url, [SENDER, SINK])
             for tx_hash in acknowledged:
                 assert call(rep.url, "eth_getTransactionReceipt", [tx_hash]) is not None
+
+
+def test_replica_of_a_two_tier_sequencer_follows_its_evm_blocks(tmp_path: Path) -> None:
+    """A two-tier (MegaETH-mode) sequencer: the replica gets its sealed EVM blocks (the
+    registry edit, Rex5 gas and all) and answers for them as the sequencer does; a
+    realtime send through the replica is forwarded and preconfirmed by the sequencer."""
+    with (
+        hummingbird(tmp_path, "--megaeth", "--evm-block-time", "200ms") as seq,
+        replica(tmp_path, seq.ws_url) as rep,
+    ):
+        raw = call(
+            seq.url,
+            "eth_signTransaction",
+            [{"from": SENDER, "to": SINK, "value": "0x9", "gas": hex(60_000), "nonce": "0x0"}],
+        )
+        receipt = call(rep.url, "realtime_sendRawTransaction", [raw])
+        assert receipt["blockHash"] == "0x" + "ff" * 32  # the sequencer's preconfirmation
+        sealed = int(receipt["blockNumber"], 16)
+        wait_for(lambda: int(call(rep.url, "eth_blockNumber", []), 16) >= sealed, "the EVM block")
+        wait_for(
+            lambda: call(rep.url, "eth_blockNumber", []) == call(seq.url, "eth_blockNumber", []),
+            "the same head",
+        )
+        assert call(rep.url, "eth_chainId", []) == hex(4326)
+        same_reads(seq.url, rep.url, [SENDER, SINK, "0x6342000000000000000000000000000000000006"])
+        found = call(rep.url, "eth_getTransactionReceipt", [receipt["transactionHash"]])
+        assert found["gasUsed"] == hex(60_000) and found["blockHash"] != "0x" + "ff" * 32
