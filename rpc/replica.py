@@ -363,10 +363,10 @@ class ReplicaLink:
         status = self.status
         if "block" in result:
             block = decode_block(bytes.fromhex(result["block"][2:]))
-            self._check_signature(block, result.get("signature"))
+            signed = self._check_signature(block, result.get("signature"))
             raw_edits = result.get("edits")
             edits = bytes.fromhex(raw_edits[2:]) if isinstance(raw_edits, str) else None
-            node.apply_replicated(block, edits, verify=self.verify)
+            node.apply_replicated(block, edits, verify=self.verify, signed=signed)
             status.sequencer_head = max(status.sequencer_head, block.number)
         elif "reverted" in result:
             head = int(result["reverted"]["head"], 16)
@@ -377,11 +377,11 @@ class ReplicaLink:
         elif "error" in result:
             raise NodeError(f"the sequencer ended the stream: {result['error']}")
 
-    def _check_signature(self, block: MiniBlock, signature: object) -> None:
+    def _check_signature(self, block: MiniBlock, signature: object) -> SignedMiniBlockHeader | None:
         """A signed block's signature must be the sequencer's over this block's own header
         fields (an unsigned one, sealed in two-tier mode or before signing, passes)."""
         if not isinstance(signature, dict) or self.signer is None:
-            return
+            return None
         try:
             stamp = int(signature["timestamp"], 16)
             sig = MiniBlockSignature(
@@ -395,6 +395,7 @@ class ReplicaLink:
                 f"block {block.number} is not signed by the sequencer's key 0x{self.signer.hex()}"
             )
         self.status.signed_blocks += 1
+        return signed
 
     async def caught_up(self) -> None:
         """Wait (at most ``CATCH_UP_WAIT``) until this replica holds the sequencer's head."""

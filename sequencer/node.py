@@ -62,6 +62,7 @@ from sequencer.mini_block_signing import (
     MiniBlockSigner,
     SignedMiniBlockHeader,
     decode_signature_record,
+    encode_signature_record,
     one_tier_header,
     registry_code,
     registry_storage,
@@ -887,14 +888,21 @@ class Node:
     # applied, not executed; the state root the diff gives must be the header's.
 
     def apply_replicated(
-        self, block: MiniBlock, edits: bytes | None = None, *, verify: bool = False
+        self,
+        block: MiniBlock,
+        edits: bytes | None = None,
+        *,
+        verify: bool = False,
+        signed: SignedMiniBlockHeader | None = None,
     ) -> None:
         """Commit block ``block`` (with its diff) as the sequencer sealed it, and publish
         it to this node's subscribers and filters. ``edits``: the dev edits record the
         block carried (kept for replays and traces of it). With ``verify``, the block is
         first executed again here and must come out the same. ``ReplicaMismatch`` if it
         does not follow the head, its diff does not give its state root, or (``verify``)
-        its transactions do not make it (nothing is written)."""
+        its transactions do not make it (nothing is written). ``signed``: the block's
+        mini-block signature (checked by the caller), kept and published with it, so the
+        replica's own ``miniBlocks`` subscribers get it as the sequencer's do."""
         head = self.chain.head
         assert head is not None
         if block.diff is None:
@@ -913,11 +921,22 @@ class Node:
                 f"the header says 0x{block.header.state_root.hex()}"
             )
         records = self.chain.records(block)
+        if signed is not None:
+            records[CF_BLOCKS][signature_key(block.number)] = encode_signature_record(
+                signed.header.mini_block_timestamp, signed.signature
+            )
         if edits is not None:
             records.setdefault(CF_CHAIN_META, {})[block_edits_key(block.number)] = edits
         self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
         self.chain.appended(block)
-        self._publish(BlockSealed(block, tuple(b"" for _ in block.transactions)))
+        self._publish(
+            BlockSealed(
+                block,
+                tuple(b"" for _ in block.transactions),
+                mini=None if signed is None else signed.header,
+                signature=None if signed is None else signed.signature,
+            )
+        )
 
     def _verify_replicated(self, parent: MiniBlock, block: MiniBlock, edits: bytes | None) -> None:
         """Execute ``block``'s transactions on the head and compare the block they make."""

@@ -257,3 +257,44 @@ def test_replica_of_a_two_tier_sequencer_follows_its_evm_blocks(tmp_path: Path) 
         same_reads(seq.url, rep.url, [SENDER, SINK, "0x6342000000000000000000000000000000000006"])
         found = call(rep.url, "eth_getTransactionReceipt", [receipt["transactionHash"]])
         assert found["gasUsed"] == hex(60_000) and found["blockHash"] != "0x" + "ff" * 32
+
+
+def test_replica_serves_the_realtime_subscriptions(tmp_path: Path) -> None:
+    """A replica's own subscribers get what the sequencer's do: signed ``miniBlocks`` (the
+    sequencer's signature, checked by the replica and kept), ``stateChanges`` from the
+    applied diff, and ``newHeads``."""
+    import asyncio
+
+    import aiohttp
+
+    from tests.integration.test_two_tier import mini_block_signed_by
+
+    async def watch(rep_ws: str, seq_url: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with aiohttp.ClientSession() as session, session.ws_connect(rep_ws) as ws:
+            ids = {}
+            for name, params in (
+                ("mini", ["miniBlocks"]),
+                ("state", ["stateChanges", [SINK]]),
+                ("heads", ["newHeads"]),
+            ):
+                await ws.send_json(
+                    {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": params}
+                )
+                ids[(await ws.receive_json(timeout=10))["result"]] = name
+            await asyncio.to_thread(
+                call, seq_url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x7"}]
+            )
+            while len(out) < 3:
+                note = await ws.receive_json(timeout=10)
+                out.setdefault(ids[note["params"]["subscription"]], note["params"]["result"])
+        return out
+
+    with hummingbird(tmp_path) as seq, replica(tmp_path, seq.ws_url) as rep:
+        info = json.loads(urllib.request.urlopen(seq.url, timeout=5).read())
+        out = asyncio.run(watch(rep.ws_url, seq.url))
+        block = call(seq.url, "eth_getBlockByNumber", ["latest", False])
+    assert out["heads"]["hash"] == block["hash"]
+    assert out["mini"]["block_number"] == block["number"]
+    assert mini_block_signed_by(out["mini"], info["sequencer"])
+    assert out["state"]["address"] == SINK and out["state"]["balance"] == "0x7"
