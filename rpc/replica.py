@@ -36,18 +36,24 @@ from typing import Any, Final
 
 import aiohttp
 
+from jit import rlp
+from jit.evm.frame import BlockEnv
 from rpc.dispatch import Registry, RequestContext
 from rpc.errors import RpcError
 from sequencer.errors import NodeError, ReplicaMismatch
 from sequencer.mini_block_signing import (
+    MiniBlockHeader,
     MiniBlockSignature,
     SignedMiniBlockHeader,
     one_tier_header,
     verify_mini_block,
 )
 from sequencer.node import Node
-from sequencer.types.blocks import MiniBlock
-from sequencer.types.wire import WireError, decode_block
+from sequencer.trie import ordered_trie_root
+from sequencer.two_tier import MiniBlockInfo, PreconfirmedCopy
+from sequencer.types.blocks import ZERO_HASH, MiniBlock, Receipt
+from sequencer.types.transactions import decode_transaction
+from sequencer.types.wire import WireError, decode_block, decode_change
 from statedb.types import Address
 
 log = logging.getLogger("hummingbird.replica")
@@ -336,7 +342,10 @@ class ReplicaLink:
                     "jsonrpc": "2.0",
                     "id": 1,
                     "method": "eth_subscribe",
-                    "params": ["replication", {"fromBlock": hex(node.head_number + 1)}],
+                    "params": [
+                        "replication",
+                        {"fromBlock": hex(node.head_number + 1), "preconfirmations": True},
+                    ],
                 }
             )
             answer = await ws.receive_json(timeout=10)
@@ -368,6 +377,8 @@ class ReplicaLink:
             edits = bytes.fromhex(raw_edits[2:]) if isinstance(raw_edits, str) else None
             node.apply_replicated(block, edits, verify=self.verify, signed=signed)
             status.sequencer_head = max(status.sequencer_head, block.number)
+        elif "preconfirmed" in result or "snapshot" in result:
+            self._preconfirmed(result)
         elif "reverted" in result:
             head = int(result["reverted"]["head"], 16)
             node.revert_replicated(head)
@@ -376,6 +387,72 @@ class ReplicaLink:
             status.sequencer_head = int(result["heartbeat"]["head"], 16)
         elif "error" in result:
             raise NodeError(f"the sequencer ended the stream: {result['error']}")
+
+    def _preconfirmed(self, note: dict[str, Any]) -> None:
+        """A two-tier sequencer's mini-block (or its open block so far): decoded, its
+        signature checked over its own roots, kept as the replica's open block."""
+        try:
+            number = int(note["number"], 16)
+            head = self.node.chain_head
+            env = BlockEnv(
+                chain_id=self.node.config.chain.chain_id,
+                coinbase=bytes.fromhex(note["coinbase"][2:]),
+                number=number,
+                timestamp=int(note["timestamp"], 16),
+                gas_limit=int(note["gasLimit"], 16),
+                base_fee=int(note["baseFee"], 16),
+                prev_randao=bytes.fromhex(note["prevRandao"][2:]),
+                excess_blob_gas=int(note["excessBlobGas"], 16),
+                blob_base_fee=self.node.rules.blob_base_fee(int(note["excessBlobGas"], 16)),
+                block_hashes=self.node.chain.block_hashes_at(number),
+                parent_beacon_block_root=ZERO_HASH,
+            )
+            pairs = _pairs(bytes.fromhex(note["transactions"][2:]))
+            raws = tuple(raw for raw, _ in pairs)
+            txs = tuple(decode_transaction(raw, known_sender=sender) for raw, sender in pairs)
+            receipts = _receipts(bytes.fromhex(note["receipts"][2:]))
+            index = int(note["index"], 16)
+            mini_number = int(note["miniBlockNumber"], 16)
+            stamp = int(note["miniBlockTimestamp"], 16)
+            info = MiniBlockInfo(
+                mini_number,
+                index,
+                number,
+                int(note["firstTx"], 16),
+                len(txs),
+                sum(r.gas_used for r in receipts),
+                stamp,
+            )
+            diff = decode_change(bytes.fromhex(note["diff"][2:]))
+        except (KeyError, TypeError, ValueError, AssertionError, IndexError) as error:
+            raise ReplicaMismatch(f"unreadable preconfirmation: {error}") from None
+        mini = signature = None
+        sig = note.get("signature")
+        if isinstance(sig, dict) and self.signer is not None and not note.get("snapshot"):
+            mini = MiniBlockHeader(
+                number,
+                env.timestamp,
+                index,
+                mini_number,
+                stamp,
+                info.gas_used,
+                ordered_trie_root(list(raws)),
+                ordered_trie_root([r.consensus_encoding() for r in receipts]),
+            )
+            signature = MiniBlockSignature(
+                int(sig["r"], 16), int(sig["s"], 16), int(sig["yParity"], 16)
+            )
+            if not verify_mini_block(SignedMiniBlockHeader(mini, signature), self.signer):
+                raise ReplicaMismatch(
+                    f"mini-block {mini_number} is not signed by the sequencer's key"
+                )
+            self.status.signed_blocks += 1
+        copy = PreconfirmedCopy(
+            bytes.fromhex(note["parentHash"][2:]), txs, raws, receipts, diff, info, mini, signature
+        )
+        if number != head.number + 1:
+            return  # for a block this replica has not reached yet: the snapshot will come
+        self.node.preconfirm_replicated(env, copy, snapshot=bool(note.get("snapshot")))
 
     def _check_signature(self, block: MiniBlock, signature: object) -> SignedMiniBlockHeader | None:
         """A signed block's signature must be the sequencer's over this block's own header
@@ -411,6 +488,34 @@ class ReplicaLink:
             if "0x" + self.node.chain_head.hash.hex() == wanted:
                 return
             await asyncio.sleep(0.002)
+
+
+def _pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """[[raw transaction, sender], ...] as the stream sends a mini-block's transactions."""
+    items = rlp.decode(raw)
+    if not isinstance(items, list):
+        raise ValueError("the transactions are not a list")
+    out = []
+    for item in items:
+        if not (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], bytes)
+            and isinstance(item[1], bytes)
+            and len(item[1]) == 20
+        ):
+            raise ValueError("a transaction entry is not [raw, sender]")
+        out.append((item[0], item[1]))
+    return out
+
+
+def _receipts(raw: bytes) -> tuple[Receipt, ...]:
+    items = rlp.decode(raw)
+    if not isinstance(items, list) or not all(
+        isinstance(item, list) and len(item) == 8 for item in items
+    ):
+        raise ValueError("the receipts are not a list of stored receipts")
+    return tuple(Receipt.from_storage(item) for item in items)  # type: ignore[arg-type]
 
 
 class ReplicaRegistry(Registry):

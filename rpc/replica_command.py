@@ -87,6 +87,7 @@ def replica_config(args: argparse.Namespace, info: dict[str, object]) -> NodeCon
         raise ConfigError(f"{args.follow} is not a Hummingbird sequencer (GET / answered {info})")
     if info.get("replica"):
         raise ConfigError(f"{args.follow} is a replica itself: follow its sequencer")
+    evm_block_time = info.get("evmBlockTime")
     return NodeConfig(
         chain=ChainConfig(chain_id=chain_id, fork=Fork.from_name(hardfork)),
         data_dir=None if args.ephemeral else args.data_dir,
@@ -94,6 +95,8 @@ def replica_config(args: argparse.Namespace, info: dict[str, object]) -> NodeCon
         history_window=args.history_window,
         engine=args.engine,
         megaeth=bool(info.get("megaeth")),
+        # Two tiers: the sequencer's mini-blocks are this replica's latest state too.
+        evm_block_time=float(evm_block_time) if isinstance(evm_block_time, int | float) else None,
         replica=True,
         workers=args.workers,
     )

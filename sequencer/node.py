@@ -37,6 +37,7 @@ from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.builder import (
     BlockBuilder,
+    OpenBlock,
     next_excess_blob_gas,
     sealed_env,
 )
@@ -90,6 +91,7 @@ from sequencer.state_dump import StateDump, StateDumpAccount
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.spec import TraceOptions, TraceResult, new_tracer, trace_result
 from sequencer.trie import EMPTY_TRIE_ROOT
+from sequencer.two_tier import OpenEvmBlock, PreconfirmedCopy
 from sequencer.types.blobs import split_network_form, verify_sidecar
 from sequencer.types.blocks import (
     EMPTY_BLOOM,
@@ -270,7 +272,9 @@ class Node:
                 auto=not config.no_mining and config.block_interval is None and not config.replica,
                 # Two-tier mode: mini-blocks are the automine, EVM blocks the interval.
                 interval=(
-                    config.evm_block_time
+                    None
+                    if config.replica
+                    else config.evm_block_time
                     if config.evm_block_time is not None
                     else config.block_interval
                 ),
@@ -929,6 +933,7 @@ class Node:
             records.setdefault(CF_CHAIN_META, {})[block_edits_key(block.number)] = edits
         self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
         self.chain.appended(block)
+        self.producer.open = None  # its preconfirmations are in the sealed block now
         self._publish(
             BlockSealed(
                 block,
@@ -937,6 +942,56 @@ class Node:
                 signature=None if signed is None else signed.signature,
             )
         )
+
+    def preconfirm_replicated(
+        self,
+        env: BlockEnv,
+        preconfirmed: PreconfirmedCopy,
+        *,
+        snapshot: bool = False,
+    ) -> None:
+        """Two-tier sequencer: a mini-block it preconfirmed (``snapshot``: its open EVM
+        block so far, sent when this replica starts following). Kept as this replica's
+        open block, which ``latest`` reads, receipts and subscriptions see until the
+        sealed EVM block arrives; ``ReplicaMismatch`` if it does not fit."""
+        head = self.chain_head
+        info = preconfirmed.info
+        if env.number != head.number + 1 or preconfirmed.parent_hash != head.hash:
+            raise ReplicaMismatch(
+                f"a mini-block of block {env.number} (parent 0x{preconfirmed.parent_hash.hex()}) "
+                f"does not follow the head {head.number}"
+            )
+        producer = self.producer
+        open_evm = producer.open
+        if snapshot or open_evm is None or open_evm.env.number != env.number:
+            if not snapshot and info.index != 0:
+                raise ReplicaMismatch(
+                    f"mini-block {info.index} of block {env.number} came before its first"
+                )
+            open_evm = OpenEvmBlock(OpenBlock(env, head, self.db.head), info.number - info.index)
+            producer.open = open_evm
+        elif info.index != open_evm.minis[-1].index + 1:
+            raise ReplicaMismatch(
+                f"mini-block {info.index} of block {env.number} after {open_evm.minis[-1].index}"
+            )
+        open_evm.add_replicated(
+            preconfirmed.transactions,
+            preconfirmed.raws,
+            preconfirmed.receipts,
+            preconfirmed.diff,
+            info,
+        )
+        if preconfirmed.mini is not None:
+            self.publisher.publish(
+                MiniBlockPreconfirmed(
+                    info,
+                    open_evm.preview(),
+                    preconfirmed.diff,
+                    tuple(b"" for _ in preconfirmed.transactions),
+                    preconfirmed.mini,
+                    preconfirmed.signature,
+                )
+            )
 
     def _verify_replicated(self, parent: MiniBlock, block: MiniBlock, edits: bytes | None) -> None:
         """Execute ``block``'s transactions on the head and compare the block they make."""
@@ -986,6 +1041,12 @@ class Node:
         stamp, signature = decode_signature_record(raw)
         return SignedMiniBlockHeader(one_tier_header(block, stamp), signature)
 
+    @property
+    def open_evm_block(self) -> OpenEvmBlock | None:
+        """Two-tier mode: the EVM block mini-blocks are being added to (read-only for
+        callers: the replication stream sends it to a follower that starts meanwhile)."""
+        return self.producer.open
+
     def block_edits(self, number: int) -> bytes | None:
         """The dev edits record block ``number`` carried, if any (the replication stream
         sends it with the block)."""
@@ -993,6 +1054,7 @@ class Node:
 
     def revert_replicated(self, number: int) -> None:
         """The sequencer's chain was reverted to block ``number``: so is this one."""
+        self.producer.open = None
         head = self.chain.head_number
         if number >= head:
             return
@@ -1971,6 +2033,7 @@ class Node:
             "megaeth": self.config.megaeth,
             "replica": self.config.replica,
             "sequencer": "0x" + self.sequencer.address.hex(),
+            "evmBlockTime": self.producer.evm_block_time,
             "blockNumber": self.chain.head_number,
             "blockTime": self.config.block_time,
             "miningMode": self.miner.mode.name,

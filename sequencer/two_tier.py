@@ -30,6 +30,7 @@ from typing import Final
 from jit import rlp
 from jit.evm.frame import BlockEnv
 from sequencer.builder import Included, OpenBlock, build_receipts
+from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
 from sequencer.types.blocks import (
     EMPTY_BLOOM,
     ZERO_HASH,
@@ -200,7 +201,9 @@ class OpenEvmBlock:
     block: OpenBlock
     first_mini: int  # the global number of its first mini-block
     opened_at: float = field(default_factory=time.monotonic)
-    included: list[Included] = field(default_factory=list)
+    included: list[Included] = field(default_factory=list)  # the sequencer's (for the seal)
+    txs: list[Transaction] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
     outputs: list[bytes] = field(default_factory=list)
     console: list[tuple[bytes, ...]] = field(default_factory=list)
@@ -227,7 +230,7 @@ class OpenEvmBlock:
         timestamp_us: int,
     ) -> MiniBlockInfo:
         """Record one mini-block of ``items`` (already applied to ``block``, in order)."""
-        first = len(self.included)
+        first = len(self.txs)
         gas_before = self.receipts[-1].cumulative_gas_used if self.receipts else 0
         receipts, _ = build_receipts(items, gas_before)
         info = MiniBlockInfo(
@@ -239,10 +242,9 @@ class OpenEvmBlock:
             sum(item.outcome.gas_used for item in items),
             timestamp_us,
         )
-        for offset, item in enumerate(items):
-            self.tx_index[item.tx.hash] = first + offset
+        for item in items:
             self.touched.append(item.outcome.touched)
-            self.tx_bytes += body_size(item.raw)
+        self._extend([item.tx for item in items], [item.raw for item in items])
         self.included.extend(items)
         self.receipts.extend(receipts)
         self.outputs.extend(outputs)
@@ -257,7 +259,7 @@ class OpenEvmBlock:
         transactions and receipts under the placeholder hash, no roots."""
         if self._preview is None:
             env = self.block.env
-            encoded = tuple(item.raw for item in self.included)
+            encoded = tuple(self.raws)
             header = Header(
                 parent_hash=self.block.parent.hash,
                 coinbase=env.coinbase,
@@ -280,7 +282,7 @@ class OpenEvmBlock:
             self._preview = MiniBlock(
                 header,
                 PRECONFIRMED_BLOCK_HASH,
-                tuple(item.tx for item in self.included),
+                tuple(self.txs),
                 tuple(self.receipts),
                 block_size_from(header, self.tx_bytes),
                 encoded,
@@ -301,10 +303,56 @@ class OpenEvmBlock:
         return None if index is None else (self.preview(), index)
 
     def transactions(self) -> tuple[Transaction, ...]:
-        return tuple(item.tx for item in self.included)
+        return tuple(self.txs)
+
+    def _extend(self, txs: Sequence[Transaction], raws: Sequence[bytes]) -> None:
+        first = len(self.txs)
+        for offset, (tx, raw) in enumerate(zip(txs, raws, strict=True)):
+            self.tx_index[tx.hash] = first + offset
+            self.tx_bytes += body_size(raw)
+        self.txs.extend(txs)
+        self.raws.extend(raws)
+
+    def add_replicated(
+        self,
+        txs: Sequence[Transaction],
+        raws: Sequence[bytes],
+        receipts: Sequence[Receipt],
+        diff: StateDiff,
+        info: MiniBlockInfo,
+    ) -> None:
+        """A replica's copy of one preconfirmed mini-block (or, ``info.first_tx`` 0 with
+        several transactions, the open block so far): its change is folded into the
+        block's, its receipts kept as the sequencer made them."""
+        self.block.diff.merge(diff)
+        self.block.gas_used += sum(receipt.gas_used for receipt in receipts)
+        self.block.blob_gas_used += sum(receipt.blob_gas_used for receipt in receipts)
+        self._extend(txs, raws)
+        self.receipts.extend(receipts)
+        self.outputs.extend(b"" for _ in txs)
+        self.console.extend(() for _ in txs)
+        self.minis.append(info)
+        self._preview = None
+        self._frozen = None
 
     def span(self) -> MiniBlockSpan:
         return MiniBlockSpan(self.first_mini, len(self.minis))
+
+
+@dataclass(frozen=True, slots=True)
+class PreconfirmedCopy:
+    """A replica's copy of a preconfirmed mini-block (or of the open block so far): its
+    transactions, their receipts, its state change (wipes allowed), its info and, when
+    signed, its header and signature."""
+
+    parent_hash: Hash32
+    transactions: tuple[Transaction, ...]
+    raws: tuple[bytes, ...]
+    receipts: tuple[Receipt, ...]
+    diff: StateDiff
+    info: MiniBlockInfo
+    mini: MiniBlockHeader | None = None
+    signature: MiniBlockSignature | None = None
 
 
 def mini_block_diff(items: Sequence[Included], pre_block: StateDiff | None) -> StateDiff:

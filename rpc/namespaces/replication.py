@@ -39,13 +39,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+from jit import rlp
 from rpc.codecs import data, quantity
 from rpc.errors import InvalidParams
 from rpc.namespaces.dev import parse_number
 from sequencer.errors import NodeError
-from sequencer.node import BlockSealed, ChainEvent, ChainReverted, Node
+from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
+from sequencer.node import BlockSealed, ChainEvent, ChainReverted, MiniBlockPreconfirmed, Node
+from sequencer.two_tier import MiniBlockInfo
 from sequencer.types.blocks import MiniBlock
-from sequencer.types.wire import encode_block
+from sequencer.types.wire import encode_block, encode_change
+from statedb.types import StateDiff
 
 log = logging.getLogger("hummingbird.replication")
 
@@ -97,12 +101,73 @@ def revert_notification(event: ChainReverted) -> dict[str, Any]:
     }
 
 
+def preconfirmed_notification(
+    block: MiniBlock,
+    first_tx: int,
+    diff: StateDiff,
+    info: MiniBlockInfo,
+    mini: MiniBlockHeader | None,
+    signature: MiniBlockSignature | None,
+    *,
+    snapshot: bool = False,
+) -> dict[str, Any]:
+    """A preconfirmed mini-block (two-tier sequencer) for a follower: the open block's
+    environment, the mini-block's transactions (raw, sender), receipts (storage
+    encoding), its state change (wipes allowed) and signature; ``snapshot``: the open
+    block so far (every transaction, the whole change), sent when a follower goes live."""
+    header = block.header
+    out: dict[str, Any] = {
+        "snapshot": snapshot,
+        "number": quantity(block.number),
+        "parentHash": data(header.parent_hash),
+        "coinbase": data(header.coinbase),
+        "timestamp": quantity(header.timestamp),
+        "gasLimit": quantity(header.gas_limit),
+        "baseFee": quantity(header.base_fee_per_gas),
+        "prevRandao": data(header.prev_randao),
+        "excessBlobGas": quantity(header.excess_blob_gas),
+        "index": quantity(info.index),
+        "miniBlockNumber": quantity(info.number),
+        "miniBlockTimestamp": quantity(info.timestamp_us),
+        "firstTx": quantity(first_tx),
+        "transactions": data(
+            rlp.encode(
+                [
+                    [raw, tx.sender]
+                    for raw, tx in zip(
+                        block.encoded[first_tx:], block.transactions[first_tx:], strict=True
+                    )
+                ]
+            )
+        ),
+        "receipts": data(rlp.encode([r.storage_fields() for r in block.receipts[first_tx:]])),  # type: ignore[misc]
+        "diff": data(encode_change(diff)),
+    }
+    if mini is not None and signature is not None:
+        out["mini"] = {
+            "gasUsed": quantity(mini.gas_used),
+            "transactionRoot": data(mini.transaction_root),
+            "receiptRoot": data(mini.receipt_root),
+        }
+        out["signature"] = {
+            "r": quantity(signature.r),
+            "s": quantity(signature.s),
+            "yParity": quantity(signature.y_parity),
+        }
+    return out
+
+
 def _from_block(node: Node, options: object) -> int:
     head = node.head_number
     if options is None:
         return head + 1
-    if not isinstance(options, dict) or set(options) - {"fromBlock"}:
-        raise InvalidParams('invalid argument 1: expected {"fromBlock": quantity} or nothing')
+    if not isinstance(options, dict) or set(options) - {"fromBlock", "preconfirmations"}:
+        raise InvalidParams(
+            'invalid argument 1: expected {"fromBlock": quantity, "preconfirmations": bool} '
+            "or nothing"
+        )
+    if not isinstance(options.get("preconfirmations", False), bool):
+        raise InvalidParams("invalid argument 1: preconfirmations must be true or false")
     raw = options.get("fromBlock")
     start = head + 1 if raw is None else parse_number(raw, 1, bits=64)
     if start > head + 1:
@@ -123,6 +188,7 @@ def replication_subscription(
 ) -> Callable[[], None]:
     """Start the stream for ``sub_id``; the returned function stops it."""
     stream = _Stream(node, follower, sub_id, _from_block(node, options))
+    stream.preconfirmations = isinstance(options, dict) and options.get("preconfirmations") is True
     return stream.start()
 
 
@@ -138,6 +204,7 @@ class _Stream:
         self.task: asyncio.Task[None] | None = None
         self.heartbeat: asyncio.Task[None] | None = None
         self.last_notified = time.monotonic()
+        self.preconfirmations = False  # also send a two-tier sequencer's mini-blocks
 
     def start(self) -> Callable[[], None]:
         unsubscribe = self.node.subscribe(self.on_event)
@@ -177,8 +244,23 @@ class _Stream:
                 self.notify(revert_notification(event))
                 self.last_sent = event.head.number
             return
+        if isinstance(event, MiniBlockPreconfirmed):
+            # Mini-blocks of the block after the last one sent (a follower behind gets
+            # the open block's snapshot when it goes live instead).
+            if self.preconfirmations and event.block.number == self.last_sent + 1:
+                self.notify(
+                    preconfirmed_notification(
+                        event.block,
+                        event.info.first_tx,
+                        event.diff,
+                        event.info,
+                        event.mini,
+                        event.signature,
+                    )
+                )
+            return
         if not isinstance(event, BlockSealed):
-            return  # mini-block preconfirmations are not replicated (yet)
+            return
         number = event.block.number
         if number <= self.last_sent:
             return  # sent by the catch-up already
@@ -197,6 +279,24 @@ class _Stream:
         self.notify(block_notification(self.node, event.block))
         self.last_sent = number
 
+    def send_open_block(self) -> None:
+        """Going live: the open EVM block so far, so the follower's ``latest`` is the
+        sequencer's at once (later mini-blocks follow as events)."""
+        open_evm = self.node.open_evm_block
+        if not self.preconfirmations or open_evm is None or not open_evm.minis:
+            return
+        self.notify(
+            preconfirmed_notification(
+                open_evm.preview(),
+                0,
+                open_evm.frozen_diff(),
+                open_evm.minis[-1],
+                None,
+                None,
+                snapshot=True,
+            )
+        )
+
     async def catch_up(self) -> None:
         node = self.node
         follower = self.follower
@@ -207,6 +307,7 @@ class _Stream:
                 head = node.head_number
                 if self.last_sent >= head:
                     self.live = True
+                    self.send_open_block()
                     return
                 end = min(head, self.last_sent + CATCH_UP_CHUNK)
                 for number in range(self.last_sent + 1, end + 1):

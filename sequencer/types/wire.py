@@ -40,6 +40,28 @@ def encode_diff(diff: StateDiff) -> bytes:
     """``diff`` (normalised: ``storage_cleared`` empty) as bytes."""
     if diff.storage_cleared:
         raise WireError("a published diff has no wipes (expand them into slot writes first)")
+    return _encode_body(diff)
+
+
+def encode_change(diff: StateDiff) -> bytes:
+    """A state change that may wipe storage (a mini-block's, not normalised): the wiped
+    addresses (count (4), then 20 bytes each) before the diff layout."""
+    wipes = sorted(diff.storage_cleared)
+    return len(wipes).to_bytes(4, "big") + b"".join(wipes) + _encode_body(diff)
+
+
+def decode_change(data: bytes) -> StateDiff:
+    """The change ``encode_change`` wrote; ``WireError`` for anything else."""
+    if not isinstance(data, bytes):
+        raise WireError(f"expected bytes, got {type(data).__name__}")
+    reader = _Reader(data)
+    wipes = {reader.take(20) for _ in range(reader.count())}
+    diff = _decode_body(reader, data)
+    diff.storage_cleared = wipes
+    return diff
+
+
+def _encode_body(diff: StateDiff) -> bytes:
     parts = [len(diff.accounts).to_bytes(4, "big")]
     for address, account in diff.accounts.items():
         if account is None:
@@ -87,7 +109,10 @@ def decode_diff(data: bytes) -> StateDiff:
     """The diff ``encode_diff`` wrote; ``WireError`` for anything else."""
     if not isinstance(data, bytes):
         raise WireError(f"expected bytes, got {type(data).__name__}")
-    reader = _Reader(data)
+    return _decode_body(_Reader(data), data)
+
+
+def _decode_body(reader: _Reader, data: bytes) -> StateDiff:
     diff = StateDiff()
     accounts = diff.accounts
     for _ in range(reader.count()):
@@ -161,4 +186,12 @@ def decode_block(data: bytes) -> MiniBlock:
     return replace(block, diff=decode_diff(diff_bytes))
 
 
-__all__ = ["WireError", "decode_block", "decode_diff", "encode_block", "encode_diff"]
+__all__ = [
+    "WireError",
+    "decode_block",
+    "decode_change",
+    "decode_diff",
+    "encode_block",
+    "encode_change",
+    "encode_diff",
+]

@@ -298,3 +298,64 @@ def test_replica_serves_the_realtime_subscriptions(tmp_path: Path) -> None:
     assert out["mini"]["block_number"] == block["number"]
     assert mini_block_signed_by(out["mini"], info["sequencer"])
     assert out["state"]["address"] == SINK and out["state"]["balance"] == "0x7"
+
+
+def test_replica_follows_a_two_tier_sequencers_mini_blocks(tmp_path: Path) -> None:
+    """Preconfirmations replicated: a replica of a two-tier sequencer answers ``latest``
+    state and preconfirmed receipts as the sequencer does before the EVM block seals (its
+    mini-blocks arrive signed, their roots and signatures checked); a replica that starts
+    meanwhile gets the open block so far; the seal replaces them with the sealed block."""
+    placeholder = "0x" + "ff" * 32
+
+    def signed(url: str, nonce: int, value: int) -> str:
+        tx = {"from": SENDER, "to": SINK, "value": hex(value), "gas": "0x5208", "nonce": hex(nonce)}
+        raw = call(url, "eth_signTransaction", [tx])
+        assert isinstance(raw, str)
+        return raw
+
+    with (
+        hummingbird(tmp_path, "--evm-block-time", "3600") as seq,
+        replica(tmp_path, seq.ws_url) as rep,
+    ):
+        first = call(seq.url, "realtime_sendRawTransaction", [signed(seq.url, 0, 5)])
+        assert first["blockHash"] == placeholder
+        wait_for(
+            lambda: (
+                call(rep.url, "eth_getTransactionReceipt", [first["transactionHash"]]) is not None
+            ),
+            "the preconfirmation on the replica",
+        )
+        assert call(rep.url, "eth_getTransactionReceipt", [first["transactionHash"]]) == call(
+            seq.url, "eth_getTransactionReceipt", [first["transactionHash"]]
+        )
+        second = call(seq.url, "realtime_sendRawTransaction", [signed(seq.url, 1, 6)])
+        wait_for(
+            lambda: call(rep.url, "eth_getBalance", [SINK, "latest"]) == hex(11),
+            "the second mini-block",
+        )
+        for url in (rep.url,):
+            assert call(url, "eth_getTransactionReceipt", [second["transactionHash"]]) == second
+            assert call(url, "eth_blockNumber", []) == call(seq.url, "eth_blockNumber", [])
+            assert (
+                call(url, "eth_getBalance", [SINK, call(seq.url, "eth_blockNumber", [])]) == "0x0"
+            )
+        # A replica that starts now gets the open block so far.
+        with replica(tmp_path, seq.ws_url, name="late") as late:
+            wait_for(
+                lambda: call(late.url, "eth_getBalance", [SINK, "latest"]) == hex(11),
+                "the open block's snapshot",
+            )
+            assert (
+                call(late.url, "eth_getTransactionReceipt", [second["transactionHash"]]) == second
+            )
+        assert health(rep.url)[1]["signedBlocks"] >= 2  # both mini-blocks' signatures checked
+        # The seal: the sealed EVM block replaces the preconfirmations.
+        call(seq.url, "evm_mine", [])
+        wait_for(
+            lambda: call(rep.url, "eth_blockNumber", []) == call(seq.url, "eth_blockNumber", []),
+            "the sealed block",
+        )
+        sealed = call(rep.url, "eth_getTransactionReceipt", [first["transactionHash"]])
+        assert sealed["blockHash"] != placeholder
+        assert sealed == call(seq.url, "eth_getTransactionReceipt", [first["transactionHash"]])
+        same_reads(seq.url, rep.url, [SENDER, SINK])

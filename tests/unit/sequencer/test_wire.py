@@ -21,7 +21,7 @@ from sequencer.node import Node
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction, sign_transaction
 from sequencer.types.wire import WireError, decode_block, decode_diff, encode_block, encode_diff
-from statedb.types import Account, DictState, StateDiff, keccak256
+from statedb.types import EMPTY_CODE_HASH, Account, DictState, StateDiff, keccak256
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "build"
 SINK = b"\x42" * 20
@@ -314,3 +314,20 @@ def test_an_access_list_outside_the_history_window_is_a_clear_error() -> None:
             asyncio.run(node.block_access_list(1, None, None))
     finally:
         node.close()
+
+
+def test_a_change_with_wipes_round_trips_and_refuses_garbage() -> None:
+    from sequencer.types.wire import decode_change, encode_change
+
+    change = StateDiff(
+        accounts={b"\x01" * 20: None, b"\x02" * 20: Account(1, 2, EMPTY_CODE_HASH)},
+        storage={b"\x02" * 20: {1: 2}},
+        storage_cleared={b"\x01" * 20, b"\x03" * 20},
+    )
+    back = decode_change(encode_change(change))
+    assert back.accounts == change.accounts and back.storage == change.storage
+    assert back.storage_cleared == change.storage_cleared
+    encoded = encode_change(change)
+    for bad in (encoded[:-1], encoded + b"\x00", b"\x00\x00\x00\x05" + encoded[4:], b""):
+        with pytest.raises(WireError):
+            decode_change(bad)
