@@ -377,8 +377,8 @@ class ReplicaLink:
             edits = bytes.fromhex(raw_edits[2:]) if isinstance(raw_edits, str) else None
             node.apply_replicated(block, edits, verify=self.verify, signed=signed)
             status.sequencer_head = max(status.sequencer_head, block.number)
-        elif "preconfirmed" in result or "snapshot" in result:
-            self._preconfirmed(result)
+        elif isinstance(result.get("preconfirmed"), dict):
+            self._preconfirmed(result["preconfirmed"])
         elif "reverted" in result:
             head = int(result["reverted"]["head"], 16)
             node.revert_replicated(head)

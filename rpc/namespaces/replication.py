@@ -28,6 +28,14 @@ Notification shapes::
      "signature"?: {"timestamp": "0x..", "r": "0x..", "s": "0x..", "yParity": "0x.."}}
     {"reverted": {"head": "0x..", "hash": "0x..", "removedTo": "0x.."}}
     {"heartbeat": {"head": "0x..", "hash": "0x.."}}
+    {"preconfirmed": {"snapshot": bool, "number", "parentHash", "coinbase", "timestamp",
+                      "gasLimit", "baseFee", "prevRandao", "excessBlobGas", "index",
+                      "miniBlockNumber", "miniBlockTimestamp", "firstTx", "transactions",
+                      "receipts", "diff", "mini"?, "signature"?}}
+
+With ``{"preconfirmations": true}``, a two-tier sequencer's mini-blocks of the block after
+the last one sent come too (and, when the stream goes live, the open block so far as one
+``snapshot``): a follower keeps them as its open block until the sealed block arrives.
 """
 
 from __future__ import annotations
@@ -154,7 +162,7 @@ def preconfirmed_notification(
             "s": quantity(signature.s),
             "yParity": quantity(signature.y_parity),
         }
-    return out
+    return {"preconfirmed": out}
 
 
 def _from_block(node: Node, options: object) -> int:
