@@ -474,8 +474,23 @@ class ReplicaLink:
         self.status.signed_blocks += 1
         return signed
 
-    async def caught_up(self) -> None:
-        """Wait (at most ``CATCH_UP_WAIT``) until this replica holds the sequencer's head."""
+    async def caught_up(self, result: object = None) -> None:
+        """Wait (at most ``CATCH_UP_WAIT``) until this replica holds the sequencer's head
+        and, when ``result`` (a forwarded send's answer) names a transaction that the
+        sequencer has mined or preconfirmed, that transaction."""
+        deadline = time.monotonic() + CATCH_UP_WAIT
+        tx_hash = _sent_hash(result)
+        if tx_hash is not None:
+            try:
+                found = await self.sequencer.call(
+                    "eth_getTransactionReceipt", ["0x" + tx_hash.hex()]
+                )
+            except (aiohttp.ClientError, OSError, TimeoutError, RpcError):
+                found = None
+            while found is not None and time.monotonic() < deadline:
+                if self.node.locate_transaction(tx_hash) is not None:
+                    break
+                await asyncio.sleep(0.002)
         try:
             latest = await self.sequencer.call("eth_getBlockByNumber", ["latest", False])
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError):
@@ -483,11 +498,22 @@ class ReplicaLink:
         if not isinstance(latest, dict):
             return
         wanted = latest.get("hash")
-        deadline = time.monotonic() + CATCH_UP_WAIT
         while time.monotonic() < deadline:
             if "0x" + self.node.chain_head.hash.hex() == wanted:
                 return
             await asyncio.sleep(0.002)
+
+
+def _sent_hash(result: object) -> bytes | None:
+    """The transaction a send's answer names: its hash, or a receipt's."""
+    if isinstance(result, dict):
+        result = result.get("transactionHash")
+    if isinstance(result, str) and len(result) == 66 and result.startswith("0x"):
+        try:
+            return bytes.fromhex(result[2:])
+        except ValueError:
+            return None
+    return None
 
 
 def _pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
@@ -549,5 +575,5 @@ class ReplicaRegistry(Registry):
             return result
         result = await self._link.sequencer.call(method, params, timeout=FORWARD_TIMEOUT)
         if method not in FORWARDED_READS:
-            await self._link.caught_up()
+            await self._link.caught_up(result)
         return result

@@ -348,7 +348,12 @@ def test_replica_follows_a_two_tier_sequencers_mini_blocks(tmp_path: Path) -> No
             assert (
                 call(late.url, "eth_getTransactionReceipt", [second["transactionHash"]]) == second
             )
-        assert health(rep.url)[1]["signedBlocks"] >= 2  # both mini-blocks' signatures checked
+        # A send through the replica: readable on the replica as soon as it answers.
+        third = call(rep.url, "realtime_sendRawTransaction", [signed(seq.url, 2, 1)])
+        assert third["blockHash"] == placeholder
+        assert call(rep.url, "eth_getTransactionReceipt", [third["transactionHash"]]) == third
+        assert call(rep.url, "eth_getBalance", [SINK, "latest"]) == hex(12)
+        assert health(rep.url)[1]["signedBlocks"] >= 3  # every mini-block's signature checked
         # The seal: the sealed EVM block replaces the preconfirmations.
         call(seq.url, "evm_mine", [])
         wait_for(
