@@ -48,10 +48,10 @@ from sequencer.mini_block_signing import (
     one_tier_header,
     verify_mini_block,
 )
-from sequencer.node import Node
+from sequencer.node import Node, ReplicaSnapshot
 from sequencer.trie import ordered_trie_root
 from sequencer.two_tier import MiniBlockInfo, PreconfirmedCopy
-from sequencer.types.blocks import ZERO_HASH, MiniBlock, Receipt
+from sequencer.types.blocks import ZERO_HASH, MiniBlock, Receipt, decode_stored_block
 from sequencer.types.transactions import decode_transaction
 from sequencer.types.wire import WireError, decode_block, decode_change
 from statedb.types import Address
@@ -181,6 +181,23 @@ class Sequencer:
             raise NodeError(f"{self.http_url} answered GET / with {info!r}")
         return info
 
+    async def snapshot(self) -> ReplicaSnapshot:
+        """The sequencer's head with its whole state, and the blocks before it."""
+        answer = await self.call("hummingbird_replicaSnapshot", [], timeout=120.0)
+        if not isinstance(answer, dict) or not isinstance(answer.get("prior"), list):
+            raise NodeError(f"the sequencer answered hummingbird_replicaSnapshot with {answer!r}")
+        head = decode_block(bytes.fromhex(answer["block"][2:]))
+        prior = []
+        for item in answer["prior"]:
+            records = rlp.decode(bytes.fromhex(item[2:]))
+            if not (isinstance(records, list) and len(records) == 2):
+                raise NodeError("an unreadable block in the sequencer's snapshot")
+            block_bytes, receipts_bytes = records
+            if not isinstance(block_bytes, bytes) or not isinstance(receipts_bytes, bytes):
+                raise NodeError("an unreadable block in the sequencer's snapshot")
+            prior.append(decode_stored_block(block_bytes, receipts_bytes))
+        return ReplicaSnapshot(head, tuple(prior))
+
     async def genesis(self) -> MiniBlock:
         """Block 0 with its diff, from the replication stream."""
         async with self.session.ws_connect(self.ws_url, max_msg_size=0) as ws:
@@ -196,8 +213,6 @@ class Sequencer:
             if "error" in answer:
                 raise NodeError(
                     f"the sequencer cannot send its genesis block: {answer['error'].get('message')}"
-                    " (a replica of a chain past its history window needs a snapshot bootstrap,"
-                    " which is not built yet)"
                 )
             while True:
                 note = await ws.receive_json(timeout=10)

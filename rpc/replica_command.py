@@ -108,10 +108,17 @@ async def run_replica(args: argparse.Namespace) -> None:
         try:
             info = await sequencer.info()
             config = replica_config(args, info)
-            genesis = await sequencer.genesis()
+            snapshot = None
+            try:
+                genesis = await sequencer.genesis()
+            except NodeError as error:
+                # Block 0 left the sequencer's history window: start from its head.
+                log.info("%s; bootstrapping from a snapshot of the sequencer's head", error)
+                genesis = None
+                snapshot = await sequencer.snapshot()
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError, WireError) as error:
             raise ConfigError(f"cannot reach the sequencer at {args.follow}: {error}") from None
-        node = Node(config, genesis=genesis)
+        node = Node(config, genesis=genesis, snapshot=snapshot)
         signer = info.get("sequencer")
         link = ReplicaLink(
             node,

@@ -150,6 +150,16 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaSnapshot:
+    """A sequencer's head for a replica to start from when its genesis has left the
+    history window: the head block with the whole state as its diff, and the blocks
+    before it (up to BLOCKHASH's 256) so their hashes and records are there."""
+
+    head: MiniBlock
+    prior: tuple[MiniBlock, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DevSnapshot:
     """What ``evm_snapshot`` keeps besides statedb's own snapshot of the chain."""
 
@@ -176,12 +186,19 @@ MAX_CALL_MANY: Final = 256
 
 
 class Node:
-    def __init__(self, config: NodeConfig, genesis: MiniBlock | None = None) -> None:
+    def __init__(
+        self,
+        config: NodeConfig,
+        genesis: MiniBlock | None = None,
+        snapshot: ReplicaSnapshot | None = None,
+    ) -> None:
         """``genesis`` (a replica's): the sequencer's block 0, with its diff, written
         instead of one built from ``config`` when the database is empty; a database
-        that holds another chain is refused."""
+        that holds another chain is refused. ``snapshot`` (a replica's, when block 0
+        has left the sequencer's window): the database starts at its head instead."""
         self.config = config
         self._genesis = genesis
+        self._snapshot = snapshot
         chain_config = config.chain
         self.rules: ForkRules = (
             megaeth_rules(chain_config.fork) if config.megaeth else rules_for(chain_config.fork)
@@ -336,6 +353,22 @@ class Node:
         """Commit the genesis block into ``db`` (empty): the given one (a replica's), or
         one built from the configuration."""
         chain = self.config.chain
+        meta = {
+            META_CHAIN_ID: str(chain.chain_id).encode(),
+            META_FORK: chain.fork.name.lower().encode(),
+        }
+        if self._snapshot is not None:
+            head = self._snapshot.head
+            if head.diff is None:
+                raise ConfigError("a replica's snapshot must carry the whole state")
+            records: dict[str, dict[bytes, bytes | None]] = {}
+            for block in (*self._snapshot.prior, head):
+                for cf, entries in Chain(db).records(block).items():
+                    records.setdefault(cf, {}).update(entries)
+            records[CF_CHAIN_META] = dict(meta)
+            if db.bootstrap(head.number, head.diff, records) != head.header.state_root:
+                raise ConfigError("the sequencer's snapshot does not give its state root")
+            return
         if self._genesis is not None:
             block = self._genesis
             if block.number != 0 or block.diff is None:
@@ -381,7 +414,7 @@ class Node:
     def _check_resumed(self) -> None:
         if self._genesis is not None:
             ours = self.chain.block_by_number(0)
-            if ours is None or ours.hash != self._genesis.hash:
+            if ours is not None and ours.hash != self._genesis.hash:
                 raise ConfigError(
                     "the data directory holds another chain than the sequencer's (its "
                     "genesis differs): use another --data-dir, or --ephemeral"
@@ -1046,6 +1079,23 @@ class Node:
         """Two-tier mode: the EVM block mini-blocks are being added to (read-only for
         callers: the replication stream sends it to a follower that starts meanwhile)."""
         return self.producer.open
+
+    def replica_snapshot(self) -> ReplicaSnapshot:
+        """The head with the whole state as its diff, and up to 256 blocks before it
+        (``hummingbird_replicaSnapshot``: a replica's bootstrap past the window)."""
+        head = self.chain_head
+        resident = self.db.resident
+        state = StateDiff(
+            accounts=dict(resident.accounts),
+            storage={address: dict(slots) for address, slots in resident.storage.items()},
+            codes={h: code for h, code in resident.codes.items() if h != EMPTY_CODE_HASH},
+        )
+        prior = tuple(
+            block
+            for number in range(max(0, head.number - 256), head.number)
+            if (block := self.chain.block_by_number(number)) is not None
+        )
+        return ReplicaSnapshot(replace(head, diff=state), prior)
 
     def block_edits(self, number: int) -> bytes | None:
         """The dev edits record block ``number`` carried, if any (the replication stream

@@ -426,6 +426,39 @@ class StateDB:
         self._generation += 1
         return root
 
+    def bootstrap(
+        self, block_number: int, state: StateDiff, chain_records: ChainRecords | None = None
+    ) -> bytes:
+        """Start an empty database at block ``block_number`` with the whole state
+        ``state`` (a replica bootstrapped from a snapshot of its sequencer): no history
+        below it (``at`` serves ``block_number`` on, nothing reverts past it). Returns
+        the state root."""
+        self._check_open()
+        if self._head != -1:
+            raise BlockOrderError("only an empty database can be bootstrapped")
+        if type(block_number) is not int or not 0 <= block_number < 1 << 63:
+            raise BlockOrderError(f"cannot bootstrap at block {block_number!r}")
+        acc_ops, sto_ops, codes = self._normalize(state)
+        backend = self._backend
+        batch = backend.new_batch()
+        number8 = block_number.to_bytes(8, "big")
+        deltas = self._stage(batch, acc_ops, sto_ops, codes, (), [], number8)
+        update = self._commitment.prepare(deltas)
+        for cf, key, value in _check_chain_records(chain_records):
+            if value is not None:
+                batch.put(key, value, backend.handle(cf))
+        h_meta = self._h[CF_META]
+        batch.put(META_HEAD, number8 + update.root, h_meta)
+        # No changeset is kept for it: the oldest block with one is the next.
+        batch.put(META_HISTORY_FIRST, (block_number + 1).to_bytes(8, "big"), h_meta)
+        backend.write(batch)
+        self._apply(acc_ops, sto_ops, codes, ())
+        self._commitment.apply(update)
+        self._head = block_number
+        self._history_first = block_number + 1
+        self._generation += 1
+        return update.root
+
     def _check_open(self) -> None:
         if self._closed:
             raise StateDBError("state database is closed")

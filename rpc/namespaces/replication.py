@@ -49,8 +49,10 @@ from typing import Any, Final, Protocol
 
 from jit import rlp
 from rpc.codecs import data, quantity
+from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
 from rpc.namespaces.dev import parse_number
+from rpc.namespaces.eth import node_of
 from sequencer.errors import NodeError
 from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
 from sequencer.node import BlockSealed, ChainEvent, ChainReverted, MiniBlockPreconfirmed, Node
@@ -189,6 +191,22 @@ def _from_block(node: Node, options: object) -> int:
             f"from: {oldest}); start from a later block"
         )
     return start
+
+
+@method("hummingbird_replicaSnapshot")
+async def replica_snapshot(ctx: RequestContext) -> dict[str, Any]:
+    """A replica's bootstrap when the sequencer's genesis has left its history window:
+    the head block with the whole state as its diff (``wire.encode_block``) and up to
+    256 blocks before it (their chain records: ``[block record, receipts record]``)."""
+    node = node_of(ctx)
+    snapshot = node.replica_snapshot()
+    return {
+        "block": data(encode_block(snapshot.head)),
+        "prior": [
+            data(rlp.encode([block.encode_for_storage(), block.encode_receipts()]))
+            for block in snapshot.prior
+        ],
+    }
 
 
 def replication_subscription(

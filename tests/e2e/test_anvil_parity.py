@@ -284,6 +284,8 @@ def test_scenario_covers_every_method() -> None:
     # MegaETH's optional methods (served only with --megaeth-extras; anvil has neither)
     # are tested in tests/unit/rpc/test_megaeth_extras.py.
     used |= {"eth_callAfter", "eth_getLogsWithCursor"}
+    # A replica's bootstrap (anvil has no replicas): tests/integration/test_replica.py.
+    used.add("hummingbird_replicaSnapshot")
     missing = [name for name in default_registry.names() if name not in used]
     assert not missing, f"methods the anvil comparison never calls: {missing}"
 

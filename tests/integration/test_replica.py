@@ -364,3 +364,35 @@ def test_replica_follows_a_two_tier_sequencers_mini_blocks(tmp_path: Path) -> No
         assert sealed["blockHash"] != placeholder
         assert sealed == call(seq.url, "eth_getTransactionReceipt", [first["transactionHash"]])
         same_reads(seq.url, rep.url, [SENDER, SINK])
+
+
+def test_replica_bootstraps_from_a_snapshot_past_the_window(tmp_path: Path) -> None:
+    """Block 0 has left the sequencer's history window (``--history-window 5``): the
+    replica starts from a snapshot of its head (the whole state and the 256 blocks
+    before it) and follows from there; state below the snapshot is unavailable on it."""
+    with hummingbird(tmp_path, "--history-window", "5") as seq:
+        for value in range(1, 16):
+            call(
+                seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": hex(value)}]
+            )
+        with replica(tmp_path, seq.ws_url) as rep:
+            head = int(call(seq.url, "eth_blockNumber", []), 16)
+            assert call(rep.url, "eth_blockNumber", []) == hex(head)
+            for address in (SENDER, SINK):
+                assert call(rep.url, "eth_getBalance", [address, "latest"]) == call(
+                    seq.url, "eth_getBalance", [address, "latest"]
+                )
+            for number in (0, 1, head - 1, head):  # the blocks before it came too
+                assert call(rep.url, "eth_getBlockByNumber", [hex(number), False]) == call(
+                    seq.url, "eth_getBlockByNumber", [hex(number), False]
+                )
+            below = rpc(rep.url, "eth_getBalance", [SINK, hex(head - 1)])
+            assert isinstance(below, dict) and "error" in below
+            call(seq.url, "eth_sendTransaction", [{"from": SENDER, "to": SINK, "value": "0x1"}])
+            wait_for(
+                lambda: call(rep.url, "eth_blockNumber", []) == hex(head + 1), "the next block"
+            )
+            assert call(rep.url, "eth_getBalance", [SINK, "latest"]) == call(
+                seq.url, "eth_getBalance", [SINK, "latest"]
+            )
+            wait_for(lambda: health(rep.url)[0] == 200, "a healthy replica")

@@ -320,3 +320,37 @@ def test_block_diff_outside_the_window(opener: Opener) -> None:
     with pytest.raises(HistoryUnavailable):
         db.block_diff(99)
     db.block_diff(db.head_number)
+
+
+def test_bootstrap_starts_an_empty_database_at_a_block(opener: Opener) -> None:
+    """A replica's snapshot bootstrap: state at block 10, no history below it, blocks
+    after it commit and revert as usual; a database with blocks refuses it."""
+    source = opener(history_window=0)
+    rng = random.Random(8)
+    model = Model()
+    run_blocks(source, model, rng, 11)
+    state = StateDiff(
+        accounts=dict(source.resident.accounts),
+        storage={a: dict(s) for a, s in source.resident.storage.items()},
+        codes={h: c for h, c in source.resident.codes.items() if c},
+    )
+    with pytest.raises(BlockOrderError):
+        source.bootstrap(10, state)
+    db = StateDB.ephemeral(history_window=0)
+    try:
+        root = db.bootstrap(10, state, {CF_CHAIN_META: {b"k": b"v"}})
+        assert root == source.state_root and db.head_number == 10
+        assert db.oldest_available == 10
+        assert state_of(db.at(10)._db.resident) == state_of(source.resident)
+        with pytest.raises(HistoryUnavailable):
+            db.at(9)
+        diff, records = random_block(rng, 11)
+        db.commit(11, db.prepare(diff), records)
+        db.revert_to(10)
+        assert db.state_root == root
+        with pytest.raises(HistoryUnavailable):
+            db.revert_to(9)
+        with pytest.raises(HistoryUnavailable):
+            db.block_diff(10)  # no changeset below the next block
+    finally:
+        db.close()
