@@ -37,21 +37,23 @@ from typing import Any, Final
 import aiohttp
 
 from jit import rlp
-from jit.evm.frame import BlockEnv
 from rpc.dispatch import Registry, RequestContext
 from rpc.errors import RpcError
 from sequencer.errors import NodeError, ReplicaMismatch
 from sequencer.mini_block_signing import (
-    MiniBlockHeader,
     MiniBlockSignature,
     SignedMiniBlockHeader,
     one_tier_header,
     verify_mini_block,
 )
 from sequencer.node import Node, ReplicaSnapshot
-from sequencer.trie import ordered_trie_root
-from sequencer.two_tier import MiniBlockInfo, PreconfirmedCopy
-from sequencer.types.blocks import ZERO_HASH, MiniBlock, Receipt, decode_stored_block
+from sequencer.two_tier import (
+    JournaledEnv,
+    MiniBlockInfo,
+    PreconfirmedCopy,
+    mini_block_header,
+)
+from sequencer.types.blocks import MiniBlock, Receipt, decode_stored_block
 from sequencer.types.transactions import decode_transaction
 from sequencer.types.wire import WireError, decode_block, decode_change
 from statedb.types import Address
@@ -409,19 +411,6 @@ class ReplicaLink:
         try:
             number = int(note["number"], 16)
             head = self.node.chain_head
-            env = BlockEnv(
-                chain_id=self.node.config.chain.chain_id,
-                coinbase=bytes.fromhex(note["coinbase"][2:]),
-                number=number,
-                timestamp=int(note["timestamp"], 16),
-                gas_limit=int(note["gasLimit"], 16),
-                base_fee=int(note["baseFee"], 16),
-                prev_randao=bytes.fromhex(note["prevRandao"][2:]),
-                excess_blob_gas=int(note["excessBlobGas"], 16),
-                blob_base_fee=self.node.rules.blob_base_fee(int(note["excessBlobGas"], 16)),
-                block_hashes=self.node.chain.block_hashes_at(number),
-                parent_beacon_block_root=ZERO_HASH,
-            )
             pairs = _pairs(bytes.fromhex(note["transactions"][2:]))
             raws = tuple(raw for raw, _ in pairs)
             txs = tuple(decode_transaction(raw, known_sender=sender) for raw, sender in pairs)
@@ -439,21 +428,22 @@ class ReplicaLink:
                 stamp,
             )
             diff = decode_change(bytes.fromhex(note["diff"][2:]))
+            saved = JournaledEnv(
+                coinbase=bytes.fromhex(note["coinbase"][2:]),
+                number=number,
+                timestamp=int(note["timestamp"], 16),
+                gas_limit=int(note["gasLimit"], 16),
+                base_fee=int(note["baseFee"], 16),
+                prev_randao=bytes.fromhex(note["prevRandao"][2:]),
+                excess_blob_gas=int(note["excessBlobGas"], 16),
+                first_mini=mini_number - index,
+            )
         except (KeyError, TypeError, ValueError, AssertionError, IndexError) as error:
             raise ReplicaMismatch(f"unreadable preconfirmation: {error}") from None
         mini = signature = None
         sig = note.get("signature")
         if isinstance(sig, dict) and self.signer is not None and not note.get("snapshot"):
-            mini = MiniBlockHeader(
-                number,
-                env.timestamp,
-                index,
-                mini_number,
-                stamp,
-                info.gas_used,
-                ordered_trie_root(list(raws)),
-                ordered_trie_root([r.consensus_encoding() for r in receipts]),
-            )
+            mini = mini_block_header(info, saved.timestamp, raws, receipts)
             signature = MiniBlockSignature(
                 int(sig["r"], 16), int(sig["s"], 16), int(sig["yParity"], 16)
             )
@@ -467,7 +457,7 @@ class ReplicaLink:
         )
         if number != head.number + 1:
             return  # for a block this replica has not reached yet: the snapshot will come
-        self.node.preconfirm_replicated(env, copy, snapshot=bool(note.get("snapshot")))
+        self.node.preconfirm_replicated(saved, copy, snapshot=bool(note.get("snapshot")))
 
     def _check_signature(self, block: MiniBlock, signature: object) -> SignedMiniBlockHeader | None:
         """A signed block's signature must be the sequencer's over this block's own header

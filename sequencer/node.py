@@ -91,7 +91,7 @@ from sequencer.state_dump import StateDump, StateDumpAccount
 from sequencer.tracing.call import CallFrame
 from sequencer.tracing.spec import TraceOptions, TraceResult, new_tracer, trace_result
 from sequencer.trie import EMPTY_TRIE_ROOT
-from sequencer.two_tier import OpenEvmBlock, PreconfirmedCopy
+from sequencer.two_tier import JournaledEnv, OpenEvmBlock, PreconfirmedCopy
 from sequencer.types.blobs import split_network_form, verify_sidecar
 from sequencer.types.blocks import (
     EMPTY_BLOOM,
@@ -978,7 +978,7 @@ class Node:
 
     def preconfirm_replicated(
         self,
-        env: BlockEnv,
+        saved: JournaledEnv,
         preconfirmed: PreconfirmedCopy,
         *,
         snapshot: bool = False,
@@ -989,11 +989,12 @@ class Node:
         sealed EVM block arrives; ``ReplicaMismatch`` if it does not fit."""
         head = self.chain_head
         info = preconfirmed.info
-        if env.number != head.number + 1 or preconfirmed.parent_hash != head.hash:
+        if saved.number != head.number + 1 or preconfirmed.parent_hash != head.hash:
             raise ReplicaMismatch(
-                f"a mini-block of block {env.number} (parent 0x{preconfirmed.parent_hash.hex()}) "
-                f"does not follow the head {head.number}"
+                f"a mini-block of block {saved.number} (parent "
+                f"0x{preconfirmed.parent_hash.hex()}) does not follow the head {head.number}"
             )
+        env = self.producer.env_of(saved)
         producer = self.producer
         open_evm = producer.open
         if snapshot or open_evm is None or open_evm.env.number != env.number:

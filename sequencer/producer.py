@@ -54,10 +54,10 @@ from sequencer.mini_block_signing import (
 )
 from sequencer.pool import PoolTx, TxPool
 from sequencer.publication import BlockSealed, ChainEvent, MiniBlockPreconfirmed
-from sequencer.trie import ordered_trie_root
 from sequencer.two_tier import (
     JOURNAL_ENV,
     JOURNAL_MINI,
+    JournaledEnv,
     JournalEntry,
     JournalError,
     MiniBlockInfo,
@@ -67,6 +67,7 @@ from sequencer.two_tier import (
     encode_env,
     journal_mini_key,
     mini_block_diff,
+    mini_block_header,
     span_key,
 )
 from sequencer.types.blocks import ZERO_HASH, Header, MiniBlock
@@ -461,16 +462,11 @@ class Producer:
             # The fee credits are folded per transaction into the EVM block's diff only.
             diff.accounts[coinbase] = open_evm.block.state.get_account(coinbase)
         outputs = tuple(open_evm.outputs[info.first_tx :])
-        receipts = open_evm.receipts[info.first_tx :]
-        header = MiniBlockHeader(
-            info.block_number,
+        header = mini_block_header(
+            info,
             open_evm.env.timestamp,
-            info.index,
-            info.number,
-            info.timestamp_us,
-            info.gas_used,
-            ordered_trie_root([item.raw for item in items]),
-            ordered_trie_root([receipt.consensus_encoding() for receipt in receipts]),
+            [item.raw for item in items],
+            open_evm.receipts[info.first_tx :],
         )
         self.publish(
             MiniBlockPreconfirmed(
@@ -525,7 +521,20 @@ class Producer:
         except JournalError as error:
             self._drop_journal(records, str(error))
             return 0
-        env = BlockEnv(
+        env = self.env_of(saved)
+        open_evm = OpenEvmBlock(self._open(env), saved.first_mini)
+        try:
+            restored = self._rerun(open_evm, entries)
+        except JournalError as error:
+            self._drop_journal(records, str(error))
+            return 0
+        self.open = open_evm
+        return restored
+
+    def env_of(self, saved: JournaledEnv) -> BlockEnv:
+        """The ``BlockEnv`` of an open EVM block from its travelling form (the journal
+        on a restart, a replica's copy of the sequencer's open block)."""
+        return BlockEnv(
             chain_id=self.config.chain_id,
             coinbase=saved.coinbase,
             number=saved.number,
@@ -538,14 +547,6 @@ class Producer:
             block_hashes=self.chain.block_hashes_at(saved.number),
             parent_beacon_block_root=ZERO_HASH,
         )
-        open_evm = OpenEvmBlock(self._open(env), saved.first_mini)
-        try:
-            restored = self._rerun(open_evm, entries)
-        except JournalError as error:
-            self._drop_journal(records, str(error))
-            return 0
-        self.open = open_evm
-        return restored
 
     def _rerun(self, open_evm: OpenEvmBlock, entries: list[JournalEntry]) -> int:
         restored = 0

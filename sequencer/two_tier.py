@@ -31,6 +31,7 @@ from jit import rlp
 from jit.evm.frame import BlockEnv
 from sequencer.builder import Included, OpenBlock, build_receipts
 from sequencer.mini_block_signing import MiniBlockHeader, MiniBlockSignature
+from sequencer.trie import ordered_trie_root
 from sequencer.types.blocks import (
     EMPTY_BLOOM,
     ZERO_HASH,
@@ -170,6 +171,9 @@ def encode_env(env: BlockEnv, first_mini: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class JournaledEnv:
+    """An open EVM block's environment as it travels (the journal, a replica's copy):
+    what ``Producer.env_of`` rebuilds its ``BlockEnv`` from."""
+
     coinbase: Address
     number: int
     timestamp: int
@@ -353,6 +357,26 @@ class PreconfirmedCopy:
     info: MiniBlockInfo
     mini: MiniBlockHeader | None = None
     signature: MiniBlockSignature | None = None
+
+
+def mini_block_header(
+    info: MiniBlockInfo,
+    block_timestamp: int,
+    raws: Sequence[bytes],
+    receipts: Sequence[Receipt],
+) -> MiniBlockHeader:
+    """The header a two-tier mini-block is signed over: its place, its gas and the
+    ordered-trie roots of its own transactions and receipts."""
+    return MiniBlockHeader(
+        info.block_number,
+        block_timestamp,
+        info.index,
+        info.number,
+        info.timestamp_us,
+        info.gas_used,
+        ordered_trie_root(list(raws)),
+        ordered_trie_root([receipt.consensus_encoding() for receipt in receipts]),
+    )
 
 
 def mini_block_diff(items: Sequence[Included], pre_block: StateDiff | None) -> StateDiff:
