@@ -50,16 +50,13 @@ for _p in (str(HERE), str(ROOT)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from bench_rpc import DEV_KEY, address_of, derive_keys, machine, sign_1559  # noqa: E402
+from bench_rpc import DEV_KEY, address_of, derive_keys, machine  # noqa: E402
 from probe_stall import free_port  # noqa: E402
-from soak import _req, _wait  # noqa: E402
+from soak import _req, _wait, transfer  # noqa: E402
 from soak import rpc as _rpc  # noqa: E402
 
 from scripts.peers.start import start_peer  # noqa: E402
 
-CHAIN_ID = 31337
-MAX_FEE = 100 * 10**9
-TIP = 10**9
 SINK = bytes.fromhex("50a4000000000000000000000000000000000002")
 
 
@@ -87,17 +84,13 @@ async def _fund(session: aiohttp.ClientSession, url: str, keys: list[coincurve.P
     nonce = int(reply["result"], 16)
     batch = []
     for i, key in enumerate(keys):
-        tx = sign_1559(
+        tx = transfer(
             dev,
-            chain_id=CHAIN_ID,
-            nonce=nonce + i,
-            max_priority_fee=TIP,
-            max_fee=MAX_FEE,
-            gas=21_000,
-            to=address_of(key),
+            nonce + i,
+            address_of(key),
             # 10 ether: ~475 transfers at the 100 gwei max fee, several times what a
             # sender sends here; the dev account's 10,000 ether must last every phase.
-            value=10**19,
+            10**19,
         )
         batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], i))
     await _rpc(session, url, batch)
@@ -130,16 +123,7 @@ async def send_load(
         batch = []
         for _ in range(count):
             key = keys[sender]
-            tx = sign_1559(
-                key,
-                chain_id=CHAIN_ID,
-                nonce=nonces[sender],
-                max_priority_fee=TIP,
-                max_fee=MAX_FEE,
-                gas=21_000,
-                to=SINK,
-                value=1,
-            )
+            tx = transfer(key, nonces[sender], SINK, 1)
             nonces[sender] += 1
             sender = (sender + 1) % len(keys)
             batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], sent))
@@ -288,16 +272,7 @@ async def sync_sends(url: str, method: str, clients: int, txs: int, seed: int) -
 
         async def client(key: coincurve.PrivateKey) -> None:
             for nonce in range(txs):
-                tx = sign_1559(
-                    key,
-                    chain_id=CHAIN_ID,
-                    nonce=nonce,
-                    max_priority_fee=TIP,
-                    max_fee=MAX_FEE,
-                    gas=21_000,
-                    to=SINK,
-                    value=1,
-                )
+                tx = transfer(key, nonce, SINK, 1)
                 began = time.perf_counter()
                 # No timeout parameter: anvil 1.7.1 takes only the raw transaction.
                 reply = await _rpc(session, url, _req(method, ["0x" + tx.raw.hex()]))
@@ -343,19 +318,7 @@ def signing_cost(count: int, mini_txs: int) -> dict[str, Any]:
         signer.sign(header)
     sign_us = (time.process_time() - start) / count * 1e6
     keys = derive_keys(99, 0, mini_txs)
-    raws = [
-        sign_1559(
-            key,
-            chain_id=CHAIN_ID,
-            nonce=0,
-            max_priority_fee=TIP,
-            max_fee=MAX_FEE,
-            gas=21_000,
-            to=SINK,
-            value=1,
-        ).raw
-        for key in keys
-    ]
+    raws = [transfer(key, 0, SINK, 1).raw for key in keys]
     receipts = [
         Receipt(2, 1, 21_000 * (i + 1), 21_000, 10**9, None, 0, (), b"\x00" * 256)
         for i in range(mini_txs)

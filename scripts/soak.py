@@ -43,13 +43,35 @@ for _p in (str(HERE), str(ROOT)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from bench_rpc import DEV_KEY, address_of, derive_keys, machine, percentile, sign_1559  # noqa: E402
+from bench_rpc import (  # noqa: E402
+    DEV_KEY,
+    SignedTx,
+    address_of,
+    derive_keys,
+    machine,
+    percentile,
+    sign_1559,
+)
 from probe_stall import free_port  # noqa: E402
 
 CHAIN_ID = 31337
 MAX_FEE = 100 * 10**9
 TIP = 10**9
 SINK = bytes.fromhex("50a4000000000000000000000000000000000001")
+
+
+def transfer(key: coincurve.PrivateKey, nonce: int, to: bytes, value: int) -> SignedTx:
+    """A signed 21,000-gas value transfer at the load scripts' fees (soak, bench_realtime)."""
+    return sign_1559(
+        key,
+        chain_id=CHAIN_ID,
+        nonce=nonce,
+        max_priority_fee=TIP,
+        max_fee=MAX_FEE,
+        gas=21_000,
+        to=to,
+        value=value,
+    )
 
 
 def rss_bytes(pid: int) -> int:
@@ -104,16 +126,12 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
         )
         funding = []
         for i, key in enumerate(keys):
-            tx = sign_1559(
+            tx = transfer(
                 dev,
-                chain_id=CHAIN_ID,
-                nonce=nonce + i,
-                max_priority_fee=TIP,
-                max_fee=MAX_FEE,
-                gas=21_000,
-                to=address_of(key),
+                nonce + i,
+                address_of(key),
                 # 9,000 of dev account 0's 10,000 ether, shared: every sender is funded
-                value=min(10**20, 9_000 * 10**18 // len(keys)),
+                min(10**20, 9_000 * 10**18 // len(keys)),
             )
             funding.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], i))
         await rpc(session, url, funding)
@@ -156,16 +174,7 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> dict[str,
             batch: list[Any] = []
             for _ in range(count):
                 key = keys[sender]
-                tx = sign_1559(
-                    key,
-                    chain_id=CHAIN_ID,
-                    nonce=nonces[sender],
-                    max_priority_fee=TIP,
-                    max_fee=MAX_FEE,
-                    gas=21_000,
-                    to=SINK,
-                    value=1,
-                )
+                tx = transfer(key, nonces[sender], SINK, 1)
                 nonces[sender] += 1
                 sender = (sender + 1) % len(keys)
                 batch.append(_req("eth_sendRawTransaction", ["0x" + tx.raw.hex()], len(batch)))
