@@ -64,7 +64,6 @@ from sequencer.megaeth import (
     MEGAETH_MAX_SUBSCRIPTIONS,
     SUBSCRIPTION_LIMIT_CODE,
 )
-from sequencer.mini_block_signing import sequencer_key
 from sequencer.node import Node
 from sequencer.state_dump import StateDumpError, decode_dump, encode_dump
 
@@ -647,7 +646,7 @@ def banner(node: Node, url: str) -> str:
             else []
         ),
         f"Sequencer:         0x{node.sequencer.address.hex()} (signs every mini-block)",
-        f"Sequencer key:     0x{sequencer_key(cfg.mnemonic).hex()} (m/44'/60'/0'/1/0)",
+        f"Sequencer key:     0x{node.sequencer.private_key.hex()} (m/44'/60'/0'/1/0)",
         f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
         f"Engine:            {engine_description(cfg)}",
         f"Sender recovery:   {recovery_description(node)}",

@@ -109,6 +109,7 @@ class MiniBlockSigner:
 
     def __init__(self, private_key: bytes) -> None:
         self._key = PrivateKey(private_key)
+        self.private_key = private_key  # a dev key: the banner prints it
         self.address: Address = private_key_to_address(private_key)
 
     def sign(self, header: MiniBlockHeader) -> SignedMiniBlockHeader:
