@@ -306,9 +306,6 @@ class OpenEvmBlock:
         index = self.tx_index.get(tx_hash)
         return None if index is None else (self.preview(), index)
 
-    def transactions(self) -> tuple[Transaction, ...]:
-        return tuple(self.txs)
-
     def _extend(self, txs: Sequence[Transaction], raws: Sequence[bytes]) -> None:
         first = len(self.txs)
         for offset, (tx, raw) in enumerate(zip(txs, raws, strict=True)):
