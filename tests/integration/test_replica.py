@@ -170,6 +170,13 @@ def test_bad_replica_flags(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "ws:// or wss://" in bad.stderr
     workers = _replica_command("--follow", "ws://127.0.0.1:1", "--workers", "-1", "--ephemeral")
     assert workers.returncode == 2 and "--workers must be in" in workers.stderr
+    for flag, value, message in (
+        ("--port", "0", "--port must be in"),
+        ("--port", "70000", "--port must be in"),
+        ("--history-window", "-1", "--history-window must be in"),
+    ):
+        bad_flag = _replica_command("--follow", "ws://127.0.0.1:1", flag, value, "--ephemeral")
+        assert bad_flag.returncode == 2 and message in bad_flag.stderr, bad_flag.stderr
     closed = _replica_command(
         "--follow", f"ws://127.0.0.1:{free_port()}", "--ephemeral", "--port", str(free_port())
     )

@@ -112,7 +112,14 @@ async def _scenario(url: str, ws_url: str) -> dict[str, Any]:
         out["resumed"] = [int(n["number"], 16) for n in later]
         out["bad"] = [
             await _subscribe(ws, ["replication", params])
-            for params in ("0x0", {"fromBlock": "0xffff"}, {"from": "0x0"}, {"fromBlock": "soon"})
+            for params in (
+                "0x0",
+                {"fromBlock": "0xffff"},
+                {"from": "0x0"},
+                {"fromBlock": "soon"},
+                {"fromBlock": "0x" + "f" * 40},
+                {"preconfirmations": "yes"},
+            )
         ]
     return out
 
