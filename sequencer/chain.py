@@ -18,7 +18,7 @@ from typing import Final
 
 from jit.evm.block_hashes import BlockHashes, BlockHashLog
 from sequencer.errors import InvalidInput
-from sequencer.types.blocks import ChainLog, MiniBlock, Receipt, decode_stored_block
+from sequencer.types.blocks import ChainLog, IndexKeys, MiniBlock, Receipt, decode_stored_block
 from sequencer.types.transactions import Transaction
 from statedb import StateDB
 from statedb.keys import (
@@ -118,6 +118,12 @@ def block_appearances(
     return out
 
 
+def index_keys(records: dict[str, dict[bytes, bytes | None]]) -> IndexKeys:
+    """The log- and address-index keys among a block's chain records (``Chain.records``):
+    what its published copy carries to followers."""
+    return IndexKeys(tuple(records.get(CF_LOG_INDEX, ())), tuple(records.get(CF_ADDRESS_INDEX, ())))
+
+
 class Chain:
     """Reads and the chain-record half of each block's commit. Single writer."""
 
@@ -147,13 +153,20 @@ class Chain:
         number = block.number
         key = block_number_key(number)
         tx_index: dict[bytes, bytes | None] = {
-            tx.hash: tx_index_value(number, i) for i, tx in enumerate(block.transactions)
+            tx_hash: tx_index_value(number, i) for i, tx_hash in enumerate(block.tx_hashes)
         }
-        log_index: dict[bytes, bytes | None] = {}
-        for entry in block_logs(block):
-            log_index[log_index_key(entry.log.address, number, entry.log_index)] = b""
-            for topic in entry.log.topics:
-                log_index[log_index_key(topic, number, entry.log_index)] = b""
+        log_index: dict[bytes, bytes | None]
+        appearances: dict[bytes, bytes | None]
+        if block.index is not None:  # a published block: the sequencer's own index
+            log_index = dict.fromkeys(block.index.logs, b"")
+            appearances = dict.fromkeys(block.index.addresses, b"")
+        else:
+            log_index = {}
+            for entry in block_logs(block):
+                log_index[log_index_key(entry.log.address, number, entry.log_index)] = b""
+                for topic in entry.log.topics:
+                    log_index[log_index_key(topic, number, entry.log_index)] = b""
+            appearances = block_appearances(block, touched)
         records: dict[str, dict[bytes, bytes | None]] = {
             CF_BLOCKS: {key: block.encode_for_storage()},
             CF_BLOCK_HASHES: {block.hash: key},
@@ -163,7 +176,6 @@ class Chain:
             records[CF_TX_INDEX] = tx_index
         if log_index:
             records[CF_LOG_INDEX] = log_index
-        appearances = block_appearances(block, touched)
         if appearances:
             records[CF_ADDRESS_INDEX] = appearances
         return records

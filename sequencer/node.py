@@ -98,6 +98,7 @@ from sequencer.types.blocks import (
     EMPTY_REQUESTS_HASH,
     ZERO_HASH,
     Header,
+    IndexKeys,
     MiniBlock,
 )
 from sequencer.types.call import (
@@ -115,7 +116,7 @@ from sequencer.types.transactions import (
 from sequencer.workers.pool import WorkerPool
 from sequencer.workers.protocol import Simulate, Simulated, WorkerConfig
 from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
-from statedb.keys import CF_BLOCKS, CF_CHAIN_META
+from statedb.keys import CF_ADDRESS_INDEX, CF_BLOCKS, CF_CHAIN_META, CF_LOG_INDEX
 from statedb.types import (
     EMPTY_CODE_HASH,
     Account,
@@ -951,7 +952,7 @@ class Node:
             )
         if verify:
             self._verify_replicated(head, block, edits)
-        prepared = self.db.prepare(block.diff)
+        prepared = self.db.prepare(block.diff, normalised=True)
         if prepared.state_root != block.header.state_root:
             raise ReplicaMismatch(
                 f"block {block.number}: its diff gives state root 0x{prepared.state_root.hex()}, "
@@ -970,7 +971,7 @@ class Node:
         self._publish(
             BlockSealed(
                 block,
-                tuple(b"" for _ in block.transactions),
+                tuple(b"" for _ in block.encoded),
                 mini=None if signed is None else signed.header,
                 signature=None if signed is None else signed.signature,
             )
@@ -1096,7 +1097,11 @@ class Node:
             for number in range(max(0, head.number - 256), head.number)
             if (block := self.chain.block_by_number(number)) is not None
         )
-        return ReplicaSnapshot(replace(head, diff=state), prior)
+        try:
+            index = self._index_keys(head.number)
+        except HistoryUnavailable:  # a bootstrapped replica's own first block
+            index = None
+        return ReplicaSnapshot(head.published(state, index), prior)
 
     def block_edits(self, number: int) -> bytes | None:
         """The dev edits record block ``number`` carried, if any (the replication stream
@@ -1138,11 +1143,19 @@ class Node:
             raise NodeError(f"block {number} not found")
         try:
             diff = self.db.block_diff(number)
+            index = self._index_keys(number)
         except HistoryUnavailable:
             raise NodeError(
                 f"block {number} left the history window (oldest: {self.replication_floor})"
             ) from None
-        return replace(block, diff=diff)
+        return block.published(diff, index)
+
+    def _index_keys(self, number: int) -> IndexKeys:
+        """The index keys block ``number``'s commit wrote (in the history window)."""
+        return IndexKeys(
+            self.db.block_record_keys(number, CF_LOG_INDEX),
+            self.db.block_record_keys(number, CF_ADDRESS_INDEX),
+        )
 
     def block_by_hash(self, block_hash: Hash32) -> MiniBlock | None:
         return self.chain.block_by_hash(block_hash)

@@ -38,7 +38,7 @@ from sequencer.builder import (
     next_excess_blob_gas,
     requests_hash,
 )
-from sequencer.chain import FRESH_CHAIN_CFS, Chain
+from sequencer.chain import FRESH_CHAIN_CFS, Chain, index_keys
 from sequencer.clock import Clock
 from sequencer.config import ChainConfig
 from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
@@ -331,6 +331,7 @@ class Producer:
         sealed = self.builder.seal(open_block, items)
         block = sealed.block
         records = self.chain.records(block, [outcome.touched for _, outcome in included])
+        block = block.published(block.diff, index_keys(records))
         # The block is its own mini-block: signed now, the signature kept with the block
         # (a follower catching up gets it from the chain).
         mini = one_tier_header(block, time.time_ns() // 1000)
@@ -486,6 +487,7 @@ class Producer:
         sealed = self.builder.seal(open_evm.block, open_evm.included)
         block = sealed.block
         records = self.chain.records(block, open_evm.touched)
+        block = block.published(block.diff, index_keys(records))
         meta = records.setdefault(CF_CHAIN_META, {})
         meta[span_key(block.number)] = open_evm.span().encode()
         meta[JOURNAL_ENV] = None

@@ -398,6 +398,9 @@ class MemoryBackend:
                     if entries is None:
                         history[prefix] = [(block, value)]
                         continue
+                    if entries[-1][0] < block:  # the usual case: a new block
+                        entries.append((block, value))
+                        continue
                     i = bisect.bisect_left(entries, (block,))
                     if i < len(entries) and entries[i][0] == block:
                         entries[i] = (block, value)

@@ -75,8 +75,8 @@ class CommitmentUpdate:
 
     root: bytes
     sums: dict[int, int]
-    # One dict per tree level (0 = bucket digests): node index -> new 32-byte digest.
-    nodes: tuple[dict[int, bytes], ...]
+    # The tree's levels after the change (0 = bucket digests), or () if nothing changed.
+    levels: tuple[bytearray, ...]
 
 
 class Commitment:
@@ -136,46 +136,43 @@ class Commitment:
         return self._root
 
     def prepare(self, deltas: Mapping[int, int]) -> CommitmentUpdate:
-        """The root after adding ``deltas`` (bucket -> signed change), without mutating."""
+        """The root after adding ``deltas`` (bucket -> signed change), without mutating.
+
+        Each level is copied whole (128 KiB, 8 KiB, 512 bytes: a few microseconds of
+        memcpy) and patched in place, so a dirty node's children are one slice of the
+        level below and its digest one keccak, with no per-child bookkeeping."""
         old_sums = self._sums
         sums: dict[int, int] = {}
-        changed: dict[int, bytes] = {}
         for b, d in deltas.items():
             s = (old_sums[b] + d) & WORD_MASK
             if s != old_sums[b]:
                 sums[b] = s
-                changed[b] = s.to_bytes(32, "big")
-        if not changed:
+        if not sums:
             return CommitmentUpdate(self._root, sums, ())
-        nodes = [changed]
-        levels = self._levels
-        for level in range(len(LEVEL_SIZES) - 1):
-            below = levels[level]
-            by_parent: dict[int, list[int]] = {}
-            for i in changed:
-                by_parent.setdefault(i >> FANOUT_BITS, []).append(i)
-            up: dict[int, bytes] = {}
-            for parent, children in by_parent.items():
+        keccak = _keccak
+        below = bytearray(self._levels[0])
+        for b, s in sums.items():
+            below[b * 32 : b * 32 + 32] = s.to_bytes(32, "big")
+        levels = [below]
+        dirty = {b >> FANOUT_BITS for b in sums}
+        for old in self._levels[1:]:
+            above = bytearray(old)
+            for parent in dirty:
                 start = parent * NODE_BYTES
-                chunk = bytearray(below[start : start + NODE_BYTES])
-                for i in children:
-                    off = (i & (FANOUT - 1)) * 32
-                    chunk[off : off + 32] = changed[i]
-                up[parent] = _keccak(chunk).digest()
-            nodes.append(up)
-            changed = up
-        top = bytearray(levels[-1])
-        for i, digest in changed.items():
-            top[i * 32 : i * 32 + 32] = digest
-        return CommitmentUpdate(_keccak(DOMAIN + bytes(top)).digest(), sums, tuple(nodes))
+                above[parent * 32 : parent * 32 + 32] = keccak(
+                    below[start : start + NODE_BYTES]
+                ).digest()
+            levels.append(above)
+            below = above
+            dirty = {parent >> FANOUT_BITS for parent in dirty}
+        return CommitmentUpdate(keccak(DOMAIN + bytes(below)).digest(), sums, tuple(levels))
 
     def apply(self, update: CommitmentUpdate) -> None:
         sums = self._sums
         for b, s in update.sums.items():
             sums[b] = s
-        for level, changed in zip(self._levels, update.nodes):
-            for i, digest in changed.items():
-                level[i * 32 : i * 32 + 32] = digest
+        if update.levels:
+            self._levels = list(update.levels)
         self._root = update.root
 
 

@@ -337,6 +337,19 @@ class StateDB:
                 diff.codes[key] = view.get_code(key)
         return diff
 
+    def block_record_keys(self, number: int, cf: str) -> tuple[bytes, ...]:
+        """The keys block ``number`` wrote in chain column family ``cf``, in the order
+        written, from its changeset (a follower catching up gets the sequencer's own
+        index keys). Only for blocks in the history window (``HistoryUnavailable``)."""
+        _check_chain_cf(cf)
+        cf_id = CHAIN_CF_ID[cf]
+        self._check_readable(number, self._revert_epoch())
+        data = self._backend.get(CF_CHANGESETS, number.to_bytes(8, "big"))
+        if data is None:
+            raise HistoryUnavailable(f"the changeset of block {number} is not kept")
+        _, chain = decode_changeset(data)
+        return tuple(entry.key for entry in chain if entry.cf_id == cf_id)
+
     def overlay(self, diff: StateDiff) -> OverlayView:
         """Head + an uncommitted diff (pending state, eth_call)."""
         return OverlayView(self.head, diff)
@@ -353,11 +366,20 @@ class StateDB:
             raise HistoryUnavailable(f"block {number} was reverted")
 
     # --- commit ----------------------------------------------------------------------
-    def prepare(self, diff: StateDiff) -> PreparedBlock:
-        """Stage ``diff`` as block head+1 and compute its state root, mutating nothing."""
+    def prepare(self, diff: StateDiff, *, normalised: bool = False) -> PreparedBlock:
+        """Stage ``diff`` as block head+1 and compute its state root, mutating nothing.
+
+        ``normalised``: ``diff`` is a sealed block's published change against this very
+        head (a replica applying its sequencer's block; ``sequencer.types.wire`` decoded
+        it, so every field has its width): its entries are taken as the operations,
+        unchecked, and a write that changes nothing costs only a history entry. Whether
+        it was right shows in the state root, which the caller compares."""
         self._check_open()
         number = self._head + 1
-        acc_ops, sto_ops, codes = self._normalize(diff)
+        if normalised:
+            acc_ops, sto_ops, codes = self._published_ops(diff)
+        else:
+            acc_ops, sto_ops, codes = self._normalize(diff)
         batch = self._backend.new_batch()
         changeset: list[bytes] = []
         deltas = self._stage(
@@ -398,17 +420,14 @@ class StateDB:
             raise BlockOrderError(
                 f"cannot commit block {block_number!r}: the next block is {prepared.number}"
             )
-        records = _check_chain_records(chain_records)
+        try:
+            self._stage_records(prepared, chain_records, fresh)
+        except InvalidStateInput:
+            prepared.used = True  # its batch holds part of the records: prepare again
+            raise
         backend = self._backend
         batch = prepared.batch
         changeset = prepared.changeset
-        for cf, key, value in records:
-            previous = None if cf in fresh else backend.get(cf, key)
-            changeset.append(encode_chain_entry(CHAIN_CF_ID[cf], key, previous))
-            if value is None:
-                batch.delete(key, backend.handle(cf))
-            else:
-                batch.put(key, value, backend.handle(cf))
         number8 = block_number.to_bytes(8, "big")
         root = prepared.update.root
         h_meta = self._h[CF_META]
@@ -425,6 +444,39 @@ class StateDB:
         self._history_first = first
         self._generation += 1
         return root
+
+    def _stage_records(
+        self, prepared: PreparedBlock, records: ChainRecords | None, fresh: frozenset[str]
+    ) -> None:
+        """Put the chain records into the block's batch, each with its pre-image in the
+        changeset (``InvalidStateInput`` for a bad family, key or value). Per family:
+        one handle, and a fresh family's entries written without reading anything."""
+        if not records:
+            return
+        backend = self._backend
+        batch = prepared.batch
+        put, delete = batch.put, batch.delete
+        add = prepared.changeset.append
+        for cf, entries in records.items():
+            _check_chain_cf(cf)
+            handle = backend.handle(cf)
+            is_fresh = cf in fresh
+            head = bytes((KIND_CHAIN, CHAIN_CF_ID[cf]))
+            for key, value in entries.items():
+                if type(key) is not bytes or not 0 < len(key) < 1 << 16:
+                    raise InvalidStateInput(f"chain record key must be 1..65535 bytes, got {key!r}")
+                if is_fresh:  # encode_chain_entry(cf_id, key, None), inlined
+                    add(head + len(key).to_bytes(2, "big") + key + b"\x00")
+                else:
+                    add(encode_chain_entry(CHAIN_CF_ID[cf], key, backend.get(cf, key)))
+                if value is None:
+                    delete(key, handle)
+                elif type(value) is bytes:
+                    put(key, value, handle)
+                else:
+                    raise InvalidStateInput(
+                        f"chain record value must be bytes or None, got {type(value).__name__}"
+                    )
 
     def bootstrap(
         self, block_number: int, state: StateDiff, chain_records: ChainRecords | None = None
@@ -528,6 +580,25 @@ class StateDB:
                 raise InvalidStateInput(f"code does not hash to 0x{code_hash.hex()}")
             codes[code_hash] = code
         return acc_ops, sto_ops, codes
+
+    def _published_ops(self, diff: StateDiff) -> tuple[AccountOps, StorageOps, dict[Hash32, bytes]]:
+        """``_normalize`` for a published diff (``prepare(normalised=True)``): the diff's
+        own maps, with a deleted account's remaining slots zeroed (a published diff
+        already zeroes them; this keeps the resident state right if it did not)."""
+        if not isinstance(diff, StateDiff) or diff.storage_cleared:
+            raise InvalidStateInput("a published diff is a StateDiff without wipes")
+        sto_ops: StorageOps = diff.storage
+        storage = self._state.storage
+        for address, account in diff.accounts.items():
+            if account is None and storage.get(address):
+                sto_ops = {**sto_ops} if sto_ops is diff.storage else sto_ops
+                sto_ops[address] = {
+                    **dict.fromkeys(storage[address], 0),
+                    **diff.storage.get(address, {}),
+                }
+        known = self._state.codes
+        codes = {h: code for h, code in diff.codes.items() if h not in known}
+        return diff.accounts, sto_ops, codes
 
     def _stage(
         self,

@@ -229,25 +229,167 @@ def bloom_may_contain(bloom: bytes, value: bytes) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexKeys:
+    """The index records a block's commit adds beyond its own block, receipts and
+    transaction-hash records, as keys (their values are empty): the log index
+    (``statedb.keys.log_index_key``: each log's address and topics) and the address
+    index (``address_index_key``: every address each transaction touched, inner calls
+    included, which only the executing sequencer knows)."""
+
+    logs: tuple[bytes, ...]
+    addresses: tuple[bytes, ...]
+
+
 class MiniBlock:
     """A sealed block: what the producer publishes and what every reader is fed.
 
-    ``diff`` is the block's normalised state change (only real changes; wipes expanded
-    into zero writes of the slots that existed; a deleted account is None), read-only.
-    Every block the sequencer publishes carries it; a block decoded from the chain
-    records has None (the records keep pre-images, in the changesets, not the diff).
+    Plain frozen data. ``diff`` is the block's normalised state change (only real
+    changes; wipes expanded into zero writes of the slots that existed; a deleted
+    account is None), read-only. Every block the sequencer publishes carries it; a block
+    decoded from the chain records has None (the records keep pre-images, in the
+    changesets, not the diff). ``index``: the index keys its commit wrote
+    (``IndexKeys``), carried by published blocks so a follower writes the sequencer's
+    exact index without deriving it from the receipts.
+
+    A block read back from its chain records (``decode_stored_block``) splits the block
+    record at once (header, each transaction's encoding and sender, the size) and
+    decodes the transactions and receipts on first use: a replica applying a block and
+    a reader asking for a header never pay for them. Two threads that touch them first
+    together both decode them; both results are equal and either is kept.
     """
+
+    __slots__ = (
+        "_receipts",
+        "_senders",
+        "_transactions",
+        "diff",
+        "encoded",
+        "hash",
+        "header",
+        "index",
+        "size",
+        "stored",
+    )
 
     header: Header
     hash: Hash32
-    transactions: tuple[Transaction, ...]
-    receipts: tuple[Receipt, ...]
     size: int
     encoded: tuple[bytes, ...]  # each transaction's canonical encoding, in order
-    diff: StateDiff | None = field(default=None, compare=False, repr=False)
+    diff: StateDiff | None
     # The chain records it was decoded from (block, receipts), kept so that writing the
     # block again (a replica applying it) does not re-encode them.
-    stored: tuple[bytes, bytes] | None = field(default=None, compare=False, repr=False)
+    stored: tuple[bytes, bytes] | None
+    index: IndexKeys | None
+    _transactions: tuple[Transaction, ...] | None
+    _receipts: tuple[Receipt, ...] | None
+    _senders: tuple[Address, ...] | None
+
+    def __init__(
+        self,
+        header: Header,
+        hash: Hash32,
+        transactions: tuple[Transaction, ...] | None,
+        receipts: tuple[Receipt, ...] | None,
+        size: int,
+        encoded: tuple[bytes, ...],
+        diff: StateDiff | None = None,
+        stored: tuple[bytes, bytes] | None = None,
+        index: IndexKeys | None = None,
+        senders: tuple[Address, ...] | None = None,
+    ) -> None:
+        if (transactions is None and (stored is None or senders is None)) or (
+            receipts is None and stored is None
+        ):
+            raise ValueError("a block without decoded transactions or receipts needs its records")
+        init = object.__setattr__
+        init(self, "header", header)
+        init(self, "hash", hash)
+        init(self, "size", size)
+        init(self, "encoded", encoded)
+        init(self, "diff", diff)
+        init(self, "stored", stored)
+        init(self, "index", index)
+        init(self, "_transactions", transactions)
+        init(self, "_receipts", receipts)
+        init(self, "_senders", senders)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"MiniBlock is frozen: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"MiniBlock is frozen: cannot delete {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MiniBlock):
+            return NotImplemented
+        return (
+            self.hash == other.hash
+            and self.header == other.header
+            and self.size == other.size
+            and self.encoded == other.encoded
+            and self.transactions == other.transactions
+            and self.receipts == other.receipts
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def __repr__(self) -> str:
+        return (
+            f"MiniBlock(number={self.header.number}, hash=0x{self.hash.hex()}, "
+            f"transactions={len(self.encoded)})"
+        )
+
+    def published(self, diff: StateDiff | None = None, index: IndexKeys | None = None) -> MiniBlock:
+        """This block carrying ``diff`` and ``index`` (what is published with it)."""
+        return MiniBlock(
+            self.header,
+            self.hash,
+            self._transactions,
+            self._receipts,
+            self.size,
+            self.encoded,
+            diff,
+            self.stored,
+            index,
+            self._senders,
+        )
+
+    @property
+    def transactions(self) -> tuple[Transaction, ...]:
+        txs = self._transactions
+        if txs is None:
+            senders = self._senders
+            assert senders is not None  # the constructor checks it
+            txs = tuple(
+                decode_transaction(raw, known_sender=sender)
+                for raw, sender in zip(self.encoded, senders, strict=True)
+            )
+            object.__setattr__(self, "_transactions", txs)
+        return txs
+
+    @property
+    def receipts(self) -> tuple[Receipt, ...]:
+        receipts = self._receipts
+        if receipts is None:
+            assert self.stored is not None  # the constructor checks it
+            receipts = decode_receipts(self.stored[1])
+            object.__setattr__(self, "_receipts", receipts)
+        return receipts
+
+    @property
+    def senders(self) -> tuple[Address, ...]:
+        """Each transaction's sender, without decoding the transactions."""
+        if self._senders is not None:
+            return self._senders
+        return tuple(tx.sender for tx in self.transactions)
+
+    @property
+    def tx_hashes(self) -> tuple[Hash32, ...]:
+        """Each transaction's hash, without decoding the transactions."""
+        if self._transactions is not None:
+            return tuple(tx.hash for tx in self._transactions)
+        return tuple(keccak256(raw) for raw in self.encoded)
 
     @property
     def number(self) -> int:
@@ -294,7 +436,11 @@ def block_size(header: Header, encoded: Sequence[bytes]) -> int:
 
 def body_size(raw: bytes) -> int:
     """What one transaction adds to its block's body (a typed one is an RLP string)."""
-    return len(raw) if raw[0] >= 0xC0 else len(rlp.encode(raw))
+    size = len(raw)
+    if raw[0] >= 0xC0 or (size == 1 and raw[0] < 0x80):
+        return size
+    # An RLP string's header: one byte below 56 bytes, else one plus the length's bytes.
+    return size + 1 + (0 if size < 56 else (size.bit_length() + 7) // 8)
 
 
 def block_size_from(header: Header, tx_bytes: int) -> int:
@@ -304,7 +450,9 @@ def block_size_from(header: Header, tx_bytes: int) -> int:
 
 
 def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
-    """Inverse of ``encode_for_storage`` / ``encode_receipts``; senders are not re-recovered."""
+    """Inverse of ``encode_for_storage`` / ``encode_receipts``; senders are not
+    re-recovered. The block record is split here (``ValueError`` if it is malformed);
+    the transactions and the receipts are decoded on first use (``MiniBlock``)."""
     decoded = rlp.decode(block_bytes)
     if not isinstance(decoded, list) or len(decoded) != 2:
         raise ValueError("bad block record")
@@ -312,16 +460,33 @@ def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
     if not isinstance(header_fields, list) or not isinstance(tx_items, list):
         raise ValueError("bad block record")
     header = Header.from_fields(header_fields)
-    txs = []
+    senders = []
     encoded = []
     for item in tx_items:
         if not isinstance(item, list) or len(item) != 2:
             raise ValueError("bad block record")
         raw, sender = item
-        if not isinstance(raw, bytes) or not isinstance(sender, bytes):
+        if not isinstance(raw, bytes) or not raw or not isinstance(sender, bytes):
             raise ValueError("bad block record")
-        txs.append(decode_transaction(raw, known_sender=sender))
+        if len(sender) != 20:
+            raise ValueError("bad block record: a sender is not 20 bytes")
+        senders.append(sender)
         encoded.append(raw)
+    return MiniBlock(
+        header,
+        header.hash(),
+        None,
+        None,
+        block_size(header, encoded),
+        tuple(encoded),
+        stored=(bytes(block_bytes), bytes(receipts_bytes)),
+        senders=tuple(senders),
+    )
+
+
+def decode_receipts(receipts_bytes: bytes) -> tuple[Receipt, ...]:
+    """A block's receipts record (``MiniBlock.encode_receipts``); ``ValueError`` if it
+    is malformed."""
     receipts_raw = rlp.decode(receipts_bytes)
     if not isinstance(receipts_raw, list):
         raise ValueError("bad receipts record")
@@ -330,12 +495,4 @@ def decode_stored_block(block_bytes: bytes, receipts_bytes: bytes) -> MiniBlock:
         if not isinstance(r, list) or len(r) != 8:
             raise ValueError("bad receipts record")
         receipts.append(Receipt.from_storage(r))
-    return MiniBlock(
-        header,
-        header.hash(),
-        tuple(txs),
-        tuple(receipts),
-        block_size(header, encoded),
-        tuple(encoded),
-        stored=(bytes(block_bytes), bytes(receipts_bytes)),
-    )
+    return tuple(receipts)

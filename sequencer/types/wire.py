@@ -16,17 +16,26 @@ Diff layout (all integers big-endian, fixed width, so decoding is slicing)::
 A published diff is normalised (``sequencer.builder.published_diff``): no wipes, a
 deleted account is ``None``, so ``storage_cleared`` is not encoded and must be empty.
 
-Block layout: RLP ``[block record, receipts record, diff]`` where the first two are
-the chain-record encodings (``MiniBlock.encode_for_storage``/``encode_receipts``).
+Index layout (``IndexKeys``: the keys the sequencer's commit wrote in the log and
+address indexes; every key ends with the block number (8) and a position (4))::
+
+    address keys:       count (4), then 32 bytes each      (address | number | tx index)
+    log keys by address: count (4), then 32 bytes each     (address | number | log index)
+    log keys by topic:   count (4), then 44 bytes each     (topic | number | log index)
+
+Block layout: RLP ``[block record, receipts record, diff, index]`` where the first two
+are the chain-record encodings (``MiniBlock.encode_for_storage``/``encode_receipts``);
+a block without its index (``MiniBlock.index`` None) leaves the fourth item out. The
+decoded block splits the block record at once and decodes its transactions and
+receipts on first use (``decode_stored_block``); a follower writes the index as sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Final
 
 from jit import rlp
-from sequencer.types.blocks import MiniBlock, decode_stored_block
+from sequencer.types.blocks import IndexKeys, MiniBlock, decode_stored_block
 from statedb.types import EMPTY_CODE_HASH, Account, StateDiff, keccak256
 
 _ABSENT: Final = b"\x00" * 72
@@ -155,35 +164,84 @@ def _decode_body(reader: _Reader, data: bytes) -> StateDiff:
     return diff
 
 
+def encode_index(index: IndexKeys) -> bytes:
+    """``index`` as bytes (the index layout above)."""
+    if any(len(key) != 32 for key in index.addresses):
+        raise WireError("an address-index key is 32 bytes")
+    by_address = [key for key in index.logs if len(key) == 32]
+    by_topic = [key for key in index.logs if len(key) == 44]
+    if len(by_address) + len(by_topic) != len(index.logs):
+        raise WireError("a log-index key is 32 or 44 bytes")
+    return b"".join(
+        (
+            len(index.addresses).to_bytes(4, "big"),
+            *index.addresses,
+            len(by_address).to_bytes(4, "big"),
+            *by_address,
+            len(by_topic).to_bytes(4, "big"),
+            *by_topic,
+        )
+    )
+
+
+def decode_index(data: bytes, number: int) -> IndexKeys:
+    """The index ``encode_index`` wrote for block ``number`` (every key must name that
+    block); ``WireError`` for anything else."""
+    if not isinstance(data, bytes):
+        raise WireError(f"expected bytes, got {type(data).__name__}")
+    number8 = number.to_bytes(8, "big")
+    reader = _Reader(data)
+    groups = []
+    for width in (32, 32, 44):
+        count = reader.count()
+        raw = reader.take(width * count)
+        keys = [raw[i : i + width] for i in range(0, width * count, width)]
+        # Each key's block number, 12 bytes from its end, is this block's.
+        if any(key[-12:-4] != number8 for key in keys):
+            raise WireError(f"an index key does not name block {number}")
+        groups.append(keys)
+    if reader.pos != len(data):
+        raise WireError(f"{len(data) - reader.pos} bytes after the index")
+    addresses, by_address, by_topic = groups
+    return IndexKeys((*by_address, *by_topic), tuple(addresses))
+
+
 def encode_block(block: MiniBlock) -> bytes:
     """A published block (it must carry its diff) as bytes."""
     if block.diff is None:
         raise WireError(f"block {block.number} carries no diff: only published blocks do")
-    return rlp.encode(
-        [block.encode_for_storage(), block.encode_receipts(), encode_diff(block.diff)]
-    )
+    items = [block.encode_for_storage(), block.encode_receipts(), encode_diff(block.diff)]
+    if block.index is not None:
+        items.append(encode_index(block.index))
+    return rlp.encode(items)
 
 
 def decode_block(data: bytes) -> MiniBlock:
-    """The block ``encode_block`` wrote, its diff included; ``WireError`` otherwise."""
+    """The block ``encode_block`` wrote, its diff (and index) included; ``WireError``
+    otherwise."""
     try:
         items = rlp.decode(data)
     except ValueError as error:  # RLPDecodingError
         raise WireError(f"not an encoded block: {error}") from None
-    if not isinstance(items, list) or len(items) != 3:
-        raise WireError("an encoded block is a list of three byte strings")
-    block_bytes, receipts_bytes, diff_bytes = items
-    if not (
-        isinstance(block_bytes, bytes)
-        and isinstance(receipts_bytes, bytes)
-        and isinstance(diff_bytes, bytes)
+    if (
+        not isinstance(items, list)
+        or len(items) not in (3, 4)
+        or not all(isinstance(item, bytes) for item in items)
     ):
-        raise WireError("an encoded block is a list of three byte strings")
+        raise WireError("an encoded block is a list of three or four byte strings")
+    block_bytes, receipts_bytes, diff_bytes = items[:3]
+    assert isinstance(block_bytes, bytes) and isinstance(receipts_bytes, bytes)
+    assert isinstance(diff_bytes, bytes)
     try:
         block = decode_stored_block(block_bytes, receipts_bytes)
     except ValueError as error:
         raise WireError(f"bad block record: {error}") from None
-    return replace(block, diff=decode_diff(diff_bytes))
+    index = None
+    if len(items) == 4:
+        index_bytes = items[3]
+        assert isinstance(index_bytes, bytes)
+        index = decode_index(index_bytes, block.number)
+    return block.published(decode_diff(diff_bytes), index)
 
 
 __all__ = [
@@ -191,7 +249,9 @@ __all__ = [
     "decode_block",
     "decode_change",
     "decode_diff",
+    "decode_index",
     "encode_block",
     "encode_change",
     "encode_diff",
+    "encode_index",
 ]

@@ -15,6 +15,7 @@ from sequencer.chain import LogFilter
 from sequencer.config import ConfigError, NodeConfig
 from sequencer.errors import ReplicaMismatch
 from sequencer.node import Node
+from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import Transaction, sign_transaction
 from sequencer.types.wire import decode_block, encode_block
 from statedb.types import Account, StateDiff
@@ -113,9 +114,9 @@ def test_blocks_that_do_not_fit_are_refused_and_change_nothing() -> None:
         assert first.diff is not None
         forged = StateDiff(accounts={**first.diff.accounts, SINK: Account(0, 10**30)})
         with pytest.raises(ReplicaMismatch, match="state root"):
-            replica.apply_replicated(replace(first, diff=forged))
+            replica.apply_replicated(first.published(forged, first.index))
         with pytest.raises(ReplicaMismatch, match="without its state diff"):
-            replica.apply_replicated(replace(first, diff=None))
+            replica.apply_replicated(first.published(None, first.index))
         assert replica.head_number == 0 and replica.account(SINK, 0) is None
         replica.apply_replicated(first)
         replica.apply_replicated(second)
@@ -135,7 +136,15 @@ def test_a_replica_refuses_another_chains_database(tmp_path: object) -> None:
         Node(replace(_config(), data_dir=path, replica=True), genesis=genesis).close()
         # Reopened with the same sequencer's genesis: fine; with another's: refused.
         Node(replace(_config(), data_dir=path, replica=True), genesis=genesis).close()
-        forged = replace(genesis, hash=b"\x01" * 32)
+        forged = MiniBlock(
+            genesis.header,
+            b"\x01" * 32,
+            genesis.transactions,
+            genesis.receipts,
+            genesis.size,
+            genesis.encoded,
+            genesis.diff,
+        )
         with pytest.raises(ConfigError, match="another chain"):
             Node(replace(_config(), data_dir=path, replica=True), genesis=forged)
     finally:
