@@ -96,16 +96,17 @@ def _encode_body(diff: StateDiff) -> bytes:
 
 
 class _Reader:
-    __slots__ = ("data", "pos")
+    __slots__ = ("data", "pos", "what")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, what: str = "diff") -> None:
         self.data = data
         self.pos = 0
+        self.what = what  # named in the truncation error
 
     def take(self, size: int) -> bytes:
         end = self.pos + size
         if end > len(self.data):
-            raise WireError(f"truncated diff: needs {end} bytes, has {len(self.data)}")
+            raise WireError(f"truncated {self.what}: needs {end} bytes, has {len(self.data)}")
         chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
@@ -190,7 +191,7 @@ def decode_index(data: bytes, number: int) -> IndexKeys:
     if not isinstance(data, bytes):
         raise WireError(f"expected bytes, got {type(data).__name__}")
     number8 = number.to_bytes(8, "big")
-    reader = _Reader(data)
+    reader = _Reader(data, "index")
     groups = []
     for width in (32, 32, 44):
         count = reader.count()

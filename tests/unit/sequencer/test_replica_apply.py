@@ -230,3 +230,73 @@ def test_one_tier_blocks_are_signed_and_a_replica_checks_it() -> None:
                 link._check_signature(block, forged)
     finally:
         sequencer.close()
+
+
+# Runtime code: CALL(gas, EMITTER_ADDRESS, 0, 0, 0, 0, 0), STOP: EMITTER is reached only
+# by an inner call, so no receipt names it as `to` (its log does, LOG1's address).
+CALLER = bytes.fromhex("5f5f5f5f5f73" + EMITTER_ADDRESS.hex() + "5af100")
+CALLER_ADDRESS = b"\xca" * 20
+# Runtime code: CALL(gas, SINK, 0, ...), STOP: an inner call that leaves no log at all.
+SILENT_CALLER = bytes.fromhex("5f5f5f5f5f73" + SINK.hex() + "5af100")
+SILENT_CALLER_ADDRESS = b"\xcb" * 20
+
+
+def test_a_replica_keeps_the_sequencers_address_index_inner_calls_included() -> None:
+    """The index keys travel with the block: a replica answers address appearances for
+    addresses reached only by inner calls, live and when catching up, without tracing."""
+    sequencer = Node(_config())
+    replica = Node(replace(_config(), replica=True), genesis=sequencer.replicated_block(0))
+    live: list[MiniBlock] = []
+    try:
+        sequencer.subscribe_blocks(live.append)
+        sequencer.edit_state(EMITTER_ADDRESS, code=EMITTER)
+        sequencer.edit_state(CALLER_ADDRESS, code=CALLER)
+        sequencer.edit_state(SILENT_CALLER_ADDRESS, code=SILENT_CALLER)
+        _mine(sequencer, _tx(sequencer, 0, CALLER_ADDRESS, 0), _tx(sequencer, 1, SINK, 2))
+        _mine(sequencer, _tx(sequencer, 2, SILENT_CALLER_ADDRESS, 0))
+        _mine(sequencer, _tx(sequencer, 3, CALLER_ADDRESS, 0))
+        assert [block.number for block in live] == [1, 2, 3]
+        assert all(block.index is not None for block in live)
+        # Blocks 1-2 as published live, block 3 as a follower catching up reads it.
+        for block in live[:2]:
+            replica.apply_replicated(decode_block(encode_block(block)))
+        catch_up = sequencer.replicated_block(3)
+        assert catch_up.index == live[2].index
+        replica.apply_replicated(decode_block(encode_block(catch_up)))
+        for address, expected in (
+            (EMITTER_ADDRESS, [(1, 0), (3, 0)]),  # inner calls only
+            (SINK, [(1, 1), (2, 0)]),  # a transfer, then an inner call with no log
+            (SILENT_CALLER_ADDRESS, [(2, 0)]),
+        ):
+            found = sequencer.address_appearances(address, 0, False, 10)
+            assert found == expected, address.hex()
+            assert replica.address_appearances(address, 0, False, 10) == found
+        everything = LogFilter(0, sequencer.head_number)
+        assert replica.logs(everything) == sequencer.logs(everything)
+    finally:
+        replica.close()
+        sequencer.close()
+
+
+def test_a_block_shipped_without_its_index_is_indexed_from_its_receipts() -> None:
+    """An index-less block (an older sequencer's) still gets its log index and the
+    addresses its receipts name, derived on the replica."""
+    sequencer = Node(_config())
+    replica = Node(replace(_config(), replica=True), genesis=sequencer.replicated_block(0))
+    try:
+        sequencer.edit_state(EMITTER_ADDRESS, code=EMITTER)
+        _mine(sequencer, _tx(sequencer, 0, EMITTER_ADDRESS, 1), _tx(sequencer, 1, SINK, 2))
+        block = sequencer.replicated_block(1)
+        assert block.diff is not None and block.index is not None
+        bare = decode_block(encode_block(block.published(block.diff, None)))
+        assert bare.index is None
+        replica.apply_replicated(bare)
+        everything = LogFilter(0, 1)
+        assert replica.logs(everything) == sequencer.logs(everything)
+        for address in (EMITTER_ADDRESS, SINK):
+            assert replica.address_appearances(address, 0, False, 10) == (
+                sequencer.address_appearances(address, 0, False, 10)
+            )
+    finally:
+        replica.close()
+        sequencer.close()

@@ -12,15 +12,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jit import rlp
 from sequencer.access_list import BlockAccessList
 from sequencer.access_list import decode as decode_access_list
 from sequencer.access_list import encode as encode_access_list
 from sequencer.config import NodeConfig
 from sequencer.errors import NodeError
 from sequencer.node import Node
-from sequencer.types.blocks import MiniBlock
+from sequencer.types.blocks import IndexKeys, MiniBlock
 from sequencer.types.transactions import Transaction, sign_transaction
-from sequencer.types.wire import WireError, decode_block, decode_diff, encode_block, encode_diff
+from sequencer.types.wire import (
+    WireError,
+    decode_block,
+    decode_diff,
+    decode_index,
+    encode_block,
+    encode_diff,
+    encode_index,
+)
 from statedb.types import EMPTY_CODE_HASH, Account, DictState, StateDiff, keccak256
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "build"
@@ -105,6 +114,13 @@ def test_applying_published_diffs_reproduces_the_sequencer_state() -> None:
             decoded = decode_block(encode_block(block))
             assert decoded == block
             assert decoded.diff == block.diff
+            assert block.index is not None and decoded.index is not None
+            assert set(decoded.index.logs) == set(block.index.logs)
+            assert decoded.index.addresses == block.index.addresses
+            # Decoded lazily: the same transactions and receipts, field for field.
+            assert [tx.encode() for tx in decoded.transactions] == list(block.encoded)
+            assert [tx.sender for tx in decoded.transactions] == list(block.senders)
+            assert decoded.receipts == block.receipts
             replica.apply(decoded.diff)
         _assert_same_state(replica, node.db.resident)
     finally:
@@ -331,3 +347,64 @@ def test_a_change_with_wipes_round_trips_and_refuses_garbage() -> None:
     for bad in (encoded[:-1], encoded + b"\x00", b"\x00\x00\x00\x05" + encoded[4:], b""):
         with pytest.raises(WireError):
             decode_change(bad)
+
+
+def _index_key(prefix: bytes, number: int, position: int) -> bytes:
+    return prefix + number.to_bytes(8, "big") + position.to_bytes(4, "big")
+
+
+def test_an_index_round_trips_and_hostile_indexes_are_refused() -> None:
+    number = 7
+    index = IndexKeys(
+        (_index_key(b"\x01" * 20, number, 0), _index_key(b"\x02" * 32, number, 0)),
+        (_index_key(b"\x01" * 20, number, 0), _index_key(b"\x03" * 20, number, 1)),
+    )
+    data = encode_index(index)
+    assert decode_index(data, number) == index
+    assert decode_index(encode_index(IndexKeys((), ())), number) == IndexKeys((), ())
+    for cut in range(len(data)):
+        with pytest.raises(WireError, match="truncated index"):
+            decode_index(data[:cut], number)
+    with pytest.raises(WireError, match="after the index"):
+        decode_index(data + b"\x00", number)
+    with pytest.raises(WireError, match="does not name block 8"):
+        decode_index(data, 8)  # another block's keys
+    with pytest.raises(WireError, match="expected bytes"):
+        decode_index(data.hex(), number)  # type: ignore[arg-type]
+    with pytest.raises(WireError, match="truncated index"):
+        decode_index(b"\xff" * 4, number)  # four billion keys claimed, none there
+    for bad in (
+        IndexKeys((), (b"\x01" * 31,)),
+        IndexKeys((b"\x01" * 33,), ()),
+        IndexKeys((b"",), ()),
+    ):
+        with pytest.raises(WireError, match="bytes"):
+            encode_index(bad)
+
+
+def test_a_block_with_a_hostile_index_is_refused() -> None:
+    node = Node(NodeConfig(data_dir=None, accounts=1, no_mining=True))
+    try:
+        tx = _tx(node.accounts[0].private_key, 0, SINK, value=1)
+        node.pool.add(tx, tx.encode())
+        (block,) = node.mine()
+        assert block.diff is not None and block.index is not None
+        data = encode_block(block)
+        assert decode_block(data).index is not None
+        items = rlp.decode(data)
+        assert isinstance(items, list) and len(items) == 4
+        other = encode_index(
+            IndexKeys((), tuple(_index_key(SINK, block.number + 1, 0) for _ in range(2)))
+        )
+        for hostile in (
+            [*items[:3], other],  # keys of another block
+            [*items[:3], items[3] + b"\x00"],
+            [*items[:3], [items[3]]],  # a list where the index bytes go
+            [*items, b""],  # five items
+        ):
+            with pytest.raises(WireError):
+                decode_block(rlp.encode(hostile))
+        # Three items: a block without its index (an older sequencer's) still decodes.
+        assert decode_block(rlp.encode(items[:3])).index is None
+    finally:
+        node.close()

@@ -13,6 +13,7 @@ from statedb import (
     Account,
     BlockOrderError,
     HistoryUnavailable,
+    InvalidStateInput,
     StateDB,
     StateDiff,
     compute_root,
@@ -354,3 +355,58 @@ def test_bootstrap_starts_an_empty_database_at_a_block(opener: Opener) -> None:
             db.block_diff(10)  # no changeset below the next block
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("seed", [9, 10])
+def test_a_follower_applying_published_diffs_matches_the_source(opener: Opener, seed: int) -> None:
+    """``prepare(normalised=True)``, a replica's path, takes each published diff as
+    sent: the follower's state, roots, records and index keys come out as the
+    source's, block after block."""
+    source = StateDB.ephemeral(history_window=0)
+    follower = opener(history_window=0)
+    rng = random.Random(seed)
+    try:
+        for number in range(30):
+            diff, records = random_block(rng, number)
+            root = source.commit(number, source.prepare(diff), records)
+            published = source.block_diff(number)
+            prepared = follower.prepare(published, normalised=True)
+            assert prepared.state_root == root, number
+            written = {cf: dict(r) for cf, r in records.items()}
+            assert follower.commit(number, prepared, written) == root
+            for cf in records:
+                assert follower.block_record_keys(number, cf) == source.block_record_keys(
+                    number, cf
+                )
+                assert follower.block_record_keys(number, cf) == tuple(records[cf])
+        assert state_of(follower.resident) == state_of(source.resident)
+        assert follower.resident.codes == source.resident.codes
+        for cf in CHAIN_CFS:
+            assert dict(follower.records(cf)) == dict(source.records(cf)), cf
+    finally:
+        source.close()
+
+
+def test_prepare_normalised_refuses_wipes_and_keeps_deleted_accounts_clean(
+    opener: Opener,
+) -> None:
+    db = opener(history_window=0)
+    holder = b"\x0a" * 20
+    first = StateDiff(accounts={holder: Account(1, 5)}, storage={holder: {1: 2, 3: 4}})
+    db.commit(0, db.prepare(first, normalised=True), {})
+    wiped = StateDiff()
+    wiped.storage_cleared.add(holder)
+    with pytest.raises(InvalidStateInput, match="without wipes"):
+        db.prepare(wiped, normalised=True)
+    # A deletion that does not zero the slots itself: the resident state drops them.
+    deleted = StateDiff(accounts={holder: None})
+    prepared = db.prepare(deleted, normalised=True)
+    assert prepared.state_root == db.prepare(deleted).state_root
+    db.commit(1, prepared, {})
+    assert db.resident.get_account(holder) is None
+    assert not db.resident.account_has_storage(holder)
+    assert db.state_root == compute_root({}, {})
+    with pytest.raises(HistoryUnavailable):
+        db.block_record_keys(7, CF_BLOCKS)
+    with pytest.raises(InvalidStateInput):
+        db.block_record_keys(1, "accounts")  # not a chain column family
