@@ -62,7 +62,8 @@ def build_replica_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--verify-execution",
         action="store_true",
-        help="also execute each block again before applying it; a difference stops the replica",
+        help="also execute each block again before applying it (in parallel on the --workers "
+        "processes when there are any); a difference stops the replica",
     )
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--verbose", action="store_true")

@@ -83,7 +83,7 @@ from sequencer.publication import (
     Waiters,
 )
 from sequencer.recovery import SenderRecovery
-from sequencer.replay import BlockReplay
+from sequencer.replay import EVERY_HASH, BlockReplay
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
 from sequencer.simulation import SimulationResult, Simulator, chain_env, pinned_simulator
@@ -300,6 +300,8 @@ class Node:
         )
         self.recovery = SenderRecovery()  # started by start() when the config asks for it
         self.workers: WorkerPool | None = None  # started by start() when config.workers > 0
+        # --verify-execution's parallel executor over the workers (built on first use).
+        self._verifier: OptimisticExecutor | None = None
         # One event stream (sequencer.publication): the waiting senders first, then
         # the worker processes (Node._publish), RPC subscriptions and filters.
         self.publisher = Publisher()
@@ -950,6 +952,9 @@ class Node:
                 f"block {block.number} (parent 0x{block.header.parent_hash.hex()}) does not "
                 f"follow the head {head.number} (0x{head.hash.hex()})"
             )
+        open_evm = self.producer.open
+        if open_evm is not None and open_evm.env.number == block.number:
+            self._check_preconfirmations(open_evm, block)
         if verify:
             self._verify_replicated(head, block, edits)
         prepared = self.db.prepare(block.diff, normalised=True)
@@ -1028,6 +1033,35 @@ class Node:
                 )
             )
 
+    @staticmethod
+    def _check_preconfirmations(open_evm: OpenEvmBlock, block: MiniBlock) -> None:
+        """Two-tier: the sealed EVM block must keep what its mini-blocks preconfirmed
+        (each signature-checked as it came): they are its first transactions, in order,
+        with the same receipts. ``ReplicaMismatch`` for a block that breaks them."""
+        count = len(open_evm.raws)
+        if len(block.encoded) < count:
+            raise ReplicaMismatch(
+                f"block {block.number} has {len(block.encoded)} transactions, its "
+                f"mini-blocks preconfirmed {count}"
+            )
+        for index, (sealed, preconfirmed) in enumerate(
+            zip(block.encoded, open_evm.raws, strict=False)
+        ):
+            if sealed != preconfirmed:
+                raise ReplicaMismatch(
+                    f"block {block.number}: transaction {index} is not the one its "
+                    "mini-blocks preconfirmed"
+                )
+        receipts = block.receipts[:count]
+        for index, (sealed_receipt, preconfirmed_receipt) in enumerate(
+            zip(receipts, open_evm.receipts, strict=True)
+        ):
+            if sealed_receipt != preconfirmed_receipt:
+                raise ReplicaMismatch(
+                    f"block {block.number}: the receipt of transaction {index} differs from "
+                    "the preconfirmed one"
+                )
+
     def _verify_replicated(self, parent: MiniBlock, block: MiniBlock, edits: bytes | None) -> None:
         """Execute ``block``'s transactions on the head and compare the block they make."""
         env = sealed_env(
@@ -1045,6 +1079,7 @@ class Node:
                 env,
                 self.db.head,
                 diff,
+                self.verify_executor(),
             )
             again = replay.sealed_again()
         except (NodeError, EditError) as error:
@@ -1065,6 +1100,20 @@ class Node:
                 f"block {block.number} executed here differs from the sequencer's: "
                 f"{', '.join(differs) or 'header'} (0x{again.hash.hex()} vs 0x{block.hash.hex()})"
             )
+
+    def verify_executor(self) -> OptimisticExecutor | None:
+        """What re-executes a replicated block (``--verify-execution``): with worker
+        processes, the optimistic executor over them (the sequencer's own parallel path:
+        shares by sender on the block's parent state, merged in order, conflicts re-run,
+        exact by construction; serial where it cannot pay), fed the published blocks
+        like every worker, so it is at the block's parent when a block is verified.
+        None (the serial oracle) without workers. Its unsigned set is every hash: a
+        sealed block's impersonated transactions passed EIP-3607 when they were mined."""
+        if self.workers is None:
+            return None
+        if self._verifier is None or self._verifier.workers is not self.workers:
+            self._verifier = OptimisticExecutor(self.workers, self.engine.runner, EVERY_HASH)
+        return self._verifier
 
     def block_signature(self, number: int) -> SignedMiniBlockHeader | None:
         """One-tier block ``number``'s signed mini-block header (None for a block sealed

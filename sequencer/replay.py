@@ -22,7 +22,7 @@ from jit.evm.transaction import TxOutcome, execute_transaction
 from sequencer.access_list import BlockAccessList
 from sequencer.builder import BlockBuilder, Included, OpenBlock
 from sequencer.errors import NodeError
-from sequencer.executor.serial import SerialExecutor
+from sequencer.executor.serial import Executor, SerialExecutor
 from sequencer.types.blocks import MiniBlock
 from statedb.types import Hash32, StateDiff, StateReader
 
@@ -41,7 +41,10 @@ EVERY_HASH: Final = _EveryHash()
 @dataclass(frozen=True, slots=True)
 class BlockReplay:
     """Block ``block`` (sealed on ``parent``), ready to re-run on ``base`` (the state
-    after ``parent``) in ``env`` with the dev ``edits`` it carried."""
+    after ``parent``) in ``env`` with the dev ``edits`` it carried. ``executor``: what
+    runs the transactions (default: the serial oracle; a replica verifying blocks passes
+    the optimistic executor over its workers, which must hold ``parent``'s state and
+    be built with ``EVERY_HASH`` as its unsigned set)."""
 
     builder: BlockBuilder
     parent: MiniBlock
@@ -49,6 +52,7 @@ class BlockReplay:
     env: BlockEnv
     base: StateReader
     edits: StateDiff | None
+    executor: Executor | None = None
 
     def open(self) -> OpenBlock:
         return self.builder.open(self.parent, self.env, self.edits, base=self.base)
@@ -56,7 +60,7 @@ class BlockReplay:
     def _run(self, opened: OpenBlock, count: int) -> list[Included]:
         """The block's first ``count`` transactions, folded into ``opened``."""
         block = self.block
-        executor = SerialExecutor(self.builder.engine, unsigned=EVERY_HASH)
+        executor = self.executor or SerialExecutor(self.builder.engine, unsigned=EVERY_HASH)
         txs = block.transactions[:count]
         results = executor.execute(opened, self.builder.rules, txs, float("inf"))
         included = []

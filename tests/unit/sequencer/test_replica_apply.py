@@ -15,7 +15,7 @@ from sequencer.chain import LogFilter
 from sequencer.config import ConfigError, NodeConfig
 from sequencer.errors import ReplicaMismatch
 from sequencer.node import Node
-from sequencer.types.blocks import MiniBlock
+from sequencer.types.blocks import MiniBlock, Receipt
 from sequencer.types.transactions import Transaction, sign_transaction
 from sequencer.types.wire import decode_block, encode_block
 from statedb.types import Account, StateDiff
@@ -297,6 +297,125 @@ def test_a_block_shipped_without_its_index_is_indexed_from_its_receipts() -> Non
             assert replica.address_appearances(address, 0, False, 10) == (
                 sequencer.address_appearances(address, 0, False, 10)
             )
+    finally:
+        replica.close()
+        sequencer.close()
+
+
+async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers() -> None:
+    """With worker processes, ``--verify-execution`` re-executes a block on the
+    optimistic executor (shares by sender, merged in order): the real blocks pass, a
+    forged one is still caught, and the workers follow the applied blocks."""
+    senders = 20
+    config = NodeConfig(data_dir=None, accounts=senders)
+    sequencer = Node(config)
+    replica = Node(
+        replace(config, replica=True, workers=1, sender_recovery="inline"),
+        genesis=sequencer.replicated_block(0),
+    )
+    await replica.start()
+    try:
+        verifier = replica.verify_executor()
+        assert verifier is not None and verifier.workers is replica.workers
+        verifier.measured = False  # parallel whenever the batch is large enough
+
+        def transfers(nonce: int) -> list[Transaction]:
+            return [
+                sign_transaction(
+                    Transaction(
+                        2, 31337, nonce, 100_000, bytes([0xD0, i]) * 10, 1 + i, b"", 10**10, 10**9
+                    ),
+                    account.private_key,
+                )
+                for i, account in enumerate(sequencer.accounts)
+            ]
+
+        _mine(sequencer, *transfers(0))
+        _mine(sequencer, *transfers(1))
+        replica.apply_replicated(sequencer.replicated_block(1), verify=True)
+        assert verifier.stats.parallel_batches == 1  # all senders in one batch, shared out
+        real = sequencer.replicated_block(2)
+        header = replace(real.header, gas_used=real.header.gas_used + 1)
+        forged = MiniBlock(
+            header,
+            header.hash(),
+            real.transactions,
+            real.receipts,
+            real.size,
+            real.encoded,
+            real.diff,
+        )
+        with pytest.raises(ReplicaMismatch, match="gas_used"):
+            replica.apply_replicated(forged, verify=True)
+        assert replica.head_number == 1
+        replica.apply_replicated(real, verify=True)
+        assert verifier.stats.parallel_batches == 3  # the forged block ran too
+        assert replica.chain_head.hash == sequencer.chain_head.hash
+        _same_reads(sequencer, replica, [bytes([0xD0, i]) * 10 for i in range(senders)])
+    finally:
+        await replica.stop()
+        sequencer.close()
+
+
+def test_a_sealed_two_tier_block_must_keep_its_preconfirmations() -> None:
+    """A replica holding a two-tier sequencer's mini-blocks refuses a sealed EVM block
+    that drops, reorders or changes what they preconfirmed; the real one applies."""
+    from typing import cast
+
+    from rpc.namespaces.replication import preconfirmed_notification
+    from rpc.replica import ReplicaLink, Sequencer
+    from sequencer.publication import MiniBlockPreconfirmed
+
+    config = NodeConfig(data_dir=None, accounts=3, block_time=5.0, evm_block_time=3600.0)
+    sequencer = Node(config)
+    replica = Node(replace(config, replica=True), genesis=sequencer.replicated_block(0))
+    minis: list[MiniBlockPreconfirmed] = []
+    try:
+        sequencer.subscribe(
+            lambda event: minis.append(event) if isinstance(event, MiniBlockPreconfirmed) else None
+        )
+        link = ReplicaLink(replica, cast(Sequencer, None), signer=None)
+        for nonce in (0, 1):
+            for tx in (_tx(sequencer, nonce * 2, SINK, 1), _tx(sequencer, nonce * 2 + 1, SINK, 2)):
+                sequencer.pool.add(tx, tx.encode())
+            assert sequencer.producer.produce() is None  # a mini-block, no EVM block
+        assert len(minis) == 2
+        for event in minis:
+            note = preconfirmed_notification(
+                event.block, event.info.first_tx, event.diff, event.info, None, None
+            )
+            link._apply(note)
+        assert replica.open_evm_block is not None and len(replica.open_evm_block.raws) == 4
+        sealed = sequencer.producer.seal_open()
+        assert sealed is not None
+        real = sequencer.replicated_block(sealed.number)
+
+        def forged(order: list[int], receipts: tuple[Receipt, ...] | None = None) -> MiniBlock:
+            return MiniBlock(
+                real.header,
+                real.hash,
+                tuple(real.transactions[i] for i in order),
+                receipts or tuple(real.receipts[i] for i in order),
+                real.size,
+                tuple(real.encoded[i] for i in order),
+                real.diff,
+            )
+
+        failed = replace(real.receipts[1], status=0)
+        for block, message in (
+            (forged([0, 1, 2]), "preconfirmed 4"),
+            (forged([3, 2, 1, 0]), "transaction 0 is not"),
+            (
+                forged([0, 1, 2, 3], (real.receipts[0], failed, *real.receipts[2:])),
+                "receipt of transaction 1",
+            ),
+        ):
+            with pytest.raises(ReplicaMismatch, match=message):
+                replica.apply_replicated(block)
+            assert replica.head_number == 0 and replica.open_evm_block is not None
+        replica.apply_replicated(real)
+        assert replica.open_evm_block is None
+        assert replica.chain_head.hash == sequencer.chain_head.hash
     finally:
         replica.close()
         sequencer.close()
