@@ -1,0 +1,301 @@
+"""The state of a forked node's upstream at the fork block, read lazily (issue 19).
+
+Owns the questions a forked node asks its upstream and the answers it keeps:
+
+- ``resolve_fork_point``: the block the node forks from (``--fork-block-number``, or the
+  upstream's head), its hash, state root and the fields the next local block's header
+  inherits, checked against ``--fork-chain-id``;
+- ``ForkState``: accounts (balance, nonce, code), storage slots and block hashes at that
+  block, each fetched once (an account's three fields in one JSON-RPC batch, many slots
+  in one batch, several batches at once on a few threads: ``prefetch``) and kept in
+  memory and, with a data directory, in ``ForkCache`` so a restart does not fetch again.
+
+Every answer is checked (``sequencer.fork.upstream``) before it is kept: a malformed
+one is an error, never a cached value. Cache records are keyed by the fork block's hash
+(another fork point never reads them) and carry a kind byte and a fixed layout; one
+that does not decode is dropped and fetched again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sequencer.fork.upstream import Upstream, UpstreamMalformed, data, quantity, word
+from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, keccak256
+
+BATCH_SIZE: Final = 100  # calls per JSON-RPC batch (public endpoints cap batches)
+FETCH_THREADS: Final = 4  # batches in flight at once
+_ACCOUNT: Final = b"a"  # cache kinds
+_STORAGE: Final = b"s"
+_CODE: Final = b"c"
+_BLOCK_HASH: Final = b"h"
+_ABSENT: Final = b"\x00"  # an account record for "no account at the fork block"
+
+
+@dataclass(frozen=True, slots=True)
+class ForkPoint:
+    """The upstream block the node forks from."""
+
+    chain_id: int
+    number: int
+    hash: Hash32
+    state_root: Hash32
+    timestamp: int
+    gas_limit: int
+    base_fee: int | None  # None before London
+    coinbase: Address
+    prev_randao: Hash32
+    excess_blob_gas: int | None
+
+
+def resolve_fork_point(
+    upstream: Upstream, block_number: int | None, expected_chain_id: int | None
+) -> ForkPoint:
+    """The fork block: ``block_number`` (None: the upstream's head) on the upstream,
+    whose chain id must be ``expected_chain_id`` when given; ``ValueError`` with the
+    reason for a block the upstream does not have or a chain id that does not match."""
+    chain_id_raw, block = upstream.batch(
+        [
+            ("eth_chainId", []),
+            (
+                "eth_getBlockByNumber",
+                ["latest" if block_number is None else hex(block_number), False],
+            ),
+        ]
+    )
+    chain_id = quantity(chain_id_raw, "eth_chainId", 64)
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise ValueError(
+            f"the upstream's chain id is {chain_id}, --fork-chain-id says {expected_chain_id}"
+        )
+    if block is None:
+        raise ValueError(f"the upstream has no block {block_number}")
+    if not isinstance(block, dict):
+        raise UpstreamMalformed("eth_getBlockByNumber: not a block object")
+    number = quantity(block.get("number"), "block number", 64)
+    if block_number is not None and number != block_number:
+        raise UpstreamMalformed(f"asked for block {block_number}, the upstream sent {number}")
+    base_fee = block.get("baseFeePerGas")
+    excess = block.get("excessBlobGas")
+    return ForkPoint(
+        chain_id=chain_id,
+        number=number,
+        hash=data(block.get("hash"), "block hash", 32),
+        state_root=data(block.get("stateRoot"), "stateRoot", 32),
+        timestamp=quantity(block.get("timestamp"), "timestamp", 64),
+        gas_limit=quantity(block.get("gasLimit"), "gasLimit", 64),
+        base_fee=None if base_fee is None else quantity(base_fee, "baseFeePerGas"),
+        coinbase=data(block.get("miner"), "miner", 20),
+        prev_randao=data(block.get("mixHash", "0x" + "00" * 32), "mixHash", 32),
+        excess_blob_gas=None if excess is None else quantity(excess, "excessBlobGas", 64),
+    )
+
+
+class ForkCache:
+    """Fetched upstream values on disk (a RocksDB of their own beside the state), keyed
+    by the fork block's hash; ``None`` path: memory only."""
+
+    def __init__(self, path: Path | None, fork_hash: Hash32) -> None:
+        self._prefix = fork_hash
+        self._db: Any = None
+        if path is not None:
+            from rocksdict import Rdict
+
+            path.mkdir(parents=True, exist_ok=True)
+            self._db = Rdict(str(path))
+
+    def get(self, kind: bytes, key: bytes) -> bytes | None:
+        if self._db is None:
+            return None
+        value = self._db.get(self._prefix + kind + key)
+        return value if isinstance(value, bytes) else None
+
+    def put(self, kind: bytes, key: bytes, value: bytes) -> None:
+        if self._db is not None:
+            self._db[self._prefix + kind + key] = value
+
+    def drop(self, kind: bytes, key: bytes) -> None:
+        if self._db is not None:
+            del self._db[self._prefix + kind + key]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class ForkState:
+    """The upstream's state at ``point``, fetched on first use and kept (thread-safe)."""
+
+    def __init__(self, upstream: Upstream, point: ForkPoint, cache: ForkCache) -> None:
+        self.upstream = upstream
+        self.point = point
+        self.cache = cache
+        self._block = hex(point.number)
+        self._accounts: dict[Address, Account | None] = {}
+        self._storage: dict[tuple[Address, int], int] = {}
+        self._codes: dict[Hash32, bytes] = {EMPTY_CODE_HASH: b""}
+        self._hashes: dict[int, Hash32] = {point.number: point.hash}
+        self._lock = threading.Lock()
+
+    # -- reads -----------------------------------------------------------------------
+
+    def account(self, address: Address) -> Account | None:
+        """The account at the fork block (None: none there: no balance, nonce or code)."""
+        if address in self._accounts:
+            return self._accounts[address]
+        self.prefetch(accounts=(address,))
+        return self._accounts[address]
+
+    def code(self, code_hash: Hash32) -> bytes | None:
+        """Code already fetched with its account (None: not seen)."""
+        found = self._codes.get(code_hash)
+        if found is None:
+            cached = self.cache.get(_CODE, code_hash)
+            if cached is not None and keccak256(cached) == code_hash:
+                self._codes[code_hash] = cached
+                return cached
+        return found
+
+    def storage(self, address: Address, slot: int) -> int:
+        key = (address, slot)
+        if key in self._storage:
+            return self._storage[key]
+        self.prefetch(slots=((address, slot),))
+        return self._storage[key]
+
+    def block_hash(self, number: int) -> Hash32 | None:
+        """The hash of upstream block ``number`` (at most the fork block; None above)."""
+        if number > self.point.number or number < 0:
+            return None
+        found = self._hashes.get(number)
+        if found is not None:
+            return found
+        key = number.to_bytes(8, "big")
+        cached = self.cache.get(_BLOCK_HASH, key)
+        if cached is not None and len(cached) == 32:
+            self._hashes[number] = cached
+            return cached
+        block = self.upstream.call("eth_getBlockByNumber", [hex(number), False])
+        if not isinstance(block, dict):
+            raise UpstreamMalformed(f"the upstream has no block {number} below the fork block")
+        if quantity(block.get("number"), "block number", 64) != number:
+            raise UpstreamMalformed(f"asked for block {number}, the upstream sent another")
+        found = data(block.get("hash"), "block hash", 32)
+        self._hashes[number] = found
+        self.cache.put(_BLOCK_HASH, key, found)
+        return found
+
+    # -- fetching --------------------------------------------------------------------
+
+    def prefetch(
+        self,
+        accounts: Iterable[Address] = (),
+        slots: Iterable[tuple[Address, int]] = (),
+    ) -> None:
+        """Fetch what is not known yet: from the cache, else from the upstream in batches
+        of ``BATCH_SIZE`` calls, up to ``FETCH_THREADS`` batches at once."""
+        wanted_accounts = [a for a in dict.fromkeys(accounts) if a not in self._accounts]
+        wanted_slots = [k for k in dict.fromkeys(slots) if k not in self._storage]
+        wanted_accounts = [a for a in wanted_accounts if not self._from_cache_account(a)]
+        wanted_slots = [k for k in wanted_slots if not self._from_cache_slot(k)]
+        calls: list[tuple[str, list[Any]]] = []
+        for address in wanted_accounts:
+            where = "0x" + address.hex()
+            calls += [
+                ("eth_getBalance", [where, self._block]),
+                ("eth_getTransactionCount", [where, self._block]),
+                ("eth_getCode", [where, self._block]),
+            ]
+        for address, slot in wanted_slots:
+            calls.append(("eth_getStorageAt", ["0x" + address.hex(), hex(slot), self._block]))
+        if not calls:
+            return
+        chunks = [calls[i : i + BATCH_SIZE] for i in range(0, len(calls), BATCH_SIZE)]
+        if len(chunks) == 1:
+            results = self.upstream.batch(chunks[0])
+        else:
+            with ThreadPoolExecutor(min(FETCH_THREADS, len(chunks))) as pool:
+                results = [r for part in pool.map(self.upstream.batch, chunks) for r in part]
+        self._keep(wanted_accounts, wanted_slots, results)
+
+    def _keep(
+        self, accounts: Sequence[Address], slots: Sequence[tuple[Address, int]], results: list[Any]
+    ) -> None:
+        """Check every answer first, then keep them all (nothing half-kept on an error)."""
+        fetched: list[tuple[Address, Account | None, bytes]] = []
+        for i, address in enumerate(accounts):
+            balance_raw, nonce_raw, code_raw = results[3 * i : 3 * i + 3]
+            balance = quantity(balance_raw, f"eth_getBalance of 0x{address.hex()}")
+            nonce = quantity(nonce_raw, f"eth_getTransactionCount of 0x{address.hex()}", 64)
+            code = data(code_raw, f"eth_getCode of 0x{address.hex()}", limit=1 << 20)
+            code_hash = keccak256(code) if code else EMPTY_CODE_HASH
+            account = None if not (balance or nonce or code) else Account(nonce, balance, code_hash)
+            fetched.append((address, account, code))
+        base = 3 * len(accounts)
+        words = [
+            word(results[base + j], f"eth_getStorageAt of 0x{a.hex()} slot {s}")
+            for j, (a, s) in enumerate(slots)
+        ]
+        with self._lock:
+            for address, account, code in fetched:
+                self._accounts[address] = account
+                if account is None:
+                    self.cache.put(_ACCOUNT, address, _ABSENT)
+                    continue
+                self._codes[account.code_hash] = code
+                if code:
+                    self.cache.put(_CODE, account.code_hash, code)
+                self.cache.put(_ACCOUNT, address, _encode_account(account))
+            for (address, slot), value in zip(slots, words, strict=True):
+                self._storage[(address, slot)] = value
+                self.cache.put(
+                    _STORAGE, address + slot.to_bytes(32, "big"), value.to_bytes(32, "big")
+                )
+
+    def _from_cache_account(self, address: Address) -> bool:
+        raw = self.cache.get(_ACCOUNT, address)
+        if raw is None:
+            return False
+        if raw == _ABSENT:
+            self._accounts[address] = None
+            return True
+        account = _decode_account(raw)
+        if account is None or (
+            account.code_hash != EMPTY_CODE_HASH and self.code(account.code_hash) is None
+        ):
+            self.cache.drop(_ACCOUNT, address)  # unreadable, or its code is missing
+            return False
+        self._accounts[address] = account
+        return True
+
+    def _from_cache_slot(self, key: tuple[Address, int]) -> bool:
+        raw = self.cache.get(_STORAGE, key[0] + key[1].to_bytes(32, "big"))
+        if raw is None:
+            return False
+        if len(raw) != 32:
+            self.cache.drop(_STORAGE, key[0] + key[1].to_bytes(32, "big"))
+            return False
+        self._storage[key] = int.from_bytes(raw, "big")
+        return True
+
+
+def _encode_account(account: Account) -> bytes:
+    """nonce (8) | balance (32) | code hash (32)."""
+    return (
+        account.nonce.to_bytes(8, "big") + account.balance.to_bytes(32, "big") + account.code_hash
+    )
+
+
+def _decode_account(raw: bytes) -> Account | None:
+    if len(raw) != 72:
+        return None
+    return Account(int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:40], "big"), raw[40:])
+
+
+__all__ = ["BATCH_SIZE", "ForkCache", "ForkPoint", "ForkState", "resolve_fork_point"]
