@@ -35,12 +35,14 @@ from statedb.errors import (
     InvalidStateInput,
     StateDBError,
 )
+from statedb.fork import ForkedView, Touched, UpstreamState
 from statedb.history import HistoricalView, check_window, decode_changeset, encode_chain_entry
 from statedb.keys import (
     ACCOUNT_PREFIX,
     CF_ACCOUNTS,
     CF_CHANGESETS,
     CF_CODE,
+    CF_FORK_TOUCHED,
     CF_HISTORY,
     CF_META,
     CF_STORAGE,
@@ -64,7 +66,15 @@ from statedb.keys import (
     decode_account,
     encode_account,
 )
-from statedb.types import EMPTY_CODE_HASH, Account, Address, DictState, Hash32, StateDiff
+from statedb.types import (
+    EMPTY_CODE_HASH,
+    Account,
+    Address,
+    DictState,
+    Hash32,
+    StateDiff,
+    StateReader,
+)
 from statedb.views import HeadView, OverlayView
 
 DEFAULT_HISTORY_WINDOW: Final = 10_000
@@ -92,6 +102,7 @@ class PreparedBlock:
         "batch",
         "changeset",
         "codes",
+        "fork_touched",
         "generation",
         "number",
         "sto_ops",
@@ -120,6 +131,7 @@ class PreparedBlock:
         self.codes = codes
         self.update = update
         self.used = False
+        self.fork_touched: tuple[bytes, ...] = ()  # fork mode: keys first written here
 
     @property
     def state_root(self) -> bytes:
@@ -149,7 +161,9 @@ class StateDB:
         self._commitment = Commitment()
         if backend.persistent:
             self._load()
-        self.head = HeadView(self._state)
+        self.head: StateReader = HeadView(self._state)
+        # Fork mode (attach_upstream): the first touches and the upstream's state.
+        self._fork: tuple[Touched, UpstreamState] | None = None
 
     # --- opening and closing -------------------------------------------------------
     @classmethod
@@ -310,9 +324,40 @@ class StateDB:
         return self._state
 
     # --- views ---------------------------------------------------------------------
-    def at(self, number: int) -> HistoricalView:
+    def at(self, number: int) -> StateReader:
         """A ``StateReader`` pinned to the state after block ``number``."""
+        if self._fork is not None:
+            touched, upstream = self._fork
+            return ForkedView(HistoricalView(self, number), touched, upstream, number)
         return HistoricalView(self, number)
+
+    # --- fork mode -----------------------------------------------------------------
+    def attach_upstream(self, upstream: UpstreamState) -> None:
+        """Fork mode (``statedb.fork``): from now on a key no local block wrote reads
+        from ``upstream`` (the state at the fork block, which the database starts at:
+        ``bootstrap``), at the head and at every block."""
+        self._check_open()
+        touched = Touched(self._backend.items(CF_FORK_TOUCHED, b"", None, False))
+        self._fork = (touched, upstream)
+        self.head = ForkedView(HeadView(self._state), touched, upstream, None)
+
+    @property
+    def forked(self) -> bool:
+        return self._fork is not None
+
+    def _first_touches(self, diff: StateDiff) -> tuple[bytes, ...]:
+        return () if self._fork is None else tuple(dict.fromkeys(self._fork[0].new_keys(diff)))
+
+    def _touch_records(
+        self, keys: tuple[bytes, ...], number: int, records: ChainRecords | None
+    ) -> ChainRecords | None:
+        """``records`` plus the fork's first-touch records of ``keys`` (a new dict)."""
+        if not keys:
+            return records
+        number8 = number.to_bytes(8, "big")
+        out = dict(records or {})
+        out[CF_FORK_TOUCHED] = {**out.get(CF_FORK_TOUCHED, {}), **dict.fromkeys(keys, number8)}
+        return out
 
     def block_diff(self, number: int) -> StateDiff:
         """Block ``number``'s normalised state change (what the sequencer published at its
@@ -386,7 +431,10 @@ class StateDB:
             batch, acc_ops, sto_ops, codes, (), changeset, number.to_bytes(8, "big")
         )
         update = self._commitment.prepare(deltas)
-        return PreparedBlock(self, number, batch, changeset, acc_ops, sto_ops, codes, update)
+        prepared = PreparedBlock(self, number, batch, changeset, acc_ops, sto_ops, codes, update)
+        if self._fork is not None:
+            prepared.fork_touched = self._first_touches(diff)
+        return prepared
 
     def commit(
         self,
@@ -420,6 +468,9 @@ class StateDB:
             raise BlockOrderError(
                 f"cannot commit block {block_number!r}: the next block is {prepared.number}"
             )
+        if prepared.fork_touched:
+            chain_records = self._touch_records(prepared.fork_touched, block_number, chain_records)
+            fresh = fresh | {CF_FORK_TOUCHED}  # first touches: absent by construction
         try:
             self._stage_records(prepared, chain_records, fresh)
         except InvalidStateInput:
@@ -440,6 +491,8 @@ class StateDB:
         backend.write(batch)  # <- the commit point
         self._apply(prepared.acc_ops, prepared.sto_ops, prepared.codes, ())
         self._commitment.apply(prepared.update)
+        if self._fork is not None:
+            self._fork[0].add(prepared.fork_touched, block_number)
         self._head = block_number
         self._history_first = first
         self._generation += 1
@@ -496,6 +549,8 @@ class StateDB:
         number8 = block_number.to_bytes(8, "big")
         deltas = self._stage(batch, acc_ops, sto_ops, codes, (), [], number8)
         update = self._commitment.prepare(deltas)
+        touches = self._first_touches(state)
+        chain_records = self._touch_records(touches, block_number, chain_records)
         for cf, key, value in _check_chain_records(chain_records):
             if value is not None:
                 batch.put(key, value, backend.handle(cf))
@@ -506,6 +561,8 @@ class StateDB:
         backend.write(batch)
         self._apply(acc_ops, sto_ops, codes, ())
         self._commitment.apply(update)
+        if self._fork is not None:
+            self._fork[0].add(touches, block_number)
         self._head = block_number
         self._history_first = block_number + 1
         self._generation += 1
@@ -845,6 +902,8 @@ class StateDB:
         backend.write(batch)
         self._apply(acc_ops, sto_ops, {}, removed_codes)
         self._commitment.apply(update)
+        if self._fork is not None:
+            self._fork[0].forget_after(number)
         self._head = number
         self._generation += 1
         self._reverts.append(number)

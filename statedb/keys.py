@@ -90,6 +90,8 @@ CF_CHAIN_META: Final = "chain_meta"
 # address (20) + block number (8) + transaction index (4) -> b"": the transactions that
 # touched an address (Otterscan's address history; sequencer.chain writes it).
 CF_ADDRESS_INDEX: Final = "address_index"
+# Fork mode: touched state key (statedb.fork) -> the first block (8) that wrote it.
+CF_FORK_TOUCHED: Final = "fork_touched"
 
 STATE_CFS: Final = (CF_ACCOUNTS, CF_STORAGE, CF_CODE)
 HISTORY_CFS: Final = (CF_HISTORY, CF_CHANGESETS)
@@ -103,6 +105,7 @@ CHAIN_CFS: Final = (
     CF_LOG_INDEX,
     CF_CHAIN_META,
     CF_ADDRESS_INDEX,
+    CF_FORK_TOUCHED,
 )
 CHAIN_CF_ID: Final = {name: i for i, name in enumerate(CHAIN_CFS)}
 ALL_CFS: Final = (*STATE_CFS, *HISTORY_CFS, CF_META, *CHAIN_CFS)
@@ -292,6 +295,7 @@ def rocks_options(
         CF_LOG_INDEX: cf_options(compression=lz4, bloom=False, buffer=small),
         CF_CHAIN_META: cf_options(compression=lz4, bloom=True, buffer=small),
         CF_ADDRESS_INDEX: cf_options(compression=lz4, bloom=False, buffer=small),
+        CF_FORK_TOUCHED: cf_options(compression=lz4, bloom=True, buffer=small),
     }
     db = rocksdict.Options(raw_mode=True)
     db.create_if_missing(True)
