@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sequencer.fork.upstream import Upstream, UpstreamMalformed, data, quantity, word
+from sequencer.fork.upstream import (
+    Upstream,
+    UpstreamMalformed,
+    UpstreamRejected,
+    data,
+    quantity,
+    word,
+)
+from sequencer.types.blocks import EMPTY_OMMERS_HASH, EMPTY_REQUESTS_HASH, ZERO_HASH, Header
 from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, keccak256
 
 BATCH_SIZE: Final = 100  # calls per JSON-RPC batch (public endpoints cap batches)
@@ -34,23 +42,28 @@ _ACCOUNT: Final = b"a"  # cache kinds
 _STORAGE: Final = b"s"
 _CODE: Final = b"c"
 _BLOCK_HASH: Final = b"h"
+_HAS_STORAGE: Final = b"p"
+# keccak256(rlp(b"")): the storage root of an account without storage.
+EMPTY_TRIE_ROOT: Final = bytes.fromhex(
+    "56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
+)
 _ABSENT: Final = b"\x00"  # an account record for "no account at the fork block"
 
 
 @dataclass(frozen=True, slots=True)
 class ForkPoint:
-    """The upstream block the node forks from."""
+    """The upstream block the node forks from: its number, hash and header (every field
+    the upstream sent; one it did not send, e.g. ``requestsHash`` before Prague, takes
+    our default, and then ``header.hash()`` is not ``hash``: ``exact_header``)."""
 
     chain_id: int
     number: int
     hash: Hash32
-    state_root: Hash32
-    timestamp: int
-    gas_limit: int
-    base_fee: int | None  # None before London
-    coinbase: Address
-    prev_randao: Hash32
-    excess_blob_gas: int | None
+    header: Header
+
+    @property
+    def exact_header(self) -> bool:
+        return self.header.hash() == self.hash
 
 
 def resolve_fork_point(
@@ -80,19 +93,44 @@ def resolve_fork_point(
     number = quantity(block.get("number"), "block number", 64)
     if block_number is not None and number != block_number:
         raise UpstreamMalformed(f"asked for block {block_number}, the upstream sent {number}")
-    base_fee = block.get("baseFeePerGas")
-    excess = block.get("excessBlobGas")
-    return ForkPoint(
-        chain_id=chain_id,
-        number=number,
-        hash=data(block.get("hash"), "block hash", 32),
-        state_root=data(block.get("stateRoot"), "stateRoot", 32),
-        timestamp=quantity(block.get("timestamp"), "timestamp", 64),
-        gas_limit=quantity(block.get("gasLimit"), "gasLimit", 64),
-        base_fee=None if base_fee is None else quantity(base_fee, "baseFeePerGas"),
+    return ForkPoint(chain_id, number, data(block.get("hash"), "block hash", 32), _header(block))
+
+
+def _header(block: dict[str, Any]) -> Header:
+    """A ``Header`` of the upstream's block object (checked field by field)."""
+
+    def word32(name: str, default: bytes = ZERO_HASH) -> bytes:
+        value = block.get(name)
+        return default if value is None else data(value, name, 32)
+
+    def number(name: str, default: int = 0, bits: int = 64) -> int:
+        value = block.get(name)
+        return default if value is None else quantity(value, name, bits)
+
+    bloom = block.get("logsBloom")
+    nonce = block.get("nonce")
+    return Header(
+        parent_hash=word32("parentHash"),
         coinbase=data(block.get("miner"), "miner", 20),
-        prev_randao=data(block.get("mixHash", "0x" + "00" * 32), "mixHash", 32),
-        excess_blob_gas=None if excess is None else quantity(excess, "excessBlobGas", 64),
+        state_root=word32("stateRoot"),
+        transactions_root=word32("transactionsRoot"),
+        receipts_root=word32("receiptsRoot"),
+        logs_bloom=b"\x00" * 256 if bloom is None else data(bloom, "logsBloom", 256),
+        number=number("number"),
+        gas_limit=number("gasLimit"),
+        gas_used=number("gasUsed"),
+        timestamp=number("timestamp"),
+        base_fee_per_gas=number("baseFeePerGas", 0, 256),
+        withdrawals_root=word32("withdrawalsRoot", EMPTY_TRIE_ROOT),
+        blob_gas_used=number("blobGasUsed"),
+        excess_blob_gas=number("excessBlobGas"),
+        parent_beacon_block_root=word32("parentBeaconBlockRoot"),
+        requests_hash=word32("requestsHash", EMPTY_REQUESTS_HASH),
+        extra_data=data(block.get("extraData", "0x"), "extraData", limit=1024),
+        prev_randao=word32("mixHash"),
+        ommers_hash=word32("sha3Uncles", EMPTY_OMMERS_HASH),
+        difficulty=number("difficulty", 0, 256),
+        nonce=b"\x00" * 8 if nonce is None else data(nonce, "nonce", 8),
     )
 
 
@@ -141,6 +179,7 @@ class ForkState:
         self._storage: dict[tuple[Address, int], int] = {}
         self._codes: dict[Hash32, bytes] = {EMPTY_CODE_HASH: b""}
         self._hashes: dict[int, Hash32] = {point.number: point.hash}
+        self._has_storage: dict[Address, bool] = {}
         self._lock = threading.Lock()
 
     # -- reads -----------------------------------------------------------------------
@@ -168,6 +207,30 @@ class ForkState:
             return self._storage[key]
         self.prefetch(slots=((address, slot),))
         return self._storage[key]
+
+    def has_storage(self, address: Address) -> bool:
+        """Whether the account has any storage at the fork block: its ``eth_getProof``
+        storage hash is not the empty trie's (an upstream without ``eth_getProof``: the
+        account is taken to have storage if it has code, which is what CREATE's
+        collision check, the one caller, needs in practice)."""
+        if address in self._has_storage:
+            return self._has_storage[address]
+        cached = self.cache.get(_HAS_STORAGE, address)
+        if cached in (b"\x00", b"\x01"):
+            found = cached == b"\x01"
+        else:
+            try:
+                proof = self.upstream.call("eth_getProof", ["0x" + address.hex(), [], self._block])
+            except UpstreamRejected:
+                account = self.account(address)
+                found = account is not None and account.code_hash != EMPTY_CODE_HASH
+            else:
+                if not isinstance(proof, dict):
+                    raise UpstreamMalformed("eth_getProof: not a proof object")
+                found = data(proof.get("storageHash"), "storageHash", 32) != EMPTY_TRIE_ROOT
+            self.cache.put(_HAS_STORAGE, address, b"\x01" if found else b"\x00")
+        self._has_storage[address] = found
+        return found
 
     def block_hash(self, number: int) -> Hash32 | None:
         """The hash of upstream block ``number`` (at most the fork block; None above)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sequencer.fork.source import ForkCache, ForkState, resolve_fork_point
+from sequencer.fork.source import EMPTY_TRIE_ROOT, ForkCache, ForkState, resolve_fork_point
 from sequencer.fork.upstream import (
     Upstream,
     UpstreamConfig,
@@ -68,6 +68,10 @@ class FakeChain:
             else:
                 result = {
                     "number": hex(number),
+                    "parentHash": "0x" + "01" * 32,
+                    "transactionsRoot": "0x" + "02" * 32,
+                    "receiptsRoot": "0x" + "03" * 32,
+                    "gasUsed": "0x5208",
                     "hash": "0x" + (FORK_HASH if number == 0x10 else bytes([number]) * 32).hex(),
                     "stateRoot": "0x" + "cd" * 32,
                     "timestamp": "0x64",
@@ -82,6 +86,9 @@ class FakeChain:
             result = hex(self.nonces.get(address, 0))
         elif method == "eth_getCode":
             result = "0x" + self.codes.get(address, b"").hex()
+        elif method == "eth_getProof":
+            has = any(a == address for a, _ in self.storage)
+            result = {"storageHash": "0x" + ("77" * 32 if has else EMPTY_TRIE_ROOT.hex())}
         elif method == "eth_getStorageAt":
             value = self.storage.get((address, int(params[1], 16)), 0)
             result = "0x" + value.to_bytes(32, "big").hex()
@@ -282,12 +289,13 @@ def test_fork_point_and_chain_id(chain: tuple[FakeChain, str]) -> None:
     fake, url = chain
     upstream, _ = _client(url)
     point = resolve_fork_point(upstream, None, 31337)
-    assert (point.number, point.hash, point.chain_id, point.base_fee) == (
+    assert (point.number, point.hash, point.chain_id, point.header.base_fee_per_gas) == (
         16,
         FORK_HASH,
         31337,
         10**9,
     )
+    assert not point.exact_header  # the fake's hash is not its header's
     assert resolve_fork_point(upstream, 5, None).number == 5
     with pytest.raises(ValueError, match="chain id is 31337, --fork-chain-id says 1"):
         resolve_fork_point(upstream, None, 1)
@@ -322,6 +330,7 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     assert upstream.requests == asked + 4
     assert state.storage(CONTRACT, 2**256 - 1) == 2**255
     assert state.block_hash(3) == bytes([3]) * 32 and state.block_hash(17) is None
+    assert state.has_storage(CONTRACT) and not state.has_storage(HOLDER)
     state.cache.close()
     # A restart: everything comes from the cache, nothing from the upstream.
     again = ForkState(upstream, point, ForkCache(tmp_path / "cache", point.hash))
@@ -331,6 +340,7 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     assert again.account(b"\x99" * 20) is None
     assert again.storage(CONTRACT, 0) == 7 and again.storage(CONTRACT, 349) == 0
     assert again.block_hash(3) == bytes([3]) * 32
+    assert again.has_storage(CONTRACT) and not again.has_storage(HOLDER)
     assert upstream.requests == asked
     again.cache.close()
     # Another fork point does not read them.
