@@ -52,9 +52,17 @@ from sequencer.config import (
     SENDER_RECOVERY_MODES,
     ChainConfig,
     ConfigError,
+    ForkConfig,
     NodeConfig,
 )
 from sequencer.errors import NodeError
+from sequencer.fork.upstream import (
+    DEFAULT_COMPUTE_UNITS_PER_SECOND,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    UpstreamConfig,
+    parse_header,
+)
 from sequencer.gc_tuning import tune_gc
 from sequencer.megaeth import (
     MEGAETH_BASE_FEE,
@@ -425,7 +433,131 @@ def build_parser() -> argparse.ArgumentParser:
         help="log nothing per request (console.log lines are still printed)",
     )
     p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
+    fork = p.add_argument_group("fork mode (run on top of another chain's state)")
+    fork.add_argument(
+        "--fork-url",
+        "-f",
+        type=_fork_url,
+        default=None,
+        metavar="URL",
+        help="an http(s) JSON-RPC endpoint: state not written here is read from it, at the "
+        "fork block, on first use (and kept in the data directory)",
+    )
+    fork.add_argument(
+        "--fork-block-number",
+        type=_int_arg("fork block number", 0, 2**63 - 1),
+        default=None,
+        metavar="N",
+        help="the upstream block to fork from (default: its latest block at the first start)",
+    )
+    fork.add_argument(
+        "--fork-chain-id",
+        type=_int_arg("fork chain id", 1, 2**63 - 1),
+        default=None,
+        metavar="ID",
+        help="refuse an upstream whose chain id is not this one",
+    )
+    fork.add_argument(
+        "--fork-header",
+        "--fork-headers",
+        dest="fork_headers",
+        action="append",
+        type=_fork_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header sent with every upstream request (repeatable)",
+    )
+    fork.add_argument(
+        "--fork-retries",
+        type=_int_arg("fork retries", 0, 100),
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help=f"retries of a failed or rate-limited upstream request (default {DEFAULT_RETRIES})",
+    )
+    fork.add_argument(
+        "--fork-timeout",
+        type=_float_range("fork timeout", 0.001, 3600.0),
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per upstream request (default {DEFAULT_TIMEOUT:g})",
+    )
+    fork.add_argument(
+        "--compute-units-per-second",
+        type=_int_arg("compute units per second", 1, 10**9),
+        default=DEFAULT_COMPUTE_UNITS_PER_SECOND,
+        metavar="CUPS",
+        help="the upstream's request budget, 17 units a call, as anvil counts "
+        f"(default {DEFAULT_COMPUTE_UNITS_PER_SECOND})",
+    )
+    fork.add_argument(
+        "--no-rate-limit",
+        "--no-rpc-rate-limit",
+        dest="no_rate_limit",
+        action="store_true",
+        help="no request budget (a local upstream)",
+    )
     return p
+
+
+def _fork_url(text: str) -> str:
+    try:
+        UpstreamConfig(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _fork_header(text: str) -> tuple[str, str]:
+    try:
+        return parse_header(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _float_range(name: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a number, got {_shown(text)}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be in {low:g}..{high:g}, got {_shown(text)}"
+            )
+        return value
+
+    return parse
+
+
+def fork_config_from(args: argparse.Namespace) -> ForkConfig | None:
+    """The ``--fork-*`` flags (None without ``--fork-url``); the others need it."""
+    if args.fork_url is None:
+        for flag, value in (
+            ("--fork-block-number", args.fork_block_number),
+            ("--fork-chain-id", args.fork_chain_id),
+            ("--fork-header", args.fork_headers or None),
+        ):
+            if value is not None:
+                raise ConfigError(f"{flag} needs --fork-url")
+        return None
+    try:
+        upstream = UpstreamConfig(
+            args.fork_url,
+            headers=dict(args.fork_headers),
+            timeout=args.fork_timeout,
+            retries=args.fork_retries,
+            compute_units_per_second=None if args.no_rate_limit else args.compute_units_per_second,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return ForkConfig(
+        upstream,
+        block_number=args.fork_block_number,
+        chain_id=args.fork_chain_id,
+        adopt_chain_id=args.chain_id is None,
+    )
 
 
 MAX_STATE_FILE: Final = 1 << 30
@@ -556,6 +688,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
     if len(words) not in (12, 15, 18, 21, 24):
         raise ConfigError("mnemonic must have 12, 15, 18, 21 or 24 words")
     megaeth: bool = args.megaeth
+    fork = fork_config_from(args)
     return NodeConfig(
         chain=ChainConfig(
             chain_id=_or(args.chain_id, MEGAETH_CHAIN_ID if megaeth else 31337),
@@ -582,7 +715,10 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
             else args.txsync_timeout
         ),
         txsync_max=args.txsync_max,
-        workers=default_workers() if args.workers is None else args.workers,
+        # Fork mode reads state the resident dicts do not hold: no worker processes yet.
+        workers=(0 if fork is not None else default_workers())
+        if args.workers is None
+        else args.workers,
         block_interval=args.block_interval,
         evm_block_time=(
             MEGAETH_EVM_BLOCK_TIME
@@ -595,6 +731,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         console_log=not args.disable_console_log,
         client_version=args.client_version,
         hardhat_compat=args.hardhat_compat,
+        fork=fork,
     )
 
 

@@ -12,7 +12,7 @@ RocksDB.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -127,12 +127,22 @@ def index_keys(records: dict[str, dict[bytes, bytes | None]]) -> IndexKeys:
 class Chain:
     """Reads and the chain-record half of each block's commit. Single writer."""
 
-    def __init__(self, db: StateDB) -> None:
+    def __init__(
+        self,
+        db: StateDB,
+        *,
+        floor: int = 0,
+        upstream_hash: Callable[[int], Hash32 | None] | None = None,
+    ) -> None:
+        """``floor``: the chain's first block (fork mode: the fork block, with
+        ``upstream_hash`` answering BLOCKHASH for the upstream's blocks below it)."""
         self.db = db
         self._recent: OrderedDict[int, MiniBlock] = OrderedDict()
         self.head: MiniBlock | None = None
+        self._floor = floor
+        self._upstream_hash = upstream_hash
         head_number = db.head_number
-        first = max(0, head_number - BLOCKHASH_WINDOW)
+        first = max(floor, head_number - BLOCKHASH_WINDOW)
         # Hashes older than the log come from the stored blocks (a historical eth_call).
         self._hashes = BlockHashLog(first, self._stored_hash)
         if head_number >= 0:
@@ -237,6 +247,8 @@ class Chain:
         return self._hashes.view(self.head_number + 1)
 
     def _stored_hash(self, number: int) -> Hash32 | None:
+        if number < self._floor and self._upstream_hash is not None:
+            return self._upstream_hash(number)
         block = self.block_by_number(number)
         return None if block is None else block.hash
 

@@ -16,6 +16,7 @@ from typing import Final
 
 from jit.compiler.engine import DEFAULT_HOT_THRESHOLD, ENGINE_MODES, MAX_HOT_THRESHOLD
 from jit.forks import Fork
+from sequencer.fork.upstream import UpstreamConfig
 
 DEFAULT_MNEMONIC: Final = "test test test test test test test test test test test junk"
 DEFAULT_BALANCE_WEI: Final = 10_000 * 10**18
@@ -66,6 +67,23 @@ class PoolLimits:
 
 
 MAX_WORKERS: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ForkConfig:
+    """``--fork-url`` and its companions (fork mode, ``sequencer.fork``)."""
+
+    upstream: UpstreamConfig
+    block_number: int | None = None  # None: the upstream's head at the first start
+    chain_id: int | None = None  # --fork-chain-id: the upstream must have it
+    # The node takes the upstream's chain id (anvil's default) unless --chain-id is given.
+    adopt_chain_id: bool = True
+
+    def __post_init__(self) -> None:
+        if self.block_number is not None and not 0 <= self.block_number < 1 << 63:
+            raise ConfigError(f"--fork-block-number must be in 0..2^63-1, got {self.block_number}")
+        if self.chain_id is not None and not 1 <= self.chain_id < 1 << 63:
+            raise ConfigError(f"--fork-chain-id must be in 1..2^63-1, got {self.chain_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +142,8 @@ class NodeConfig:
     # Worker processes for the optimistic parallel executor (sequencer.workers), started
     # by Node.start(); 0: none (every batch serial). The command's default is cores - 2.
     workers: int = 0
+    # Fork mode: run on top of an upstream chain's state (sequencer.fork); None: a new chain.
+    fork: ForkConfig | None = None
 
     def uses_recovery_worker(self) -> bool:
         if self.sender_recovery == "auto":
@@ -139,6 +159,17 @@ class NodeConfig:
             raise ConfigError(f"balance must be in 0..2**256-1 wei, got {self.balance}")
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
+        if self.fork is not None:
+            # Each reads or seeds the whole state from the resident dicts, which in fork
+            # mode hold only what was written locally.
+            for flag, on in (
+                ("--workers", self.workers > 0),
+                ("replica", self.replica),
+                ("--megaeth", self.megaeth),
+                ("--evm-block-time", self.evm_block_time is not None),
+            ):
+                if on:
+                    raise ConfigError(f"{flag} is not supported with --fork-url yet")
         if self.megaeth and self.chain.fork < Fork.PRAGUE:
             raise ConfigError(
                 f"MegaETH mode runs on Prague or later (MegaETH's EVM is Prague's), not "

@@ -56,6 +56,7 @@ from sequencer.errors import (
 )
 from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
+from sequencer.fork.forked import Fork, encode_point
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
@@ -134,6 +135,8 @@ T = TypeVar("T")
 
 META_CHAIN_ID: Final = b"chain_id"
 META_FORK: Final = b"fork"
+# Fork mode: the upstream block the chain forked from (sequencer.fork.forked.encode_point).
+META_FORK_POINT: Final = b"fork-point"
 # One anvil_mine / hardhat_mine call seals at most this many blocks (each is a real
 # block with its system calls and roots, ~1 ms): a larger count is refused, not queued.
 MAX_MINE_BLOCKS: Final = 100_000
@@ -207,19 +210,31 @@ class Node:
         self.accounts: tuple[DevAccount, ...] = dev_accounts(config.mnemonic, config.accounts)
         self.signer = Accounts(self.accounts)
         self.keys: dict[Address, bytes] = self.signer.keys
-        self.db = self._open_database()
+        # Fork mode: the upstream (reached when the database is opened or created).
+        self.fork: Fork | None = Fork(config.fork) if config.fork is not None else None
         try:
-            self.chain = Chain(self.db)
+            self.db = self._open_database()
+        except BaseException:
+            if self.fork is not None:
+                self.fork.close()
+            raise
+        try:
+            self._attach_fork(self.db)
+            self.chain = self._chain()
             if self.chain.head is None:  # ephemeral, or a statedb left without a block
                 self._write_genesis(self.db)
-                self.chain = Chain(self.db)
+                self.chain = self._chain()
             else:
                 self._check_resumed()
         except BaseException as error:
             self.db.close()
+            if self.fork is not None:
+                self.fork.close()
             if isinstance(error, RuntimeError):  # Chain: a block missing under the head
                 raise self._unusable(str(error)) from None
             raise
+        config = self.config  # fork mode may have taken the upstream's chain id
+        chain_config = config.chain
         try:
             # One engine for the whole node: compiled code is shared by block production
             # and simulation; "auto" compiles hot code on a worker thread, off the block path.
@@ -352,14 +367,58 @@ class Node:
             "or pass another --data-dir, or --ephemeral"
         )
 
+    def _chain(self) -> Chain:
+        fork = self.fork
+        if fork is None:
+            return Chain(self.db)
+        return Chain(self.db, floor=fork.point.number, upstream_hash=fork.block_hash)
+
+    def _attach_fork(self, db: StateDB) -> None:
+        """Fork mode: resolve the fork point (the one ``db`` recorded, if any) and read
+        untouched state from the upstream. A database recorded as a fork opened without
+        ``--fork-url``, or the reverse, is refused."""
+        recorded = db.get_record(CF_CHAIN_META, META_FORK_POINT)
+        if self.fork is None:
+            if recorded is not None:
+                raise ConfigError(
+                    "the data directory holds a fork of another chain: pass its --fork-url, "
+                    "or use another --data-dir (or --ephemeral)"
+                )
+            return
+        if recorded is None and db.head_number >= 0:
+            raise ConfigError(
+                "the data directory holds a chain that is not a fork: use another --data-dir "
+                "(or --ephemeral) with --fork-url"
+            )
+        point = self.fork.resolve(recorded, db)
+        if self.fork.config.adopt_chain_id and self.config.chain.chain_id != point.chain_id:
+            self.config = replace(
+                self.config, chain=replace(self.config.chain, chain_id=point.chain_id)
+            )
+        if not db.forked:
+            db.attach_upstream(self.fork.state)
+
     def _write_genesis(self, db: StateDB) -> None:
-        """Commit the genesis block into ``db`` (empty): the given one (a replica's), or
-        one built from the configuration."""
+        """Commit the genesis block into ``db`` (empty): the given one (a replica's), the
+        fork block (fork mode), or one built from the configuration."""
         chain = self.config.chain
         meta = {
             META_CHAIN_ID: str(chain.chain_id).encode(),
             META_FORK: chain.fork.name.lower().encode(),
         }
+        if self.fork is not None:
+            self._attach_fork(db)
+            chain = self.config.chain  # the upstream's chain id, unless --chain-id
+            meta[META_CHAIN_ID] = str(chain.chain_id).encode()
+            block = self.fork.fork_block()
+            diff = self.fork.dev_accounts_diff(
+                [account.address for account in self.accounts], self.config.balance
+            )
+            fork_records = Chain(db).records(block)
+            meta[META_FORK_POINT] = encode_point(self.fork.point)
+            fork_records[CF_CHAIN_META] = dict(meta)
+            db.bootstrap(block.number, diff, fork_records)
+            return
         if self._snapshot is not None:
             head = self._snapshot.head
             if head.diff is None:
@@ -567,6 +626,8 @@ class Node:
             self.engine.close()
         finally:
             self.db.close()
+            if self.fork is not None:
+                self.fork.close()
 
     def _publish(self, event: ChainEvent) -> None:
         if not isinstance(event, BlockSealed):
@@ -2029,8 +2090,9 @@ class Node:
         that runs from now. Needs the genesis changesets (history window, or no pruning)."""
         self._seal_open()
         head = self.chain.head_number
+        genesis = self.genesis_number
         try:
-            self.db.revert_to(0)
+            self.db.revert_to(genesis)
         except HistoryUnavailable:
             raise NodeError(
                 f"cannot reset: blocks before {self.db.oldest_available} left the history "
@@ -2045,7 +2107,12 @@ class Node:
         self.signer.impersonated.clear()
         self.signer.auto_impersonate = False
         self.instance_id = secrets.token_bytes(32)
-        self._after_revert(0, head)
+        self._after_revert(genesis, head)
+
+    @property
+    def genesis_number(self) -> int:
+        """The local chain's first block: 0, or in fork mode the fork block."""
+        return 0 if self.fork is None else self.fork.point.number
 
     def _after_revert(self, number: int, removed_to: int) -> None:
         self.chain.reverted_to(number)

@@ -42,6 +42,7 @@ from statedb.keys import (
     CF_ACCOUNTS,
     CF_CHANGESETS,
     CF_CODE,
+    CF_FORK_CACHE,
     CF_FORK_TOUCHED,
     CF_HISTORY,
     CF_META,
@@ -344,6 +345,28 @@ class StateDB:
     @property
     def forked(self) -> bool:
         return self._fork is not None
+
+    def fork_cache_get(self, key: bytes) -> bytes | None:
+        """A value fetched from the upstream earlier (``CF_FORK_CACHE``; any thread)."""
+        self._check_open()
+        return self._backend.get(CF_FORK_CACHE, key)
+
+    def fork_cache_write(self, entries: Mapping[bytes, bytes | None]) -> None:
+        """Keep (or, None, drop) fetched upstream values in one batch. Not versioned:
+        the cache holds the upstream's values at the fork block, which no local block
+        changes."""
+        self._check_open()
+        if not entries:
+            return
+        backend = self._backend
+        handle = backend.handle(CF_FORK_CACHE)
+        batch = backend.new_batch()
+        for key, value in entries.items():
+            if value is None:
+                batch.delete(key, handle)
+            else:
+                batch.put(key, value, handle)
+        backend.write(batch)
 
     def _first_touches(self, diff: StateDiff) -> tuple[bytes, ...]:
         return () if self._fork is None else tuple(dict.fromkeys(self._fork[0].new_keys(diff)))

@@ -92,6 +92,9 @@ CF_CHAIN_META: Final = "chain_meta"
 CF_ADDRESS_INDEX: Final = "address_index"
 # Fork mode: touched state key (statedb.fork) -> the first block (8) that wrote it.
 CF_FORK_TOUCHED: Final = "fork_touched"
+# Fork mode: values fetched from the upstream (sequencer.fork.source's layout); a cache,
+# not versioned: reverts and pruning leave it alone.
+CF_FORK_CACHE: Final = "fork_cache"
 
 STATE_CFS: Final = (CF_ACCOUNTS, CF_STORAGE, CF_CODE)
 HISTORY_CFS: Final = (CF_HISTORY, CF_CHANGESETS)
@@ -108,7 +111,7 @@ CHAIN_CFS: Final = (
     CF_FORK_TOUCHED,
 )
 CHAIN_CF_ID: Final = {name: i for i, name in enumerate(CHAIN_CFS)}
-ALL_CFS: Final = (*STATE_CFS, *HISTORY_CFS, CF_META, *CHAIN_CFS)
+ALL_CFS: Final = (*STATE_CFS, *HISTORY_CFS, CF_META, *CHAIN_CFS, CF_FORK_CACHE)
 
 # --- meta keys ---------------------------------------------------------------------
 META_SCHEMA: Final = b"schema"
@@ -296,6 +299,7 @@ def rocks_options(
         CF_CHAIN_META: cf_options(compression=lz4, bloom=True, buffer=small),
         CF_ADDRESS_INDEX: cf_options(compression=lz4, bloom=False, buffer=small),
         CF_FORK_TOUCHED: cf_options(compression=lz4, bloom=True, buffer=small),
+        CF_FORK_CACHE: cf_options(compression=lz4, bloom=True, buffer=small),
     }
     db = rocksdict.Options(raw_mode=True)
     db.create_if_missing(True)

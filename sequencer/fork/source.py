@@ -19,11 +19,10 @@ that does not decode is dropped and fetched again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sequencer.fork.upstream import (
     Upstream,
@@ -134,37 +133,38 @@ def _header(block: dict[str, Any]) -> Header:
     )
 
 
+class CacheStore(Protocol):
+    """Where fetched values are kept (``StateDB``'s ``CF_FORK_CACHE``)."""
+
+    def fork_cache_get(self, key: bytes) -> bytes | None: ...
+
+    def fork_cache_write(self, entries: Mapping[bytes, bytes | None]) -> None: ...
+
+
 class ForkCache:
-    """Fetched upstream values on disk (a RocksDB of their own beside the state), keyed
-    by the fork block's hash; ``None`` path: memory only."""
+    """Fetched upstream values in ``store`` (None: memory only), keyed by the fork
+    block's hash, so another fork point never reads them."""
 
-    def __init__(self, path: Path | None, fork_hash: Hash32) -> None:
+    def __init__(self, store: CacheStore | None, fork_hash: Hash32) -> None:
         self._prefix = fork_hash
-        self._db: Any = None
-        if path is not None:
-            from rocksdict import Rdict
-
-            path.mkdir(parents=True, exist_ok=True)
-            self._db = Rdict(str(path))
+        self.store = store
 
     def get(self, kind: bytes, key: bytes) -> bytes | None:
-        if self._db is None:
+        if self.store is None:
             return None
-        value = self._db.get(self._prefix + kind + key)
-        return value if isinstance(value, bytes) else None
+        return self.store.fork_cache_get(self._prefix + kind + key)
+
+    def put_many(self, entries: Iterable[tuple[bytes, bytes, bytes]]) -> None:
+        """(kind, key, value) entries, in one write."""
+        if self.store is not None:
+            self.store.fork_cache_write({self._prefix + k + key: v for k, key, v in entries})
 
     def put(self, kind: bytes, key: bytes, value: bytes) -> None:
-        if self._db is not None:
-            self._db[self._prefix + kind + key] = value
+        self.put_many(((kind, key, value),))
 
     def drop(self, kind: bytes, key: bytes) -> None:
-        if self._db is not None:
-            del self._db[self._prefix + kind + key]
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self.store is not None:
+            self.store.fork_cache_write({self._prefix + kind + key: None})
 
 
 class ForkState:
@@ -305,21 +305,23 @@ class ForkState:
             word(results[base + j], f"eth_getStorageAt of 0x{a.hex()} slot {s}")
             for j, (a, s) in enumerate(slots)
         ]
+        kept: list[tuple[bytes, bytes, bytes]] = []
         with self._lock:
             for address, account, code in fetched:
                 self._accounts[address] = account
                 if account is None:
-                    self.cache.put(_ACCOUNT, address, _ABSENT)
+                    kept.append((_ACCOUNT, address, _ABSENT))
                     continue
                 self._codes[account.code_hash] = code
                 if code:
-                    self.cache.put(_CODE, account.code_hash, code)
-                self.cache.put(_ACCOUNT, address, _encode_account(account))
+                    kept.append((_CODE, account.code_hash, code))
+                kept.append((_ACCOUNT, address, _encode_account(account)))
             for (address, slot), value in zip(slots, words, strict=True):
                 self._storage[(address, slot)] = value
-                self.cache.put(
-                    _STORAGE, address + slot.to_bytes(32, "big"), value.to_bytes(32, "big")
+                kept.append(
+                    (_STORAGE, address + slot.to_bytes(32, "big"), value.to_bytes(32, "big"))
                 )
+        self.cache.put_many(kept)
 
     def _from_cache_account(self, address: Address) -> bool:
         raw = self.cache.get(_ACCOUNT, address)

@@ -28,6 +28,7 @@ from sequencer.fork.upstream import (
     quantity,
     word,
 )
+from statedb import StateDB
 from statedb.types import EMPTY_CODE_HASH, Account, keccak256
 
 HOLDER = b"\x11" * 20
@@ -314,7 +315,8 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     _, url = chain
     upstream, _ = _client(url)
     point = resolve_fork_point(upstream, None, None)
-    state = ForkState(upstream, point, ForkCache(tmp_path / "cache", point.hash))
+    db = StateDB.open(tmp_path / "db")
+    state = ForkState(upstream, point, ForkCache(db, point.hash))
     before = upstream.requests
     assert state.account(HOLDER) == Account(3, 10**21, EMPTY_CODE_HASH)
     assert upstream.requests == before + 1  # balance, nonce and code in one batch
@@ -331,9 +333,10 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     assert state.storage(CONTRACT, 2**256 - 1) == 2**255
     assert state.block_hash(3) == bytes([3]) * 32 and state.block_hash(17) is None
     assert state.has_storage(CONTRACT) and not state.has_storage(HOLDER)
-    state.cache.close()
+    db.close()
     # A restart: everything comes from the cache, nothing from the upstream.
-    again = ForkState(upstream, point, ForkCache(tmp_path / "cache", point.hash))
+    db = StateDB.open(tmp_path / "db")
+    again = ForkState(upstream, point, ForkCache(db, point.hash))
     asked = upstream.requests
     assert again.account(CONTRACT) == Account(1, 5, keccak256(CODE))
     assert again.code(keccak256(CODE)) == CODE
@@ -342,18 +345,18 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     assert again.block_hash(3) == bytes([3]) * 32
     assert again.has_storage(CONTRACT) and not again.has_storage(HOLDER)
     assert upstream.requests == asked
-    again.cache.close()
     # Another fork point does not read them.
-    other = ForkState(upstream, point, ForkCache(tmp_path / "cache", b"\x01" * 32))
+    other = ForkState(upstream, point, ForkCache(db, b"\x01" * 32))
     assert other.storage(CONTRACT, 0) == 7 and upstream.requests == asked + 1
-    other.cache.close()
+    db.close()
 
 
 def test_malformed_state_is_never_cached(chain: tuple[FakeChain, str], tmp_path: Path) -> None:
     fake, url = chain
     upstream, _ = _client(url)
     point = resolve_fork_point(upstream, None, None)
-    state = ForkState(upstream, point, ForkCache(tmp_path / "cache", point.hash))
+    db = StateDB.ephemeral()
+    state = ForkState(upstream, point, ForkCache(db, point.hash))
     hostile = {
         "eth_getBalance": "0x" + "f" * 65,  # over 256 bits
         "eth_getTransactionCount": "0x1" + "0" * 16,  # over 64 bits
@@ -381,4 +384,4 @@ def test_malformed_state_is_never_cached(chain: tuple[FakeChain, str], tmp_path:
     assert fresh.account(CONTRACT) == Account(1, 5, keccak256(CODE))
     assert fresh.storage(CONTRACT, 5) == 0
     assert upstream.requests == asked + 2
-    state.cache.close()
+    db.close()

@@ -1,0 +1,130 @@
+"""A node's fork of its upstream (issue 19): the fork point, the state and the first block.
+
+Owns ``Fork``: the upstream client, the fork
+point (resolved once: on the first start from ``--fork-block-number`` or the upstream's
+head, on a restart the one the data directory recorded, which the upstream must still
+have under the same hash), the lazily read ``ForkState`` with its cache in the data
+database (``CF_FORK_CACHE``), the local chain's first block (the fork block
+itself, its header as the upstream sent it) and the dev accounts' state over the
+upstream's (anvil's rule: each keeps its upstream nonce and code, its balance is set).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from sequencer.config import ConfigError, ForkConfig
+from sequencer.fork.source import (
+    CacheStore,
+    ForkCache,
+    ForkPoint,
+    ForkState,
+    resolve_fork_point,
+)
+from sequencer.fork.upstream import Upstream, UpstreamError
+from sequencer.types.blocks import MiniBlock, block_size
+from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff
+
+log = logging.getLogger("hummingbird.fork")
+
+POINT_RECORD_SIZE: Final = 8 + 8 + 32  # chain id | number | hash
+
+
+def encode_point(point: ForkPoint) -> bytes:
+    return point.chain_id.to_bytes(8, "big") + point.number.to_bytes(8, "big") + point.hash
+
+
+def decode_point(raw: bytes) -> tuple[int, int, Hash32]:
+    """(chain id, number, hash) of a recorded fork point; ``ConfigError`` if unreadable."""
+    if len(raw) != POINT_RECORD_SIZE:
+        raise ConfigError("the data directory's fork point record is unreadable")
+    return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:16], "big"), raw[16:]
+
+
+class Fork:
+    """The upstream a forked node reads through. ``resolve`` before anything else."""
+
+    def __init__(self, config: ForkConfig) -> None:
+        self.config = config
+        self.upstream = Upstream(config.upstream)
+        self._point: ForkPoint | None = None
+        self._state: ForkState | None = None
+
+    @property
+    def point(self) -> ForkPoint:
+        assert self._point is not None, "Fork.resolve first"
+        return self._point
+
+    @property
+    def state(self) -> ForkState:
+        assert self._state is not None, "Fork.resolve first"
+        return self._state
+
+    def resolve(self, recorded: bytes | None, store: CacheStore) -> ForkPoint:
+        """The fork point: ``recorded`` (the data directory's, which the upstream must
+        still have) or, on a first start, the configured block. ``ConfigError`` saying
+        what is wrong with the upstream otherwise."""
+        if self._point is not None:
+            self.state.cache = ForkCache(store, self._point.hash)  # the database reopened
+            return self._point
+        url = self.config.upstream.redacted_url
+        stored = None if recorded is None else decode_point(recorded)
+        number = stored[1] if stored is not None else self.config.block_number
+        try:
+            point = resolve_fork_point(self.upstream, number, self.config.chain_id)
+        except (UpstreamError, ValueError) as error:
+            raise ConfigError(f"cannot fork {url}: {error}") from None
+        if stored is not None and (point.chain_id, point.hash) != (stored[0], stored[2]):
+            raise ConfigError(
+                f"the data directory forked block {stored[1]} (0x{stored[2].hex()}) of chain "
+                f"{stored[0]}; {url} has 0x{point.hash.hex()} on chain {point.chain_id} there. "
+                "Use another --data-dir (or --ephemeral) for another fork"
+            )
+        if not point.exact_header:
+            log.warning(
+                "the header of fork block %d does not hash to its hash here (fields this "
+                "node does not know): the next block's parentHash is this node's hash of it",
+                point.number,
+            )
+        self._point = point
+        self._state = ForkState(self.upstream, point, ForkCache(store, point.hash))
+        return point
+
+    def fork_block(self) -> MiniBlock:
+        """The local chain's first block: the fork block, without its transactions
+        (served from the upstream)."""
+        header = self.point.header
+        return MiniBlock(header, header.hash(), (), (), block_size(header, ()), ())
+
+    def dev_accounts_diff(self, addresses: list[Address], balance: int) -> StateDiff:
+        """The dev accounts funded over the upstream's state (anvil: the balance is set,
+        the nonce and code stay), fetched in one batch."""
+        state = self.state
+        try:
+            state.prefetch(accounts=addresses)
+        except UpstreamError as error:
+            raise ConfigError(f"cannot read the dev accounts from the upstream: {error}") from None
+        diff = StateDiff()
+        for address in addresses:
+            upstream = state.account(address)
+            nonce, code_hash = (
+                (0, EMPTY_CODE_HASH)
+                if upstream is None
+                else (
+                    upstream.nonce,
+                    upstream.code_hash,
+                )
+            )
+            diff.accounts[address] = Account(nonce, balance, code_hash)
+        return diff
+
+    def block_hash(self, number: int) -> Hash32 | None:
+        """BLOCKHASH of an upstream block (at or below the fork block)."""
+        return self.state.block_hash(number)
+
+    def close(self) -> None:
+        self.upstream.close()
+
+
+__all__ = ["Fork", "decode_point", "encode_point"]
