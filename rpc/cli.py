@@ -788,6 +788,15 @@ def banner(node: Node, url: str) -> str:
         f"Engine:            {engine_description(cfg)}",
         f"Sender recovery:   {recovery_description(node)}",
         f"Parallel workers:  {workers_description(node)}",
+        *(
+            []
+            if node.fork is None
+            else [
+                f"Fork:              {node.fork.config.upstream.redacted_url} at block "
+                f"{node.fork.point.number} (0x{node.fork.point.hash.hex()}), chain id "
+                f"{node.fork.point.chain_id}"
+            ]
+        ),
         f"Head block:        {node.head_number}",
         "",
         f"Listening on {url} (HTTP and WebSocket)",

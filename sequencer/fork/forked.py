@@ -74,7 +74,13 @@ class Fork:
         try:
             point = resolve_fork_point(self.upstream, number, self.config.chain_id)
         except (UpstreamError, ValueError) as error:
-            raise ConfigError(f"cannot fork {url}: {error}") from None
+            hint = (
+                ""
+                if stored is None
+                else f" (the data directory forked block {stored[1]} of chain {stored[0]}: "
+                "Use another --data-dir, or --ephemeral, for another fork)"
+            )
+            raise ConfigError(f"cannot fork {url}: {error}{hint}") from None
         if stored is not None and (point.chain_id, point.hash) != (stored[0], stored[2]):
             raise ConfigError(
                 f"the data directory forked block {stored[1]} (0x{stored[2].hex()}) of chain "

@@ -1,0 +1,242 @@
+"""Fork mode (issue 19) with real processes: an upstream Hummingbird loaded with an
+ERC-20 and a holder, a node forking it (``--fork-url``). At the fork block the fork
+answers every state read as the upstream does; it transacts on top without touching
+the upstream, impersonates the holder, reverts a snapshot, resets to the fork block,
+restarts from its data directory, and refuses bad flags, bad upstreams and a data
+directory that belongs to another chain or fork."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.node_process import REPO, _running, contract, free_port, hummingbird, rpc
+
+SUPPLY = 10**24
+HOLDER = "0x" + "42" * 20
+STRANGER = "0x" + "77" * 20
+TRANSFER = "a9059cbb"
+BALANCE_OF = "70a08231"
+
+
+def _ok(url: str, method: str, params: list[Any] | None = None) -> Any:
+    answer = rpc(url, method, params)
+    assert isinstance(answer, dict)
+    assert "error" not in answer, (method, answer)
+    return answer["result"]
+
+
+def _word(address: str) -> str:
+    return address[2:].lower().rjust(64, "0")
+
+
+def _transfer(to: str, amount: int) -> str:
+    return "0x" + TRANSFER + _word(to) + f"{amount:064x}"
+
+
+def _balance_of(url: str, token: str, holder: str, block: str = "latest") -> int:
+    return int(
+        _ok(url, "eth_call", [{"to": token, "data": "0x" + BALANCE_OF + _word(holder)}, block]), 16
+    )
+
+
+def _load_upstream(url: str) -> tuple[str, str]:
+    """(deployer, token): the deployer holds the supply less 5 tokens sent to HOLDER."""
+    deployer = _ok(url, "eth_accounts")[0]
+    bytecode = str(contract("Token")["bytecode"])
+    tx = _ok(
+        url,
+        "eth_sendTransaction",
+        [{"from": deployer, "data": bytecode + f"{SUPPLY:064x}", "gas": hex(2_000_000)}],
+    )
+    token = _ok(url, "eth_getTransactionReceipt", [tx])["contractAddress"]
+    _ok(
+        url,
+        "eth_sendTransaction",
+        [{"from": deployer, "to": token, "data": _transfer(HOLDER, 5 * 10**18)}],
+    )
+    _ok(url, "eth_sendTransaction", [{"from": deployer, "to": STRANGER, "value": hex(12345)}])
+    return deployer, token
+
+
+def _fork(workdir: Path, upstream: str, *args: str, ephemeral: bool = True) -> Any:
+    storage = ["--ephemeral"] if ephemeral else ["--data-dir", str(workdir / "fork")]
+    return _running(workdir, [*storage, "--fork-url", upstream, "--no-rate-limit", *args])
+
+
+def _reads(url: str, token: str, block: str) -> dict[str, Any]:
+    """Every state read of the upstream's interesting accounts at ``block``."""
+    out: dict[str, Any] = {}
+    for address in (token, HOLDER, STRANGER, "0x" + "99" * 20):
+        out[f"balance {address}"] = _ok(url, "eth_getBalance", [address, block])
+        out[f"nonce {address}"] = _ok(url, "eth_getTransactionCount", [address, block])
+        out[f"code {address}"] = _ok(url, "eth_getCode", [address, block])
+    for slot in ("0x0", "0x1", "0x2"):
+        out[f"slot {slot}"] = _ok(url, "eth_getStorageAt", [token, slot, block])
+    holder_slot = "0x" + _keccak_slot(HOLDER, 1)
+    out["holder slot"] = _ok(url, "eth_getStorageAt", [token, holder_slot, block])
+    out["balanceOf holder"] = _balance_of(url, token, HOLDER, block)
+    out["estimate"] = _ok(
+        url,
+        "eth_estimateGas",
+        [{"from": HOLDER, "to": token, "data": _transfer(STRANGER, 1)}, block],
+    )
+    return out
+
+
+def _keccak_slot(address: str, index: int) -> str:
+    from statedb.types import keccak256
+
+    return keccak256(bytes.fromhex(_word(address)) + index.to_bytes(32, "big")).hex()
+
+
+def test_a_fork_reads_as_its_upstream_then_transacts_on_top(tmp_path: Path) -> None:
+    with hummingbird(tmp_path, "--chain-id", "4242") as upstream:
+        deployer, token = _load_upstream(upstream.url)
+        fork_block = _ok(upstream.url, "eth_blockNumber")
+        expected = _reads(upstream.url, token, fork_block)
+        with _fork(tmp_path, upstream.url) as fork:
+            assert _ok(fork.url, "eth_chainId") == hex(4242)  # the upstream's, as anvil
+            assert _ok(fork.url, "eth_blockNumber") == fork_block
+            ours = _ok(fork.url, "eth_getBlockByNumber", [fork_block, False])
+            theirs = _ok(upstream.url, "eth_getBlockByNumber", [fork_block, False])
+            assert ours["hash"] == theirs["hash"] and ours["stateRoot"] == theirs["stateRoot"]
+            assert _reads(fork.url, token, fork_block) == expected
+            assert _reads(fork.url, token, "latest") == expected
+            # The dev accounts keep their upstream nonce; their balance is the fork's.
+            assert _ok(fork.url, "eth_getTransactionCount", [deployer, "latest"]) == _ok(
+                upstream.url, "eth_getTransactionCount", [deployer, "latest"]
+            )
+            assert int(_ok(fork.url, "eth_getBalance", [deployer, "latest"]), 16) == 10_000 * 10**18
+            # Transact on the fork: the next block's parent is the upstream's block.
+            tx = _ok(
+                fork.url,
+                "eth_sendTransaction",
+                [{"from": deployer, "to": token, "data": _transfer(HOLDER, 10**18)}],
+            )
+            receipt = _ok(fork.url, "eth_getTransactionReceipt", [tx])
+            assert receipt["status"] == "0x1"
+            assert int(receipt["blockNumber"], 16) == int(fork_block, 16) + 1
+            block = _ok(fork.url, "eth_getBlockByNumber", [receipt["blockNumber"], False])
+            assert block["parentHash"] == theirs["hash"]
+            assert _balance_of(fork.url, token, HOLDER) == 6 * 10**18
+            assert _balance_of(fork.url, token, HOLDER, fork_block) == 5 * 10**18
+            assert _balance_of(upstream.url, token, HOLDER) == 5 * 10**18  # untouched
+            snapshot = _ok(fork.url, "evm_snapshot")
+            # Impersonate the holder (no key here): it sends its tokens on.
+            _ok(fork.url, "anvil_impersonateAccount", [HOLDER])
+            _ok(fork.url, "anvil_setBalance", [HOLDER, hex(10**18)])
+            sent = _ok(
+                fork.url,
+                "eth_sendTransaction",
+                [{"from": HOLDER, "to": token, "data": _transfer(STRANGER, 6 * 10**18)}],
+            )
+            assert _ok(fork.url, "eth_getTransactionReceipt", [sent])["status"] == "0x1"
+            assert _balance_of(fork.url, token, HOLDER) == 0  # an upstream slot zeroed
+            assert _balance_of(fork.url, token, STRANGER) == 6 * 10**18
+            # Dev edits on upstream state: code and storage of the token.
+            _ok(fork.url, "anvil_setStorageAt", [token, "0x0", "0x" + "00" * 31 + "07"])
+            assert int(_ok(fork.url, "eth_getStorageAt", [token, "0x0", "latest"]), 16) == 7
+            assert _ok(fork.url, "evm_revert", [snapshot]) is True
+            assert _balance_of(fork.url, token, HOLDER) == 6 * 10**18
+            assert _balance_of(fork.url, token, STRANGER) == 0
+            assert (
+                _ok(fork.url, "eth_getStorageAt", [token, "0x0", "latest"]) == expected["slot 0x0"]
+            )
+            # Reset: back at the fork block, the upstream's state again.
+            _ok(fork.url, "anvil_reset", [])
+            assert _ok(fork.url, "eth_blockNumber") == fork_block
+            assert _reads(fork.url, token, "latest") == expected
+
+
+def test_a_fork_restarts_from_its_data_directory(tmp_path: Path) -> None:
+    with hummingbird(tmp_path) as upstream, hummingbird(tmp_path, "--chain-id", "999") as other:
+        deployer, token = _load_upstream(upstream.url)
+        fork_block = int(_ok(upstream.url, "eth_blockNumber"), 16)
+        _ok(upstream.url, "evm_mine", [])  # the upstream moves on: the fork stays pinned
+        with _fork(
+            tmp_path, upstream.url, "--fork-block-number", str(fork_block), ephemeral=False
+        ) as fork:
+            assert int(_ok(fork.url, "eth_blockNumber"), 16) == fork_block
+            _ok(
+                fork.url,
+                "eth_sendTransaction",
+                [{"from": deployer, "to": token, "data": _transfer(HOLDER, 1)}],
+            )
+            head = _ok(fork.url, "eth_getBlockByNumber", ["latest", False])
+        # Restarted (no --fork-block-number: the recorded fork point holds).
+        with _fork(tmp_path, upstream.url, ephemeral=False) as fork:
+            assert _ok(fork.url, "eth_getBlockByNumber", ["latest", False])["hash"] == head["hash"]
+            assert _balance_of(fork.url, token, HOLDER) == 5 * 10**18 + 1
+            assert _balance_of(fork.url, token, HOLDER, hex(fork_block)) == 5 * 10**18
+            assert _ok(fork.url, "eth_getBalance", [STRANGER, "latest"]) == hex(12345)
+        # The same data directory without --fork-url, or forking another chain: refused.
+        data_dir = str(tmp_path / "fork")
+        plain = _command("--data-dir", data_dir)
+        assert plain.returncode == 2 and "holds a fork of another chain" in plain.stderr
+        elsewhere = _command("--data-dir", data_dir, "--fork-url", other.url)
+        assert elsewhere.returncode == 2 and "has no block" in elsewhere.stderr
+        assert "Use another --data-dir" in elsewhere.stderr
+        _ok(other.url, "anvil_mine", ["0x8"])
+        elsewhere = _command("--data-dir", data_dir, "--fork-url", other.url)
+        assert elsewhere.returncode == 2 and "on chain 999 there" in elsewhere.stderr
+        assert "Use another --data-dir" in elsewhere.stderr
+
+
+def _command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rpc.cli", "--port", str(free_port()), "--quiet", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fork-url", "ftp://example.com"], "must be an http:// or https:// URL"),
+        (["--fork-url", "not a url"], "must be an http:// or https:// URL"),
+        (["--fork-block-number", "5"], "--fork-block-number needs --fork-url"),
+        (["--fork-chain-id", "1"], "--fork-chain-id needs --fork-url"),
+        (["--fork-url", "http://127.0.0.1:1", "--fork-header", "no colon"], "takes 'Name: value'"),
+        (
+            ["--fork-url", "http://127.0.0.1:1", "--fork-header", "X-A: b\r\nInjected: 1"],
+            "bad --fork-headers",
+        ),
+        (["--fork-url", "http://127.0.0.1:1", "--fork-timeout", "0"], "fork timeout must be in"),
+        (["--fork-url", "http://127.0.0.1:1", "--fork-timeout", "nan"], "fork timeout must be in"),
+        (["--fork-url", "http://127.0.0.1:1", "--fork-retries", "-1"], "fork retries must be in"),
+        (["--fork-url", "http://127.0.0.1:1", "--fork-block-number", "1" + "0" * 30], "must be in"),
+        (["--fork-url", "http://127.0.0.1:1", "--compute-units-per-second", "0"], "must be in"),
+        (["--fork-url", "http://127.0.0.1:1", "--workers", "1"], "not supported with --fork-url"),
+        (["--fork-url", "http://127.0.0.1:1", "--megaeth"], "not supported with --fork-url"),
+        (
+            ["--fork-url", "http://127.0.0.1:1", "--fork-retries", "0"],
+            "cannot fork http://127.0.0.1:1",
+        ),
+    ],
+)
+def test_bad_fork_flags_are_clear_errors(args: list[str], message: str) -> None:
+    result = _command("--ephemeral", *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr, result.stderr
+
+
+def test_bad_upstreams_are_clear_errors(tmp_path: Path) -> None:
+    with hummingbird(tmp_path) as upstream:
+        for args, message in (
+            (["--fork-chain-id", "1"], "chain id is 31337, --fork-chain-id says 1"),
+            (["--fork-block-number", "99999"], "has no block 99999"),
+        ):
+            result = _command("--ephemeral", "--fork-url", upstream.url, *args)
+            assert result.returncode == 2 and message in result.stderr, result.stderr
+        secret = _command(
+            "--ephemeral", "--fork-url", upstream.url + "/v2/SECRETKEY", "--fork-chain-id", "1"
+        )
+        assert secret.returncode == 2 and "SECRETKEY" not in secret.stderr
