@@ -26,7 +26,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Final, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from jit.compiler import Engine
 from jit.evm.addresses import DELEGATION_PREFIX
@@ -57,6 +57,7 @@ from sequencer.errors import (
 from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.fork.forked import Fork, encode_point
+from sequencer.fork.upstream import UpstreamError
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
@@ -862,6 +863,8 @@ class Node:
         head = self.chain.head_number
         if number > head:
             return OverlayView(self.db.head, self.producer.pending().diff)
+        if self.fork is not None and number < self.fork.point.number:
+            return self.fork.state_at(number)  # the upstream's own blocks
         if number == head:
             # The open EVM block's edits are its own: the sealed head is the committed one.
             return self.db.head if self.producer.open is not None else self.head_state
@@ -1387,6 +1390,14 @@ class Node:
         """The environment of block ``number``; above the head, the pending block's."""
         if number > self.chain.head_number:
             return self.producer.pending().env
+        if self.fork is not None and number < self.fork.point.number:
+            # The upstream's own block (its header; BLOCKHASH from the upstream too).
+            return sealed_env(
+                self.fork.header_at(number),
+                self.config.chain.chain_id,
+                self.rules,
+                self.chain.block_hashes_at(number),
+            )
         return chain_env(self.chain, number, self.config.chain.chain_id, self.rules)
 
     def _pinned(self, number: int) -> tuple[StateReader, BlockEnv]:
@@ -2113,6 +2124,23 @@ class Node:
     def genesis_number(self) -> int:
         """The local chain's first block: 0, or in fork mode the fork block."""
         return 0 if self.fork is None else self.fork.point.number
+
+    @property
+    def fork_number(self) -> int | None:
+        """Fork mode: the upstream block this chain forked from (its blocks up to this
+        one are the upstream's: ``upstream_history``); None for a chain of its own."""
+        return None if self.fork is None else self.fork.point.number
+
+    async def upstream_history(self, method: str, params: list[Any]) -> Any:
+        """Fork mode: the upstream's answer to a read of its chain at or below the fork
+        block (cached; off the event loop). ``NodeError`` if the upstream fails."""
+        fork = self.fork
+        if fork is None:
+            raise NodeError("not a fork: there is no upstream chain")
+        try:
+            return await asyncio.to_thread(fork.history, method, params)
+        except UpstreamError as error:
+            raise NodeError(f"the fork's upstream did not answer: {error}") from None
 
     def _after_revert(self, number: int, removed_to: int) -> None:
         self.chain.reverted_to(number)

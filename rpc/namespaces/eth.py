@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from rpc.codecs import BlockId, data, parse_quantity, quantity
 from rpc.dispatch import (
@@ -86,6 +86,49 @@ def _block_or_none(node: Node, block: BlockId) -> MiniBlock | None:
         # MegaETH mode: null, as MegaETH answers it (its pending state is the mini-blocks').
         return None if node.config.megaeth else node.pending_block()
     return node.block(0 if block.tag == "earliest" else node.head_number)
+
+
+# A fork's blocks up to the fork block are the upstream's: reads of them go there.
+_LOCAL: Final = object()
+
+
+async def _upstream_block(node: Node, method: str, block: BlockId, rest: list[Any]) -> Any:
+    """Fork mode: the upstream's answer to ``method`` for ``block`` when it is the fork
+    block or older (by number, ``earliest``, or a hash this chain did not seal);
+    ``_LOCAL`` when this chain answers."""
+    fork = node.fork_number
+    if fork is None:
+        return _LOCAL
+    if block.hash is not None:
+        local = node.block_by_hash(block.hash)
+        if local is not None and local.number > fork:
+            return _LOCAL
+        return await node.upstream_history(method, [data(block.hash), *rest])
+    if block.number is not None:
+        if block.number > fork:
+            return _LOCAL
+        return await node.upstream_history(method, [quantity(block.number), *rest])
+    if block.tag == "earliest":
+        return await node.upstream_history(method, ["0x0", *rest])
+    return _LOCAL
+
+
+async def _upstream_transaction(node: Node, method: str, tx_hash: bytes) -> Any:
+    """Fork mode: the upstream's answer about a transaction this chain does not have,
+    if the upstream mined it at or below the fork block (else None, as for any unknown
+    transaction)."""
+    fork = node.fork_number
+    if fork is None:
+        return None
+    answer = await node.upstream_history(method, [data(tx_hash)])
+    if not isinstance(answer, dict):
+        return None
+    number = answer.get("blockNumber")
+    try:
+        mined = int(number, 16) if isinstance(number, str) else None
+    except ValueError:
+        mined = None
+    return answer if mined is not None and mined <= fork else None
 
 
 # ------------------------------------------------------------------ chain info
@@ -464,7 +507,11 @@ async def send_transaction_sync(
 async def get_block_by_number(
     ctx: RequestContext, block: BlockNumberParam, full: Bool = False
 ) -> dict[str, Any] | None:
-    found = _block_or_none(node_of(ctx), block)
+    node = node_of(ctx)
+    upstream = await _upstream_block(node, "eth_getBlockByNumber", block, [full])
+    if upstream is not _LOCAL:
+        return cast("dict[str, Any] | None", upstream)
+    found = _block_or_none(node, block)
     if found is None:
         return None
     out = block_json(found, full)
@@ -478,7 +525,11 @@ async def get_block_by_number(
 async def get_block_by_hash(
     ctx: RequestContext, block_hash: Hash, full: Bool = False
 ) -> dict[str, Any] | None:
-    found = node_of(ctx).block_by_hash(block_hash)
+    node = node_of(ctx)
+    upstream = await _upstream_block(node, "eth_getBlockByHash", BlockId(hash=block_hash), [full])
+    if upstream is not _LOCAL:
+        return cast("dict[str, Any] | None", upstream)
+    found = node.block_by_hash(block_hash)
     return None if found is None else block_json(found, full)
 
 
@@ -487,6 +538,9 @@ async def get_block_receipts(
     ctx: RequestContext, block: BlockIdParam
 ) -> list[dict[str, Any]] | None:
     node = node_of(ctx)
+    upstream = await _upstream_block(node, "eth_getBlockReceipts", block, [])
+    if upstream is not _LOCAL:
+        return cast("list[dict[str, Any]] | None", upstream)
     found = _block_or_none(node, block)
     if found is None:
         return None
@@ -495,13 +549,22 @@ async def get_block_receipts(
 
 @method("eth_getBlockTransactionCountByHash")
 async def tx_count_by_hash(ctx: RequestContext, block_hash: Hash) -> str | None:
-    found = node_of(ctx).block_by_hash(block_hash)
+    node = node_of(ctx)
+    method = "eth_getBlockTransactionCountByHash"
+    upstream = await _upstream_block(node, method, BlockId(hash=block_hash), [])
+    if upstream is not _LOCAL:
+        return cast("str | None", upstream)
+    found = node.block_by_hash(block_hash)
     return None if found is None else quantity(len(found.transactions))
 
 
 @method("eth_getBlockTransactionCountByNumber")
 async def tx_count_by_number(ctx: RequestContext, block: BlockNumberParam) -> str | None:
-    found = _block_or_none(node_of(ctx), block)
+    node = node_of(ctx)
+    upstream = await _upstream_block(node, "eth_getBlockTransactionCountByNumber", block, [])
+    if upstream is not _LOCAL:
+        return cast("str | None", upstream)
+    found = _block_or_none(node, block)
     return None if found is None else quantity(len(found.transactions))
 
 
@@ -536,7 +599,12 @@ async def get_transaction_by_hash(ctx: RequestContext, tx_hash: Hash) -> dict[st
         block, index = found
         return transaction_json(block.transactions[index], block, index)
     pending = node.pool_transaction(tx_hash)
-    return None if pending is None else transaction_json(pending, None, None)
+    if pending is None:
+        return cast(
+            "dict[str, Any] | None",
+            await _upstream_transaction(node, "eth_getTransactionByHash", tx_hash),
+        )
+    return transaction_json(pending, None, None)
 
 
 @method("eth_getRawTransactionByHash")
@@ -557,14 +625,24 @@ def _tx_at(block: MiniBlock | None, index: int) -> dict[str, Any] | None:
 async def tx_by_hash_and_index(
     ctx: RequestContext, block_hash: Hash, index: Quantity
 ) -> dict[str, Any] | None:
-    return _tx_at(node_of(ctx).block_by_hash(block_hash), index)
+    node = node_of(ctx)
+    method = "eth_getTransactionByBlockHashAndIndex"
+    upstream = await _upstream_block(node, method, BlockId(hash=block_hash), [quantity(index)])
+    if upstream is not _LOCAL:
+        return cast("dict[str, Any] | None", upstream)
+    return _tx_at(node.block_by_hash(block_hash), index)
 
 
 @method("eth_getTransactionByBlockNumberAndIndex")
 async def tx_by_number_and_index(
     ctx: RequestContext, block: BlockNumberParam, index: Quantity
 ) -> dict[str, Any] | None:
-    return _tx_at(_block_or_none(node_of(ctx), block), index)
+    node = node_of(ctx)
+    method = "eth_getTransactionByBlockNumberAndIndex"
+    upstream = await _upstream_block(node, method, block, [quantity(index)])
+    if upstream is not _LOCAL:
+        return cast("dict[str, Any] | None", upstream)
+    return _tx_at(_block_or_none(node, block), index)
 
 
 @method("eth_getTransactionReceipt")
@@ -572,7 +650,10 @@ async def get_transaction_receipt(ctx: RequestContext, tx_hash: Hash) -> dict[st
     node = node_of(ctx)
     found = node.locate_transaction(tx_hash)
     if found is None:
-        return None
+        return cast(
+            "dict[str, Any] | None",
+            await _upstream_transaction(node, "eth_getTransactionReceipt", tx_hash),
+        )
     block, index = found
     return receipt_of(node, block, index)
 

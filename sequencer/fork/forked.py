@@ -12,7 +12,9 @@ upstream's (anvil's rule: each keeps its upstream nonce and code, its balance is
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
+
+import orjson
 
 from sequencer.config import ConfigError, ForkConfig
 from sequencer.fork.source import (
@@ -20,15 +22,27 @@ from sequencer.fork.source import (
     ForkCache,
     ForkPoint,
     ForkState,
+    UpstreamView,
+    header_of,
     resolve_fork_point,
 )
-from sequencer.fork.upstream import Upstream, UpstreamError
-from sequencer.types.blocks import MiniBlock, block_size
-from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, StateDiff
+from sequencer.fork.upstream import Upstream, UpstreamError, UpstreamMalformed
+from sequencer.types.blocks import Header, MiniBlock, block_size
+from statedb.types import (
+    EMPTY_CODE_HASH,
+    Account,
+    Address,
+    Hash32,
+    StateDiff,
+    StateReader,
+    keccak256,
+)
 
 log = logging.getLogger("hummingbird.fork")
 
 POINT_RECORD_SIZE: Final = 8 + 8 + 32  # chain id | number | hash
+OLDER_STATES: Final = 16  # upstream states before the fork block kept at once
+_HISTORY: Final = b"r"  # cache kind: an upstream chain read's JSON answer
 
 
 def encode_point(point: ForkPoint) -> bytes:
@@ -50,6 +64,7 @@ class Fork:
         self.upstream = Upstream(config.upstream)
         self._point: ForkPoint | None = None
         self._state: ForkState | None = None
+        self._older: dict[int, UpstreamView] = {}  # states before the fork block
 
     @property
     def point(self) -> ForkPoint:
@@ -94,7 +109,9 @@ class Fork:
                 point.number,
             )
         self._point = point
-        self._state = ForkState(self.upstream, point, ForkCache(store, point.hash))
+        self._state = ForkState(
+            self.upstream, point.number, point.hash, ForkCache(store, point.hash)
+        )
         return point
 
     def fork_block(self) -> MiniBlock:
@@ -124,6 +141,46 @@ class Fork:
             )
             diff.accounts[address] = Account(nonce, balance, code_hash)
         return diff
+
+    def history(self, method: str, params: list[Any]) -> Any:
+        """The upstream's answer to a read of its chain at or below the fork block
+        (blocks, transactions, receipts, logs): immutable there, so kept in the cache
+        after the first ask (blocking: call it off the event loop)."""
+        key = keccak256(orjson.dumps([method, params]))
+        cached = self.state.cache.get(_HISTORY, key)
+        if cached is not None:
+            try:
+                return orjson.loads(cached)
+            except orjson.JSONDecodeError:
+                self.state.cache.drop(_HISTORY, key)
+        answer = self.upstream.call(method, params)
+        self.state.cache.put(_HISTORY, key, orjson.dumps(answer))
+        return answer
+
+    def header_at(self, number: int) -> Header:
+        """The header of upstream block ``number`` (below the fork block; cached)."""
+        block = self.history("eth_getBlockByNumber", [hex(number), False])
+        if not isinstance(block, dict):
+            raise UpstreamMalformed(f"the upstream has no block {number}")
+        return header_of(block)
+
+    def state_at(self, number: int) -> StateReader:
+        """The upstream's state after block ``number``, below the fork block (its reads
+        go to the upstream at that block; a few such blocks are kept)."""
+        found = self._older.get(number)
+        if found is None:
+            block_hash = self.block_hash(number)
+            if block_hash is None:
+                raise UpstreamMalformed(f"the upstream has no block {number}")
+            found = UpstreamView(
+                ForkState(
+                    self.upstream, number, block_hash, ForkCache(self.state.cache.store, block_hash)
+                )
+            )
+            if len(self._older) >= OLDER_STATES:
+                self._older.pop(next(iter(self._older)))
+            self._older[number] = found
+        return found
 
     def block_hash(self, number: int) -> Hash32 | None:
         """BLOCKHASH of an upstream block (at or below the fork block)."""

@@ -92,10 +92,10 @@ def resolve_fork_point(
     number = quantity(block.get("number"), "block number", 64)
     if block_number is not None and number != block_number:
         raise UpstreamMalformed(f"asked for block {block_number}, the upstream sent {number}")
-    return ForkPoint(chain_id, number, data(block.get("hash"), "block hash", 32), _header(block))
+    return ForkPoint(chain_id, number, data(block.get("hash"), "block hash", 32), header_of(block))
 
 
-def _header(block: dict[str, Any]) -> Header:
+def header_of(block: dict[str, Any]) -> Header:
     """A ``Header`` of the upstream's block object (checked field by field)."""
 
     def word32(name: str, default: bytes = ZERO_HASH) -> bytes:
@@ -168,17 +168,20 @@ class ForkCache:
 
 
 class ForkState:
-    """The upstream's state at ``point``, fetched on first use and kept (thread-safe)."""
+    """The upstream's state after block ``number`` (hash ``block_hash``), fetched on
+    first use and kept (thread-safe)."""
 
-    def __init__(self, upstream: Upstream, point: ForkPoint, cache: ForkCache) -> None:
+    def __init__(
+        self, upstream: Upstream, number: int, block_hash: Hash32, cache: ForkCache
+    ) -> None:
         self.upstream = upstream
-        self.point = point
+        self.number = number
         self.cache = cache
-        self._block = hex(point.number)
+        self._block = hex(number)
         self._accounts: dict[Address, Account | None] = {}
         self._storage: dict[tuple[Address, int], int] = {}
         self._codes: dict[Hash32, bytes] = {EMPTY_CODE_HASH: b""}
-        self._hashes: dict[int, Hash32] = {point.number: point.hash}
+        self._hashes: dict[int, Hash32] = {number: block_hash}
         self._has_storage: dict[Address, bool] = {}
         self._lock = threading.Lock()
 
@@ -234,7 +237,7 @@ class ForkState:
 
     def block_hash(self, number: int) -> Hash32 | None:
         """The hash of upstream block ``number`` (at most the fork block; None above)."""
-        if number > self.point.number or number < 0:
+        if number > self.number or number < 0:
             return None
         found = self._hashes.get(number)
         if found is not None:
@@ -363,4 +366,40 @@ def _decode_account(raw: bytes) -> Account | None:
     return Account(int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:40], "big"), raw[40:])
 
 
-__all__ = ["BATCH_SIZE", "ForkCache", "ForkPoint", "ForkState", "resolve_fork_point"]
+class UpstreamView:
+    """A ``StateReader`` over a ``ForkState`` alone (a fork's state before the fork
+    block, read from the upstream). Its storage cannot be listed."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: ForkState) -> None:
+        self.state = state
+
+    def get_account(self, address: Address) -> Account | None:
+        return self.state.account(address)
+
+    def get_storage(self, address: Address, slot: int) -> int:
+        return self.state.storage(address, slot)
+
+    def get_code(self, code_hash: Hash32) -> bytes:
+        code = self.state.code(code_hash)
+        if code is None:
+            raise KeyError(code_hash)
+        return code
+
+    def account_has_storage(self, address: Address) -> bool:
+        return self.state.has_storage(address)
+
+    def storage_slots(self, address: Address) -> Iterable[int]:
+        return ()
+
+
+__all__ = [
+    "BATCH_SIZE",
+    "ForkCache",
+    "ForkPoint",
+    "ForkState",
+    "UpstreamView",
+    "header_of",
+    "resolve_fork_point",
+]

@@ -32,6 +32,8 @@ from typing import Any, Final
 
 import orjson
 
+from sequencer.errors import NodeError
+
 DEFAULT_TIMEOUT: Final = 45.0  # seconds per round trip (anvil's default)
 DEFAULT_RETRIES: Final = 5
 DEFAULT_COMPUTE_UNITS_PER_SECOND: Final = 330  # anvil's default, Alchemy's free tier
@@ -42,8 +44,9 @@ MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024  # a larger answer is refused, not 
 _RATE_LIMITED = re.compile(r"rate.?limit|too many|exceeded .*(capacity|quota)", re.IGNORECASE)
 
 
-class UpstreamError(Exception):
-    """The upstream did not give a usable answer."""
+class UpstreamError(NodeError):
+    """The upstream did not give a usable answer (a ``NodeError``: a read that needed
+    the upstream is answered with this message)."""
 
 
 class UpstreamUnreachable(UpstreamError):

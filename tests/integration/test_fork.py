@@ -107,6 +107,7 @@ def test_a_fork_reads_as_its_upstream_then_transacts_on_top(tmp_path: Path) -> N
             assert ours["hash"] == theirs["hash"] and ours["stateRoot"] == theirs["stateRoot"]
             assert _reads(fork.url, token, fork_block) == expected
             assert _reads(fork.url, token, "latest") == expected
+            _upstream_history_is_served(fork.url, upstream.url, token, int(fork_block, 16))
             # The dev accounts keep their upstream nonce; their balance is the fork's.
             assert _ok(fork.url, "eth_getTransactionCount", [deployer, "latest"]) == _ok(
                 upstream.url, "eth_getTransactionCount", [deployer, "latest"]
@@ -126,6 +127,13 @@ def test_a_fork_reads_as_its_upstream_then_transacts_on_top(tmp_path: Path) -> N
             assert _balance_of(fork.url, token, HOLDER) == 6 * 10**18
             assert _balance_of(fork.url, token, HOLDER, fork_block) == 5 * 10**18
             assert _balance_of(upstream.url, token, HOLDER) == 5 * 10**18  # untouched
+            spanning = _ok(fork.url, "eth_getLogs", [{"fromBlock": "0x0", "address": token}])
+            assert [int(log["blockNumber"], 16) for log in spanning] == [
+                1,
+                2,
+                int(fork_block, 16) + 1,
+            ]
+            assert spanning[-1]["transactionHash"] == tx
             snapshot = _ok(fork.url, "evm_snapshot")
             # Impersonate the holder (no key here): it sends its tokens on.
             _ok(fork.url, "anvil_impersonateAccount", [HOLDER])
@@ -151,6 +159,45 @@ def test_a_fork_reads_as_its_upstream_then_transacts_on_top(tmp_path: Path) -> N
             _ok(fork.url, "anvil_reset", [])
             assert _ok(fork.url, "eth_blockNumber") == fork_block
             assert _reads(fork.url, token, "latest") == expected
+
+
+def _upstream_history_is_served(fork: str, upstream: str, token: str, fork_block: int) -> None:
+    """The upstream's blocks, transactions, receipts, logs and older state, as the
+    upstream answers them; a transaction it mined after the fork point is not ours."""
+    for number in range(fork_block + 1):
+        for full in (False, True):
+            block = _ok(upstream, "eth_getBlockByNumber", [hex(number), full])
+            assert _ok(fork, "eth_getBlockByNumber", [hex(number), full]) == block
+            assert _ok(fork, "eth_getBlockByHash", [block["hash"], full]) == block
+        assert _ok(fork, "eth_getBlockReceipts", [hex(number)]) == _ok(
+            upstream, "eth_getBlockReceipts", [hex(number)]
+        )
+        for tx in _ok(upstream, "eth_getBlockByNumber", [hex(number), False])["transactions"]:
+            for method in ("eth_getTransactionByHash", "eth_getTransactionReceipt"):
+                assert _ok(fork, method, [tx]) == _ok(upstream, method, [tx])
+    assert _ok(fork, "eth_getBlockByNumber", ["earliest", False]) == _ok(
+        upstream, "eth_getBlockByNumber", ["0x0", False]
+    )
+    everything = {"fromBlock": "0x0", "toBlock": "latest", "address": token}
+    assert _ok(fork, "eth_getLogs", [everything]) == _ok(upstream, "eth_getLogs", [everything])
+    assert len(_ok(fork, "eth_getLogs", [everything])) == 2  # the mint and the transfer
+    # State before the fork block: the upstream's, at that block.
+    for number in range(1, fork_block):
+        assert _balance_of(fork, token, HOLDER, hex(number)) == _balance_of(
+            upstream, token, HOLDER, hex(number)
+        )
+        assert _ok(fork, "eth_getBalance", [STRANGER, hex(number)]) == _ok(
+            upstream, "eth_getBalance", [STRANGER, hex(number)]
+        )
+    # The upstream moves on: its new transaction is not on the fork.
+    later = _ok(
+        upstream,
+        "eth_sendTransaction",
+        [{"from": _ok(upstream, "eth_accounts")[3], "to": STRANGER, "value": "0x1"}],
+    )
+    assert _ok(fork, "eth_getTransactionByHash", [later]) is None
+    assert _ok(fork, "eth_getTransactionReceipt", [later]) is None
+    assert _ok(fork, "eth_getBalance", [STRANGER, "latest"]) == hex(12345)
 
 
 def test_a_fork_restarts_from_its_data_directory(tmp_path: Path) -> None:

@@ -316,7 +316,7 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     upstream, _ = _client(url)
     point = resolve_fork_point(upstream, None, None)
     db = StateDB.open(tmp_path / "db")
-    state = ForkState(upstream, point, ForkCache(db, point.hash))
+    state = ForkState(upstream, point.number, point.hash, ForkCache(db, point.hash))
     before = upstream.requests
     assert state.account(HOLDER) == Account(3, 10**21, EMPTY_CODE_HASH)
     assert upstream.requests == before + 1  # balance, nonce and code in one batch
@@ -336,7 +336,7 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     db.close()
     # A restart: everything comes from the cache, nothing from the upstream.
     db = StateDB.open(tmp_path / "db")
-    again = ForkState(upstream, point, ForkCache(db, point.hash))
+    again = ForkState(upstream, point.number, point.hash, ForkCache(db, point.hash))
     asked = upstream.requests
     assert again.account(CONTRACT) == Account(1, 5, keccak256(CODE))
     assert again.code(keccak256(CODE)) == CODE
@@ -346,7 +346,7 @@ def test_fork_state_reads_lazily_in_batches_and_caches_on_disk(
     assert again.has_storage(CONTRACT) and not again.has_storage(HOLDER)
     assert upstream.requests == asked
     # Another fork point does not read them.
-    other = ForkState(upstream, point, ForkCache(db, b"\x01" * 32))
+    other = ForkState(upstream, point.number, point.hash, ForkCache(db, b"\x01" * 32))
     assert other.storage(CONTRACT, 0) == 7 and upstream.requests == asked + 1
     db.close()
 
@@ -356,7 +356,7 @@ def test_malformed_state_is_never_cached(chain: tuple[FakeChain, str], tmp_path:
     upstream, _ = _client(url)
     point = resolve_fork_point(upstream, None, None)
     db = StateDB.ephemeral()
-    state = ForkState(upstream, point, ForkCache(db, point.hash))
+    state = ForkState(upstream, point.number, point.hash, ForkCache(db, point.hash))
     hostile = {
         "eth_getBalance": "0x" + "f" * 65,  # over 256 bits
         "eth_getTransactionCount": "0x1" + "0" * 16,  # over 64 bits
@@ -379,7 +379,7 @@ def test_malformed_state_is_never_cached(chain: tuple[FakeChain, str], tmp_path:
     # A corrupted cache record is dropped and fetched again.
     state.cache.put(b"a", CONTRACT, b"garbage")
     state.cache.put(b"s", CONTRACT + (5).to_bytes(32, "big"), b"short")
-    fresh = ForkState(upstream, point, state.cache)
+    fresh = ForkState(upstream, point.number, point.hash, state.cache)
     asked = upstream.requests
     assert fresh.account(CONTRACT) == Account(1, 5, keccak256(CODE))
     assert fresh.storage(CONTRACT, 5) == 0
