@@ -137,6 +137,14 @@ class Chain:
         """``floor``: the chain's first block (fork mode: the fork block, with
         ``upstream_hash`` answering BLOCKHASH for the upstream's blocks below it)."""
         self.db = db
+        self.reload(floor, upstream_hash)
+
+    def reload(
+        self, floor: int = 0, upstream_hash: Callable[[int], Hash32 | None] | None = None
+    ) -> None:
+        """Read the chain from the database again (it was cleared and started anew:
+        fork mode's reset to another fork point)."""
+        db = self.db
         self._recent: OrderedDict[int, MiniBlock] = OrderedDict()
         self.head: MiniBlock | None = None
         self._floor = floor

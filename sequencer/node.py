@@ -43,7 +43,7 @@ from sequencer.builder import (
 )
 from sequencer.chain import FRESH_CHAIN_CFS, Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
-from sequencer.config import ConfigError, NodeConfig
+from sequencer.config import ConfigError, ForkConfig, NodeConfig
 from sequencer.console_log import log_console_calls
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
 from sequencer.errors import (
@@ -57,7 +57,7 @@ from sequencer.errors import (
 from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.fork.forked import Fork, encode_point
-from sequencer.fork.upstream import UpstreamError
+from sequencer.fork.upstream import UpstreamConfig, UpstreamError
 from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
 from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
@@ -2109,6 +2109,12 @@ class Node:
                 f"cannot reset: blocks before {self.db.oldest_available} left the history "
                 "window; restart the node (--ephemeral) or raise --history-window"
             ) from None
+        self._forget_dev_state()
+        self._after_revert(genesis, head)
+
+    def _forget_dev_state(self) -> None:
+        """A reset's bookkeeping: an empty pool, no edits, no snapshots, the configured
+        block parameters, a clock that runs from now, no impersonation."""
         self._snapshots.clear()
         self.pool.clear(TransactionRejected("dropped: the chain was reset"))
         self.edits.clear()
@@ -2118,7 +2124,71 @@ class Node:
         self.signer.impersonated.clear()
         self.signer.auto_impersonate = False
         self.instance_id = secrets.token_bytes(32)
-        self._after_revert(genesis, head)
+
+    async def reset_to_fork(self, url: str | None, block_number: int | None) -> None:
+        """anvil_reset / hardhat_reset with forking parameters: the chain starts again as
+        a fork of ``url`` (None: this fork's upstream) at ``block_number`` (None: the
+        upstream's head), keeping this node's chain id, as Hardhat does. The new fork
+        point is resolved before anything is dropped: a bad URL or block changes
+        nothing (``NodeError``)."""
+        config = self.config
+        for flag, on in (
+            ("--workers", self.workers is not None),
+            ("a replica", config.replica),
+            ("--megaeth", config.megaeth),
+            ("--evm-block-time", config.evm_block_time is not None),
+        ):
+            if on:
+                raise NodeError(f"forking is not supported on a node run with {flag}")
+        current = self.fork
+        if url is None and current is None:
+            raise NodeError("forking needs a jsonRpcUrl: this node is not a fork")
+        try:
+            if current is None:
+                assert url is not None
+                upstream = UpstreamConfig(url)
+            else:
+                upstream = current.config.upstream
+                if url is not None:
+                    upstream = replace(upstream, url=url)
+        except ValueError as error:
+            raise NodeError(str(error)) from None
+        fork = Fork(ForkConfig(upstream, block_number=block_number, adopt_chain_id=False))
+        addresses = [account.address for account in self.accounts]
+        balance = self.config.balance
+
+        def prepare() -> None:
+            fork.resolve(None, None)
+            fork.dev_accounts_diff(addresses, balance)  # fetched now, off the loop
+
+        try:
+            await asyncio.to_thread(prepare)
+        except (ConfigError, UpstreamError) as error:
+            fork.close()
+            raise NodeError(str(error)) from None
+        self._seal_open()
+        head = self.chain.head_number
+        self.db.clear()
+        self.fork = fork
+        self._write_genesis(self.db)
+        self.chain.reload(fork.point.number, fork.block_hash)
+        self._forget_dev_state()
+        new_head = self.chain.head
+        assert new_head is not None
+        self.publisher.publish(ChainReverted(new_head, head))
+        if current is not None:
+            current.close()
+
+    async def set_fork_url(self, url: str) -> None:
+        """anvil_setRpcUrl: read the upstream through ``url`` from now on (it must serve
+        the fork block under the same hash)."""
+        fork = self.fork
+        if fork is None:
+            raise NodeError("anvil_setRpcUrl needs fork mode: this node is not a fork")
+        try:
+            await asyncio.to_thread(fork.use_url, url)
+        except ConfigError as error:
+            raise NodeError(str(error)) from None
 
     @property
     def genesis_number(self) -> int:

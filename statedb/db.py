@@ -39,6 +39,7 @@ from statedb.fork import ForkedView, Touched, UpstreamState
 from statedb.history import HistoricalView, check_window, decode_changeset, encode_chain_entry
 from statedb.keys import (
     ACCOUNT_PREFIX,
+    ALL_CFS,
     CF_ACCOUNTS,
     CF_CHANGESETS,
     CF_CODE,
@@ -59,6 +60,8 @@ from statedb.keys import (
     META_COMMITMENT,
     META_HEAD,
     META_HISTORY_FIRST,
+    META_SCHEMA,
+    SCHEMA_VERSION,
     SLOT_PREFIX,
     UINT256_MAX,
     check_account,
@@ -331,6 +334,33 @@ class StateDB:
             touched, upstream = self._fork
             return ForkedView(HistoricalView(self, number), touched, upstream, number)
         return HistoricalView(self, number)
+
+    def clear(self) -> None:
+        """Delete everything: an empty database again, to be bootstrapped or given a
+        genesis anew (fork mode's reset to another fork point). Views, snapshots and
+        prepared blocks from before are invalid; fork mode ends (``attach_upstream``
+        again)."""
+        self._check_open()
+        backend = self._backend
+        if backend.persistent:
+            batch = backend.new_batch()
+            for cf in ALL_CFS:
+                batch.delete_range(b"", b"\xff" * 128, backend.handle(cf))
+            batch.put(META_SCHEMA, SCHEMA_VERSION, self._h[CF_META])
+            backend.write(batch)
+        else:
+            backend.close()
+            self._backend = backend = MemoryBackend()
+            self._h = {cf: backend.handle(cf) for cf in self._h}
+        self._state = DictState()
+        self._head = -1
+        self._history_first = 0
+        self._commitment = Commitment()
+        self._generation += 1
+        self._reverts.append(-1)  # every view pinned before reads as reverted away
+        self._snapshots.clear()
+        self._fork = None
+        self.head = HeadView(self._state)
 
     # --- fork mode -----------------------------------------------------------------
     def attach_upstream(self, upstream: UpstreamState) -> None:

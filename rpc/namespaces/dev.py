@@ -18,13 +18,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from rpc.codecs import Codec, data, invalid, json_type, parse_address, parse_data, quantity
+from rpc.codecs import (
+    Codec,
+    data,
+    invalid,
+    json_type,
+    parse_address,
+    parse_data,
+    parse_quantity,
+    quantity,
+)
 from rpc.dispatch import Address, Bool, Hash, RequestContext, method
 from rpc.namespaces.eth import node_of
 from rpc.namespaces.web3 import VERSION, client_version_of
 from rpc.requests import parse_call_request
 from rpc.serialize import block_json
-from sequencer.errors import InvalidInput, NodeError
+from sequencer.errors import InvalidInput
 from sequencer.mining import MiningMode
 from sequencer.state_dump import StateDumpError, decode_dump, encode_dump_rpc
 from sequencer.types.call import CallRequest
@@ -371,7 +380,11 @@ async def hardhat_drop_transaction(ctx: RequestContext, tx_hash: Hash) -> bool:
 
 @method("anvil_reset", "hardhat_reset")
 async def reset(ctx: RequestContext, options: object = None) -> None:
-    """Without a fork URL: back to genesis (``Node.reset``). Fork mode is not run here."""
+    """Without forking parameters: back to genesis (a fork: back to its fork block,
+    ``Node.reset``). With ``{"forking": {"jsonRpcUrl"?, "blockNumber"?}}``: start again
+    as a fork of that URL (default: this fork's) at that block (default: the upstream's
+    head), as Hardhat's and anvil's resets do (``Node.reset_to_fork``)."""
+    node = node_of(ctx)
     if options is not None:
         if not isinstance(options, dict):
             raise invalid(0, f"cannot unmarshal {json_type(options)} into reset options")
@@ -379,9 +392,29 @@ async def reset(ctx: RequestContext, options: object = None) -> None:
         if forking is not None:
             if not isinstance(forking, dict):
                 raise invalid(0, "forking must be an object")
-            if forking.get("jsonRpcUrl") is not None:
-                raise NodeError("forking is not supported: this node does not run fork mode")
-    node_of(ctx).reset()
+            url = forking.get("jsonRpcUrl")
+            if url is not None and (not isinstance(url, str) or not url or len(url) > 2048):
+                raise invalid(0, "forking.jsonRpcUrl must be a non-empty string")
+            number = forking.get("blockNumber")
+            block_number = None if number is None else _fork_block_number(number)
+            await node.reset_to_fork(url, block_number)
+            return
+    node.reset()
+
+
+def _fork_block_number(value: object) -> int:
+    """``forking.blockNumber``: a JSON number (Hardhat) or a hex quantity (anvil)."""
+    if isinstance(value, bool):
+        raise invalid(0, "forking.blockNumber must be a number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        number = parse_quantity(value, 0, bits=64)
+    else:
+        raise invalid(0, f"forking.blockNumber must be a number, got {json_type(value)}")
+    if not 0 <= number < 1 << 63:
+        raise invalid(0, "forking.blockNumber must be in 0..2^63-1")
+    return number
 
 
 @method("eth_sendUnsignedTransaction")
@@ -443,8 +476,11 @@ async def set_logging_enabled(ctx: RequestContext, enabled: Bool) -> None:
 
 
 @method("anvil_setRpcUrl")
-async def set_rpc_url(ctx: RequestContext, url: str) -> None:
-    raise NodeError("anvil_setRpcUrl needs fork mode, which this node does not run")
+async def set_rpc_url(ctx: RequestContext, url: object) -> None:
+    """Fork mode: the upstream's URL from now on (same chain, same fork block)."""
+    if not isinstance(url, str) or not url or len(url) > 2048:
+        raise invalid(0, "the RPC URL must be a non-empty string of at most 2048 characters")
+    await node_of(ctx).set_fork_url(url)
 
 
 # ------------------------------------------------------------------ information

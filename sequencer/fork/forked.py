@@ -12,6 +12,7 @@ upstream's (anvil's rule: each keeps its upstream nonce and code, its balance is
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Final
 
 import orjson
@@ -76,7 +77,7 @@ class Fork:
         assert self._state is not None, "Fork.resolve first"
         return self._state
 
-    def resolve(self, recorded: bytes | None, store: CacheStore) -> ForkPoint:
+    def resolve(self, recorded: bytes | None, store: CacheStore | None) -> ForkPoint:
         """The fork point: ``recorded`` (the data directory's, which the upstream must
         still have) or, on a first start, the configured block. ``ConfigError`` saying
         what is wrong with the upstream otherwise."""
@@ -156,6 +157,33 @@ class Fork:
         answer = self.upstream.call(method, params)
         self.state.cache.put(_HISTORY, key, orjson.dumps(answer))
         return answer
+
+    def use_url(self, url: str) -> None:
+        """``anvil_setRpcUrl``: read through ``url`` from now on; it must serve the same
+        chain with the fork block under the same hash (``ConfigError`` otherwise, and
+        nothing changes)."""
+        try:
+            upstream = Upstream(replace(self.config.upstream, url=url))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        point = self.point
+        try:
+            again = resolve_fork_point(upstream, point.number, point.chain_id)
+        except (UpstreamError, ValueError) as error:
+            upstream.close()
+            raise ConfigError(f"cannot use {upstream.config.redacted_url}: {error}") from None
+        if again.hash != point.hash:
+            upstream.close()
+            raise ConfigError(
+                f"{upstream.config.redacted_url} has 0x{again.hash.hex()} at block "
+                f"{point.number}, the fork has 0x{point.hash.hex()}"
+            )
+        old = self.upstream
+        self.config = replace(self.config, upstream=upstream.config)
+        self.upstream = upstream
+        self.state.upstream = upstream
+        self._older.clear()
+        old.close()
 
     def header_at(self, number: int) -> Header:
         """The header of upstream block ``number`` (below the fork block; cached)."""

@@ -287,3 +287,77 @@ def test_bad_upstreams_are_clear_errors(tmp_path: Path) -> None:
             "--ephemeral", "--fork-url", upstream.url + "/v2/SECRETKEY", "--fork-chain-id", "1"
         )
         assert secret.returncode == 2 and "SECRETKEY" not in secret.stderr
+
+
+def test_resets_with_forking_parameters_and_set_rpc_url(tmp_path: Path) -> None:
+    """Hardhat's and anvil's resets with ``forking``: to another block of the upstream,
+    and a plain node turned into a fork (its chain id kept, as Hardhat's); and
+    ``anvil_setRpcUrl`` to another URL of the same chain (another chain is refused)."""
+    with hummingbird(tmp_path) as upstream, hummingbird(tmp_path, "--chain-id", "999") as other:
+        deployer, token = _load_upstream(upstream.url)
+        head = int(_ok(upstream.url, "eth_blockNumber"), 16)
+        with _fork(tmp_path, upstream.url) as fork:
+            _ok(
+                fork.url,
+                "eth_sendTransaction",
+                [{"from": deployer, "to": STRANGER, "value": "0x5"}],
+            )
+            # Back to block 1 (the token deployed, nothing sent to HOLDER yet).
+            assert (
+                _ok(
+                    fork.url,
+                    "hardhat_reset",
+                    [{"forking": {"jsonRpcUrl": upstream.url, "blockNumber": 1}}],
+                )
+                is None
+            )
+            assert _ok(fork.url, "eth_blockNumber") == "0x1"
+            assert _balance_of(fork.url, token, HOLDER) == 0
+            assert _balance_of(fork.url, token, deployer) == SUPPLY
+            assert _ok(fork.url, "eth_getBalance", [STRANGER, "latest"]) == "0x0"
+            # Forward again, by anvil's spelling (a hex block number, the same URL).
+            assert _ok(fork.url, "anvil_reset", [{"forking": {"blockNumber": hex(head)}}]) is None
+            assert _ok(fork.url, "eth_blockNumber") == hex(head)
+            assert _balance_of(fork.url, token, HOLDER) == 5 * 10**18
+            tx = _ok(
+                fork.url,
+                "eth_sendTransaction",
+                [{"from": deployer, "to": token, "data": _transfer(HOLDER, 1)}],
+            )
+            assert _ok(fork.url, "eth_getTransactionReceipt", [tx])["status"] == "0x1"
+            # Another URL for the same chain is taken; another chain, or junk, is not.
+            port = upstream.url.rsplit(":", 1)[1]
+            assert _ok(fork.url, "anvil_setRpcUrl", [f"http://localhost:{port}"]) is None
+            assert _balance_of(fork.url, token, deployer, "0x1") == SUPPLY  # read through it
+            for bad, code in ((other.url, -32000), ("ftp://x", -32000), (17, -32602), ("", -32602)):
+                answer = rpc(fork.url, "anvil_setRpcUrl", [bad])
+                assert isinstance(answer, dict) and answer["error"]["code"] == code, (bad, answer)
+            for bad_reset in (
+                {"forking": {"blockNumber": "zz"}},
+                {"forking": {"blockNumber": -1}},
+                {"forking": {"blockNumber": True}},
+                {"forking": {"jsonRpcUrl": 5}},
+                {"forking": "x"},
+            ):
+                answer = rpc(fork.url, "anvil_reset", [bad_reset])
+                assert isinstance(answer, dict) and answer["error"]["code"] == -32602, answer
+            # A block the upstream does not have: refused, and nothing is lost.
+            answer = rpc(fork.url, "anvil_reset", [{"forking": {"blockNumber": 10**6}}])
+            assert isinstance(answer, dict) and "has no block" in answer["error"]["message"]
+            assert _balance_of(fork.url, token, HOLDER) == 5 * 10**18 + 1
+        with hummingbird(tmp_path, "--chain-id", "777") as plain:
+            refused = rpc(plain.url, "anvil_setRpcUrl", [upstream.url])
+            assert isinstance(refused, dict) and "not a fork" in refused["error"]["message"]
+            refused = rpc(plain.url, "anvil_reset", [{"forking": {"blockNumber": 1}}])
+            assert isinstance(refused, dict) and "needs a jsonRpcUrl" in refused["error"]["message"]
+            _ok(plain.url, "hardhat_reset", [{"forking": {"jsonRpcUrl": upstream.url}}])
+            assert _ok(plain.url, "eth_chainId") == hex(777)  # kept
+            assert int(_ok(plain.url, "eth_blockNumber"), 16) >= head
+            assert _balance_of(plain.url, token, HOLDER) == 5 * 10**18
+            plain_deployer = _ok(plain.url, "eth_accounts")[0]
+            sent = _ok(
+                plain.url,
+                "eth_sendTransaction",
+                [{"from": plain_deployer, "to": STRANGER, "value": "0x1"}],
+            )
+            assert _ok(plain.url, "eth_getTransactionReceipt", [sent])["status"] == "0x1"
