@@ -397,8 +397,11 @@ async def reset(ctx: RequestContext, options: object = None) -> None:
                 raise invalid(0, "forking.jsonRpcUrl must be a non-empty string")
             number = forking.get("blockNumber")
             block_number = None if number is None else _fork_block_number(number)
-            await node.reset_to_fork(url, block_number)
-            return
+            if url is not None or block_number is not None:
+                await node.reset_to_fork(url, block_number)
+                return
+            # {"forking": {}} or null fields (Hardhat's network helpers send that on a
+            # plain network): a plain reset.
     node.reset()
 
 
