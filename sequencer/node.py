@@ -58,7 +58,15 @@ from sequencer.executor import SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.fork.forked import Fork, encode_point
 from sequencer.fork.upstream import UpstreamConfig, UpstreamError
-from sequencer.genesis import DevAccount, dev_accounts, genesis_alloc
+from sequencer.genesis import (
+    BEACON_ROOTS_ADDRESS,
+    CONSOLIDATION_REQUEST_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+    DevAccount,
+    dev_accounts,
+    genesis_alloc,
+)
 from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
     SEQUENCER_REGISTRY_ADDRESS,
@@ -136,6 +144,14 @@ T = TypeVar("T")
 
 META_CHAIN_ID: Final = b"chain_id"
 META_FORK: Final = b"fork"
+# Every block's system calls read these (EIP-4788, EIP-2935, EIP-7002, EIP-7251): a fork
+# fetches them with the dev accounts at the start.
+SYSTEM_CONTRACTS: Final = (
+    BEACON_ROOTS_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+    CONSOLIDATION_REQUEST_ADDRESS,
+)
 # Fork mode: the upstream block the chain forked from (sequencer.fork.forked.encode_point).
 META_FORK_POINT: Final = b"fork-point"
 # One anvil_mine / hardhat_mine call seals at most this many blocks (each is a real
@@ -413,7 +429,15 @@ class Node:
             meta[META_CHAIN_ID] = str(chain.chain_id).encode()
             block = self.fork.fork_block()
             diff = self.fork.dev_accounts_diff(
-                [account.address for account in self.accounts], self.config.balance
+                [account.address for account in self.accounts],
+                self.config.balance,
+                warm=(*SYSTEM_CONTRACTS, chain.coinbase),
+                # The request contracts' queue head, tail, excess and count: every block.
+                warm_slots=[
+                    (address, slot)
+                    for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS)
+                    for slot in range(4)
+                ],
             )
             fork_records = Chain(db).records(block)
             meta[META_FORK_POINT] = encode_point(self.fork.point)
@@ -2159,7 +2183,7 @@ class Node:
 
         def prepare() -> None:
             fork.resolve(None, None)
-            fork.dev_accounts_diff(addresses, balance)  # fetched now, off the loop
+            fork.dev_accounts_diff(addresses, balance, warm=SYSTEM_CONTRACTS)  # off the loop
 
         try:
             await asyncio.to_thread(prepare)

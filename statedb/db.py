@@ -20,7 +20,7 @@ Typical use by the sequencer::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -35,7 +35,14 @@ from statedb.errors import (
     InvalidStateInput,
     StateDBError,
 )
-from statedb.fork import ForkedView, Touched, UpstreamState
+from statedb.fork import (
+    ForkedView,
+    Touched,
+    UpstreamState,
+    account_touch_key,
+    slot_touch_key,
+    wipe_touch_key,
+)
 from statedb.history import HistoricalView, check_window, decode_changeset, encode_chain_entry
 from statedb.keys import (
     ACCOUNT_PREFIX,
@@ -375,6 +382,25 @@ class StateDB:
     @property
     def forked(self) -> bool:
         return self._fork is not None
+
+    def prefetch(
+        self, accounts: Iterable[Address] = (), slots: Iterable[tuple[Address, int]] = ()
+    ) -> None:
+        """Fork mode: fetch, in one go, the upstream values of whichever of these no
+        local block wrote (the block producer, before a batch: its senders, recipients
+        and coinbase). Nothing without a fork; errors are the upstream's."""
+        if self._fork is None:
+            return
+        touched, upstream = self._fork
+        blocks = touched.blocks
+        wanted = [a for a in accounts if account_touch_key(a) not in blocks]
+        wanted_slots = [
+            (a, s)
+            for a, s in slots
+            if slot_touch_key(a, s) not in blocks and wipe_touch_key(a) not in blocks
+        ]
+        if wanted or wanted_slots:
+            upstream.prefetch(wanted, wanted_slots)
 
     def fork_cache_get(self, key: bytes) -> bytes | None:
         """A value fetched from the upstream earlier (``CF_FORK_CACHE``; any thread)."""

@@ -52,6 +52,12 @@ class UpstreamState(Protocol):
 
     def has_storage(self, address: Address) -> bool: ...
 
+    def prefetch(
+        self, accounts: Iterable[Address] = (), slots: Iterable[tuple[Address, int]] = ()
+    ) -> None:
+        """Fetch these together (one round trip where it can), ahead of their reads."""
+        ...
+
 
 def account_touch_key(address: Address) -> bytes:
     return _ACCOUNT + address

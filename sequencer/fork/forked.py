@@ -12,6 +12,7 @@ upstream's (anvil's rule: each keeps its upstream nonce and code, its balance is
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -121,12 +122,19 @@ class Fork:
         header = self.point.header
         return MiniBlock(header, header.hash(), (), (), block_size(header, ()), ())
 
-    def dev_accounts_diff(self, addresses: list[Address], balance: int) -> StateDiff:
+    def dev_accounts_diff(
+        self,
+        addresses: list[Address],
+        balance: int,
+        warm: Sequence[Address] = (),
+        warm_slots: Sequence[tuple[Address, int]] = (),
+    ) -> StateDiff:
         """The dev accounts funded over the upstream's state (anvil: the balance is set,
-        the nonce and code stay), fetched in one batch."""
+        the nonce and code stay), fetched in one batch with ``warm`` and ``warm_slots``
+        (what every block reads: the system contracts and their fixed slots)."""
         state = self.state
         try:
-            state.prefetch(accounts=addresses)
+            state.prefetch(accounts=[*addresses, *warm], slots=warm_slots)
         except UpstreamError as error:
             raise ConfigError(f"cannot read the dev accounts from the upstream: {error}") from None
         diff = StateDiff()
