@@ -252,6 +252,8 @@ class Node:
             raise
         config = self.config  # fork mode may have taken the upstream's chain id
         chain_config = config.chain
+        # The fork this node was started on (a plain anvil_reset comes back to it).
+        self._started_fork = None if self.fork is None else self.fork.point
         try:
             # One engine for the whole node: compiled code is shared by block production
             # and simulation; "auto" compiles hot code on a worker thread, off the block path.
@@ -2148,6 +2150,35 @@ class Node:
         self.signer.impersonated.clear()
         self.signer.auto_impersonate = False
         self.instance_id = secrets.token_bytes(32)
+
+    async def reset_to_start(self) -> None:
+        """anvil_reset / hardhat_reset without forking parameters: back to the chain the
+        node was started as (Hardhat's and anvil's rule): its genesis, or the fork block
+        it was started on; a node made a fork by a reset becomes a chain of its own
+        again."""
+        fork, started = self.fork, self._started_fork
+        if fork is not None and started is None:
+            self._unfork()
+        elif fork is not None and started is not None and fork.point.hash != started.hash:
+            assert self.config.fork is not None
+            await self.reset_to_fork(self.config.fork.upstream.url, started.number)
+        else:
+            self.reset()
+
+    def _unfork(self) -> None:
+        """A node made a fork by a reset starts again as a chain of its own."""
+        self._seal_open()
+        head = self.chain.head_number
+        self.db.clear()
+        fork, self.fork = self.fork, None
+        self._write_genesis(self.db)
+        self.chain.reload()
+        self._forget_dev_state()
+        new_head = self.chain.head
+        assert new_head is not None
+        self.publisher.publish(ChainReverted(new_head, head))
+        if fork is not None:
+            fork.close()
 
     async def reset_to_fork(self, url: str | None, block_number: int | None) -> None:
         """anvil_reset / hardhat_reset with forking parameters: the chain starts again as

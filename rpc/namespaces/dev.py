@@ -380,8 +380,8 @@ async def hardhat_drop_transaction(ctx: RequestContext, tx_hash: Hash) -> bool:
 
 @method("anvil_reset", "hardhat_reset")
 async def reset(ctx: RequestContext, options: object = None) -> None:
-    """Without forking parameters: back to genesis (a fork: back to its fork block,
-    ``Node.reset``). With ``{"forking": {"jsonRpcUrl"?, "blockNumber"?}}``: start again
+    """Without forking parameters: back to the chain the node was started as (its
+    genesis, or the fork block it was started on: ``Node.reset_to_start``). With ``{"forking": {"jsonRpcUrl"?, "blockNumber"?}}``: start again
     as a fork of that URL (default: this fork's) at that block (default: the upstream's
     head), as Hardhat's and anvil's resets do (``Node.reset_to_fork``)."""
     node = node_of(ctx)
@@ -402,7 +402,7 @@ async def reset(ctx: RequestContext, options: object = None) -> None:
                 return
             # {"forking": {}} or null fields (Hardhat's network helpers send that on a
             # plain network): a plain reset.
-    node.reset()
+    await node.reset_to_start()
 
 
 def _fork_block_number(value: object) -> int:

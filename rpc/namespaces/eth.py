@@ -219,7 +219,10 @@ async def fee_history(
         last = 0
     if count == 0:
         return {"oldestBlock": quantity(0), "baseFeePerGas": [], "gasUsedRatio": []}
-    first = max(0, last - count + 1)
+    # A fork's history starts at its fork block: fewer blocks than asked, as geth answers
+    # a range reaching past genesis.
+    first = max(node.genesis_number, last - count + 1)
+    last = max(last, first)
     base_fees, ratios, blob_fees, blob_ratios, reward_rows = [], [], [], [], []
     rules = node.rules
     for number in range(first, last + 1):

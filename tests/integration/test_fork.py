@@ -315,6 +315,12 @@ def test_resets_with_forking_parameters_and_set_rpc_url(tmp_path: Path) -> None:
             assert _balance_of(fork.url, token, HOLDER) == 0
             assert _balance_of(fork.url, token, deployer) == SUPPLY
             assert _ok(fork.url, "eth_getBalance", [STRANGER, "latest"]) == "0x0"
+            # A plain reset: back to the fork block the node was started on.
+            assert _ok(fork.url, "anvil_reset", []) is None
+            assert _ok(fork.url, "eth_blockNumber") == hex(head)
+            assert _balance_of(fork.url, token, HOLDER) == 5 * 10**18
+            assert _ok(fork.url, "hardhat_reset", [{"forking": {"blockNumber": 1}}]) is None
+            assert _ok(fork.url, "eth_blockNumber") == "0x1"
             # Forward again, by anvil's spelling (a hex block number, the same URL).
             assert _ok(fork.url, "anvil_reset", [{"forking": {"blockNumber": hex(head)}}]) is None
             assert _ok(fork.url, "eth_blockNumber") == hex(head)
@@ -361,3 +367,8 @@ def test_resets_with_forking_parameters_and_set_rpc_url(tmp_path: Path) -> None:
                 [{"from": plain_deployer, "to": STRANGER, "value": "0x1"}],
             )
             assert _ok(plain.url, "eth_getTransactionReceipt", [sent])["status"] == "0x1"
+            # A plain reset: the chain it was started as (its own, not a fork) again.
+            assert _ok(plain.url, "hardhat_reset", []) is None
+            assert _ok(plain.url, "eth_blockNumber") == "0x0"
+            assert _ok(plain.url, "eth_getCode", [token, "latest"]) == "0x"
+            assert _ok(plain.url, "eth_getBlockByNumber", ["0x1", False]) is None
