@@ -93,7 +93,7 @@ from sequencer.publication import (
     Waiters,
 )
 from sequencer.recovery import SenderRecovery
-from sequencer.replay import EVERY_HASH, BlockReplay
+from sequencer.replay import EVERY_HASH, BlockReplay, transaction_index
 from sequencer.revert import decode_revert_reason
 from sequencer.simulate_v1 import SimulatedBlock, SimulatedBlockSpec, simulate_v1
 from sequencer.simulation import SimulationResult, Simulator, chain_env, pinned_simulator
@@ -1012,6 +1012,49 @@ class Node:
         builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
         return BlockReplay(builder, parent, block, env, base, edits)
 
+    async def _upstream_block_of(self, tx_hash: Hash32) -> int:
+        """Fork mode: the upstream block (at or below the fork block) that mined
+        ``tx_hash``; ``ResourceNotFound`` otherwise."""
+        answer = await self.upstream_history("eth_getTransactionByHash", ["0x" + tx_hash.hex()])
+        number = answer.get("blockNumber") if isinstance(answer, dict) else None
+        fork = self.fork
+        assert fork is not None
+        try:
+            mined = int(number, 16) if isinstance(number, str) else None
+        except ValueError:
+            mined = None
+        if mined is None or mined > fork.point.number:
+            raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
+        return mined
+
+    async def _upstream_replay(self, number: int) -> BlockReplay:
+        """Fork mode: upstream block ``number``'s replay on the upstream's state before
+        it (fetched off the loop). Replayed under this node's rules, so a block of an
+        upstream on other rules (another hardfork) is reported as diverging."""
+        fork = self.fork
+        assert fork is not None
+        if number == 0:
+            raise NodeError("genesis is not traceable")
+
+        def fetch() -> tuple[MiniBlock, MiniBlock, StateReader]:
+            block = fork.replay_block(number)
+            parent_header = fork.header_at(number - 1)
+            parent = MiniBlock(parent_header, block.header.parent_hash, (), (), 0, ())
+            return block, parent, fork.state_at(number - 1)
+
+        try:
+            block, parent, base = await asyncio.to_thread(fetch)
+        except UpstreamError as error:
+            raise NodeError(f"cannot replay upstream block {number}: {error}") from None
+        env = sealed_env(
+            block.header,
+            self.config.chain.chain_id,
+            self.rules,
+            self.chain.block_hashes_at(number),
+        )
+        builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
+        return BlockReplay(builder, parent, block, env, base, None)
+
     # ------------------------------------------------------------ replica
     #
     # A replica's blocks come from its sequencer's replication stream (rpc.replica):
@@ -1584,14 +1627,24 @@ class Node:
 
     async def trace_transaction(self, tx_hash: Hash32, options: TraceOptions) -> TraceResult:
         """debug_traceTransaction: the mined transaction re-run after its block's prefix
-        (``sequencer.replay``) with the tracer ``options`` name, off the loop."""
+        (``sequencer.replay``) with the tracer ``options`` name, off the loop. In fork
+        mode an upstream transaction (mined at or below the fork block) is replayed on
+        the upstream's state before its block (``cast run`` of a mainnet transaction)."""
         found = self.chain.locate(tx_hash)
+        if found is None and self.fork is not None:
+            number = await self._upstream_block_of(tx_hash)
+            replay = await self._upstream_replay(number)
+            index = transaction_index(replay.block, tx_hash)
+            if index is None:
+                raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
+            found = (replay.block, index)
+        elif found is not None:
+            if found[0].number == self.genesis_number:
+                raise NodeError("genesis is not traceable")
+            replay = self._pinned_replay(found[0].number)
         if found is None:
             raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
         block, index = found
-        if block.number == 0:
-            raise NodeError("genesis is not traceable")
-        replay = self._pinned_replay(block.number)
         tx = block.transactions[index]
         max_bytes = self.config.max_trace_bytes
 
@@ -1604,10 +1657,14 @@ class Node:
     async def trace_block(
         self, number: int, options: TraceOptions
     ) -> list[tuple[Hash32, TraceResult]]:
-        """debug_traceBlockByNumber / ByHash: every transaction of block ``number``."""
+        """debug_traceBlockByNumber / ByHash: every transaction of block ``number``
+        (in fork mode, an upstream block at or below the fork block too)."""
         if number == 0:
             return []
-        replay = self._pinned_replay(number)
+        if self.fork is not None and number <= self.fork.point.number:
+            replay = await self._upstream_replay(number)
+        else:
+            replay = self._pinned_replay(number)
         txs = replay.block.transactions
         max_bytes = self.config.max_trace_bytes
 

@@ -28,8 +28,9 @@ from sequencer.fork.source import (
     header_of,
     resolve_fork_point,
 )
-from sequencer.fork.upstream import Upstream, UpstreamError, UpstreamMalformed
-from sequencer.types.blocks import Header, MiniBlock, block_size
+from sequencer.fork.upstream import Upstream, UpstreamError, UpstreamMalformed, data, quantity
+from sequencer.types.blocks import EMPTY_BLOOM, Header, MiniBlock, Receipt, block_size
+from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
 from statedb.types import (
     EMPTY_CODE_HASH,
     Account,
@@ -200,6 +201,44 @@ class Fork:
             raise UpstreamMalformed(f"the upstream has no block {number}")
         return header_of(block)
 
+    def replay_block(self, number: int) -> MiniBlock:
+        """Upstream block ``number`` (at or below the fork block) for a replay
+        (``debug_traceTransaction`` of an upstream transaction): its header, its raw
+        transactions (``eth_getRawTransactionByHash``, one batch) and receipts that
+        carry the upstream's type, status and gas (what a replay checks), not its
+        logs. Blocking; ``UpstreamError`` if the upstream cannot say."""
+        block = self.history("eth_getBlockByNumber", [hex(number), False])
+        if not isinstance(block, dict):
+            raise UpstreamMalformed(f"the upstream has no block {number}")
+        header = header_of(block)
+        hashes = block.get("transactions")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise UpstreamMalformed(f"block {number}: not a list of transaction hashes")
+        raws = [
+            data(raw, "eth_getRawTransactionByHash")
+            for raw in self.upstream.batch([("eth_getRawTransactionByHash", [h]) for h in hashes])
+        ]
+        answers = self.history("eth_getBlockReceipts", [hex(number)])
+        if not isinstance(answers, list) or len(answers) != len(raws):
+            raise UpstreamMalformed(f"block {number}: its receipts do not match its transactions")
+        try:
+            txs = tuple(decode_transaction(raw) for raw in raws)
+        except InvalidTransactionEncoding as error:
+            raise UpstreamMalformed(
+                f"block {number}: a transaction does not decode: {error}"
+            ) from None
+        receipts = tuple(
+            _replay_receipt(answer, tx.tx_type) for answer, tx in zip(answers, txs, strict=True)
+        )
+        return MiniBlock(
+            header,
+            data(block.get("hash"), "block hash", 32),
+            txs,
+            receipts,
+            block_size(header, raws),
+            tuple(raws),
+        )
+
     def state_at(self, number: int) -> StateReader:
         """The upstream's state after block ``number``, below the fork block (its reads
         go to the upstream at that block; a few such blocks are kept)."""
@@ -224,6 +263,24 @@ class Fork:
 
     def close(self) -> None:
         self.upstream.close()
+
+
+def _replay_receipt(answer: object, tx_type: int) -> Receipt:
+    """The fields of an upstream receipt a replay checks (gas, status), without logs."""
+    if not isinstance(answer, dict):
+        raise UpstreamMalformed("a receipt is not an object")
+    created = answer.get("contractAddress")
+    return Receipt(
+        tx_type,
+        quantity(answer.get("status", "0x1"), "status", 8),
+        quantity(answer.get("cumulativeGasUsed"), "cumulativeGasUsed", 64),
+        quantity(answer.get("gasUsed"), "gasUsed", 64),
+        quantity(answer.get("effectiveGasPrice", "0x0"), "effectiveGasPrice"),
+        None if created is None else data(created, "contractAddress", 20),
+        quantity(answer.get("blobGasUsed", "0x0"), "blobGasUsed", 64),
+        (),
+        EMPTY_BLOOM,
+    )
 
 
 __all__ = ["Fork", "decode_point", "encode_point"]

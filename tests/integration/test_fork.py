@@ -127,6 +127,8 @@ def test_a_fork_reads_as_its_upstream_then_transacts_on_top(tmp_path: Path) -> N
             assert _balance_of(fork.url, token, HOLDER) == 6 * 10**18
             assert _balance_of(fork.url, token, HOLDER, fork_block) == 5 * 10**18
             assert _balance_of(upstream.url, token, HOLDER) == 5 * 10**18  # untouched
+            traced = _ok(fork.url, "debug_traceTransaction", [tx, {"tracer": "callTracer"}])
+            assert traced["to"] == token and traced["from"] == deployer.lower()
             spanning = _ok(fork.url, "eth_getLogs", [{"fromBlock": "0x0", "address": token}])
             assert [int(log["blockNumber"], 16) for log in spanning] == [
                 1,
@@ -175,6 +177,17 @@ def _upstream_history_is_served(fork: str, upstream: str, token: str, fork_block
         for tx in _ok(upstream, "eth_getBlockByNumber", [hex(number), False])["transactions"]:
             for method in ("eth_getTransactionByHash", "eth_getTransactionReceipt"):
                 assert _ok(fork, method, [tx]) == _ok(upstream, method, [tx])
+    # Upstream transactions replayed on the upstream's state (cast run, debug_trace*).
+    for number in range(1, fork_block + 1):
+        for tx in _ok(upstream, "eth_getBlockByNumber", [hex(number), False])["transactions"]:
+            for tracer in ({"tracer": "callTracer"}, {"tracer": "prestateTracer"}, {}):
+                assert _ok(fork, "debug_traceTransaction", [tx, tracer]) == _ok(
+                    upstream, "debug_traceTransaction", [tx, tracer]
+                ), (number, tracer)
+        options = {"tracer": "callTracer"}
+        assert _ok(fork, "debug_traceBlockByNumber", [hex(number), options]) == _ok(
+            upstream, "debug_traceBlockByNumber", [hex(number), options]
+        )
     assert _ok(fork, "eth_getBlockByNumber", ["earliest", False]) == _ok(
         upstream, "eth_getBlockByNumber", ["0x0", False]
     )
