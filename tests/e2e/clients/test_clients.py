@@ -799,7 +799,18 @@ def flow_cast_fork(node: Node, workdir: Path) -> None:
             cast_at(upstream.url, "send", "--private-key", DEV0_KEY, "--json", "--create", initcode)
         )
         counter = created["contractAddress"].lower()
-        cast_at(upstream.url, "send", "--private-key", DEV0_KEY, whale, "--value", str(3 * ETHER))
+        funding = json.loads(
+            cast_at(
+                upstream.url,
+                "send",
+                "--private-key",
+                DEV0_KEY,
+                "--json",
+                whale,
+                "--value",
+                str(3 * ETHER),
+            )
+        )["transactionHash"]
         fork_block = int(cast_at(upstream.url, "block-number"))
         upstream_block = json.loads(cast_at(upstream.url, "block", str(fork_block), "--json"))
 
@@ -815,6 +826,8 @@ def flow_cast_fork(node: Node, workdir: Path) -> None:
         assert int(cast("call", counter, "number()(uint256)")) == 42
         assert int(cast("balance", whale)) == 3 * ETHER
         assert cast("code", counter) == cast_at(upstream.url, "code", counter)
+        # cast run: an upstream transaction replayed through the fork's history.
+        assert "Transaction successfully executed" in cast("run", funding)
 
         # The whale (no key here) sends on the fork; the upstream does not change.
         cast("rpc", "anvil_impersonateAccount", whale)
