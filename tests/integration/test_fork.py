@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -385,3 +386,35 @@ def test_resets_with_forking_parameters_and_set_rpc_url(tmp_path: Path) -> None:
             assert _ok(plain.url, "eth_blockNumber") == "0x0"
             assert _ok(plain.url, "eth_getCode", [token, "latest"]) == "0x"
             assert _ok(plain.url, "eth_getBlockByNumber", ["0x1", False]) is None
+
+
+def test_a_dead_upstream_is_a_clear_error_and_the_fork_keeps_serving(tmp_path: Path) -> None:
+    """SIGKILL the upstream: reads that need it are answered with an error naming it;
+    what the fork holds or fetched (the dev accounts, the system contracts, a token
+    read before) is still served, and the dev accounts can still send to each other."""
+    import signal
+
+    with hummingbird(tmp_path) as upstream:
+        deployer, token = _load_upstream(upstream.url)
+        with _fork(tmp_path, upstream.url, "--fork-retries", "1") as fork:
+            assert _balance_of(fork.url, token, HOLDER) == 5 * 10**18  # fetched now
+            upstream.process.send_signal(signal.SIGKILL)
+            upstream.process.wait()
+            answer = rpc(fork.url, "eth_getBalance", ["0x" + "66" * 20, "latest"])
+            assert isinstance(answer, dict) and answer["error"]["code"] == -32000
+            assert "eth_getBalance at http://127.0.0.1" in answer["error"]["message"]
+            answer = rpc(fork.url, "eth_getBlockByNumber", ["0x1", False])
+            assert isinstance(answer, dict) and "did not answer" in answer["error"]["message"]
+            assert _balance_of(fork.url, token, HOLDER) == 5 * 10**18  # cached
+            # A new block's system calls write slots only the upstream knows: a send
+            # fails with the upstream's error and is not kept (nothing half-done).
+            other = _ok(fork.url, "eth_accounts")[1]
+            head = _ok(fork.url, "eth_blockNumber")
+            answer = rpc(
+                fork.url, "eth_sendTransaction", [{"from": deployer, "to": other, "value": "0x7"}]
+            )
+            assert isinstance(answer, dict) and "at http://127.0.0.1" in answer["error"]["message"]
+            time.sleep(0.5)
+            assert _ok(fork.url, "eth_blockNumber") == head
+            assert _ok(fork.url, "txpool_status") == {"pending": "0x0", "queued": "0x0"}
+            assert "Traceback" not in fork.log()
