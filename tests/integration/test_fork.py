@@ -418,3 +418,104 @@ def test_a_dead_upstream_is_a_clear_error_and_the_fork_keeps_serving(tmp_path: P
             assert _ok(fork.url, "eth_blockNumber") == head
             assert _ok(fork.url, "txpool_status") == {"pending": "0x0", "queued": "0x0"}
             assert "Traceback" not in fork.log()
+
+
+def _selector(signature: str) -> str:
+    from statedb.types import keccak256
+
+    return keccak256(signature.encode())[:4].hex()
+
+
+def _send(url: str, sender: str, to: str | None, data: str) -> dict[str, Any]:
+    tx: dict[str, Any] = {"from": sender, "data": data, "gas": hex(3_000_000)}
+    if to is not None:
+        tx["to"] = to
+    receipt = _ok(url, "eth_getTransactionReceipt", [_ok(url, "eth_sendTransaction", [tx])])
+    assert receipt["status"] == "0x1", receipt
+    return dict(receipt)
+
+
+def test_a_swap_on_a_forked_constant_product_pair(tmp_path: Path) -> None:
+    """A Uniswap V2-style pair with liquidity on the upstream (tests/contracts Pair.sol):
+    on the fork an impersonated whale swaps through it at the price the upstream's
+    reserves give, a swap asking one unit more is refused by the invariant, and the
+    upstream's pair is untouched."""
+    whale = "0x" + "5a" * 20
+    liquidity = 1_000 * 10**18
+    with hummingbird(tmp_path) as upstream:
+        deployer = _ok(upstream.url, "eth_accounts")[0]
+        token_code = str(contract("Token")["bytecode"])
+        tokens = [
+            _send(upstream.url, deployer, None, token_code + f"{10**27:064x}")["contractAddress"]
+            for _ in range(2)
+        ]
+        pair_code = str(contract("Pair")["bytecode"]) + _word(tokens[0]) + _word(tokens[1])
+        pair = _send(upstream.url, deployer, None, pair_code)["contractAddress"]
+        for token in tokens:
+            _send(upstream.url, deployer, token, _transfer(pair, liquidity))
+        _send(upstream.url, deployer, tokens[0], _transfer(whale, 100 * 10**18))
+        _send(upstream.url, deployer, pair, "0x" + _selector("mint(address)") + _word(deployer))
+        token0 = (
+            "0x"
+            + _ok(
+                upstream.url,
+                "eth_call",
+                [{"to": pair, "data": "0x" + _selector("token0()")}, "latest"],
+            )[-40:]
+        )
+        token1 = tokens[1] if token0 == tokens[0].lower() else tokens[0]
+        reserves = _ok(
+            upstream.url,
+            "eth_call",
+            [{"to": pair, "data": "0x" + _selector("getReserves()")}, "latest"],
+        )
+        with _fork(tmp_path, upstream.url) as fork:
+            assert (
+                _ok(
+                    fork.url,
+                    "eth_call",
+                    [{"to": pair, "data": "0x" + _selector("getReserves()")}, "latest"],
+                )
+                == reserves
+            )
+            reserve0, reserve1 = int(reserves[2:66], 16), int(reserves[66:130], 16)
+            _ok(fork.url, "anvil_impersonateAccount", [whale])
+            _ok(fork.url, "anvil_setBalance", [whale, hex(10**18)])
+            amount_in = 10 * 10**18
+            # The whale holds token A; sell it for the other token of the pair.
+            sell, buy = tokens[0].lower(), (token1 if tokens[0].lower() == token0 else token0)
+            reserve_in, reserve_out = (
+                (reserve0, reserve1) if sell == token0 else (reserve1, reserve0)
+            )
+            out = amount_in * 997 * reserve_out // (reserve_in * 1000 + amount_in * 997)
+            _send(fork.url, whale, sell, _transfer(pair, amount_in))
+            swap = "0x" + _selector("swap(uint256,uint256,address)")
+
+            def swap_data(amount: int) -> str:
+                outs = (0, amount) if sell == token0 else (amount, 0)
+                return swap + f"{outs[0]:064x}" + f"{outs[1]:064x}" + _word(whale)
+
+            greedy = rpc(
+                fork.url,
+                "eth_call",
+                [{"from": whale, "to": pair, "data": swap_data(out + 1)}, "latest"],
+            )
+            assert isinstance(greedy, dict) and "Pair: K" in greedy["error"]["message"], greedy
+            _send(fork.url, whale, pair, swap_data(out))
+            assert _balance_of(fork.url, buy, whale) == out
+            after = _ok(
+                fork.url,
+                "eth_call",
+                [{"to": pair, "data": "0x" + _selector("getReserves()")}, "latest"],
+            )
+            new0, new1 = int(after[2:66], 16), int(after[66:130], 16)
+            assert new0 * new1 >= reserve0 * reserve1  # the invariant, with the fee kept
+            assert (
+                _ok(
+                    upstream.url,
+                    "eth_call",
+                    [{"to": pair, "data": "0x" + _selector("getReserves()")}, "latest"],
+                )
+                == reserves
+            )
+            assert _balance_of(upstream.url, buy, whale) == 0
