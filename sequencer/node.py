@@ -2230,12 +2230,7 @@ class Node:
         fork, self.fork = self.fork, None
         self._write_genesis(self.db)
         self.chain.reload()
-        self._forget_dev_state()
-        new_head = self.chain.head
-        assert new_head is not None
-        self.publisher.publish(ChainReverted(new_head, head))
-        if fork is not None:
-            fork.close()
+        self._started_again(head, fork)
 
     async def reset_to_fork(self, url: str | None, block_number: int | None) -> None:
         """anvil_reset / hardhat_reset with forking parameters: the chain starts again as
@@ -2284,12 +2279,18 @@ class Node:
         self.fork = fork
         self._write_genesis(self.db)
         self.chain.reload(fork.point.number, fork.block_hash)
+        self._started_again(head, current)
+
+    def _started_again(self, old_head: int, old_fork: Fork | None) -> None:
+        """After the database was cleared and a chain written anew: the reset's
+        bookkeeping, subscribers told (blocks up to ``old_head`` are gone), the old
+        upstream closed."""
         self._forget_dev_state()
         new_head = self.chain.head
         assert new_head is not None
-        self.publisher.publish(ChainReverted(new_head, head))
-        if current is not None:
-            current.close()
+        self.publisher.publish(ChainReverted(new_head, old_head))
+        if old_fork is not None:
+            old_fork.close()
 
     async def set_fork_url(self, url: str) -> None:
         """anvil_setRpcUrl: read the upstream through ``url`` from now on (it must serve

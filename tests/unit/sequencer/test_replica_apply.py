@@ -48,6 +48,14 @@ def _ship(sequencer: Node, replica: Node, number: int) -> None:
     replica.apply_replicated(decode_block(encode_block(sequencer.replicated_block(number))))
 
 
+def _lying_about_gas(real: MiniBlock) -> MiniBlock:
+    """``real`` with a header claiming one more gas used (its diff still gives its root)."""
+    header = replace(real.header, gas_used=real.header.gas_used + 1)
+    return MiniBlock(
+        header, header.hash(), real.transactions, real.receipts, real.size, real.encoded, real.diff
+    )
+
+
 def _same_reads(sequencer: Node, replica: Node, addresses: list[bytes]) -> None:
     assert replica.head_number == sequencer.head_number
     for number in range(sequencer.head_number + 1):
@@ -153,7 +161,6 @@ def test_a_replica_refuses_another_chains_database(tmp_path: object) -> None:
 
 
 def test_verify_execution_accepts_real_blocks_and_catches_a_forged_one() -> None:
-    from sequencer.types.blocks import MiniBlock
 
     sequencer = Node(_config())
     replica = Node(replace(_config(), replica=True), genesis=sequencer.replicated_block(0))
@@ -170,16 +177,7 @@ def test_verify_execution_accepts_real_blocks_and_catches_a_forged_one() -> None
         # A block whose diff gives its root but whose header lies about its receipts.
         _mine(sequencer, _tx(sequencer, 3, SINK, 1))
         real = sequencer.replicated_block(3)
-        header = replace(real.header, gas_used=real.header.gas_used + 1)
-        forged = MiniBlock(
-            header,
-            header.hash(),
-            real.transactions,
-            real.receipts,
-            real.size,
-            real.encoded,
-            real.diff,
-        )
+        forged = _lying_about_gas(real)
         with pytest.raises(ReplicaMismatch, match="gas_used"):
             replica.apply_replicated(forged, verify=True)
         assert replica.head_number == 2
@@ -335,16 +333,7 @@ async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers(
         replica.apply_replicated(sequencer.replicated_block(1), verify=True)
         assert verifier.stats.parallel_batches == 1  # all senders in one batch, shared out
         real = sequencer.replicated_block(2)
-        header = replace(real.header, gas_used=real.header.gas_used + 1)
-        forged = MiniBlock(
-            header,
-            header.hash(),
-            real.transactions,
-            real.receipts,
-            real.size,
-            real.encoded,
-            real.diff,
-        )
+        forged = _lying_about_gas(real)
         with pytest.raises(ReplicaMismatch, match="gas_used"):
             replica.apply_replicated(forged, verify=True)
         assert replica.head_number == 1
