@@ -25,7 +25,7 @@ Block traces are ``[{"txHash", "result"}]``, as geth's.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from jit import rlp
 from rpc.codecs import BlockId, data, invalid, json_type, quantity
@@ -38,7 +38,7 @@ from rpc.dispatch import (
     RequestContext,
     method,
 )
-from rpc.namespaces.eth import block_number, node_of, sealed_block_number
+from rpc.namespaces.eth import LOCAL, block_number, node_of, sealed_block_number, upstream_block
 from rpc.parity import flat_traces, located
 from rpc.requests import parse_block_overrides, parse_call_request, parse_state_overrides
 from sequencer.errors import NodeError, ResourceNotFound
@@ -355,16 +355,25 @@ def _sealed(ctx: RequestContext, block: BlockId) -> MiniBlock:
 
 @method("debug_getRawBlock")
 async def get_raw_block(ctx: RequestContext, block: BlockIdParam) -> str:
+    upstream = await upstream_block(node_of(ctx), "debug_getRawBlock", block, [])
+    if upstream is not LOCAL:
+        return cast(str, upstream)
     return data(_sealed(ctx, block).encode_consensus())
 
 
 @method("debug_getRawHeader")
 async def get_raw_header(ctx: RequestContext, block: BlockIdParam) -> str:
+    upstream = await upstream_block(node_of(ctx), "debug_getRawHeader", block, [])
+    if upstream is not LOCAL:
+        return cast(str, upstream)
     return data(_sealed(ctx, block).header.encode())
 
 
 @method("debug_getRawReceipts")
 async def get_raw_receipts(ctx: RequestContext, block: BlockIdParam) -> list[str]:
+    upstream = await upstream_block(node_of(ctx), "debug_getRawReceipts", block, [])
+    if upstream is not LOCAL:
+        return cast("list[str]", upstream)
     return [data(r.consensus_encoding()) for r in _sealed(ctx, block).receipts]
 
 

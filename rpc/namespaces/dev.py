@@ -507,7 +507,16 @@ async def node_info(ctx: RequestContext) -> dict[str, Any]:
             "gasLimit": quantity(env.gas_limit),
             "gasPrice": quantity(node.gas_price()),
         },
-        "forkConfig": {"forkUrl": None, "forkBlockNumber": None, "forkRetryBackoff": None},
+        "forkConfig": (
+            {"forkUrl": None, "forkBlockNumber": None, "forkRetryBackoff": None}
+            if node.fork is None
+            else {
+                # Without its path and query, where API keys live.
+                "forkUrl": node.fork.config.upstream.redacted_url,
+                "forkBlockNumber": node.fork.point.number,
+                "forkRetryBackoff": node.fork.config.upstream.retries,
+            }
+        ),
     }
 
 
@@ -525,7 +534,15 @@ async def metadata(ctx: RequestContext) -> dict[str, Any]:
         "instanceId": data(node.instance_id),
         "latestBlockNumber": node.head_number,
         "latestBlockHash": data(head.hash),
-        "forkedNetwork": None,
+        "forkedNetwork": (
+            None
+            if node.fork is None
+            else {
+                "chainId": node.fork.point.chain_id,
+                "forkBlockNumber": node.fork.point.number,
+                "forkBlockHash": data(node.fork.point.hash),
+            }
+        ),
         "snapshots": {
             str(sid): [number, data(block_hash)]
             for sid, (number, block_hash) in node.snapshot_ids().items()

@@ -89,28 +89,28 @@ def _block_or_none(node: Node, block: BlockId) -> MiniBlock | None:
 
 
 # A fork's blocks up to the fork block are the upstream's: reads of them go there.
-_LOCAL: Final = object()
+LOCAL: Final = object()
 
 
-async def _upstream_block(node: Node, method: str, block: BlockId, rest: list[Any]) -> Any:
+async def upstream_block(node: Node, method: str, block: BlockId, rest: list[Any]) -> Any:
     """Fork mode: the upstream's answer to ``method`` for ``block`` when it is the fork
     block or older (by number, ``earliest``, or a hash this chain did not seal);
-    ``_LOCAL`` when this chain answers."""
+    ``LOCAL`` when this chain answers."""
     fork = node.fork_number
     if fork is None:
-        return _LOCAL
+        return LOCAL
     if block.hash is not None:
         local = node.block_by_hash(block.hash)
         if local is not None and local.number > fork:
-            return _LOCAL
+            return LOCAL
         return await node.upstream_history(method, [data(block.hash), *rest])
     if block.number is not None:
         if block.number > fork:
-            return _LOCAL
+            return LOCAL
         return await node.upstream_history(method, [quantity(block.number), *rest])
     if block.tag == "earliest":
         return await node.upstream_history(method, ["0x0", *rest])
-    return _LOCAL
+    return LOCAL
 
 
 async def _upstream_transaction(node: Node, method: str, tx_hash: bytes) -> Any:
@@ -511,8 +511,8 @@ async def get_block_by_number(
     ctx: RequestContext, block: BlockNumberParam, full: Bool = False
 ) -> dict[str, Any] | None:
     node = node_of(ctx)
-    upstream = await _upstream_block(node, "eth_getBlockByNumber", block, [full])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, "eth_getBlockByNumber", block, [full])
+    if upstream is not LOCAL:
         return cast("dict[str, Any] | None", upstream)
     found = _block_or_none(node, block)
     if found is None:
@@ -529,8 +529,8 @@ async def get_block_by_hash(
     ctx: RequestContext, block_hash: Hash, full: Bool = False
 ) -> dict[str, Any] | None:
     node = node_of(ctx)
-    upstream = await _upstream_block(node, "eth_getBlockByHash", BlockId(hash=block_hash), [full])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, "eth_getBlockByHash", BlockId(hash=block_hash), [full])
+    if upstream is not LOCAL:
         return cast("dict[str, Any] | None", upstream)
     found = node.block_by_hash(block_hash)
     return None if found is None else block_json(found, full)
@@ -541,8 +541,8 @@ async def get_block_receipts(
     ctx: RequestContext, block: BlockIdParam
 ) -> list[dict[str, Any]] | None:
     node = node_of(ctx)
-    upstream = await _upstream_block(node, "eth_getBlockReceipts", block, [])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, "eth_getBlockReceipts", block, [])
+    if upstream is not LOCAL:
         return cast("list[dict[str, Any]] | None", upstream)
     found = _block_or_none(node, block)
     if found is None:
@@ -554,8 +554,8 @@ async def get_block_receipts(
 async def tx_count_by_hash(ctx: RequestContext, block_hash: Hash) -> str | None:
     node = node_of(ctx)
     method = "eth_getBlockTransactionCountByHash"
-    upstream = await _upstream_block(node, method, BlockId(hash=block_hash), [])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, method, BlockId(hash=block_hash), [])
+    if upstream is not LOCAL:
         return cast("str | None", upstream)
     found = node.block_by_hash(block_hash)
     return None if found is None else quantity(len(found.transactions))
@@ -564,8 +564,8 @@ async def tx_count_by_hash(ctx: RequestContext, block_hash: Hash) -> str | None:
 @method("eth_getBlockTransactionCountByNumber")
 async def tx_count_by_number(ctx: RequestContext, block: BlockNumberParam) -> str | None:
     node = node_of(ctx)
-    upstream = await _upstream_block(node, "eth_getBlockTransactionCountByNumber", block, [])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, "eth_getBlockTransactionCountByNumber", block, [])
+    if upstream is not LOCAL:
         return cast("str | None", upstream)
     found = _block_or_none(node, block)
     return None if found is None else quantity(len(found.transactions))
@@ -630,8 +630,8 @@ async def tx_by_hash_and_index(
 ) -> dict[str, Any] | None:
     node = node_of(ctx)
     method = "eth_getTransactionByBlockHashAndIndex"
-    upstream = await _upstream_block(node, method, BlockId(hash=block_hash), [quantity(index)])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, method, BlockId(hash=block_hash), [quantity(index)])
+    if upstream is not LOCAL:
         return cast("dict[str, Any] | None", upstream)
     return _tx_at(node.block_by_hash(block_hash), index)
 
@@ -642,8 +642,8 @@ async def tx_by_number_and_index(
 ) -> dict[str, Any] | None:
     node = node_of(ctx)
     method = "eth_getTransactionByBlockNumberAndIndex"
-    upstream = await _upstream_block(node, method, block, [quantity(index)])
-    if upstream is not _LOCAL:
+    upstream = await upstream_block(node, method, block, [quantity(index)])
+    if upstream is not LOCAL:
         return cast("dict[str, Any] | None", upstream)
     return _tx_at(_block_or_none(node, block), index)
 

@@ -108,6 +108,14 @@ def test_a_fork_reads_as_its_upstream_then_transacts_on_top(tmp_path: Path) -> N
             assert ours["hash"] == theirs["hash"] and ours["stateRoot"] == theirs["stateRoot"]
             assert _reads(fork.url, token, fork_block) == expected
             assert _reads(fork.url, token, "latest") == expected
+            assert _ok(fork.url, "anvil_metadata")["forkedNetwork"] == {
+                "chainId": 4242,
+                "forkBlockNumber": int(fork_block, 16),
+                "forkBlockHash": theirs["hash"],
+            }
+            fork_config = _ok(fork.url, "anvil_nodeInfo")["forkConfig"]
+            assert fork_config["forkBlockNumber"] == int(fork_block, 16)
+            assert fork_config["forkUrl"] == upstream.url
             _upstream_history_is_served(fork.url, upstream.url, token, int(fork_block, 16))
             # The dev accounts keep their upstream nonce; their balance is the fork's.
             assert _ok(fork.url, "eth_getTransactionCount", [deployer, "latest"]) == _ok(
@@ -172,9 +180,13 @@ def _upstream_history_is_served(fork: str, upstream: str, token: str, fork_block
             block = _ok(upstream, "eth_getBlockByNumber", [hex(number), full])
             assert _ok(fork, "eth_getBlockByNumber", [hex(number), full]) == block
             assert _ok(fork, "eth_getBlockByHash", [block["hash"], full]) == block
-        assert _ok(fork, "eth_getBlockReceipts", [hex(number)]) == _ok(
-            upstream, "eth_getBlockReceipts", [hex(number)]
-        )
+        for method in (
+            "eth_getBlockReceipts",
+            "debug_getRawBlock",
+            "debug_getRawHeader",
+            "debug_getRawReceipts",
+        ):
+            assert _ok(fork, method, [hex(number)]) == _ok(upstream, method, [hex(number)])
         for tx in _ok(upstream, "eth_getBlockByNumber", [hex(number), False])["transactions"]:
             for method in ("eth_getTransactionByHash", "eth_getTransactionReceipt"):
                 assert _ok(fork, method, [tx]) == _ok(upstream, method, [tx])
