@@ -128,6 +128,9 @@ def classify(path: Path, data: dict[str, object]) -> tuple[str, str]:
         return "legacy_state", "static"
     else:
         fmt = "state"
+    if "eest-devnet" in parts:  # eest-devnet/<fork>/<eip folder>/...: the EIP is the category
+        after = parts.index("eest-devnet") + 2
+        return fmt, parts[after] if after < len(parts) - 1 else "other"
     for marker in ("state_tests", "blockchain_tests"):
         if marker in parts:
             after = parts[parts.index(marker) + 1]
@@ -262,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         dest="forks",
         metavar="NAME",
-        help="Cancun, Prague or Osaka (repeatable; default all three)",
+        help="Cancun, Prague, Osaka or Amsterdam (repeatable; default Cancun, Prague and "
+        "Osaka: Amsterdam is experimental, asked for by name)",
     )
     parser.add_argument(
         "--engine",
@@ -369,11 +373,12 @@ def report(
         table[(case.format, case.category, case.fork)][case.outcome] += 1
         if case.difference is not None:
             table[(case.format, case.category, case.fork)]["difference"] += 1
-    header = f"{'format':<14}{'category':<13}{'fork':<8}{'passed':>8}{'failed':>8}"
+    width = max([13, *(len(category) + 1 for _, category, _ in table)])
+    header = f"{'format':<14}{'category':<{width}}{'fork':<10}{'passed':>8}{'failed':>8}"
     print(header + (f"{'differ':>8}" if compare_with else ""))
     for (fmt, category, fork), counts in sorted(table.items()):
         failed = counts["failed"] + counts["error"]
-        line = f"{fmt:<14}{category:<13}{fork:<8}{counts['passed']:>8}{failed:>8}"
+        line = f"{fmt:<14}{category:<{width}}{fork:<10}{counts['passed']:>8}{failed:>8}"
         print(line + (f"{counts['difference']:>8}" if compare_with else ""))
     slowest = sorted(cases, key=lambda c: -c.cpu_seconds)[:10]
     if slowest:

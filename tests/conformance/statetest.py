@@ -30,7 +30,12 @@ from sequencer.types.transactions import (
 from statedb.types import EMPTY_CODE_HASH, DictState, keccak256
 from tests.conformance.engines import Observation, observe_tx
 
-FORK_NAMES = {"Cancun": "cancun", "Prague": "prague", "Osaka": "osaka"}
+FORK_NAMES = {
+    "Cancun": "cancun",
+    "Prague": "prague",
+    "Osaka": "osaka",
+    "Amsterdam": "amsterdam",
+}
 
 
 def hex_int(value: str | int | None, default: int = 0) -> int:
