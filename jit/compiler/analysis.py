@@ -16,6 +16,12 @@
 
 Which byte is which instruction comes from the fork's opcode table: a byte the
 fork does not define is an undefined instruction (it halts like INVALID).
+
+EIP-8024's DUPN, SWAPN and EXCHANGE (Amsterdam) read one immediate byte: decoded,
+their stack effect is that of the DUP or SWAP they amount to, and the next
+instruction is two bytes on. With an immediate the EIP excludes they halt, so they
+are decoded as instructions that end the path, and decoding goes on at the
+immediate byte (a JUMPDEST a jump may reach).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from jit.evm.analysis import valid_jump_destinations
+from jit.evm.instructions import stack
 from jit.evm.opcodes import OpcodeInfo
 
 JUMPDEST = 0x5B
@@ -106,7 +113,7 @@ class Instruction(NamedTuple):
     static_gas: int
     pops: int
     pushes: int
-    immediate: int  # the PUSH value; 0 for every other instruction
+    immediate: int  # the PUSH value, EIP-8024's immediate byte; 0 for every other instruction
     next_pc: int
     defined: bool  # False: the fork has no such instruction (it halts)
 
@@ -114,6 +121,24 @@ class Instruction(NamedTuple):
     def ends_frame_path(self) -> bool:
         """True when execution never falls through to ``next_pc``."""
         return not self.defined or self.op in TERMINATORS
+
+
+def immediate_effect(handler: object, immediate: int) -> tuple[int, int] | None:
+    """(pops, pushes) of an EIP-8024 instruction with this immediate byte; None when the
+    immediate is one the EIP excludes (the instruction halts)."""
+    if handler is stack.exchange:
+        pair = stack.PAIR_IMMEDIATES[immediate]
+        return None if pair is None else (pair[1] + 1, pair[1] + 1)
+    depth = stack.SINGLE_IMMEDIATES[immediate]
+    if depth is None:
+        return None
+    if handler is stack.dupn:
+        return depth, depth + 1
+    return depth + 1, depth + 1  # SWAPN
+
+
+# Handlers that read a one-byte immediate (EIP-8024).
+ONE_BYTE_IMMEDIATE = frozenset({stack.dupn, stack.swapn, stack.exchange})
 
 
 def decode(code: bytes, table: Mapping[int, OpcodeInfo]) -> tuple[Instruction, ...]:
@@ -124,6 +149,23 @@ def decode(code: bytes, table: Mapping[int, OpcodeInfo]) -> tuple[Instruction, .
     while pc < end:
         op = code[pc]
         info = table.get(op)
+        if info is not None and info.handler in ONE_BYTE_IMMEDIATE:
+            immediate = padded[pc + 1]
+            effect = immediate_effect(info.handler, immediate)
+            if effect is None:  # halts; the immediate byte is decoded next
+                out.append(
+                    Instruction(pc, op, info.name, info.static_gas, 0, 0, immediate, pc + 1, False)
+                )
+                pc += 1
+            else:
+                pops, pushes = effect
+                out.append(
+                    Instruction(
+                        pc, op, info.name, info.static_gas, pops, pushes, immediate, pc + 2, True
+                    )
+                )
+                pc += 2
+            continue
         size = op - 0x5F if 0x60 <= op <= 0x7F else 0
         immediate = int.from_bytes(padded[pc + 1 : pc + 1 + size], "big") if size else 0
         if info is None:

@@ -190,6 +190,14 @@ class _RegionWriter:
         items = self.items
         items[-1], items[-1 - depth] = items[-1 - depth], items[-1]
 
+    def exchange(self, n: int, m: int) -> None:
+        """EXCHANGE: swap the (n + 1)-th and (m + 1)-th items (n < m)."""
+        while len(self.items) < m + 1:
+            self.consumed += 1
+            self.items.insert(0, self._load_real(self.consumed))
+        items = self.items
+        items[-1 - n], items[-1 - m] = items[-1 - m], items[-1 - n]
+
     def snapshot(self) -> tuple[tuple[str, ...], int]:
         return tuple(self.items), self.consumed
 
@@ -294,6 +302,17 @@ class _RegionWriter:
             return True
         if handler is stack.pop:
             self.drop()
+            return True
+        if handler is stack.dupn:  # EIP-8024 (decode checked the immediate)
+            self.dup(ins.pops)
+            return True
+        if handler is stack.swapn:
+            self.swap(ins.pops - 1)
+            return True
+        if handler is stack.exchange:
+            pair = stack.PAIR_IMMEDIATES[ins.immediate]
+            assert pair is not None
+            self.exchange(*pair)
             return True
         if op == JUMPDEST and handler is control_flow.jumpdest:
             return True

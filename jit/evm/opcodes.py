@@ -162,6 +162,12 @@ PRAGUE: Mapping[int, OpcodeInfo] = {}
 OSAKA: Mapping[int, OpcodeInfo] = {
     0x1E: _op("CLZ", bitwise.clz, GAS_LOW),  # EIP-7939
 }
+AMSTERDAM: Mapping[int, OpcodeInfo] = {
+    # EIP-8024: one immediate byte each (``stack.SINGLE_IMMEDIATES``, ``PAIR_IMMEDIATES``)
+    0xE6: _op("DUPN", stack.dupn, GAS_VERY_LOW),
+    0xE7: _op("SWAPN", stack.swapn, GAS_VERY_LOW),
+    0xE8: _op("EXCHANGE", stack.exchange, GAS_VERY_LOW),
+}
 
 # Bytes with no instruction halt like INVALID; they cost nothing up front.
 UNDEFINED = OpcodeInfo("UNDEFINED", system.invalid, 0)

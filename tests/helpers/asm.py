@@ -7,9 +7,9 @@ offset (as PUSH2), resolved at ``build()``.
 
 from __future__ import annotations
 
-from jit.evm.opcodes import CANCUN, OSAKA
+from jit.evm.opcodes import AMSTERDAM, CANCUN, OSAKA
 
-_BY_NAME = {info.name: byte for table in (CANCUN, OSAKA) for byte, info in table.items()}
+_BY_NAME = {info.name: byte for table in (CANCUN, OSAKA, AMSTERDAM) for byte, info in table.items()}
 
 
 class Asm:

@@ -1,0 +1,229 @@
+"""Amsterdam's rules (experimental, issue 20), on the interpreter and on the JIT.
+
+Every program runs on both engines: the JIT's outcome (result, error, gas, output,
+state diff, logs) must equal the interpreter's, and the interpreter's is checked
+against the EIP.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jit.compiler import Engine
+from jit.compiler.analysis import decode
+from jit.evm.instructions.stack import PAIR_IMMEDIATES, SINGLE_IMMEDIATES
+from jit.evm.transaction import TxOutcome
+from jit.forks import rules_for
+from tests.helpers.evm import Run, run, world
+
+ENGINE = Engine("jit")
+DUPN, SWAPN, EXCHANGE = 0xE6, 0xE7, 0xE8
+PUSH0, SSTORE, STOP, JUMP, JUMPDEST = 0x5F, 0x55, 0x00, 0x56, 0x5B
+
+
+def _fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
+    diff = outcome.diff
+    return (
+        outcome.result,
+        outcome.error,
+        outcome.gas_used,
+        outcome.output,
+        sorted(diff.accounts.items()),
+        sorted((a, sorted(s.items())) for a, s in diff.storage.items()),
+        [(log.address, log.topics, log.data) for log in outcome.logs],
+        outcome.out_of_gas_halts,
+    )
+
+
+def both(code: bytes, gas: int = 1_000_000, fork: str = "amsterdam") -> Run:
+    """The interpreter's run of ``code``, after checking the JIT's equals it."""
+    expected = run(code, gas=gas, fork=fork, state=world(code))
+    actual = run(code, gas=gas, fork=fork, state=world(code), engine=ENGINE.runner)
+    assert _fingerprint(actual.outcome) == _fingerprint(expected.outcome), code.hex()
+    return expected
+
+
+def push(value: int) -> bytes:
+    size = max(1, (value.bit_length() + 7) // 8)
+    return bytes([0x5F + size]) + value.to_bytes(size, "big")
+
+
+def items(count: int) -> bytes:
+    """Push 1, 2, ..., count: item k from the top holds count - k + 1."""
+    return b"".join(push(value) for value in range(1, count + 1))
+
+
+def store(slot: int) -> bytes:
+    return push(slot) + bytes([SSTORE])
+
+
+def single(depth: int) -> int:
+    return SINGLE_IMMEDIATES.index(depth)
+
+
+def pair(n: int, m: int) -> int:
+    return PAIR_IMMEDIATES.index((n, m))
+
+
+# ------------------------------------------------------------------ EIP-8024 decoding
+
+
+def test_single_immediates_cover_17_to_235_and_skip_jumpdest_and_push_bytes() -> None:
+    valid = {x: d for x, d in enumerate(SINGLE_IMMEDIATES) if d is not None}
+    assert sorted(valid.values()) == list(range(17, 236))
+    assert [x for x, d in enumerate(SINGLE_IMMEDIATES) if d is None] == list(range(91, 128))
+    assert (valid[0], valid[90], valid[128], valid[255]) == (145, 235, 17, 144)
+
+
+def test_pair_immediates_are_every_pair_once() -> None:
+    valid = [p for p in PAIR_IMMEDIATES if p is not None]
+    wanted = {(n, m) for n in range(1, 15) for m in range(n + 1, 31 - n)}
+    assert len(valid) == len(set(valid)) == len(wanted) == 210 and set(valid) == wanted
+    assert [x for x, p in enumerate(PAIR_IMMEDIATES) if p is None] == list(range(82, 128))
+    assert PAIR_IMMEDIATES[0] == (9, 16)  # an EXCHANGE at the end of the code reads 0
+
+
+def test_compiler_decodes_the_immediate_and_resumes_at_an_excluded_one() -> None:
+    table = rules_for("amsterdam").opcode_table
+    valid = decode(bytes([DUPN, 128, STOP]), table)
+    assert [(i.pc, i.name, i.pops, i.pushes, i.next_pc) for i in valid] == [
+        (0, "DUPN", 17, 18, 2),
+        (2, "STOP", 0, 0, 3),
+    ]
+    halting = decode(bytes([SWAPN, JUMPDEST, STOP]), table)
+    assert [(i.pc, i.defined, i.next_pc) for i in halting] == [
+        (0, False, 1),
+        (1, True, 2),
+        (2, True, 3),
+    ]
+    # Before Amsterdam the bytes are undefined and take no immediate.
+    osaka = decode(bytes([DUPN, 128]), rules_for("osaka").opcode_table)
+    assert [(i.pc, i.defined, i.name) for i in osaka] == [(0, False, "0xe6"), (1, True, "DUP1")]
+
+
+# ------------------------------------------------------------------ EIP-8024 behaviour
+
+
+@pytest.mark.parametrize("depth", [17, 18, 107, 108, 144, 145, 200, 235])
+def test_dupn_copies_the_nth_item(depth: int) -> None:
+    code = items(depth) + bytes([DUPN, single(depth)]) + store(0) + store(1) + bytes([STOP])
+    result = both(code)
+    assert result.outcome.success
+    assert result.storage() == {0: 1, 1: depth}  # the copy of the bottom; the top untouched
+
+
+@pytest.mark.parametrize("depth", [17, 100, 234])
+def test_swapn_swaps_the_top_with_the_item_below_the_nth(depth: int) -> None:
+    code = items(depth + 1) + bytes([SWAPN, single(depth)])
+    code += store(0) + b"".join(bytes([0x50]) for _ in range(depth - 1)) + store(1) + bytes([STOP])
+    result = both(code)
+    assert result.outcome.success
+    assert result.storage() == {0: 1, 1: depth + 1}
+
+
+@pytest.mark.parametrize(("n", "m"), [(1, 2), (1, 29), (14, 16), (5, 10), (9, 16), (13, 17)])
+def test_exchange_swaps_two_items_below_the_top(n: int, m: int) -> None:
+    count = m + 1
+    code = items(count) + bytes([EXCHANGE, pair(n, m)])
+    for slot in range(count):  # store the whole stack, top first
+        code += store(slot)
+    result = both(code + bytes([STOP]))
+    assert result.outcome.success
+    expected = list(range(count, 0, -1))
+    expected[n], expected[m] = expected[m], expected[n]
+    assert result.storage() == {slot: v for slot, v in enumerate(expected)}
+
+
+@pytest.mark.parametrize("op", [DUPN, SWAPN])
+@pytest.mark.parametrize("immediate", [91, 0x5B, 0x60, 0x7F, 127])
+def test_dupn_swapn_excluded_immediates_halt(op: int, immediate: int) -> None:
+    result = both(items(240) + bytes([op, immediate]) + store(0) + bytes([STOP]), gas=200_000)
+    assert not result.outcome.success and result.outcome.error == "InvalidOpcode"
+    assert result.outcome.gas_used == 200_000
+
+
+@pytest.mark.parametrize("immediate", [82, 0x5B, 0x60, 0x7F, 127])
+def test_exchange_excluded_immediates_halt(immediate: int) -> None:
+    result = both(items(40) + bytes([EXCHANGE, immediate]) + store(0) + bytes([STOP]))
+    assert not result.outcome.success and result.outcome.error == "InvalidOpcode"
+
+
+@pytest.mark.parametrize(
+    ("code", "enough"),
+    [
+        (bytes([DUPN, 128]), 17),  # needs 17 items
+        (bytes([SWAPN, 128]), 18),  # needs 18
+        (bytes([DUPN, 90]), 235),
+        (bytes([EXCHANGE, 0x8E]), 3),  # (1, 2)
+        (bytes([EXCHANGE, PAIR_IMMEDIATES.index((1, 29))]), 30),
+    ],
+)
+def test_stack_underflow_one_item_short(code: bytes, enough: int) -> None:
+    short = both(items(enough - 1) + code + bytes([STOP]))
+    assert not short.outcome.success and short.outcome.error == "StackUnderflowError"
+    assert both(items(enough) + code + bytes([STOP])).outcome.success
+
+
+def test_dupn_on_a_full_stack_overflows() -> None:
+    code = bytes([PUSH0]) * 1024 + bytes([DUPN, 128, STOP])
+    result = both(code)
+    assert not result.outcome.success and result.outcome.error == "StackOverflowError"
+    assert both(bytes([PUSH0]) * 1023 + bytes([DUPN, 128, STOP])).outcome.success
+    assert both(bytes([PUSH0]) * 1024 + bytes([SWAPN, 128, STOP])).outcome.success
+
+
+@pytest.mark.parametrize(("op", "needed"), [(DUPN, 145), (SWAPN, 146), (EXCHANGE, 17)])
+def test_an_immediate_cut_off_by_the_end_of_the_code_reads_zero(op: int, needed: int) -> None:
+    # 0 decodes to depth 145 (DUPN, SWAPN) or the pair (9, 16) (EXCHANGE); then STOP.
+    assert both(items(needed) + bytes([op])).outcome.success
+    short = both(items(needed - 1) + bytes([op]))
+    assert short.outcome.error == "StackUnderflowError"
+
+
+def test_a_jump_reaches_the_jumpdest_an_excluded_immediate_is() -> None:
+    # PUSH1 6 JUMP | DUPN 0x5B (halts if run) ... the 0x5B at 4 is a valid JUMPDEST.
+    code = push(4) + bytes([JUMP, DUPN, JUMPDEST]) + push(7) + store(0) + bytes([STOP])
+    result = both(code)
+    assert result.outcome.success and result.storage() == {0: 7}
+    straight = both(bytes([DUPN, JUMPDEST]) + push(7) + store(0))
+    assert straight.outcome.error == "InvalidOpcode"
+
+
+def test_a_valid_immediate_is_skipped_as_code_but_not_as_a_jumpdest_candidate() -> None:
+    # DUPN 0x80 at 0..1 then JUMPDEST at 2: execution goes on at 2.
+    code = items(17) + bytes([DUPN, 0x80, JUMPDEST]) + store(0) + bytes([STOP])
+    assert both(code).storage() == {0: 1}
+
+
+@pytest.mark.parametrize("op", [DUPN, SWAPN, EXCHANGE])
+def test_before_amsterdam_the_bytes_are_undefined(op: int) -> None:
+    result = both(items(40) + bytes([op, 128]) + store(0), fork="osaka")
+    assert result.outcome.error == "InvalidOpcode"
+
+
+def test_out_of_gas_at_dupn_matches() -> None:
+    code = items(17) + bytes([DUPN, 128]) + store(0)
+    used = both(code).outcome.gas_used
+    for gas in [*range(21_001, 21_080), *range(21_080, used, 1_013)]:
+        both(code, gas=gas)
+
+
+_DEEP_OPS = st.one_of(
+    st.tuples(st.sampled_from([DUPN, SWAPN]), st.integers(0, 255)),
+    st.tuples(st.just(EXCHANGE), st.integers(0, 255)),
+    st.tuples(st.sampled_from([0x01, 0x50, 0x80, 0x8F, 0x90, 0x9F, PUSH0, JUMPDEST]), st.none()),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 260), st.lists(_DEEP_OPS, max_size=12), st.booleans())
+def test_random_deep_stack_programs_agree(height: int, ops: list, cut: bool) -> None:
+    code = items(height)
+    for op, immediate in ops:
+        code += bytes([op]) if immediate is None else bytes([op, immediate])
+    code += push(0) + bytes([SSTORE])
+    if cut and ops and ops[-1][1] is not None:
+        code = code[: len(code) - 3]  # end on the bare opcode: its immediate is cut off
+    both(code, gas=3_000_000)
