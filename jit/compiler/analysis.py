@@ -54,7 +54,7 @@ def _stack_effects() -> dict[int, tuple[int, int]]:
         effects[op] = (1, 1) if op in (0x15, 0x19) else (2, 1)
     effects[0x1E] = (1, 1)  # CLZ
     effects[0x20] = (2, 1)
-    for op in range(0x30, 0x4B):
+    for op in range(0x30, 0x4C):  # to SLOTNUM (EIP-7843)
         effects[op] = (0, 1)
     for op in (0x31, 0x35, 0x3B, 0x3F, 0x40, 0x49):
         effects[op] = (1, 1)

@@ -48,6 +48,7 @@ from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE
 from jit.evm.instructions import (
     arithmetic,
     bitwise,
+    block,
     control_flow,
     environment,
     memory_ops,
@@ -94,6 +95,7 @@ _READS: dict[Callable[..., None], str] = {
     environment.origin: "int.from_bytes(evm.tx.origin, 'big')",
     environment.callvalue: "evm.msg.value",
     environment.calldatasize: "len(evm.msg.data)",
+    block.slotnum: "evm.block.slot_number",
     memory_ops.msize: "len(m)",
 }
 

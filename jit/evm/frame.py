@@ -47,6 +47,7 @@ class BlockEnv:
     blob_base_fee: int = 1
     block_hashes: BlockHashes | Mapping[int, bytes] = EMPTY_BLOCK_HASHES
     parent_beacon_block_root: bytes | None = None
+    slot_number: int = 0  # EIP-7843 (Amsterdam): the header's slot number, SLOTNUM reads it
 
     def __post_init__(self) -> None:
         if not isinstance(self.block_hashes, BlockHashes):

@@ -163,6 +163,7 @@ OSAKA: Mapping[int, OpcodeInfo] = {
     0x1E: _op("CLZ", bitwise.clz, GAS_LOW),  # EIP-7939
 }
 AMSTERDAM: Mapping[int, OpcodeInfo] = {
+    0x4B: _op("SLOTNUM", block.slotnum, GAS_BASE),  # EIP-7843
     # EIP-8024: one immediate byte each (``stack.SINGLE_IMMEDIATES``, ``PAIR_IMMEDIATES``)
     0xE6: _op("DUPN", stack.dupn, GAS_VERY_LOW),
     0xE7: _op("SWAPN", stack.swapn, GAS_VERY_LOW),

@@ -221,6 +221,7 @@ def apply_block(
         blob_base_fee=rules.blob_base_fee(excess),
         block_hashes=dict(block_hashes),
         parent_beacon_block_root=beacon_root,
+        slot_number=hex_int(header.get("slotNumber")),
     )
     diff = StateDiff()
     view = OverlayView(state, diff)

@@ -48,6 +48,7 @@ def run(
     tx_type: int = 2,
     base_fee: int = 7,
     engine: CodeRunner | None = None,
+    slot_number: int = 0,
 ) -> Run:
     state = state if state is not None else world(code)
     rules = rules_for(fork)
@@ -58,6 +59,7 @@ def run(
         timestamp=1000,
         gas_limit=30_000_000,
         base_fee=base_fee,
+        slot_number=slot_number,
     )
     tx = Transaction(
         tx_type=tx_type,

@@ -1,5 +1,6 @@
 """Block instructions: BLOCKHASH, COINBASE, TIMESTAMP, NUMBER, PREVRANDAO
-(EIP-4399), GASLIMIT, CHAINID (EIP-1344), BASEFEE (EIP-3198)."""
+(EIP-4399), GASLIMIT, CHAINID (EIP-1344), BASEFEE (EIP-3198), SLOTNUM (EIP-7843,
+Amsterdam)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,7 @@ def chainid(evm: Evm) -> None:
 
 def basefee(evm: Evm) -> None:
     push(evm, evm.block.base_fee)
+
+
+def slotnum(evm: Evm) -> None:
+    push(evm, evm.block.slot_number)

@@ -19,7 +19,7 @@ from jit.forks import rules_for
 from tests.helpers.evm import Run, run, world
 
 ENGINE = Engine("jit")
-DUPN, SWAPN, EXCHANGE = 0xE6, 0xE7, 0xE8
+DUPN, SWAPN, EXCHANGE, SLOTNUM = 0xE6, 0xE7, 0xE8, 0x4B
 PUSH0, SSTORE, STOP, JUMP, JUMPDEST = 0x5F, 0x55, 0x00, 0x56, 0x5B
 
 
@@ -37,10 +37,12 @@ def _fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
     )
 
 
-def both(code: bytes, gas: int = 1_000_000, fork: str = "amsterdam") -> Run:
+def both(code: bytes, gas: int = 1_000_000, fork: str = "amsterdam", slot: int = 0) -> Run:
     """The interpreter's run of ``code``, after checking the JIT's equals it."""
-    expected = run(code, gas=gas, fork=fork, state=world(code))
-    actual = run(code, gas=gas, fork=fork, state=world(code), engine=ENGINE.runner)
+    expected = run(code, gas=gas, fork=fork, state=world(code), slot_number=slot)
+    actual = run(
+        code, gas=gas, fork=fork, state=world(code), engine=ENGINE.runner, slot_number=slot
+    )
     assert _fingerprint(actual.outcome) == _fingerprint(expected.outcome), code.hex()
     return expected
 
@@ -227,3 +229,33 @@ def test_random_deep_stack_programs_agree(height: int, ops: list, cut: bool) -> 
     if cut and ops and ops[-1][1] is not None:
         code = code[: len(code) - 3]  # end on the bare opcode: its immediate is cut off
     both(code, gas=3_000_000)
+
+
+# ------------------------------------------------------------------ EIP-7843 SLOTNUM
+
+
+@pytest.mark.parametrize("slot", [0, 1, 12345, 2**64 - 1])
+def test_slotnum_pushes_the_blocks_slot_number(slot: int) -> None:
+    result = both(
+        bytes([SLOTNUM]) + store(0) + bytes([SLOTNUM, SLOTNUM, 0x01]) + store(1), slot=slot
+    )
+    assert result.outcome.success
+    assert result.storage() == {k: v for k, v in {0: slot, 1: 2 * slot}.items() if v}
+
+
+def test_slotnum_costs_two_gas() -> None:
+    base = both(bytes([PUSH0, 0x50]), slot=5).outcome.gas_used  # PUSH0 (2) POP (2)
+    assert both(bytes([SLOTNUM, 0x50]), slot=5).outcome.gas_used == base
+    # 21,000 + 2 exactly: SLOTNUM then STOP; a gas short halts out of gas.
+    assert both(bytes([SLOTNUM]), gas=21_002).outcome.success
+    assert both(bytes([SLOTNUM]), gas=21_001).outcome.error == "OutOfGasError"
+
+
+def test_slotnum_on_a_full_stack_overflows() -> None:
+    assert both(bytes([PUSH0]) * 1023 + bytes([SLOTNUM])).outcome.success
+    full = both(bytes([PUSH0]) * 1024 + bytes([SLOTNUM]))
+    assert full.outcome.error == "StackOverflowError"
+
+
+def test_slotnum_is_undefined_before_amsterdam() -> None:
+    assert both(bytes([SLOTNUM]), fork="osaka", slot=3).outcome.error == "InvalidOpcode"
