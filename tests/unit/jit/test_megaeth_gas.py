@@ -148,7 +148,8 @@ def test_every_fork_keeps_ethereum_values(fork: Fork) -> None:
     assert (rules.calldata_floor_storage_gas_per_token, rules.code_deposit_storage_gas) == (0, 0)
     assert rules.storage_call_stipend == 0
     assert rules.forward_gas_withheld == (1, 64)
-    assert (rules.max_code_size, rules.max_initcode_size) == (0x6000, 0xC000)
+    sizes = (0x8000, 0x10000) if fork >= Fork.AMSTERDAM else (0x6000, 0xC000)  # EIP-7954
+    assert (rules.max_code_size, rules.max_initcode_size) == sizes
     assert [rules.ops[0xA0 + n].__name__ for n in range(5)] == [f"log{n}" for n in range(5)]
     result = execute(rules, to=FRESH, value=1)
     assert result.gas_used == 21_000

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from jit.compiler import Engine
 from jit.compiler.analysis import decode
+from jit.evm.exceptions import InitcodeTooLarge
 from jit.evm.instructions.stack import PAIR_IMMEDIATES, SINGLE_IMMEDIATES
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
@@ -259,3 +260,57 @@ def test_slotnum_on_a_full_stack_overflows() -> None:
 
 def test_slotnum_is_undefined_before_amsterdam() -> None:
     assert both(bytes([SLOTNUM]), fork="osaka", slot=3).outcome.error == "InvalidOpcode"
+
+
+# ------------------------------------------------------------------ EIP-7954 sizes
+
+
+def deployer(size: int) -> bytes:
+    """Initcode returning ``size`` zero bytes as the code to deploy."""
+    return push(size) + bytes([PUSH0, 0xF3])
+
+
+def create_tx(initcode: bytes, fork: str) -> Run:
+    """A creation transaction on both engines (the interpreter's run)."""
+    gas = 16_000_000
+    expected = run(b"", data=initcode, to=None, gas=gas, fork=fork, state=world(b""))
+    actual = run(
+        b"", data=initcode, to=None, gas=gas, fork=fork, state=world(b""), engine=ENGINE.runner
+    )
+    assert _fingerprint(actual.outcome) == _fingerprint(expected.outcome)
+    return expected
+
+
+@pytest.mark.parametrize(
+    ("fork", "limit"), [("amsterdam", 0x8000), ("osaka", 0x6000), ("prague", 0x6000)]
+)
+def test_deployed_code_size_limit(fork: str, limit: int) -> None:
+    at = create_tx(deployer(limit), fork)
+    address = at.outcome.contract_address
+    assert at.outcome.success and address is not None
+    assert len(at.state.codes[at.state.accounts[address].code_hash]) == limit
+    over = create_tx(deployer(limit + 1), fork)
+    assert not over.outcome.success
+
+
+@pytest.mark.parametrize(("fork", "limit"), [("amsterdam", 0x10000), ("osaka", 0xC000)])
+def test_creation_transaction_initcode_limit(fork: str, limit: int) -> None:
+    padded = deployer(1) + bytes(limit - len(deployer(1)))
+    assert create_tx(padded, fork).outcome.success
+    with pytest.raises(InitcodeTooLarge):
+        create_tx(padded + b"\x00", fork)
+
+
+@pytest.mark.parametrize(("fork", "limit"), [("amsterdam", 0x10000), ("osaka", 0xC000)])
+@pytest.mark.parametrize("create2", [False, True])
+def test_create_opcode_initcode_limit(fork: str, limit: int, create2: bool) -> None:
+    """CREATE/CREATE2 of ``size`` bytes of (zero) memory: at the limit the creation
+    runs (STOP: nothing deployed), one byte over the calling frame halts."""
+    for size, ok in ((limit, True), (limit + 1, False)):
+        salt = push(0) if create2 else b""
+        code = salt + push(size) + push(0) + push(0) + bytes([0xF5 if create2 else 0xF0])
+        code += store(0) + bytes([STOP])
+        result = both(code, gas=16_000_000, fork=fork)
+        assert result.outcome.success is ok, (size, result.outcome.error)
+        if ok:
+            assert result.storage() != {}  # the new address
