@@ -7,7 +7,7 @@ is copied per fork and instruction handlers never test which fork they run in.
 Cancun: EIP-1153, 4788, 4844, 5656, 6780, 7516. Prague: EIP-2537, 2935, 6110,
 7002, 7251, 7623, 7685, 7691, 7702. Osaka: EIP-7594 (blob count per tx),
 7823, 7825, 7883, 7918, 7939, 7951. Amsterdam (experimental, in progress): Osaka
-with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7843, 7954 and 8024.
+with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7843, 7954, 7976, 7981 and 8024.
 
 ``megaeth_rules(rules)`` is the opt-in MegaETH variant of a fork's rules: Rex5's dual
 gas model (storage gas on top of compute gas) with the SALT bucket multiplier at 1,
@@ -77,6 +77,8 @@ class ForkRules:
     eip7918: bool  # blob base fee reserve price
     eip2935: bool  # history storage contract system call
     system_requests: bool  # EIP-7685 requests (EIP-6110/7002/7251)
+    eip7976: bool = False  # calldata floor: 16 per token, 4 tokens per byte
+    eip7981: bool = False  # access list bytes are floor tokens (intrinsic gas and floor)
     # MegaETH (``megaeth_rules``); the defaults are Ethereum's. Storage gas is charged
     # on top of compute gas from the same gas limit and is never refunded.
     megaeth: bool = False
@@ -189,6 +191,8 @@ def _amsterdam(osaka: ForkRules) -> ForkRules:
         blob_schedule=BlobSchedule(target=14, max=21, base_fee_update_fraction=11684671),
         max_code_size=0x8000,  # EIP-7954: 32 KiB (was 24 KiB)
         max_initcode_size=0x10000,  # EIP-7954: 64 KiB, twice the code size (was 48 KiB)
+        eip7976=True,
+        eip7981=True,
     )
 
 

@@ -53,6 +53,11 @@ TX_ACCESS_LIST_ADDRESS = 2400
 TX_ACCESS_LIST_STORAGE_KEY = 1900
 TX_TOTAL_COST_FLOOR_PER_TOKEN = 10  # EIP-7623
 TX_STANDARD_TOKEN_COST = 4  # EIP-7623
+# EIP-7976 (Amsterdam): the floor is 16 per token and every calldata byte, zero or not,
+# is 4 floor tokens. EIP-7981 (Amsterdam): so is every access list byte (20 per address,
+# 32 per storage key), charged in the intrinsic gas and counted in the floor.
+TX_FLOOR_COST_PER_TOKEN_EIP7976 = 16
+FLOOR_TOKENS_PER_BYTE = 4
 PER_EMPTY_ACCOUNT_COST = 25000  # EIP-7702, per authorization
 PER_AUTH_BASE_COST = 12500  # EIP-7702, refunded down to this for existing authorities
 MAX_REFUND_QUOTIENT = 5  # EIP-3529

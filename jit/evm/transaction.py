@@ -47,6 +47,7 @@ from jit.evm.exceptions import (
 )
 from jit.evm.frame import BlockEnv, Message, TxEnv
 from jit.evm.gas import (
+    FLOOR_TOKENS_PER_BYTE,
     GAS_PER_BLOB,
     PER_AUTH_BASE_COST,
     PER_EMPTY_ACCOUNT_COST,
@@ -56,6 +57,7 @@ from jit.evm.gas import (
     TX_CREATE,
     TX_DATA_NON_ZERO,
     TX_DATA_ZERO,
+    TX_FLOOR_COST_PER_TOKEN_EIP7976,
     TX_STANDARD_TOKEN_COST,
     TX_TOTAL_COST_FLOOR_PER_TOKEN,
 )
@@ -216,7 +218,11 @@ def intrinsic_gas(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
     calldata token (a zero byte is one token, a non-zero byte four) to the intrinsic gas,
     and 100 per token to the floor, which stays 21,000 + tokens * (10 + 100) whatever
     the transaction (mega-evm v1.7.0 ``MegaHandler::validate``; the floor has neither the
-    39,000 nor the creation costs)."""
+    39,000 nor the creation costs).
+
+    Amsterdam: EIP-7976 makes the floor 16 per token with every calldata byte 4 tokens;
+    EIP-7981 makes every access list byte (20 per address, 32 per key) 4 floor tokens,
+    charged at 16 each in the intrinsic gas and counted in the floor."""
     data = tx.data
     zero_bytes = data.count(0)
     non_zero_bytes = len(data) - zero_bytes
@@ -224,14 +230,24 @@ def intrinsic_gas(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
     gas = TX_BASE + zero_bytes * TX_DATA_ZERO + non_zero_bytes * TX_DATA_NON_ZERO
     if tx.to is None:
         gas += TX_CREATE + 2 * ((len(data) + 31) // 32)  # EIP-3860 initcode words
+    access_list_bytes = 0
     for _, slots in tx.access_list:
         gas += TX_ACCESS_LIST_ADDRESS + TX_ACCESS_LIST_STORAGE_KEY * len(slots)
+        access_list_bytes += 20 + 32 * len(slots)
     gas += PER_EMPTY_ACCOUNT_COST * len(tx.authorization_list)
     gas += rules.intrinsic_storage_gas + tokens * rules.calldata_storage_gas_per_token
     floor = 0
     if rules.eip7623:
-        per_token = TX_TOTAL_COST_FLOOR_PER_TOKEN + rules.calldata_floor_storage_gas_per_token
-        floor = TX_BASE + tokens * per_token
+        floor_tokens = tokens
+        per_token = TX_TOTAL_COST_FLOOR_PER_TOKEN
+        if rules.eip7976:
+            floor_tokens = len(data) * FLOOR_TOKENS_PER_BYTE
+            per_token = TX_FLOOR_COST_PER_TOKEN_EIP7976
+        if rules.eip7981:
+            access_list_tokens = access_list_bytes * FLOOR_TOKENS_PER_BYTE
+            gas += access_list_tokens * per_token
+            floor_tokens += access_list_tokens
+        floor = TX_BASE + floor_tokens * (per_token + rules.calldata_floor_storage_gas_per_token)
     return gas, floor
 
 

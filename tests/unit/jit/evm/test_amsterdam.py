@@ -7,19 +7,26 @@ against the EIP.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jit.compiler import Engine
 from jit.compiler.analysis import decode
-from jit.evm.exceptions import InitcodeTooLarge
+from jit.evm.exceptions import InitcodeTooLarge, IntrinsicGasTooLow
+from jit.evm.frame import BlockEnv
 from jit.evm.instructions.stack import PAIR_IMMEDIATES, SINGLE_IMMEDIATES
-from jit.evm.transaction import TxOutcome
+from jit.evm.transaction import TxOutcome, execute_transaction, intrinsic_gas
 from jit.forks import rules_for
-from tests.helpers.evm import Run, run, world
+from sequencer.types.transactions import Transaction
+from tests.helpers.evm import COINBASE, CONTRACT, SENDER, Run, run, world
 
 ENGINE = Engine("jit")
+BLOCK = BlockEnv(
+    chain_id=1, coinbase=COINBASE, number=1, timestamp=1000, gas_limit=30_000_000, base_fee=7
+)
 DUPN, SWAPN, EXCHANGE, SLOTNUM = 0xE6, 0xE7, 0xE8, 0x4B
 PUSH0, SSTORE, STOP, JUMP, JUMPDEST = 0x5F, 0x55, 0x00, 0x56, 0x5B
 
@@ -314,3 +321,74 @@ def test_create_opcode_initcode_limit(fork: str, limit: int, create2: bool) -> N
         assert result.outcome.success is ok, (size, result.outcome.error)
         if ok:
             assert result.storage() != {}  # the new address
+
+
+# ------------------------------------------------------------------ EIP-7976 / EIP-7981
+
+
+def _tx(**fields: object) -> Transaction:
+    base = Transaction(
+        tx_type=2,
+        chain_id=1,
+        nonce=0,
+        gas_limit=1_000_000,
+        to=CONTRACT,
+        value=0,
+        data=b"",
+        max_fee_per_gas=10,
+        max_priority_fee_per_gas=1,
+        sender=SENDER,
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+ACCESS_LIST = ((CONTRACT, (0, 1)), (SENDER, ()))  # 2 addresses, 2 keys: 104 bytes
+
+
+@pytest.mark.parametrize(
+    ("fork", "data", "access_list", "expected"),
+    [
+        # 3 zero and 2 non-zero bytes: 11 EIP-7623 tokens at 10; 20 floor tokens at 16.
+        ("osaka", b"\x00\x00\x00\x01\x02", (), (21_044, 21_110)),
+        ("amsterdam", b"\x00\x00\x00\x01\x02", (), (21_044, 21_320)),
+        ("amsterdam", b"\x00" * 100, (), (21_400, 21_000 + 6_400)),  # zero bytes count fully
+        ("amsterdam", b"", (), (21_000, 21_000)),
+        # Access lists: 2 x 2,400 + 2 x 1,900; under EIP-7981 plus 416 tokens x 16.
+        ("osaka", b"", ACCESS_LIST, (29_600, 21_000)),
+        ("amsterdam", b"", ACCESS_LIST, (29_600 + 6_656, 21_000 + 6_656)),
+        ("amsterdam", b"\x01", ACCESS_LIST, (29_616 + 6_656, 21_000 + 6_656 + 64)),
+        # Duplicates are charged each time.
+        ("amsterdam", b"", ((CONTRACT, ()), (CONTRACT, ())), (25_800 + 2_560, 21_000 + 2_560)),
+    ],
+)
+def test_intrinsic_gas_and_floor(
+    fork: str, data: bytes, access_list: tuple[object, ...], expected: tuple[int, int]
+) -> None:
+    assert intrinsic_gas(_tx(data=data, access_list=access_list), rules_for(fork)) == expected
+
+
+@pytest.mark.parametrize("access_list", [(), ACCESS_LIST])
+def test_a_transaction_pays_the_floor_and_needs_it_as_gas_limit(access_list: tuple) -> None:
+    rules = rules_for("amsterdam")
+    tx = _tx(data=b"\x00" * 300, access_list=access_list)
+    intrinsic, floor = intrinsic_gas(tx, rules)
+    assert floor > intrinsic
+    for engine in (None, ENGINE.runner):
+        enough = replace(tx, gas_limit=floor)
+        assert (
+            execute_transaction(enough, BLOCK, world(b""), rules, engine=engine).gas_used == floor
+        )
+        with pytest.raises(IntrinsicGasTooLow):
+            execute_transaction(replace(tx, gas_limit=floor - 1), BLOCK, world(b""), rules)
+
+
+def test_execution_above_the_floor_is_paid_as_executed() -> None:
+    code = items(400) + bytes([STOP])  # 1,200 gas of PUSHes, above a 1-byte floor
+    rules = rules_for("amsterdam")
+    tx = _tx(data=b"\x01")
+    intrinsic, floor = intrinsic_gas(tx, rules)
+    outcomes = [
+        execute_transaction(tx, BLOCK, world(code), rules, engine=engine).gas_used
+        for engine in (None, ENGINE.runner)
+    ]
+    assert outcomes == [intrinsic + 400 * 3] * 2 and intrinsic + 400 * 3 > floor
