@@ -212,3 +212,25 @@ def test_a_broken_fixture_fails_on_the_parallel_executor_too(tmp_path: Path) -> 
     broken.write_text(json.dumps({"t": test}))
     result = run(str(broken), "--jobs", "1", "--parallel-workers", "1")
     assert result.returncode == 1 and "gas used" in result.stdout
+
+
+def test_amsterdam_devnet_fixtures_run_by_name_one_category_per_eip() -> None:
+    """Amsterdam is experimental: its devnet fixtures run only with ``--fork Amsterdam``,
+    reported per EIP folder (these two pass on both engines)."""
+    devnet = FIXTURES / "eest-devnet" / "amsterdam"
+    floor = devnet / "eip7976_increase_calldata_floor_cost" / "eip_mainnet"
+    swapn = (
+        devnet / "eip8024_dupn_swapn_exchange" / "eip_vectors" / "vector_swapn_invalid_0x61.json"
+    )
+    for path in (floor, swapn):
+        _require(path)
+    result = run(str(floor), str(swapn), "--fork", "Amsterdam", "--compare-engines")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "6 passed, 0 failed, 0 differences"
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("blockchain")]
+    assert [row[1] for row in rows] == [
+        "eip7976_increase_calldata_floor_cost",
+        "eip8024_dupn_swapn_exchange",
+    ]
+    by_default = run(str(floor))
+    assert by_default.stdout.strip().splitlines()[-1] == "0 passed, 0 failed"
