@@ -476,10 +476,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fork.add_argument(
         "--fork-timeout",
-        type=_float_range("fork timeout", 0.001, 3600.0),
+        type=_fork_timeout,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"per upstream request (default {DEFAULT_TIMEOUT:g})",
+        help=f"per upstream request, e.g. 45s or 500ms (default {DEFAULT_TIMEOUT:g}s)",
     )
     fork.add_argument(
         "--compute-units-per-second",
@@ -512,23 +512,6 @@ def _fork_header(text: str) -> tuple[str, str]:
         return parse_header(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _float_range(name: str, low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a number, got {_shown(text)}"
-            ) from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be in {low:g}..{high:g}, got {_shown(text)}"
-            )
-        return value
-
-    return parse
 
 
 def fork_config_from(args: argparse.Namespace) -> ForkConfig | None:
@@ -626,6 +609,8 @@ _rpc_timeout = _duration_arg("RPC timeout", "5s", MAX_RPC_TIMEOUT)
 _evm_block_time = _duration_arg("EVM block time", "1s", 3600.0)
 # An EIP-7966 wait.
 _txsync = _duration_arg("txsync duration", "2s", MAX_TXSYNC_TIMEOUT)
+# One round trip to a fork's upstream.
+_fork_timeout = _duration_arg("fork timeout", "45s", 3600.0)
 
 
 def _rpc_gas_cap(text: str) -> int:

@@ -145,6 +145,20 @@ class NodeConfig:
     # Fork mode: run on top of an upstream chain's state (sequencer.fork); None: a new chain.
     fork: ForkConfig | None = None
 
+    def fork_conflict(self) -> str | None:
+        """The setting, if any, fork mode cannot run with (at start, or on a reset that
+        makes the node a fork): each reads or seeds the whole state from the resident
+        dicts, which in fork mode hold only what was written locally."""
+        for setting, on in (
+            ("--workers", self.workers > 0),
+            ("a replica", self.replica),
+            ("--megaeth", self.megaeth),
+            ("--evm-block-time", self.evm_block_time is not None),
+        ):
+            if on:
+                return setting
+        return None
+
     def uses_recovery_worker(self) -> bool:
         if self.sender_recovery == "auto":
             return (os.cpu_count() or 1) > 1
@@ -160,16 +174,9 @@ class NodeConfig:
         if not 0 <= self.history_window <= 10_000_000:
             raise ConfigError(f"history window must be in 0..10000000, got {self.history_window}")
         if self.fork is not None:
-            # Each reads or seeds the whole state from the resident dicts, which in fork
-            # mode hold only what was written locally.
-            for flag, on in (
-                ("--workers", self.workers > 0),
-                ("replica", self.replica),
-                ("--megaeth", self.megaeth),
-                ("--evm-block-time", self.evm_block_time is not None),
-            ):
-                if on:
-                    raise ConfigError(f"{flag} is not supported with --fork-url yet")
+            conflict = self.fork_conflict()
+            if conflict is not None:
+                raise ConfigError(f"{conflict} is not supported with --fork-url yet")
         if self.megaeth and self.chain.fork < Fork.PRAGUE:
             raise ConfigError(
                 f"MegaETH mode runs on Prague or later (MegaETH's EVM is Prague's), not "

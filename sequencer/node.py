@@ -430,17 +430,7 @@ class Node:
             chain = self.config.chain  # the upstream's chain id, unless --chain-id
             meta[META_CHAIN_ID] = str(chain.chain_id).encode()
             block = self.fork.fork_block()
-            diff = self.fork.dev_accounts_diff(
-                [account.address for account in self.accounts],
-                self.config.balance,
-                warm=(*SYSTEM_CONTRACTS, chain.coinbase),
-                # The request contracts' queue head, tail, excess and count: every block.
-                warm_slots=[
-                    (address, slot)
-                    for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS)
-                    for slot in range(4)
-                ],
-            )
+            diff = self._fork_genesis_diff(self.fork)
             fork_records = Chain(db).records(block)
             meta[META_FORK_POINT] = encode_point(self.fork.point)
             fork_records[CF_CHAIN_META] = dict(meta)
@@ -499,6 +489,22 @@ class Node:
             META_FORK: chain.fork.name.lower().encode(),
         }
         db.commit(0, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)
+
+    def _fork_genesis_diff(self, fork: Fork) -> StateDiff:
+        """The fork block's local state: the dev accounts funded over the upstream's
+        (blocking: the first call fetches them), fetched in one batch with what every
+        block reads (the system contracts, the coinbase, the request contracts' queue
+        head, tail, excess and count)."""
+        return fork.dev_accounts_diff(
+            [account.address for account in self.accounts],
+            self.config.balance,
+            warm=(*SYSTEM_CONTRACTS, self.config.chain.coinbase),
+            warm_slots=[
+                (address, slot)
+                for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS)
+                for slot in range(4)
+            ],
+        )
 
     def _check_resumed(self) -> None:
         if self._genesis is not None:
@@ -1012,20 +1018,24 @@ class Node:
         builder = BlockBuilder(self.db, self.rules, self._simulation_runner())
         return BlockReplay(builder, parent, block, env, base, edits)
 
-    async def _upstream_block_of(self, tx_hash: Hash32) -> int:
-        """Fork mode: the upstream block (at or below the fork block) that mined
-        ``tx_hash``; ``ResourceNotFound`` otherwise."""
-        answer = await self.upstream_history("eth_getTransactionByHash", ["0x" + tx_hash.hex()])
-        number = answer.get("blockNumber") if isinstance(answer, dict) else None
+    async def upstream_transaction(self, method: str, tx_hash: Hash32) -> dict[str, Any] | None:
+        """Fork mode: the upstream's answer to ``method`` (``eth_getTransactionByHash``,
+        ``eth_getTransactionReceipt``) about ``tx_hash`` if the upstream mined it at or
+        below the fork block; None otherwise (a transaction it mined later is not this
+        chain's), and None without a fork."""
         fork = self.fork
-        assert fork is not None
+        if fork is None:
+            return None
+        answer = await self.upstream_history(method, ["0x" + tx_hash.hex()])
+        number = answer.get("blockNumber") if isinstance(answer, dict) else None
         try:
             mined = int(number, 16) if isinstance(number, str) else None
         except ValueError:
             mined = None
         if mined is None or mined > fork.point.number:
-            raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
-        return mined
+            return None
+        assert isinstance(answer, dict)
+        return answer
 
     async def _upstream_replay(self, number: int) -> BlockReplay:
         """Fork mode: upstream block ``number``'s replay on the upstream's state before
@@ -1631,18 +1641,22 @@ class Node:
         mode an upstream transaction (mined at or below the fork block) is replayed on
         the upstream's state before its block (``cast run`` of a mainnet transaction)."""
         found = self.chain.locate(tx_hash)
-        if found is None and self.fork is not None:
-            number = await self._upstream_block_of(tx_hash)
-            replay = await self._upstream_replay(number)
+        upstream = (
+            None
+            if found is not None
+            else await self.upstream_transaction("eth_getTransactionByHash", tx_hash)
+        )
+        if found is not None:
+            if found[0].number == self.genesis_number:
+                raise NodeError("genesis is not traceable")
+            replay = self._pinned_replay(found[0].number)
+        elif upstream is not None:
+            replay = await self._upstream_replay(int(upstream["blockNumber"], 16))
             index = transaction_index(replay.block, tx_hash)
             if index is None:
                 raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
             found = (replay.block, index)
-        elif found is not None:
-            if found[0].number == self.genesis_number:
-                raise NodeError("genesis is not traceable")
-            replay = self._pinned_replay(found[0].number)
-        if found is None:
+        else:
             raise ResourceNotFound(f"transaction 0x{tx_hash.hex()} not found")
         block, index = found
         tx = block.transactions[index]
@@ -2238,15 +2252,9 @@ class Node:
         upstream's head), keeping this node's chain id, as Hardhat does. The new fork
         point is resolved before anything is dropped: a bad URL or block changes
         nothing (``NodeError``)."""
-        config = self.config
-        for flag, on in (
-            ("--workers", self.workers is not None),
-            ("a replica", config.replica),
-            ("--megaeth", config.megaeth),
-            ("--evm-block-time", config.evm_block_time is not None),
-        ):
-            if on:
-                raise NodeError(f"forking is not supported on a node run with {flag}")
+        conflict = self.config.fork_conflict()
+        if conflict is not None:
+            raise NodeError(f"forking is not supported on a node run with {conflict}")
         current = self.fork
         if url is None and current is None:
             raise NodeError("forking needs a jsonRpcUrl: this node is not a fork")
@@ -2261,12 +2269,10 @@ class Node:
         except ValueError as error:
             raise NodeError(str(error)) from None
         fork = Fork(ForkConfig(upstream, block_number=block_number, adopt_chain_id=False))
-        addresses = [account.address for account in self.accounts]
-        balance = self.config.balance
 
-        def prepare() -> None:
+        def prepare() -> None:  # the network part, off the loop
             fork.resolve(None, None)
-            fork.dev_accounts_diff(addresses, balance, warm=SYSTEM_CONTRACTS)  # off the loop
+            self._fork_genesis_diff(fork)
 
         try:
             await asyncio.to_thread(prepare)

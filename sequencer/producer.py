@@ -223,34 +223,28 @@ class Producer:
         """The next block, opened: the pending edits, then the pre-block system calls."""
         parent = self.chain.head
         assert parent is not None
-        if self.db.forked:
-            # The slots the system calls write (EIP-4788's ring of 8191 timestamps and
-            # roots, EIP-2935's 8191 parent hashes): one round trip, not three.
-            with contextlib.suppress(NodeError):
-                self.db.prefetch(
-                    slots=(
-                        (BEACON_ROOTS_ADDRESS, env.timestamp % HISTORY_RING),
-                        (BEACON_ROOTS_ADDRESS, env.timestamp % HISTORY_RING + HISTORY_RING),
-                        (HISTORY_STORAGE_ADDRESS, (env.number - 1) % HISTORY_RING),
-                    )
-                )
+        # The slots the system calls write (EIP-4788's ring of 8191 timestamps and roots,
+        # EIP-2935's 8191 parent hashes): one round trip, not three.
+        self._prefetch(
+            slots=(
+                (BEACON_ROOTS_ADDRESS, env.timestamp % HISTORY_RING),
+                (BEACON_ROOTS_ADDRESS, env.timestamp % HISTORY_RING + HISTORY_RING),
+                (HISTORY_STORAGE_ADDRESS, (env.number - 1) % HISTORY_RING),
+            )
+        )
         return self.builder.open(parent, env, self.edits.diff if self.edits else None)
 
     # ------------------------------------------------------------ building
 
-    def _prefetch(self, batch: Sequence[PoolTx], coinbase: Address) -> None:
-        """Fork mode: the batch's senders, recipients and the coinbase fetched from the
-        upstream in one round trip instead of one each as execution reaches them. An
-        upstream failure here is left for execution to report."""
-        if not self.db.forked:
-            return
-        accounts = [coinbase]
-        for entry in batch:
-            accounts.append(entry.tx.sender)
-            if entry.tx.to is not None:
-                accounts.append(entry.tx.to)
-        with contextlib.suppress(NodeError):
-            self.db.prefetch(dict.fromkeys(accounts))
+    def _prefetch(
+        self, accounts: Sequence[Address] = (), slots: Sequence[tuple[Address, int]] = ()
+    ) -> None:
+        """Fork mode: these fetched from the upstream in one round trip instead of one
+        each as execution reaches them. An upstream failure here is left for execution
+        to report."""
+        if self.db.forked:
+            with contextlib.suppress(NodeError):
+                self.db.prefetch(accounts, slots)
 
     def produce(self, *, allow_empty: bool = False) -> MiniBlock | None:
         """Build, commit and publish one block from the ready queue; None if it would be
@@ -327,7 +321,16 @@ class Producer:
             if entry is not None:
                 taken.append(entry)
         if batch:
-            self._prefetch(batch, env.coinbase)
+            # The batch's senders, recipients and the coinbase, together.
+            self._prefetch(
+                list(
+                    dict.fromkeys(
+                        [env.coinbase]
+                        + [p.tx.sender for p in batch]
+                        + [p.tx.to for p in batch if p.tx.to is not None]
+                    )
+                )
+            )
             results = self.executor.execute(block, self.rules, [p.tx for p in batch], deadline)
             for entry, result in zip(batch, results, strict=False):
                 if isinstance(result, NonceTooHigh):

@@ -412,17 +412,7 @@ class StateDB:
         the cache holds the upstream's values at the fork block, which no local block
         changes."""
         self._check_open()
-        if not entries:
-            return
-        backend = self._backend
-        handle = backend.handle(CF_FORK_CACHE)
-        batch = backend.new_batch()
-        for key, value in entries.items():
-            if value is None:
-                batch.delete(key, handle)
-            else:
-                batch.put(key, value, handle)
-        backend.write(batch)
+        self._write_unversioned((CF_FORK_CACHE, key, value) for key, value in entries.items())
 
     def _first_touches(self, diff: StateDiff) -> tuple[bytes, ...]:
         return () if self._fork is None else tuple(dict.fromkeys(self._fork[0].new_keys(diff)))
@@ -1001,17 +991,22 @@ class StateDB:
         restores it; the caller owns keeping it right across reverts.
         """
         self._check_open()
-        records = _check_chain_records(chain_records)
-        if not records:
-            return
+        self._write_unversioned(_check_chain_records(chain_records))
+
+    def _write_unversioned(self, entries: Iterable[tuple[str, bytes, bytes | None]]) -> None:
+        """(column family, key, value or None to delete) in one batch, outside any block:
+        no changeset, so no revert restores them."""
         backend = self._backend
         batch = backend.new_batch()
-        for cf, key, value in records:
+        written = False
+        for cf, key, value in entries:
+            written = True
             if value is None:
                 batch.delete(key, backend.handle(cf))
             else:
                 batch.put(key, value, backend.handle(cf))
-        backend.write(batch)
+        if written:
+            backend.write(batch)
 
     def records(
         self, cf: str, start: bytes = b"", end: bytes | None = None, *, reverse: bool = False

@@ -127,7 +127,7 @@ class ForkedView:
         self.number = number
 
     def _local(self, key: bytes) -> bool:
-        since = self.touched.blocks.get(key)
+        since = self.touched.since(key)
         return since is not None and (self.number is None or since <= self.number)
 
     def _slot_local(self, address: Address, slot: int) -> bool:

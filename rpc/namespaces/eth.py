@@ -113,24 +113,6 @@ async def upstream_block(node: Node, method: str, block: BlockId, rest: list[Any
     return LOCAL
 
 
-async def _upstream_transaction(node: Node, method: str, tx_hash: bytes) -> Any:
-    """Fork mode: the upstream's answer about a transaction this chain does not have,
-    if the upstream mined it at or below the fork block (else None, as for any unknown
-    transaction)."""
-    fork = node.fork_number
-    if fork is None:
-        return None
-    answer = await node.upstream_history(method, [data(tx_hash)])
-    if not isinstance(answer, dict):
-        return None
-    number = answer.get("blockNumber")
-    try:
-        mined = int(number, 16) if isinstance(number, str) else None
-    except ValueError:
-        mined = None
-    return answer if mined is not None and mined <= fork else None
-
-
 # ------------------------------------------------------------------ chain info
 
 
@@ -603,10 +585,7 @@ async def get_transaction_by_hash(ctx: RequestContext, tx_hash: Hash) -> dict[st
         return transaction_json(block.transactions[index], block, index)
     pending = node.pool_transaction(tx_hash)
     if pending is None:
-        return cast(
-            "dict[str, Any] | None",
-            await _upstream_transaction(node, "eth_getTransactionByHash", tx_hash),
-        )
+        return await node.upstream_transaction("eth_getTransactionByHash", tx_hash)
     return transaction_json(pending, None, None)
 
 
@@ -653,10 +632,7 @@ async def get_transaction_receipt(ctx: RequestContext, tx_hash: Hash) -> dict[st
     node = node_of(ctx)
     found = node.locate_transaction(tx_hash)
     if found is None:
-        return cast(
-            "dict[str, Any] | None",
-            await _upstream_transaction(node, "eth_getTransactionReceipt", tx_hash),
-        )
+        return await node.upstream_transaction("eth_getTransactionReceipt", tx_hash)
     block, index = found
     return receipt_of(node, block, index)
 

@@ -194,12 +194,17 @@ class Fork:
         self._older.clear()
         old.close()
 
-    def header_at(self, number: int) -> Header:
-        """The header of upstream block ``number`` (below the fork block; cached)."""
+    def _block_object(self, number: int) -> dict[str, Any]:
+        """Upstream block ``number`` as ``eth_getBlockByNumber`` answers it (with
+        transaction hashes; cached)."""
         block = self.history("eth_getBlockByNumber", [hex(number), False])
         if not isinstance(block, dict):
             raise UpstreamMalformed(f"the upstream has no block {number}")
-        return header_of(block)
+        return block
+
+    def header_at(self, number: int) -> Header:
+        """The header of upstream block ``number`` (below the fork block; cached)."""
+        return header_of(self._block_object(number))
 
     def replay_block(self, number: int) -> MiniBlock:
         """Upstream block ``number`` (at or below the fork block) for a replay
@@ -207,9 +212,7 @@ class Fork:
         transactions (``eth_getRawTransactionByHash``, one batch) and receipts that
         carry the upstream's type, status and gas (what a replay checks), not its
         logs. Blocking; ``UpstreamError`` if the upstream cannot say."""
-        block = self.history("eth_getBlockByNumber", [hex(number), False])
-        if not isinstance(block, dict):
-            raise UpstreamMalformed(f"the upstream has no block {number}")
+        block = self._block_object(number)
         header = header_of(block)
         hashes = block.get("transactions")
         if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):

@@ -32,6 +32,7 @@ from sequencer.fork.upstream import (
     quantity,
     word,
 )
+from sequencer.trie import EMPTY_TRIE_ROOT
 from sequencer.types.blocks import EMPTY_OMMERS_HASH, EMPTY_REQUESTS_HASH, ZERO_HASH, Header
 from statedb.types import EMPTY_CODE_HASH, Account, Address, Hash32, keccak256
 
@@ -42,10 +43,6 @@ _STORAGE: Final = b"s"
 _CODE: Final = b"c"
 _BLOCK_HASH: Final = b"h"
 _HAS_STORAGE: Final = b"p"
-# keccak256(rlp(b"")): the storage root of an account without storage.
-EMPTY_TRIE_ROOT: Final = bytes.fromhex(
-    "56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
-)
 _ABSENT: Final = b"\x00"  # an account record for "no account at the fork block"
 
 

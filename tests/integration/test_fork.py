@@ -283,7 +283,10 @@ def _command(*args: str) -> subprocess.CompletedProcess[str]:
             "bad --fork-headers",
         ),
         (["--fork-url", "http://127.0.0.1:1", "--fork-timeout", "0"], "fork timeout must be in"),
-        (["--fork-url", "http://127.0.0.1:1", "--fork-timeout", "nan"], "fork timeout must be in"),
+        (
+            ["--fork-url", "http://127.0.0.1:1", "--fork-timeout", "nan"],
+            "fork timeout must look like",
+        ),
         (["--fork-url", "http://127.0.0.1:1", "--fork-retries", "-1"], "fork retries must be in"),
         (["--fork-url", "http://127.0.0.1:1", "--fork-block-number", "1" + "0" * 30], "must be in"),
         (["--fork-url", "http://127.0.0.1:1", "--compute-units-per-second", "0"], "must be in"),

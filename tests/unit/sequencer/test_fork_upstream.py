@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sequencer.fork.source import EMPTY_TRIE_ROOT, ForkCache, ForkState, resolve_fork_point
+from sequencer.fork.source import ForkCache, ForkState, resolve_fork_point
 from sequencer.fork.upstream import (
     Upstream,
     UpstreamConfig,
@@ -28,6 +28,7 @@ from sequencer.fork.upstream import (
     quantity,
     word,
 )
+from sequencer.trie import EMPTY_TRIE_ROOT
 from statedb import StateDB
 from statedb.types import EMPTY_CODE_HASH, Account, keccak256
 
