@@ -78,3 +78,22 @@ def run(
     state.apply(outcome.diff)
     state.apply(coinbase_credit_diff(state, COINBASE, outcome.fee_credit))
     return Run(outcome, state)
+
+
+def outcome_fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
+    """Everything a transaction's outcome says, comparable: the engine differentials
+    (JIT == interpreter) assert two of them equal."""
+    diff = outcome.diff
+    return (
+        outcome.result,
+        outcome.error,
+        outcome.gas_used,
+        outcome.output,
+        outcome.contract_address,
+        sorted(diff.accounts.items()),
+        sorted((a, sorted(s.items())) for a, s in diff.storage.items()),
+        sorted(diff.storage_cleared),
+        sorted(diff.codes.items()),
+        [(log.address, log.topics, log.data) for log in outcome.logs],
+        outcome.out_of_gas_halts,
+    )

@@ -29,6 +29,7 @@ from jit.evm.transaction import (
 from jit.forks import Fork, ForkRules, megaeth_rules, rules_for
 from sequencer.types.transactions import Transaction
 from statedb.types import DictState
+from tests.helpers.evm import outcome_fingerprint
 
 ENGINE = Engine("jit")
 OSAKA = rules_for("osaka")
@@ -76,23 +77,6 @@ class Result:
         return self.state.storage.get(address, {}).get(key, 0)
 
 
-def _fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
-    diff = outcome.diff
-    return (
-        outcome.result,
-        outcome.error,
-        outcome.gas_used,
-        outcome.output,
-        outcome.contract_address,
-        sorted(diff.accounts.items()),
-        sorted((a, sorted(s.items())) for a, s in diff.storage.items()),
-        sorted(diff.storage_cleared),
-        sorted(diff.codes.items()),
-        [(log.address, log.topics, log.data) for log in outcome.logs],
-        outcome.out_of_gas_halts,
-    )
-
-
 def execute(
     rules: ForkRules,
     *,
@@ -126,7 +110,7 @@ def execute(
     )
     interpreted = execute_transaction(tx, BLOCK, state, rules)
     compiled = execute_transaction(tx, BLOCK, state, rules, engine=engine.runner)
-    assert _fingerprint(compiled) == _fingerprint(interpreted)
+    assert outcome_fingerprint(compiled) == outcome_fingerprint(interpreted)
     state.apply(interpreted.diff)
     return Result(interpreted, state)
 

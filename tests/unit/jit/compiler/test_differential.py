@@ -17,34 +17,18 @@ from jit.compiler import Engine
 from jit.compiler.analysis import STACK_EFFECTS, decode
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
-from tests.helpers.evm import OTHER, run, world
+from tests.helpers.evm import OTHER, outcome_fingerprint, run, world
 
 ENGINE = Engine("jit")
 OSAKA_TABLE = rules_for("osaka").opcode_table
 INTRINSIC = 21_000
 
 
-def _fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
-    diff = outcome.diff
-    return (
-        outcome.result,
-        outcome.error,
-        outcome.gas_used,
-        outcome.output,
-        sorted(diff.accounts.items()),
-        sorted((a, sorted(s.items())) for a, s in diff.storage.items()),
-        sorted(diff.storage_cleared),
-        sorted(diff.codes.items()),
-        [(log.address, log.topics, log.data) for log in outcome.logs],
-        outcome.out_of_gas_halts,
-    )
-
-
 def assert_same(code: bytes, gas: int, data: bytes = b"", callee: bytes = b"") -> TxOutcome:
     others = {OTHER.hex(): callee} if callee else {}
     expected = run(code, gas=gas, data=data, state=world(code, **others))
     actual = run(code, gas=gas, data=data, state=world(code, **others), engine=ENGINE.runner)
-    assert _fingerprint(actual.outcome) == _fingerprint(expected.outcome), code.hex()
+    assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome), code.hex()
     return expected.outcome
 
 

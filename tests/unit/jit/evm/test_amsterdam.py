@@ -18,10 +18,10 @@ from jit.compiler.analysis import decode
 from jit.evm.exceptions import InitcodeTooLarge, IntrinsicGasTooLow
 from jit.evm.frame import BlockEnv
 from jit.evm.instructions.stack import PAIR_IMMEDIATES, SINGLE_IMMEDIATES
-from jit.evm.transaction import TxOutcome, execute_transaction, intrinsic_gas
+from jit.evm.transaction import execute_transaction, intrinsic_gas
 from jit.forks import rules_for
 from sequencer.types.transactions import Transaction
-from tests.helpers.evm import COINBASE, CONTRACT, SENDER, Run, run, world
+from tests.helpers.evm import COINBASE, CONTRACT, SENDER, Run, outcome_fingerprint, run, world
 
 ENGINE = Engine("jit")
 BLOCK = BlockEnv(
@@ -31,27 +31,13 @@ DUPN, SWAPN, EXCHANGE, SLOTNUM = 0xE6, 0xE7, 0xE8, 0x4B
 PUSH0, SSTORE, STOP, JUMP, JUMPDEST = 0x5F, 0x55, 0x00, 0x56, 0x5B
 
 
-def _fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
-    diff = outcome.diff
-    return (
-        outcome.result,
-        outcome.error,
-        outcome.gas_used,
-        outcome.output,
-        sorted(diff.accounts.items()),
-        sorted((a, sorted(s.items())) for a, s in diff.storage.items()),
-        [(log.address, log.topics, log.data) for log in outcome.logs],
-        outcome.out_of_gas_halts,
-    )
-
-
 def both(code: bytes, gas: int = 1_000_000, fork: str = "amsterdam", slot: int = 0) -> Run:
     """The interpreter's run of ``code``, after checking the JIT's equals it."""
     expected = run(code, gas=gas, fork=fork, state=world(code), slot_number=slot)
     actual = run(
         code, gas=gas, fork=fork, state=world(code), engine=ENGINE.runner, slot_number=slot
     )
-    assert _fingerprint(actual.outcome) == _fingerprint(expected.outcome), code.hex()
+    assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome), code.hex()
     return expected
 
 
@@ -284,7 +270,7 @@ def create_tx(initcode: bytes, fork: str) -> Run:
     actual = run(
         b"", data=initcode, to=None, gas=gas, fork=fork, state=world(b""), engine=ENGINE.runner
     )
-    assert _fingerprint(actual.outcome) == _fingerprint(expected.outcome)
+    assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome)
     return expected
 
 
