@@ -426,6 +426,18 @@ class _Outcome:
         self.methods.append(method)
         self.codes.append(code)
 
+    def fields(self, transport: str, batch: bool, ms: float) -> dict[str, object]:
+        """The line's values for ``--log-format json``."""
+        return {
+            "event": "rpc",
+            "transport": transport,
+            "batch": batch,
+            "calls": len(self.methods),
+            "methods": self.methods[:LOG_METHODS],
+            "errors": sorted({c for c in self.codes if c is not None}),
+            "ms": round(ms, 3),
+        }
+
     def line(self, transport: str, batch: bool, ms: float) -> str:
         names = ",".join(self.methods[:LOG_METHODS])
         if len(self.methods) > LOG_METHODS:
@@ -637,7 +649,8 @@ class _Rpc:
                 out = None if response is None else _encode(response)
         if logger.isEnabledFor(logging.INFO):
             ms = (time.perf_counter() - started) * 1000
-            logger.info("%s", outcome.line(transport, batch, ms))
+            line = outcome.line(transport, batch, ms)
+            logger.info("%s", line, extra={"fields": outcome.fields(transport, batch, ms)})
         return out
 
     async def process_batch(

@@ -35,6 +35,7 @@ from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, megaeth_rules, rules_for
 from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
+from sequencer.activity import BlockActivity, block_activity
 from sequencer.builder import (
     BlockBuilder,
     OpenBlock,
@@ -351,6 +352,7 @@ class Node:
         self.publisher = Publisher()
         self.publisher.subscribe(self.waiters.on_event)
         self._pending_listeners: list[Callable[[Transaction], None]] = []
+        self._activity_listeners = 0  # subscribe_activity: node logs printing console.log
         self._snapshots: dict[int, DevSnapshot] = {}
         self._next_snapshot = 0
         self.logging_enabled = True
@@ -712,7 +714,9 @@ class Node:
             self.publisher.publish(event)
             return
         block = event.block
-        if self.config.console_log and any(event.console):
+        if self.config.console_log and any(event.console) and not self._activity_listeners:
+            # With a node log listening (subscribe_activity) the lines go under their
+            # transaction there instead.
             for tx, calls in zip(block.transactions, event.console, strict=True):
                 log_console_calls(calls, f"transaction 0x{tx.hash.hex()} (block {block.number})")
         if self.workers is not None:
@@ -759,6 +763,28 @@ class Node:
                 listener(event)
 
         return self.publisher.subscribe(on_event)
+
+    def subscribe_activity(self, listener: Callable[[BlockActivity], None]) -> Callable[[], None]:
+        """Each sealed block as the node log shows it (``sequencer.activity``): its
+        transactions' outcomes and console.log lines. While one listens, the node no
+        longer logs transactions' console.log lines itself: the listener prints them
+        under their transaction."""
+        console = self.config.console_log
+
+        def on_event(event: ChainEvent) -> None:
+            if isinstance(event, BlockSealed):
+                listener(block_activity(event, console=console))
+
+        unsubscribe = self.publisher.subscribe(on_event)
+        self._activity_listeners += 1
+        listening = [True]
+
+        def stop() -> None:
+            if listening.pop() if listening else False:
+                self._activity_listeners -= 1
+                unsubscribe()
+
+        return stop
 
     def subscribe_pending(self, listener: Callable[[Transaction], None]) -> Callable[[], None]:
         self._pending_listeners.append(listener)
