@@ -26,6 +26,7 @@ from jit.forks import Fork
 from rpc.errors import SERVER_ERROR
 from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
 from rpc.exposure import parse_origins as parse_cors_origins
+from rpc.metrics import NodeMetrics
 from rpc.namespaces import default_registry
 from rpc.namespaces.filters import (
     DEFAULT_FILTER_BACKLOG_BYTES,
@@ -903,12 +904,16 @@ async def run(
     options = TransportOptions() if transport is None else transport
     exposure = ExposurePolicy.build(host, options.allow_hosts, options.cors)
     node = Node(config)
+    loop_probe: asyncio.Task[None] | None = None
     try:
         if load_state is not None:
             load_state_file(node, load_state)
         await node.start()
         if activity is not None:
             activity.attach(node.subscribe_activity)
+        metrics = NodeMetrics(node.runtime_stats, default_registry)
+        node.subscribe(metrics.on_event)
+        loop_probe = asyncio.create_task(metrics.run_loop_probe())
         install_filters(node, options.filters)
         app = create_app(
             node,
@@ -918,6 +923,7 @@ async def run(
             max_connections=options.max_connections,
             max_subscriptions=options.max_subscriptions,
             subscription_limit_code=SUBSCRIPTION_LIMIT_CODE if config.megaeth else SERVER_ERROR,
+            metrics=metrics,
         )
         server = await serve(app, host, port)
         if on_ready is not None:
@@ -940,6 +946,8 @@ async def run(
             except OSError as error:
                 log.error("cannot write state file %s: %s", dump_state, error)
     finally:
+        if loop_probe is not None:
+            loop_probe.cancel()
         filters_table = getattr(node, "_rpc_filters", None)
         if filters_table is not None:
             filters_table.close()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar, cast
 
 from jit.compiler import Engine
+from jit.compiler.engine import EngineStats
 from jit.evm.addresses import DELEGATION_PREFIX
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
@@ -149,6 +150,19 @@ from statedb.views import OverlayView
 log = logging.getLogger("hummingbird.node")
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStats:
+    """``Node.runtime_stats``: one sample of the node's moving parts."""
+
+    head: int
+    pending: int  # pool transactions ready to run (next nonce on)
+    queued: int  # pool transactions waiting for an earlier nonce
+    engine: EngineStats
+    workers: int
+    workers_busy: int  # with a request in flight
+
 
 META_CHAIN_ID: Final = b"chain_id"
 META_FORK: Final = b"fork"
@@ -2480,6 +2494,20 @@ class Node:
         block = self.chain.block_by_number(0)
         assert block is not None
         return block.header.timestamp
+
+    def runtime_stats(self) -> RuntimeStats:
+        """What the node's metrics sample on a scrape (``rpc.metrics``): cheap reads of
+        the head, the pool, the JIT's counters and the workers."""
+        pending, queued = self.pool.content()
+        workers = self.workers
+        return RuntimeStats(
+            head=self.chain.head_number,
+            pending=sum(map(len, pending.values())),
+            queued=sum(map(len, queued.values())),
+            engine=self.engine.stats(),
+            workers=0 if workers is None else workers.count,
+            workers_busy=0 if workers is None else workers.busy,
+        )
 
     def info(self) -> dict[str, object]:
         stats = self.engine.stats()

@@ -353,6 +353,7 @@ class Producer:
     ) -> MiniBlock | None:
         if first is None and not allow_empty:
             return None
+        started = time.perf_counter()
         env = self.next_env()
         open_block = self._open(env)
         included, _ = self._fill(open_block, first, taken, time.monotonic() + self.block_time)
@@ -388,6 +389,7 @@ class Producer:
                 tuple(outcome.console for _, outcome in included),
                 mini=mini,
                 signature=signature,
+                build_seconds=time.perf_counter() - started,
             )
         )
         return block
