@@ -87,6 +87,7 @@ from sequencer.mining import Miner, MiningMode
 from sequencer.offload import CallTimeout, PerThread, SimulationWorker
 from sequencer.pool import PoolStore, PoolTx, TxPool
 from sequencer.producer import BlockParams, Producer
+from sequencer.progress import Progress
 from sequencer.publication import (
     BlockSealed,
     ChainEvent,
@@ -2138,8 +2139,10 @@ class Node:
         head = self.db.head
         edits = self.edits
         before = edits.copy()
+        progress = Progress("loading state", len(dump.accounts), "accounts")
         try:
             for address, entry in dump.accounts.items():
+                progress.advance()
                 current = edits.over(head).get_account(address)
                 nonce = max(entry.nonce, current.nonce if current else 0)
                 edits.set_code(head, address, entry.code)
@@ -2150,6 +2153,7 @@ class Node:
         except EditError as error:
             edits.replace(before)  # all or nothing
             raise InvalidInput(f"cannot load state: {error}") from None
+        progress.finish()
         self._schedule_persist()
         self.pool.on_block()
 
