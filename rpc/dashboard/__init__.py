@@ -8,7 +8,8 @@ names only (no path is joined from a request), read once and kept. The page's ow
 policy (``CONTENT_SECURITY_POLICY``) lets it load only these files and talk only to the
 node it came from.
 
-What the page shows and how it samples fast blocks: see ``dashboard.js``.
+What the page shows: see ``dashboard.js``. Its live feed is the ``blockStats``
+subscription (``rpc.namespaces.block_stats``), which folds fast blocks on the node.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 // Hummingbird's dashboard (issue 21), served by the node at GET / to a browser.
 //
 // Everything comes from the node's own JSON-RPC over one WebSocket on the page's origin:
-// the live stream is the `miniBlocks` subscription (each sealed block's header fields,
-// transactions and receipts; the real-time API), block build time is read from /metrics,
-// and the detail pages use eth_ and debug_ methods (callTracer, prestateTracer in
-// diffMode). Every notification is counted and its transactions, receipts and contracts
-// recorded; the screen is redrawn at most once per animation frame, so when blocks outrun
-// the screen (100 blocks/s against ~60 frames) the blocks table shows the newest block of
-// each frame and says how many it skipped ("sampled"). window.__dashboard exposes what the
-// page saw for the browser test.
+// the live stream is the node's `blockStats` subscription (rpc/namespaces/block_stats.py:
+// at most 20 notifications a second, each covering every block sealed since the last one:
+// counts, gas, build time, the newest block with its seal time, the newest transactions),
+// so neither the node nor the page does work per block when blocks outrun the screen; the
+// blocks table shows the newest block of each notification and says how many others it
+// covered ("sampled"). The detail pages use eth_ and debug_ methods (callTracer,
+// prestateTracer in diffMode). window.__dashboard exposes what the page saw for the
+// browser test and the benchmark.
 "use strict";
 
 const MAX_ROWS = 25;
@@ -21,7 +21,9 @@ const state = {
   pending: new Map(),
   subscription: null,
   queue: [],
-  arrivals: [], // [time ms, txs, gas]
+  arrivals: [], // [time ms, blocks, txs, gas]
+  buildSeconds: 0,
+  builtBlocks: 0,
   blocks: [],
   transactions: [],
   contracts: [],
@@ -32,7 +34,6 @@ const state = {
   head: null,
   latencies: [],
   renderedAt: {},
-  build: { sum: null, count: null, average: null },
   tps: { x: [], y: [] },
   latencySeries: { x: [], y: [] },
   frameRequested: false,
@@ -63,13 +64,13 @@ function connect() {
     $("connection").className = "pill live";
     const [chainId, version] = await Promise.all([call("eth_chainId"), call("web3_clientVersion")]);
     $("chain").textContent = `chain ${hexToInt(chainId)} \u00b7 ${version}`;
-    state.subscription = await call("eth_subscribe", ["miniBlocks"]);
+    state.subscription = await call("eth_subscribe", ["blockStats", { maxRate: 20 }]);
     refreshAccounts();
   };
   socket.onmessage = (message) => {
     const answer = JSON.parse(message.data);
     if (answer.method === "eth_subscription") {
-      if (answer.params.subscription === state.subscription) onMiniBlock(answer.params.result);
+      if (answer.params.subscription === state.subscription) onStats(answer.params.result);
       return;
     }
     const waiting = state.pending.get(answer.id);
@@ -97,27 +98,30 @@ function call(method, params = []) {
 
 // ------------------------------------------------------------------ the live stream
 
-function onMiniBlock(mini) {
+function onStats(stats) {
   const now = Date.now();
-  const number = hexToInt(mini.block_number);
-  const txs = mini.transactions.length;
-  const gas = hexToInt(mini.gas_used);
-  state.seen += 1;
+  const head = stats.head;
+  const number = hexToInt(head.number);
+  state.seen += stats.blocks;
   state.head = number;
-  state.arrivals.push([now, txs, gas]);
-  mini.transactions.forEach((tx, i) => {
-    const receipt = mini.receipts[i] || {};
+  state.arrivals.push([now, stats.blocks, stats.transactions, hexToInt(stats.gasUsed)]);
+  state.buildSeconds += stats.buildSeconds;
+  state.builtBlocks += stats.blocks;
+  for (const tx of stats.recent) {
     state.transactions.unshift({
-      hash: tx.hash, from: tx.from, to: tx.to, block: number,
-      status: receipt.status, logs: (receipt.logs || []).length,
+      hash: tx.hash, from: tx.from, to: tx.to, block: hexToInt(tx.block),
+      status: tx.status, logs: tx.logs,
     });
-    if (receipt.contractAddress) {
-      state.contracts.unshift({ address: receipt.contractAddress, block: number, creator: tx.from });
+    if (tx.contractAddress) {
+      state.contracts.unshift({ address: tx.contractAddress, block: hexToInt(tx.block), creator: tx.from });
     }
-  });
+  }
   state.transactions.length = Math.min(state.transactions.length, MAX_ROWS);
   state.contracts.length = Math.min(state.contracts.length, MAX_ROWS);
-  state.queue.push({ number, hash: null, txs, gas, sealedMicros: hexToInt(mini.mini_block_timestamp) });
+  state.queue.push({
+    number, covered: stats.blocks, txs: head.transactions, gas: hexToInt(head.gasUsed),
+    sealedMicros: head.sealedMicros ?? hexToInt(head.timestamp) * 1e6,
+  });
   if (!state.frameRequested) {
     state.frameRequested = true;
     requestAnimationFrame(render);
@@ -130,7 +134,7 @@ function render() {
   const batch = state.queue.splice(0);
   if (batch.length) {
     const newest = batch[batch.length - 1];
-    state.skipped += batch.length - 1;
+    state.skipped += batch.reduce((sum, b) => sum + b.covered, 0) - 1;
     state.shown += 1;
     state.blocks.unshift(newest);
     state.blocks.length = Math.min(state.blocks.length, MAX_ROWS);
@@ -143,12 +147,12 @@ function render() {
     $("latency").textContent = `${latency.toFixed(1)} ms`;
   }
   while (state.arrivals.length && state.arrivals[0][0] < now - WINDOW_MS) state.arrivals.shift();
-  const perSecond = state.arrivals.reduce((sum, [, txs, gas]) => [sum[0] + 1, sum[1] + txs, sum[2] + gas], [0, 0, 0]);
+  const perSecond = state.arrivals.reduce((sum, [, blocks, txs, gas]) => [sum[0] + blocks, sum[1] + txs, sum[2] + gas], [0, 0, 0]);
   $("head").textContent = state.head ?? "-";
   $("blocks-per-second").textContent = perSecond[0];
   $("tx-per-second").textContent = perSecond[1];
   $("gas-per-second").textContent = perSecond[2].toLocaleString();
-  $("sampling").textContent = state.skipped ? `(sampled: ${state.skipped} of ${state.seen} blocks arrived between frames)` : "";
+  $("sampling").textContent = state.skipped ? `(sampled: ${state.seen - state.skipped} of ${state.seen} blocks drawn, the newest of each update)` : "";
   $("blocks").tBodies[0].innerHTML = state.blocks
     .map((b) => `<tr data-block="${b.number}"><td>${link("block", b.number, String(b.number))}</td><td>${b.txs}</td><td>${b.gas.toLocaleString()}</td><td>${new Date(b.sealedMicros / 1000).toISOString().slice(11, 23)}</td></tr>`)
     .join("");
@@ -167,28 +171,19 @@ function trim(series) {
   }
 }
 
-// Once a second: the tx/s chart, the build time from /metrics, the accounts.
-async function everySecond() {
+// Once a second: the tx/s chart and the mean build time of the last second's blocks.
+function everySecond() {
   const now = Date.now();
-  const txs = state.arrivals.reduce((sum, [, n]) => sum + n, 0);
+  const txs = state.arrivals.reduce((sum, [, , n]) => sum + n, 0);
   state.tps.x.push(now / 1000);
   state.tps.y.push(txs);
   trim(state.tps);
   charts.tps?.setData([state.tps.x, state.tps.y]);
   charts.latency?.setData([state.latencySeries.x, state.latencySeries.y]);
-  try {
-    const text = await (await fetch("/metrics")).text();
-    const read = (name) => Number((text.match(new RegExp(`^${name} (\\S+)$`, "m")) || [])[1]);
-    const sum = read("hummingbird_block_build_seconds_sum");
-    const count = read("hummingbird_block_build_seconds_count");
-    if (state.build.count !== null && count > state.build.count) {
-      state.build.average = ((sum - state.build.sum) / (count - state.build.count)) * 1000;
-      $("build-time").textContent = `${state.build.average.toFixed(2)} ms`;
-    }
-    state.build.sum = sum;
-    state.build.count = count;
-  } catch (error) {
-    $("build-time").textContent = "-";
+  if (state.builtBlocks) {
+    $("build-time").textContent = `${((state.buildSeconds / state.builtBlocks) * 1000).toFixed(2)} ms`;
+    state.buildSeconds = 0;
+    state.builtBlocks = 0;
   }
 }
 
