@@ -31,7 +31,7 @@ entries, no zero-value block reward recipient).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -363,6 +363,12 @@ def _code(code_hash: Hash32, diff: StateDiff, pre: StateReader) -> bytes:
 
 def encode(bal: BlockAccessList) -> bytes:
     """The EIP-7928 RLP encoding (``0xc0`` for an empty list)."""
+    return encode_accounts(bal.accounts)
+
+
+def encode_accounts(accounts: Sequence[AccountChanges]) -> bytes:
+    """The RLP list of ``accounts`` in the order given (``encode`` of a canonical list;
+    a block's list as it came, to check its hash before its order)."""
     return rlp.encode(
         [
             [
@@ -373,7 +379,7 @@ def encode(bal: BlockAccessList) -> bytes:
                 [[c.index, c.nonce] for c in a.nonce_changes],
                 [[c.index, c.code] for c in a.code_changes],
             ]
-            for a in bal.accounts
+            for a in accounts
         ]
     )
 
