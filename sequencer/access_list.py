@@ -23,10 +23,14 @@ when the value after the index differs from the value before it; an account dele
 the index gets no nonce or code entry, a balance entry of 0 if it had a balance, and
 the slots it touched as reads ("SELFDESTRUCT (in-transaction)"); a wipe of an account
 that survives the index zeroes its non-zero slots ("Zeroing a slot"). Inclusion
-follows the
-read set as reported: the executors decide what counts as an access (EIP-7928 "Scope
-and Inclusion", e.g. ``SYSTEM_ADDRESS`` only when it is itself accessed, no EIP-2930
-entries, no zero-value block reward recipient).
+follows the read set as reported: the executors decide what counts as an access
+(EIP-7928 "Scope and Inclusion"), and what they report is what execution-specs'
+state tracker records, which the devnet fixtures judge: every account and slot
+loaded, by reverted frames too; nothing for an EIP-2930 entry, nor for
+``SYSTEM_ADDRESS`` unless code reads it; no CALL*/EXTCODECOPY/SELFDESTRUCT target
+whose static gas the frame could not pay (``jit.evm.instructions`` checks it before
+the read). ``sequencer.builder.access_list_of`` adds the coinbase to every
+transaction's index (a read when its fee is zero).
 """
 
 from __future__ import annotations
