@@ -65,6 +65,7 @@ from jit.evm.message import process_create_message, process_message
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
 from jit.evm.state import CodeRunner, Log, TxState
 from jit.evm.tracing import Tracer, traced_runner
+from jit.evm.transfer_logs import finalisation_burn_logs
 from jit.forks import ForkRules
 from statedb.conflicts import ReadSet, WriteSet, write_set
 from statedb.types import (
@@ -509,6 +510,7 @@ def execute_transaction(
         error,
         contract_address,
         auth_refund,
+        rules.eip7708,
     )
 
 
@@ -610,9 +612,11 @@ def _finalise(
     error: ExceptionalHalt | Revert | None,
     contract_address: Address | None,
     auth_refund: int,
+    eip7708: bool,
 ) -> TxOutcome:
     """Refunds (EIP-3529), the calldata floor (EIP-7623), the sender's change, the fee
-    owed to the coinbase, self-destructed accounts deleted; the outcome."""
+    owed to the coinbase, self-destructed accounts deleted (with EIP-7708's burn logs);
+    the outcome."""
     sender = tx.sender
     success = error is None
     refund_counter = auth_refund + (state.refund if success else 0)
@@ -622,6 +626,14 @@ def _finalise(
     state.add_balance(sender, (tx.gas_limit - gas_used) * effective_gas_price)
     fee_credit = gas_used * max(effective_gas_price - block.base_fee, 0)
     deleted = state.to_delete if success else ()
+    if eip7708 and deleted:
+        # EIP-7708: what a deleted account holds when removed is burned with a log,
+        # the priority fee included when the coinbase is among them.
+        def at_removal(address: Address) -> int:
+            fee = fee_credit if address == block.coinbase else 0
+            return state.balance(address) + fee
+
+        state.logs.extend(finalisation_burn_logs(deleted, at_removal))
     for address in deleted:
         state.destroy_account(address)
     if block.coinbase in deleted:

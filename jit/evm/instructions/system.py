@@ -35,6 +35,7 @@ from jit.evm.gas import (
     GAS_WARM_ACCESS,
 )
 from jit.evm.message import StopExecution, process_create_message, process_message
+from jit.evm.transfer_logs import transfer_log
 from statedb.types import Address
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
@@ -387,10 +388,16 @@ def selfdestruct(evm: Evm) -> None:
         raise WriteInStaticContext
     # OPERATION
     state.touched.append(beneficiary)
-    state.transfer(originator, beneficiary, state.balance(originator))
+    balance = state.balance(originator)
+    state.transfer(originator, beneficiary, balance)
+    eip7708 = evm.rules.eip7708
+    if eip7708 and balance and beneficiary != originator:
+        state.logs.append(transfer_log(originator, beneficiary, balance))
     if originator in state.created:
-        # EIP-6780: only an account created in this transaction is deleted; a
-        # beneficiary equal to the originator burns the ether.
-        state.set_balance(originator, 0)
+        # EIP-6780: only an account created in this transaction is deleted. A
+        # beneficiary equal to the originator burns the ether: at once before
+        # Amsterdam; under EIP-7708 when the account is removed, with a burn log.
+        if not eip7708:
+            state.set_balance(originator, 0)
         state.mark_to_delete(originator)
     raise StopExecution
