@@ -32,8 +32,8 @@ from sequencer.access_list import (
     EMPTY_BAL_HASH,
     AccessStep,
     BlockAccessList,
-    bal_hash,
     build_block_access_list,
+    encode,
 )
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
@@ -57,7 +57,7 @@ from sequencer.types.blocks import (
 from sequencer.types.transactions import Transaction
 from statedb import PreparedBlock, StateDB
 from statedb.conflicts import ReadSet
-from statedb.types import Address, StateDiff, StateReader
+from statedb.types import Address, StateDiff, StateReader, keccak256
 from statedb.views import OverlayView
 
 ELASTICITY_MULTIPLIER: Final = 2
@@ -196,6 +196,7 @@ class SealedBlock:
     block: MiniBlock
     prepared: PreparedBlock
     access_list: BlockAccessList | None = None
+    access_list_rlp: bytes | None = None  # its encoding, hashed once and stored as is
 
 
 class BlockBuilder:
@@ -241,12 +242,13 @@ class BlockBuilder:
         post_block = SystemAccess()
         requests = self._post_block(block, post_block)
         env = block.env
-        access_list = None
+        access_list = access_list_rlp = None
         amsterdam: dict[str, object] = {}
         if self.rules.eip7928:
             access_list = block_access_list(block, included, post_block)
+            access_list_rlp = encode(access_list)
             amsterdam = {
-                "block_access_list_hash": bal_hash(access_list),
+                "block_access_list_hash": keccak256(access_list_rlp),
                 "slot_number": env.slot_number,
             }
         receipts, bloom = build_receipts(included)
@@ -281,7 +283,7 @@ class BlockBuilder:
             encoded,
             published_diff(prepared),
         )
-        return SealedBlock(sealed, prepared, access_list)
+        return SealedBlock(sealed, prepared, access_list, access_list_rlp)
 
     def replay_access_list(self, block: OpenBlock, included: Sequence[Included]) -> BlockAccessList:
         """The access list of an opened block whose transactions ``included`` ran: the

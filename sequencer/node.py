@@ -39,7 +39,6 @@ from sequencer.access_list import (
     record_key,
 )
 from sequencer.access_list import decode as decode_bal
-from sequencer.access_list import encode as encode_bal
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.builder import (
     BlockBuilder,
@@ -1172,9 +1171,7 @@ class Node:
         if edits is not None:
             records.setdefault(CF_CHAIN_META, {})[block_edits_key(block.number)] = edits
         if access_list is not None:  # verified: kept, as the sequencer keeps its own
-            records.setdefault(CF_CHAIN_META, {})[record_key(block.number)] = encode_bal(
-                access_list
-            )
+            records.setdefault(CF_CHAIN_META, {})[record_key(block.number)] = access_list
         self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
         self.chain.appended(block)
         self.producer.open = None  # its preconfirmations are in the sealed block now
@@ -1269,10 +1266,10 @@ class Node:
 
     def _verify_replicated(
         self, parent: MiniBlock, block: MiniBlock, edits: bytes | None
-    ) -> BlockAccessList | None:
+    ) -> bytes | None:
         """Execute ``block``'s transactions on the head and compare the block they make
-        (from Amsterdam its header's access list hash too); the access list built (None
-        before Amsterdam)."""
+        (from Amsterdam its header's access list hash too); the access list built, RLP
+        (None before Amsterdam)."""
         env = sealed_env(
             block.header,
             self.config.chain.chain_id,
@@ -1311,7 +1308,7 @@ class Node:
                 f"block {block.number} executed here differs from the sequencer's: "
                 f"{', '.join(differs) or 'header'} (0x{again.hash.hex()} vs 0x{block.hash.hex()})"
             )
-        return sealed.access_list
+        return sealed.access_list_rlp
 
     def verify_executor(self) -> OptimisticExecutor | None:
         """What re-executes a replicated block (``--verify-execution``): with worker

@@ -31,7 +31,7 @@ from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome
 from jit.forks import ForkRules
-from sequencer.access_list import encode, record_key
+from sequencer.access_list import record_key
 from sequencer.builder import (
     BlockBuilder,
     Included,
@@ -417,10 +417,8 @@ class Producer:
         """The seal: one atomic commit of the block, its chain records, its EIP-7928
         access list (Amsterdam: served from there) and the pending edits it carries;
         then the chain, the edits and the clock move on."""
-        if sealed.access_list is not None:
-            records.setdefault(CF_CHAIN_META, {})[record_key(block.number)] = encode(
-                sealed.access_list
-            )
+        if sealed.access_list_rlp is not None:
+            records.setdefault(CF_CHAIN_META, {})[record_key(block.number)] = sealed.access_list_rlp
         if self.edits:
             # The block carries them now: the pending copy goes with the seal, and the
             # block keeps its own (a replay of the block starts with them).
