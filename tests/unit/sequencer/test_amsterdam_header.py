@@ -195,3 +195,36 @@ async def test_the_stored_list_is_served_and_equals_a_replay_and_corruption_is_a
             await node.block_access_list(block.number, None, None)
     finally:
         node.close()
+
+
+@pytest.mark.parametrize("engine", ["interpreter", "jit"])
+def test_slotnum_on_the_node_reads_the_sealed_headers_slot(engine: str) -> None:
+    """SLOTNUM in a mined transaction reads the slot the header commits to (the devnet's:
+    12-second slots from the genesis timestamp), on both engines."""
+    node = Node(
+        NodeConfig(
+            data_dir=None,
+            accounts=1,
+            no_mining=True,
+            engine=engine,
+            chain=ChainConfig(fork=Fork.AMSTERDAM),
+        )
+    )
+    try:
+        genesis = node.chain.block_by_number(0)
+        assert genesis is not None
+        recorder = b"\x5e" * 20
+        node.edit_state(recorder, code=bytes.fromhex("4b5f5500"))  # SSTORE(0, SLOTNUM)
+        node.set_next_block_timestamp(genesis.header.timestamp + 12 * 1234 + 5)
+        (sender,) = node.accounts
+        tx = sign_transaction(
+            Transaction(2, 31337, 0, 100_000, recorder, 0, b"", 10**10, 10**9),
+            sender.private_key,
+        )
+        node.pool.add(tx, tx.encode())
+        (block,) = node.mine()
+        assert block.receipts[0].status == 1
+        assert block.header.slot_number == 1234
+        assert node.storage(recorder, 0, block.number) == 1234
+    finally:
+        node.close()
