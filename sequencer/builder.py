@@ -6,7 +6,8 @@ EIP-2935 parent hash before the transactions, EIP-7002 withdrawal and EIP-7251
 consolidation requests after them), folding executor outcomes in order (state
 diff, coinbase fee credit, gas and blob gas) and assembling the sealed record:
 receipts, logs bloom, ordered-trie roots, the state root and the block's
-normalised state diff; and, replaying a sealed block, its EIP-7928 access list. It
+normalised state diff; and the EIP-7928 access list (built at the seal from
+Amsterdam, by ``replay_access_list`` on request before it). It
 commits nothing: the producer commits and publishes,
 genesis commits its block 0, the pending preview throws its block away.
 
@@ -242,15 +243,12 @@ class BlockBuilder:
         post_block = SystemAccess()
         requests = self._post_block(block, post_block)
         env = block.env
-        access_list = access_list_rlp = None
-        amsterdam: dict[str, object] = {}
+        access_list = access_list_rlp = list_hash = slot_number = None
         if self.rules.eip7928:
             access_list = block_access_list(block, included, post_block)
             access_list_rlp = encode(access_list)
-            amsterdam = {
-                "block_access_list_hash": keccak256(access_list_rlp),
-                "slot_number": env.slot_number,
-            }
+            list_hash = keccak256(access_list_rlp)
+            slot_number = env.slot_number
         receipts, bloom = build_receipts(included)
         encoded = tuple(item.raw for item in included)
         prepared = self.db.prepare(block.diff)
@@ -272,7 +270,8 @@ class BlockBuilder:
             parent_beacon_block_root=env.parent_beacon_block_root or ZERO_HASH,
             requests_hash=requests,
             prev_randao=env.prev_randao,
-            **amsterdam,  # type: ignore[arg-type]
+            block_access_list_hash=list_hash,
+            slot_number=slot_number,
         )
         sealed = MiniBlock(
             header,

@@ -33,7 +33,7 @@ from jit.evm.frame import BlockEnv
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, execute_system_call
 from jit.forks import ForkRules
-from rpc.namespaces.access_list import accounts_from_json
+from rpc.namespaces.access_list import accounts_from_json, to_fixture_json
 from sequencer.access_list import (
     AccountChanges,
     BlockAccessList,
@@ -280,11 +280,15 @@ def _check_access_list(
         raise BlockInvalid(f"{message}: the block's list is not in canonical order", BAL_FORMAT)
     theirs = {a.address: a for a in body}
     ours = {a.address: a for a in built.accounts}
+
+    def shown(account: AccountChanges | None) -> object:
+        return None if account is None else to_fixture_json(BlockAccessList((account,)))[0]
+
     for address in sorted(theirs.keys() | ours.keys()):
         if theirs.get(address) != ours.get(address):
             message += (
-                f"; first difference at 0x{address.hex()}: built {ours.get(address)}, "
-                f"block's {theirs.get(address)}"
+                f"; first difference at 0x{address.hex()}: built {shown(ours.get(address))}, "
+                f"block's {shown(theirs.get(address))}"
             )
             break
     raise BlockInvalid(message, BAL_CONTENT)
