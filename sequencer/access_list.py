@@ -372,19 +372,38 @@ def encode(bal: BlockAccessList) -> bytes:
 
 def encode_accounts(accounts: Sequence[AccountChanges]) -> bytes:
     """The RLP list of ``accounts`` in the order given (``encode`` of a canonical list;
-    a block's list as it came, to check its hash before its order)."""
-    return rlp.encode(
+    a block's list as it came, to check its hash before its order). Written out field by
+    field rather than through nested lists for ``rlp.encode`` to walk: the seal encodes
+    an entry for every changed field of every transaction of an Amsterdam block."""
+    return _rlp_list(b"".join([_encode_account(a) for a in accounts]))
+
+
+def _rlp_list(payload: bytes) -> bytes:
+    return rlp.list_header(len(payload)) + payload
+
+
+def _encode_account(a: AccountChanges) -> bytes:
+    item = rlp.encode  # an int or a bytes: its first, shortest paths
+    storage = b"".join(
         [
-            [
-                a.address,
-                [[s.slot, [[c.index, c.value] for c in s.changes]] for s in a.storage_changes],
-                list(a.storage_reads),
-                [[c.index, c.balance] for c in a.balance_changes],
-                [[c.index, c.nonce] for c in a.nonce_changes],
-                [[c.index, c.code] for c in a.code_changes],
-            ]
-            for a in accounts
+            _rlp_list(
+                item(s.slot)
+                + _rlp_list(b"".join([_rlp_list(item(c.index) + item(c.value)) for c in s.changes]))
+            )
+            for s in a.storage_changes
         ]
+    )
+    reads = b"".join([item(slot) for slot in a.storage_reads])
+    balances = b"".join([_rlp_list(item(c.index) + item(c.balance)) for c in a.balance_changes])
+    nonces = b"".join([_rlp_list(item(c.index) + item(c.nonce)) for c in a.nonce_changes])
+    codes = b"".join([_rlp_list(item(c.index) + item(c.code)) for c in a.code_changes])
+    return _rlp_list(
+        item(a.address)
+        + _rlp_list(storage)
+        + _rlp_list(reads)
+        + _rlp_list(balances)
+        + _rlp_list(nonces)
+        + _rlp_list(codes)
     )
 
 
