@@ -20,6 +20,7 @@ from sequencer.access_list import decode as decode_bal
 from sequencer.builder import sealed_env
 from sequencer.config import ChainConfig, NodeConfig
 from sequencer.errors import NodeError
+from sequencer.fork.source import header_of
 from sequencer.node import Node
 from sequencer.types.blocks import EMPTY_REQUESTS_HASH, Header, MiniBlock, decode_stored_block
 from sequencer.types.transactions import Transaction, sign_transaction
@@ -228,3 +229,13 @@ def test_slotnum_on_the_node_reads_the_sealed_headers_slot(engine: str) -> None:
         assert node.storage(recorder, 0, block.number) == 1234
     finally:
         node.close()
+
+
+@pytest.mark.parametrize("amsterdam", [True, False])
+def test_an_upstream_block_object_gives_back_the_same_header(amsterdam: bool) -> None:
+    """Fork mode reads an upstream's block JSON into a ``Header``: the Amsterdam fields
+    are kept (and the hash with them) when the upstream sends both."""
+    header = _header() if amsterdam else _header(block_access_list_hash=None, slot_number=None)
+    shown = header_json(MiniBlock(header, header.hash(), (), (), 0, ()))
+    again = header_of(shown)
+    assert again == header and again.hash() == header.hash()
