@@ -303,12 +303,16 @@ def test_a_block_shipped_without_its_index_is_indexed_from_its_receipts() -> Non
         sequencer.close()
 
 
-async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers() -> None:
+@pytest.mark.parametrize("fork", [Fork.OSAKA, Fork.AMSTERDAM])
+async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers(
+    fork: Fork,
+) -> None:
     """With worker processes, ``--verify-execution`` re-executes a block on the
     optimistic executor (shares by sender, merged in order): the real blocks pass, a
-    forged one is still caught, and the workers follow the applied blocks."""
+    forged one is still caught, and the workers follow the applied blocks. On Amsterdam
+    the access list built from the workers' outcomes must give the header's hash."""
     senders = 20
-    config = NodeConfig(data_dir=None, accounts=senders)
+    config = NodeConfig(data_dir=None, accounts=senders, chain=ChainConfig(fork=fork))
     sequencer = Node(config)
     replica = Node(
         replace(config, replica=True, workers=1, sender_recovery="inline"),
@@ -343,6 +347,10 @@ async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers(
         replica.apply_replicated(real, verify=True)
         assert verifier.stats.parallel_batches == 3  # the forged block ran too
         assert replica.chain_head.hash == sequencer.chain_head.hash
+        for number in (1, 2):  # the lists built from the workers' outcomes, kept
+            kept = replica.chain.meta(record_key(number))
+            assert kept == sequencer.chain.meta(record_key(number))
+            assert (kept is not None) == (fork is Fork.AMSTERDAM)
         _same_reads(sequencer, replica, [bytes([0xD0, i]) * 10 for i in range(senders)])
     finally:
         await replica.stop()
