@@ -122,12 +122,15 @@ class CodeChange:
         _check_index(self.index, "code change")
 
 
-def _strictly_increasing(values: Iterable[int], what: str) -> None:
+def _strictly_increasing(values: Iterable[int], what: str, account: Address = b"") -> None:
+    """``values`` strictly increasing, or ``InvalidBlockAccessList`` naming ``what`` (of
+    ``account``; the message is built only then: the seal checks every entry it makes)."""
     previous = -1
     for value in values:
         if value <= previous:
+            where = f"account 0x{account.hex()} {what}" if account else what
             raise InvalidBlockAccessList(
-                f"{what}: {value} after {previous} (must be strictly increasing)"
+                f"{where}: {value} after {previous} (must be strictly increasing)"
             )
         previous = value
 
@@ -141,10 +144,12 @@ class SlotChanges:
 
     def __post_init__(self) -> None:
         _check_uint(self.slot, MAX_UINT256, "storage slot")
-        if not self.changes:
+        changes = self.changes
+        if not changes:
             # EIP-7928: "Each SlotChanges entry MUST contain at least one StorageChange."
             raise InvalidBlockAccessList(f"slot {self.slot:#x}: no changes")
-        _strictly_increasing((c.index for c in self.changes), f"slot {self.slot:#x} changes")
+        if len(changes) > 1:
+            _strictly_increasing((c.index for c in changes), f"slot {self.slot:#x} changes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,26 +164,38 @@ class AccountChanges:
     code_changes: tuple[CodeChange, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.address, bytes) or len(self.address) != 20:
-            raise InvalidBlockAccessList(f"address {self.address!r} is not 20 bytes")
-        where = f"account 0x{self.address.hex()}"
-        _strictly_increasing((s.slot for s in self.storage_changes), f"{where} storage changes")
-        for slot in self.storage_reads:
-            _check_uint(slot, MAX_UINT256, f"{where} storage read")
-        _strictly_increasing(self.storage_reads, f"{where} storage reads")
-        _strictly_increasing((c.index for c in self.balance_changes), f"{where} balance changes")
-        _strictly_increasing((c.index for c in self.nonce_changes), f"{where} nonce changes")
-        _strictly_increasing((c.index for c in self.code_changes), f"{where} code changes")
+        address = self.address
+        if not isinstance(address, bytes) or len(address) != 20:
+            raise InvalidBlockAccessList(f"address {address!r} is not 20 bytes")
+        changed, reads = self.storage_changes, self.storage_reads
+        # Lists of one entry are ordered: most of an ERC-20 block's accounts have only
+        # those, and the seal checks every entry it makes.
+        if len(changed) > 1:
+            _strictly_increasing((s.slot for s in changed), "storage changes", address)
+        for slot in reads:
+            if not 0 <= slot <= MAX_UINT256:
+                _check_uint(slot, MAX_UINT256, f"account 0x{address.hex()} storage read")
+        if len(reads) > 1:
+            _strictly_increasing(reads, "storage reads", address)
+        for what, entries in (
+            ("balance changes", self.balance_changes),
+            ("nonce changes", self.nonce_changes),
+            ("code changes", self.code_changes),
+        ):
+            if len(entries) > 1:
+                _strictly_increasing((c.index for c in entries), what, address)
+        if not changed or not reads:
+            return
         # EIP-7928: a slot is in storage_changes or in storage_reads, never both. Both
         # lists are sorted, so one merge walk finds a common slot.
-        changed = self.storage_changes
         i = 0
-        for slot in self.storage_reads:
+        for slot in reads:
             while i < len(changed) and changed[i].slot < slot:
                 i += 1
             if i < len(changed) and changed[i].slot == slot:
                 raise InvalidBlockAccessList(
-                    f"{where}: slot {slot:#x} is both a storage change and a storage read"
+                    f"account 0x{address.hex()}: slot {slot:#x} is both a storage change "
+                    "and a storage read"
                 )
 
     def max_index(self) -> int:
