@@ -49,6 +49,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from rpc import dashboard
 from rpc.dispatch import Registry, RequestContext
 from rpc.errors import (
     INVALID_REQUEST,
@@ -59,6 +60,7 @@ from rpc.errors import (
     error_object,
 )
 from rpc.exposure import CONTENT_TYPE_ERROR, ExposurePolicy, is_json_content_type
+from rpc.metrics import NodeMetrics
 
 logger = logging.getLogger("hummingbird.rpc")
 
@@ -426,6 +428,18 @@ class _Outcome:
         self.methods.append(method)
         self.codes.append(code)
 
+    def fields(self, transport: str, batch: bool, ms: float) -> dict[str, object]:
+        """The line's values for ``--log-format json``."""
+        return {
+            "event": "rpc",
+            "transport": transport,
+            "batch": batch,
+            "calls": len(self.methods),
+            "methods": self.methods[:LOG_METHODS],
+            "errors": sorted({c for c in self.codes if c is not None}),
+            "ms": round(ms, 3),
+        }
+
     def line(self, transport: str, batch: bool, ms: float) -> str:
         names = ",".join(self.methods[:LOG_METHODS])
         if len(self.methods) > LOG_METHODS:
@@ -471,11 +485,13 @@ class _Rpc:
         max_subscriptions: int,
         subscription_limit_code: int,
         health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.node = node
         self.registry = registry
         self.info = info
         self.health = health
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
         self.exposure = exposure
@@ -534,6 +550,13 @@ class _Rpc:
                 return await self.handle_websocket(request)
             if request.path == "/health":
                 return self.handle_health()
+            if request.path == "/metrics" and self.metrics is not None:
+                body, content_type = self.metrics.exposition()
+                return web.Response(body=body, headers={"Content-Type": content_type})
+            if request.path.startswith("/dashboard/"):
+                return self.handle_asset(request.path.removeprefix("/dashboard/"))
+            if request.path == "/" and dashboard.wants_page(request.headers.get("Accept")):
+                return self.handle_asset("index.html")
             return self.handle_info()
         if method == "OPTIONS":
             return self.preflight(request)
@@ -546,6 +569,20 @@ class _Rpc:
             body = orjson.dumps({"error": error_object(exc)})
             return web.Response(status=500, body=body, content_type=_JSON)
         return web.Response(body=body, content_type=_JSON)
+
+    def handle_asset(self, name: str) -> web.Response:
+        """A dashboard file (``rpc.dashboard``), or 404 for any other name."""
+        found = dashboard.asset(name)
+        if found is None:
+            return web.Response(status=404, text="not found")
+        body, content_type = found
+        headers = {
+            "Content-Type": content_type,
+            "Content-Security-Policy": dashboard.CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+        }
+        return web.Response(body=body, headers=headers)
 
     def handle_health(self) -> web.Response:
         """``GET /health``: 200 when the node serves current data, else 503 (a replica
@@ -635,9 +672,13 @@ class _Rpc:
             else:
                 response = await self.process_one(payload, ctx, outcome)
                 out = None if response is None else _encode(response)
+        if self.metrics is not None:
+            seconds = time.perf_counter() - started
+            self.metrics.observe_message(outcome.methods, outcome.codes, batch, seconds)
         if logger.isEnabledFor(logging.INFO):
             ms = (time.perf_counter() - started) * 1000
-            logger.info("%s", outcome.line(transport, batch, ms))
+            line = outcome.line(transport, batch, ms)
+            logger.info("%s", line, extra={"fields": outcome.fields(transport, batch, ms)})
         return out
 
     async def process_batch(
@@ -810,6 +851,7 @@ def create_app(
     max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
     subscription_limit_code: int = SERVER_ERROR,
     health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    metrics: NodeMetrics | None = None,
 ) -> web.Application:
     """The aiohttp app serving ``registry`` for ``node`` (see the module docstring).
 
@@ -829,6 +871,7 @@ def create_app(
         max_subscriptions=max_subscriptions,
         subscription_limit_code=subscription_limit_code,
         health=health,
+        metrics=metrics,
     )
     app = web.Application(client_max_size=max_body_bytes)
     app[RPC_KEY] = rpc
