@@ -9,6 +9,11 @@ Modes (``--engine``):
   then compiled: on a worker thread when ``background`` is set (the node:
   compiling stays off the critical path of a mini-block, and the interpreter
   keeps running the code until its program is installed), else at once.
+- ``native``: as ``jit``, and then every region made only of instructions the
+  native tier covers is compiled to machine code through LLVM (``jit/native/``,
+  issue 22, in progress) and replaces the region's Python function. Needs the
+  optional llvmlite (``pip install 'hummingbird[native]'``); without it the
+  Engine refuses the mode with a message saying so.
 
 The cache is keyed by (code, fork, MegaETH or not): the code bytes themselves,
 whose hash Python caches on the bytes object, so a lookup costs no keccak and
@@ -34,7 +39,7 @@ from jit.evm.state import CodeRunner
 from jit.forks import Fork, ForkRules
 from statedb.types import keccak256
 
-ENGINE_MODES = ("interpreter", "jit", "auto")
+ENGINE_MODES = ("interpreter", "jit", "auto", "native")
 DEFAULT_HOT_THRESHOLD = 2
 MAX_HOT_THRESHOLD = 1_000_000_000
 DEFAULT_MAX_ENTRIES = 2048
@@ -56,18 +61,35 @@ class EngineStats:
     compile_seconds: float  # CPU time spent compiling
     compiled_runs: int  # frames run by compiled code
     interpreted_runs: int  # frames run by the interpreter
+    native_regions: int = 0  # regions compiled to machine code (mode native)
 
 
 def compile_program(
-    code: bytes, rules: ForkRules, *, lazy: bool = False, clock: CompileClock | None = None
+    code: bytes,
+    rules: ForkRules,
+    *,
+    lazy: bool = False,
+    clock: CompileClock | None = None,
+    native: bool = False,
 ) -> Program:
     """Compile ``code`` for ``rules``' fork: every region now, or (``lazy``)
-    each region when execution first enters it, its CPU time added to ``clock``."""
+    each region when execution first enters it, its CPU time added to ``clock``;
+    with ``native``, the covered regions to machine code as well (its CPU time
+    added to ``clock`` too, its regions counted in ``clock.native_regions``)."""
     translation = Translation(code, rules)
     filename = f"<jit {keccak256(code).hex()[:16]} {rules.name}>"
     if lazy:
-        return load_lazy(translation, filename, clock if clock is not None else CompileClock())
-    return load_eager(translation, filename)
+        program = load_lazy(translation, filename, clock if clock is not None else CompileClock())
+    else:
+        program = load_eager(translation, filename)
+    if native:
+        from jit.native.program import attach  # llvmlite is optional: imported on use
+
+        stats = attach(program, translation)
+        if clock is not None:
+            clock.seconds += stats.compile_seconds
+            clock.native_regions += stats.regions
+    return program
 
 
 class Engine:
@@ -82,6 +104,12 @@ class Engine:
     ) -> None:
         if mode not in ENGINE_MODES:
             raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
+        if mode == "native":
+            from jit.native import unavailable_reason
+
+            reason = unavailable_reason()
+            if reason is not None:
+                raise ValueError(reason)
         if (
             isinstance(hot_threshold, bool)
             or not isinstance(hot_threshold, int)
@@ -91,7 +119,8 @@ class Engine:
         if max_entries < 1 or max_code_bytes < 1:
             raise ValueError("the compiled-code cache needs room for at least one program")
         self.mode = mode
-        self.hot_threshold = 0 if mode == "jit" else hot_threshold
+        self.hot_threshold = 0 if mode in ("jit", "native") else hot_threshold
+        self._native = mode == "native"
         self.max_entries = max_entries
         self.max_code_bytes = max_code_bytes
         self._programs: OrderedDict[CacheKey, Program] = OrderedDict()
@@ -153,7 +182,9 @@ class Engine:
             self._pending[key] = self._worker.submit(compile_program, key[0], rules)
             return None
         try:
-            program = compile_program(key[0], rules, lazy=True, clock=self._clock)
+            program = compile_program(
+                key[0], rules, lazy=True, clock=self._clock, native=self._native
+            )
         except Exception as error:  # any compiler failure means: interpret
             self._fail(key, error)
             return None
@@ -214,6 +245,7 @@ class Engine:
             compile_seconds=self._compile_seconds + self._clock.seconds,
             compiled_runs=self._compiled_runs,
             interpreted_runs=self._interpreted_runs,
+            native_regions=self._clock.native_regions,
         )
 
     def close(self) -> None:

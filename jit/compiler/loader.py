@@ -27,11 +27,12 @@ Region = Callable[[Evm], Any]
 class CompileClock:
     """CPU seconds spent compiling, shared by an engine and its programs."""
 
-    __slots__ = ("regions", "seconds")
+    __slots__ = ("native_regions", "regions", "seconds")
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.regions = 0
+        self.native_regions = 0
 
 
 @dataclass(frozen=True, slots=True)

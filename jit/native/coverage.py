@@ -1,0 +1,82 @@
+"""Which instructions the native tier compiles, and so which regions it takes.
+
+An instruction is covered when the fork's opcode table maps its byte to the very
+handler the native template was written from (as the Python JIT's templates are
+chosen), so a fork that redefines an instruction falls back to the Python tiers
+without any change here. A region is native only when every instruction in it is
+covered; every other region stays with the Python JIT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from jit.compiler.analysis import Instruction, Region
+from jit.evm.instructions import arithmetic, bitwise, control_flow, memory_ops, stack
+from jit.evm.opcodes import OpcodeInfo
+
+# Handlers of the fixed-name instructions the IR generator implements.
+_COVERED_HANDLERS: frozenset[Callable[..., None]] = frozenset(
+    {
+        control_flow.stop,
+        arithmetic.add,
+        arithmetic.mul,
+        arithmetic.sub,
+        arithmetic.div,
+        arithmetic.sdiv,
+        arithmetic.mod,
+        arithmetic.smod,
+        arithmetic.addmod,
+        arithmetic.mulmod,
+        arithmetic.exp,
+        arithmetic.signextend,
+        bitwise.lt,
+        bitwise.gt,
+        bitwise.slt,
+        bitwise.sgt,
+        bitwise.eq,
+        bitwise.iszero,
+        bitwise.and_,
+        bitwise.or_,
+        bitwise.xor,
+        bitwise.not_,
+        bitwise.byte,
+        bitwise.shl,
+        bitwise.shr,
+        bitwise.sar,
+        stack.pop,
+        stack.push0,
+        memory_ops.mload,
+        memory_ops.mstore,
+        memory_ops.mstore8,
+        control_flow.jump,
+        control_flow.jumpi,
+        control_flow.pc,
+        control_flow.gas,
+        control_flow.jumpdest,
+    }
+)
+
+# PUSH1-32, DUP1-16 and SWAP1-16 are made per size by factories: covered by byte and name.
+_FAMILY_NAMES: dict[int, str] = {
+    **{0x5F + size: f"PUSH{size}" for size in range(1, 33)},
+    **{0x7F + depth: f"DUP{depth}" for depth in range(1, 17)},
+    **{0x8F + depth: f"SWAP{depth}" for depth in range(1, 17)},
+}
+
+
+def covered_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
+    """The bytes of ``table`` the native tier compiles."""
+    out = set()
+    for op, info in table.items():
+        if info.handler in _COVERED_HANDLERS or _FAMILY_NAMES.get(op) == info.name:
+            out.add(op)
+    return frozenset(out)
+
+
+def is_covered(region: Region, ops: frozenset[int]) -> bool:
+    return all(_covered(ins, ops) for ins in region.instructions)
+
+
+def _covered(ins: Instruction, ops: frozenset[int]) -> bool:
+    return ins.defined and ins.op in ops

@@ -1,0 +1,526 @@
+"""LLVM IR for a contract's covered regions: one function per contract and fork.
+
+The function's C ABI (``ir_module`` documents it for ``program.py``, which calls it)::
+
+    int64_t evm_native(uint256_le *stack, int64_t *io, uint8_t *memory)
+
+- ``stack``: the frame's stack as 1,024 little-endian 32-byte words (``i256``),
+  item 0 at the bottom; the caller copies ``evm.stack`` in and the changed part out.
+- ``io[0]`` stack height, ``io[1]`` gas left, ``io[2]`` pc (in: where to enter, a
+  covered region's start or a memory instruction's resume point; out: where the
+  frame goes next), ``io[3]`` low-water mark (in: the height; out: the lowest height
+  the code reached, so the items below it are unchanged), ``io[4]`` memory length
+  (in; the native code never resizes memory).
+- The result is a status: ``EXIT_JUMP`` (go on with the region at ``io[2]``, which
+  the caller checks against the jump table), ``STOP``, ``HAND_OVER`` (the
+  interpreter runs the frame from ``io[2]``), ``NEED_MEMORY`` (the memory
+  instruction at ``io[2]`` needs memory to grow: the caller charges and grows it,
+  then re-enters at ``io[2]``) or ``BAD_JUMP`` (a jump to a destination of 2**32
+  or more). On every exit the stack and gas are exactly the interpreter's at that pc.
+
+Each region keeps the Python JIT's contract (``docs/architecture.md``, "JIT"): its
+stack bounds and total static gas S are checked once at entry (a failing check hands
+the frame to the interpreter there, so the interpreter decides which halt happens);
+``g = gas - S`` and after instruction k the exact gas is ``g + R_k``, R_k being the
+static gas of the instructions after k. Within a region the stack is a list of SSA
+values (constants stay constants, so ``PUSH2 dest JUMP`` branches directly); it is
+written to the stack array only where control leaves the straight line. Dynamic gas
+(EXP's exponent bytes) that does not fit in ``g`` hands over before the instruction.
+A memory access beyond the current memory exits with ``NEED_MEMORY`` before the
+instruction; its resume point re-checks the rest of the region, so both ways in give
+the same ``g + R_k``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from jit.compiler.analysis import JUMPDEST, Instruction, Region, stack_profile
+from jit.evm.frame import STACK_LIMIT
+from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE
+
+EXIT_JUMP = 0
+STOP = 1
+HAND_OVER = 2
+NEED_MEMORY = 3
+BAD_JUMP = 4
+
+FUNCTION_NAME = "evm_native"
+MEMORY_OPS = {0x51: 32, 0x52: 32, 0x53: 1}  # MLOAD, MSTORE, MSTORE8 -> bytes accessed
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+I256 = ir.IntType(256)
+I512 = ir.IntType(512)
+_MIN_SIGNED = 1 << 255
+_ALIGN = 8  # the stack array is only guaranteed 8-byte alignment
+
+
+def _word(value: int) -> ir.Constant:
+    return ir.Constant(I256, value % (1 << 256))
+
+
+def _i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+@dataclass(frozen=True, slots=True)
+class NativeModule:
+    """The IR of one contract's covered regions and where the function may be entered."""
+
+    text: str
+    region_starts: frozenset[int]  # covered regions (entered at their first instruction)
+    resume_points: frozenset[int]  # memory instructions re-entered after memory grew
+    instructions: int
+
+
+class _Item:
+    """A stack item in SSA form; ``origin`` is the slot (relative to the segment's base
+    height) it was loaded from, so an item still in its slot is not written back."""
+
+    __slots__ = ("origin", "value")
+
+    def __init__(self, value: ir.Value, origin: int | None = None) -> None:
+        self.value = value
+        self.origin = origin
+
+
+class _FunctionWriter:
+    def __init__(
+        self, regions: Sequence[Region], jumpdests: frozenset[int], code_length: int
+    ) -> None:
+        self.regions = regions
+        self.jumpdests = jumpdests
+        self.code_length = code_length
+        self.module = ir.Module(name="evm")
+        self.exp = self._exp_function()
+        fn_type = ir.FunctionType(I64, [I256.as_pointer(), I64.as_pointer(), I8.as_pointer()])
+        self.fn = ir.Function(self.module, fn_type, FUNCTION_NAME)
+        self.stack_arg, self.io, self.memory = self.fn.args
+        self.builder = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        b = self.builder
+        self.sp_var = b.alloca(I64, name="sp")
+        self.gas_var = b.alloca(I64, name="gas")
+        self.low_var = b.alloca(I64, name="low")
+        self.g_var = b.alloca(I64, name="g")
+        b.store(b.load(self._io(0)), self.sp_var)
+        b.store(b.load(self._io(1)), self.gas_var)
+        b.store(b.load(self._io(3)), self.low_var)
+        self.memory_length = b.load(self._io(4), name="msize")
+        self.entry_pc = b.load(self._io(2), name="entry_pc")
+        self.region_blocks = {r.start: self.fn.append_basic_block(f"r_{r.start}") for r in regions}
+        self.resume_blocks: dict[int, ir.Block] = {}
+        # Per region being written: the stack segment and gas.
+        self.items: list[_Item] = []
+        self.pulled = 0
+        self.base: ir.Value = _i64(0)
+        self.g: ir.Value = _i64(0)
+        self.remaining = 0
+        self.instructions = 0
+
+    # ------------------------------------------------------------------ helpers
+
+    def _io(self, index: int) -> ir.Value:
+        return self.builder.gep(self.io, [ir.Constant(I32, index)])
+
+    def _slot(self, height: ir.Value) -> ir.Value:
+        return self.builder.gep(self.stack_arg, [height])
+
+    def _exp_function(self) -> ir.Function:
+        """``evm_exp(base, exponent)``: base ** exponent mod 2**256, square and multiply."""
+        fn = ir.Function(self.module, ir.FunctionType(I256, [I256, I256]), "evm_exp")
+        fn.linkage = "internal"
+        base, exponent = fn.args
+        entry = fn.append_basic_block("entry")
+        loop = fn.append_basic_block("loop")
+        body = fn.append_basic_block("body")
+        done = fn.append_basic_block("done")
+        b = ir.IRBuilder(entry)
+        b.branch(loop)
+        b.position_at_end(loop)
+        result = b.phi(I256)
+        power = b.phi(I256)
+        rest = b.phi(I256)
+        b.cbranch(b.icmp_unsigned("==", rest, _word(0)), done, body)
+        b.position_at_end(body)
+        odd = b.trunc(rest, I1)
+        next_result = b.select(odd, b.mul(result, power), result)
+        next_power = b.mul(power, power)
+        next_rest = b.lshr(rest, _word(1))
+        b.branch(loop)
+        result.add_incoming(_word(1), entry)
+        result.add_incoming(next_result, body)
+        power.add_incoming(base, entry)
+        power.add_incoming(next_power, body)
+        rest.add_incoming(exponent, entry)
+        rest.add_incoming(next_rest, body)
+        b.position_at_end(done)
+        b.ret(result)
+        return fn
+
+    # ------------------------------------------------------------------ the symbolic stack
+
+    def start_segment(self) -> None:
+        """Begin straight-line code with every item in the stack array."""
+        self.base = self.builder.load(self.sp_var)
+        self.items = []
+        self.pulled = 0
+
+    def ensure(self, count: int) -> None:
+        """Load items from the array until the top ``count`` are SSA values."""
+        while len(self.items) < count:
+            self.pulled += 1
+            height = self.builder.sub(self.base, _i64(self.pulled))
+            value = self.builder.load(self._slot(height), align=_ALIGN)
+            self.items.insert(0, _Item(value, -self.pulled))
+
+    def pop(self) -> ir.Value:
+        self.ensure(1)
+        return self.items.pop().value
+
+    def push(self, value: ir.Value) -> None:
+        self.items.append(_Item(value))
+
+    def flush(self) -> None:
+        """Write the SSA items into the array and the height into ``sp`` (no state change:
+        side exits flush and leave, the straight line carries on)."""
+        b = self.builder
+        bottom = -self.pulled
+        for index, item in enumerate(self.items):
+            if item.origin == bottom + index:
+                continue
+            b.store(item.value, self._slot(b.add(self.base, _i64(bottom + index))), align=_ALIGN)
+        b.store(b.add(self.base, _i64(bottom + len(self.items))), self.sp_var)
+
+    def exit(self, status: int, pc: ir.Value | int, gas: ir.Value) -> None:
+        """Flush and return ``status`` with ``pc`` and ``gas`` (the exact gas there)."""
+        b = self.builder
+        self.flush()
+        b.store(b.load(self.sp_var), self._io(0))
+        b.store(gas, self._io(1))
+        b.store(_i64(pc) if isinstance(pc, int) else pc, self._io(2))
+        b.store(b.load(self.low_var), self._io(3))
+        b.ret(_i64(status))
+
+    def gas_at(self, owed: int) -> ir.Value:
+        return self.builder.add(self.g, _i64(owed)) if owed else self.g
+
+    def side_exit(self, condition: ir.Value, status: int, pc: int, owed: int) -> None:
+        """If ``condition``: leave with ``status`` at ``pc``; go on in a new block otherwise."""
+        b = self.builder
+        leave = self.fn.append_basic_block(f"x_{pc}")
+        stay = self.fn.append_basic_block(f"c_{pc}")
+        b.cbranch(condition, leave, stay)
+        b.position_at_end(leave)
+        self.exit(status, pc, self.gas_at(owed))
+        b.position_at_end(stay)
+
+    # ------------------------------------------------------------------ control flow
+
+    def go_to(self, destination: int, owed: int) -> None:
+        """Flush and continue at a known destination (a region start or the code's end)."""
+        b = self.builder
+        if destination >= self.code_length:
+            self.exit(STOP, destination, self.gas_at(owed))
+        elif destination not in self.jumpdests:
+            self.exit(BAD_JUMP, destination, self.gas_at(owed))
+        elif destination in self.region_blocks:
+            self.flush()
+            b.store(self.gas_at(owed), self.gas_var)
+            b.branch(self.region_blocks[destination])
+        else:
+            self.exit(EXIT_JUMP, destination, self.gas_at(owed))
+
+    def jump(self, target: ir.Value, pc: int) -> None:
+        if isinstance(target, ir.Constant) and isinstance(target.constant, int):
+            destination = target.constant
+            if destination >= self.code_length or destination not in self.jumpdests:
+                self.exit(BAD_JUMP, pc, self.gas_at(self.remaining))
+            else:
+                self.go_to(destination, self.remaining)
+            return
+        b = self.builder
+        far = b.icmp_unsigned(">", target, _word(0xFFFF_FFFF))
+        self.side_exit(far, BAD_JUMP, pc, self.remaining)
+        destination = b.trunc(target, I64)
+        self.flush()
+        b.store(self.gas_at(self.remaining), self.gas_var)
+        other = self.fn.append_basic_block(f"j_{pc}")
+        switch = b.switch(destination, other)
+        for start, block in self.region_blocks.items():
+            if start in self.jumpdests:
+                switch.add_case(_i64(start), block)
+        b.position_at_end(other)
+        b.store(b.load(self.sp_var), self._io(0))
+        b.store(b.load(self.gas_var), self._io(1))
+        b.store(destination, self._io(2))
+        b.store(b.load(self.low_var), self._io(3))
+        b.ret(_i64(EXIT_JUMP))
+
+    # ------------------------------------------------------------------ regions
+
+    def region(self, region: Region) -> None:
+        b = self.builder
+        b.position_at_end(self.region_blocks[region.start])
+        self.check_entry(region.instructions, region.start)
+        self.start_segment()
+        for index, ins in enumerate(region.instructions):
+            if ins.op in MEMORY_OPS:
+                self.memory_segment(region.instructions[index:], ins.pc)
+            if not self.instruction(ins):
+                return
+        assert region.fallthrough is not None  # the last instruction falls through
+        self.go_to(region.fallthrough, self.remaining)
+
+    def check_entry(self, instructions: Sequence[Instruction], pc: int) -> None:
+        """Check the stack bounds and static gas of ``instructions`` against the array's
+        height and ``gas``; hand over at ``pc`` if they fail. Sets ``g`` and ``remaining``."""
+        b = self.builder
+        inputs, growth, _ = stack_profile(tuple(instructions))
+        static = sum(ins.static_gas for ins in instructions)
+        sp = b.load(self.sp_var)
+        gas = b.load(self.gas_var)
+        ok = b.and_(
+            b.and_(
+                b.icmp_signed(">=", sp, _i64(inputs)),
+                b.icmp_signed("<=", sp, _i64(STACK_LIMIT - growth)),
+            ),
+            b.icmp_signed(">=", gas, _i64(static)),
+        )
+        body = self.fn.append_basic_block(f"b_{pc}")
+        fail = self.fn.append_basic_block(f"h_{pc}")
+        b.cbranch(ok, body, fail)
+        b.position_at_end(fail)
+        b.store(sp, self._io(0))
+        b.store(gas, self._io(1))
+        b.store(_i64(pc), self._io(2))
+        b.store(b.load(self.low_var), self._io(3))
+        b.ret(_i64(HAND_OVER))
+        b.position_at_end(body)
+        low = b.load(self.low_var)
+        reach = b.sub(sp, _i64(inputs))
+        b.store(b.select(b.icmp_signed("<", reach, low), reach, low), self.low_var)
+        self.g = b.sub(gas, _i64(static))
+        self.remaining = static
+
+    def memory_segment(self, rest: Sequence[Instruction], pc: int) -> None:
+        """Start a segment at a memory instruction: the straight line and the resume point
+        (entered after the caller grew memory) both continue in it."""
+        b = self.builder
+        segment = self.fn.append_basic_block(f"m_{pc}")
+        self.flush()
+        b.store(self.g, self.g_var)
+        b.branch(segment)
+        resume = self.fn.append_basic_block(f"e_{pc}")
+        self.resume_blocks[pc] = resume
+        b.position_at_end(resume)
+        remaining = self.remaining
+        self.check_entry(rest, pc)
+        assert self.remaining == remaining
+        b.store(self.g, self.g_var)
+        b.branch(segment)
+        b.position_at_end(segment)
+        self.g = b.load(self.g_var)
+        self.start_segment()
+
+    def instruction(self, ins: Instruction) -> bool:
+        """Emit one instruction; False when control never falls through it."""
+        self.instructions += 1
+        before = self.remaining
+        self.remaining -= ins.static_gas
+        op = ins.op
+        b = self.builder
+        if 0x5F <= op <= 0x7F:
+            self.push(_word(ins.immediate))
+        elif 0x80 <= op <= 0x8F:
+            depth = op - 0x7F
+            self.ensure(depth)
+            self.push(self.items[-depth].value)
+        elif 0x90 <= op <= 0x9F:
+            depth = op - 0x8F
+            self.ensure(depth + 1)
+            self.items[-1], self.items[-1 - depth] = self.items[-1 - depth], self.items[-1]
+        elif op == 0x50:
+            self.pop()
+        elif op == JUMPDEST:
+            pass
+        elif op == 0x00:
+            self.exit(STOP, ins.pc, self.gas_at(self.remaining))
+            return False
+        elif op == 0x56:
+            self.jump(self.pop(), ins.pc)
+            return False
+        elif op == 0x57:
+            return self.jumpi(ins)
+        elif op == 0x58:
+            self.push(_word(ins.pc))
+        elif op == 0x5A:
+            self.push(b.zext(self.gas_at(self.remaining), I256))
+        elif op == 0x0A:
+            self.exponent(ins, before)
+        elif op in MEMORY_OPS:
+            self.memory_access(ins, before)
+        else:
+            self.pure(op)
+        return True
+
+    def jumpi(self, ins: Instruction) -> bool:
+        """A conditional exit; False when the condition is a constant that always jumps."""
+        b = self.builder
+        target = self.pop()
+        condition = self.pop()
+        if isinstance(condition, ir.Constant) and isinstance(condition.constant, int):
+            if condition.constant:
+                self.jump(target, ins.pc)
+                return False
+            return True
+        taken = self.fn.append_basic_block(f"t_{ins.pc}")
+        stay = self.fn.append_basic_block(f"f_{ins.pc}")
+        b.cbranch(b.icmp_unsigned("!=", condition, _word(0)), taken, stay)
+        b.position_at_end(taken)
+        self.jump(target, ins.pc)
+        b.position_at_end(stay)
+        return True
+
+    def exponent(self, ins: Instruction, before: int) -> None:
+        b = self.builder
+        self.ensure(2)
+        base = self.items[-1].value
+        exponent = self.items[-2].value
+        bits = b.sub(_word(256), b.ctlz(exponent, ir.Constant(I1, 0)))
+        size = b.trunc(b.lshr(b.add(bits, _word(7)), _word(3)), I64)
+        cost = b.mul(size, _i64(GAS_EXPONENTIATION_PER_BYTE))
+        self.side_exit(b.icmp_signed("<", self.g, cost), HAND_OVER, ins.pc, before)
+        self.g = b.sub(self.g, cost)
+        self.pop()
+        self.pop()
+        self.push(b.call(self.exp, [base, exponent]))
+
+    def memory_access(self, ins: Instruction, before: int) -> None:
+        """MLOAD / MSTORE / MSTORE8 within the current memory (else NEED_MEMORY)."""
+        b = self.builder
+        size = MEMORY_OPS[ins.op]
+        self.ensure(1)
+        offset = self.items[-1].value
+        length = self.memory_length
+        fits = b.and_(
+            b.icmp_signed(">=", length, _i64(size)),
+            b.icmp_unsigned("<=", offset, b.zext(b.sub(length, _i64(size)), I256)),
+        )
+        self.side_exit(b.not_(fits), NEED_MEMORY, ins.pc, before)
+        self.pop()
+        address = b.gep(self.memory, [b.trunc(offset, I64)])
+        if ins.op == 0x51:
+            word = b.load(b.bitcast(address, I256.as_pointer()), align=1)
+            self.push(b.bswap(word))
+        elif ins.op == 0x52:
+            value = self.pop()
+            b.store(b.bswap(value), b.bitcast(address, I256.as_pointer()), align=1)
+        else:
+            value = self.pop()
+            b.store(b.trunc(value, I8), address, align=1)
+
+    # ------------------------------------------------------------------ pure words
+
+    def pure(self, op: int) -> None:
+        b = self.builder
+        zero = _word(0)
+        one = _word(1)
+        a = self.pop()  # the top of the stack
+        if op == 0x15:  # ISZERO
+            self.push(b.zext(b.icmp_unsigned("==", a, zero), I256))
+            return
+        if op == 0x19:  # NOT
+            self.push(b.not_(a))
+            return
+        c = self.pop()
+        if op in (0x08, 0x09):  # ADDMOD, MULMOD: the sum or product before reduction
+            n = self.pop()
+            wide = b.add if op == 0x08 else b.mul
+            is_zero = b.icmp_unsigned("==", n, zero)
+            divisor = b.zext(b.select(is_zero, one, n), I512)
+            reduced = b.urem(wide(b.zext(a, I512), b.zext(c, I512)), divisor)
+            self.push(b.select(is_zero, zero, b.trunc(reduced, I256)))
+            return
+        if op == 0x01:
+            result = b.add(a, c)
+        elif op == 0x02:
+            result = b.mul(a, c)
+        elif op == 0x03:
+            result = b.sub(a, c)
+        elif op in (0x04, 0x06):  # DIV, MOD: 0 for a zero divisor
+            is_zero = b.icmp_unsigned("==", c, zero)
+            divisor = b.select(is_zero, one, c)
+            quotient = b.udiv(a, divisor) if op == 0x04 else b.urem(a, divisor)
+            result = b.select(is_zero, zero, quotient)
+        elif op in (0x05, 0x07):  # SDIV, SMOD: 0 for a zero divisor; -2**255 / -1 wraps
+            is_zero = b.icmp_unsigned("==", c, zero)
+            overflow = b.and_(
+                b.icmp_unsigned("==", a, _word(_MIN_SIGNED)), b.icmp_unsigned("==", c, _word(-1))
+            )
+            divisor = b.select(b.or_(is_zero, overflow), one, c)
+            if op == 0x05:
+                result = b.select(is_zero, zero, b.sdiv(a, divisor))
+            else:
+                result = b.srem(a, divisor)  # x srem 1 == 0 covers both special cases
+        elif op == 0x0B:  # SIGNEXTEND(byte index a, value c)
+            small = b.icmp_unsigned("<", a, _word(31))
+            shift = b.select(small, b.sub(_word(248), b.shl(a, _word(3))), zero)
+            result = b.ashr(b.shl(c, shift), shift)
+        elif op in (0x10, 0x11, 0x12, 0x13, 0x14):
+            predicate = {0x10: "<", 0x11: ">", 0x12: "<", 0x13: ">", 0x14: "=="}[op]
+            compare = b.icmp_signed if op in (0x12, 0x13) else b.icmp_unsigned
+            result = b.zext(compare(predicate, a, c), I256)
+        elif op == 0x16:
+            result = b.and_(a, c)
+        elif op == 0x17:
+            result = b.or_(a, c)
+        elif op == 0x18:
+            result = b.xor(a, c)
+        elif op == 0x1A:  # BYTE(index a, value c)
+            inside = b.icmp_unsigned("<", a, _word(32))
+            shift = b.select(inside, b.sub(_word(248), b.shl(a, _word(3))), zero)
+            result = b.select(inside, b.and_(b.lshr(c, shift), _word(0xFF)), zero)
+        elif op in (0x1B, 0x1C):  # SHL, SHR(shift a, value c): 0 from 256 on
+            inside = b.icmp_unsigned("<", a, _word(256))
+            shift = b.select(inside, a, zero)
+            moved = b.shl(c, shift) if op == 0x1B else b.lshr(c, shift)
+            result = b.select(inside, moved, zero)
+        elif op == 0x1D:  # SAR: from 255 on, every bit is the sign
+            inside = b.icmp_unsigned("<", a, _word(256))
+            result = b.ashr(c, b.select(inside, a, _word(255)))
+        else:
+            raise AssertionError(f"opcode 0x{op:02x} is not a native template")
+        self.push(result)
+
+    # ------------------------------------------------------------------ the whole function
+
+    def build(self) -> NativeModule:
+        for region in self.regions:
+            self.region(region)
+        b = self.builder
+        b.position_at_end(self.fn.entry_basic_block)
+        unknown = self.fn.append_basic_block("unknown_entry")
+        switch = b.switch(self.entry_pc, unknown)
+        for start, block in self.region_blocks.items():
+            switch.add_case(_i64(start), block)
+        for pc, block in self.resume_blocks.items():
+            switch.add_case(_i64(pc), block)
+        b.position_at_end(unknown)
+        b.ret(_i64(HAND_OVER))  # the caller never enters elsewhere; the interpreter would cope
+        return NativeModule(
+            str(self.module),
+            frozenset(self.region_blocks),
+            frozenset(self.resume_blocks),
+            self.instructions,
+        )
+
+
+def ir_module(regions: Sequence[Region], jumpdests: frozenset[int], code_length: int) -> NativeModule:
+    """The IR of ``regions`` (each made only of covered instructions) as one function."""
+    return _FunctionWriter(regions, jumpdests, code_length).build()

@@ -1,0 +1,193 @@
+"""A contract's native code installed into its Python JIT program, and the calls into it.
+
+``attach`` compiles every covered region of a ``Translation`` into one native function
+and puts an entry function in place of each such region in the program's namespace (and
+jump table), so the Python JIT's regions and trampoline reach native code exactly where
+they would have run that region, and native code hands back at region boundaries.
+
+A call copies ``evm.stack`` into a per-thread array of little-endian words, calls the
+function and copies back the items above the low-water mark it reports. It honours the
+region contract (the stack and gas exact on entry and on exit) and the function's exits
+(``irgen``): the next region, STOP, a hand-over to the interpreter, memory growth
+(charged and done here, with the interpreter's formula, then the instruction re-entered)
+or an invalid jump.
+
+Bounds: a code with more than ``MAX_INSTRUCTIONS`` covered instructions or
+``MAX_REGIONS`` covered regions is not compiled natively (it stays with the Python JIT),
+so pathological bytecode costs bounded LLVM time. Frames with more gas than an int64
+can carry safely (``MAX_GAS``, far above any block's gas limit) are interpreted from the
+region on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jit.compiler.codegen import Translation
+from jit.compiler.loader import Program
+from jit.evm.exceptions import InvalidJumpDestError
+from jit.evm.frame import STACK_LIMIT, Evm
+from jit.evm.memory import expansion_cost, extend_to
+from jit.evm.message import interpret_from
+from jit.native.backend import MachineCode, compile_ir
+from jit.native.coverage import covered_ops, is_covered
+from jit.native.irgen import (
+    BAD_JUMP,
+    EXIT_JUMP,
+    FUNCTION_NAME,
+    HAND_OVER,
+    MEMORY_OPS,
+    NEED_MEMORY,
+    STOP,
+    ir_module,
+)
+
+MAX_INSTRUCTIONS = 20_000
+MAX_REGIONS = 4_096
+MAX_GAS = 1 << 62  # g + R and the memory checks stay far inside int64
+_WORD = 32
+
+
+class _Buffers(threading.local):
+    """One stack array and io block per thread (native calls never nest on a thread:
+    a native function returns before any other frame runs)."""
+
+    def __init__(self) -> None:
+        self.stack = (ctypes.c_uint64 * (4 * STACK_LIMIT))()
+        self.io = (ctypes.c_int64 * 5)()
+        self.stack_address = ctypes.addressof(self.stack)
+        self.io_address = ctypes.addressof(self.io)
+
+
+_buffers = _Buffers()
+
+
+@dataclass(frozen=True, slots=True)
+class NativeStats:
+    regions: int  # covered regions compiled
+    instructions: int
+    compile_seconds: float  # IR generation, optimisation, code generation (CPU)
+    skipped: str | None  # why the code was not compiled natively, if it was not
+
+
+class NativeCode:
+    """A contract's compiled covered regions and the Python side of calling them."""
+
+    def __init__(self, machine: MachineCode, rules_static_gas: tuple[int, ...]) -> None:
+        self.machine = machine
+        self.function = machine.function
+        self.static_gas = rules_static_gas
+
+    def enter(self, evm: Evm, pc: int, jump_table: dict[int, Any]) -> Any:
+        """Run the frame natively from the region at ``pc``; the next region function."""
+        if evm.gas_left > MAX_GAS:
+            interpret_from(evm, pc)
+            return None
+        buffers = _buffers
+        stack = evm.stack
+        height = len(stack)
+        if height:
+            data = b"".join([value.to_bytes(_WORD, "little") for value in stack])
+            ctypes.memmove(buffers.stack_address, data, len(data))
+        io = buffers.io
+        io[0] = height
+        io[1] = evm.gas_left
+        io[2] = pc
+        io[3] = height
+        memory = evm.memory
+        while True:
+            io[4] = len(memory)
+            if memory:
+                view = (ctypes.c_char * len(memory)).from_buffer(memory)
+                address = ctypes.addressof(view)
+                status = self.function(buffers.stack_address, buffers.io_address, address)
+                del view  # release the export: memory may have to grow
+            else:
+                status = self.function(buffers.stack_address, buffers.io_address, None)
+            if status != NEED_MEMORY or not self._grow(evm, io, buffers):
+                break
+        low = io[3]
+        top = io[0]
+        if low < top:
+            raw = ctypes.string_at(buffers.stack_address + low * _WORD, (top - low) * _WORD)
+            stack[low:] = [
+                int.from_bytes(raw[at : at + _WORD], "little") for at in range(0, len(raw), _WORD)
+            ]
+        else:
+            del stack[top:]
+        evm.gas_left = io[1]
+        where = io[2]
+        if status == EXIT_JUMP:
+            region = jump_table.get(where)
+            if region is None:
+                raise InvalidJumpDestError
+            return region
+        if status == STOP:
+            return None
+        if status == HAND_OVER or status == NEED_MEMORY:
+            evm.gas_left = io[1]
+            interpret_from(evm, where)
+            return None
+        if status == BAD_JUMP:
+            raise InvalidJumpDestError
+        raise AssertionError(f"native code returned an unknown status {status}")
+
+    def _grow(self, evm: Evm, io: Any, buffers: _Buffers) -> bool:
+        """Charge and grow memory for the instruction at io[2] as the interpreter would;
+        False (nothing done) when that instruction would run out of gas: the interpreter
+        then runs it."""
+        pc = io[2]
+        top = io[0]
+        raw = ctypes.string_at(buffers.stack_address + (top - 1) * _WORD, _WORD)
+        end = int.from_bytes(raw, "little") + MEMORY_OPS[evm.code[pc]]
+        cost = expansion_cost(len(evm.memory), end)
+        gas = io[1]
+        if self.static_gas[evm.code[pc]] + cost > gas:
+            return False
+        extend_to(evm.memory, end)
+        io[1] = gas - cost
+        return True
+
+
+def attach(program: Program, translation: Translation) -> NativeStats:
+    """Compile ``translation``'s covered regions and install them into ``program``."""
+    started = time.thread_time()
+    ops = covered_ops(translation.rules.opcode_table)
+    covered = [region for region in translation.regions if is_covered(region, ops)]
+    size = sum(len(region.instructions) for region in covered)
+    if not covered:
+        return NativeStats(0, 0, 0.0, "no region is made only of covered instructions")
+    if size > MAX_INSTRUCTIONS or len(covered) > MAX_REGIONS:
+        return NativeStats(
+            0,
+            0,
+            time.thread_time() - started,
+            f"{len(covered)} covered regions, {size} instructions: over the native bounds",
+        )
+    module = ir_module(covered, translation.jumpdests, len(translation.code))
+    machine = compile_ir(module.text, FUNCTION_NAME)
+    native = NativeCode(machine, translation.rules.static_gas)
+    namespace = program.namespace
+    jump_table = namespace["JUMP_TABLE"]
+    for start in module.region_starts:
+        entry = _entry(native, start, jump_table)
+        namespace[f"r_{start}"] = entry
+        if start in translation.jumpdests:
+            jump_table[start] = entry
+    namespace["__native__"] = native  # keeps the machine code alive with the program
+    return NativeStats(len(covered), size, time.thread_time() - started, None)
+
+
+def _entry(native: NativeCode, start: int, jump_table: dict[int, Any]) -> Callable[[Evm], Any]:
+    enter = native.enter
+
+    def region(evm: Evm) -> Any:
+        return enter(evm, start, jump_table)
+
+    region.__name__ = f"native_r_{start}"
+    return region
