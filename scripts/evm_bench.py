@@ -1,7 +1,7 @@
-"""Time one contract call on our interpreter, our JIT and py-evm, side by side in one process.
+"""Time one contract call on our interpreter, our JIT, our native tier and py-evm, side by side in one process.
 
     .venv/bin/python scripts/evm_bench.py [--workload NAME ...] [--runs N] [--scale X]
-        [--engines interpreter,jit,pyevm] [--json]
+        [--engines interpreter,jit,native,pyevm] [--json]
     .venv/bin/python scripts/evm_bench.py (--code HEX | --deploy HEX) [--calldata HEX] [--gas N]
 
 Built-in workloads (Solidity in scripts/workloads/, build committed beside it; rebuild with
@@ -82,7 +82,7 @@ from statedb.types import DictState, keccak256  # noqa: E402
 WORKLOAD_DIR = ROOT / "scripts" / "workloads"
 BUILD_DIR = WORKLOAD_DIR / "build"
 
-ENGINES = ("interpreter", "jit", "pyevm")
+ENGINES = ("interpreter", "jit", "native", "pyevm")
 FORK = "prague"  # the newest fork py-evm (0.12) implements; the same rules on our side
 MAX_RUNS = 1000
 MAX_SCALE = 1000.0
@@ -454,7 +454,8 @@ class Runner:
 
 
 class OurRunner(Runner):
-    """Our EVM: ``execute_transaction`` with the interpreter or a ``jit.compiler.Engine``."""
+    """Our EVM: ``execute_transaction`` with the interpreter or a ``jit.compiler.Engine``
+    (``jit``; ``native``, which needs the optional llvmlite)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -465,7 +466,7 @@ class OurRunner(Runner):
         try:
             from jit.compiler import Engine
         except ImportError as exc:
-            if name == "jit":
+            if name in ("jit", "native"):
                 raise BenchError(f"the JIT engine is not available: {exc}") from None
             return  # the interpreter needs no engine object (engine=None interprets)
         try:
@@ -504,7 +505,7 @@ class OurRunner(Runner):
     def compile_info(self) -> dict[str, Any]:
         """The JIT's work since ``prepare``: compile CPU seconds, programs compiled, compile
         failures, and frames run compiled / interpreted (a fallback shows as the latter)."""
-        if self.name != "jit" or self.engine is None:
+        if self.name not in ("jit", "native") or self.engine is None:
             return {}
         after, before = self.engine.stats(), self.stats_before
 
@@ -517,6 +518,7 @@ class OurRunner(Runner):
             "failed": int(delta("failed")),
             "compiled_frames": int(delta("compiled_runs")),
             "interpreted_frames": int(delta("interpreted_runs")),
+            **({"native_regions": int(delta("native_regions"))} if self.name == "native" else {}),
         }
 
     def close(self) -> None:
@@ -712,7 +714,14 @@ def measure(bench: Bench, runners: Sequence[Runner], runs: int) -> dict[str, Any
 
 def speedups(engines: dict[str, dict[str, Any]]) -> dict[str, float]:
     out = {}
-    for fast, slow in (("jit", "interpreter"), ("jit", "pyevm"), ("interpreter", "pyevm")):
+    for fast, slow in (
+        ("jit", "interpreter"),
+        ("jit", "pyevm"),
+        ("interpreter", "pyevm"),
+        ("native", "jit"),
+        ("native", "interpreter"),
+        ("native", "pyevm"),
+    ):
         if fast in engines and slow in engines and engines[fast]["cpu_s"] > 0:
             out[f"{fast}_vs_{slow}"] = engines[slow]["cpu_s"] / engines[fast]["cpu_s"]
     return out
@@ -852,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines",
         action="append",
         metavar="LIST",
-        help="engines, comma list of interpreter,jit,pyevm (default: those available)",
+        help="engines, comma list of interpreter,jit,native,pyevm (default: those available)",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     return parser

@@ -10,7 +10,8 @@ Modes (``--engine``):
   compiling stays off the critical path of a mini-block, and the interpreter
   keeps running the code until its program is installed), else at once.
 - ``native``: as ``jit``, and then every region made only of instructions the
-  native tier covers is compiled to machine code through LLVM (``jit/native/``,
+  native tier covers, and that is worth a crossing from Python (on a loop of such
+  regions, or long), is compiled to machine code through LLVM (``jit/native/``,
   issue 22, in progress) and replaces the region's Python function. Needs the
   optional llvmlite (``pip install 'hummingbird[native]'``); without it the
   Engine refuses the mode with a message saying so.
@@ -71,6 +72,7 @@ def compile_program(
     lazy: bool = False,
     clock: CompileClock | None = None,
     native: bool = False,
+    native_every_region: bool = False,
 ) -> Program:
     """Compile ``code`` for ``rules``' fork: every region now, or (``lazy``)
     each region when execution first enters it, its CPU time added to ``clock``;
@@ -85,7 +87,7 @@ def compile_program(
     if native:
         from jit.native.program import attach  # llvmlite is optional: imported on use
 
-        stats = attach(program, translation)
+        stats = attach(program, translation, every_region=native_every_region)
         if clock is not None:
             clock.seconds += stats.compile_seconds
             clock.native_regions += stats.regions
@@ -101,7 +103,10 @@ class Engine:
         background: bool = False,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_code_bytes: int = DEFAULT_MAX_CODE_BYTES,
+        native_every_region: bool = False,
     ) -> None:
+        """``native_every_region`` (mode native): compile every covered region, even
+        those whose crossings from Python cost more than they save (differential tests)."""
         if mode not in ENGINE_MODES:
             raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
         if mode == "native":
@@ -121,6 +126,7 @@ class Engine:
         self.mode = mode
         self.hot_threshold = 0 if mode in ("jit", "native") else hot_threshold
         self._native = mode == "native"
+        self._native_every_region = native_every_region
         self.max_entries = max_entries
         self.max_code_bytes = max_code_bytes
         self._programs: OrderedDict[CacheKey, Program] = OrderedDict()
@@ -183,7 +189,12 @@ class Engine:
             return None
         try:
             program = compile_program(
-                key[0], rules, lazy=True, clock=self._clock, native=self._native
+                key[0],
+                rules,
+                lazy=True,
+                clock=self._clock,
+                native=self._native,
+                native_every_region=self._native_every_region,
             )
         except Exception as error:  # any compiler failure means: interpret
             self._fail(key, error)

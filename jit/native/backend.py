@@ -1,8 +1,9 @@
 """LLVM through llvmlite: IR text -> optimised machine code in this process.
 
-Owns the one native target machine (initialised once, under a lock: llvmlite's
-global initialisation is not thread-safe) and ``MachineCode``, which keeps a
-module's MCJIT execution engine alive for as long as its function may be called.
+Owns LLVM's initialisation (once, under a lock: llvmlite's global state is not
+thread-safe) and ``MachineCode``, which keeps a module's MCJIT execution engine
+alive for as long as its function may be called. Each module gets its own target
+machine: an execution engine owns (and on disposal frees) the one it was made with.
 """
 
 from __future__ import annotations
@@ -21,17 +22,16 @@ OPT_LEVEL = 2
 NativeFunction = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 
 _lock = threading.Lock()
-_target_machine: Any = None
+_initialised = False
 
 
 def _machine() -> Any:
-    global _target_machine
-    if _target_machine is None:
+    global _initialised
+    if not _initialised:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple()
-        _target_machine = target.create_target_machine(opt=OPT_LEVEL, jit=True)
-    return _target_machine
+        _initialised = True
+    return llvm.Target.from_default_triple().create_target_machine(opt=OPT_LEVEL, jit=True)
 
 
 @dataclass(frozen=True, slots=True)

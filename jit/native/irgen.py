@@ -10,7 +10,8 @@ The function's C ABI (``ir_module`` documents it for ``program.py``, which calls
   covered region's start or a memory instruction's resume point; out: where the
   frame goes next), ``io[3]`` low-water mark (in: the height; out: the lowest height
   the code reached, so the items below it are unchanged), ``io[4]`` memory length
-  (in; the native code never resizes memory).
+  (in; the native code never resizes memory), ``io[5]`` regions entered (counted up:
+  the caller's measure of how long a call stays native).
 - The result is a status: ``EXIT_JUMP`` (go on with the region at ``io[2]``, which
   the caller checks against the jump table), ``STOP``, ``HAND_OVER`` (the
   interpreter runs the frame from ``io[2]``), ``NEED_MEMORY`` (the memory
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from jit.compiler.analysis import JUMPDEST, Instruction, Region, stack_profile
+from jit.compiler.analysis import JUMPDEST, Instruction, Region
 from jit.evm.frame import STACK_LIMIT
 from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE
 
@@ -267,22 +268,29 @@ class _FunctionWriter:
     def region(self, region: Region) -> None:
         b = self.builder
         b.position_at_end(self.region_blocks[region.start])
-        self.check_entry(region.instructions, region.start)
+        suffixes = _suffix_profiles(region.instructions)
+        self.count_region()
+        self.check_entry(suffixes[0], region.start)
         self.start_segment()
         for index, ins in enumerate(region.instructions):
             if ins.op in MEMORY_OPS:
-                self.memory_segment(region.instructions[index:], ins.pc)
+                self.memory_segment(suffixes[index], ins.pc)
             if not self.instruction(ins):
                 return
         assert region.fallthrough is not None  # the last instruction falls through
         self.go_to(region.fallthrough, self.remaining)
 
-    def check_entry(self, instructions: Sequence[Instruction], pc: int) -> None:
-        """Check the stack bounds and static gas of ``instructions`` against the array's
-        height and ``gas``; hand over at ``pc`` if they fail. Sets ``g`` and ``remaining``."""
+    def count_region(self) -> None:
         b = self.builder
-        inputs, growth, _ = stack_profile(tuple(instructions))
-        static = sum(ins.static_gas for ins in instructions)
+        counter = self._io(5)
+        b.store(b.add(b.load(counter), _i64(1)), counter)
+
+    def check_entry(self, profile: tuple[int, int, int], pc: int) -> None:
+        """Check the stack bounds and static gas of the code from ``pc`` to the region's
+        end (``profile``: inputs, growth, static gas) against the array's height and
+        ``gas``; hand over at ``pc`` if they fail. Sets ``g`` and ``remaining``."""
+        b = self.builder
+        inputs, growth, static = profile
         sp = b.load(self.sp_var)
         gas = b.load(self.gas_var)
         ok = b.and_(
@@ -308,7 +316,7 @@ class _FunctionWriter:
         self.g = b.sub(gas, _i64(static))
         self.remaining = static
 
-    def memory_segment(self, rest: Sequence[Instruction], pc: int) -> None:
+    def memory_segment(self, rest: tuple[int, int, int], pc: int) -> None:
         """Start a segment at a memory instruction: the straight line and the resume point
         (entered after the caller grew memory) both continue in it."""
         b = self.builder
@@ -521,6 +529,23 @@ class _FunctionWriter:
         )
 
 
-def ir_module(regions: Sequence[Region], jumpdests: frozenset[int], code_length: int) -> NativeModule:
+def _suffix_profiles(instructions: Sequence[Instruction]) -> list[tuple[int, int, int]]:
+    """For each index i: (inputs, max growth, static gas) of ``instructions[i:]``, as
+    ``stack_profile`` would give them, in one backward pass."""
+    out = [(0, 0, 0)] * (len(instructions) + 1)
+    lowest = highest = static = 0
+    for index in range(len(instructions) - 1, -1, -1):
+        ins = instructions[index]
+        delta = ins.pushes - ins.pops
+        lowest = min(0, -ins.pops, delta + lowest)
+        highest = max(0, delta, delta + highest)
+        static += ins.static_gas
+        out[index] = (-lowest, highest, static)
+    return out
+
+
+def ir_module(
+    regions: Sequence[Region], jumpdests: frozenset[int], code_length: int
+) -> NativeModule:
     """The IR of ``regions`` (each made only of covered instructions) as one function."""
     return _FunctionWriter(regions, jumpdests, code_length).build()

@@ -46,10 +46,13 @@ from jit.native.irgen import (
     STOP,
     ir_module,
 )
+from jit.native.selection import worth_compiling
 
 MAX_INSTRUCTIONS = 20_000
 MAX_REGIONS = 4_096
 MAX_GAS = 1 << 62  # g + R and the memory checks stay far inside int64
+PROBATION_CALLS = 32
+MIN_REGIONS_PER_CALL = 40  # measured: a crossing costs ~10 µs, ~40 short regions of the Python JIT
 _WORD = 32
 
 
@@ -59,7 +62,7 @@ class _Buffers(threading.local):
 
     def __init__(self) -> None:
         self.stack = (ctypes.c_uint64 * (4 * STACK_LIMIT))()
-        self.io = (ctypes.c_int64 * 5)()
+        self.io = (ctypes.c_int64 * 6)()
         self.stack_address = ctypes.addressof(self.stack)
         self.io_address = ctypes.addressof(self.io)
 
@@ -76,18 +79,57 @@ class NativeStats:
 
 
 class NativeCode:
-    """A contract's compiled covered regions and the Python side of calling them."""
+    """A contract's compiled covered regions and the Python side of calling them.
 
-    def __init__(self, machine: MachineCode, rules_static_gas: tuple[int, ...]) -> None:
+    Each entry point measures how many regions a call runs before it returns; after
+    ``PROBATION_CALLS`` calls, an entry point averaging fewer than
+    ``MIN_REGIONS_PER_CALL`` is given back to the Python JIT (its region function is
+    put back in the namespace and jump table): there the crossing costs more than the
+    machine code saves. Native code still runs that region when it jumps to it."""
+
+    def __init__(
+        self,
+        machine: MachineCode,
+        rules_static_gas: tuple[int, ...],
+        namespace: dict[str, Any],
+        originals: dict[int, Any],
+        adaptive: bool,
+    ) -> None:
         self.machine = machine
         self.function = machine.function
         self.static_gas = rules_static_gas
+        self.namespace = namespace
+        self.originals = originals  # region start -> the Python JIT's function for it
+        self.calls = 0  # entries from Python (tests, statistics)
+        # Entry points no longer measured: kept or given back (all, when not adaptive).
+        self.settled: set[int] = set() if adaptive else set(originals)
+        self.given_back: set[int] = set()
+        self._probation: dict[int, list[int]] = {}  # start -> [calls, regions run]
 
-    def enter(self, evm: Evm, pc: int, jump_table: dict[int, Any]) -> Any:
-        """Run the frame natively from the region at ``pc``; the next region function."""
+    def _measure(self, start: int, regions: int) -> None:
+        record = self._probation.get(start)
+        if record is None:
+            record = self._probation[start] = [0, 0]
+        record[0] += 1
+        record[1] += regions
+        if record[0] < PROBATION_CALLS:
+            return
+        del self._probation[start]
+        self.settled.add(start)
+        if record[1] < MIN_REGIONS_PER_CALL * record[0]:
+            self.given_back.add(start)
+            original = self.originals[start]
+            self.namespace[f"r_{start}"] = original
+            jump_table = self.namespace["JUMP_TABLE"]
+            if start in jump_table:
+                jump_table[start] = original
+
+    def enter(self, evm: Evm, start: int, jump_table: dict[int, Any]) -> Any:
+        """Run the frame natively from the region at ``start``; the next region function."""
         if evm.gas_left > MAX_GAS:
-            interpret_from(evm, pc)
+            interpret_from(evm, start)
             return None
+        self.calls += 1
         buffers = _buffers
         stack = evm.stack
         height = len(stack)
@@ -97,8 +139,9 @@ class NativeCode:
         io = buffers.io
         io[0] = height
         io[1] = evm.gas_left
-        io[2] = pc
+        io[2] = start
         io[3] = height
+        io[5] = 0
         memory = evm.memory
         while True:
             io[4] = len(memory)
@@ -122,6 +165,8 @@ class NativeCode:
             del stack[top:]
         evm.gas_left = io[1]
         where = io[2]
+        if start not in self.settled:
+            self._measure(start, io[5])
         if status == EXIT_JUMP:
             region = jump_table.get(where)
             if region is None:
@@ -129,8 +174,7 @@ class NativeCode:
             return region
         if status == STOP:
             return None
-        if status == HAND_OVER or status == NEED_MEMORY:
-            evm.gas_left = io[1]
+        if status in (HAND_OVER, NEED_MEMORY):  # NEED_MEMORY here: growth does not fit
             interpret_from(evm, where)
             return None
         if status == BAD_JUMP:
@@ -154,14 +198,19 @@ class NativeCode:
         return True
 
 
-def attach(program: Program, translation: Translation) -> NativeStats:
-    """Compile ``translation``'s covered regions and install them into ``program``."""
+def attach(
+    program: Program, translation: Translation, *, every_region: bool = False
+) -> NativeStats:
+    """Compile ``translation``'s covered regions that are worth it (``selection``), or
+    with ``every_region`` all of them, and install them into ``program``."""
     started = time.thread_time()
     ops = covered_ops(translation.rules.opcode_table)
     covered = [region for region in translation.regions if is_covered(region, ops)]
+    if not every_region:
+        covered = worth_compiling(covered, translation.jumpdests)
     size = sum(len(region.instructions) for region in covered)
     if not covered:
-        return NativeStats(0, 0, 0.0, "no region is made only of covered instructions")
+        return NativeStats(0, 0, 0.0, "no covered region worth a crossing into native code")
     if size > MAX_INSTRUCTIONS or len(covered) > MAX_REGIONS:
         return NativeStats(
             0,
@@ -171,9 +220,12 @@ def attach(program: Program, translation: Translation) -> NativeStats:
         )
     module = ir_module(covered, translation.jumpdests, len(translation.code))
     machine = compile_ir(module.text, FUNCTION_NAME)
-    native = NativeCode(machine, translation.rules.static_gas)
     namespace = program.namespace
     jump_table = namespace["JUMP_TABLE"]
+    originals = {start: namespace[f"r_{start}"] for start in module.region_starts}
+    native = NativeCode(
+        machine, translation.rules.static_gas, namespace, originals, adaptive=not every_region
+    )
     for start in module.region_starts:
         entry = _entry(native, start, jump_table)
         namespace[f"r_{start}"] = entry
