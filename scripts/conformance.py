@@ -2,7 +2,7 @@
 """Conformance runner: state tests and blockchain tests.
 
     python scripts/conformance.py [PATH ...] [--fork NAME ...]
-                                  [--engine interpreter|jit|auto] [--compare-engines]
+                                  [--engine interpreter|jit|auto|native] [--compare-engines]
                                   [--tier quick|full] [--json OUT] [--jobs N]
                                   [--parallel-workers N]
 
@@ -15,8 +15,9 @@ the ten slowest cases with CPU time, every failure, and ends with ``N passed,
 N failed``. Exit status 1 on any failure.
 
 ``--engine`` runs contract code (transactions and system calls) on the
-interpreter, the JIT (every contract compiled on its first execution) or auto
-(compiled once hot). ``--compare-engines`` runs every case on the interpreter
+interpreter, the JIT (every contract compiled on its first execution), auto
+(compiled once hot) or native (the JIT plus every region the native tier covers
+compiled to machine code; needs llvmlite). ``--compare-engines`` runs every case on the interpreter
 and on ``--engine`` (jit if that is the interpreter), judges the latter, and
 reports each case whose executions differ in result, gas, output, state diff,
 logs, read sets or out-of-gas count; the last line then adds ``N differences``

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from jit.compiler.engine import DEFAULT_HOT_THRESHOLD, ENGINE_MODES, MAX_HOT_THRESHOLD
+from jit.native import unavailable_reason as native_unavailable_reason
 from jit.forks import Fork
 from sequencer.fork.upstream import UpstreamConfig
 
@@ -250,6 +251,8 @@ class NodeConfig:
             raise ConfigError(
                 f"engine must be one of {', '.join(ENGINE_MODES)}, got {self.engine!r}"
             )
+        if self.engine == "native" and (reason := native_unavailable_reason()) is not None:
+            raise ConfigError(reason)
         if (
             isinstance(self.hot_threshold, bool)
             or not isinstance(self.hot_threshold, int)

@@ -136,6 +136,7 @@ class _FunctionWriter:
         """``evm_exp(base, exponent)``: base ** exponent mod 2**256, square and multiply."""
         fn = ir.Function(self.module, ir.FunctionType(I256, [I256, I256]), "evm_exp")
         fn.linkage = "internal"
+        fn.attributes.add("noinline")  # inlined at every EXP, it multiplied compile time
         base, exponent = fn.args
         entry = fn.append_basic_block("entry")
         loop = fn.append_basic_block("loop")
@@ -273,7 +274,7 @@ class _FunctionWriter:
         self.check_entry(suffixes[0], region.start)
         self.start_segment()
         for index, ins in enumerate(region.instructions):
-            if ins.op in MEMORY_OPS:
+            if ins.op in MEMORY_OPS and index:  # at index 0 the region's entry is the resume point
                 self.memory_segment(suffixes[index], ins.pc)
             if not self.instruction(ins):
                 return

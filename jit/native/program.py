@@ -12,9 +12,8 @@ region contract (the stack and gas exact on entry and on exit) and the function'
 (charged and done here, with the interpreter's formula, then the instruction re-entered)
 or an invalid jump.
 
-Bounds: a code with more than ``MAX_INSTRUCTIONS`` covered instructions or
-``MAX_REGIONS`` covered regions is not compiled natively (it stays with the Python JIT),
-so pathological bytecode costs bounded LLVM time. Frames with more gas than an int64
+Bounds: only the regions within ``selection``'s compile-time budget are compiled (the
+rest stay with the Python JIT), so pathological bytecode costs bounded LLVM time. Frames with more gas than an int64
 can carry safely (``MAX_GAS``, far above any block's gas limit) are interpreted from the
 region on.
 """
@@ -46,10 +45,8 @@ from jit.native.irgen import (
     STOP,
     ir_module,
 )
-from jit.native.selection import worth_compiling
+from jit.native.selection import within_budget, worth_compiling
 
-MAX_INSTRUCTIONS = 20_000
-MAX_REGIONS = 4_096
 MAX_GAS = 1 << 62  # g + R and the memory checks stay far inside int64
 PROBATION_CALLS = 32
 MIN_REGIONS_PER_CALL = 40  # measured: a crossing costs ~10 µs, ~40 short regions of the Python JIT
@@ -206,17 +203,13 @@ def attach(
     started = time.thread_time()
     ops = covered_ops(translation.rules.opcode_table)
     covered = [region for region in translation.regions if is_covered(region, ops)]
-    if not every_region:
-        covered = worth_compiling(covered, translation.jumpdests)
+    covered = (
+        within_budget(covered) if every_region else worth_compiling(covered, translation.jumpdests)
+    )
     size = sum(len(region.instructions) for region in covered)
     if not covered:
-        return NativeStats(0, 0, 0.0, "no covered region worth a crossing into native code")
-    if size > MAX_INSTRUCTIONS or len(covered) > MAX_REGIONS:
         return NativeStats(
-            0,
-            0,
-            time.thread_time() - started,
-            f"{len(covered)} covered regions, {size} instructions: over the native bounds",
+            0, 0, time.thread_time() - started, "no covered region worth native code"
         )
     module = ir_module(covered, translation.jumpdests, len(translation.code))
     machine = compile_ir(module.text, FUNCTION_NAME)

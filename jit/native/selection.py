@@ -7,6 +7,12 @@ it lies on a cycle of covered regions (a loop that runs entirely natively), or w
 is long by itself. Short covered regions between storage accesses, calls and logs (an
 ERC-20 transfer's) stay with the Python JIT, which runs them without a crossing.
 
+Compile time is bounded by a budget (``MAX_COST``, about two seconds of LLVM CPU time
+on the machine of docs/benchmarks.md): ``cost`` weighs what was measured to dominate
+it (each region's entry checks and exits, each memory instruction's resume point and
+EXP's exponent loop); regions on cycles come first, then long ones, in code order,
+until the budget is spent. The rest stays with the Python JIT.
+
 Edges are the control flow the bytecode shows: a fall-through, a jump whose target is
 pushed just before it, and for a jump whose target comes from further away (a Solidity
 internal function's return), every covered JUMPDEST whose offset is pushed somewhere
@@ -20,10 +26,44 @@ from collections.abc import Sequence
 from jit.compiler.analysis import JUMP, JUMPI, Region
 
 LONG_REGION = 48  # instructions: worth a crossing on its own
+# Compile cost in units of ~0.1 ms of LLVM time (measured, scripts in docs/benchmarks.md).
+COST_INSTRUCTION = 2
+COST_REGION = 50
+COST_MEMORY = 100
+COST_EXP = 30
+MAX_COST = 20_000
+MAX_REGIONS = 400  # LLVM's time grows faster than linearly with blocks beyond this
+
+
+def cost(region: Region) -> int:
+    """The region's estimated compile time (units of ~0.1 ms)."""
+    total = COST_REGION
+    for ins in region.instructions:
+        if ins.op in (0x51, 0x52, 0x53):
+            total += COST_MEMORY
+        elif ins.op == 0x0A:
+            total += COST_EXP
+        else:
+            total += COST_INSTRUCTION
+    return total
+
+
+def within_budget(regions: Sequence[Region]) -> list[Region]:
+    """The longest prefix of ``regions`` whose compile cost fits ``MAX_COST`` and
+    ``MAX_REGIONS``, in code order."""
+    spent = 0
+    chosen: list[Region] = []
+    for region in regions[:MAX_REGIONS]:
+        spent += cost(region)
+        if spent > MAX_COST:
+            break
+        chosen.append(region)
+    return sorted(chosen, key=lambda region: region.start)
 
 
 def worth_compiling(covered: Sequence[Region], jumpdests: frozenset[int]) -> list[Region]:
-    """The regions of ``covered`` to compile natively, in their order."""
+    """The regions of ``covered`` to compile natively (by priority within the budget),
+    in code order."""
     starts = {region.start for region in covered}
     pushed = {
         ins.immediate
@@ -33,11 +73,13 @@ def worth_compiling(covered: Sequence[Region], jumpdests: frozenset[int]) -> lis
     }
     edges = {region.start: _successors(region, starts, pushed) for region in covered}
     looping = _on_cycles(edges)
-    return [
+    cycles = [region for region in covered if region.start in looping]
+    long = [
         region
         for region in covered
-        if region.start in looping or len(region.instructions) >= LONG_REGION
+        if region.start not in looping and len(region.instructions) >= LONG_REGION
     ]
+    return within_budget(cycles + long)
 
 
 def _successors(region: Region, starts: set[int], pushed: set[int]) -> set[int]:

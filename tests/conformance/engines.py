@@ -4,7 +4,9 @@
 ``execute_system_call`` for a ``jit.compiler.Engine`` mode: None for the
 interpreter, else the runner of one Engine per mode and process, compiling
 synchronously (``background=False``), so every fixture runs through the
-compiled code from its first execution ("jit") or from its second ("auto").
+compiled code from its first execution ("jit", "native") or from its second
+("auto"). "native" compiles every covered region to machine code
+(``native_every_region``), not only those worth a crossing: the strictest check.
 
 ``observe_tx`` / ``observe_system_call`` reduce an execution to what the engines
 must agree on exactly (issue 6): result kind, gas, output, state diff, logs,
@@ -37,7 +39,9 @@ def runner(mode: str) -> CodeRunner | None:
         return None
     engine = _ENGINES.get(mode)
     if engine is None:
-        engine = _ENGINES[mode] = Engine(mode, background=False)
+        engine = _ENGINES[mode] = Engine(
+            mode, background=False, native_every_region=mode == "native"
+        )
     return engine.runner
 
 
@@ -55,6 +59,7 @@ def engine_stats() -> dict[str, Any]:
                 "compile_seconds",
                 "compiled_runs",
                 "interpreted_runs",
+                "native_regions",
             )
         }
     return out

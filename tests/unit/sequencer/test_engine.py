@@ -15,6 +15,7 @@ import sequencer.node as node_module
 from jit.compiler import ENGINE_MODES, Engine
 from jit.evm.frame import Evm
 from jit.evm.message import execute_code
+from jit.native import unavailable_reason
 from sequencer.config import ConfigError, NodeConfig
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
@@ -48,7 +49,7 @@ def creation_code(runtime: bytes) -> bytes:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"engine": "llvm"}, "engine must be one of interpreter, jit, auto, got 'llvm'"),
+        ({"engine": "llvm"}, "engine must be one of interpreter, jit, auto, native, got 'llvm'"),
         ({"engine": ""}, "engine must be one of"),
         ({"hot_threshold": -5}, "JIT threshold must be an integer in 0..1000000000, got -5"),
         ({"hot_threshold": 10**10}, "JIT threshold must be"),
@@ -64,7 +65,7 @@ def test_bad_engine_config(changes: dict[str, Any], message: str) -> None:
 def test_engine_defaults() -> None:
     config = NodeConfig(data_dir=None)
     assert (config.engine, config.hot_threshold) == ("auto", 2)
-    assert set(ENGINE_MODES) == {"interpreter", "jit", "auto"}
+    assert set(ENGINE_MODES) == {"interpreter", "jit", "auto", "native"}
 
 
 class SpyEngine:
@@ -223,4 +224,25 @@ def test_every_mode_gives_the_interpreter_results() -> None:
     expected = run_scenario("interpreter")
     assert expected[-3] == (4 + 1 + 55).to_bytes(32, "big")
     for mode in ENGINE_MODES:
+        if mode == "native" and unavailable_reason() is not None:
+            continue  # llvmlite is optional; test_native_without_llvmlite covers that case
         assert run_scenario(mode) == expected, mode
+
+
+def test_native_without_llvmlite_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llvmlite is optional: without it the native mode is refused with a message naming
+    it, by the Engine and by the node's configuration, and every other mode still works."""
+    import importlib.util
+
+    import jit.native
+
+    def find_spec(name: str) -> object:
+        return None if name == "llvmlite" else importlib.util.find_spec(name)
+
+    monkeypatch.setattr(jit.native, "find_spec", find_spec)
+    with pytest.raises(ValueError, match="llvmlite"):
+        Engine("native")
+    with pytest.raises(ConfigError, match="llvmlite"):
+        NodeConfig(data_dir=None, engine="native")
+    for mode in ("interpreter", "jit", "auto"):
+        Engine(mode).close()

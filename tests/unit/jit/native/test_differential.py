@@ -268,3 +268,14 @@ def test_the_generated_programs_run_natively() -> None:
     assert engine.stats().native_regions >= 2
     program = engine.program_for(code, rules_for("osaka"))
     assert program is not None and program.namespace["__native__"].calls >= 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    [b"\x52\x00", push(1) + b"\x5f\x52", b"\x51" + store_results(1), push(2**64) + b"\x51\x00"],
+)
+def test_memory_instruction_first_in_the_code(code: bytes) -> None:
+    """A region whose first instruction is a memory access: its entry is also the point
+    execution resumes at after memory grew (underflow, growth, huge offsets)."""
+    for gas in (100_000, 21_005, 21_003, 21_001):
+        assert_same(code, gas)
