@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from jit.compiler.engine import DEFAULT_HOT_THRESHOLD, ENGINE_MODES, MAX_HOT_THRESHOLD
-from jit.native import unavailable_reason as native_unavailable_reason
 from jit.forks import Fork
+from jit.native import unavailable_reason as native_unavailable_reason
 from sequencer.fork.upstream import UpstreamConfig
 
 DEFAULT_MNEMONIC: Final = "test test test test test test test test test test test junk"
