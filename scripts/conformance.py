@@ -438,6 +438,11 @@ def report(
             f"compile, {totals['compile_seconds']:.2f} s compiling; "
             f"{int(totals['compiled_runs'])} compiled runs, "
             f"{int(totals['interpreted_runs'])} interpreted runs"
+            + (
+                f"; {int(totals['native_regions'])} regions in machine code"
+                if totals.get("native_regions")
+                else ""
+            )
         )
     parallel = [r.parallel for r in reports if r.parallel is not None]
     if parallel:
