@@ -7,7 +7,8 @@ is copied per fork and instruction handlers never test which fork they run in.
 Cancun: EIP-1153, 4788, 4844, 5656, 6780, 7516. Prague: EIP-2537, 2935, 6110,
 7002, 7251, 7623, 7685, 7691, 7702. Osaka: EIP-7594 (blob count per tx),
 7823, 7825, 7883, 7918, 7939, 7951. Amsterdam (experimental, in progress): Osaka
-with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7843, 7954, 7976, 7981 and 8024.
+with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7778, 7843, 7954, 7976,
+7981, 8024 and 8037.
 
 ``megaeth_rules(rules)`` is the opt-in MegaETH variant of a fork's rules: Rex5's dual
 gas model (storage gas on top of compute gas) with the SALT bucket multiplier at 1,
@@ -79,6 +80,13 @@ class ForkRules:
     system_requests: bool  # EIP-7685 requests (EIP-6110/7002/7251)
     eip7976: bool = False  # calldata floor: 16 per token, 4 tokens per byte
     eip7981: bool = False  # access list bytes are floor tokens (intrinsic gas and floor)
+    # EIP-8037: state gas (``jit.evm.state_gas``): its reservoir above the EIP-7825 cap,
+    # new accounts, set slots, code and delegations priced per state byte, and blocks
+    # metered in two dimensions (regular and state gas; the header holds the larger).
+    eip8037: bool = False
+    # EIP-7778: a block counts its transactions' gas before refunds (receipts and the
+    # sender's charge still use the refunded figure).
+    eip7778: bool = False
     # MegaETH (``megaeth_rules``); the defaults are Ethereum's. Storage gas is charged
     # on top of compute gas from the same gas limit and is never refunded.
     megaeth: bool = False
@@ -193,6 +201,8 @@ def _amsterdam(osaka: ForkRules) -> ForkRules:
         max_initcode_size=0x10000,  # EIP-7954: 64 KiB, twice the code size (was 48 KiB)
         eip7976=True,
         eip7981=True,
+        eip8037=True,
+        eip7778=True,
     )
 
 

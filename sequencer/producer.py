@@ -291,7 +291,7 @@ class Producer:
         included: list[tuple[PoolTx, TxOutcome]] = []
         batch: list[PoolTx] = []
         max_blob_gas = self.rules.max_blob_gas_per_block
-        room = env.gas_limit - block.gas_used
+        room = env.gas_limit - block.header_gas_used
         blob_room = max_blob_gas - block.blob_gas_used
         full = False
         entry = first

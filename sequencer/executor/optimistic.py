@@ -291,8 +291,7 @@ class OptimisticExecutor:
             assert outcome is not None
             positions[share] += 1
             credit += outcome.fee_credit
-            block.gas_used += outcome.gas_used
-            block.blob_gas_used += outcome.blob_gas_used
+            block.count_gas(outcome)
             merged.append(outcome)
         if credit:
             block.diff.merge(coinbase_credit_diff(block.state, block.env.coinbase, credit))
@@ -345,11 +344,12 @@ class OptimisticExecutor:
 
 def _fits(block: OpenBlock, rules: ForkRules, batch: Sequence[Transaction]) -> bool:
     """Whether every transaction of ``batch`` fits the block's gas and blob gas room
-    together, so no order of them can run out of it."""
+    together, so no order of them can run out of it (a gas limit bounds what a
+    transaction adds to either EIP-8037 dimension, so the fuller one is the room)."""
     gas = sum(tx.gas_limit for tx in batch)
     blobs = sum(len(tx.blob_versioned_hashes) for tx in batch)
     return (
-        gas <= block.env.gas_limit - block.gas_used
+        gas <= block.env.gas_limit - block.header_gas_used
         and GAS_PER_BLOB * blobs <= rules.max_blob_gas_per_block - block.blob_gas_used
     )
 

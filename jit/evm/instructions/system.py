@@ -35,6 +35,13 @@ from jit.evm.gas import (
     GAS_WARM_ACCESS,
 )
 from jit.evm.message import StopExecution, process_create_message, process_message
+from jit.evm.state_gas import (
+    STATE_BYTES_PER_NEW_ACCOUNT,
+    charge_state_gas,
+    credit_state_gas_refund,
+    incorporate_child,
+    state_bytes_gas,
+)
 from statedb.types import Address
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
@@ -46,10 +53,17 @@ _MAX_NONCE = (1 << 64) - 1
 
 def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, size: int) -> None:
     init_code = memory.read(evm, offset, size)
-    if len(init_code) > evm.rules.max_initcode_size:
+    rules = evm.rules
+    if len(init_code) > rules.max_initcode_size:
         raise OutOfGasError  # EIP-3860
+    new_account_gas = 0
+    if rules.eip8037:
+        if evm.msg.is_static:
+            raise WriteInStaticContext
+        new_account_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+        charge_state_gas(evm, new_account_gas)
     gas_left = evm.gas_left
-    withheld, denominator = evm.rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
+    withheld, denominator = rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
     create_gas = gas_left - gas_left * withheld // denominator
     evm.gas_left -= create_gas
     if evm.msg.is_static:
@@ -63,15 +77,19 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
         or evm.msg.depth + 1 > CALL_DEPTH_LIMIT
     ):
         evm.gas_left += create_gas
+        _refund_new_account(evm, new_account_gas)
         push(evm, 0)
         return
     state.warm_address(address)
     if state.has_code_or_nonce(address) or state.has_storage(address):
         # EIP-684/EIP-7610 collision: the forwarded gas is lost.
         state.increment_nonce(sender)
+        _refund_new_account(evm, new_account_gas)
         push(evm, 0)
         return
     state.increment_nonce(sender)
+    reservoir = evm.state_gas_left
+    evm.state_gas_left = 0
     child = process_create_message(
         Message(
             caller=sender,
@@ -84,18 +102,28 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
             gas=create_gas,
             depth=evm.msg.depth + 1,
             is_static=False,
+            state_gas=reservoir,
         ),
         state,
-        evm.rules,
+        rules,
         evm.block,
         evm.tx,
     )
     evm.gas_left += child.gas_left
+    if rules.eip8037:
+        incorporate_child(evm, child)
     if child.error is not None:
+        _refund_new_account(evm, new_account_gas)
         evm.return_data = child.output
         push(evm, 0)
     else:
         push(evm, int.from_bytes(address, "big"))
+
+
+def _refund_new_account(evm: Evm, new_account_gas: int) -> None:
+    """EIP-8037: a CREATE that creates no account returns its new-account state gas."""
+    if new_account_gas:
+        credit_state_gas_refund(evm, new_account_gas)
 
 
 def _charge_create(evm: Evm, offset: int, size: int, per_word: int) -> None:
@@ -157,11 +185,20 @@ def _resolve_code(evm: Evm, code_address: Address) -> tuple[Address, bytes, bool
     return code_address, code, False, 0
 
 
-def _charge_call(evm: Evm, gas: int, extra: int, memory_cost: int, value: int) -> int:
-    """Charge a call's cost (EIP-150); return the gas the callee receives."""
+def _charge_call(
+    evm: Evm, gas: int, extra: int, memory_cost: int, value: int, state_gas: int = 0
+) -> int:
+    """Charge a call's cost (EIP-150); return the gas the callee receives. EIP-8037's
+    ``state_gas`` (a new account) is charged after the regular part and before the
+    forwarded gas is worked out from what is left."""
     gas_left = evm.gas_left
     if gas_left < extra + memory_cost:
         raise OutOfGasError
+    if state_gas:
+        evm.gas_left = gas_left - extra - memory_cost
+        charge_state_gas(evm, state_gas)
+        gas_left = evm.gas_left
+        extra = memory_cost = 0
     available = gas_left - memory_cost - extra
     withheld, denominator = evm.rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
     forwarded = min(gas, available - available * withheld // denominator)
@@ -190,6 +227,8 @@ def _generic_call(
         evm.gas_left += gas
         push(evm, 0)
         return
+    reservoir = evm.state_gas_left
+    evm.state_gas_left = 0
     child = process_message(
         Message(
             caller=caller,
@@ -204,6 +243,7 @@ def _generic_call(
             is_static=is_static or evm.msg.is_static,
             should_transfer_value=should_transfer_value,
             disable_precompiles=disable_precompiles,
+            state_gas=reservoir,
         ),
         evm.state,
         evm.rules,
@@ -211,6 +251,8 @@ def _generic_call(
         evm.tx,
     )
     evm.gas_left += child.gas_left
+    if evm.rules.eip8037:
+        incorporate_child(evm, child)
     output = child.output
     evm.return_data = output
     push(evm, 0 if child.error is not None else 1)
@@ -238,15 +280,23 @@ def _prepare_call(
     pays for creating an account and may not move value in a static frame.
     """
     memory_cost, end = _call_memory(evm, *regions)
+    if is_call and value and evm.msg.is_static and evm.rules.eip8037:
+        # Before any charge: under EIP-8037 a state charge a halt returns must not
+        # be taken (Osaka checks it after the charges, which is the same there).
+        raise WriteInStaticContext
     state = evm.state
     extra = _COLD_ACCOUNT_EXTRA if state.warm_address(target) else 0
     code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
     extra += delegate_cost
+    new_account_state_gas = 0
     if value:
         extra += GAS_CALL_VALUE
         if is_call and not state.is_alive(target):
-            extra += GAS_NEW_ACCOUNT
-    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
+            if evm.rules.eip8037:
+                new_account_state_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+            else:
+                extra += GAS_NEW_ACCOUNT
+    callee_gas = _charge_call(evm, gas, extra, memory_cost, value, new_account_state_gas)
     if is_call and value and evm.msg.is_static:
         raise WriteInStaticContext
     memory.resize(evm, end)
@@ -361,13 +411,19 @@ def selfdestruct(evm: Evm) -> None:
     state = evm.state
     originator = evm.msg.current_target
     cost = GAS_COLD_ACCOUNT_ACCESS if state.warm_address(beneficiary) else 0
+    new_account_state_gas = 0
     if not state.is_alive(beneficiary) and state.balance(originator) != 0:
-        cost += GAS_SELF_DESTRUCT_NEW_ACCOUNT
+        if evm.rules.eip8037:
+            new_account_state_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+        else:
+            cost += GAS_SELF_DESTRUCT_NEW_ACCOUNT
     if cost > evm.gas_left:
         raise OutOfGasError
     evm.gas_left -= cost
     if evm.msg.is_static:
-        raise WriteInStaticContext
+        raise WriteInStaticContext  # before the state charge, which a halt would return
+    if new_account_state_gas:
+        charge_state_gas(evm, new_account_state_gas)
     # OPERATION
     state.touched.append(beneficiary)
     state.transfer(originator, beneficiary, state.balance(originator))
