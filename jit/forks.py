@@ -107,6 +107,13 @@ class ForkRules:
         return f"{self.fork.name.lower()}+megaeth" if self.megaeth else self.fork.name.lower()
 
     @property
+    def max_tx_gas_limit(self) -> int | None:
+        """The most gas a transaction may carry (EIP-7825), None: no cap. Under EIP-8037
+        the cap bounds only its regular gas: the rest of its gas is its state gas
+        reservoir, so its gas limit itself is not capped."""
+        return None if self.eip8037 else self.tx_gas_limit_cap
+
+    @property
     def name(self) -> str:
         if self.megaeth:
             return f"{self.fork.display_name}+MegaETH"

@@ -29,7 +29,7 @@ from jit.evm.exceptions import InvalidTransaction, NonceTooHigh
 from jit.evm.frame import BlockEnv
 from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
-from jit.evm.transaction import TxOutcome
+from jit.evm.transaction import TxOutcome, block_gas_bounds
 from jit.forks import ForkRules
 from sequencer.builder import (
     BlockBuilder,
@@ -291,13 +291,17 @@ class Producer:
         included: list[tuple[PoolTx, TxOutcome]] = []
         batch: list[PoolTx] = []
         max_blob_gas = self.rules.max_blob_gas_per_block
-        room = env.gas_limit - block.header_gas_used
+        # Room in each of the block's gas dimensions (EIP-8037: regular and state; before
+        # it the second is never used), taken by what a transaction can use at most.
+        room = env.gas_limit - block.gas_used
+        state_room = env.gas_limit - block.state_gas_used
         blob_room = max_blob_gas - block.blob_gas_used
         full = False
         entry = first
         while entry is not None:
             blob_gas = GAS_PER_BLOB * len(entry.tx.blob_versioned_hashes)
-            if entry.tx.gas_limit > env.gas_limit or blob_gas > max_blob_gas:
+            gas, state_gas = block_gas_bounds(entry.tx, self.rules, env.gas_limit)
+            if max(gas, state_gas) > env.gas_limit or blob_gas > max_blob_gas:
                 # Not even an empty block holds it (the gas limit was lowered after
                 # admission): pushed back, it would head the queue forever and the
                 # miner would spin on a block it can never fill.
@@ -305,16 +309,17 @@ class Producer:
                     entry,
                     TransactionRejected(
                         f"exceeds block gas limit: have {entry.tx.gas_limit}, limit {env.gas_limit}"
-                        if entry.tx.gas_limit > env.gas_limit
+                        if max(gas, state_gas) > env.gas_limit
                         else f"blob gas limit exceeded: have {blob_gas}, limit {max_blob_gas}"
                     ),
                 )
             else:
-                if entry.tx.gas_limit > room or blob_gas > blob_room:
+                if gas > room or state_gas > state_room or blob_gas > blob_room:
                     pool.push_back(entry)
                     full = True
                     break
-                room -= entry.tx.gas_limit
+                room -= gas
+                state_room -= state_gas
                 blob_room -= blob_gas
                 batch.append(entry)
             entry = pool.next_ready()

@@ -283,11 +283,22 @@ def intrinsic_state_gas(tx: TransactionLike, rules: ForkRules, block_gas_limit: 
     return state_bytes * cost_per_state_byte(block_gas_limit)
 
 
-def _regular_gas_bound(tx: TransactionLike, rules: ForkRules, intrinsic_state: int) -> int:
-    """EIP-8037: the most regular gas ``tx`` can use (the EIP-7825 cap applies to it)."""
-    bound = tx.gas_limit - intrinsic_state
+def block_gas_bounds(
+    tx: TransactionLike, rules: ForkRules, block_gas_limit: int
+) -> tuple[int, int]:
+    """The most ``tx`` can add to its block's (regular, state) gas: its gas limit and 0
+    before EIP-8037; from it, regular gas at most the EIP-7825 cap and never its
+    intrinsic state gas, state gas all but its intrinsic regular gas. A block includes
+    ``tx`` only if both fit what is left of its gas limit."""
+    if not rules.eip8037:
+        return tx.gas_limit, 0
+    intrinsic_regular, _ = intrinsic_gas(tx, rules)
+    intrinsic_state = intrinsic_state_gas(tx, rules, block_gas_limit)
+    regular = tx.gas_limit - intrinsic_state
     cap = rules.tx_gas_limit_cap
-    return bound if cap is None else min(cap, bound)
+    if cap is not None:
+        regular = min(cap, regular)
+    return regular, tx.gas_limit - intrinsic_regular
 
 
 def validate_static(
@@ -374,7 +385,7 @@ def validate_stateless(
     ``execute_transaction``; the blob fee is checked either way."""
     gas, floor = validate_static(tx, rules, gas_limit)
     if rules.eip8037:
-        _check_block_room(tx, rules, gas, gas_limit, gas_limit, gas_limit)
+        _check_block_room(tx, rules, gas_limit, gas_limit, gas_limit)
     elif tx.gas_limit > gas_limit:
         raise GasLimitExceeded(f"exceeds block gas limit: have {tx.gas_limit}, limit {gas_limit}")
     if check_base_fee:
@@ -393,21 +404,13 @@ def validate_stateless(
 
 
 def _check_block_room(
-    tx: TransactionLike,
-    rules: ForkRules,
-    intrinsic: int,
-    block_gas_limit: int,
-    regular_room: int,
-    state_room: int,
+    tx: TransactionLike, rules: ForkRules, block_gas_limit: int, regular_room: int, state_room: int
 ) -> None:
-    """EIP-8037: ``tx`` must fit the block's gas left in each dimension with the most it
-    could use there (regular: at most the EIP-7825 cap and never its intrinsic state
-    gas; state: all but its intrinsic regular gas). ``intrinsic`` includes state gas."""
-    intrinsic_state = intrinsic_state_gas(tx, rules, block_gas_limit)
-    regular = _regular_gas_bound(tx, rules, intrinsic_state)
+    """EIP-8037: ``tx`` must fit the block's gas left in both dimensions
+    (``block_gas_bounds``)."""
+    regular, state = block_gas_bounds(tx, rules, block_gas_limit)
     if regular > regular_room:
         raise GasLimitExceeded(f"regular gas limit reached: have {regular}, room {regular_room}")
-    state = tx.gas_limit - (intrinsic - intrinsic_state)
     if state > state_room:
         raise GasLimitExceeded(f"state gas limit reached: have {state}, room {state_room}")
 
@@ -421,7 +424,6 @@ def _validate_against_block(
     block_blob_gas_used: int,
     check_sender_code: bool = True,
     block_state_gas_used: int = 0,
-    intrinsic: int = 0,
 ) -> tuple[int, int]:
     """Rules against the block's running totals and the sender, after
     ``validate_stateless``; returns (effective gas price, blob gas).
@@ -433,7 +435,6 @@ def _validate_against_block(
         _check_block_room(
             tx,
             rules,
-            intrinsic,
             block.gas_limit,
             block.gas_limit - block_gas_used,
             block.gas_limit - block_state_gas_used,
@@ -483,7 +484,7 @@ def validate_transaction(
     """Raise ``InvalidTransaction`` if ``tx`` cannot be included; change nothing.
     ``block_gas_used`` is the block's gas so far (EIP-8037: its regular gas, and
     ``block_state_gas_used`` its state gas)."""
-    intrinsic, _ = _validate_stateless_for(tx, block, rules)
+    _validate_stateless_for(tx, block, rules)
     _validate_against_block(
         tx,
         block,
@@ -492,7 +493,6 @@ def validate_transaction(
         block_gas_used,
         block_blob_gas_used,
         block_state_gas_used=block_state_gas_used,
-        intrinsic=intrinsic,
     )
 
 
@@ -597,7 +597,6 @@ def execute_transaction(
         block_blob_gas_used,
         check_sender_code,
         block_state_gas_used,
-        intrinsic,
     )
     # 2. Buy gas (and blob gas) and bump the nonce.
     sender_nonce = _buy_gas(tx, block, state, effective_gas_price, blob_gas)
