@@ -11,7 +11,16 @@
 - finalize: refunds (EIP-3529 cap), the EIP-7623 floor, gas refund to the
   sender, EIP-6780 deletions; the coinbase fee is returned as ``fee_credit``
   for the caller to apply (``coinbase_credit_diff``) so that transactions of a
-  block do not all conflict on the coinbase.
+  block do not all conflict on the coinbase; what the block counts of the
+  transaction (``TxOutcome.block_gas`` and ``block_state_gas``).
+
+Amsterdam: EIP-8037 splits the intrinsic gas into regular and state gas
+(``intrinsic_state_gas``), caps only the regular gas at EIP-7825's limit (the rest of
+``tx.gas`` is the top frame's state gas reservoir, ``jit.evm.state_gas``), returns an
+existing EIP-7702 authority's new-account state gas to the reservoir and the state gas
+of accounts created and destroyed in the transaction at its end, and meters the block
+in two dimensions (``block_gas_bounds`` for inclusion); EIP-7778 counts the block's
+gas before refunds.
 
 ``execute_transaction`` is pure over the ``StateReader`` it is given.
 """
