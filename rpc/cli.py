@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hummingbird",
         description="A local Ethereum devnet: 10 ms mini-blocks, JSON-RPC over HTTP and WebSocket.",
     )
+    p.add_argument("--version", "-V", action="version", version=f"hummingbird {VERSION}")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", "-p", type=_int_arg("port", 0, MAX_PORT), default=8545)
     p.add_argument(
@@ -234,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-dir", default=".hummingbird", help="chain data (default ./.hummingbird)")
     p.add_argument("--ephemeral", action="store_true", help="keep the chain in memory only")
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the chain in --data-dir first and start a new one (refused while "
+        "another node uses it, and for a directory that is not a Hummingbird one)",
+    )
     p.add_argument(
         "--history-window",
         type=_int_arg("history window", 0, 10_000_000),
@@ -672,6 +679,8 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
     words = args.mnemonic.split()
     if len(words) not in (12, 15, 18, 21, 24):
         raise ConfigError("mnemonic must have 12, 15, 18, 21 or 24 words")
+    if args.reset and args.ephemeral:
+        raise ConfigError("--reset deletes a data directory's chain; --ephemeral has none")
     megaeth: bool = args.megaeth
     fork = fork_config_from(args)
     return NodeConfig(
@@ -683,10 +692,11 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
             fixed_base_fee=megaeth,
         ),
         data_dir=None if args.ephemeral else args.data_dir,
+        reset=args.reset,
         block_time=args.block_time,
         accounts=args.accounts,
         balance=args.balance,
-        mnemonic=args.mnemonic,
+        mnemonic=" ".join(words),  # a pasted mnemonic's stray spaces are not words
         history_window=args.history_window,
         engine=args.engine,
         hot_threshold=args.jit_threshold,
@@ -739,8 +749,11 @@ def banner(node: Node, url: str) -> str:
         "Available Accounts",
         "==================",
     ]
-    ether = cfg.balance / 10**18
     for i, account in enumerate(node.accounts):
+        # What the chain holds, not the configured figure: a resumed chain's accounts
+        # have spent and received since genesis.
+        held = node.account(account.address, node.head_number)
+        ether = (held.balance if held is not None else 0) / 10**18
         lines.append(f"({i}) 0x{account.address.hex()} ({ether:.6f} ETH)")
     lines += ["", "Private Keys", "=================="]
     for i, account in enumerate(node.accounts):
@@ -769,7 +782,7 @@ def banner(node: Node, url: str) -> str:
         ),
         f"Sequencer:         0x{node.sequencer.address.hex()} (signs every mini-block)",
         f"Sequencer key:     0x{node.sequencer.private_key.hex()} (m/44'/60'/0'/1/0)",
-        f"Data directory:    {cfg.data_dir or '(ephemeral, in memory)'}",
+        f"Data directory:    {data_directory_description(cfg)}",
         f"Engine:            {engine_description(cfg)}",
         f"Sender recovery:   {recovery_description(node)}",
         f"Parallel workers:  {workers_description(node)}",
@@ -788,6 +801,16 @@ def banner(node: Node, url: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def data_directory_description(cfg: NodeConfig) -> str:
+    if cfg.data_dir is None:
+        return "(ephemeral, in memory: nothing is kept when the node stops)"
+    where = os.path.abspath(cfg.data_dir)
+    return (
+        f"{where}\n                   (the chain is kept across restarts: --reset "
+        "starts a new one there, --ephemeral keeps none)"
+    )
 
 
 def engine_description(cfg: NodeConfig) -> str:

@@ -90,6 +90,7 @@ class ForkConfig:
 class NodeConfig:
     chain: ChainConfig = field(default_factory=ChainConfig)
     data_dir: str | None = ".hummingbird"  # None: ephemeral (in memory)
+    reset: bool = False  # delete the data directory's chain first (hummingbird --reset)
     block_time: float = 0.010  # seconds a mini-block may stay open (DESIGN §4)
     accounts: int = 10
     balance: int = DEFAULT_BALANCE_WEI

@@ -54,6 +54,12 @@ def dev_accounts(mnemonic: str, count: int) -> tuple[DevAccount, ...]:
     return tuple(out)
 
 
+def mnemonic_id(mnemonic: str) -> bytes:
+    """What a data directory records of the mnemonic its dev accounts came from: the
+    first 8 bytes of its hash (enough to tell two apart; the words are not stored)."""
+    return keccak256(" ".join(mnemonic.split()).encode())[:8]
+
+
 def _contract(diff: StateDiff, address: Address, code: bytes, nonce: int = 1) -> None:
     code_hash = keccak256(code)
     diff.codes[code_hash] = code

@@ -43,7 +43,7 @@ from sequencer.builder import (
 )
 from sequencer.chain import FRESH_CHAIN_CFS, Chain, LogEntry, LogFilter
 from sequencer.clock import Clock, ClockError, ClockState
-from sequencer.config import ConfigError, ForkConfig, NodeConfig
+from sequencer.config import ChainConfig, ConfigError, ForkConfig, NodeConfig
 from sequencer.console_log import log_console_calls
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
 from sequencer.errors import (
@@ -66,6 +66,7 @@ from sequencer.genesis import (
     DevAccount,
     dev_accounts,
     genesis_alloc,
+    mnemonic_id,
 )
 from sequencer.megaeth import MEGAETH_PRIORITY_FEE
 from sequencer.mini_block_signing import (
@@ -125,7 +126,13 @@ from sequencer.types.transactions import (
 )
 from sequencer.workers.pool import WorkerPool
 from sequencer.workers.protocol import Simulate, Simulated, WorkerConfig
-from statedb import CorruptDatabase, HistoryUnavailable, StateDB, StateDBError
+from statedb import (
+    CorruptDatabase,
+    HistoryUnavailable,
+    StateDB,
+    StateDBError,
+    remove_database,
+)
 from statedb.keys import CF_ADDRESS_INDEX, CF_BLOCKS, CF_CHAIN_META, CF_LOG_INDEX
 from statedb.types import (
     EMPTY_CODE_HASH,
@@ -144,6 +151,9 @@ T = TypeVar("T")
 
 META_CHAIN_ID: Final = b"chain_id"
 META_FORK: Final = b"fork"
+# Which mnemonic made the dev accounts (a hash of it, not the words): a restart with
+# another mnemonic is refused instead of printing accounts the chain never funded.
+META_DEV_ACCOUNTS: Final = b"dev_accounts"
 # Every block's system calls read these (EIP-4788, EIP-2935, EIP-7002, EIP-7251): a fork
 # fetches them with the dev accounts at the start.
 SYSTEM_CONTRACTS: Final = (
@@ -363,6 +373,17 @@ class Node:
         config = self.config
         if config.data_dir is None:
             return StateDB.ephemeral(history_window=config.history_window)
+        if config.reset:
+            try:
+                if remove_database(config.data_dir):
+                    log.info("--reset: deleted the chain in %s", config.data_dir)
+            except CorruptDatabase as error:
+                raise ConfigError(
+                    f"--reset deletes only a Hummingbird data directory, and {error}: "
+                    "nothing was deleted"
+                ) from None
+            except StateDBError as error:
+                raise ConfigError(f"--reset: {error}; nothing was deleted") from None
         try:
             return StateDB.open(
                 config.data_dir,
@@ -417,14 +438,25 @@ class Node:
         if not db.forked:
             db.attach_upstream(self.fork.state)
 
+    def _chain_meta(
+        self, chain: ChainConfig, *, dev_accounts: bool = True
+    ) -> dict[bytes, bytes | None]:
+        """The chain's identity, stored with its genesis and checked on every restart
+        (``_check_resumed``): chain id, hardfork and, where the node funded its dev
+        accounts, which mnemonic they came from."""
+        meta: dict[bytes, bytes | None] = {
+            META_CHAIN_ID: str(chain.chain_id).encode(),
+            META_FORK: chain.fork.name.lower().encode(),
+        }
+        if dev_accounts:
+            meta[META_DEV_ACCOUNTS] = mnemonic_id(self.config.mnemonic)
+        return meta
+
     def _write_genesis(self, db: StateDB) -> None:
         """Commit the genesis block into ``db`` (empty): the given one (a replica's), the
         fork block (fork mode), or one built from the configuration."""
         chain = self.config.chain
-        meta = {
-            META_CHAIN_ID: str(chain.chain_id).encode(),
-            META_FORK: chain.fork.name.lower().encode(),
-        }
+        meta = self._chain_meta(chain)
         if self.fork is not None:
             self._attach_fork(db)
             chain = self.config.chain  # the upstream's chain id, unless --chain-id
@@ -456,10 +488,7 @@ class Node:
             if prepared.state_root != block.header.state_root:
                 raise ConfigError("the sequencer's genesis diff does not give its state root")
             records = Chain(db).records(block)
-            records[CF_CHAIN_META] = {
-                META_CHAIN_ID: str(chain.chain_id).encode(),
-                META_FORK: chain.fork.name.lower().encode(),
-            }
+            records[CF_CHAIN_META] = self._chain_meta(chain, dev_accounts=False)
             db.commit(0, prepared, records, fresh=FRESH_CHAIN_CFS)
             return
         diff = genesis_alloc(self.accounts, self.config.balance)
@@ -484,10 +513,7 @@ class Node:
         sealed = BlockBuilder(db, self.rules).genesis(diff, header)
         block = sealed.block
         records = Chain(db).records(block)
-        records[CF_CHAIN_META] = {
-            META_CHAIN_ID: str(chain.chain_id).encode(),
-            META_FORK: chain.fork.name.lower().encode(),
-        }
+        records[CF_CHAIN_META] = meta
         db.commit(0, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)
 
     def _fork_genesis_diff(self, fork: Fork) -> StateDiff:
@@ -516,10 +542,29 @@ class Node:
                 )
         stored = self.chain.meta(META_CHAIN_ID)
         wanted = self.config.chain.chain_id
+        path = self.config.data_dir
         if stored is not None and int(stored) != wanted:
             raise ConfigError(
-                f"the data directory holds a chain with chain id {int(stored)}, not {wanted}: "
-                "pass --chain-id to match it, or use another --data-dir (or --ephemeral)"
+                f"the data directory {path} holds a chain with chain id {int(stored)}, not "
+                f"{wanted}: pass --chain-id {int(stored)} to continue it, --reset to start a "
+                "new chain there, or another --data-dir (or --ephemeral)"
+            )
+        stored_fork = self.chain.meta(META_FORK)
+        fork = self.config.chain.fork.name.lower()
+        if stored_fork is not None and stored_fork.decode() != fork:
+            raise ConfigError(
+                f"the data directory {path} holds a chain on the {stored_fork.decode()} "
+                f"hardfork, not {fork}: "
+                f"pass --hardfork {stored_fork.decode()} to continue it, --reset to start a "
+                f"new {fork} chain there, or another --data-dir (or --ephemeral)"
+            )
+        stored_accounts = self.chain.meta(META_DEV_ACCOUNTS)
+        if stored_accounts is not None and stored_accounts != mnemonic_id(self.config.mnemonic):
+            raise ConfigError(
+                f"the data directory {path} holds a chain whose dev accounts came from "
+                "another mnemonic (this one's accounts hold nothing there): pass that "
+                "chain's --mnemonic to continue it, --reset to start a new chain with this "
+                "one, or another --data-dir (or --ephemeral)"
             )
 
     def _reload_pool(self) -> None:

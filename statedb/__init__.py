@@ -6,6 +6,7 @@ The lowest layer: it imports nothing from ``jit``, ``sequencer`` or ``rpc``.
 the parallel executor's conflict rule; the views implement ``StateReader``.
 """
 
+from statedb.backend import remove_database
 from statedb.commitment import Commitment, compute_root
 from statedb.db import DEFAULT_HISTORY_WINDOW, PreparedBlock, StateDB
 from statedb.errors import (
@@ -48,4 +49,5 @@ __all__ = [
     "StateDiff",
     "StateReader",
     "compute_root",
+    "remove_database",
 ]

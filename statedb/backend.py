@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import fcntl
 import gc
 import os
 import re
@@ -248,6 +249,33 @@ def _check_directory(path: Path) -> None:
                 f"{path} is a RocksDB database but not a statedb one "
                 f"(column families {sorted(families)}; no statedb schema marker)"
             )
+
+
+def remove_database(path: str | os.PathLike[str]) -> bool:
+    """Delete the statedb directory ``path`` (``hummingbird --reset``); False if there was
+    none. Refuses what is not a statedb directory (``CorruptDatabase``: never a folder
+    a mistyped ``--data-dir`` names) and one that a running node holds
+    (``StateDBError``: RocksDB's lock on its LOCK file is taken here first, and kept
+    while the directory goes)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    _check_directory(path)
+    lock_path = path / "LOCK"
+    if not lock_path.exists():
+        shutil.rmtree(path)
+        return True
+    with open(lock_path, "r+b") as lock:
+        try:
+            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EAGAIN):
+                raise StateDBError(
+                    f"{path} is in use (another process holds its lock): stop that node first"
+                ) from None
+            raise
+        shutil.rmtree(path)
+    return True
 
 
 # --- atomic creation ---------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Running messages: the interpreter loop, message calls and contract creation.
 
 Implements the frame lifecycle of ethereum/execution-specs' ``interpreter.py``:
-value transfer, precompile dispatch, the opcode loop, halts vs reverts, and the
-create epilogue (EIP-3541 0xEF prefix, EIP-170 size limit, code deposit gas, under
-EIP-8037 a code hash charge and state gas per byte; MegaETH's
+value transfer (with its EIP-7708 log under Amsterdam's rules), precompile dispatch, the
+opcode loop, halts vs reverts, and the create epilogue (EIP-3541 0xEF prefix, EIP-170 size
+limit, code deposit gas, under EIP-8037 a code hash charge and state gas per byte; MegaETH's
 code deposit storage gas and storage call stipend when the rules have them).
 Reverting a frame rolls the journal back to the frame's checkpoint.
 """
@@ -28,6 +28,7 @@ from jit.evm.gas import GAS_CODE_DEPOSIT
 from jit.evm.precompiles.base import PrecompileFailure
 from jit.evm.state import TxState
 from jit.evm.state_gas import CODE_HASH_GAS_PER_WORD, charge_state_gas, state_bytes_gas
+from jit.evm.transfer_logs import transfer_log
 
 if TYPE_CHECKING:
     from jit.forks import ForkRules
@@ -105,6 +106,9 @@ def _run_message(evm: Evm, msg: Message, state: TxState, rules: ForkRules) -> No
     checkpoint = state.checkpoint()
     if msg.should_transfer_value and msg.value:
         state.transfer(msg.caller, msg.current_target, msg.value)
+        if rules.eip7708 and msg.caller != msg.current_target:
+            # After the checkpoint: a frame that fails takes its transfer log with it.
+            state.logs.append(transfer_log(msg.caller, msg.current_target, msg.value))
     try:
         precompile = rules.precompiles.get(msg.code_address) if msg.code_address else None
         if precompile is not None:

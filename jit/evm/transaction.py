@@ -82,6 +82,7 @@ from jit.evm.state_gas import (
     restore_failed_frame,
 )
 from jit.evm.tracing import Tracer, traced_runner
+from jit.evm.transfer_logs import finalisation_burn_logs
 from jit.forks import ForkRules
 from statedb.conflicts import ReadSet, WriteSet, write_set
 from statedb.types import (
@@ -818,6 +819,14 @@ def _finalise(
         block_gas, block_state_gas = gas_used, 0
     state.add_balance(sender, (tx.gas_limit - gas_used) * effective_gas_price)
     fee_credit = gas_used * max(effective_gas_price - block.base_fee, 0)
+    if rules.eip7708 and deleted:
+        # EIP-7708: what a deleted account holds when removed is burned with a log,
+        # the priority fee included when the coinbase is among them.
+        def at_removal(address: Address) -> int:
+            fee = fee_credit if address == block.coinbase else 0
+            return state.balance(address) + fee
+
+        state.logs.extend(finalisation_burn_logs(deleted, at_removal))
     for address in deleted:
         state.destroy_account(address)
     if block.coinbase in deleted:

@@ -42,6 +42,7 @@ from jit.evm.state_gas import (
     incorporate_child,
     state_bytes_gas,
 )
+from jit.evm.transfer_logs import transfer_log
 from statedb.types import Address
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
@@ -426,10 +427,16 @@ def selfdestruct(evm: Evm) -> None:
         charge_state_gas(evm, new_account_state_gas)
     # OPERATION
     state.touched.append(beneficiary)
-    state.transfer(originator, beneficiary, state.balance(originator))
+    balance = state.balance(originator)
+    state.transfer(originator, beneficiary, balance)
+    eip7708 = evm.rules.eip7708
+    if eip7708 and balance and beneficiary != originator:
+        state.logs.append(transfer_log(originator, beneficiary, balance))
     if originator in state.created:
-        # EIP-6780: only an account created in this transaction is deleted; a
-        # beneficiary equal to the originator burns the ether.
-        state.set_balance(originator, 0)
+        # EIP-6780: only an account created in this transaction is deleted. A
+        # beneficiary equal to the originator burns the ether: at once before
+        # Amsterdam; under EIP-7708 when the account is removed, with a burn log.
+        if not eip7708:
+            state.set_balance(originator, 0)
         state.mark_to_delete(originator)
     raise StopExecution

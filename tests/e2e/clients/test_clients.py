@@ -6,7 +6,9 @@ the node. Every flow runs on two nodes:
 
 - ``anvil``: the pinned anvil 1.7.1 (``scripts/peers/package-lock.json``), the reference every
   flow is validated against;
-- ``hummingbird``: ``.venv/bin/hummingbird --ephemeral --port P --quiet``.
+- ``hummingbird``: ``.venv/bin/hummingbird --ephemeral --port P --quiet``;
+- ``hummingbird-amsterdam``: the same with ``--hardfork amsterdam`` (issue 20's experimental
+  fork; ``Node.kind`` is ``hummingbird`` for both).
 
 ``HUMMINGBIRD_PENDING`` is the switch for flows that do not pass on Hummingbird yet: their hummingbird variant is ``xfail(strict=True)``, so it turns into
 a failure once it passes and the name must then be removed from the set.
@@ -66,7 +68,14 @@ CAST: Final = FOUNDRY / "node_modules" / "@foundry-rs" / "cast-linux-amd64" / "b
 # Empty now: eth_simulateV1 (viem_simulate_blocks, web3py_simulate_v1) landed.
 HUMMINGBIRD_PENDING: Final[frozenset[str]] = frozenset()
 
-NODES: Final = ("anvil", "hummingbird")
+NODES: Final = ("anvil", "hummingbird", "hummingbird-amsterdam")
+# Node variants: the process a test id's node names runs, and its extra arguments.
+VARIANTS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "anvil": ("anvil", ()),
+    "hummingbird": ("hummingbird", ()),
+    # Issue 20: every flow also passes on the experimental Amsterdam rules.
+    "hummingbird-amsterdam": ("hummingbird", ("--hardfork", "amsterdam")),
+}
 TOOL_TIMEOUT: Final = 300.0
 
 # The first accounts of `test test ... junk`, and account 0's key.
@@ -170,9 +179,10 @@ def running_node(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Itera
     port = _free_port()
     log_path = workdir / f"{kind}-{port}.log"
     url = f"http://127.0.0.1:{port}"
+    kind, variant_args = VARIANTS[kind]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            _node_argv(kind, port, extra),
+            _node_argv(kind, port, (*variant_args, *extra)),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -886,7 +896,7 @@ def _cases() -> Iterator[Any]:
     for flow in FLOWS:
         for kind in NODES:
             marks = []
-            if kind == "hummingbird" and flow in HUMMINGBIRD_PENDING:
+            if kind != "anvil" and flow in HUMMINGBIRD_PENDING:
                 marks.append(
                     pytest.mark.xfail(
                         strict=True,

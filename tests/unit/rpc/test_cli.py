@@ -11,7 +11,8 @@ import pytest
 
 from jit.forks import Fork
 from rpc import cli
-from rpc.cli import build_parser, config_from
+from rpc.cli import build_parser, config_from, main
+from rpc.namespaces.web3 import VERSION
 from sequencer.config import NodeConfig
 
 
@@ -444,3 +445,46 @@ async def test_run_prints_the_warning_to_stderr_and_the_log(
         await cli.run(config, "0.0.0.0", 0, print_banner=False, on_ready=ready)
     assert "WARNING: listening on 0.0.0.0" in capsys.readouterr().err
     assert any("listening on 0.0.0.0" in r.getMessage() for r in caplog.records)
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--version", "-V"):
+        with pytest.raises(SystemExit) as stop:
+            main([flag])
+        assert stop.value.code == 0
+        assert capsys.readouterr().out.strip() == f"hummingbird {VERSION}"
+
+
+def test_reset_flag_and_its_conflict_with_ephemeral() -> None:
+    from sequencer.config import ConfigError
+
+    assert parse("--reset").reset is True
+    assert parse().reset is False
+    with pytest.raises(ConfigError, match="--ephemeral has none"):
+        parse("--reset", "--ephemeral")
+
+
+def test_a_pasted_mnemonics_stray_spaces_are_dropped() -> None:
+    words = "test test test test test test test test test test test junk"
+    assert parse("--mnemonic", "  " + words.replace(" ", "   ") + "\n").mnemonic == words
+
+
+def test_banner_shows_the_balances_the_chain_holds_and_where_it_lives(tmp_path: Path) -> None:
+    from rpc.cli import banner
+    from sequencer.node import Node
+
+    node = Node(parse("--data-dir", str(tmp_path / "chain"), "--accounts", "2"))
+    try:
+        node.edit_state(node.accounts[1].address, balance=1_500_000_000_000_000_000)
+        text = banner(node, "http://127.0.0.1:8545")
+        assert f"(1) 0x{node.accounts[1].address.hex()} (1.500000 ETH)" in text
+        assert f"(0) 0x{node.accounts[0].address.hex()} (10000.000000 ETH)" in text
+        assert f"Data directory:    {tmp_path / 'chain'}\n" in text
+        assert "--reset starts a new one there, --ephemeral keeps none" in text
+    finally:
+        node.close()
+    node = Node(parse("--ephemeral", "--accounts", "0"))
+    try:
+        assert "(ephemeral, in memory: nothing is kept when the node stops)" in banner(node, "x")
+    finally:
+        node.close()
