@@ -26,6 +26,7 @@ from jit.forks import Fork
 from rpc.errors import SERVER_ERROR
 from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
 from rpc.exposure import parse_origins as parse_cors_origins
+from rpc.metrics import NodeMetrics
 from rpc.namespaces import default_registry
 from rpc.namespaces.filters import (
     DEFAULT_FILTER_BACKLOG_BYTES,
@@ -34,6 +35,7 @@ from rpc.namespaces.filters import (
     install_filters,
 )
 from rpc.namespaces.web3 import VERSION
+from rpc.node_log import LOG_FORMATS, ActivityLog, configure_logging
 from rpc.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIPTIONS, create_app, serve
 from sequencer.config import (
     DEFAULT_ENGINE,
@@ -437,9 +439,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--quiet",
         "-q",
         action="store_true",
-        help="log nothing per request (console.log lines are still printed)",
+        help="log nothing per request or block (console.log lines and warnings are still printed)",
     )
-    p.add_argument("--verbose", "-v", action="store_true", help="log request parameters too")
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="-v logs request parameters too; -vv logs everything at debug level",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text (anvil-style block and transaction lines) or json (one JSON object per "
+        "line, the block and transaction values as fields)",
+    )
     fork = p.add_argument_group("fork mode (run on top of another chain's state)")
     fork.add_argument(
         "--fork-url",
@@ -884,14 +899,21 @@ async def run(
     load_state: Path | None = None,
     dump_state: Path | None = None,
     transport: TransportOptions | None = None,
+    activity: ActivityLog | None = None,
 ) -> None:
     options = TransportOptions() if transport is None else transport
     exposure = ExposurePolicy.build(host, options.allow_hosts, options.cors)
     node = Node(config)
+    loop_probe: asyncio.Task[None] | None = None
     try:
         if load_state is not None:
             load_state_file(node, load_state)
         await node.start()
+        if activity is not None:
+            activity.attach(node.subscribe_activity)
+        metrics = NodeMetrics(node.runtime_stats, default_registry)
+        node.subscribe(metrics.on_event)
+        loop_probe = asyncio.create_task(metrics.run_loop_probe())
         install_filters(node, options.filters)
         app = create_app(
             node,
@@ -901,6 +923,7 @@ async def run(
             max_connections=options.max_connections,
             max_subscriptions=options.max_subscriptions,
             subscription_limit_code=SUBSCRIPTION_LIMIT_CODE if config.megaeth else SERVER_ERROR,
+            metrics=metrics,
         )
         server = await serve(app, host, port)
         if on_ready is not None:
@@ -923,6 +946,8 @@ async def run(
             except OSError as error:
                 log.error("cannot write state file %s: %s", dump_state, error)
     finally:
+        if loop_probe is not None:
+            loop_probe.cancel()
         filters_table = getattr(node, "_rpc_filters", None)
         if filters_table is not None:
             filters_table.close()
@@ -946,11 +971,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replica_main(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # console.log lines are what a contract asked to print: --quiet keeps them
-    # (--disable-console-log drops them).
-    logging.getLogger("hummingbird.console").setLevel(logging.INFO)
+    verbosity = -1 if args.quiet else args.verbose
+    configure_logging(verbosity, args.log_format)
     try:
         config = config_from(args)
     except ConfigError as error:
@@ -971,6 +993,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 load_state=load,
                 dump_state=dump,
                 transport=transport_from(args),
+                activity=ActivityLog(verbosity, args.log_format),
             )
         )
     except ConfigError as error:

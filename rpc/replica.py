@@ -269,6 +269,10 @@ class ReplicaLink:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def lag(self) -> int:
+        """Blocks behind the sequencer's last announced head (the metrics' gauge)."""
+        return max(0, self.status.sequencer_head - self.node.head_number)
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         status = self.status
         healthy = status.connected and not status.stalled and status.failed is None
@@ -276,7 +280,7 @@ class ReplicaLink:
             "ok": healthy,
             "head": self.node.head_number,
             "sequencerHead": status.sequencer_head,
-            "lag": max(0, status.sequencer_head - self.node.head_number),
+            "lag": self.lag(),
             "connected": status.connected,
             "stalled": status.stalled,
             "failed": status.failed,

@@ -27,6 +27,7 @@ from rpc.exposure import ExposurePolicy
 from rpc.namespaces import default_registry
 from rpc.namespaces.filters import FilterLimits, install_filters
 from rpc.replica import ReplicaLink, ReplicaRegistry, Sequencer, http_url_of
+from rpc.metrics import NodeMetrics
 from rpc.server import create_app, serve
 from sequencer.config import MAX_WORKERS, ChainConfig, ConfigError, NodeConfig
 from sequencer.errors import NodeError
@@ -130,12 +131,16 @@ async def run_replica(args: argparse.Namespace) -> None:
         try:
             await node.start()
             install_filters(node, FilterLimits())
+            registry = ReplicaRegistry(default_registry, link)
+            metrics = NodeMetrics(node.runtime_stats, registry, replica_lag=link.lag)
+            node.subscribe(metrics.on_event)
             app = create_app(
                 node,
-                ReplicaRegistry(default_registry, link),
+                registry,
                 info=node.info,
                 exposure=ExposurePolicy.build(args.host),
                 health=link.health,
+                metrics=metrics,
             )
             server = await serve(app, args.host, args.port)
             link.start()

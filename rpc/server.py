@@ -59,6 +59,7 @@ from rpc.errors import (
     error_object,
 )
 from rpc.exposure import CONTENT_TYPE_ERROR, ExposurePolicy, is_json_content_type
+from rpc.metrics import NodeMetrics
 
 logger = logging.getLogger("hummingbird.rpc")
 
@@ -426,6 +427,18 @@ class _Outcome:
         self.methods.append(method)
         self.codes.append(code)
 
+    def fields(self, transport: str, batch: bool, ms: float) -> dict[str, object]:
+        """The line's values for ``--log-format json``."""
+        return {
+            "event": "rpc",
+            "transport": transport,
+            "batch": batch,
+            "calls": len(self.methods),
+            "methods": self.methods[:LOG_METHODS],
+            "errors": sorted({c for c in self.codes if c is not None}),
+            "ms": round(ms, 3),
+        }
+
     def line(self, transport: str, batch: bool, ms: float) -> str:
         names = ",".join(self.methods[:LOG_METHODS])
         if len(self.methods) > LOG_METHODS:
@@ -471,11 +484,13 @@ class _Rpc:
         max_subscriptions: int,
         subscription_limit_code: int,
         health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.node = node
         self.registry = registry
         self.info = info
         self.health = health
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
         self.exposure = exposure
@@ -534,6 +549,9 @@ class _Rpc:
                 return await self.handle_websocket(request)
             if request.path == "/health":
                 return self.handle_health()
+            if request.path == "/metrics" and self.metrics is not None:
+                body, content_type = self.metrics.exposition()
+                return web.Response(body=body, headers={"Content-Type": content_type})
             return self.handle_info()
         if method == "OPTIONS":
             return self.preflight(request)
@@ -635,9 +653,13 @@ class _Rpc:
             else:
                 response = await self.process_one(payload, ctx, outcome)
                 out = None if response is None else _encode(response)
+        if self.metrics is not None:
+            seconds = time.perf_counter() - started
+            self.metrics.observe_message(outcome.methods, outcome.codes, batch, seconds)
         if logger.isEnabledFor(logging.INFO):
             ms = (time.perf_counter() - started) * 1000
-            logger.info("%s", outcome.line(transport, batch, ms))
+            line = outcome.line(transport, batch, ms)
+            logger.info("%s", line, extra={"fields": outcome.fields(transport, batch, ms)})
         return out
 
     async def process_batch(
@@ -810,6 +832,7 @@ def create_app(
     max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
     subscription_limit_code: int = SERVER_ERROR,
     health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    metrics: NodeMetrics | None = None,
 ) -> web.Application:
     """The aiohttp app serving ``registry`` for ``node`` (see the module docstring).
 
@@ -829,6 +852,7 @@ def create_app(
         max_subscriptions=max_subscriptions,
         subscription_limit_code=subscription_limit_code,
         health=health,
+        metrics=metrics,
     )
     app = web.Application(client_max_size=max_body_bytes)
     app[RPC_KEY] = rpc

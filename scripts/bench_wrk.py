@@ -6,7 +6,8 @@ request bodies, so the node keeps the machine. ``wrk`` is not installed by this 
 ``apt-get install -y wrk`` (Debian/Ubuntu), or ``--wrk PATH``.
 
 For each target (``hummingbird-w1``: ``python -m rpc.cli --ephemeral --quiet --workers 1``;
-``hummingbird-w0``: the same with ``--workers 0``; ``anvil``: scripts/peers' anvil 1.7.1) and
+``hummingbird-w0``: the same with ``--workers 0``; ``hummingbird-w1-log``: ``hummingbird-w1``
+with the default node log instead of ``--quiet``; ``anvil``: scripts/peers' anvil 1.7.1) and
 each kind, a fresh node is started on a free 127.0.0.1 port and stopped afterwards, and gets the
 same set-up over JSON-RPC: dev account 0 deploys tests/contracts/build/Token.json and funds
 ``--senders`` fresh senders with ether and tokens (waited for until mined). Then ``--txs``
@@ -103,7 +104,11 @@ BODIES_MAGIC = "HBWRK1"
 ID_STRIDE = 1000  # JSON-RPC id = body seq * ID_STRIDE + position in the body (send_raw.lua)
 
 KINDS = ("transfer", "erc20")
-TARGETS = ("hummingbird-w1", "hummingbird-w0", "anvil")
+# hummingbird-w1-log: hummingbird-w1 with the default node log (a line per request and
+# the anvil-style block lines, into the node's log file) instead of --quiet: issue 21's
+# cost of logging, beside hummingbird-w1 in the same run.
+TARGETS = ("hummingbird-w1", "hummingbird-w0", "hummingbird-w1-log", "anvil")
+DEFAULT_TARGETS = ("hummingbird-w1", "hummingbird-w0", "anvil")
 ENGINES = ("interpreter", "jit", "auto")
 GAS_LIMIT = {"transfer": 21_000, "erc20": 90_000}
 TIP = 10**9  # max priority fee, wei
@@ -459,6 +464,7 @@ def ratios(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     by = {(r["target"], r["kind"]): r for r in results}
     pairs = [("hummingbird-w1", "anvil"), ("hummingbird-w0", "anvil")]
     pairs.append(("hummingbird-w1", "hummingbird-w0"))
+    pairs.append(("hummingbird-w1-log", "hummingbird-w1"))  # what the node log costs
     out = []
     for kind in dict.fromkeys(r["kind"] for r in results):
         for a, b in pairs:
@@ -565,8 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--targets",
         type=_choices(TARGETS, "target"),
-        default=list(TARGETS),
-        help=f"comma list of {', '.join(TARGETS)} (default: all)",
+        default=list(DEFAULT_TARGETS),
+        help=f"comma list of {', '.join(TARGETS)} (default: {','.join(DEFAULT_TARGETS)})",
     )
     p.add_argument("--kind", type=_choices(KINDS, "kind"), default=list(KINDS), help="kinds")
     p.add_argument("--txs", type=_bounded("txs"), default=20_000, help="transactions per kind")
@@ -641,9 +647,11 @@ def node_command(target: str, port: int, engine: str | None) -> tuple[list[str],
         from peers.start import peer_command
 
         return peer_command("anvil", port)
-    if target in ("hummingbird-w1", "hummingbird-w0"):
-        argv = [sys.executable, "-m", "rpc.cli", "--port", str(port), "--ephemeral", "--quiet"]
-        argv += ["--workers", target[-1]]
+    if target.startswith("hummingbird-w"):
+        logged = target.endswith("-log")
+        argv = [sys.executable, "-m", "rpc.cli", "--port", str(port), "--ephemeral"]
+        argv += [] if logged else ["--quiet"]
+        argv += ["--workers", target.removesuffix("-log")[-1]]
         if engine is not None:
             argv += ["--engine", engine]
         return argv, ROOT

@@ -29,12 +29,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar, cast
 
 from jit.compiler import Engine
+from jit.compiler.engine import EngineStats
 from jit.evm.addresses import DELEGATION_PREFIX
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, megaeth_rules, rules_for
 from sequencer.access_list import BlockAccessList
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
+from sequencer.activity import BlockActivity, block_activity
 from sequencer.builder import (
     BlockBuilder,
     OpenBlock,
@@ -148,6 +150,19 @@ from statedb.views import OverlayView
 log = logging.getLogger("hummingbird.node")
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStats:
+    """``Node.runtime_stats``: one sample of the node's moving parts."""
+
+    head: int
+    pending: int  # pool transactions ready to run (next nonce on)
+    queued: int  # pool transactions waiting for an earlier nonce
+    engine: EngineStats
+    workers: int
+    workers_busy: int  # with a request in flight
+
 
 META_CHAIN_ID: Final = b"chain_id"
 META_FORK: Final = b"fork"
@@ -351,6 +366,7 @@ class Node:
         self.publisher = Publisher()
         self.publisher.subscribe(self.waiters.on_event)
         self._pending_listeners: list[Callable[[Transaction], None]] = []
+        self._activity_listeners = 0  # subscribe_activity: node logs printing console.log
         self._snapshots: dict[int, DevSnapshot] = {}
         self._next_snapshot = 0
         self.logging_enabled = True
@@ -712,7 +728,9 @@ class Node:
             self.publisher.publish(event)
             return
         block = event.block
-        if self.config.console_log and any(event.console):
+        if self.config.console_log and any(event.console) and not self._activity_listeners:
+            # With a node log listening (subscribe_activity) the lines go under their
+            # transaction there instead.
             for tx, calls in zip(block.transactions, event.console, strict=True):
                 log_console_calls(calls, f"transaction 0x{tx.hash.hex()} (block {block.number})")
         if self.workers is not None:
@@ -759,6 +777,28 @@ class Node:
                 listener(event)
 
         return self.publisher.subscribe(on_event)
+
+    def subscribe_activity(self, listener: Callable[[BlockActivity], None]) -> Callable[[], None]:
+        """Each sealed block as the node log shows it (``sequencer.activity``): its
+        transactions' outcomes and console.log lines. While one listens, the node no
+        longer logs transactions' console.log lines itself: the listener prints them
+        under their transaction."""
+        console = self.config.console_log
+
+        def on_event(event: ChainEvent) -> None:
+            if isinstance(event, BlockSealed):
+                listener(block_activity(event, console=console))
+
+        unsubscribe = self.publisher.subscribe(on_event)
+        self._activity_listeners += 1
+        listening = [True]
+
+        def stop() -> None:
+            if listening.pop() if listening else False:
+                self._activity_listeners -= 1
+                unsubscribe()
+
+        return stop
 
     def subscribe_pending(self, listener: Callable[[Transaction], None]) -> Callable[[], None]:
         self._pending_listeners.append(listener)
@@ -2454,6 +2494,20 @@ class Node:
         block = self.chain.block_by_number(0)
         assert block is not None
         return block.header.timestamp
+
+    def runtime_stats(self) -> RuntimeStats:
+        """What the node's metrics sample on a scrape (``rpc.metrics``): cheap reads of
+        the head, the pool, the JIT's counters and the workers."""
+        pending, queued = self.pool.content()
+        workers = self.workers
+        return RuntimeStats(
+            head=self.chain.head_number,
+            pending=sum(map(len, pending.values())),
+            queued=sum(map(len, queued.values())),
+            engine=self.engine.stats(),
+            workers=0 if workers is None else workers.count,
+            workers_busy=0 if workers is None else workers.busy,
+        )
 
     def info(self) -> dict[str, object]:
         stats = self.engine.stats()

@@ -89,6 +89,11 @@ class WorkerPool:
     def count(self) -> int:
         return len(self._conns)
 
+    @property
+    def busy(self) -> int:
+        """Workers with a request in flight (the node's metrics)."""
+        return sum(1 for outstanding in self._outstanding if outstanding)
+
     def _broadcast(self, payload: bytes) -> None:
         try:
             for conn in self._conns:

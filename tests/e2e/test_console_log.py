@@ -98,8 +98,19 @@ def _anvil_lines(text: str) -> list[str]:
 
 
 def _our_lines(node: RunningNode) -> list[str]:
+    """Our console lines in order: a transaction's under its ``console.log:`` line in
+    the block lines (indented six spaces), an eth_call's on ``hummingbird.console``."""
     out = []
+    under_transaction = False
     for line in node.log().splitlines():
+        if line == "    console.log:":
+            under_transaction = True
+            continue
+        if under_transaction:
+            if line.startswith("      "):
+                out.append(line[6:])
+                continue
+            under_transaction = False
         if "hummingbird.console: " not in line:
             continue
         message = line.split("hummingbird.console: ", 1)[1]

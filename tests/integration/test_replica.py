@@ -108,6 +108,11 @@ def test_replica_follows_forwards_and_answers_as_the_sequencer(tmp_path: Path) -
             health(rep.url)[1]["signedBlocks"] >= int(call(seq.url, "eth_blockNumber", []), 16) - 1
         )
         wait_for(lambda: call(rep.url, "eth_syncing", []) is False, "eth_syncing false")
+        # /metrics: the replica's lag gauge and the blocks it applied (issue 21).
+        with urllib.request.urlopen(rep.url + "/metrics", timeout=5) as response:
+            scrape = response.read().decode()
+        assert "hummingbird_replica_lag_blocks 0.0" in scrape
+        assert 'hummingbird_rpc_calls_total{method="eth_syncing",outcome="ok"}' in scrape
 
         # A silent sequencer (stopped): noticed within about a second, then recovered.
         seq.process.send_signal(signal.SIGSTOP)

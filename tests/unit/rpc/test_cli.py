@@ -174,6 +174,11 @@ def test_flags() -> None:
         ["--filter-backlog", "64 MiB extra"],
         ["--filter-backlog", "9" * 5000],
         ["--filter-backlog", "nan"],
+        ["--log-format"],
+        ["--log-format", "xml"],
+        ["--log-format", "JSON lines"],
+        ["--log-format", "x" * 5000],
+        ["--verbose=2"],
     ],
 )
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -488,3 +493,11 @@ def test_banner_shows_the_balances_the_chain_holds_and_where_it_lives(tmp_path: 
         assert "(ephemeral, in memory: nothing is kept when the node stops)" in banner(node, "x")
     finally:
         node.close()
+
+
+def test_log_flags() -> None:
+    args = build_parser().parse_args([])
+    assert (args.verbose, args.quiet, args.log_format) == (0, False, "text")
+    args = build_parser().parse_args(["-vv", "--log-format", "json"])
+    assert (args.verbose, args.log_format) == (2, "json")
+    assert build_parser().parse_args(["-v", "--verbose"]).verbose == 2

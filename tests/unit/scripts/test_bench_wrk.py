@@ -675,3 +675,11 @@ def test_send_raw_lua_refuses_a_file_that_is_not_bodies(tmp_path: Path) -> None:
     code = HARNESS % _lua_args(str(LUA), str(bad), str(tmp_path / "r"), 1, 1, 0, 1, -1)
     with pytest.raises(AssertionError, match=r"not a bench_wrk\.py bodies file"):
         _run_lua(code)
+
+
+def test_the_logged_target_is_w1_without_quiet() -> None:
+    quiet, _ = b.node_command("hummingbird-w1", 9000, None)
+    logged, _ = b.node_command("hummingbird-w1-log", 9000, "jit")
+    assert "--quiet" in quiet and "--quiet" not in logged
+    assert logged[logged.index("--workers") + 1] == "1" and logged[-2:] == ["--engine", "jit"]
+    assert [arg for arg in quiet if arg != "--quiet"] == logged[:-2]
