@@ -171,6 +171,29 @@ def test_a_halted_child_returns_its_state_gas_including_the_spill() -> None:
     assert result.outcome.block_state_gas == SLOT
 
 
+def test_a_restoration_in_a_delegated_frame_refunds_the_ancestor_that_paid() -> None:
+    # The caller sets slot 0 from the reservoir; a DELEGATECALLed frame clears it (its own
+    # net state gas is 0, so the refund waits for the caller), then the caller sets slot 1
+    # from the refunded reservoir: one slot's state gas in all.
+    child = Asm().sstore(0, 0).build()
+    code = Asm().sstore(0, 1).call(gas=50_000, to=CHILD, kind="DELEGATECALL").op("POP")
+    result = both(code.sstore(1, 1).build(), gas=CAP + SLOT, child=child)
+    assert result.outcome.success and result.storage() == {1: 1}
+    assert result.outcome.block_state_gas == SLOT
+    assert result.outcome.gas_used == result.outcome.block_gas + SLOT - 2_800  # EIP-3529
+
+
+def test_a_failed_frame_forfeits_the_refunds_it_was_credited() -> None:
+    # The child's slot spills into its gas_left, is cleared (state gas credited to its
+    # reservoir) and the child reverts: the credit is not returned to the caller. The
+    # sender pays it; neither block dimension counts it.
+    child = Asm().sstore(0, 1).sstore(0, 0).revert(0, 0).build()
+    code = Asm().call(gas=100_000, to=CHILD).op("POP").build()
+    outcome = both(code, child=child).outcome
+    assert outcome.success and outcome.block_state_gas == 0
+    assert outcome.gas_used - outcome.block_gas == SLOT
+
+
 def test_top_level_revert_bills_no_state_gas() -> None:
     code = Asm().sstore(0, 1).revert(0, 0).build()
     outcome = both(code).outcome
