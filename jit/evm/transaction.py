@@ -651,7 +651,7 @@ def _warm(tx: TransactionLike, block: BlockEnv, state: TxState, rules: ForkRules
             state.warm_slots.add((address, slot))
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _TopFrame:
     """What the top frame left: gas, EIP-8037's reservoir and net state gas, its result,
     and what authorities that already existed give back (``auth_refund`` to the refund
