@@ -7,8 +7,8 @@ is copied per fork and instruction handlers never test which fork they run in.
 Cancun: EIP-1153, 4788, 4844, 5656, 6780, 7516. Prague: EIP-2537, 2935, 6110,
 7002, 7251, 7623, 7685, 7691, 7702. Osaka: EIP-7594 (blob count per tx),
 7823, 7825, 7883, 7918, 7939, 7951. Amsterdam (experimental, in progress): Osaka
-with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7708, 7778, 7843, 7954,
-7976, 7981, 8024 and 8037.
+with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7708, 7778, 7843, 7928,
+7954, 7976, 7981, 8024 and 8037.
 
 ``megaeth_rules(rules)`` is the opt-in MegaETH variant of a fork's rules: Rex5's dual
 gas model (storage gas on top of compute gas) with the SALT bucket multiplier at 1,
@@ -81,6 +81,9 @@ class ForkRules:
     eip7976: bool = False  # calldata floor: 16 per token, 4 tokens per byte
     eip7981: bool = False  # access list bytes are floor tokens (intrinsic gas and floor)
     eip7708: bool = False  # ETH transfers and burns emit logs (jit.evm.transfer_logs)
+    # Block-level access lists: headers carry the list's hash (EIP-7928) and the slot
+    # number (EIP-7843) as fields 22 and 23, and blocks carry the list.
+    eip7928: bool = False
     # EIP-8037: state gas (``jit.evm.state_gas``): its reservoir above the EIP-7825 cap,
     # new accounts, set slots, code and delegations priced per state byte, and blocks
     # metered in two dimensions (regular and state gas; the header holds the larger).
@@ -210,6 +213,7 @@ def _amsterdam(osaka: ForkRules) -> ForkRules:
         eip7976=True,
         eip7981=True,
         eip7708=True,
+        eip7928=True,
         eip8037=True,
         eip7778=True,
     )

@@ -66,6 +66,7 @@ from sequencer.fork.upstream import (
     parse_header,
 )
 from sequencer.gc_tuning import tune_gc
+from sequencer.hd_wallet import MnemonicError, check_mnemonic
 from sequencer.megaeth import (
     MEGAETH_BASE_FEE,
     MEGAETH_CHAIN_ID,
@@ -692,8 +693,10 @@ def _client_version(text: str) -> str:
 
 def config_from(args: argparse.Namespace) -> NodeConfig:
     words = args.mnemonic.split()
-    if len(words) not in (12, 15, 18, 21, 24):
-        raise ConfigError("mnemonic must have 12, 15, 18, 21 or 24 words")
+    try:
+        check_mnemonic(args.mnemonic)
+    except MnemonicError as error:
+        raise ConfigError(str(error)) from None
     if args.reset and args.ephemeral:
         raise ConfigError("--reset deletes a data directory's chain; --ephemeral has none")
     megaeth: bool = args.megaeth

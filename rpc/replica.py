@@ -47,6 +47,7 @@ from sequencer.mini_block_signing import (
     verify_mini_block,
 )
 from sequencer.node import Node, ReplicaSnapshot
+from sequencer.progress import Progress
 from sequencer.two_tier import (
     JournaledEnv,
     MiniBlockInfo,
@@ -379,6 +380,11 @@ class ReplicaLink:
             status.stalled = False
             status.last_heard = time.monotonic()
             log.info("following %s from block %d", self.sequencer.ws_url, node.head_number + 1)
+            target = int(await self.sequencer.call("eth_blockNumber", []), 16)
+            start = node.head_number
+            catching_up: Progress | None = None
+            if target > start:
+                catching_up = Progress("catching up", target - start, "blocks")
             async for message in ws:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
@@ -386,6 +392,11 @@ class ReplicaLink:
                 status.stalled = False
                 note = message.json()
                 self._apply(note.get("params", {}).get("result", {}))
+                if catching_up is not None:
+                    catching_up.advance(node.head_number - start - catching_up.done)
+                    if node.head_number >= target:
+                        catching_up.finish()
+                        catching_up = None
         self._ws = None
 
     def _apply(self, result: dict[str, Any]) -> None:

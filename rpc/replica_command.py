@@ -24,10 +24,10 @@ from jit.compiler import ENGINE_MODES
 from jit.forks import Fork
 from rpc.errors import RpcError
 from rpc.exposure import ExposurePolicy
+from rpc.metrics import NodeMetrics
 from rpc.namespaces import default_registry
 from rpc.namespaces.filters import FilterLimits, install_filters
 from rpc.replica import ReplicaLink, ReplicaRegistry, Sequencer, http_url_of
-from rpc.metrics import NodeMetrics
 from rpc.server import create_app, serve
 from sequencer.config import MAX_WORKERS, ChainConfig, ConfigError, NodeConfig
 from sequencer.errors import NodeError

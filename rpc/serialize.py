@@ -23,6 +23,15 @@ def address(value: bytes | None) -> str | None:
 
 def header_json(block: MiniBlock) -> Json:
     h = block.header
+    out = _header_fields(block)
+    if h.block_access_list_hash is not None:  # Amsterdam (execution-apis' and geth's names)
+        out["blockAccessListHash"] = data(h.block_access_list_hash)
+        out["slotNumber"] = quantity(h.slot_number or 0)
+    return out
+
+
+def _header_fields(block: MiniBlock) -> Json:
+    h = block.header
     return {
         "hash": data(block.hash),
         "parentHash": data(h.parent_hash),

@@ -49,6 +49,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from rpc import dashboard
 from rpc.dispatch import Registry, RequestContext
 from rpc.errors import (
     INVALID_REQUEST,
@@ -552,6 +553,10 @@ class _Rpc:
             if request.path == "/metrics" and self.metrics is not None:
                 body, content_type = self.metrics.exposition()
                 return web.Response(body=body, headers={"Content-Type": content_type})
+            if request.path.startswith("/dashboard/"):
+                return self.handle_asset(request.path.removeprefix("/dashboard/"))
+            if request.path == "/" and dashboard.wants_page(request.headers.get("Accept")):
+                return self.handle_asset("index.html")
             return self.handle_info()
         if method == "OPTIONS":
             return self.preflight(request)
@@ -564,6 +569,20 @@ class _Rpc:
             body = orjson.dumps({"error": error_object(exc)})
             return web.Response(status=500, body=body, content_type=_JSON)
         return web.Response(body=body, content_type=_JSON)
+
+    def handle_asset(self, name: str) -> web.Response:
+        """A dashboard file (``rpc.dashboard``), or 404 for any other name."""
+        found = dashboard.asset(name)
+        if found is None:
+            return web.Response(status=404, text="not found")
+        body, content_type = found
+        headers = {
+            "Content-Type": content_type,
+            "Content-Security-Policy": dashboard.CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+        }
+        return web.Response(body=body, headers=headers)
 
     def handle_health(self) -> web.Response:
         """``GET /health``: 200 when the node serves current data, else 503 (a replica

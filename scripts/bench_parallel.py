@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_blocks import cpu_model
 
 from jit.evm.frame import BlockEnv
-from jit.forks import ForkRules
+from jit.forks import Fork, ForkRules
 from sequencer.builder import Included
 from sequencer.config import ChainConfig, NodeConfig
 from sequencer.executor import Executor, SerialExecutor
@@ -99,11 +99,13 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def setup(txs: int, hot_percent: int, engine: str) -> tuple[Node, bytes, list[Transaction]]:
+def setup(
+    txs: int, hot_percent: int, engine: str, fork: Fork = Fork.OSAKA
+) -> tuple[Node, bytes, list[Transaction]]:
     # One block holds the whole batch (2,000 x 100,000 gas is over the default 30M).
     node = Node(
         NodeConfig(
-            chain=ChainConfig(gas_limit=1_000_000_000),
+            chain=ChainConfig(gas_limit=1_000_000_000, fork=fork),
             data_dir=None,
             accounts=1,
             no_mining=True,

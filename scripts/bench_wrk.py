@@ -107,7 +107,16 @@ KINDS = ("transfer", "erc20")
 # hummingbird-w1-log: hummingbird-w1 with the default node log (a line per request and
 # the anvil-style block lines, into the node's log file) instead of --quiet: issue 21's
 # cost of logging, beside hummingbird-w1 in the same run.
-TARGETS = ("hummingbird-w1", "hummingbird-w0", "hummingbird-w1-log", "anvil")
+# hummingbird-w1-dashboard: hummingbird-w1 with the dashboard open in headless Chromium
+# (tests/e2e/dashboard/watch.mjs) for the whole run: issue 21's cost of watching.
+DASHBOARD_DRIVER = ROOT / "tests" / "e2e" / "dashboard" / "watch.mjs"
+TARGETS = (
+    "hummingbird-w1",
+    "hummingbird-w0",
+    "hummingbird-w1-log",
+    "hummingbird-w1-dashboard",
+    "anvil",
+)
 DEFAULT_TARGETS = ("hummingbird-w1", "hummingbird-w0", "anvil")
 ENGINES = ("interpreter", "jit", "auto")
 GAS_LIMIT = {"transfer": 21_000, "erc20": 90_000}
@@ -465,6 +474,7 @@ def ratios(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     pairs = [("hummingbird-w1", "anvil"), ("hummingbird-w0", "anvil")]
     pairs.append(("hummingbird-w1", "hummingbird-w0"))
     pairs.append(("hummingbird-w1-log", "hummingbird-w1"))  # what the node log costs
+    pairs.append(("hummingbird-w1-dashboard", "hummingbird-w1"))  # what watching costs
     out = []
     for kind in dict.fromkeys(r["kind"] for r in results):
         for a, b in pairs:
@@ -651,7 +661,7 @@ def node_command(target: str, port: int, engine: str | None) -> tuple[list[str],
         logged = target.endswith("-log")
         argv = [sys.executable, "-m", "rpc.cli", "--port", str(port), "--ephemeral"]
         argv += [] if logged else ["--quiet"]
-        argv += ["--workers", target.removesuffix("-log")[-1]]
+        argv += ["--workers", target.removeprefix("hummingbird-w")[0]]
         if engine is not None:
             argv += ["--engine", engine]
         return argv, ROOT
@@ -1058,6 +1068,45 @@ def run_one(
     }
 
 
+@contextlib.contextmanager
+def watching(url: str, dashboard: bool) -> Iterator[dict[str, Any]]:
+    """With ``dashboard``, the node's dashboard open in headless Chromium while the block
+    runs (tests/e2e/dashboard/watch.mjs); afterwards the dict holds what the page saw."""
+    seen: dict[str, Any] = {}
+    if not dashboard:
+        yield seen
+        return
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    node_js = shutil.which("node")
+    if (
+        chromium is None
+        or node_js is None
+        or not (DASHBOARD_DRIVER.parent / "node_modules").is_dir()
+    ):
+        raise RuntimeError(
+            "the dashboard target needs chromium, node and tests/e2e/dashboard's npm ci"
+        )
+    watcher = subprocess.Popen(
+        [node_js, DASHBOARD_DRIVER.name, url, chromium],
+        cwd=DASHBOARD_DRIVER.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watcher.stderr is not None
+        line = watcher.stderr.readline()
+        if "dashboard open" not in line:
+            raise RuntimeError(f"the dashboard did not open: {line[:300]}")
+        yield seen
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        out, _ = watcher.communicate(timeout=60)
+        lines = [text for text in out.splitlines() if text.startswith("{")]
+        if lines:
+            seen.update(json.loads(lines[-1]))
+
+
 def bench_target(
     target: str,
     kind: str,
@@ -1099,16 +1148,19 @@ def bench_target(
                 sign_s = time.perf_counter() - t1
                 signed[key] = path
             log(f"{target} {kind}: wrk ...")
-            result = run_one(
-                node,
-                rpc,
-                args,
-                wrk,
-                path,
-                workdir / f"result-{target}-{kind}.json",
-                args.txs,
-                addrs,
-            )
+            with watching(node.url, target.endswith("-dashboard")) as watched:
+                result = run_one(
+                    node,
+                    rpc,
+                    args,
+                    wrk,
+                    path,
+                    workdir / f"result-{target}-{kind}.json",
+                    args.txs,
+                    addrs,
+                )
+            if watched:
+                result["dashboard"] = watched
         finally:
             rpc.close()
     return {

@@ -50,6 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from jit.evm.state import CodeRunner  # noqa: E402
 from jit.forks import Fork, rules_for  # noqa: E402
+from sequencer.progress import Progress  # noqa: E402
 from tests.conformance.blockchaintest import run_blockchain_test  # noqa: E402
 from tests.conformance.engines import (  # noqa: E402
     ENGINE_MODES,
@@ -349,13 +350,31 @@ def main(argv: list[str] | None = None) -> int:
 
     wall_start = time.perf_counter()
     reports: list[FileReport] = []
+    failed = [0]
+    progress = Progress(
+        "conformance",
+        len(jobs),
+        "files",
+        interval=10.0,
+        emit=lambda line: print(line, file=sys.stderr, flush=True),
+        extra=lambda: f"{failed[0]} failed",
+    )
+
+    def done(file_report: FileReport) -> None:
+        reports.append(file_report)
+        failed[0] += sum(1 for case in file_report.cases if case.outcome != "passed")
+        progress.advance()
+
     if args.jobs == 1 or len(jobs) < 2:
-        reports = [run_file(job) for job in jobs]
+        for job in jobs:
+            done(run_file(job))
     else:
         # Big files first so one slow file does not finish last on its own.
         jobs.sort(key=lambda job: -float((job.manifest_record or {}).get("ref_cpu_seconds", 0)))  # type: ignore[arg-type]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            reports = list(pool.map(run_file, jobs, chunksize=1))
+            for file_report in pool.map(run_file, jobs, chunksize=1):
+                done(file_report)
+    progress.finish()
     wall = time.perf_counter() - wall_start
     return report(reports, tier_skipped, wall, args, compare_with)
 

@@ -23,15 +23,19 @@ when the value after the index differs from the value before it; an account dele
 the index gets no nonce or code entry, a balance entry of 0 if it had a balance, and
 the slots it touched as reads ("SELFDESTRUCT (in-transaction)"); a wipe of an account
 that survives the index zeroes its non-zero slots ("Zeroing a slot"). Inclusion
-follows the
-read set as reported: the executors decide what counts as an access (EIP-7928 "Scope
-and Inclusion", e.g. ``SYSTEM_ADDRESS`` only when it is itself accessed, no EIP-2930
-entries, no zero-value block reward recipient).
+follows the read set as reported: the executors decide what counts as an access
+(EIP-7928 "Scope and Inclusion"), and what they report is what execution-specs'
+state tracker records, which the devnet fixtures judge: every account and slot
+loaded, by reverted frames too; nothing for an EIP-2930 entry, nor for
+``SYSTEM_ADDRESS`` unless code reads it; no CALL*/EXTCODECOPY/SELFDESTRUCT target
+whose static gas the frame could not pay (``jit.evm.instructions`` checks it before
+the read). ``sequencer.builder.access_list_of`` adds the coinbase to every
+transaction's index (a read when its fee is zero).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -118,12 +122,15 @@ class CodeChange:
         _check_index(self.index, "code change")
 
 
-def _strictly_increasing(values: Iterable[int], what: str) -> None:
+def _strictly_increasing(values: Iterable[int], what: str, account: Address = b"") -> None:
+    """``values`` strictly increasing, or ``InvalidBlockAccessList`` naming ``what`` (of
+    ``account``; the message is built only then: the seal checks every entry it makes)."""
     previous = -1
     for value in values:
         if value <= previous:
+            where = f"account 0x{account.hex()} {what}" if account else what
             raise InvalidBlockAccessList(
-                f"{what}: {value} after {previous} (must be strictly increasing)"
+                f"{where}: {value} after {previous} (must be strictly increasing)"
             )
         previous = value
 
@@ -137,10 +144,12 @@ class SlotChanges:
 
     def __post_init__(self) -> None:
         _check_uint(self.slot, MAX_UINT256, "storage slot")
-        if not self.changes:
+        changes = self.changes
+        if not changes:
             # EIP-7928: "Each SlotChanges entry MUST contain at least one StorageChange."
             raise InvalidBlockAccessList(f"slot {self.slot:#x}: no changes")
-        _strictly_increasing((c.index for c in self.changes), f"slot {self.slot:#x} changes")
+        if len(changes) > 1:
+            _strictly_increasing((c.index for c in changes), f"slot {self.slot:#x} changes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,26 +164,38 @@ class AccountChanges:
     code_changes: tuple[CodeChange, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.address, bytes) or len(self.address) != 20:
-            raise InvalidBlockAccessList(f"address {self.address!r} is not 20 bytes")
-        where = f"account 0x{self.address.hex()}"
-        _strictly_increasing((s.slot for s in self.storage_changes), f"{where} storage changes")
-        for slot in self.storage_reads:
-            _check_uint(slot, MAX_UINT256, f"{where} storage read")
-        _strictly_increasing(self.storage_reads, f"{where} storage reads")
-        _strictly_increasing((c.index for c in self.balance_changes), f"{where} balance changes")
-        _strictly_increasing((c.index for c in self.nonce_changes), f"{where} nonce changes")
-        _strictly_increasing((c.index for c in self.code_changes), f"{where} code changes")
+        address = self.address
+        if not isinstance(address, bytes) or len(address) != 20:
+            raise InvalidBlockAccessList(f"address {address!r} is not 20 bytes")
+        changed, reads = self.storage_changes, self.storage_reads
+        # Lists of one entry are ordered: most of an ERC-20 block's accounts have only
+        # those, and the seal checks every entry it makes.
+        if len(changed) > 1:
+            _strictly_increasing((s.slot for s in changed), "storage changes", address)
+        for slot in reads:
+            if not 0 <= slot <= MAX_UINT256:
+                _check_uint(slot, MAX_UINT256, f"account 0x{address.hex()} storage read")
+        if len(reads) > 1:
+            _strictly_increasing(reads, "storage reads", address)
+        for what, entries in (
+            ("balance changes", self.balance_changes),
+            ("nonce changes", self.nonce_changes),
+            ("code changes", self.code_changes),
+        ):
+            if len(entries) > 1:
+                _strictly_increasing((c.index for c in entries), what, address)
+        if not changed or not reads:
+            return
         # EIP-7928: a slot is in storage_changes or in storage_reads, never both. Both
         # lists are sorted, so one merge walk finds a common slot.
-        changed = self.storage_changes
         i = 0
-        for slot in self.storage_reads:
+        for slot in reads:
             while i < len(changed) and changed[i].slot < slot:
                 i += 1
             if i < len(changed) and changed[i].slot == slot:
                 raise InvalidBlockAccessList(
-                    f"{where}: slot {slot:#x} is both a storage change and a storage read"
+                    f"account 0x{address.hex()}: slot {slot:#x} is both a storage change "
+                    "and a storage read"
                 )
 
     def max_index(self) -> int:
@@ -363,18 +384,43 @@ def _code(code_hash: Hash32, diff: StateDiff, pre: StateReader) -> bytes:
 
 def encode(bal: BlockAccessList) -> bytes:
     """The EIP-7928 RLP encoding (``0xc0`` for an empty list)."""
-    return rlp.encode(
+    return encode_accounts(bal.accounts)
+
+
+def encode_accounts(accounts: Sequence[AccountChanges]) -> bytes:
+    """The RLP list of ``accounts`` in the order given (``encode`` of a canonical list;
+    a block's list as it came, to check its hash before its order). Written out field by
+    field rather than through nested lists for ``rlp.encode`` to walk: the seal encodes
+    an entry for every changed field of every transaction of an Amsterdam block."""
+    return _rlp_list(b"".join([_encode_account(a) for a in accounts]))
+
+
+def _rlp_list(payload: bytes) -> bytes:
+    return rlp.list_header(len(payload)) + payload
+
+
+def _encode_account(a: AccountChanges) -> bytes:
+    item = rlp.encode  # an int or a bytes: its first, shortest paths
+    storage = b"".join(
         [
-            [
-                a.address,
-                [[s.slot, [[c.index, c.value] for c in s.changes]] for s in a.storage_changes],
-                list(a.storage_reads),
-                [[c.index, c.balance] for c in a.balance_changes],
-                [[c.index, c.nonce] for c in a.nonce_changes],
-                [[c.index, c.code] for c in a.code_changes],
-            ]
-            for a in bal.accounts
+            _rlp_list(
+                item(s.slot)
+                + _rlp_list(b"".join([_rlp_list(item(c.index) + item(c.value)) for c in s.changes]))
+            )
+            for s in a.storage_changes
         ]
+    )
+    reads = b"".join([item(slot) for slot in a.storage_reads])
+    balances = b"".join([_rlp_list(item(c.index) + item(c.balance)) for c in a.balance_changes])
+    nonces = b"".join([_rlp_list(item(c.index) + item(c.nonce)) for c in a.nonce_changes])
+    codes = b"".join([_rlp_list(item(c.index) + item(c.code)) for c in a.code_changes])
+    return _rlp_list(
+        item(a.address)
+        + _rlp_list(storage)
+        + _rlp_list(reads)
+        + _rlp_list(balances)
+        + _rlp_list(nonces)
+        + _rlp_list(codes)
     )
 
 

@@ -6,7 +6,8 @@ EIP-2935 parent hash before the transactions, EIP-7002 withdrawal and EIP-7251
 consolidation requests after them), folding executor outcomes in order (state
 diff, coinbase fee credit, gas and blob gas) and assembling the sealed record:
 receipts, logs bloom, ordered-trie roots, the state root and the block's
-normalised state diff; and, replaying a sealed block, its EIP-7928 access list. It
+normalised state diff; and the EIP-7928 access list (built at the seal from
+Amsterdam, by ``replay_access_list`` on request before it). It
 commits nothing: the producer commits and publishes,
 genesis commits its block 0, the pending preview throws its block away.
 
@@ -28,7 +29,13 @@ from jit.evm.gas import BLOB_BASE_COST, GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_system_call
 from jit.forks import ForkRules
-from sequencer.access_list import AccessStep, BlockAccessList, build_block_access_list
+from sequencer.access_list import (
+    EMPTY_BAL_HASH,
+    AccessStep,
+    BlockAccessList,
+    build_block_access_list,
+    encode,
+)
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
     CONSOLIDATION_REQUEST_ADDRESS,
@@ -50,7 +57,8 @@ from sequencer.types.blocks import (
 )
 from sequencer.types.transactions import Transaction
 from statedb import PreparedBlock, StateDB
-from statedb.types import StateDiff, StateReader
+from statedb.conflicts import ReadSet
+from statedb.types import Address, StateDiff, StateReader, keccak256
 from statedb.views import OverlayView
 
 ELASTICITY_MULTIPLIER: Final = 2
@@ -110,7 +118,32 @@ def sealed_env(header: Header, chain_id: int, rules: ForkRules, hashes: BlockHas
         blob_base_fee=rules.blob_base_fee(header.excess_blob_gas),
         block_hashes=hashes,
         parent_beacon_block_root=header.parent_beacon_block_root,
+        slot_number=header.slot_number or 0,
     )
+
+
+@dataclass(slots=True)
+class SystemAccess:
+    """What the system operations of one EIP-7928 block access index did (index 0: the
+    dev edits and the pre-block system calls; n + 1: withdrawals and the post-block
+    system calls): their state change and what they read (the list names every account
+    and slot they read; a changed account is always listed)."""
+
+    diff: StateDiff = field(default_factory=StateDiff)
+    accounts: set[Address] = field(default_factory=set)
+    slots: set[tuple[Address, int]] = field(default_factory=set)
+
+    def add(self, diff: StateDiff, reads: ReadSet | None = None) -> None:
+        self.diff.merge(diff)
+        self.accounts.update(diff.accounts)
+        self.accounts.update(diff.storage)
+        self.accounts.update(diff.storage_cleared)
+        if reads is not None:
+            self.accounts.update(reads.accounts)
+            self.slots.update(reads.slots)
+
+    def step(self, index: int, pre: StateReader) -> AccessStep:
+        return AccessStep(index, pre, self.diff, frozenset(self.accounts), frozenset(self.slots))
 
 
 @dataclass(slots=True)
@@ -132,7 +165,7 @@ class OpenBlock:
     state: OverlayView = field(init=False)
     # What happened before the transactions (edits, pre-block system calls): the block
     # access list's index 0. Set by ``BlockBuilder.open``.
-    pre_block: StateDiff = field(default_factory=StateDiff)
+    pre_block: SystemAccess = field(default_factory=SystemAccess)
 
     def __post_init__(self) -> None:
         self.state = OverlayView(self.base, self.diff)
@@ -170,10 +203,13 @@ class Included:
 
 @dataclass(frozen=True, slots=True)
 class SealedBlock:
-    """A built block and its staged state change (commit ``prepared`` to seal it)."""
+    """A built block and its staged state change (commit ``prepared`` to seal it); from
+    Amsterdam its EIP-7928 access list, whose hash the header commits to."""
 
     block: MiniBlock
     prepared: PreparedBlock
+    access_list: BlockAccessList | None = None
+    access_list_rlp: bytes | None = None  # its encoding, hashed once and stored as is
 
 
 class BlockBuilder:
@@ -198,6 +234,7 @@ class BlockBuilder:
         block = OpenBlock(env, parent, self.db.head if base is None else base)
         if edits:
             block.diff.merge(edits)
+            block.pre_block.add(edits)
         calls = [(BEACON_ROOTS_ADDRESS, env.parent_beacon_block_root or ZERO_HASH)]
         if self.rules.eip2935:
             calls.append((HISTORY_STORAGE_ADDRESS, parent.hash))
@@ -207,15 +244,23 @@ class BlockBuilder:
             )
             if result is not None:
                 block.diff.merge(result.diff)
-        block.pre_block.merge(block.diff)
+                block.pre_block.add(result.diff, result.reads)
         return block
 
     def seal(self, block: OpenBlock, included: Sequence[Included]) -> SealedBlock:
-        """Run the post-block system calls and assemble the block; commits nothing. (The
-        EIP-7928 access list is not built here: ``replay_access_list`` builds it when
-        asked, from a replay of the block, so sealing pays nothing for it.)"""
-        requests = self._post_block(block, StateDiff())
+        """Run the post-block system calls and assemble the block; commits nothing.
+        From Amsterdam (``rules.eip7928``) the EIP-7928 access list is built here from
+        what the executors reported per transaction (no second execution) and the header
+        commits to its hash; before it, ``replay_access_list`` builds one when asked."""
+        post_block = SystemAccess()
+        requests = self._post_block(block, post_block)
         env = block.env
+        access_list = access_list_rlp = list_hash = slot_number = None
+        if self.rules.eip7928:
+            access_list = block_access_list(block, included, post_block)
+            access_list_rlp = encode(access_list)
+            list_hash = keccak256(access_list_rlp)
+            slot_number = env.slot_number
         receipts, bloom = build_receipts(included)
         encoded = tuple(item.raw for item in included)
         prepared = self.db.prepare(block.diff)
@@ -237,6 +282,8 @@ class BlockBuilder:
             parent_beacon_block_root=env.parent_beacon_block_root or ZERO_HASH,
             requests_hash=requests,
             prev_randao=env.prev_randao,
+            block_access_list_hash=list_hash,
+            slot_number=slot_number,
         )
         sealed = MiniBlock(
             header,
@@ -247,20 +294,23 @@ class BlockBuilder:
             encoded,
             published_diff(prepared),
         )
-        return SealedBlock(sealed, prepared)
+        return SealedBlock(sealed, prepared, access_list, access_list_rlp)
 
     def replay_access_list(self, block: OpenBlock, included: Sequence[Included]) -> BlockAccessList:
         """The access list of an opened block whose transactions ``included`` ran: the
         post-block system calls, then the per-index replay; no root, nothing staged."""
-        post_block = StateDiff()
+        post_block = SystemAccess()
         self._post_block(block, post_block)
         return block_access_list(block, included, post_block)
 
     def genesis(self, alloc: StateDiff, header: Header) -> SealedBlock:
         """Block 0: ``alloc`` onto the empty database; ``header`` gives every field but
-        the state root, which is computed here."""
+        the state root, which is computed here (and, from Amsterdam, the empty access
+        list's hash and slot 0 when it has none)."""
         prepared = self.db.prepare(alloc)
         sealed = replace(header, state_root=prepared.state_root)
+        if self.rules.eip7928 and sealed.block_access_list_hash is None:
+            sealed = replace(sealed, block_access_list_hash=EMPTY_BAL_HASH, slot_number=0)
         block = MiniBlock(
             sealed,
             sealed.hash(),
@@ -272,7 +322,7 @@ class BlockBuilder:
         )
         return SealedBlock(block, prepared)
 
-    def _post_block(self, block: OpenBlock, post_block: StateDiff) -> bytes:
+    def _post_block(self, block: OpenBlock, post_block: SystemAccess) -> bytes:
         """The EIP-7002/7251 system calls; their changes go into ``block.diff`` and
         ``post_block`` (the access list's last index)."""
         if not self.rules.system_requests:
@@ -286,45 +336,59 @@ class BlockBuilder:
                 requests.append(bytes((kind,)))
                 continue
             block.diff.merge(result.diff)
-            post_block.merge(result.diff)
+            post_block.add(result.diff, result.reads)
             requests.append(bytes((kind,)) + result.output)
         return requests_hash(requests)
 
 
 def block_access_list(
-    block: OpenBlock, included: Sequence[Included], post_block: StateDiff
+    block: OpenBlock, included: Sequence[Included], post_block: SystemAccess
 ) -> BlockAccessList:
-    """The block's EIP-7928 access list, from what each index did: index 0 the edits and
+    """The block's EIP-7928 access list from what each index did: index 0 the edits and
     pre-block system calls, i + 1 transaction i with its coinbase fee credit, n + 1 the
-    post-block system calls. Replayed here over the block's start state, whichever
-    executor ran the transactions (the optimistic one folds independent shares whole,
-    so the per-index states exist only in this replay). System calls report no read
-    set: their indices list what they changed."""
+    post-block system calls (``post_block``)."""
+    return access_list_of(
+        block.base, block.env.coinbase, block.pre_block, [i.outcome for i in included], post_block
+    )
+
+
+def access_list_of(
+    base: StateReader,
+    coinbase: Address,
+    pre_block: SystemAccess,
+    outcomes: Sequence[TxOutcome],
+    post_block: SystemAccess,
+) -> BlockAccessList:
+    """The EIP-7928 access list of a block that started from ``base``: ``pre_block``
+    (index 0), each transaction's outcome in block order with its coinbase fee credit
+    (i + 1) and ``post_block`` (n + 1). The per-index states are rebuilt here by folding
+    the diffs again over ``base`` (no execution): whichever executor ran the
+    transactions, each outcome's diff and read set are what it did in the serial order.
+
+    Inclusion (the fixtures' rules): every account and slot an index read, whether
+    or not a reverted frame read it; the coinbase of every transaction, as a read when
+    its fee is zero (EIP-7928 "COINBASE"); nothing for the system address unless code
+    reads it."""
     running = StateDiff()
-    view = OverlayView(block.base, running)
-    coinbase = block.env.coinbase
+    view = OverlayView(base, running)
 
     def steps() -> Iterator[AccessStep]:
         # ``build_block_access_list`` records each step before it asks for the next, so
         # ``view`` is the state before the step it is handed with.
-        pre = block.pre_block
-        yield AccessStep(0, view, pre, frozenset(pre.accounts) | frozenset(pre.storage))
-        running.merge(pre)
-        for index, item in enumerate(included, 1):
-            outcome = item.outcome
+        yield pre_block.step(0, view)
+        running.merge(pre_block.diff)
+        for index, outcome in enumerate(outcomes, 1):
             step = StateDiff()
             step.merge(outcome.diff)
-            if outcome.fee_credit:
-                after = OverlayView(view, step)
-                step.merge(coinbase_credit_diff(after, coinbase, outcome.fee_credit))
-            yield AccessStep(index, view, step, outcome.account_reads, outcome.storage_reads)
+            if outcome.fee_credit:  # as ``OpenBlock.apply`` folds it
+                step.merge(
+                    coinbase_credit_diff(OverlayView(view, step), coinbase, outcome.fee_credit)
+                )
+            yield AccessStep(
+                index, view, step, outcome.account_reads | {coinbase}, outcome.storage_reads
+            )
             running.merge(step)
-        yield AccessStep(
-            len(included) + 1,
-            view,
-            post_block,
-            frozenset(post_block.accounts) | frozenset(post_block.storage),
-        )
+        yield post_block.step(len(outcomes) + 1, view)
 
     return build_block_access_list(steps())
 

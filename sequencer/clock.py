@@ -13,6 +13,11 @@ Owns block time as anvil's ``TimeManager`` keeps it (and as Hardhat's
 A block's timestamp never goes below its parent's (equal is allowed: mini-blocks
 seal several times a second and headers count whole seconds). ``state()`` /
 ``restore()`` let ``evm_snapshot`` / ``evm_revert`` keep the clock with the chain.
+
+Also the devnet's EIP-7843 slot number (Amsterdam headers, ``SLOTNUM``): there is no
+beacon chain, so a block's slot is the one a 12-second beacon chain started at the
+genesis block's timestamp would be in (``slot_number``); blocks of one 12-second
+window share it, as mini-blocks share their second.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from dataclasses import dataclass
 from typing import Final
 
 MAX_TIMESTAMP: Final = 2**64 - 1
+SECONDS_PER_SLOT: Final = 12  # the beacon chain's
+
+
+def slot_number(timestamp: int, genesis_timestamp: int) -> int:
+    """The devnet's EIP-7843 slot of a block at ``timestamp`` (0 up to the genesis)."""
+    return max(0, timestamp - genesis_timestamp) // SECONDS_PER_SLOT
 
 
 class ClockError(ValueError):

@@ -1,6 +1,6 @@
 """Genesis: dev accounts, system contracts and the genesis header.
 
-Owns the dev key derivation (BIP-39/BIP-44 ``m/44'/60'/0'/0/i`` via eth-account,
+Owns the dev accounts (BIP-39/BIP-44 ``m/44'/60'/0'/0/i``, ``sequencer.hd_wallet``,
 like anvil and Hardhat) and the genesis allocation:
 
 - EIP-4788 beacon roots contract and EIP-2935 history storage contract (called
@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
-
+from sequencer.hd_wallet import derive_key, seed_from_mnemonic
 from sequencer.system_contracts import (
     BEACON_ROOTS_CODE,
     CONSOLIDATION_REQUEST_CODE,
@@ -46,10 +45,10 @@ def dev_accounts(mnemonic: str, count: int) -> tuple[DevAccount, ...]:
     """The first ``count`` accounts of ``mnemonic`` on path m/44'/60'/0'/0/i."""
     if count == 0:
         return ()
-    seed = seed_from_mnemonic(mnemonic, "")
+    seed = seed_from_mnemonic(mnemonic)
     out = []
     for i in range(count):
-        key = key_from_seed(seed, f"m/44'/60'/0'/0/{i}")
+        key = derive_key(seed, f"m/44'/60'/0'/0/{i}")
         out.append(DevAccount(private_key_to_address(key), key))
     return tuple(out)
 

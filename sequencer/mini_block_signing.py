@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Final
 
 from coincurve import PrivateKey
-from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 
 from jit import rlp
 from jit.evm.precompiles.ecrecover import recover_address
+from sequencer.hd_wallet import derive_key, seed_from_mnemonic
 from sequencer.types.blocks import MiniBlock
 from sequencer.types.transactions import private_key_to_address
 from statedb.types import Address, keccak256
@@ -122,7 +122,7 @@ class MiniBlockSigner:
 
 def sequencer_key(mnemonic: str) -> bytes:
     """The dev sequencer's private key, from the node's mnemonic."""
-    return bytes(key_from_seed(seed_from_mnemonic(mnemonic, ""), SEQUENCER_KEY_PATH))
+    return derive_key(seed_from_mnemonic(mnemonic), SEQUENCER_KEY_PATH)
 
 
 def recover_mini_block_signer(

@@ -34,7 +34,12 @@ from jit.evm.addresses import DELEGATION_PREFIX
 from jit.evm.frame import BlockEnv, Evm
 from jit.evm.state import CodeRunner
 from jit.forks import ForkRules, megaeth_rules, rules_for
-from sequencer.access_list import BlockAccessList
+from sequencer.access_list import (
+    BlockAccessList,
+    InvalidBlockAccessList,
+    record_key,
+)
+from sequencer.access_list import decode as decode_bal
 from sequencer.accounts import DEFAULT_PRIORITY_FEE, Accounts, impersonated
 from sequencer.activity import BlockActivity, block_activity
 from sequencer.builder import (
@@ -87,6 +92,7 @@ from sequencer.mining import Miner, MiningMode
 from sequencer.offload import CallTimeout, PerThread, SimulationWorker
 from sequencer.pool import PoolStore, PoolTx, TxPool
 from sequencer.producer import BlockParams, Producer
+from sequencer.progress import Progress
 from sequencer.publication import (
     BlockSealed,
     ChainEvent,
@@ -1064,8 +1070,10 @@ class Node:
         self, number: int | None, block_hash: Hash32 | None, tag: str | None
     ) -> BlockAccessList | None:
         """Block's EIP-7928 access list; None for an unknown block (or ``pending``: it is
-        not sealed yet). Built by replaying the block on its parent state (the history
-        window's), off the loop: sealing pays nothing for it before Amsterdam."""
+        not sealed yet). An Amsterdam block's is stored with it at the seal (and by a
+        replica that verified it) and read back; any other is built by replaying the
+        block on its parent state (the history window's), off the loop, and a header
+        that commits to a hash must get a list with that hash."""
         try:
             found = self.resolve(number, block_hash, tag)
         except ResourceNotFound:
@@ -1074,6 +1082,12 @@ class Node:
             return None
         if found == 0:
             return BlockAccessList()  # genesis ran no index
+        stored = self.chain.meta(record_key(found))
+        if stored is not None:
+            try:
+                return decode_bal(stored)
+            except InvalidBlockAccessList as error:
+                raise NodeError(f"block {found}'s stored access list is corrupt: {error}") from None
         replay = self._pinned_replay(found)
         return await self.simulation_worker.run(replay.access_list)
 
@@ -1183,8 +1197,7 @@ class Node:
         open_evm = self.producer.open
         if open_evm is not None and open_evm.env.number == block.number:
             self._check_preconfirmations(open_evm, block)
-        if verify:
-            self._verify_replicated(head, block, edits)
+        access_list = self._verify_replicated(head, block, edits) if verify else None
         prepared = self.db.prepare(block.diff, normalised=True)
         if prepared.state_root != block.header.state_root:
             raise ReplicaMismatch(
@@ -1198,6 +1211,8 @@ class Node:
             )
         if edits is not None:
             records.setdefault(CF_CHAIN_META, {})[block_edits_key(block.number)] = edits
+        if access_list is not None:  # verified: kept, as the sequencer keeps its own
+            records.setdefault(CF_CHAIN_META, {})[record_key(block.number)] = access_list
         self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
         self.chain.appended(block)
         self.producer.open = None  # its preconfirmations are in the sealed block now
@@ -1290,8 +1305,12 @@ class Node:
                     "the preconfirmed one"
                 )
 
-    def _verify_replicated(self, parent: MiniBlock, block: MiniBlock, edits: bytes | None) -> None:
-        """Execute ``block``'s transactions on the head and compare the block they make."""
+    def _verify_replicated(
+        self, parent: MiniBlock, block: MiniBlock, edits: bytes | None
+    ) -> bytes | None:
+        """Execute ``block``'s transactions on the head and compare the block they make
+        (from Amsterdam its header's access list hash too); the access list built, RLP
+        (None before Amsterdam)."""
         env = sealed_env(
             block.header,
             self.config.chain.chain_id,
@@ -1309,9 +1328,10 @@ class Node:
                 diff,
                 self.verify_executor(),
             )
-            again = replay.sealed_again()
+            sealed = replay.sealed_again()
         except (NodeError, EditError) as error:
             raise ReplicaMismatch(f"block {block.number} does not execute here: {error}") from None
+        again = sealed.block
         if again.hash != block.hash:
             differs = [
                 name
@@ -1321,6 +1341,7 @@ class Node:
                     "gas_used",
                     "logs_bloom",
                     "requests_hash",
+                    "block_access_list_hash",
                 )
                 if getattr(again.header, name) != getattr(block.header, name)
             ]
@@ -1328,6 +1349,7 @@ class Node:
                 f"block {block.number} executed here differs from the sequencer's: "
                 f"{', '.join(differs) or 'header'} (0x{again.hash.hex()} vs 0x{block.hash.hex()})"
             )
+        return sealed.access_list_rlp
 
     def verify_executor(self) -> OptimisticExecutor | None:
         """What re-executes a replicated block (``--verify-execution``): with worker
@@ -2138,8 +2160,10 @@ class Node:
         head = self.db.head
         edits = self.edits
         before = edits.copy()
+        progress = Progress("loading state", len(dump.accounts), "accounts")
         try:
             for address, entry in dump.accounts.items():
+                progress.advance()
                 current = edits.over(head).get_account(address)
                 nonce = max(entry.nonce, current.nonce if current else 0)
                 edits.set_code(head, address, entry.code)
@@ -2150,6 +2174,7 @@ class Node:
         except EditError as error:
             edits.replace(before)  # all or nothing
             raise InvalidInput(f"cannot load state: {error}") from None
+        progress.finish()
         self._schedule_persist()
         self.pool.on_block()
 

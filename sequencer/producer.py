@@ -32,16 +32,18 @@ from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
 from jit.evm.transaction import TxOutcome, block_gas_bounds
 from jit.forks import ForkRules
+from sequencer.access_list import record_key
 from sequencer.builder import (
     BlockBuilder,
     Included,
     OpenBlock,
+    SealedBlock,
     next_base_fee,
     next_excess_blob_gas,
     requests_hash,
 )
 from sequencer.chain import FRESH_CHAIN_CFS, Chain, index_keys
-from sequencer.clock import Clock
+from sequencer.clock import Clock, slot_number
 from sequencer.config import ChainConfig
 from sequencer.edits import EDITS_RECORD, StateEdits, block_edits_key
 from sequencer.errors import NodeError, TransactionRejected
@@ -75,7 +77,7 @@ from sequencer.two_tier import (
 )
 from sequencer.types.blocks import ZERO_HASH, Header, MiniBlock
 from sequencer.types.transactions import InvalidTransactionEncoding, decode_transaction
-from statedb import PreparedBlock, StateDB
+from statedb import StateDB
 from statedb.keys import CF_BLOCKS, CF_CHAIN_META
 from statedb.types import Address, Hash32, StateDiff, keccak256
 
@@ -172,11 +174,12 @@ class Producer:
         excess = next_excess_blob_gas(header, self.rules)
         base_fee = params.next_base_fee
         prev_randao = params.next_prev_randao
+        timestamp = self.clock.next_timestamp(header.timestamp)
         return BlockEnv(
             chain_id=self.config.chain_id,
             coinbase=params.coinbase,
             number=header.number + 1,
-            timestamp=self.clock.next_timestamp(header.timestamp),
+            timestamp=timestamp,
             gas_limit=params.gas_limit,
             base_fee=self.next_base_fee(header) if base_fee is None else base_fee,
             prev_randao=keccak256(parent.hash) if prev_randao is None else prev_randao,
@@ -184,7 +187,17 @@ class Producer:
             blob_base_fee=self.rules.blob_base_fee(excess),
             block_hashes=self.chain.block_hashes_at(header.number + 1),
             parent_beacon_block_root=ZERO_HASH,
+            slot_number=self.slot_number(timestamp),
         )
+
+    def slot_number(self, timestamp: int) -> int:
+        """The EIP-7843 slot of a block at ``timestamp`` (``clock.slot_number``; 0 before
+        Amsterdam, whose headers have none)."""
+        if not self.rules.eip7928:
+            return 0
+        genesis = self.chain.block_by_number(0)
+        assert genesis is not None, "genesis is committed before the producer starts"
+        return slot_number(timestamp, genesis.header.timestamp)
 
     def next_base_fee(self, parent: Header) -> int:
         """The base fee of the block after ``parent`` without a dev override: EIP-1559's,
@@ -385,7 +398,7 @@ class Producer:
             records[CF_BLOCKS][signature_key(block.number)] = encode_signature_record(
                 mini.mini_block_timestamp, signature
             )
-        self._commit(block, sealed.prepared, records)
+        self._commit(block, sealed, records)
         taken.clear()  # sealed: nothing to give back from here on
         self.params.next_base_fee = None
         self.params.next_prev_randao = None
@@ -410,18 +423,21 @@ class Producer:
     def _commit(
         self,
         block: MiniBlock,
-        prepared: PreparedBlock,
+        sealed: SealedBlock,
         records: dict[str, dict[bytes, bytes | None]],
     ) -> None:
-        """The seal: one atomic commit of the block, its chain records and the pending
-        edits it carries; then the chain, the edits and the clock move on."""
+        """The seal: one atomic commit of the block, its chain records, its EIP-7928
+        access list (Amsterdam: served from there) and the pending edits it carries;
+        then the chain, the edits and the clock move on."""
+        if sealed.access_list_rlp is not None:
+            records.setdefault(CF_CHAIN_META, {})[record_key(block.number)] = sealed.access_list_rlp
         if self.edits:
             # The block carries them now: the pending copy goes with the seal, and the
             # block keeps its own (a replay of the block starts with them).
             meta = records.setdefault(CF_CHAIN_META, {})
             meta[EDITS_RECORD] = None
             meta[block_edits_key(block.number)] = self.edits.encode()
-        self.db.commit(block.number, prepared, records, fresh=FRESH_CHAIN_CFS)
+        self.db.commit(block.number, sealed.prepared, records, fresh=FRESH_CHAIN_CFS)
         self.chain.appended(block)
         if self.edits:
             self.edits.clear()
@@ -473,7 +489,7 @@ class Producer:
         self, open_evm: OpenEvmBlock, included: list[tuple[PoolTx, TxOutcome]]
     ) -> MiniBlockInfo:
         items = [Included(entry.tx, entry.raw, outcome) for entry, outcome in included]
-        pre_block = open_evm.block.pre_block if not open_evm.minis else None
+        pre_block = open_evm.block.pre_block.diff if not open_evm.minis else None
         info = open_evm.add(
             items,
             [outcome.output for _, outcome in included],
@@ -527,7 +543,7 @@ class Producer:
         open_evm = self._open_evm()
         if not open_evm.minis:
             info = open_evm.add((), (), (), time.time_ns() // 1000)
-            self._publish_mini(open_evm, info, [], open_evm.block.pre_block)
+            self._publish_mini(open_evm, info, [], open_evm.block.pre_block.diff)
         sealed = self.builder.seal(open_evm.block, open_evm.included)
         block = sealed.block
         records = self.chain.records(block, open_evm.touched)
@@ -537,7 +553,7 @@ class Producer:
         meta[JOURNAL_ENV] = None
         for info in open_evm.minis:
             meta[journal_mini_key(info.index)] = None
-        self._commit(block, sealed.prepared, records)
+        self._commit(block, sealed, records)
         self.open = None
         self.pool.on_block()
         self.publish(
@@ -592,6 +608,7 @@ class Producer:
             blob_base_fee=self.rules.blob_base_fee(saved.excess_blob_gas),
             block_hashes=self.chain.block_hashes_at(saved.number),
             parent_beacon_block_root=ZERO_HASH,
+            slot_number=self.slot_number(saved.timestamp),
         )
 
     def _rerun(self, open_evm: OpenEvmBlock, entries: list[JournalEntry]) -> int:

@@ -19,8 +19,8 @@ from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.tracing import Tracer
 from jit.evm.transaction import TxOutcome, execute_transaction
-from sequencer.access_list import BlockAccessList
-from sequencer.builder import BlockBuilder, Included, OpenBlock
+from sequencer.access_list import BlockAccessList, bal_hash
+from sequencer.builder import BlockBuilder, Included, OpenBlock, SealedBlock
 from sequencer.errors import NodeError
 from sequencer.executor.serial import Executor, SerialExecutor
 from sequencer.types.blocks import MiniBlock
@@ -86,19 +86,28 @@ class BlockReplay:
         self._run(opened, index)
         return opened.state
 
-    def sealed_again(self) -> MiniBlock:
+    def sealed_again(self) -> SealedBlock:
         """The block built again from its transactions on ``base`` (which must be the
-        database head: the seal stages its state root there): equal to ``block`` when the
-        block is what its transactions do (a replica's ``--verify-execution``)."""
+        database head: the seal stages its state root there): its block is equal to
+        ``block`` when the block is what its transactions do (a replica's
+        ``--verify-execution``); from Amsterdam it carries the access list it built."""
         opened = self.open()
         included = self._run(opened, len(self.block.transactions))
-        return self.builder.seal(opened, included).block
+        return self.builder.seal(opened, included)
 
     def access_list(self) -> BlockAccessList:
-        """The block's EIP-7928 access list."""
+        """The block's EIP-7928 access list; for a block whose header commits to one
+        (Amsterdam), a list that does not hash to it is an error, never an answer."""
         opened = self.open()
         included = self._run(opened, len(self.block.transactions))
-        return self.builder.replay_access_list(opened, included)
+        built = self.builder.replay_access_list(opened, included)
+        committed = self.block.header.block_access_list_hash
+        if committed is not None and bal_hash(built) != committed:
+            raise NodeError(
+                f"replaying block {self.block.number} gives an access list whose hash "
+                f"0x{bal_hash(built).hex()} is not the header's 0x{committed.hex()}"
+            )
+        return built
 
     def trace(self, index: int, tracer: Tracer) -> TxOutcome:
         """Transaction ``index`` re-run with ``tracer`` after everything before it."""

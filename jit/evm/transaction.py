@@ -917,6 +917,7 @@ class SystemCallResult:
     success: bool
     output: bytes
     diff: StateDiff
+    reads: ReadSet  # what the call read (an EIP-7928 access list lists it)
 
 
 def execute_system_call(
@@ -941,4 +942,5 @@ def execute_system_call(
         SYSTEM_ADDRESS, target, target, target, 0, data, code, SYSTEM_CALL_GAS, 0, False
     )
     evm = process_message(message, state, rules, block, TxEnv(SYSTEM_ADDRESS, 0))
-    return SystemCallResult(evm.error is None, evm.output, state.diff())
+    diff = state.diff()  # before the reads: the diff can read has-storage
+    return SystemCallResult(evm.error is None, evm.output, diff, state.read_set())

@@ -44,7 +44,7 @@ from sequencer.access_list import (
 from sequencer.errors import ResourceNotFound
 from statedb.types import Hash32
 
-__all__ = ["from_json", "to_fixture_json", "to_json"]
+__all__ = ["accounts_from_json", "from_json", "to_fixture_json", "to_json"]
 
 
 class AccessListSource(Protocol):
@@ -154,9 +154,14 @@ def from_json(value: object) -> BlockAccessList:
     bytes and 32-byte words all pass), checked against the field's width. Raises
     ``InvalidBlockAccessList`` naming the offending path, also for lists that are not
     canonical (EIP-7928 ordering and uniqueness)."""
-    return BlockAccessList(
-        tuple(_account(item, f"[{n}]") for n, item in enumerate(_array(value, "access list")))
-    )
+    return BlockAccessList(accounts_from_json(value))
+
+
+def accounts_from_json(value: object) -> tuple[AccountChanges, ...]:
+    """The accounts of an access list in either JSON shape, in the order given: each
+    one canonical (``InvalidBlockAccessList`` otherwise), their order and uniqueness
+    not checked (``from_json`` checks them)."""
+    return tuple(_account(item, f"[{n}]") for n, item in enumerate(_array(value, "access list")))
 
 
 def _array(value: object, path: str) -> list[Any]:

@@ -29,6 +29,7 @@ from typing import Any, Final, Generic, NoReturn, TypeVar
 from rpc.codecs import BlockId, data, parse_address, parse_hash, quantity
 from rpc.dispatch import RequestContext, method
 from rpc.errors import InvalidParams
+from rpc.namespaces.block_stats import block_stats_subscription
 from rpc.namespaces.eth import node_of, receipts_of
 from rpc.namespaces.replication import replication_subscription
 from rpc.requests import parse_filter
@@ -625,6 +626,8 @@ async def subscribe(ctx: RequestContext, kind: str, options: object = None) -> s
         cancel = node.subscribe(on_state)
     elif kind == "replication":
         cancel = replication_subscription(node, connection, sub_id, options)
+    elif kind == "blockStats":
+        cancel = block_stats_subscription(node, notify, sub_id, options)
     elif kind == "newPendingTransactions":
         full = False
         if options is not None:

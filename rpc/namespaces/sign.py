@@ -3,14 +3,15 @@ eth_signTransaction.
 
 Owns only the key lookup and the wire shapes; message hashing is eth-account's
 (EIP-191 personal messages, EIP-712 typed data) and transaction signing is
-``Node.fill_transaction``.
+``Node.fill_transaction``. eth-account is imported on the first signing call, not at
+start-up: its import takes about a second (issue 21's start-up budget).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import orjson
-from eth_account import Account
-from eth_account.messages import encode_defunct, encode_typed_data
 
 from rpc.codecs import data
 from rpc.dispatch import Address, Data, RequestContext, method
@@ -19,7 +20,16 @@ from rpc.namespaces.eth import node_of
 from rpc.requests import parse_call_request
 from sequencer.errors import NodeError
 
+if TYPE_CHECKING:
+    from eth_account.messages import SignableMessage
+
 MAX_TYPED_DATA_BYTES = 1 << 20
+
+
+def _signed(message: SignableMessage, key: bytes) -> str:
+    from eth_account import Account
+
+    return data(bytes(Account.sign_message(message, key).signature))
 
 
 def _key(ctx: RequestContext, address: bytes) -> bytes:
@@ -30,8 +40,9 @@ def _key(ctx: RequestContext, address: bytes) -> bytes:
 
 
 def _sign_message(key: bytes, message: bytes) -> str:
-    signed = Account.sign_message(encode_defunct(primitive=message), key)
-    return data(bytes(signed.signature))
+    from eth_account.messages import encode_defunct
+
+    return _signed(encode_defunct(primitive=message), key)
 
 
 @method("eth_sign")
@@ -56,12 +67,14 @@ async def sign_typed_data(ctx: RequestContext, address: Address, typed: object) 
             raise InvalidParams("invalid argument 1: typed data is not valid JSON") from None
     if not isinstance(typed, dict):
         raise InvalidParams("invalid argument 1: typed data must be an object")
+    from eth_account.messages import encode_typed_data
+
+    full_message: Any = typed
     try:
-        message = encode_typed_data(full_message=typed)
+        message = encode_typed_data(full_message=full_message)
     except Exception as error:  # eth-account raises many kinds on malformed input
         raise InvalidParams(f"invalid argument 1: invalid typed data: {error}") from None
-    signed = Account.sign_message(message, key)
-    return data(bytes(signed.signature))
+    return _signed(message, key)
 
 
 @method("eth_signTransaction")

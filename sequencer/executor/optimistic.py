@@ -226,11 +226,11 @@ class OptimisticExecutor:
         if self._independent(block, results, members):
             return self._merge_independent(block, batch, owner, results)
         # The per-transaction check needs each outcome's diff and read set: the workers
-        # sent compact outcomes, so ask for the full ones (a share that cannot give them
-        # is re-run here).
+        # sent compact outcomes (whole from Amsterdam), so ask for the full ones (a
+        # share that cannot give them is re-run here).
         for share in range(1, shares):
             result = results[share]
-            if result is None:
+            if result is None or rules.eip7928:
                 continue
             full = workers.details(free[share - 1], self._request_id, WORKER_TIMEOUT)
             results[share] = (

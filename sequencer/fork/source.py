@@ -105,6 +105,8 @@ def header_of(block: dict[str, Any]) -> Header:
 
     bloom = block.get("logsBloom")
     nonce = block.get("nonce")
+    # Amsterdam's two fields (EIP-7928, EIP-7843) go together: a block with both keeps them.
+    amsterdam = block.get("blockAccessListHash") is not None and block.get("slotNumber") is not None
     return Header(
         parent_hash=word32("parentHash"),
         coinbase=data(block.get("miner"), "miner", 20),
@@ -127,6 +129,8 @@ def header_of(block: dict[str, Any]) -> Header:
         ommers_hash=word32("sha3Uncles", EMPTY_OMMERS_HASH),
         difficulty=number("difficulty", 0, 256),
         nonce=b"\x00" * 8 if nonce is None else data(nonce, "nonce", 8),
+        block_access_list_hash=word32("blockAccessListHash") if amsterdam else None,
+        slot_number=number("slotNumber") if amsterdam else None,
     )
 
 

@@ -1,7 +1,8 @@
 """Block headers, receipts, logs and the published ``MiniBlock``; their encodings.
 
 Owns the post-Prague header (EIP-1559 base fee, EIP-4895 withdrawals root,
-EIP-4844 blob gas, EIP-4788 parent beacon root, EIP-7685 requests hash), the
+EIP-4844 blob gas, EIP-4788 parent beacon root, EIP-7685 requests hash; from
+Amsterdam the EIP-7928 block access list hash and the EIP-7843 slot number), the
 typed receipt encoding (EIP-2718), the 2048-bit logs bloom, and the storage
 encodings of blocks and receipts in statedb's chain column families.
 
@@ -51,8 +52,21 @@ class Header:
     ommers_hash: Hash32 = EMPTY_OMMERS_HASH
     difficulty: int = 0
     nonce: bytes = b"\x00" * 8
+    # Amsterdam (``ForkRules.eip7928``): the 22nd and 23rd fields, in this order, as the
+    # execution-specs and geth encode them; None (absent) before Amsterdam, both or neither.
+    block_access_list_hash: Hash32 | None = None  # EIP-7928
+    slot_number: int | None = None  # EIP-7843
+
+    def __post_init__(self) -> None:
+        if (self.block_access_list_hash is None) != (self.slot_number is None):
+            raise ValueError("an Amsterdam header has both the access list hash and the slot")
 
     def fields(self) -> list[object]:
+        amsterdam: list[object] = (
+            []
+            if self.block_access_list_hash is None
+            else [self.block_access_list_hash, self.slot_number]
+        )
         return [
             self.parent_hash,
             self.ommers_hash,
@@ -75,6 +89,7 @@ class Header:
             self.excess_blob_gas,
             self.parent_beacon_block_root,
             self.requests_hash,
+            *amsterdam,
         ]
 
     def encode(self) -> bytes:
@@ -86,8 +101,11 @@ class Header:
     @classmethod
     def from_fields(cls, f: Sequence[rlp.Item]) -> Header:
         b = [x for x in f if isinstance(x, bytes)]
-        if len(b) != 21 or len(f) != 21:
-            raise ValueError("header must have 21 byte-string fields")
+        if len(b) != len(f) or len(f) not in (21, 23):
+            raise ValueError("header must have 21 (23 from Amsterdam) byte-string fields")
+        amsterdam = len(f) == 23
+        if amsterdam and len(b[21]) != 32:
+            raise ValueError("header's block access list hash is not 32 bytes")
         return cls(
             parent_hash=b[0],
             ommers_hash=b[1],
@@ -110,6 +128,8 @@ class Header:
             excess_blob_gas=decode_uint(b[18]),
             parent_beacon_block_root=b[19],
             requests_hash=b[20],
+            block_access_list_hash=b[21] if amsterdam else None,
+            slot_number=decode_uint(b[22], max_bits=64, name="slot number") if amsterdam else None,
         )
 
 

@@ -100,16 +100,21 @@ class WorkerState:
     def execute(self, message: Execute) -> Executed | Stale:
         if message.head != self.head:
             return Stale(message.request_id, self.head)
+        rules = rules_named(message.fork)
         share = run_share(
             message.transactions,
             message.env,
             OverlayView(self.state, message.base),
-            rules_named(message.fork),
+            rules,
             message.gas_used,
             message.blob_gas_used,
             self.engine.runner,
         )
         self._last = (message.request_id, share.results)
+        if rules.eip7928:
+            # The seal builds the block's access list from every outcome's diff and read
+            # set (independent shares included): they travel whole.
+            return Executed(message.request_id, share)
         compact = [
             None if outcome is None else replace(outcome, diff=_NO_DIFF, reads=_NO_READS)
             for outcome in share.results

@@ -111,7 +111,8 @@ class ShareResult:
 class Executed:
     """A worker's answer to ``Execute``: compact, its outcomes without their diffs and
     read sets (the share's union of them is in ``share``), which is all an independent
-    share needs; ``Details`` asks for the rest."""
+    share needs; ``Details`` asks for the rest. From Amsterdam (``ForkRules.eip7928``)
+    the outcomes are whole: the seal builds the block's access list from each one."""
 
     request_id: int
     share: ShareResult

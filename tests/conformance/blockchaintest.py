@@ -8,9 +8,14 @@ the transactions (decoded from the block's RLP, so the decoder and sender
 recovery are exercised), the EIP-4895 withdrawals, the EIP-6110 deposit
 requests and the EIP-7002 / EIP-7251 system calls (EIP-7685 requests hash), and
 then the header's gas used, blob gas used, transactions / receipts /
-withdrawals roots, logs bloom, requests hash and MPT state root are checked. A
-block the fixture marks ``expectException`` must be rejected by one of those
-checks and leaves the state as it was. ``engine`` runs the contract code of the
+withdrawals roots, logs bloom, requests hash and MPT state root are checked. From
+Amsterdam (EIP-7928) the block's access list is built from what each block access
+index did (``sequencer.builder.access_list_of``) and checked against the header's
+``blockAccessListHash``, and the list the fixture gives with the block (its body's,
+which the engine API would carry) must decode canonically and hash to the header's
+field. A block the fixture marks ``expectException`` must be rejected by one of those
+checks and leaves the state as it was; a block expected to fail on its access list
+must fail on it, with the exception kind the fixture names. ``engine`` runs the contract code of the
 transactions and the system calls (None interprets). The transactions run on the
 node's executor interface (``sequencer.executor``) over the builder's ``OpenBlock``:
 the serial executor by default, or the optimistic parallel one on trial
@@ -26,9 +31,17 @@ from jit import rlp
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.frame import BlockEnv
 from jit.evm.state import CodeRunner
-from jit.evm.transaction import execute_system_call
+from jit.evm.transaction import TxOutcome, execute_system_call
 from jit.forks import ForkRules
-from sequencer.builder import OpenBlock
+from rpc.namespaces.access_list import accounts_from_json, to_fixture_json
+from sequencer.access_list import (
+    AccountChanges,
+    BlockAccessList,
+    InvalidBlockAccessList,
+    bal_hash,
+    encode_accounts,
+)
+from sequencer.builder import OpenBlock, SystemAccess, access_list_of
 from sequencer.executor.serial import Executor, SerialExecutor
 from sequencer.genesis import (
     BEACON_ROOTS_ADDRESS,
@@ -44,7 +57,8 @@ from sequencer.types.transactions import (
     Transaction,
     decode_transaction,
 )
-from statedb.types import Account, DictState, StateDiff
+from statedb.conflicts import ReadSet
+from statedb.types import Account, DictState, StateDiff, keccak256
 from statedb.views import OverlayView
 from tests.conformance.engines import Observation, observe_system_call, observe_tx
 from tests.conformance.statetest import (
@@ -70,7 +84,26 @@ DEPOSIT_EVENT_LENGTH = 576
 
 
 class BlockInvalid(Exception):
-    """The block breaks a rule; the message says which."""
+    """The block breaks a rule; the message says which. ``kind``, where the fixtures'
+    ``BlockException`` names are checked (EIP-7928's), is the name it maps to."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# The fixtures' exception names of a block whose access list is wrong (EIP-7928): a body
+# list that does not decode to a canonical list, a header hash that is not the body's, a
+# list that is not what the block did.
+BAL_FORMAT = "INCORRECT_BLOCK_FORMAT"
+BAL_HASH = "INVALID_BAL_HASH"
+BAL_CONTENT = "INVALID_BLOCK_ACCESS_LIST"
+_BAL_KINDS = frozenset({BAL_HASH, BAL_CONTENT})
+
+
+def _expected_kinds(expected: str) -> frozenset[str]:
+    """``BlockException.A|BlockException.B`` -> {A, B}."""
+    return frozenset(name.strip().rpartition(".")[2] for name in expected.split("|"))
 
 
 class HeaderView:
@@ -162,8 +195,12 @@ def _check_header(header: Mapping[str, Any], parent: Mapping[str, Any], rules: F
         raise BlockInvalid("blob gas used above the maximum")
 
 
-def _decode_body(raw: bytes) -> tuple[list[bytes], list[Any]]:
-    """(encoded transactions, withdrawals) from a block's RLP."""
+def _decode_body(
+    raw: bytes, header: Mapping[str, Any], rules: ForkRules
+) -> tuple[list[bytes], list[Any]]:
+    """(encoded transactions, withdrawals) from a block's RLP. From Amsterdam the
+    header is decoded too (``sequencer.types.blocks.Header``, 23 fields) and must hash to
+    the fixture's block hash."""
     try:
         block = rlp.decode(raw)
     except rlp.RLPDecodingError as error:
@@ -175,18 +212,86 @@ def _decode_body(raw: bytes) -> tuple[list[bytes], list[Any]]:
         raise BlockInvalid("block body shape")
     if uncles:
         raise BlockInvalid("uncles after the merge")
+    if rules.eip7928:
+        fields = block[0]
+        if not isinstance(fields, list):
+            raise BlockInvalid("block header is not a list", BAL_FORMAT)
+        try:
+            decoded = Header.from_fields(fields)
+        except (ValueError, rlp.RLPDecodingError) as error:
+            raise BlockInvalid(f"block header: {error}", BAL_FORMAT) from None
+        if decoded.hash() != hex_bytes(header["hash"]):
+            raise BlockInvalid(
+                f"block hash 0x{decoded.hash().hex()} != {header['hash']}", "INVALID_BLOCK_HASH"
+            )
     encoded = [item if isinstance(item, bytes) else rlp.encode(item) for item in txs]
     return encoded, withdrawals
 
 
-def _credit(view: OverlayView, diff: StateDiff, address: bytes, amount: int) -> None:
+def _credit(view: OverlayView, address: bytes, amount: int) -> StateDiff:
+    """The diff of an EIP-4895 withdrawal of ``amount`` wei to ``address``."""
+    diff = StateDiff()
     account = view.get_account(address) or Account()
     credited = Account(account.nonce, account.balance + amount, account.code_hash)
     if credited.is_empty():
         if view.get_account(address) is not None:
             diff.accounts[address] = None
-        return
+        return diff
     diff.accounts[address] = credited
+    return diff
+
+
+def _body_access_list(
+    header: Mapping[str, Any], body: object, rules: ForkRules
+) -> tuple[AccountChanges, ...] | None:
+    """The accounts of the access list the block came with, in its order (None when the
+    fixture gives none): each a canonical entry, all of them hashing to the header's
+    field (their order and uniqueness are judged against what the block did)."""
+    if not rules.eip7928:
+        return None
+    if "blockAccessListHash" not in header or "slotNumber" not in header:
+        raise BlockInvalid("header without blockAccessListHash or slotNumber", BAL_FORMAT)
+    if body is None:
+        return None
+    try:
+        accounts = accounts_from_json(body)
+    except InvalidBlockAccessList as error:
+        raise BlockInvalid(f"block access list: {error}", BAL_CONTENT) from None
+    if keccak256(encode_accounts(accounts)) != hex_bytes(header["blockAccessListHash"]):
+        raise BlockInvalid("block access list does not hash to the header's field", BAL_HASH)
+    return accounts
+
+
+def _check_access_list(
+    built: BlockAccessList, header: Mapping[str, Any], body: tuple[AccountChanges, ...] | None
+) -> None:
+    """The list the block's execution gives against the header's hash. When they differ
+    and the block came with its list: the same account entries in another order or
+    repeated is the block's format (INCORRECT_BLOCK_FORMAT), other entries its content
+    (INVALID_BLOCK_ACCESS_LIST, the message naming the first account that differs)."""
+    want = hex_bytes(header["blockAccessListHash"])
+    have = bal_hash(built)
+    if have == want:
+        return
+    message = f"block access list hash 0x{have.hex()} != header's 0x{want.hex()}"
+    if body is None:
+        raise BlockInvalid(message, BAL_CONTENT)
+    if set(body) == set(built.accounts):
+        raise BlockInvalid(f"{message}: the block's list is not in canonical order", BAL_FORMAT)
+    theirs = {a.address: a for a in body}
+    ours = {a.address: a for a in built.accounts}
+
+    def shown(account: AccountChanges | None) -> object:
+        return None if account is None else to_fixture_json(BlockAccessList((account,)))[0]
+
+    for address in sorted(theirs.keys() | ours.keys()):
+        if theirs.get(address) != ours.get(address):
+            message += (
+                f"; first difference at 0x{address.hex()}: built {shown(ours.get(address))}, "
+                f"block's {shown(theirs.get(address))}"
+            )
+            break
+    raise BlockInvalid(message, BAL_CONTENT)
 
 
 def apply_block(
@@ -200,13 +305,15 @@ def apply_block(
     engine: CodeRunner | None,
     observations: list[Observation],
     executor: Executor | None = None,
+    body_bal: object = None,
 ) -> StateDiff:
     """The block's state diff over ``state``; BlockInvalid if any rule is broken.
-    ``executor`` runs the transactions (default: the serial one on ``engine``)."""
+    ``executor`` runs the transactions (default: the serial one on ``engine``);
+    ``body_bal``: the access list the fixture gives with the block (JSON), if any."""
     if executor is None:
         executor = SerialExecutor(engine)
     _check_header(header, parent, rules)
-    encoded, withdrawals = _decode_body(raw)
+    encoded, withdrawals = _decode_body(raw, header, rules)
     excess = hex_int(header.get("excessBlobGas"))
     beacon_root = hex_bytes(header.get("parentBeaconBlockRoot"))
     env = BlockEnv(
@@ -223,8 +330,10 @@ def apply_block(
         parent_beacon_block_root=beacon_root,
         slot_number=hex_int(header.get("slotNumber")),
     )
+    body_list = _body_access_list(header, body_bal, rules)
     diff = StateDiff()
     view = OverlayView(state, diff)
+    pre_block = SystemAccess()  # EIP-7928 block access index 0
     pre_calls = [("EIP-4788", BEACON_ROOTS_ADDRESS, beacon_root)]
     if rules.eip2935:
         pre_calls.append(("EIP-2935", HISTORY_STORAGE_ADDRESS, hex_bytes(parent["hash"])))
@@ -233,6 +342,7 @@ def apply_block(
         observations.append(observe_system_call(name, call))
         if call is not None:
             diff.merge(call.diff)
+            pre_block.add(call.diff, call.reads)
 
     txs: list[Transaction] = []
     for index, raw_tx in enumerate(encoded):
@@ -245,6 +355,7 @@ def apply_block(
     block = OpenBlock(env, parent_block(parent), state, diff)
     results = executor.execute(block, rules, txs, float("inf")) if txs else []
     receipts: list[Receipt] = []
+    outcomes: list[TxOutcome] = []
     gas_used = 0
     for index, (tx, outcome) in enumerate(zip(txs, results, strict=True)):
         observations.append(observe_tx(outcome))
@@ -253,6 +364,7 @@ def apply_block(
                 f"transaction {index} invalid: {type(outcome).__name__}: {outcome}"
             ) from None
         gas_used += outcome.gas_used
+        outcomes.append(outcome)
         logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
         receipts.append(
             Receipt(
@@ -269,13 +381,16 @@ def apply_block(
         )
     blob_gas_used = block.blob_gas_used
 
+    post_block = SystemAccess()  # EIP-7928 block access index n + 1
     for withdrawal in withdrawals:
         if not isinstance(withdrawal, list) or len(withdrawal) != 4:
             raise BlockInvalid("withdrawal shape")
         address, amount = withdrawal[2], withdrawal[3]
         if not isinstance(address, bytes) or not isinstance(amount, bytes):
             raise BlockInvalid("withdrawal fields")
-        _credit(view, diff, address, int.from_bytes(amount, "big") * GWEI)
+        credit = _credit(view, address, int.from_bytes(amount, "big") * GWEI)
+        diff.merge(credit)
+        post_block.add(credit, ReadSet(accounts=frozenset((address,))))
 
     requests = None
     if rules.system_requests:
@@ -291,6 +406,7 @@ def apply_block(
             if not call.success:
                 raise BlockInvalid(f"{name} system call failed")
             diff.merge(call.diff)
+            post_block.add(call.diff, call.reads)
             request_lists.append(bytes((kind,)) + call.output)
         requests = requests_hash(request_lists)
 
@@ -299,6 +415,9 @@ def apply_block(
     _check_results(
         header, encoded, withdrawals, receipts, block.header_gas_used, blob_gas_used, requests
     )
+    if rules.eip7928:
+        built = access_list_of(state, env.coinbase, pre_block, outcomes, post_block)
+        _check_access_list(built, header, body_list)
     after = _copy(state)
     after.apply(diff)
     root = mpt_state_root(after)
@@ -365,7 +484,9 @@ def run_blockchain_test(
     observations: list[Observation] = []
     for position, block in enumerate(test["blocks"]):
         expected_error = block.get("expectException")
-        header = block.get("blockHeader") or (block.get("rlp_decoded") or {}).get("blockHeader")
+        decoded = block.get("rlp_decoded") or {}
+        header = block.get("blockHeader") or decoded.get("blockHeader")
+        body_bal = block.get("blockAccessList", decoded.get("blockAccessList"))
         raw = hex_bytes(block.get("rlp"))
         try:
             if header is None:
@@ -381,10 +502,19 @@ def run_blockchain_test(
                 engine,
                 observations,
                 executor,
+                body_bal,
             )
         except BlockInvalid as error:
             observations.append((("block", position), ("rejected", str(error))))
             if expected_error:
+                kinds = _expected_kinds(expected_error)
+                if (kinds & _BAL_KINDS or error.kind is not None) and error.kind not in kinds:
+                    return CaseResult(
+                        False,
+                        f"block {position} rejected as {error.kind or 'not an access list'}"
+                        f" ({error}), expected {expected_error}",
+                        tuple(observations),
+                    )
                 continue
             return CaseResult(False, f"block {position} rejected: {error}", tuple(observations))
         observations.append((("block", position), ("accepted", True)))

@@ -26,10 +26,22 @@ def _access(evm: Evm, address: bytes) -> None:
 def _copy_to_memory(
     evm: Evm, source: bytes, memory_offset: int, source_offset: int, size: int
 ) -> None:
+    _charge_copy(evm, memory_offset, size)
+    _write_copy(evm, source, memory_offset, source_offset, size)
+
+
+def _charge_copy(evm: Evm, memory_offset: int, size: int) -> None:
+    """A copy's per-word gas and memory growth."""
+    if size:
+        charge(evm, GAS_COPY * ((size + 31) >> 5))
+        memory.expand(evm, memory_offset, size)
+
+
+def _write_copy(evm: Evm, source: bytes, memory_offset: int, source_offset: int, size: int) -> None:
+    """``size`` bytes of ``source`` from ``source_offset`` (zero past its end) into
+    memory, already grown by ``_charge_copy``."""
     if not size:
         return
-    charge(evm, GAS_COPY * ((size + 31) >> 5))
-    memory.expand(evm, memory_offset, size)
     chunk = source[source_offset : source_offset + size] if source_offset < len(source) else b""
     if len(chunk) < size:
         chunk = chunk + bytes(size - len(chunk))
@@ -113,9 +125,12 @@ def extcodecopy(evm: Evm) -> None:
     code_offset = stack.pop()
     size = stack.pop()
     # execution-specs charges access, copy and memory as one sum; charging them
-    # in turn halts in the same cases, so only the order of the checks differs.
+    # in turn halts in the same cases, so only the order of the checks differs. All of
+    # it before the target is read: a copy that runs out of gas never loads the account
+    # (EIP-7928 leaves it out of the block's access list).
     _access(evm, target)
-    _copy_to_memory(evm, evm.state.get_code(target), memory_offset, code_offset, size)
+    _charge_copy(evm, memory_offset, size)
+    _write_copy(evm, evm.state.get_code(target), memory_offset, code_offset, size)
 
 
 def returndatasize(evm: Evm) -> None:

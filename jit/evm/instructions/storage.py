@@ -93,6 +93,8 @@ def sstore_state_gas(evm: Evm) -> None:
     # GAS
     if evm.gas_left <= GAS_CALL_STIPEND_SSTORE_GUARD:
         raise OutOfGasError
+    if evm.msg.is_static:
+        raise WriteInStaticContext  # before the slot is read (EIP-7928) or state gas charged
     state = evm.state
     address = evm.msg.current_target
     original = state.get_original_storage(address, slot)
@@ -116,8 +118,6 @@ def sstore_state_gas(evm: Evm) -> None:
     if cost > evm.gas_left:
         raise OutOfGasError
     evm.gas_left -= cost
-    if evm.msg.is_static:
-        raise WriteInStaticContext  # before the state charge, which a halt would return
     if sets_slot:
         charge_state_gas(evm, state_bytes_gas(evm, STATE_BYTES_PER_STORAGE_SET))
     # OPERATION

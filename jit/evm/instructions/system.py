@@ -173,15 +173,18 @@ def _call_memory(
     return memory.expansion_cost(len(evm.memory), end), end
 
 
-def _resolve_code(evm: Evm, code_address: Address) -> tuple[Address, bytes, bool, int]:
+def _resolve_code(evm: Evm, code_address: Address, due: int) -> tuple[Address, bytes, bool, int]:
     """(code address, code, precompiles disabled, extra access gas), following
-    an EIP-7702 delegation designator one hop."""
+    an EIP-7702 delegation designator one hop. ``due``: what the call costs so far; the
+    frame must afford it plus the delegate's access before the delegate is read."""
     state = evm.state
     code = state.get_code(code_address)
     if evm.rules.eip7702:
         delegate = delegation_target(code)
         if delegate is not None:
             extra = GAS_COLD_ACCOUNT_ACCESS if state.warm_address(delegate) else GAS_WARM_ACCESS
+            if evm.gas_left < due + extra:
+                raise OutOfGasError
             return delegate, state.get_code(delegate), True, extra
     return code_address, code, False, 0
 
@@ -279,27 +282,33 @@ def _prepare_call(
 
     Returns (callee gas, code address, code, precompiles disabled). Only CALL
     pays for creating an account and may not move value in a static frame.
+
+    As execution-specs orders it (Amsterdam), a static frame's value transfer fails
+    before any charge, and the access, value and memory costs are checked before the
+    target is read, the delegate's access before the delegate is read: a call that
+    cannot pay for them reads neither (EIP-7928 leaves them out of the block's access
+    list). The halts are the same as charging everything at once, only the reads differ.
     """
-    memory_cost, end = _call_memory(evm, *regions)
-    if is_call and value and evm.msg.is_static and evm.rules.eip8037:
-        # Before any charge: under EIP-8037 a state charge a halt returns must not
-        # be taken (Osaka checks it after the charges, which is the same there).
-        raise WriteInStaticContext
-    state = evm.state
-    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(target) else 0
-    code_address, code, disable_precompiles, delegate_cost = _resolve_code(evm, target)
-    extra += delegate_cost
-    new_account_state_gas = 0
-    if value:
-        extra += GAS_CALL_VALUE
-        if is_call and not state.is_alive(target):
-            if evm.rules.eip8037:
-                new_account_state_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
-            else:
-                extra += GAS_NEW_ACCOUNT
-    callee_gas = _charge_call(evm, gas, extra, memory_cost, value, new_account_state_gas)
     if is_call and value and evm.msg.is_static:
         raise WriteInStaticContext
+    memory_cost, end = _call_memory(evm, *regions)
+    state = evm.state
+    extra = _COLD_ACCOUNT_EXTRA if state.warm_address(target) else 0
+    if value:
+        extra += GAS_CALL_VALUE
+    if evm.gas_left < extra + memory_cost:
+        raise OutOfGasError
+    code_address, code, disable_precompiles, delegate_cost = _resolve_code(
+        evm, target, extra + memory_cost
+    )
+    extra += delegate_cost
+    new_account_state_gas = 0
+    if is_call and value and not state.is_alive(target):
+        if evm.rules.eip8037:
+            new_account_state_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+        else:
+            extra += GAS_NEW_ACCOUNT
+    callee_gas = _charge_call(evm, gas, extra, memory_cost, value, new_account_state_gas)
     memory.resize(evm, end)
     return callee_gas, code_address, code, disable_precompiles
 
@@ -408,10 +417,19 @@ def invalid(evm: Evm) -> None:
 def selfdestruct(evm: Evm) -> None:
     # STACK
     beneficiary = to_address(evm.stack.pop())
+    # A static frame halts before anything is read (as execution-specs orders it; under
+    # EIP-7928 the beneficiary stays out of the access list, under EIP-8037 no state gas
+    # is charged that the halt would return). The halt is the same as checking it later.
+    if evm.msg.is_static:
+        raise WriteInStaticContext
     # GAS (the table charged GAS_SELF_DESTRUCT)
     state = evm.state
     originator = evm.msg.current_target
     cost = GAS_COLD_ACCOUNT_ACCESS if state.warm_address(beneficiary) else 0
+    if cost > evm.gas_left:
+        # Before the beneficiary is read, as execution-specs checks it (EIP-7928: a
+        # SELFDESTRUCT that cannot pay for the access leaves it out of the access list).
+        raise OutOfGasError
     new_account_state_gas = 0
     if not state.is_alive(beneficiary) and state.balance(originator) != 0:
         if evm.rules.eip8037:
@@ -421,8 +439,6 @@ def selfdestruct(evm: Evm) -> None:
     if cost > evm.gas_left:
         raise OutOfGasError
     evm.gas_left -= cost
-    if evm.msg.is_static:
-        raise WriteInStaticContext  # before the state charge, which a halt would return
     if new_account_state_gas:
         charge_state_gas(evm, new_account_state_gas)
     # OPERATION

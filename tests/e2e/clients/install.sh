@@ -7,6 +7,7 @@
 #              Hardhat 3's native EDR package)
 #   foundry/   forge and cast 1.7.1 (the linux-x64 binary packages), solc-js
 #   viem/      viem
+#   ../dashboard/  puppeteer-core (drives Debian's chromium against the dashboard)
 # `make test` runs it. Idempotent: a folder whose node_modules is newer than its lock file is
 # left alone. Without npm it only warns: the tests then skip (and fail when CI is set).
 set -euo pipefail
@@ -38,4 +39,5 @@ install_dir "$peers/node22"
 install_dir "$here/hardhat2"
 install_dir "$here/foundry"
 install_dir "$here/viem"
+install_dir "$here/../dashboard"
 install_dir "$here/hardhat3" "$node22"

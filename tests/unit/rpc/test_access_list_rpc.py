@@ -396,3 +396,23 @@ def test_random_json_reads_or_is_refused(value: Any) -> None:
     except InvalidBlockAccessList:
         return
     assert from_json(to_json(bal)) == bal
+
+
+def test_accounts_from_json_keeps_the_given_order_and_from_json_refuses_it() -> None:
+    """A block's list as it came: each account canonical, their order as given (the
+    conformance runner judges order and repeats against what the block did)."""
+    from rpc.namespaces.access_list import accounts_from_json
+
+    shown = to_fixture_json(BAL_1)
+    reversed_accounts = accounts_from_json(list(reversed(shown)))
+    assert reversed_accounts == tuple(reversed(BAL_1.accounts))
+    assert accounts_from_json(shown + shown[:1]) == (*BAL_1.accounts, BAL_1.accounts[0])
+    for bad in (list(reversed(shown)), shown + shown[:1]):
+        with pytest.raises(InvalidBlockAccessList, match="strictly increasing"):
+            from_json(bad)
+    # An account that is not canonical in itself is refused either way.
+    repeated_read = [dict(shown[0], storageReads=["0x02", "0x02"])]
+    with pytest.raises(InvalidBlockAccessList, match="storage reads"):
+        accounts_from_json(repeated_read)
+    with pytest.raises(InvalidBlockAccessList, match="expected an array"):
+        accounts_from_json({"address": "0x" + "aa" * 20})

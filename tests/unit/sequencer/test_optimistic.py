@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.transaction import TxOutcome
-from sequencer.builder import Included
-from sequencer.config import ConfigError, NodeConfig
+from jit.forks import Fork
+from sequencer.access_list import BlockAccessList, bal_hash
+from sequencer.builder import Included, SealedBlock
+from sequencer.config import ChainConfig, ConfigError, NodeConfig
 from sequencer.executor import Executor, SerialExecutor
 from sequencer.executor.optimistic import OptimisticExecutor
 from sequencer.mining import MiningMode
@@ -54,7 +56,12 @@ def _initcode_for(runtime: bytes) -> bytes:
 
 
 def _tx(
-    key: bytes, nonce: int, to: bytes | None, data: bytes = b"", **extra: object
+    key: bytes,
+    nonce: int,
+    to: bytes | None,
+    data: bytes = b"",
+    gas: int = 1_000_000,
+    **extra: object,
 ) -> Transaction:
     fields: dict[str, object] = {
         "max_fee_per_gas": 10**11,
@@ -64,7 +71,7 @@ def _tx(
     tx_type = int(fields.pop("tx_type", 2))  # type: ignore[call-overload]
     value = int(fields.pop("value", 0))  # type: ignore[call-overload]
     return sign_transaction(
-        Transaction(tx_type, 31337, nonce, 1_000_000, to, value, data, **fields),  # type: ignore[arg-type]
+        Transaction(tx_type, 31337, nonce, gas, to, value, data, **fields),  # type: ignore[arg-type]
         key,
     )
 
@@ -72,20 +79,26 @@ def _tx(
 class World:
     """A node with the contracts deployed and one worker process in step with it."""
 
-    def __init__(self) -> None:
-        self.node = Node(NodeConfig(data_dir=None, accounts=SENDERS, no_mining=True))
+    def __init__(self, fork: Fork = Fork.OSAKA) -> None:
+        self.node = Node(
+            NodeConfig(
+                data_dir=None, accounts=SENDERS, no_mining=True, chain=ChainConfig(fork=fork)
+            )
+        )
         self.keys = [account.private_key for account in self.node.accounts]
         self.addresses = [account.address for account in self.node.accounts]
         deployer = self.keys[0]
+        # Deployments on Amsterdam's rules pay EIP-8037 state gas per code byte.
         deploys = [
             _tx(
                 deployer,
                 0,
                 None,
                 bytes.fromhex(TOKEN["bytecode"][2:]) + (10**30).to_bytes(32, "big"),
+                gas=10_000_000,
             ),
-            _tx(deployer, 1, None, bytes.fromhex(COUNTER["bytecode"][2:])),
-            _tx(deployer, 2, None, _initcode_for(COINBASE_READER)),
+            _tx(deployer, 1, None, bytes.fromhex(COUNTER["bytecode"][2:]), gas=10_000_000),
+            _tx(deployer, 2, None, _initcode_for(COINBASE_READER), gas=10_000_000),
         ]
         for tx in deploys:
             self.node.pool.add(tx, tx.encode())
@@ -125,6 +138,14 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     w = World()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def amsterdam_world() -> Iterator[World]:
+    """Amsterdam: blocks commit to their EIP-7928 access list, built at the seal."""
+    w = World(Fork.AMSTERDAM)
     yield w
     w.close()
 
@@ -196,9 +217,9 @@ def _build(world: World, specs: list[tuple[str, int, int]]) -> list[Transaction]
 
 def _run(
     world: World, executor: Executor, txs: list[Transaction]
-) -> tuple[MiniBlock, list[TxOutcome | InvalidTransaction]]:
-    """Execute ``txs`` into the next block and seal it. (The block's EIP-7928 list is
-    built by replaying it serially, whichever executor sealed it: nothing to compare.)"""
+) -> tuple[SealedBlock, list[TxOutcome | InvalidTransaction]]:
+    """Execute ``txs`` into the next block and seal it (from Amsterdam the seal builds
+    the block's EIP-7928 list from the executor's outcomes)."""
     node = world.node
     parent = node.chain.head
     assert parent is not None
@@ -210,7 +231,24 @@ def _run(
         for tx, r in zip(txs, results, strict=True)
         if isinstance(r, TxOutcome)
     ]
-    return node.producer.builder.seal(block, included).block, results
+    return node.producer.builder.seal(block, included), results
+
+
+def _replayed_access_list(world: World, block: MiniBlock) -> BlockAccessList:
+    """The block's list from a second, serial execution of it (the replay path)."""
+    node = world.node
+    parent = node.chain.head
+    assert parent is not None
+    opened = node.producer.builder.open(parent, world.env)
+    results = SerialExecutor(node.engine.runner).execute(
+        opened, node.rules, block.transactions, float("inf")
+    )
+    included = [
+        Included(tx, raw, r)
+        for tx, raw, r in zip(block.transactions, block.encoded, results, strict=True)
+        if isinstance(r, TxOutcome)
+    ]
+    return node.producer.builder.replay_access_list(opened, included)
 
 
 def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
@@ -218,8 +256,9 @@ def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
     optimistic = OptimisticExecutor(
         world.pool, world.node.engine.runner, min_batch=1, cooldown=0, measured=False
     )
-    expected, expected_results = _run(world, serial, txs)
-    got, got_results = _run(world, optimistic, txs)
+    expected_sealed, expected_results = _run(world, serial, txs)
+    got_sealed, got_results = _run(world, optimistic, txs)
+    expected, got = expected_sealed.block, got_sealed.block
     for want, have in zip(expected_results, got_results, strict=True):
         if isinstance(want, InvalidTransaction):
             assert isinstance(have, InvalidTransaction) and str(have) == str(want)
@@ -234,7 +273,14 @@ def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
             )
     assert got.receipts == expected.receipts
     assert got.diff == expected.diff
-    assert got.hash == expected.hash  # state root, receipts root, gas, bloom
+    assert got.hash == expected.hash  # state root, receipts root, gas, bloom (and BAL hash)
+    if world.node.rules.eip7928:
+        assert got_sealed.access_list is not None
+        assert got_sealed.access_list == expected_sealed.access_list
+        assert got_sealed.access_list == _replayed_access_list(world, got)
+        assert got.header.block_access_list_hash == bal_hash(got_sealed.access_list)
+    else:
+        assert got_sealed.access_list is None and got.header.block_access_list_hash is None
     return optimistic
 
 
@@ -244,6 +290,27 @@ def _same(world: World, txs: list[Transaction]) -> OptimisticExecutor:
 @given(specs=_specs)
 def test_parallel_equals_serial(world: World, specs: list[tuple[str, int, int]]) -> None:
     _same(world, _build(world, specs))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(specs=_specs)
+def test_seal_time_access_list_is_the_same_on_both_executors(
+    amsterdam_world: World, specs: list[tuple[str, int, int]]
+) -> None:
+    """Amsterdam: the list the seal builds from the optimistic executor's outcomes
+    (independent shares folded whole, conflicts re-run) is the serial executor's and
+    a serial replay's, and the header commits to its hash."""
+    _same(amsterdam_world, _build(amsterdam_world, specs))
+
+
+def test_seal_time_access_list_of_independent_erc20_shares(amsterdam_world: World) -> None:
+    """Disjoint ERC-20 transfers: every share is independent, so the workers' outcomes
+    are folded whole; the seal still gets each transaction's diff and read set."""
+    specs = [("erc20_fresh", sender, 1000 + sender) for sender in range(SENDERS)] * 2
+    optimistic = _same(amsterdam_world, _build(amsterdam_world, specs))
+    assert optimistic.stats.parallel_batches == 1 and optimistic.stats.reexecuted == 0
 
 
 @pytest.mark.parametrize("hot_share", [0, 25, 100])

@@ -7,12 +7,15 @@ refused with nothing written."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 
+from jit.forks import Fork
+from sequencer.access_list import record_key
 from sequencer.chain import LogFilter
-from sequencer.config import ConfigError, NodeConfig
+from sequencer.config import ChainConfig, ConfigError, NodeConfig
 from sequencer.errors import ReplicaMismatch
 from sequencer.node import Node
 from sequencer.types.blocks import MiniBlock, Receipt
@@ -300,12 +303,16 @@ def test_a_block_shipped_without_its_index_is_indexed_from_its_receipts() -> Non
         sequencer.close()
 
 
-async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers() -> None:
+@pytest.mark.parametrize("fork", [Fork.OSAKA, Fork.AMSTERDAM])
+async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers(
+    fork: Fork,
+) -> None:
     """With worker processes, ``--verify-execution`` re-executes a block on the
     optimistic executor (shares by sender, merged in order): the real blocks pass, a
-    forged one is still caught, and the workers follow the applied blocks."""
+    forged one is still caught, and the workers follow the applied blocks. On Amsterdam
+    the access list built from the workers' outcomes must give the header's hash."""
     senders = 20
-    config = NodeConfig(data_dir=None, accounts=senders)
+    config = NodeConfig(data_dir=None, accounts=senders, chain=ChainConfig(fork=fork))
     sequencer = Node(config)
     replica = Node(
         replace(config, replica=True, workers=1, sender_recovery="inline"),
@@ -340,6 +347,10 @@ async def test_verify_execution_runs_blocks_in_parallel_on_the_replicas_workers(
         replica.apply_replicated(real, verify=True)
         assert verifier.stats.parallel_batches == 3  # the forged block ran too
         assert replica.chain_head.hash == sequencer.chain_head.hash
+        for number in (1, 2):  # the lists built from the workers' outcomes, kept
+            kept = replica.chain.meta(record_key(number))
+            assert kept == sequencer.chain.meta(record_key(number))
+            assert (kept is not None) == (fork is Fork.AMSTERDAM)
         _same_reads(sequencer, replica, [bytes([0xD0, i]) * 10 for i in range(senders)])
     finally:
         await replica.stop()
@@ -405,6 +416,45 @@ def test_a_sealed_two_tier_block_must_keep_its_preconfirmations() -> None:
         replica.apply_replicated(real)
         assert replica.open_evm_block is None
         assert replica.chain_head.hash == sequencer.chain_head.hash
+    finally:
+        replica.close()
+        sequencer.close()
+
+
+def test_an_amsterdam_replica_verifies_and_keeps_the_access_list() -> None:
+    """``--verify-execution`` on Amsterdam: the block executed here must commit to the
+    same access list hash (a header lying about it is refused), and the list it built is
+    kept and served as the sequencer's; an unverified replica serves the replayed one."""
+    config = replace(_config(), chain=ChainConfig(fork=Fork.AMSTERDAM))
+    sequencer = Node(config)
+    replica = Node(replace(config, replica=True), genesis=sequencer.replicated_block(0))
+    try:
+        sequencer.edit_state(EMITTER_ADDRESS, code=EMITTER)
+        _mine(sequencer, _tx(sequencer, 0, EMITTER_ADDRESS, 3), _tx(sequencer, 1, SINK, 5))
+        real = sequencer.replicated_block(1)
+        header = replace(real.header, block_access_list_hash=b"\x42" * 32)
+        forged = MiniBlock(
+            header,
+            header.hash(),
+            real.transactions,
+            real.receipts,
+            real.size,
+            real.encoded,
+            real.diff,
+        )
+        edits = sequencer.block_edits(1)
+        with pytest.raises(ReplicaMismatch, match="block_access_list_hash"):
+            replica.apply_replicated(forged, edits, verify=True)
+        assert replica.head_number == 0
+        replica.apply_replicated(real, edits, verify=True)
+        assert replica.chain.meta(record_key(1)) == sequencer.chain.meta(record_key(1))
+        _mine(sequencer, _tx(sequencer, 2, SINK, 1))
+        replica.apply_replicated(sequencer.replicated_block(2))  # unverified: no record
+        assert replica.chain.meta(record_key(2)) is None
+        for number in (1, 2):
+            ours = asyncio.run(replica.block_access_list(number, None, None))
+            theirs = asyncio.run(sequencer.block_access_list(number, None, None))
+            assert ours is not None and ours == theirs
     finally:
         replica.close()
         sequencer.close()
