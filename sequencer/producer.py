@@ -192,12 +192,14 @@ class Producer:
 
     def slot_number(self, timestamp: int) -> int:
         """The EIP-7843 slot of a block at ``timestamp`` (``clock.slot_number``; 0 before
-        Amsterdam, whose headers have none)."""
+        Amsterdam, whose headers have none), counted from the chain's first block: its
+        genesis, or in fork mode the fork block (the upstream's beacon slots are not
+        known here)."""
         if not self.rules.eip7928:
             return 0
-        genesis = self.chain.block_by_number(0)
-        assert genesis is not None, "genesis is committed before the producer starts"
-        return slot_number(timestamp, genesis.header.timestamp)
+        first = self.chain.first_block
+        assert first is not None, "genesis is committed before the producer starts"
+        return slot_number(timestamp, first.header.timestamp)
 
     def next_base_fee(self, parent: Header) -> int:
         """The base fee of the block after ``parent`` without a dev override: EIP-1559's,
