@@ -42,7 +42,7 @@ from jit.evm.state_gas import (
     incorporate_child,
     state_bytes_gas,
 )
-from jit.evm.transfer_logs import transfer_log
+from jit.evm.transfer_logs import burn_log, transfer_log
 from statedb.types import Address
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
@@ -450,9 +450,11 @@ def selfdestruct(evm: Evm) -> None:
         state.logs.append(transfer_log(originator, beneficiary, balance))
     if originator in state.created:
         # EIP-6780: only an account created in this transaction is deleted. A
-        # beneficiary equal to the originator burns the ether: at once before
-        # Amsterdam; under EIP-7708 when the account is removed, with a burn log.
-        if not eip7708:
-            state.set_balance(originator, 0)
+        # beneficiary equal to the originator burns the ether at once (EIP-7708: with a
+        # burn log; what reaches the account later is burned, with another, when the
+        # transaction removes it).
+        if eip7708 and balance and beneficiary == originator:
+            state.logs.append(burn_log(originator, balance))
+        state.set_balance(originator, 0)
         state.mark_to_delete(originator)
     raise StopExecution
