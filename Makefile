@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 RUN_STAMP := $(VENV)/.installed
 
+# The Amsterdam devnet fixtures (issue 20: the experimental fork), JIT diffed against the
+# interpreter; Amsterdam is never among the default forks, so they are named here.
+CONFORMANCE_AMSTERDAM = $(PY) scripts/conformance.py ../shared/conformance/eest-devnet/amsterdam --fork Amsterdam --compare-engines
+
 # Every blockchain fixture's transactions on the optimistic parallel executor (issue 15).
 CONFORMANCE_PARALLEL = $(PY) scripts/conformance.py ../shared/conformance/eest/blockchain_tests --engine jit --jobs 1 --parallel-workers 2
 
@@ -52,6 +56,7 @@ test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 	$(PY) scripts/conformance.py --tier quick --compare-engines
+	$(CONFORMANCE_AMSTERDAM)
 	$(CONFORMANCE_PARALLEL)
 
 lint: $(STAMP)
@@ -69,6 +74,7 @@ conformance-parallel: $(STAMP)
 
 conformance-full: $(STAMP)
 	$(PY) scripts/conformance.py --tier full --compare-engines
+	$(CONFORMANCE_AMSTERDAM)
 
 # The long reliability tier (issue 14): `make test` runs the same suites briefly.
 reliability: $(STAMP)

@@ -7,8 +7,8 @@ is copied per fork and instruction handlers never test which fork they run in.
 Cancun: EIP-1153, 4788, 4844, 5656, 6780, 7516. Prague: EIP-2537, 2935, 6110,
 7002, 7251, 7623, 7685, 7691, 7702. Osaka: EIP-7594 (blob count per tx),
 7823, 7825, 7883, 7918, 7939, 7951. Amsterdam (experimental, in progress): Osaka
-with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7708, 7843, 7928, 7954,
-7976, 7981 and 8024.
+with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7708, 7778, 7843, 7928,
+7954, 7976, 7981, 8024 and 8037.
 
 ``megaeth_rules(rules)`` is the opt-in MegaETH variant of a fork's rules: Rex5's dual
 gas model (storage gas on top of compute gas) with the SALT bucket multiplier at 1,
@@ -84,6 +84,13 @@ class ForkRules:
     # Block-level access lists: headers carry the list's hash (EIP-7928) and the slot
     # number (EIP-7843) as fields 22 and 23, and blocks carry the list.
     eip7928: bool = False
+    # EIP-8037: state gas (``jit.evm.state_gas``): its reservoir above the EIP-7825 cap,
+    # new accounts, set slots, code and delegations priced per state byte, and blocks
+    # metered in two dimensions (regular and state gas; the header holds the larger).
+    eip8037: bool = False
+    # EIP-7778: a block counts its transactions' gas before refunds (receipts and the
+    # sender's charge still use the refunded figure).
+    eip7778: bool = False
     # MegaETH (``megaeth_rules``); the defaults are Ethereum's. Storage gas is charged
     # on top of compute gas from the same gas limit and is never refunded.
     megaeth: bool = False
@@ -102,6 +109,13 @@ class ForkRules:
     def key(self) -> str:
         """What ``rules_named`` rebuilds these rules from (another process's copy)."""
         return f"{self.fork.name.lower()}+megaeth" if self.megaeth else self.fork.name.lower()
+
+    @property
+    def max_tx_gas_limit(self) -> int | None:
+        """The most gas a transaction may carry (EIP-7825), None: no cap. Under EIP-8037
+        the cap bounds only its regular gas: the rest of its gas is its state gas
+        reservoir, so its gas limit itself is not capped."""
+        return None if self.eip8037 else self.tx_gas_limit_cap
 
     @property
     def name(self) -> str:
@@ -200,6 +214,8 @@ def _amsterdam(osaka: ForkRules) -> ForkRules:
         eip7981=True,
         eip7708=True,
         eip7928=True,
+        eip8037=True,
+        eip7778=True,
     )
 
 

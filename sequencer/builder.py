@@ -159,8 +159,9 @@ class OpenBlock:
     parent: MiniBlock
     base: StateReader
     diff: StateDiff = field(default_factory=StateDiff)
-    gas_used: int = 0
+    gas_used: int = 0  # the transactions' ``block_gas`` (EIP-8037: the regular dimension)
     blob_gas_used: int = 0
+    state_gas_used: int = 0  # EIP-8037: the transactions' ``block_state_gas``
     state: OverlayView = field(init=False)
     # What happened before the transactions (edits, pre-block system calls): the block
     # access list's index 0. Set by ``BlockBuilder.open``.
@@ -176,8 +177,19 @@ class OpenBlock:
         self.diff.merge(outcome.diff)
         if outcome.fee_credit:
             self.diff.merge(coinbase_credit_diff(self.state, self.env.coinbase, outcome.fee_credit))
-        self.gas_used += outcome.gas_used
+        self.count_gas(outcome)
+
+    def count_gas(self, outcome: TxOutcome) -> None:
+        """Add ``outcome``'s gas and blob gas to the block's."""
+        self.gas_used += outcome.block_gas
+        self.state_gas_used += outcome.block_state_gas
         self.blob_gas_used += outcome.blob_gas_used
+
+    @property
+    def header_gas_used(self) -> int:
+        """The header's gas used: the larger of the two dimensions (EIP-8037; before it
+        the state dimension is 0). Receipts count ``TxOutcome.gas_used`` instead."""
+        return max(self.gas_used, self.state_gas_used)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +273,7 @@ class BlockBuilder:
             logs_bloom=bloom.to_bytes(256, "big"),
             number=env.number,
             gas_limit=env.gas_limit,
-            gas_used=block.gas_used,
+            gas_used=block.header_gas_used,
             timestamp=env.timestamp,
             base_fee_per_gas=env.base_fee,
             withdrawals_root=EMPTY_TRIE_ROOT,

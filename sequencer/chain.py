@@ -260,6 +260,11 @@ class Chain:
         block = self.block_by_number(number)
         return None if block is None else block.hash
 
+    @property
+    def first_block(self) -> MiniBlock | None:
+        """The chain's first block: the genesis, or in fork mode the fork block."""
+        return self.block_by_number(self._floor)
+
     def block_by_number(self, number: int) -> MiniBlock | None:
         block = self._recent.get(number)
         if block is not None:

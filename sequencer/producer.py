@@ -30,7 +30,7 @@ from jit.evm.exceptions import InvalidTransaction, NonceTooHigh
 from jit.evm.frame import BlockEnv
 from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
-from jit.evm.transaction import TxOutcome
+from jit.evm.transaction import TxOutcome, block_gas_bounds
 from jit.forks import ForkRules
 from sequencer.access_list import record_key
 from sequencer.builder import (
@@ -192,12 +192,14 @@ class Producer:
 
     def slot_number(self, timestamp: int) -> int:
         """The EIP-7843 slot of a block at ``timestamp`` (``clock.slot_number``; 0 before
-        Amsterdam, whose headers have none)."""
+        Amsterdam, whose headers have none), counted from the chain's first block: its
+        genesis, or in fork mode the fork block (the upstream's beacon slots are not
+        known here)."""
         if not self.rules.eip7928:
             return 0
-        genesis = self.chain.block_by_number(0)
-        assert genesis is not None, "genesis is committed before the producer starts"
-        return slot_number(timestamp, genesis.header.timestamp)
+        first = self.chain.first_block
+        assert first is not None, "genesis is committed before the producer starts"
+        return slot_number(timestamp, first.header.timestamp)
 
     def next_base_fee(self, parent: Header) -> int:
         """The base fee of the block after ``parent`` without a dev override: EIP-1559's,
@@ -305,13 +307,17 @@ class Producer:
         included: list[tuple[PoolTx, TxOutcome]] = []
         batch: list[PoolTx] = []
         max_blob_gas = self.rules.max_blob_gas_per_block
+        # Room in each of the block's gas dimensions (EIP-8037: regular and state; before
+        # it the second is never used), taken by what a transaction can use at most.
         room = env.gas_limit - block.gas_used
+        state_room = env.gas_limit - block.state_gas_used
         blob_room = max_blob_gas - block.blob_gas_used
         full = False
         entry = first
         while entry is not None:
             blob_gas = GAS_PER_BLOB * len(entry.tx.blob_versioned_hashes)
-            if entry.tx.gas_limit > env.gas_limit or blob_gas > max_blob_gas:
+            gas, state_gas = block_gas_bounds(entry.tx, self.rules, env.gas_limit)
+            if max(gas, state_gas) > env.gas_limit or blob_gas > max_blob_gas:
                 # Not even an empty block holds it (the gas limit was lowered after
                 # admission): pushed back, it would head the queue forever and the
                 # miner would spin on a block it can never fill.
@@ -319,16 +325,17 @@ class Producer:
                     entry,
                     TransactionRejected(
                         f"exceeds block gas limit: have {entry.tx.gas_limit}, limit {env.gas_limit}"
-                        if entry.tx.gas_limit > env.gas_limit
+                        if max(gas, state_gas) > env.gas_limit
                         else f"blob gas limit exceeded: have {blob_gas}, limit {max_blob_gas}"
                     ),
                 )
             else:
-                if entry.tx.gas_limit > room or blob_gas > blob_room:
+                if gas > room or state_gas > state_room or blob_gas > blob_room:
                     pool.push_back(entry)
                     full = True
                     break
-                room -= entry.tx.gas_limit
+                room -= gas
+                state_room -= state_gas
                 blob_room -= blob_gas
                 batch.append(entry)
             entry = pool.next_ready()

@@ -134,6 +134,7 @@ class BlockReplay:
                 self.builder.rules,
                 block_gas_used=opened.gas_used,
                 block_blob_gas_used=opened.blob_gas_used,
+                block_state_gas_used=opened.state_gas_used,
                 check_sender_code=False,
                 tracer=tracer,
             )

@@ -286,7 +286,7 @@ class SimulateV1:
         gas = request.gas
         if gas is None:
             gas = gas_left
-            cap = self.sim.rules.tx_gas_limit_cap
+            cap = self.sim.rules.max_tx_gas_limit
             if cap is not None:
                 gas = min(gas, cap)
         tx = self.sim._call_transaction(request, env, self.view, gas)
@@ -297,15 +297,19 @@ class SimulateV1:
     def _block(
         self, env: BlockEnv, parent_hash: bytes, requests: tuple[CallRequest, ...]
     ) -> SimulatedBlock:
-        gas_used = 0
+        gas_used = 0  # the receipts' cumulative gas
+        # What the block counts: EIP-7778's gas before refunds, EIP-8037's two dimensions
+        # (the header holds the larger); before them the receipts' figure.
+        block_gas = block_state_gas = 0
         transactions: list[Transaction] = []
         receipts: list[Receipt] = []
         calls: list[SimulatedCall] = []
         for request in requests:
-            tx = self._transaction(request, env, max(env.gas_limit - gas_used, 0))
-            if tx.gas_limit > env.gas_limit - gas_used:
+            room = max(env.gas_limit - max(block_gas, block_state_gas), 0)
+            tx = self._transaction(request, env, room)
+            if tx.gas_limit > room:
                 raise NodeError(
-                    f"block gas limit reached: {tx.gas_limit} > {env.gas_limit - gas_used}",
+                    f"block gas limit reached: {tx.gas_limit} > {room}",
                     code=CODE_BLOCK_GAS_LIMIT,
                 )
             try:
@@ -314,7 +318,8 @@ class SimulateV1:
                     env,
                     self.view,
                     self.sim.rules,
-                    block_gas_used=gas_used,
+                    block_gas_used=block_gas,
+                    block_state_gas_used=block_state_gas,
                     check_sender_code=self.validation,
                     check_base_fee=self.validation,
                     engine=self.sim.runner,
@@ -323,6 +328,8 @@ class SimulateV1:
                 raise _rejection(error) from None
             self.diff.merge(outcome.diff)
             gas_used += outcome.gas_used
+            block_gas += outcome.block_gas
+            block_state_gas += outcome.block_state_gas
             logs = tuple(ChainLog(log.address, tuple(log.topics), log.data) for log in outcome.logs)
             if self.trace_transfers and outcome.success and tx.value > 0:
                 to = tx.to if tx.to is not None else outcome.contract_address
@@ -358,7 +365,7 @@ class SimulateV1:
             logs_bloom=bloom.to_bytes(256, "big"),
             number=env.number,
             gas_limit=env.gas_limit,
-            gas_used=gas_used,
+            gas_used=max(block_gas, block_state_gas),
             timestamp=env.timestamp,
             base_fee_per_gas=env.base_fee,
             withdrawals_root=EMPTY_TRIE_ROOT,

@@ -208,10 +208,11 @@ class Simulator:
 
     def _call_gas_cap(self, env: BlockEnv) -> int:
         """The gas of a call that names none: the block's gas limit, within the fork's
-        per-transaction cap (EIP-7825) and the node's RPC gas cap."""
+        per-transaction cap (EIP-7825; from EIP-8037 on it bounds regular gas only, so a
+        call may carry more, for state gas) and the node's RPC gas cap."""
         cap = min(env.gas_limit, self.gas_cap)
-        if self.rules.tx_gas_limit_cap is not None:
-            cap = min(cap, self.rules.tx_gas_limit_cap)
+        if self.rules.max_tx_gas_limit is not None:
+            cap = min(cap, self.rules.max_tx_gas_limit)
         return cap
 
     def _capped(self, gas: int) -> int:

@@ -273,7 +273,7 @@ class OpenEvmBlock:
                 logs_bloom=EMPTY_BLOOM,
                 number=env.number,
                 gas_limit=env.gas_limit,
-                gas_used=self.block.gas_used,
+                gas_used=self.block.header_gas_used,
                 timestamp=env.timestamp,
                 base_fee_per_gas=env.base_fee,
                 withdrawals_root=ZERO_HASH,

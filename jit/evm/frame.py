@@ -78,6 +78,7 @@ class Message:
         "gas",
         "is_static",
         "should_transfer_value",
+        "state_gas",
         "target",
         "value",
     )
@@ -96,6 +97,7 @@ class Message:
         is_static: bool,
         should_transfer_value: bool = True,
         disable_precompiles: bool = False,
+        state_gas: int = 0,
     ) -> None:
         self.caller = caller
         self.target = target
@@ -109,6 +111,7 @@ class Message:
         self.is_static = is_static
         self.should_transfer_value = should_transfer_value
         self.disable_precompiles = disable_precompiles
+        self.state_gas = state_gas  # EIP-8037: the reservoir handed to the frame
 
 
 class Evm:
@@ -118,6 +121,9 @@ class Evm:
     handler runs (the loop advances it before dispatch); jumps overwrite it.
     ``storage_allowance`` is MegaETH's storage call stipend left to this frame (0 under
     Ethereum's rules; see ``ForkRules.storage_call_stipend``).
+    ``state_gas_*`` are EIP-8037's reservoir and this frame's net state gas, inline
+    refunds and refunds owed by an ancestor (all 0 before Amsterdam; see
+    ``jit.evm.state_gas``).
     """
 
     __slots__ = (
@@ -134,6 +140,10 @@ class Evm:
         "rules",
         "stack",
         "state",
+        "state_gas_left",
+        "state_gas_refund",
+        "state_gas_refund_pending",
+        "state_gas_used",
         "storage_allowance",
         "tx",
     )
@@ -161,6 +171,10 @@ class Evm:
         self.return_data = b""
         self.error: Exception | None = None
         self.storage_allowance = 0
+        self.state_gas_left = msg.state_gas
+        self.state_gas_used = 0
+        self.state_gas_refund = 0
+        self.state_gas_refund_pending = 0
 
 
 def to_signed(value: int) -> int:

@@ -1,8 +1,9 @@
 """Running messages: the interpreter loop, message calls and contract creation.
 
 Implements the frame lifecycle of ethereum/execution-specs' ``interpreter.py``:
-value transfer (with its EIP-7708 log under Amsterdam's rules), precompile dispatch, the opcode loop, halts vs reverts, and the
-create epilogue (EIP-3541 0xEF prefix, EIP-170 size limit, code deposit gas; MegaETH's
+value transfer (with its EIP-7708 log under Amsterdam's rules), precompile dispatch, the
+opcode loop, halts vs reverts, and the create epilogue (EIP-3541 0xEF prefix, EIP-170 size
+limit, code deposit gas, under EIP-8037 a code hash charge and state gas per byte; MegaETH's
 code deposit storage gas and storage call stipend when the rules have them).
 Reverting a frame rolls the journal back to the frame's checkpoint.
 """
@@ -26,6 +27,7 @@ from jit.evm.frame import BlockEnv, Evm, Message, TxEnv
 from jit.evm.gas import GAS_CODE_DEPOSIT
 from jit.evm.precompiles.base import PrecompileFailure
 from jit.evm.state import TxState
+from jit.evm.state_gas import CODE_HASH_GAS_PER_WORD, charge_state_gas, state_bytes_gas
 from jit.evm.transfer_logs import transfer_log
 
 if TYPE_CHECKING:
@@ -165,7 +167,10 @@ def process_create_message(
                 evm.gas_left -= storage_gas
             if code and code[0] == 0xEF:
                 raise InvalidContractPrefix  # EIP-3541
-            evm.gas_left -= GAS_CODE_DEPOSIT * len(code)
+            if rules.eip8037:
+                _charge_code_deposit_state_gas(evm, state, code)
+            else:
+                evm.gas_left -= GAS_CODE_DEPOSIT * len(code)
             if evm.gas_left < 0:
                 state.out_of_gas_halts += 1
                 raise OutOfGasError
@@ -183,3 +188,20 @@ def process_create_message(
     if tracer is not None:
         tracer.exit(evm)
     return evm
+
+
+def _charge_code_deposit_state_gas(evm: Evm, state: TxState, code: bytes) -> None:
+    """EIP-8037's code deposit: the code's hash (6 regular gas a word), then one byte of
+    state gas per byte of code. A code over the size limit pays neither (it fails)."""
+    if len(code) > evm.rules.max_code_size:
+        raise OutOfGasError  # EIP-170 counts as running out of gas
+    hash_gas = CODE_HASH_GAS_PER_WORD * ((len(code) + 31) // 32)
+    if hash_gas > evm.gas_left:
+        state.out_of_gas_halts += 1
+        raise OutOfGasError
+    evm.gas_left -= hash_gas
+    try:
+        charge_state_gas(evm, state_bytes_gas(evm, len(code)))
+    except OutOfGasError:
+        state.out_of_gas_halts += 1
+        raise

@@ -46,6 +46,7 @@ from jit.evm.instructions import (
     storage,
     system,
 )
+from jit.evm.state_gas import REGULAR_GAS_CREATE
 
 Handler = Callable[[Evm], None]
 
@@ -168,6 +169,11 @@ AMSTERDAM: Mapping[int, OpcodeInfo] = {
     0xE6: _op("DUPN", stack.dupn, GAS_VERY_LOW),
     0xE7: _op("SWAPN", stack.swapn, GAS_VERY_LOW),
     0xE8: _op("EXCHANGE", stack.exchange, GAS_VERY_LOW),
+    # EIP-8037: a slot set from zero is state gas; CREATE's new account too (the
+    # handlers charge it), leaving 9,000 regular gas up front.
+    0x55: _op("SSTORE", storage.sstore_state_gas, GAS_ZERO),
+    0xF0: _op("CREATE", system.create, REGULAR_GAS_CREATE),
+    0xF5: _op("CREATE2", system.create2, REGULAR_GAS_CREATE),
 }
 
 # Bytes with no instruction halt like INVALID; they cost nothing up front.

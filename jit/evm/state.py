@@ -96,6 +96,7 @@ class TxState:
         "reader",
         "refund",
         "run_code",
+        "state_gas_forfeited",
         "storage",
         "storage_reads",
         "to_delete",
@@ -131,6 +132,9 @@ class TxState:
         self.refund = 0
         # Frames that ran out of gas, caught or not: eth_estimateGas treats any as too little gas.
         self.out_of_gas_halts = 0
+        # EIP-8037: inline state gas refunds a failed frame took back (``jit.evm.state_gas``):
+        # paid by the sender but counted in neither of the block's gas dimensions.
+        self.state_gas_forfeited = 0
         self.logs: list[Log] = []
         # Calldata of every call to the console.log address, reverted frames included.
         self.console_calls: list[bytes] = []

@@ -11,7 +11,16 @@
 - finalize: refunds (EIP-3529 cap), the EIP-7623 floor, gas refund to the
   sender, EIP-6780 deletions; the coinbase fee is returned as ``fee_credit``
   for the caller to apply (``coinbase_credit_diff``) so that transactions of a
-  block do not all conflict on the coinbase.
+  block do not all conflict on the coinbase; what the block counts of the
+  transaction (``TxOutcome.block_gas`` and ``block_state_gas``).
+
+Amsterdam: EIP-8037 splits the intrinsic gas into regular and state gas
+(``intrinsic_state_gas``), caps only the regular gas at EIP-7825's limit (the rest of
+``tx.gas`` is the top frame's state gas reservoir, ``jit.evm.state_gas``), returns an
+existing EIP-7702 authority's new-account state gas to the reservoir and the state gas
+of accounts created and destroyed in the transaction at its end, and meters the block
+in two dimensions (``block_gas_bounds`` for inclusion); EIP-7778 counts the block's
+gas before refunds.
 
 ``execute_transaction`` is pure over the ``StateReader`` it is given.
 """
@@ -45,7 +54,7 @@ from jit.evm.exceptions import (
     SenderNotEOA,
     TransactionTypeNotSupported,
 )
-from jit.evm.frame import BlockEnv, Message, TxEnv
+from jit.evm.frame import BlockEnv, Evm, Message, TxEnv
 from jit.evm.gas import (
     FLOOR_TOKENS_PER_BYTE,
     GAS_PER_BLOB,
@@ -64,6 +73,14 @@ from jit.evm.gas import (
 from jit.evm.message import process_create_message, process_message
 from jit.evm.precompiles.ecrecover import SECP256K1N, recover_address
 from jit.evm.state import CodeRunner, Log, TxState
+from jit.evm.state_gas import (
+    REGULAR_GAS_CREATE,
+    REGULAR_GAS_PER_AUTH,
+    STATE_BYTES_PER_AUTH_BASE,
+    STATE_BYTES_PER_NEW_ACCOUNT,
+    cost_per_state_byte,
+    restore_failed_frame,
+)
 from jit.evm.tracing import Tracer, traced_runner
 from jit.evm.transfer_logs import finalisation_burn_logs
 from jit.forks import ForkRules
@@ -167,6 +184,11 @@ class TxOutcome:
     # CALLCODE borrowed, every SELFDESTRUCT beneficiary (the address history's entries,
     # as the call traces show them).
     touched: frozenset[Address] = frozenset()
+    # What the block counts (``block_gas``, ``block_state_gas``): before EIP-7778 the
+    # refunded ``gas_used``; from it the gas before refunds (with the calldata floor);
+    # under EIP-8037 split into the regular and the state dimension.
+    block_gas: int = 0
+    block_state_gas: int = 0
 
     @property
     def success(self) -> bool:
@@ -223,19 +245,24 @@ def intrinsic_gas(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
 
     Amsterdam: EIP-7976 makes the floor 16 per token with every calldata byte 4 tokens;
     EIP-7981 makes every access list byte (20 per address, 32 per key) 4 floor tokens,
-    charged at 16 each in the intrinsic gas and counted in the floor."""
+    charged at 16 each in the intrinsic gas and counted in the floor. EIP-8037 leaves
+    9,000 for a creation and 7,500 per authorization here, the rest being state gas
+    (``intrinsic_state_gas``)."""
     data = tx.data
     zero_bytes = data.count(0)
     non_zero_bytes = len(data) - zero_bytes
     tokens = zero_bytes + non_zero_bytes * (TX_DATA_NON_ZERO // TX_STANDARD_TOKEN_COST)
     gas = TX_BASE + zero_bytes * TX_DATA_ZERO + non_zero_bytes * TX_DATA_NON_ZERO
+    eip8037 = rules.eip8037
     if tx.to is None:
-        gas += TX_CREATE + 2 * ((len(data) + 31) // 32)  # EIP-3860 initcode words
+        create = REGULAR_GAS_CREATE if eip8037 else TX_CREATE
+        gas += create + 2 * ((len(data) + 31) // 32)  # EIP-3860 initcode words
     access_list_bytes = 0
     for _, slots in tx.access_list:
         gas += TX_ACCESS_LIST_ADDRESS + TX_ACCESS_LIST_STORAGE_KEY * len(slots)
         access_list_bytes += 20 + 32 * len(slots)
-    gas += PER_EMPTY_ACCOUNT_COST * len(tx.authorization_list)
+    per_auth = REGULAR_GAS_PER_AUTH if eip8037 else PER_EMPTY_ACCOUNT_COST
+    gas += per_auth * len(tx.authorization_list)
     gas += rules.intrinsic_storage_gas + tokens * rules.calldata_storage_gas_per_token
     floor = 0
     if rules.eip7623:
@@ -252,8 +279,44 @@ def intrinsic_gas(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
     return gas, floor
 
 
-def validate_static(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
-    """Rules that need no state; returns (intrinsic gas, calldata floor)."""
+def intrinsic_state_gas(tx: TransactionLike, rules: ForkRules, block_gas_limit: int) -> int:
+    """EIP-8037's intrinsic state gas: a new account for a creation, and a new account
+    plus a delegation designator per authorization (the worst case; an authority that
+    exists gets its new account back in the reservoir). 0 before Amsterdam."""
+    if not rules.eip8037:
+        return 0
+    state_bytes = len(tx.authorization_list) * (
+        STATE_BYTES_PER_NEW_ACCOUNT + STATE_BYTES_PER_AUTH_BASE
+    )
+    if tx.to is None:
+        state_bytes += STATE_BYTES_PER_NEW_ACCOUNT
+    return state_bytes * cost_per_state_byte(block_gas_limit)
+
+
+def block_gas_bounds(
+    tx: TransactionLike, rules: ForkRules, block_gas_limit: int
+) -> tuple[int, int]:
+    """The most ``tx`` can add to its block's (regular, state) gas: its gas limit and 0
+    before EIP-8037; from it, regular gas at most the EIP-7825 cap and never its
+    intrinsic state gas, state gas all but its intrinsic regular gas. A block includes
+    ``tx`` only if both fit what is left of its gas limit."""
+    if not rules.eip8037:
+        return tx.gas_limit, 0
+    intrinsic_regular, _ = intrinsic_gas(tx, rules)
+    intrinsic_state = intrinsic_state_gas(tx, rules, block_gas_limit)
+    regular = tx.gas_limit - intrinsic_state
+    cap = rules.tx_gas_limit_cap
+    if cap is not None:
+        regular = min(cap, regular)
+    return regular, tx.gas_limit - intrinsic_regular
+
+
+def validate_static(
+    tx: TransactionLike, rules: ForkRules, block_gas_limit: int = 0
+) -> tuple[int, int]:
+    """Rules that need no state; returns (intrinsic gas, calldata floor). Under EIP-8037
+    the intrinsic gas includes its state gas, priced at ``block_gas_limit``, and the
+    EIP-7825 cap bounds only the regular part (the rest of ``tx.gas`` is the reservoir)."""
     if tx.tx_type not in rules.tx_types:
         raise TransactionTypeNotSupported(f"transaction type {tx.tx_type} not supported")
     for name in (
@@ -265,7 +328,8 @@ def validate_static(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
     ):
         if not 0 <= getattr(tx, name) < UINT256_LIMIT:
             raise InvalidTransaction(f"{name} out of range")
-    gas, floor = intrinsic_gas(tx, rules)
+    regular, floor = intrinsic_gas(tx, rules)
+    gas = regular + intrinsic_state_gas(tx, rules, block_gas_limit)
     if max(gas, floor) > tx.gas_limit:
         raise IntrinsicGasTooLow(
             f"intrinsic gas too low: have {tx.gas_limit}, want {max(gas, floor)}"
@@ -276,7 +340,13 @@ def validate_static(tx: TransactionLike, rules: ForkRules) -> tuple[int, int]:
         raise InitcodeTooLarge(
             f"max initcode size exceeded: code size {len(tx.data)} limit {rules.max_initcode_size}"
         )
-    if rules.tx_gas_limit_cap is not None and tx.gas_limit > rules.tx_gas_limit_cap:
+    if rules.eip8037:
+        if rules.tx_gas_limit_cap is not None and max(regular, floor) > rules.tx_gas_limit_cap:
+            raise GasLimitExceeded(
+                f"intrinsic regular gas above the transaction gas cap "
+                f"(cap: {rules.tx_gas_limit_cap}, intrinsic: {max(regular, floor)})"
+            )
+    elif rules.tx_gas_limit_cap is not None and tx.gas_limit > rules.tx_gas_limit_cap:
         raise GasLimitExceeded(
             f"transaction gas limit too high (cap: {rules.tx_gas_limit_cap}, tx: {tx.gas_limit})"
         )
@@ -323,8 +393,10 @@ def validate_stateless(
     admits with it (the next block's values), so a transaction the pool took fails it at
     execution only if those values moved in between. ``check_base_fee=False`` as in
     ``execute_transaction``; the blob fee is checked either way."""
-    gas, floor = validate_static(tx, rules)
-    if tx.gas_limit > gas_limit:
+    gas, floor = validate_static(tx, rules, gas_limit)
+    if rules.eip8037:
+        _check_block_room(tx, rules, gas_limit, gas_limit, gas_limit)
+    elif tx.gas_limit > gas_limit:
         raise GasLimitExceeded(f"exceeds block gas limit: have {tx.gas_limit}, limit {gas_limit}")
     if check_base_fee:
         cap = tx.max_fee_per_gas if tx.tx_type >= 2 else tx.gas_price
@@ -341,6 +413,18 @@ def validate_stateless(
     return gas, floor
 
 
+def _check_block_room(
+    tx: TransactionLike, rules: ForkRules, block_gas_limit: int, regular_room: int, state_room: int
+) -> None:
+    """EIP-8037: ``tx`` must fit the block's gas left in both dimensions
+    (``block_gas_bounds``)."""
+    regular, state = block_gas_bounds(tx, rules, block_gas_limit)
+    if regular > regular_room:
+        raise GasLimitExceeded(f"regular gas limit reached: have {regular}, room {regular_room}")
+    if state > state_room:
+        raise GasLimitExceeded(f"state gas limit reached: have {state}, room {state_room}")
+
+
 def _validate_against_block(
     tx: TransactionLike,
     block: BlockEnv,
@@ -349,6 +433,7 @@ def _validate_against_block(
     block_gas_used: int,
     block_blob_gas_used: int,
     check_sender_code: bool = True,
+    block_state_gas_used: int = 0,
 ) -> tuple[int, int]:
     """Rules against the block's running totals and the sender, after
     ``validate_stateless``; returns (effective gas price, blob gas).
@@ -356,7 +441,15 @@ def _validate_against_block(
     With ``check_base_fee=False`` there (simulation without fee fields, revm's
     ``disable_base_fee``) a fee cap below the base fee is allowed and the price paid
     is the cap, while BASEFEE still reads the block's base fee."""
-    if tx.gas_limit > block.gas_limit - block_gas_used:
+    if rules.eip8037:
+        _check_block_room(
+            tx,
+            rules,
+            block.gas_limit,
+            block.gas_limit - block_gas_used,
+            block.gas_limit - block_state_gas_used,
+        )
+    elif tx.gas_limit > block.gas_limit - block_gas_used:
         raise GasLimitExceeded("gas limit reached")
     blob_gas = GAS_PER_BLOB * len(tx.blob_versioned_hashes)
     if blob_gas > rules.max_blob_gas_per_block - block_blob_gas_used:
@@ -396,10 +489,21 @@ def validate_transaction(
     *,
     block_gas_used: int = 0,
     block_blob_gas_used: int = 0,
+    block_state_gas_used: int = 0,
 ) -> None:
-    """Raise ``InvalidTransaction`` if ``tx`` cannot be included; change nothing."""
+    """Raise ``InvalidTransaction`` if ``tx`` cannot be included; change nothing.
+    ``block_gas_used`` is the block's gas so far (EIP-8037: its regular gas, and
+    ``block_state_gas_used`` its state gas)."""
     _validate_stateless_for(tx, block, rules)
-    _validate_against_block(tx, block, TxState(state), rules, block_gas_used, block_blob_gas_used)
+    _validate_against_block(
+        tx,
+        block,
+        TxState(state),
+        rules,
+        block_gas_used,
+        block_blob_gas_used,
+        block_state_gas_used=block_state_gas_used,
+    )
 
 
 def _validate_stateless_for(
@@ -435,8 +539,12 @@ def recover_authority(auth: Authorization) -> Address | None:
     return recover_address(signing_hash, auth.y_parity, auth.r, auth.s)
 
 
-def _apply_authorizations(tx: TransactionLike, block: BlockEnv, state: TxState) -> int:
-    """EIP-7702: set delegations; return the refund for authorities that existed."""
+def _apply_authorizations(
+    tx: TransactionLike, block: BlockEnv, state: TxState, existing_refund: int
+) -> int:
+    """EIP-7702: set delegations; return the refund for authorities that existed
+    (``existing_refund`` each: gas for the refund counter, or under EIP-8037 the new
+    account's state gas, which goes back to the reservoir)."""
     refund = 0
     for auth in tx.authorization_list:
         if auth.chain_id not in (block.chain_id, 0) or auth.nonce >= MAX_NONCE:
@@ -451,7 +559,7 @@ def _apply_authorizations(tx: TransactionLike, block: BlockEnv, state: TxState) 
         if state.nonce(authority) != auth.nonce:
             continue
         if state.exists(authority):
-            refund += PER_EMPTY_ACCOUNT_COST - PER_AUTH_BASE_COST
+            refund += existing_refund
         target = bytes(auth.address)
         state.set_code(authority, b"" if target == bytes(20) else DELEGATION_PREFIX + target)
         state.increment_nonce(authority)
@@ -466,12 +574,17 @@ def execute_transaction(
     *,
     block_gas_used: int = 0,
     block_blob_gas_used: int = 0,
+    block_state_gas_used: int = 0,
     check_sender_code: bool = True,
     check_base_fee: bool = True,
     engine: CodeRunner | None = None,
     tracer: Tracer | None = None,
 ) -> TxOutcome:
     """Execute ``tx`` against ``reader``; raise ``InvalidTransaction`` if it is invalid.
+
+    ``block_gas_used`` is the gas the block used so far (``TxOutcome.block_gas``
+    summed; under EIP-8037 its regular dimension, ``block_state_gas_used`` the state
+    dimension), which ``tx`` must fit in beside.
 
     ``check_sender_code=False`` skips the EIP-3607 sender-is-EOA rule, as geth's
     eth_call does (calls "from" a contract are common in tests and simulations).
@@ -486,31 +599,27 @@ def execute_transaction(
     else:
         state = TxState(reader, traced_runner(tracer), tracer)
     effective_gas_price, blob_gas = _validate_against_block(
-        tx, block, state, rules, block_gas_used, block_blob_gas_used, check_sender_code
+        tx,
+        block,
+        state,
+        rules,
+        block_gas_used,
+        block_blob_gas_used,
+        check_sender_code,
+        block_state_gas_used,
     )
     # 2. Buy gas (and blob gas) and bump the nonce.
     sender_nonce = _buy_gas(tx, block, state, effective_gas_price, blob_gas)
     # 3. EIP-2929 / 2930 / 3651 warm sets.
     _warm(tx, block, state, rules)
     # 4. Run the top frame.
-    gas_left, output, error, contract_address, auth_refund = _run(
-        tx, block, state, rules, effective_gas_price, intrinsic, sender_nonce
+    intrinsic_state = intrinsic_state_gas(tx, rules, block.gas_limit)
+    top = _run(
+        tx, block, state, rules, effective_gas_price, intrinsic, intrinsic_state, sender_nonce
     )
     # 5. Finalise: refunds, the EIP-7623 floor, fees, deletions, the outcome.
     return _finalise(
-        tx,
-        block,
-        state,
-        tracer,
-        effective_gas_price,
-        blob_gas,
-        floor,
-        gas_left,
-        output,
-        error,
-        contract_address,
-        auth_refund,
-        rules.eip7708,
+        tx, block, state, rules, tracer, effective_gas_price, blob_gas, floor, intrinsic_state, top
     )
 
 
@@ -542,6 +651,22 @@ def _warm(tx: TransactionLike, block: BlockEnv, state: TxState, rules: ForkRules
             state.warm_slots.add((address, slot))
 
 
+@dataclass(frozen=True, slots=True)
+class _TopFrame:
+    """What the top frame left: gas, EIP-8037's reservoir and net state gas, its result,
+    and what authorities that already existed give back (``auth_refund`` to the refund
+    counter; under EIP-8037 ``reservoir_credit`` went to the reservoir instead)."""
+
+    gas_left: int
+    output: bytes
+    error: ExceptionalHalt | Revert | None
+    contract_address: Address | None
+    auth_refund: int = 0
+    state_gas_left: int = 0
+    state_gas_used: int = 0
+    reservoir_credit: int = 0
+
+
 def _run(
     tx: TransactionLike,
     block: BlockEnv,
@@ -549,28 +674,60 @@ def _run(
     rules: ForkRules,
     effective_gas_price: int,
     intrinsic: int,
+    intrinsic_state: int,
     sender_nonce: int,
-) -> tuple[int, bytes, ExceptionalHalt | Revert | None, Address | None, int]:
-    """The top frame: a create or a call (EIP-7702 authorizations applied first);
-    (gas left, output, error, created address, authorization refund)."""
+) -> _TopFrame:
+    """The top frame: a create or a call (EIP-7702 authorizations applied first).
+
+    EIP-8037: the execution gas beyond what the EIP-7825 cap leaves for regular gas is
+    the frame's state gas reservoir; a failed frame's state gas returns to it."""
     sender = tx.sender
     warm = state.warm_addresses
     tx_env = TxEnv(sender, effective_gas_price, tuple(tx.blob_versioned_hashes))
     gas = tx.gas_limit - intrinsic
+    reservoir = 0
+    cap = rules.tx_gas_limit_cap
+    if rules.eip8037 and cap is not None:
+        regular_budget = cap - (intrinsic - intrinsic_state)
+        reservoir = max(gas - regular_budget, 0)
+        gas -= reservoir
     if tx.to is None:
         contract_address = compute_contract_address(sender, sender_nonce)
         warm.add(contract_address)
         if state.has_code_or_nonce(contract_address) or state.has_storage(contract_address):
             # EIP-684/EIP-7610: a creation onto a used address consumes all gas.
-            return 0, b"", AddressCollision(), contract_address, 0
+            return _TopFrame(0, b"", AddressCollision(), contract_address, state_gas_left=reservoir)
         message = Message(
-            sender, None, contract_address, None, tx.value, b"", tx.data, gas, 0, False
+            sender,
+            None,
+            contract_address,
+            None,
+            tx.value,
+            b"",
+            tx.data,
+            gas,
+            0,
+            False,
+            state_gas=reservoir,
         )
         evm = process_create_message(message, state, rules, block, tx_env)
-        return evm.gas_left, evm.output, evm.error, contract_address, 0  # type: ignore[return-value]
+        return _top_frame(evm, rules, contract_address, 0, 0)
     to = tx.to
     warm.add(to)
-    auth_refund = _apply_authorizations(tx, block, state) if tx.authorization_list else 0
+    auth_refund = reservoir_credit = 0
+    if tx.authorization_list:
+        if rules.eip8037:
+            reservoir_credit = _apply_authorizations(
+                tx,
+                block,
+                state,
+                STATE_BYTES_PER_NEW_ACCOUNT * cost_per_state_byte(block.gas_limit),
+            )
+            reservoir += reservoir_credit
+        else:
+            auth_refund = _apply_authorizations(
+                tx, block, state, PER_EMPTY_ACCOUNT_COST - PER_AUTH_BASE_COST
+            )
     code = state.get_code(to)
     code_address = to
     disable_precompiles = False
@@ -594,39 +751,75 @@ def _run(
         False,
         True,
         disable_precompiles,
+        reservoir,
     )
     evm = process_message(message, state, rules, block, tx_env)
-    return evm.gas_left, evm.output, evm.error, None, auth_refund  # type: ignore[return-value]
+    return _top_frame(evm, rules, None, auth_refund, reservoir_credit)
+
+
+def _top_frame(
+    evm: Evm, rules: ForkRules, contract_address: Address | None, auth_refund: int, credit: int
+) -> _TopFrame:
+    if rules.eip8037 and evm.error is not None:
+        restore_failed_frame(evm)
+    return _TopFrame(
+        evm.gas_left,
+        evm.output,
+        evm.error,  # type: ignore[arg-type]
+        contract_address,
+        auth_refund,
+        evm.state_gas_left,
+        evm.state_gas_used,
+        credit,
+    )
 
 
 def _finalise(
     tx: TransactionLike,
     block: BlockEnv,
     state: TxState,
+    rules: ForkRules,
     tracer: Tracer | None,
     effective_gas_price: int,
     blob_gas: int,
     floor: int,
-    gas_left: int,
-    output: bytes,
-    error: ExceptionalHalt | Revert | None,
-    contract_address: Address | None,
-    auth_refund: int,
-    eip7708: bool,
+    intrinsic_state: int,
+    top: _TopFrame,
 ) -> TxOutcome:
     """Refunds (EIP-3529), the calldata floor (EIP-7623), the sender's change, the fee
-    owed to the coinbase, self-destructed accounts deleted (with EIP-7708's burn logs);
-    the outcome."""
+    owed to the coinbase, self-destructed accounts deleted (EIP-8037: their new account
+    and code state gas returned); the outcome and what the block counts of it."""
     sender = tx.sender
+    error = top.error
     success = error is None
-    refund_counter = auth_refund + (state.refund if success else 0)
-    gas_used = tx.gas_limit - gas_left
-    gas_used -= min(gas_used // 5, refund_counter)  # EIP-3529
+    deleted = state.to_delete if success else ()
+    state_gas_left = top.state_gas_left
+    state_gas_used = top.state_gas_used
+    if rules.eip8037 and deleted:
+        returned = _destroyed_state_gas(state, deleted, block.gas_limit)
+        state_gas_left += returned
+        state_gas_used -= returned
+    refund_counter = top.auth_refund + (state.refund if success else 0)
+    gas_before_refund = tx.gas_limit - top.gas_left - state_gas_left
+    gas_used = gas_before_refund - min(gas_before_refund // 5, refund_counter)  # EIP-3529
     gas_used = max(gas_used, floor)  # EIP-7623
+    if rules.eip8037:
+        regular = (
+            gas_before_refund
+            + top.reservoir_credit
+            - intrinsic_state
+            - state_gas_used
+            - state.state_gas_forfeited
+        )
+        block_gas = max(regular, floor)
+        block_state_gas = intrinsic_state + state_gas_used
+    elif rules.eip7778:
+        block_gas, block_state_gas = max(gas_before_refund, floor), 0
+    else:
+        block_gas, block_state_gas = gas_used, 0
     state.add_balance(sender, (tx.gas_limit - gas_used) * effective_gas_price)
     fee_credit = gas_used * max(effective_gas_price - block.base_fee, 0)
-    deleted = state.to_delete if success else ()
-    if eip7708 and deleted:
+    if rules.eip7708 and deleted:
         # EIP-7708: what a deleted account holds when removed is burned with a log,
         # the priority fee included when the coinbase is among them.
         def at_removal(address: Address) -> int:
@@ -650,20 +843,32 @@ def _finalise(
         tracer.done(state)
     return TxOutcome(
         result=kind,
-        output=output,
+        output=top.output,
         error=None if error is None else HaltReason.of(error),
         diff=diff,
         reads=state.read_set(),
         gas_used=gas_used,
         logs=tuple(state.logs) if success else (),
         fee_credit=fee_credit,
-        contract_address=contract_address if success else None,
+        contract_address=top.contract_address if success else None,
         blob_gas_used=blob_gas,
         effective_gas_price=effective_gas_price,
         out_of_gas_halts=state.out_of_gas_halts,
         console=tuple(state.console_calls),
         touched=_touched(state),
+        block_gas=block_gas,
+        block_state_gas=block_state_gas,
     )
+
+
+def _destroyed_state_gas(state: TxState, deleted: set[Address], block_gas_limit: int) -> int:
+    """EIP-8037: the state gas of accounts created and self-destructed in this
+    transaction (their new account and their code), which never became state."""
+    state_bytes = 0
+    for address in deleted:
+        if address in state.created:
+            state_bytes += STATE_BYTES_PER_NEW_ACCOUNT + len(state.get_code(address))
+    return state_bytes * cost_per_state_byte(block_gas_limit)
 
 
 def _touched(state: TxState) -> frozenset[Address]:

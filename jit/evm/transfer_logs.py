@@ -6,16 +6,15 @@ Owns the two system logs, both emitted from ``SYSTEM_ADDRESS`` (EIP-4788's):
   for every non-zero value moved to a *different* account: a transaction's or a
   CALL/CALLCODE/CREATE's value when the frame starts (so it is the frame's first log
   and goes with the frame if it reverts), and a SELFDESTRUCT's balance when it moves.
-- ``burn_log``: a LOG2 ``Burn(address,uint256)`` for each account the transaction
-  deletes (EIP-6780: created and self-destructed in it) that still holds ether when it
-  is removed, after the priority fee is paid, in address order
-  (``finalisation_burn_logs``).
+- ``burn_log``: a LOG2 ``Burn(address,uint256)`` when a contract created in the
+  transaction self-destructs to itself holding ether (burned at once, as before), and
+  for each account the transaction deletes (EIP-6780: created and self-destructed in
+  it) that holds ether again when it is removed, after the priority fee is paid, in
+  address order (``finalisation_burn_logs``).
 
 The topics follow the execution-specs Amsterdam snapshot the devnet fixtures were made
 from (``tests-bal@v5.7.0``): ``Burn``, where the EIP's earlier text had
-``Selfdestruct(address,uint256)``. Under these rules a contract that self-destructs to
-itself keeps its balance until the transaction ends (it is burned then, with a log),
-where earlier forks zeroed it at once.
+``Selfdestruct(address,uint256)``.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Final
 from jit.evm.exceptions import InvalidTransaction
 from jit.evm.gas import GAS_PER_BLOB
 from jit.evm.state import CodeRunner
-from jit.evm.transaction import TxOutcome, coinbase_credit_diff
+from jit.evm.transaction import TxOutcome, block_gas_bounds, coinbase_credit_diff
 from jit.forks import ForkRules
 from sequencer.executor.serial import SerialExecutor
 from sequencer.executor.share import HAS_STORAGE, run_share, write_keys
@@ -291,8 +291,7 @@ class OptimisticExecutor:
             assert outcome is not None
             positions[share] += 1
             credit += outcome.fee_credit
-            block.gas_used += outcome.gas_used
-            block.blob_gas_used += outcome.blob_gas_used
+            block.count_gas(outcome)
             merged.append(outcome)
         if credit:
             block.diff.merge(coinbase_credit_diff(block.state, block.env.coinbase, credit))
@@ -345,11 +344,17 @@ class OptimisticExecutor:
 
 def _fits(block: OpenBlock, rules: ForkRules, batch: Sequence[Transaction]) -> bool:
     """Whether every transaction of ``batch`` fits the block's gas and blob gas room
-    together, so no order of them can run out of it."""
-    gas = sum(tx.gas_limit for tx in batch)
+    together (in each EIP-8037 dimension), so no order of them can run out of it."""
+    gas_limit = block.env.gas_limit
+    gas = state_gas = 0
+    for tx in batch:
+        tx_gas, tx_state_gas = block_gas_bounds(tx, rules, gas_limit)
+        gas += tx_gas
+        state_gas += tx_state_gas
     blobs = sum(len(tx.blob_versioned_hashes) for tx in batch)
     return (
-        gas <= block.env.gas_limit - block.gas_used
+        gas <= gas_limit - block.gas_used
+        and state_gas <= gas_limit - block.state_gas_used
         and GAS_PER_BLOB * blobs <= rules.max_blob_gas_per_block - block.blob_gas_used
     )
 

@@ -76,6 +76,7 @@ class SerialExecutor:
                     rules,
                     block_gas_used=block.gas_used,
                     block_blob_gas_used=block.blob_gas_used,
+                    block_state_gas_used=block.state_gas_used,
                     check_sender_code=tx.hash not in self.unsigned,
                     engine=engine,
                 )

@@ -410,7 +410,11 @@ def apply_block(
             request_lists.append(bytes((kind,)) + call.output)
         requests = requests_hash(request_lists)
 
-    _check_results(header, encoded, withdrawals, receipts, gas_used, blob_gas_used, requests)
+    # The header holds the block's gas (EIP-8037: the larger of its two dimensions, EIP-7778:
+    # before refunds), which the receipts' cumulative gas no longer has to equal.
+    _check_results(
+        header, encoded, withdrawals, receipts, block.header_gas_used, blob_gas_used, requests
+    )
     if rules.eip7928:
         built = access_list_of(state, env.coinbase, pre_block, outcomes, post_block)
         _check_access_list(built, header, body_list)

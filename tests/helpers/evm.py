@@ -49,6 +49,8 @@ def run(
     base_fee: int = 7,
     engine: CodeRunner | None = None,
     slot_number: int = 0,
+    block_gas_limit: int = 30_000_000,
+    access_list: tuple[tuple[bytes, tuple[int, ...]], ...] = (),
 ) -> Run:
     state = state if state is not None else world(code)
     rules = rules_for(fork)
@@ -57,7 +59,7 @@ def run(
         coinbase=COINBASE,
         number=1,
         timestamp=1000,
-        gas_limit=30_000_000,
+        gas_limit=block_gas_limit,
         base_fee=base_fee,
         slot_number=slot_number,
     )
@@ -73,6 +75,7 @@ def run(
         max_fee_per_gas=10,
         max_priority_fee_per_gas=1,
         sender=SENDER,
+        access_list=access_list,
     )
     outcome = execute_transaction(tx, block, state, rules, engine=engine)
     state.apply(outcome.diff)
@@ -96,4 +99,6 @@ def outcome_fingerprint(outcome: TxOutcome) -> tuple[object, ...]:
         sorted(diff.codes.items()),
         [(log.address, log.topics, log.data) for log in outcome.logs],
         outcome.out_of_gas_halts,
+        outcome.block_gas,
+        outcome.block_state_gas,
     )

@@ -534,3 +534,23 @@ def test_a_swap_on_a_forked_constant_product_pair(tmp_path: Path) -> None:
                 == reserves
             )
             assert _balance_of(upstream.url, buy, whale) == 0
+
+
+def test_an_amsterdam_fork_counts_slots_from_the_fork_block(tmp_path: Path) -> None:
+    """Amsterdam headers on a fork: the slot number counts from the fork block (the
+    chain's first local block; block 0 is the upstream's), and the access list's hash is
+    there. A send used to fail: the producer looked for a local block 0."""
+    with hummingbird(tmp_path) as upstream:
+        deployer, _ = _load_upstream(upstream.url)
+        with _fork(tmp_path, upstream.url, "--hardfork", "amsterdam") as fork:
+            fork_block = _ok(fork.url, "eth_getBlockByNumber", ["latest", False])
+            receipt_hash = _ok(
+                fork.url,
+                "eth_sendTransaction",
+                [{"from": deployer, "to": STRANGER, "value": "0x1"}],
+            )
+            receipt = _ok(fork.url, "eth_getTransactionReceipt", [receipt_hash])
+            block = _ok(fork.url, "eth_getBlockByNumber", [receipt["blockNumber"], False])
+    elapsed = int(block["timestamp"], 16) - int(fork_block["timestamp"], 16)
+    assert int(block["slotNumber"], 16) == elapsed // 12
+    assert len(block["blockAccessListHash"]) == 66

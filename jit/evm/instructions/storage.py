@@ -1,5 +1,6 @@
 """Storage: SLOAD/SSTORE (EIP-2200 net metering, EIP-2929 cold access, EIP-3529
-refunds) and transient storage TLOAD/TSTORE (EIP-1153)."""
+refunds; Amsterdam's EIP-8037 SSTORE prices a slot set from zero in state gas) and
+transient storage TLOAD/TSTORE (EIP-1153)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from jit.evm.gas import (
     GAS_STORAGE_SET,
     GAS_STORAGE_UPDATE,
     GAS_WARM_ACCESS,
+)
+from jit.evm.state_gas import (
+    REGULAR_GAS_STORAGE_SET,
+    STATE_BYTES_PER_STORAGE_SET,
+    charge_state_gas,
+    credit_state_gas_refund,
+    state_bytes_gas,
 )
 
 _COLD_SLOAD_EXTRA = GAS_COLD_SLOAD - GAS_WARM_ACCESS
@@ -68,6 +76,55 @@ def sstore(evm: Evm) -> None:
     # OPERATION
     if refund:
         state.add_refund(refund)
+    if current != new_value:
+        state.set_storage(address, slot, new_value)
+
+
+def sstore_state_gas(evm: Evm) -> None:
+    """EIP-8037 SSTORE: a slot set from zero costs 2,900 regular gas plus 32 bytes of
+    state gas (regular first, so a regular shortfall leaves no state gas charged); a
+    slot restored to zero in the same transaction returns the state gas to the
+    reservoir at once and 2,800 through the refund counter. The stipend check sees
+    ``gas_left`` only."""
+    # STACK
+    stack = evm.stack
+    slot = stack.pop()
+    new_value = stack.pop()
+    # GAS
+    if evm.gas_left <= GAS_CALL_STIPEND_SSTORE_GUARD:
+        raise OutOfGasError
+    if evm.msg.is_static:
+        raise WriteInStaticContext  # before the slot is read (EIP-7928) or state gas charged
+    state = evm.state
+    address = evm.msg.current_target
+    original = state.get_original_storage(address, slot)
+    current = state.get_storage(address, slot)
+    cost = GAS_COLD_SLOAD if state.warm_slot(address, slot) else 0
+    sets_slot = original == current != new_value and original == 0
+    if original == current != new_value:
+        cost += REGULAR_GAS_STORAGE_SET
+    else:
+        cost += GAS_WARM_ACCESS
+    refund = 0
+    restores_zero = False
+    if current != new_value:
+        if original != 0 and current != 0 and new_value == 0:
+            refund += GAS_STORAGE_CLEAR_REFUND
+        if original != 0 and current == 0:
+            refund -= GAS_STORAGE_CLEAR_REFUND
+        if original == new_value:
+            refund += GAS_STORAGE_UPDATE - GAS_COLD_SLOAD - GAS_WARM_ACCESS
+            restores_zero = original == 0
+    if cost > evm.gas_left:
+        raise OutOfGasError
+    evm.gas_left -= cost
+    if sets_slot:
+        charge_state_gas(evm, state_bytes_gas(evm, STATE_BYTES_PER_STORAGE_SET))
+    # OPERATION
+    if refund:
+        state.add_refund(refund)
+    if restores_zero:
+        credit_state_gas_refund(evm, state_bytes_gas(evm, STATE_BYTES_PER_STORAGE_SET))
     if current != new_value:
         state.set_storage(address, slot, new_value)
 

@@ -35,7 +35,14 @@ from jit.evm.gas import (
     GAS_WARM_ACCESS,
 )
 from jit.evm.message import StopExecution, process_create_message, process_message
-from jit.evm.transfer_logs import transfer_log
+from jit.evm.state_gas import (
+    STATE_BYTES_PER_NEW_ACCOUNT,
+    charge_state_gas,
+    credit_state_gas_refund,
+    incorporate_child,
+    state_bytes_gas,
+)
+from jit.evm.transfer_logs import burn_log, transfer_log
 from statedb.types import Address
 
 _COLD_ACCOUNT_EXTRA = GAS_COLD_ACCOUNT_ACCESS - GAS_WARM_ACCESS
@@ -47,10 +54,17 @@ _MAX_NONCE = (1 << 64) - 1
 
 def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, size: int) -> None:
     init_code = memory.read(evm, offset, size)
-    if len(init_code) > evm.rules.max_initcode_size:
+    rules = evm.rules
+    if len(init_code) > rules.max_initcode_size:
         raise OutOfGasError  # EIP-3860
+    new_account_gas = 0
+    if rules.eip8037:
+        if evm.msg.is_static:
+            raise WriteInStaticContext
+        new_account_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+        charge_state_gas(evm, new_account_gas)
     gas_left = evm.gas_left
-    withheld, denominator = evm.rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
+    withheld, denominator = rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
     create_gas = gas_left - gas_left * withheld // denominator
     evm.gas_left -= create_gas
     if evm.msg.is_static:
@@ -64,15 +78,19 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
         or evm.msg.depth + 1 > CALL_DEPTH_LIMIT
     ):
         evm.gas_left += create_gas
+        _refund_new_account(evm, new_account_gas)
         push(evm, 0)
         return
     state.warm_address(address)
     if state.has_code_or_nonce(address) or state.has_storage(address):
         # EIP-684/EIP-7610 collision: the forwarded gas is lost.
         state.increment_nonce(sender)
+        _refund_new_account(evm, new_account_gas)
         push(evm, 0)
         return
     state.increment_nonce(sender)
+    reservoir = evm.state_gas_left
+    evm.state_gas_left = 0
     child = process_create_message(
         Message(
             caller=sender,
@@ -85,18 +103,28 @@ def _generic_create(evm: Evm, endowment: int, address: Address, offset: int, siz
             gas=create_gas,
             depth=evm.msg.depth + 1,
             is_static=False,
+            state_gas=reservoir,
         ),
         state,
-        evm.rules,
+        rules,
         evm.block,
         evm.tx,
     )
     evm.gas_left += child.gas_left
+    if rules.eip8037:
+        incorporate_child(evm, child)
     if child.error is not None:
+        _refund_new_account(evm, new_account_gas)
         evm.return_data = child.output
         push(evm, 0)
     else:
         push(evm, int.from_bytes(address, "big"))
+
+
+def _refund_new_account(evm: Evm, new_account_gas: int) -> None:
+    """EIP-8037: a CREATE that creates no account returns its new-account state gas."""
+    if new_account_gas:
+        credit_state_gas_refund(evm, new_account_gas)
 
 
 def _charge_create(evm: Evm, offset: int, size: int, per_word: int) -> None:
@@ -161,11 +189,20 @@ def _resolve_code(evm: Evm, code_address: Address, due: int) -> tuple[Address, b
     return code_address, code, False, 0
 
 
-def _charge_call(evm: Evm, gas: int, extra: int, memory_cost: int, value: int) -> int:
-    """Charge a call's cost (EIP-150); return the gas the callee receives."""
+def _charge_call(
+    evm: Evm, gas: int, extra: int, memory_cost: int, value: int, state_gas: int = 0
+) -> int:
+    """Charge a call's cost (EIP-150); return the gas the callee receives. EIP-8037's
+    ``state_gas`` (a new account) is charged after the regular part and before the
+    forwarded gas is worked out from what is left."""
     gas_left = evm.gas_left
     if gas_left < extra + memory_cost:
         raise OutOfGasError
+    if state_gas:
+        evm.gas_left = gas_left - extra - memory_cost
+        charge_state_gas(evm, state_gas)
+        gas_left = evm.gas_left
+        extra = memory_cost = 0
     available = gas_left - memory_cost - extra
     withheld, denominator = evm.rules.forward_gas_withheld  # EIP-150 (MegaETH: 98/100)
     forwarded = min(gas, available - available * withheld // denominator)
@@ -194,6 +231,8 @@ def _generic_call(
         evm.gas_left += gas
         push(evm, 0)
         return
+    reservoir = evm.state_gas_left
+    evm.state_gas_left = 0
     child = process_message(
         Message(
             caller=caller,
@@ -208,6 +247,7 @@ def _generic_call(
             is_static=is_static or evm.msg.is_static,
             should_transfer_value=should_transfer_value,
             disable_precompiles=disable_precompiles,
+            state_gas=reservoir,
         ),
         evm.state,
         evm.rules,
@@ -215,6 +255,8 @@ def _generic_call(
         evm.tx,
     )
     evm.gas_left += child.gas_left
+    if evm.rules.eip8037:
+        incorporate_child(evm, child)
     output = child.output
     evm.return_data = output
     push(evm, 0 if child.error is not None else 1)
@@ -260,9 +302,13 @@ def _prepare_call(
         evm, target, extra + memory_cost
     )
     extra += delegate_cost
+    new_account_state_gas = 0
     if is_call and value and not state.is_alive(target):
-        extra += GAS_NEW_ACCOUNT
-    callee_gas = _charge_call(evm, gas, extra, memory_cost, value)
+        if evm.rules.eip8037:
+            new_account_state_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+        else:
+            extra += GAS_NEW_ACCOUNT
+    callee_gas = _charge_call(evm, gas, extra, memory_cost, value, new_account_state_gas)
     memory.resize(evm, end)
     return callee_gas, code_address, code, disable_precompiles
 
@@ -371,6 +417,11 @@ def invalid(evm: Evm) -> None:
 def selfdestruct(evm: Evm) -> None:
     # STACK
     beneficiary = to_address(evm.stack.pop())
+    # A static frame halts before anything is read (as execution-specs orders it; under
+    # EIP-7928 the beneficiary stays out of the access list, under EIP-8037 no state gas
+    # is charged that the halt would return). The halt is the same as checking it later.
+    if evm.msg.is_static:
+        raise WriteInStaticContext
     # GAS (the table charged GAS_SELF_DESTRUCT)
     state = evm.state
     originator = evm.msg.current_target
@@ -379,13 +430,17 @@ def selfdestruct(evm: Evm) -> None:
         # Before the beneficiary is read, as execution-specs checks it (EIP-7928: a
         # SELFDESTRUCT that cannot pay for the access leaves it out of the access list).
         raise OutOfGasError
+    new_account_state_gas = 0
     if not state.is_alive(beneficiary) and state.balance(originator) != 0:
-        cost += GAS_SELF_DESTRUCT_NEW_ACCOUNT
+        if evm.rules.eip8037:
+            new_account_state_gas = state_bytes_gas(evm, STATE_BYTES_PER_NEW_ACCOUNT)
+        else:
+            cost += GAS_SELF_DESTRUCT_NEW_ACCOUNT
     if cost > evm.gas_left:
         raise OutOfGasError
     evm.gas_left -= cost
-    if evm.msg.is_static:
-        raise WriteInStaticContext
+    if new_account_state_gas:
+        charge_state_gas(evm, new_account_state_gas)
     # OPERATION
     state.touched.append(beneficiary)
     balance = state.balance(originator)
@@ -395,9 +450,11 @@ def selfdestruct(evm: Evm) -> None:
         state.logs.append(transfer_log(originator, beneficiary, balance))
     if originator in state.created:
         # EIP-6780: only an account created in this transaction is deleted. A
-        # beneficiary equal to the originator burns the ether: at once before
-        # Amsterdam; under EIP-7708 when the account is removed, with a burn log.
-        if not eip7708:
-            state.set_balance(originator, 0)
+        # beneficiary equal to the originator burns the ether at once (EIP-7708: with a
+        # burn log; what reaches the account later is burned, with another, when the
+        # transaction removes it).
+        if eip7708 and balance and beneficiary == originator:
+            state.logs.append(burn_log(originator, balance))
+        state.set_balance(originator, 0)
         state.mark_to_delete(originator)
     raise StopExecution

@@ -439,7 +439,12 @@ def _json_lines(output: str) -> list[dict[str, Any]]:
 
 
 def flow_forge_script(node: Node, workdir: Path) -> None:
-    """forge script --broadcast: deploys Counter(10), increments twice, sets 100 + 12."""
+    """forge script --broadcast: deploys Counter(10), increments twice, sets 100 + 12.
+
+    On Amsterdam's rules forge's own simulation (its EVM has no EIP-8037 state gas) sets
+    gas limits too low for the deployment: there it asks the node (``eth_estimateGas``)."""
+    amsterdam = rpc(node.url, "anvil_nodeInfo", [])["hardFork"] == "amsterdam"
+    estimate = ("--skip-simulation",) if amsterdam else ()
     result = ok(
         _forge(
             node,
@@ -450,6 +455,7 @@ def flow_forge_script(node: Node, workdir: Path) -> None:
             node.url,
             "--broadcast",
             "--json",
+            *estimate,
         )
     )
     lines = _json_lines(result.stdout)

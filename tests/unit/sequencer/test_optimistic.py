@@ -56,7 +56,12 @@ def _initcode_for(runtime: bytes) -> bytes:
 
 
 def _tx(
-    key: bytes, nonce: int, to: bytes | None, data: bytes = b"", **extra: object
+    key: bytes,
+    nonce: int,
+    to: bytes | None,
+    data: bytes = b"",
+    gas: int = 1_000_000,
+    **extra: object,
 ) -> Transaction:
     fields: dict[str, object] = {
         "max_fee_per_gas": 10**11,
@@ -66,7 +71,7 @@ def _tx(
     tx_type = int(fields.pop("tx_type", 2))  # type: ignore[call-overload]
     value = int(fields.pop("value", 0))  # type: ignore[call-overload]
     return sign_transaction(
-        Transaction(tx_type, 31337, nonce, 1_000_000, to, value, data, **fields),  # type: ignore[arg-type]
+        Transaction(tx_type, 31337, nonce, gas, to, value, data, **fields),  # type: ignore[arg-type]
         key,
     )
 
@@ -83,15 +88,17 @@ class World:
         self.keys = [account.private_key for account in self.node.accounts]
         self.addresses = [account.address for account in self.node.accounts]
         deployer = self.keys[0]
+        # Deployments on Amsterdam's rules pay EIP-8037 state gas per code byte.
         deploys = [
             _tx(
                 deployer,
                 0,
                 None,
                 bytes.fromhex(TOKEN["bytecode"][2:]) + (10**30).to_bytes(32, "big"),
+                gas=10_000_000,
             ),
-            _tx(deployer, 1, None, bytes.fromhex(COUNTER["bytecode"][2:])),
-            _tx(deployer, 2, None, _initcode_for(COINBASE_READER)),
+            _tx(deployer, 1, None, bytes.fromhex(COUNTER["bytecode"][2:]), gas=10_000_000),
+            _tx(deployer, 2, None, _initcode_for(COINBASE_READER), gas=10_000_000),
         ]
         for tx in deploys:
             self.node.pool.add(tx, tx.encode())

@@ -150,22 +150,30 @@ def test_a_contract_created_and_destroyed_to_itself_burns_at_the_end(fork: str) 
         assert result.outcome.logs == ()
 
 
-def test_burn_logs_are_in_address_order_and_skip_empty_accounts() -> None:
-    # Two children: the first destroys itself holding 1000, the second holding nothing.
+def test_burns_at_once_in_execution_order_then_at_the_end_in_address_order() -> None:
+    # Three children destroy themselves to themselves holding 1000, 0 and 7 wei: each
+    # burn is logged at once, in execution order (none for the empty one). Then each is
+    # sent 5 wei: burned again when the transaction removes them, in address order.
     initcode = bytes([ADDRESS, SELFDESTRUCT])
     word = int.from_bytes(initcode.ljust(32, b"\0"), "big")
-    create = push(word, 32) + push(0) + bytes([MSTORE])
-    for value in (1000, 0, 7):
-        create += push(2) + push(0) + push(value) + bytes([CREATE, POP])
-    code = create + bytes([STOP])
-    result = both(code, "amsterdam")
     children = [compute_contract_address(CONTRACT, nonce) for nonce in range(3)]
-    assert burns(result) == sorted([(children[0], 1000), (children[2], 7)])
-    assert [t[1] for t in transfers(result)] == [children[0], children[2]]
+    code = push(word, 32) + push(0) + bytes([MSTORE])
+    for value in (1000, 0, 7):
+        code += push(2) + push(0) + push(value) + bytes([CREATE, POP])
+    for child in children:
+        code += call(child, 5)
+    code += bytes([STOP])
+    result = both(code, "amsterdam")
+    assert result.outcome.success
+    at_once = [(children[0], 1000), (children[2], 7)]
+    at_the_end = sorted((child, 5) for child in children)
+    assert burns(result) == at_once + at_the_end
+    assert all(child not in result.state.accounts for child in children)
 
 
 def test_balance_sent_to_a_self_destructed_child_is_burned_with_it() -> None:
-    # The child destroys itself to itself; the parent then sends it 50 more.
+    # The child destroys itself to itself (1000 burned then); the parent then sends it
+    # 50 more, burned when the transaction removes it.
     initcode = bytes([ADDRESS, SELFDESTRUCT])
     word = int.from_bytes(initcode.ljust(32, b"\0"), "big")
     child = compute_contract_address(CONTRACT, 0)
@@ -173,7 +181,7 @@ def test_balance_sent_to_a_self_destructed_child_is_burned_with_it() -> None:
     code += push(2) + push(0) + push(1000) + bytes([CREATE, POP])
     code += call(child, 50) + bytes([STOP])
     result = both(code, "amsterdam")
-    assert burns(result) == [(child, 1050)]
+    assert burns(result) == [(child, 1000), (child, 50)]
     assert child not in result.state.accounts
 
 
