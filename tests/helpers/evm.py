@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jit.evm.frame import BlockEnv
 from jit.evm.state import CodeRunner
@@ -25,6 +25,24 @@ class Run:
 
     def storage(self, address: bytes = CONTRACT) -> dict[int, int]:
         return dict(self.state.storage.get(address, {}))
+
+
+def transaction(**fields: object) -> Transaction:
+    """An EIP-1559 transaction from ``SENDER`` to ``CONTRACT`` (chain 1, nonce 0, 1M gas,
+    fee cap 10, tip 1), with ``fields`` replaced."""
+    base = Transaction(
+        tx_type=2,
+        chain_id=1,
+        nonce=0,
+        gas_limit=1_000_000,
+        to=CONTRACT,
+        value=0,
+        data=b"",
+        max_fee_per_gas=10,
+        max_priority_fee_per_gas=1,
+        sender=SENDER,
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
 
 
 def world(code: bytes, **others: bytes) -> DictState:
@@ -63,18 +81,14 @@ def run(
         base_fee=base_fee,
         slot_number=slot_number,
     )
-    tx = Transaction(
+    tx = transaction(
         tx_type=tx_type,
-        chain_id=1,
         nonce=state.accounts[SENDER].nonce,
         gas_limit=gas,
         to=to,
         value=value,
         data=data,
         gas_price=10,
-        max_fee_per_gas=10,
-        max_priority_fee_per_gas=1,
-        sender=SENDER,
         access_list=access_list,
     )
     outcome = execute_transaction(tx, block, state, rules, engine=engine)

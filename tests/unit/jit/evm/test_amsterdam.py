@@ -20,8 +20,16 @@ from jit.evm.frame import BlockEnv
 from jit.evm.instructions.stack import PAIR_IMMEDIATES, SINGLE_IMMEDIATES
 from jit.evm.transaction import execute_transaction, intrinsic_gas
 from jit.forks import rules_for
-from sequencer.types.transactions import Transaction
-from tests.helpers.evm import COINBASE, CONTRACT, SENDER, Run, outcome_fingerprint, run, world
+from tests.helpers.evm import (
+    COINBASE,
+    CONTRACT,
+    SENDER,
+    Run,
+    outcome_fingerprint,
+    run,
+    transaction,
+    world,
+)
 
 ENGINE = Engine("jit")
 BLOCK = BlockEnv(
@@ -263,7 +271,7 @@ def deployer(size: int) -> bytes:
     return push(size) + bytes([PUSH0, 0xF3])
 
 
-def create_tx(initcode: bytes, fork: str) -> Run:
+def createtransaction(initcode: bytes, fork: str) -> Run:
     """A creation transaction on both engines (the interpreter's run)."""
     gas = 16_000_000
     expected = run(b"", data=initcode, to=None, gas=gas, fork=fork, state=world(b""))
@@ -278,20 +286,20 @@ def create_tx(initcode: bytes, fork: str) -> Run:
     ("fork", "limit"), [("amsterdam", 0x8000), ("osaka", 0x6000), ("prague", 0x6000)]
 )
 def test_deployed_code_size_limit(fork: str, limit: int) -> None:
-    at = create_tx(deployer(limit), fork)
+    at = createtransaction(deployer(limit), fork)
     address = at.outcome.contract_address
     assert at.outcome.success and address is not None
     assert len(at.state.codes[at.state.accounts[address].code_hash]) == limit
-    over = create_tx(deployer(limit + 1), fork)
+    over = createtransaction(deployer(limit + 1), fork)
     assert not over.outcome.success
 
 
 @pytest.mark.parametrize(("fork", "limit"), [("amsterdam", 0x10000), ("osaka", 0xC000)])
 def test_creation_transaction_initcode_limit(fork: str, limit: int) -> None:
     padded = deployer(1) + bytes(limit - len(deployer(1)))
-    assert create_tx(padded, fork).outcome.success
+    assert createtransaction(padded, fork).outcome.success
     with pytest.raises(InitcodeTooLarge):
-        create_tx(padded + b"\x00", fork)
+        createtransaction(padded + b"\x00", fork)
 
 
 @pytest.mark.parametrize(("fork", "limit"), [("amsterdam", 0x10000), ("osaka", 0xC000)])
@@ -310,22 +318,6 @@ def test_create_opcode_initcode_limit(fork: str, limit: int, create2: bool) -> N
 
 
 # ------------------------------------------------------------------ EIP-7976 / EIP-7981
-
-
-def _tx(**fields: object) -> Transaction:
-    base = Transaction(
-        tx_type=2,
-        chain_id=1,
-        nonce=0,
-        gas_limit=1_000_000,
-        to=CONTRACT,
-        value=0,
-        data=b"",
-        max_fee_per_gas=10,
-        max_priority_fee_per_gas=1,
-        sender=SENDER,
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
 
 
 ACCESS_LIST = ((CONTRACT, (0, 1)), (SENDER, ()))  # 2 addresses, 2 keys: 104 bytes
@@ -350,13 +342,15 @@ ACCESS_LIST = ((CONTRACT, (0, 1)), (SENDER, ()))  # 2 addresses, 2 keys: 104 byt
 def test_intrinsic_gas_and_floor(
     fork: str, data: bytes, access_list: tuple[object, ...], expected: tuple[int, int]
 ) -> None:
-    assert intrinsic_gas(_tx(data=data, access_list=access_list), rules_for(fork)) == expected
+    assert (
+        intrinsic_gas(transaction(data=data, access_list=access_list), rules_for(fork)) == expected
+    )
 
 
 @pytest.mark.parametrize("access_list", [(), ACCESS_LIST])
 def test_a_transaction_pays_the_floor_and_needs_it_as_gas_limit(access_list: tuple) -> None:
     rules = rules_for("amsterdam")
-    tx = _tx(data=b"\x00" * 300, access_list=access_list)
+    tx = transaction(data=b"\x00" * 300, access_list=access_list)
     intrinsic, floor = intrinsic_gas(tx, rules)
     assert floor > intrinsic
     for engine in (None, ENGINE.runner):
@@ -371,7 +365,7 @@ def test_a_transaction_pays_the_floor_and_needs_it_as_gas_limit(access_list: tup
 def test_execution_above_the_floor_is_paid_as_executed() -> None:
     code = items(400) + bytes([STOP])  # 1,200 gas of PUSHes, above a 1-byte floor
     rules = rules_for("amsterdam")
-    tx = _tx(data=b"\x01")
+    tx = transaction(data=b"\x01")
     intrinsic, floor = intrinsic_gas(tx, rules)
     outcomes = [
         execute_transaction(tx, BLOCK, world(code), rules, engine=engine).gas_used

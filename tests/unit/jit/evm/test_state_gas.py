@@ -23,10 +23,18 @@ from jit.evm.transaction import (
     intrinsic_state_gas,
 )
 from jit.forks import rules_for
-from sequencer.types.transactions import Transaction, sign_authorization
+from sequencer.types.transactions import sign_authorization
 from statedb.types import DictState
 from tests.helpers.asm import Asm, initcode_for
-from tests.helpers.evm import CONTRACT, ETHER, SENDER, Run, outcome_fingerprint, run, world
+from tests.helpers.evm import (
+    CONTRACT,
+    ETHER,
+    Run,
+    outcome_fingerprint,
+    run,
+    transaction,
+    world,
+)
 
 ENGINE = Engine("jit")
 CAP = 1 << 24  # EIP-7825
@@ -282,7 +290,7 @@ def test_creation_transaction_intrinsic_state_gas() -> None:
     block = BlockEnv(
         chain_id=1, coinbase=bytes(20), number=1, timestamp=1, gas_limit=LIMIT, base_fee=7
     )
-    tx = _tx(to=None, data=init)
+    tx = transaction(to=None, data=init)
     regular, _ = intrinsic_gas(tx, rules)
     assert regular == 21_000 + 9_000  # the rest of Osaka's 32,000 is state gas
     assert intrinsic_state_gas(tx, rules, LIMIT) == NEW_ACCOUNT
@@ -297,12 +305,12 @@ def test_gas_limits_above_the_cap_are_valid_and_the_cap_bounds_regular_gas() -> 
     block = BlockEnv(
         chain_id=1, coinbase=bytes(20), number=1, timestamp=1, gas_limit=LIMIT, base_fee=7
     )
-    tx = _tx(gas_limit=CAP + 1)
+    tx = transaction(gas_limit=CAP + 1)
     with pytest.raises(GasLimitExceeded):
         execute_transaction(tx, block, world(b""), rules_for("osaka"))
     assert execute_transaction(tx, block, world(b""), rules_for("amsterdam")).success
     # A calldata floor above the cap can never fit the regular dimension.
-    floored = _tx(gas_limit=20_000_000, data=bytes(262_000))
+    floored = transaction(gas_limit=20_000_000, data=bytes(262_000))
     with pytest.raises(GasLimitExceeded):
         execute_transaction(floored, block, world(b""), rules_for("amsterdam"))
 
@@ -312,7 +320,7 @@ def test_block_room_is_checked_per_dimension() -> None:
     block = BlockEnv(
         chain_id=1, coinbase=bytes(20), number=1, timestamp=1, gas_limit=LIMIT, base_fee=7
     )
-    tx = _tx(gas_limit=CAP + 1_000_000)
+    tx = transaction(gas_limit=CAP + 1_000_000)
     regular, state = block_gas_bounds(tx, rules, LIMIT)
     assert (regular, state) == (CAP, CAP + 1_000_000 - 21_000)
     assert block_gas_bounds(tx, rules_for("osaka"), LIMIT) == (tx.gas_limit, 0)
@@ -348,7 +356,7 @@ def test_authorizations_are_intrinsic_state_gas_and_existing_authorities_refund_
     own_auth = sign_authorization(1, CHILD, 1, sender_key)  # the sender exists
     per_auth = (112 + 23) * CPSB
     for auths, credit in (((fresh_auth,), 0), ((own_auth,), NEW_ACCOUNT)):
-        tx = _tx(tx_type=4, authorization_list=auths, gas_limit=1_000_000)
+        tx = transaction(tx_type=4, authorization_list=auths, gas_limit=1_000_000)
         assert intrinsic_gas(tx, rules)[0] == 21_000 + 7_500
         assert intrinsic_state_gas(tx, rules, LIMIT) == per_auth
         outcome = execute_transaction(tx, block, world(b""), rules)
@@ -385,19 +393,3 @@ def _memory_copy(data: bytes) -> bytes:
         word = data[offset : offset + 32].ljust(32, b"\x00")
         asm.mstore(offset, int.from_bytes(word, "big"))
     return asm.build()
-
-
-def _tx(**fields: object) -> Transaction:
-    base = Transaction(
-        tx_type=2,
-        chain_id=1,
-        nonce=0,
-        gas_limit=1_000_000,
-        to=CONTRACT,
-        value=0,
-        data=b"",
-        max_fee_per_gas=10,
-        max_priority_fee_per_gas=1,
-        sender=SENDER,
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]

@@ -14,26 +14,14 @@ from jit.evm.frame import BlockEnv
 from jit.evm.state import TxState
 from jit.evm.transaction import coinbase_credit_diff, execute_transaction, intrinsic_gas
 from jit.forks import rules_for
-from sequencer.types.transactions import Transaction
 from statedb.conflicts import conflicts, write_set
 from statedb.types import EMPTY_CODE_HASH, Account, DictState, StateDiff
-from tests.helpers.evm import COINBASE, CONTRACT, ETHER, OTHER, SENDER, world
+from tests.helpers.evm import COINBASE, CONTRACT, ETHER, OTHER, SENDER, transaction, world
 
 BLOCK = BlockEnv(
     chain_id=1, coinbase=COINBASE, number=1, timestamp=1, gas_limit=30_000_000, base_fee=7
 )
-BASE = Transaction(
-    tx_type=2,
-    chain_id=1,
-    nonce=0,
-    gas_limit=100_000,
-    to=CONTRACT,
-    value=0,
-    data=b"",
-    max_fee_per_gas=10,
-    max_priority_fee_per_gas=1,
-    sender=SENDER,
-)
+BASE = transaction(gas_limit=100_000)
 
 
 @pytest.mark.parametrize(
