@@ -12,6 +12,12 @@ from jit.evm.opcodes import AMSTERDAM, CANCUN, OSAKA
 _BY_NAME = {info.name: byte for table in (CANCUN, OSAKA, AMSTERDAM) for byte, info in table.items()}
 
 
+def push(value: int, size: int = 0) -> bytes:
+    """PUSHn of ``value``: the shortest PUSH that holds it (PUSH1 for 0), or PUSH``size``."""
+    size = size or max(1, (value.bit_length() + 7) // 8)
+    return bytes([0x5F + size]) + value.to_bytes(size, "big")
+
+
 class Asm:
     def __init__(self) -> None:
         self._parts: list[bytes | tuple[str, str]] = []

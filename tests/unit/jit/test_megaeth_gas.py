@@ -29,6 +29,7 @@ from jit.evm.transaction import (
 from jit.forks import Fork, ForkRules, megaeth_rules, rules_for
 from sequencer.types.transactions import Transaction
 from statedb.types import DictState
+from tests.helpers.asm import push
 from tests.helpers.evm import outcome_fingerprint
 
 ENGINE = Engine("jit")
@@ -49,11 +50,6 @@ BLOCK = BlockEnv(
 PUSH0, MSTORE, SSTORE, GAS, STOP, RETURN, REVERT = 0x5F, 0x52, 0x55, 0x5A, 0x00, 0xF3, 0xFD
 CALL, CALLCODE, DELEGATECALL, CREATE = 0xF1, 0xF2, 0xF4, 0xF0
 LOG0, LOG1 = 0xA0, 0xA1
-
-
-def push(value: int, size: int = 0) -> bytes:
-    size = size or max(1, (value.bit_length() + 7) // 8)
-    return bytes([0x5F + size]) + value.to_bytes(size, "big")
 
 
 def ops(*parts: int | bytes) -> bytes:

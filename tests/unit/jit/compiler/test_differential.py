@@ -17,6 +17,7 @@ from jit.compiler import Engine
 from jit.compiler.analysis import STACK_EFFECTS, decode
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
+from tests.helpers.asm import push
 from tests.helpers.evm import OTHER, outcome_fingerprint, run, world
 
 ENGINE = Engine("jit")
@@ -43,11 +44,6 @@ def assert_same_near_limits(
     for gas in sorted(limits):
         if gas >= INTRINSIC + 16 * len(data):
             assert_same(code, gas, data, callee)
-
-
-def push(value: int) -> bytes:
-    size = max(1, (value.bit_length() + 7) // 8)
-    return bytes([0x5F + size]) + value.to_bytes(size, "big")
 
 
 # ------------------------------------------------------------------ strategies

@@ -20,6 +20,7 @@ from jit.evm.frame import BlockEnv
 from jit.evm.instructions.stack import PAIR_IMMEDIATES, SINGLE_IMMEDIATES
 from jit.evm.transaction import execute_transaction, intrinsic_gas
 from jit.forks import rules_for
+from tests.helpers.asm import push
 from tests.helpers.evm import (
     COINBASE,
     CONTRACT,
@@ -47,11 +48,6 @@ def both(code: bytes, gas: int = 1_000_000, fork: str = "amsterdam", slot: int =
     )
     assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome), code.hex()
     return expected
-
-
-def push(value: int) -> bytes:
-    size = max(1, (value.bit_length() + 7) // 8)
-    return bytes([0x5F + size]) + value.to_bytes(size, "big")
 
 
 def items(count: int) -> bytes:

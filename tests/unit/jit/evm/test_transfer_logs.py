@@ -12,16 +12,12 @@ from jit.compiler import Engine
 from jit.evm.addresses import compute_contract_address
 from jit.evm.transfer_logs import BURN_TOPIC, SYSTEM_ADDRESS, TRANSFER_TOPIC, burn_log
 from statedb.types import keccak256
+from tests.helpers.asm import push
 from tests.helpers.evm import CONTRACT, ETHER, OTHER, SENDER, Run, outcome_fingerprint, run, world
 
 ENGINE = Engine("jit")
 ADDRESS, BALANCE, CALL, LOG1, MSTORE, POP = 0x30, 0x31, 0xF1, 0xA1, 0x52, 0x50
 CREATE, REVERT, SELFDESTRUCT, SSTORE, STOP = 0xF0, 0xFD, 0xFF, 0x55, 0x00
-
-
-def push(value: int, size: int = 0) -> bytes:
-    size = size or max(1, (value.bit_length() + 7) // 8)
-    return bytes([0x5F + size]) + value.to_bytes(size, "big")
 
 
 def call(to: bytes, value: int) -> bytes:

@@ -22,6 +22,7 @@ from jit.compiler.analysis import decode
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
 from jit.native.coverage import covered_ops
+from tests.helpers.asm import push
 from tests.helpers.evm import outcome_fingerprint, run, world
 
 ENGINE = Engine("native", native_every_region=True)
@@ -58,11 +59,6 @@ words = st.one_of(
     st.integers(2**256 - 300, 2**256 - 1),  # small negative numbers
 )
 offsets = st.sampled_from([0, 1, 31, 32, 64, 100, 1000, 4096, 2**20, 2**32, 2**64, 2**256 - 1])
-
-
-def push(value: int) -> bytes:
-    size = max(1, (value.bit_length() + 7) // 8)
-    return bytes([0x5F + size]) + value.to_bytes(size, "big")
 
 
 def store_results(height: int) -> bytes:
