@@ -7,6 +7,10 @@ offset (as PUSH2), resolved at ``build()``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from hypothesis import strategies as st
+
 from jit.evm.opcodes import AMSTERDAM, CANCUN, OSAKA
 
 _BY_NAME = {info.name: byte for table in (CANCUN, OSAKA, AMSTERDAM) for byte, info in table.items()}
@@ -140,3 +144,30 @@ def create2_factory(salt: int, *, store_address: bool) -> bytes:
     )
     asm = asm.push(0).op("SSTORE") if store_address else asm.op("POP")
     return asm.op("STOP").build()
+
+
+def stack_edge_programs(
+    max_depth: int, tail_ops: Sequence[int], pushers: Sequence[int]
+) -> st.SearchStrategy[bytes]:
+    """Programs at the stack's edges, for the compiled tiers' differential tests: either
+    up to ``max_depth`` pushes and one of ``tail_ops`` (a short stack under a deep
+    DUP/SWAP or an operand-taking op), or a loop that leaves ``counter + 1`` items and
+    then a region that pushes the stack to 1,023..1,026 items with ``pushers`` (each
+    pushing one item) and pops back down before it stops, so only an exact check sees it."""
+
+    @st.composite
+    def programs(draw: st.DrawFn) -> bytes:
+        if draw(st.booleans()):
+            depth = draw(st.integers(0, max_depth))
+            code = b"".join(push(i) for i in range(depth))
+            return code + bytes([draw(st.sampled_from(list(tail_ops)))])
+        counter = draw(st.integers(1000, 1023))
+        peak = draw(st.sampled_from([1023, 1024, 1025, 1026]))
+        pushes = max(peak - (counter + 1), 0)
+        pusher = bytes(
+            draw(st.lists(st.sampled_from(list(pushers)), min_size=pushes, max_size=pushes))
+        )
+        loop = b"\x5b\x80\x60\x01\x90\x03\x80" + push(3) + b"\x57"
+        return push(counter) + loop + pusher + b"\x50" * pushes
+
+    return programs()

@@ -17,7 +17,7 @@ from jit.compiler import Engine
 from jit.compiler.analysis import STACK_EFFECTS, decode
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
-from tests.helpers.asm import push
+from tests.helpers.asm import push, stack_edge_programs
 from tests.helpers.evm import OTHER, outcome_fingerprint, run, world
 
 ENGINE = Engine("jit")
@@ -152,29 +152,10 @@ def jumps(draw: st.DrawFn) -> bytes:
     return bytes(code + draw(straight_line()))
 
 
-@st.composite
-def stack_edges(draw: st.DrawFn) -> bytes:
-    """Regions that underflow or overflow the stack at their first or last instruction."""
-    if draw(st.booleans()):
-        depth = draw(st.integers(0, 20))
-        code = b"".join(push(i) for i in range(depth))
-        return code + bytes([draw(st.sampled_from([0x01, 0x08, 0x50, 0x8F, 0x9F, 0x52, 0x55]))])
-    # A loop leaves counter + 1 items; then a region pushes the stack to 1023..1026
-    # items and pops back down before it stops, so only an exact check sees it.
-    counter = draw(st.integers(1000, 1023))
-    peak = draw(st.sampled_from([1023, 1024, 1025, 1026]))
-    pushes = max(peak - (counter + 1), 0)
-    pusher = bytes(
-        draw(st.lists(st.sampled_from([0x80, 0x5F, 0x30, 0x59]), min_size=pushes, max_size=pushes))
-    )
-    return (
-        push(counter)
-        + b"\x5b\x80\x60\x01\x90\x03\x80"
-        + push(3)
-        + b"\x57"
-        + pusher
-        + b"\x50" * pushes
-    )
+# Regions that underflow or overflow the stack at their first or last instruction.
+stack_edges = stack_edge_programs(
+    20, [0x01, 0x08, 0x50, 0x8F, 0x9F, 0x52, 0x55], [0x80, 0x5F, 0x30, 0x59]
+)
 
 
 @st.composite
@@ -229,7 +210,7 @@ def test_jumps(code: bytes, short: tuple[int, ...]) -> None:
 
 
 @SETTINGS
-@given(stack_edges(), shortfalls)
+@given(stack_edges, shortfalls)
 def test_stack_edges(code: bytes, short: tuple[int, ...]) -> None:
     assert_same_near_limits(code, shortfalls=short)
 

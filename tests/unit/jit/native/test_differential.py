@@ -22,7 +22,7 @@ from jit.compiler.analysis import decode
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_for
 from jit.native.coverage import covered_ops
-from tests.helpers.asm import push
+from tests.helpers.asm import push, stack_edge_programs
 from tests.helpers.evm import outcome_fingerprint, run, world
 
 ENGINE = Engine("native", native_every_region=True)
@@ -139,28 +139,11 @@ def covered_bytes(draw: st.DrawFn) -> bytes:
     return b"".join(pieces) + store_results(3)
 
 
-@st.composite
-def stack_edges(draw: st.DrawFn) -> bytes:
-    """A native region pushing the stack to 1,023..1,026 items after a loop left
-    ``counter + 1`` items, or a short stack under a deep DUP/SWAP."""
-    if draw(st.booleans()):
-        depth = draw(st.integers(0, 18))
-        code = b"".join(push(i) for i in range(depth))
-        return code + bytes([draw(st.sampled_from([0x01, 0x08, 0x50, 0x8F, 0x9F, 0x52]))])
-    counter = draw(st.integers(1000, 1023))
-    peak = draw(st.sampled_from([1023, 1024, 1025, 1026]))
-    pushes = max(peak - (counter + 1), 0)
-    pusher = bytes(
-        draw(st.lists(st.sampled_from([0x80, 0x5F, 0x58, 0x5A]), min_size=pushes, max_size=pushes))
-    )
-    return (
-        push(counter)
-        + b"\x5b\x80\x60\x01\x90\x03\x80"
-        + push(3)
-        + b"\x57"
-        + pusher
-        + b"\x50" * pushes
-    )
+# A native region at the stack's edges (DUP/SWAP/MSTORE under a short stack, or a loop
+# pushing to 1,023..1,026 with covered pushers).
+stack_edges = stack_edge_programs(
+    18, [0x01, 0x08, 0x50, 0x8F, 0x9F, 0x52], [0x80, 0x5F, 0x58, 0x5A]
+)
 
 
 def assert_same(code: bytes, gas: int) -> TxOutcome:
@@ -246,7 +229,7 @@ def test_covered_bytes_with_jumps(code: bytes, short: tuple[int, ...]) -> None:
 
 
 @SETTINGS
-@given(stack_edges(), shortfalls)
+@given(stack_edges, shortfalls)
 def test_stack_edges(code: bytes, short: tuple[int, ...]) -> None:
     assert_same_near_limits(code, 5_000_000, short)
 
