@@ -66,7 +66,7 @@ from sequencer.fork.upstream import (
     parse_header,
 )
 from sequencer.gc_tuning import tune_gc
-from sequencer.hd_wallet import MnemonicError, check_mnemonic
+from sequencer.hd_wallet import MnemonicError, check_mnemonic, normalised
 from sequencer.megaeth import (
     MEGAETH_BASE_FEE,
     MEGAETH_CHAIN_ID,
@@ -692,7 +692,6 @@ def _client_version(text: str) -> str:
 
 
 def config_from(args: argparse.Namespace) -> NodeConfig:
-    words = args.mnemonic.split()
     try:
         check_mnemonic(args.mnemonic)
     except MnemonicError as error:
@@ -714,7 +713,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         block_time=args.block_time,
         accounts=args.accounts,
         balance=args.balance,
-        mnemonic=" ".join(words),  # a pasted mnemonic's stray spaces are not words
+        mnemonic=normalised(args.mnemonic),  # a pasted mnemonic's stray spaces are not words
         history_window=args.history_window,
         engine=args.engine,
         hot_threshold=args.jit_threshold,
@@ -996,7 +995,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 load_state=load,
                 dump_state=dump,
                 transport=transport_from(args),
-                activity=ActivityLog(verbosity, args.log_format),
+                activity=None if args.quiet else ActivityLog(args.log_format),
             )
         )
     except ConfigError as error:

@@ -16,8 +16,8 @@ transaction:
     Block Hash: 0x6c6c...
     Block Time: "Sun, 6 Dec 2026 22:13:05 +0000"
 
-Levels: ``--quiet`` prints warnings and console.log lines only (under a line naming
-their transaction); the default adds one line per request (``rpc.server``) and the
+Levels: ``--quiet`` prints warnings and console.log lines only (the node's own lines,
+under a line naming their transaction: no ``ActivityLog`` is attached); the default adds one line per request (``rpc.server``) and the
 blocks with transactions; ``-v`` adds each request's parameters; ``-vv`` everything at
 debug level. With ``--log-format json`` every line is one JSON object with ``time``,
 ``level``, ``logger`` and ``message``, and the chain lines carry their values as fields
@@ -180,14 +180,14 @@ def block_fields(block: BlockActivity) -> dict[str, Any]:
 
 
 class ActivityLog:
-    """Prints each sealed block (``Node.subscribe_activity``) at the log's level: the
-    whole block by default, only transactions' console.log lines under ``--quiet``."""
+    """Prints each sealed block (``Node.subscribe_activity``) the way anvil does, with
+    console.log lines under their transaction. Not attached under ``--quiet``: the node
+    then logs only transactions' console.log lines itself (``sequencer.console_log``),
+    under a line naming the transaction, and no block is turned into lines."""
 
-    def __init__(self, verbosity: int, log_format: str) -> None:
-        self.verbosity = verbosity
+    def __init__(self, log_format: str) -> None:
         self.json_lines = log_format == "json"
         self.chain = logging.getLogger(CHAIN_LOGGER)
-        self.console = logging.getLogger(CONSOLE_LOGGER)
 
     def attach(
         self, subscribe: Callable[[Callable[[BlockActivity], None]], Callable[[], None]]
@@ -195,26 +195,7 @@ class ActivityLog:
         return subscribe(self.on_block)
 
     def on_block(self, block: BlockActivity) -> None:
-        if self.verbosity < 0:
-            self._console_only(block)
-        elif self.json_lines:
+        if self.json_lines:
             self.chain.info("block %d", block.number, extra={"fields": block_fields(block)})
         else:
             self.chain.info("%s", "\n".join(block_lines(block)))
-
-    def _console_only(self, block: BlockActivity) -> None:
-        for tx in block.transactions:
-            if not tx.console:
-                continue
-            where = f"transaction 0x{tx.hash.hex()} (block {block.number})"
-            if self.json_lines:
-                fields = {
-                    "event": "console",
-                    "transaction": _hex(tx.hash),
-                    "lines": list(tx.console),
-                }
-                self.console.info("console.log in %s", where, extra={"fields": fields})
-                continue
-            self.console.info("console.log in %s:", where)
-            for line in tx.console:
-                self.console.info("  %s", line)
