@@ -672,11 +672,11 @@ class _Rpc:
             else:
                 response = await self.process_one(payload, ctx, outcome)
                 out = None if response is None else _encode(response)
+        seconds = time.perf_counter() - started
         if self.metrics is not None:
-            seconds = time.perf_counter() - started
             self.metrics.observe_message(outcome.methods, outcome.codes, batch, seconds)
         if logger.isEnabledFor(logging.INFO):
-            ms = (time.perf_counter() - started) * 1000
+            ms = seconds * 1000
             line = outcome.line(transport, batch, ms)
             logger.info("%s", line, extra={"fields": outcome.fields(transport, batch, ms)})
         return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sequencer.hd_wallet import derive_key, seed_from_mnemonic
+from sequencer.hd_wallet import derive_key, normalised, seed_from_mnemonic
 from sequencer.system_contracts import (
     BEACON_ROOTS_CODE,
     CONSOLIDATION_REQUEST_CODE,
@@ -56,7 +56,7 @@ def dev_accounts(mnemonic: str, count: int) -> tuple[DevAccount, ...]:
 def mnemonic_id(mnemonic: str) -> bytes:
     """What a data directory records of the mnemonic its dev accounts came from: the
     first 8 bytes of its hash (enough to tell two apart; the words are not stored)."""
-    return keccak256(" ".join(mnemonic.split()).encode())[:8]
+    return keccak256(normalised(mnemonic).encode())[:8]
 
 
 def _contract(diff: StateDiff, address: Address, code: bytes, nonce: int = 1) -> None:

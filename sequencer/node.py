@@ -797,10 +797,12 @@ class Node:
 
         unsubscribe = self.publisher.subscribe(on_event)
         self._activity_listeners += 1
-        listening = [True]
+        listening = True
 
         def stop() -> None:
-            if listening.pop() if listening else False:
+            nonlocal listening
+            if listening:  # a second call does nothing
+                listening = False
                 self._activity_listeners -= 1
                 unsubscribe()
 
