@@ -6,9 +6,9 @@ is copied per fork and instruction handlers never test which fork they run in.
 
 Cancun: EIP-1153, 4788, 4844, 5656, 6780, 7516. Prague: EIP-2537, 2935, 6110,
 7002, 7251, 7623, 7685, 7691, 7702. Osaka: EIP-7594 (blob count per tx),
-7823, 7825, 7883, 7918, 7939, 7951. Amsterdam (experimental, in progress): Osaka
-with BPO2's blob schedule (the devnet fixtures' ``blobSchedule``), EIP-7708, 7778, 7843, 7928,
-7954, 7976, 7981, 8024 and 8037.
+7823, 7825, 7883, 7918, 7939, 7951. Amsterdam (experimental: the devnet fixtures'
+snapshot, execution-specs tests-bal@v5.7.0): Osaka with BPO2's blob schedule (the
+fixtures' ``blobSchedule``), EIP-7708, 7778, 7843, 7928, 7954, 7976, 7981, 8024 and 8037.
 
 ``megaeth_rules(rules)`` is the opt-in MegaETH variant of a fork's rules: Rex5's dual
 gas model (storage gas on top of compute gas) with the SALT bucket multiplier at 1,
@@ -36,7 +36,7 @@ class Fork(enum.IntEnum):
     CANCUN = 1
     PRAGUE = 2
     OSAKA = 3
-    AMSTERDAM = 4  # experimental (issue 20): the devnet's Glamsterdam, work in progress
+    AMSTERDAM = 4  # experimental (issue 20): the devnet fixtures' Glamsterdam
 
     @classmethod
     def from_name(cls, name: str) -> Fork:
@@ -201,7 +201,7 @@ def _osaka(prague: ForkRules) -> ForkRules:
 
 
 def _amsterdam(osaka: ForkRules) -> ForkRules:
-    """Experimental: Osaka plus the Amsterdam EIPs implemented so far."""
+    """Experimental: Osaka plus the Amsterdam EIPs of the devnet fixtures' snapshot."""
     rules = _with_opcodes(osaka, opcodes.AMSTERDAM)
     return replace(
         rules,
