@@ -49,7 +49,7 @@ from sequencer.builder import (
     sealed_env,
 )
 from sequencer.chain import FRESH_CHAIN_CFS, Chain, LogEntry, LogFilter
-from sequencer.clock import Clock, ClockError, ClockState
+from sequencer.clock import MAX_TIMESTAMP, Clock, ClockError, ClockState
 from sequencer.config import ChainConfig, ConfigError, ForkConfig, NodeConfig
 from sequencer.console_log import log_console_calls
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
@@ -1988,14 +1988,21 @@ class Node:
     def mine(self, blocks: int = 1, interval: int | None = None) -> list[MiniBlock]:
         """Seal ``blocks`` blocks now with whatever is ready (possibly empty).
 
-        ``interval`` (anvil_mine): the clock moves ``interval`` seconds before each block.
+        ``interval`` (anvil_mine): the clock moves ``interval`` seconds before the first
+        block, and each later block is exactly ``interval`` after the one before. anvil
+        adds the interval to its offset before each block instead, so a wall-clock second
+        passing during the call adds one; the blocks of one call being exactly spaced is
+        what callers check (viem's test client).
         """
         if type(blocks) is not int or not 0 <= blocks <= MAX_MINE_BLOCKS:
             raise InvalidInput(f"number of blocks must be in 0..{MAX_MINE_BLOCKS}, got {blocks}")
-        mined = []
+        mined: list[MiniBlock] = []
         try:
             for _ in range(blocks):
-                if interval is not None:
+                if interval is not None and mined:
+                    parent = mined[-1].header.timestamp
+                    self.clock.set_next(min(parent + interval, MAX_TIMESTAMP), parent)
+                elif interval is not None:
                     self.clock.increase(interval)
                 mined.append(self._produce_empty())
         except ClockError as error:

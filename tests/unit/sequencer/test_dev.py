@@ -261,6 +261,31 @@ def test_mine_counts_intervals_and_bounds() -> None:
         node.close()
 
 
+class TickingTime:
+    """A wall clock that moves one second each time it is read."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def test_mine_with_interval_is_exactly_spaced_while_the_wall_clock_moves() -> None:
+    """anvil_mine(4, 12): blocks 12 s apart even when seconds pass during the call."""
+    node = ephemeral()
+    try:
+        node.clock._now = TickingTime(node.clock.wall())  # the producer holds this clock
+        blocks = node.mine(4, interval=12)
+        stamps = [b.header.timestamp for b in blocks]
+        assert [s - stamps[0] for s in stamps] == [0, 12, 24, 36]
+        later = node.mine(1)[0].header.timestamp
+        assert later >= stamps[-1]  # the clock carries on from the last one
+    finally:
+        node.close()
+
+
 def test_rollback_and_its_bounds() -> None:
     node = ephemeral()
     try:
