@@ -323,3 +323,12 @@ def test_request_context_is_slotted() -> None:
 def test_rpc_error_is_the_base() -> None:
     assert issubclass(InvalidParams, RpcError)
     assert issubclass(MethodNotFound, RpcError)
+
+
+def test_every_registered_handler_of_the_node_resolves() -> None:
+    """create_app resolves a handler's annotations at its first call (start-up, issue 21):
+    a handler with an unsupported annotation must fail here instead."""
+    import rpc.namespaces  # noqa: F401  (registers every namespace)
+
+    assert len(default_registry) > 150
+    default_registry.resolve_all()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import subprocess
+import sys
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -112,10 +114,27 @@ def test_registry_deltas() -> None:
     assert sorted(registry.CANCUN) == list(range(0x01, 0x0B))
     assert sorted(registry.PRAGUE) == list(range(0x0B, 0x12))
     assert sorted(registry.OSAKA) == [0x05, 0x100]
-    assert registry.CANCUN[0x05] is modexp
-    assert registry.OSAKA[0x05] is modexp_osaka
+    # Entries load their module at the first call and then are that module's function.
+    modexp_input = (1).to_bytes(32, "big") * 3 + b"\x03\x05\x07"
+    assert registry.CANCUN[0x05](modexp_input, 10**6) == modexp(modexp_input, 10**6)
+    assert registry.OSAKA[0x05](modexp_input, 10**6) == modexp_osaka(modexp_input, 10**6)
+    assert registry.OSAKA[0x05].__name__ == "modexp_osaka"
     for table in (registry.CANCUN, registry.PRAGUE, registry.OSAKA):
         for fn in table.values():
             # Every entry is implemented: a call returns or raises PrecompileFailure.
             with contextlib.suppress(PrecompileFailure):
                 fn(b"", 10**7)
+
+
+def test_registry_imports_no_precompile_library_before_a_call() -> None:
+    """Start-up (issue 21): the fork tables name the precompiles without loading gmpy2,
+    pycryptodome, cryptography, arkworks, pyrevm or blake2b."""
+    probe = (
+        "import sys, jit.forks\n"
+        "heavy = ('gmpy2', 'Crypto', 'cryptography', 'py_arkworks_bls12381', 'pyrevm', 'blake2b')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
