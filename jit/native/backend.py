@@ -18,8 +18,12 @@ import llvmlite.binding as llvm
 
 OPT_LEVEL = 2
 
-# int64_t evm_native(uint256 *stack, int64_t *io, uint8_t *memory); see irgen.py.
-NativeFunction = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+# int64_t host(int64_t pc): the host-call table's entry; see irgen.py.
+HostFunction = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)
+# int64_t evm_native(uint256 *stack, int64_t *io, uint8_t *memory, host); see irgen.py.
+NativeFunction = ctypes.CFUNCTYPE(
+    ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, HostFunction
+)
 
 _lock = threading.Lock()
 _initialised = False

@@ -44,6 +44,7 @@ _COVERED_HANDLERS: frozenset[Callable[..., None]] = frozenset(
         bitwise.shl,
         bitwise.shr,
         bitwise.sar,
+        bitwise.clz,
         stack.pop,
         stack.push0,
         memory_ops.mload,
@@ -65,11 +66,40 @@ _FAMILY_NAMES: dict[int, str] = {
 }
 
 
+# Run through the host call, on the fork's own handler (``irgen``'s module docstring), so
+# any fork's version of them is exact: covered by name. None of them nests a frame.
+HOST_NAMES: frozenset[str] = frozenset(
+    {
+        "SLOAD", "SSTORE", "TLOAD", "TSTORE", "KECCAK256",
+        "BALANCE", "SELFBALANCE", "EXTCODESIZE", "EXTCODEHASH", "EXTCODECOPY",
+        "ADDRESS", "ORIGIN", "CALLER", "CALLVALUE", "GASPRICE",
+        "CALLDATALOAD", "CALLDATASIZE", "CALLDATACOPY", "CODESIZE", "CODECOPY",
+        "RETURNDATASIZE", "RETURNDATACOPY", "MSIZE", "MCOPY",
+        "BLOCKHASH", "COINBASE", "TIMESTAMP", "NUMBER", "PREVRANDAO", "GASLIMIT",
+        "CHAINID", "BASEFEE", "BLOBHASH", "BLOBBASEFEE", "SLOTNUM",
+        "LOG0", "LOG1", "LOG2", "LOG3", "LOG4",
+    }
+)  # fmt: skip
+# End the frame: native code hands the frame to the interpreter at them.
+HAND_OVER_NAMES: frozenset[tuple[int, str]] = frozenset(
+    {(0xF3, "RETURN"), (0xFD, "REVERT"), (0xFE, "INVALID"), (0xFF, "SELFDESTRUCT")}
+)
+
+
+def host_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
+    """The bytes of ``table`` native code runs through the host call."""
+    return frozenset(op for op, info in table.items() if info.name in HOST_NAMES)
+
+
 def covered_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
     """The bytes of ``table`` the native tier compiles."""
-    out = set()
+    out = set(host_ops(table))
     for op, info in table.items():
-        if info.handler in _COVERED_HANDLERS or _FAMILY_NAMES.get(op) == info.name:
+        if (
+            info.handler in _COVERED_HANDLERS
+            or _FAMILY_NAMES.get(op) == info.name
+            or (op, info.name) in HAND_OVER_NAMES
+        ):
             out.add(op)
     return frozenset(out)
 

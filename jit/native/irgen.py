@@ -2,7 +2,8 @@
 
 The function's C ABI (``ir_module`` documents it for ``program.py``, which calls it)::
 
-    int64_t evm_native(uint256_le *stack, int64_t *io, uint8_t *memory)
+    int64_t evm_native(uint256_le *stack, int64_t *io, uint8_t *memory,
+                       int64_t (*host)(int64_t pc))
 
 - ``stack``: the frame's stack as 1,024 little-endian 32-byte words (``i256``),
   item 0 at the bottom; the caller copies ``evm.stack`` in and the changed part out.
@@ -11,13 +12,27 @@ The function's C ABI (``ir_module`` documents it for ``program.py``, which calls
   frame goes next), ``io[3]`` low-water mark (in: the height; out: the lowest height
   the code reached, so the items below it are unchanged), ``io[4]`` memory length
   (in; the native code never resizes memory), ``io[5]`` regions entered (counted up:
-  the caller's measure of how long a call stays native).
+  the caller's measure of how long a call stays native), ``io[6]`` the memory's
+  address after a host call (memory may have moved).
+- ``host``: the host-call table's one entry, ``host(pc)``: run the fork's own
+  interpreter handler of the instruction at ``pc`` on the frame (storage, transient
+  storage, KECCAK256, environment and block reads, copies, logs: everything that
+  neither nests a frame nor ends one). Before the call the code writes the stack
+  array, ``io[0]`` (height), ``io[1]`` (the exact gas after the instruction's static
+  charge) and ``io[3]``; the host syncs the frame's stack from them, runs the handler
+  and writes back the height, gas, the items it pushed, ``io[4]`` and ``io[6]``
+  (``io[3]`` is left alone: still a lower bound of what the code reaches). It returns 0, or 1 when the
+  handler raised: the code then returns ``HOST_ERROR`` at once and the caller
+  re-raises the exception (a halt or a real error) as the Python JIT would.
+  Instructions that end the frame (RETURN, REVERT, INVALID, SELFDESTRUCT) hand over
+  to the interpreter at their pc; calls and creates are not covered (a nested frame
+  under a native one would stack C frames 1,024 deep).
 - The result is a status: ``EXIT_JUMP`` (go on with the region at ``io[2]``, which
   the caller checks against the jump table), ``STOP``, ``HAND_OVER`` (the
   interpreter runs the frame from ``io[2]``), ``NEED_MEMORY`` (the memory
   instruction at ``io[2]`` needs memory to grow: the caller charges and grows it,
-  then re-enters at ``io[2]``) or ``BAD_JUMP`` (a jump to a destination of 2**32
-  or more). On every exit the stack and gas are exactly the interpreter's at that pc.
+  then re-enters at ``io[2]``), ``BAD_JUMP`` (a jump to a destination of 2**32
+  or more) or ``HOST_ERROR``. On every exit the stack and gas are exactly the interpreter's at that pc.
 
 Each region keeps the Python JIT's contract (``docs/architecture.md``, "JIT"): its
 stack bounds and total static gas S are checked once at entry (a failing check hands
@@ -48,9 +63,11 @@ STOP = 1
 HAND_OVER = 2
 NEED_MEMORY = 3
 BAD_JUMP = 4
+HOST_ERROR = 5
 
 FUNCTION_NAME = "evm_native"
 MEMORY_OPS = {0x51: 32, 0x52: 32, 0x53: 1}  # MLOAD, MSTORE, MSTORE8 -> bytes accessed
+HOST_HAND_OVER = frozenset({0xF3, 0xFD, 0xFE, 0xFF})  # RETURN, REVERT, INVALID, SELFDESTRUCT
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
@@ -58,7 +75,6 @@ I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 I256 = ir.IntType(256)
 I512 = ir.IntType(512)
-_MIN_SIGNED = 1 << 255
 _ALIGN = 8  # the stack array is only guaranteed 8-byte alignment
 
 
@@ -93,16 +109,24 @@ class _Item:
 
 class _FunctionWriter:
     def __init__(
-        self, regions: Sequence[Region], jumpdests: frozenset[int], code_length: int
+        self,
+        regions: Sequence[Region],
+        jumpdests: frozenset[int],
+        code_length: int,
+        host_ops: frozenset[int],
     ) -> None:
         self.regions = regions
+        self.host_ops = host_ops
         self.jumpdests = jumpdests
         self.code_length = code_length
         self.module = ir.Module(name="evm")
         self.exp = self._exp_function()
-        fn_type = ir.FunctionType(I64, [I256.as_pointer(), I64.as_pointer(), I8.as_pointer()])
+        host_type = ir.FunctionType(I64, [I64])
+        fn_type = ir.FunctionType(
+            I64, [I256.as_pointer(), I64.as_pointer(), I8.as_pointer(), host_type.as_pointer()]
+        )
         self.fn = ir.Function(self.module, fn_type, FUNCTION_NAME)
-        self.stack_arg, self.io, self.memory = self.fn.args
+        self.stack_arg, self.io, memory, self.host = self.fn.args
         self.builder = ir.IRBuilder(self.fn.append_basic_block("entry"))
         b = self.builder
         self.sp_var = b.alloca(I64, name="sp")
@@ -112,7 +136,11 @@ class _FunctionWriter:
         b.store(b.load(self._io(0)), self.sp_var)
         b.store(b.load(self._io(1)), self.gas_var)
         b.store(b.load(self._io(3)), self.low_var)
-        self.memory_length = b.load(self._io(4), name="msize")
+        # Memory moves and grows under host calls: its address and length are reloaded.
+        self.memory_var = b.alloca(I8.as_pointer(), name="memory")
+        self.memory_length_var = b.alloca(I64, name="msize")
+        b.store(memory, self.memory_var)
+        b.store(b.load(self._io(4)), self.memory_length_var)
         self.entry_pc = b.load(self._io(2), name="entry_pc")
         self.region_blocks = {r.start: self.fn.append_basic_block(f"r_{r.start}") for r in regions}
         self.resume_blocks: dict[int, ir.Block] = {}
@@ -374,9 +402,51 @@ class _FunctionWriter:
             self.exponent(ins, before)
         elif op in MEMORY_OPS:
             self.memory_access(ins, before)
+        elif op in HOST_HAND_OVER:
+            self.exit(HAND_OVER, ins.pc, self.gas_at(before))
+            return False
+        elif op in self.host_ops:
+            self.host_call(ins)
         else:
             self.pure(op)
         return True
+
+    def host_call(self, ins: Instruction) -> None:
+        """Run the instruction's interpreter handler through ``host`` (module docstring),
+        then go on with the gas it left, handing over after it when the rest of the
+        region's static gas no longer fits (as the Python JIT's handler calls do)."""
+        b = self.builder
+        self.flush()
+        b.store(b.load(self.sp_var), self._io(0))
+        b.store(self.gas_at(self.remaining), self._io(1))
+        b.store(b.load(self.low_var), self._io(3))
+        failed = b.icmp_signed("!=", b.call(self.host, [_i64(ins.pc)]), _i64(0))
+        raised = self.fn.append_basic_block(f"he_{ins.pc}")
+        done = self.fn.append_basic_block(f"hd_{ins.pc}")
+        b.cbranch(failed, raised, done)
+        b.position_at_end(raised)
+        b.ret(_i64(HOST_ERROR))
+        b.position_at_end(done)
+        height = b.load(self._io(0))
+        b.store(height, self.sp_var)
+        # ``low`` stays the region's: the code after the call may reach below the height.
+        b.store(b.load(self._io(4)), self.memory_length_var)
+        b.store(b.inttoptr(b.load(self._io(6)), I8.as_pointer()), self.memory_var)
+        gas = b.load(self._io(1))
+        self.g = b.sub(gas, _i64(self.remaining))
+        if self.remaining:
+            short = b.icmp_signed("<", self.g, _i64(0))
+            leave = self.fn.append_basic_block(f"hx_{ins.pc}")
+            stay = self.fn.append_basic_block(f"hc_{ins.pc}")
+            b.cbranch(short, leave, stay)
+            b.position_at_end(leave)
+            b.store(height, self._io(0))
+            b.store(gas, self._io(1))
+            b.store(_i64(ins.next_pc), self._io(2))
+            b.store(b.load(self.low_var), self._io(3))
+            b.ret(_i64(HAND_OVER))
+            b.position_at_end(stay)
+        self.start_segment()
 
     def jumpi(self, ins: Instruction) -> bool:
         """A conditional exit; False when the condition is a constant that always jumps."""
@@ -416,14 +486,14 @@ class _FunctionWriter:
         size = MEMORY_OPS[ins.op]
         self.ensure(1)
         offset = self.items[-1].value
-        length = self.memory_length
+        length = b.load(self.memory_length_var)
         fits = b.and_(
             b.icmp_signed(">=", length, _i64(size)),
             b.icmp_unsigned("<=", offset, b.zext(b.sub(length, _i64(size)), I256)),
         )
         self.side_exit(b.not_(fits), NEED_MEMORY, ins.pc, before)
         self.pop()
-        address = b.gep(self.memory, [b.trunc(offset, I64)])
+        address = b.gep(b.load(self.memory_var), [b.trunc(offset, I64)])
         if ins.op == 0x51:
             word = b.load(b.bitcast(address, I256.as_pointer()), align=1)
             self.push(b.bswap(word))
@@ -447,6 +517,9 @@ class _FunctionWriter:
         if op == 0x19:  # NOT
             self.push(b.not_(a))
             return
+        if op == 0x1E:  # CLZ (EIP-7939): 256 for zero
+            self.push(b.ctlz(a, ir.Constant(I1, 0)))
+            return
         c = self.pop()
         if op in (0x08, 0x09):  # ADDMOD, MULMOD: the sum or product before reduction
             n = self.pop()
@@ -468,15 +541,23 @@ class _FunctionWriter:
             quotient = b.udiv(a, divisor) if op == 0x04 else b.urem(a, divisor)
             result = b.select(is_zero, zero, quotient)
         elif op in (0x05, 0x07):  # SDIV, SMOD: 0 for a zero divisor; -2**255 / -1 wraps
+            # On magnitudes, unsigned: LLVM 20's i256 sdiv/srem by a constant power of two
+            # (known after constant propagation) hits an APInt assertion in code generation.
+            # |-2**255| is 2**255 unsigned, so -2**255 / -1 wraps to -2**255 here too.
+            a_negative = b.icmp_signed("<", a, zero)
+            c_negative = b.icmp_signed("<", c, zero)
+            magnitude_a = b.select(a_negative, b.sub(zero, a), a)
+            magnitude_c = b.select(c_negative, b.sub(zero, c), c)
             is_zero = b.icmp_unsigned("==", c, zero)
-            overflow = b.and_(
-                b.icmp_unsigned("==", a, _word(_MIN_SIGNED)), b.icmp_unsigned("==", c, _word(-1))
-            )
-            divisor = b.select(b.or_(is_zero, overflow), one, c)
+            divisor = b.select(is_zero, one, magnitude_c)
             if op == 0x05:
-                result = b.select(is_zero, zero, b.sdiv(a, divisor))
+                magnitude = b.udiv(magnitude_a, divisor)
+                negative = b.xor(a_negative, c_negative)
             else:
-                result = b.srem(a, divisor)  # x srem 1 == 0 covers both special cases
+                magnitude = b.urem(magnitude_a, divisor)  # the sign of the dividend
+                negative = a_negative
+            signed = b.select(negative, b.sub(zero, magnitude), magnitude)
+            result = b.select(is_zero, zero, signed)
         elif op == 0x0B:  # SIGNEXTEND(byte index a, value c)
             small = b.icmp_unsigned("<", a, _word(31))
             shift = b.select(small, b.sub(_word(248), b.shl(a, _word(3))), zero)
@@ -546,7 +627,11 @@ def _suffix_profiles(instructions: Sequence[Instruction]) -> list[tuple[int, int
 
 
 def ir_module(
-    regions: Sequence[Region], jumpdests: frozenset[int], code_length: int
+    regions: Sequence[Region],
+    jumpdests: frozenset[int],
+    code_length: int,
+    host_ops: frozenset[int] = frozenset(),
 ) -> NativeModule:
-    """The IR of ``regions`` (each made only of covered instructions) as one function."""
-    return _FunctionWriter(regions, jumpdests, code_length).build()
+    """The IR of ``regions`` (each made only of covered instructions) as one function;
+    the bytes in ``host_ops`` are run through the host call."""
+    return _FunctionWriter(regions, jumpdests, code_length, host_ops).build()

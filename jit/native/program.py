@@ -27,19 +27,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jit.compiler.analysis import STACK_EFFECTS, UNDEFINED_EFFECT
 from jit.compiler.codegen import Translation
 from jit.compiler.loader import Program
 from jit.evm.exceptions import InvalidJumpDestError
 from jit.evm.frame import STACK_LIMIT, Evm
 from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import interpret_from
-from jit.native.backend import MachineCode, compile_ir
-from jit.native.coverage import covered_ops, is_covered
+from jit.forks import ForkRules
+from jit.native.backend import HostFunction, MachineCode, compile_ir
+from jit.native.coverage import covered_ops, host_ops, is_covered
 from jit.native.irgen import (
     BAD_JUMP,
     EXIT_JUMP,
     FUNCTION_NAME,
     HAND_OVER,
+    HOST_ERROR,
     MEMORY_OPS,
     NEED_MEMORY,
     STOP,
@@ -54,17 +57,93 @@ _WORD = 32
 
 
 class _Buffers(threading.local):
-    """One stack array and io block per thread (native calls never nest on a thread:
-    a native function returns before any other frame runs)."""
+    """One stack array and io block per thread: native calls never nest on a thread
+    (host calls run no nested frame, and a native function returns before any other
+    frame runs). ``call`` is the native call in progress, for the host call."""
 
     def __init__(self) -> None:
         self.stack = (ctypes.c_uint64 * (4 * STACK_LIMIT))()
-        self.io = (ctypes.c_int64 * 6)()
+        self.io = (ctypes.c_int64 * 7)()
         self.stack_address = ctypes.addressof(self.stack)
         self.io_address = ctypes.addressof(self.io)
+        self.call: _NativeCall | None = None
 
 
 _buffers = _Buffers()
+
+
+def _read_words(buffers: _Buffers, low: int, top: int) -> list[int]:
+    raw = ctypes.string_at(buffers.stack_address + low * _WORD, (top - low) * _WORD)
+    return [int.from_bytes(raw[at : at + _WORD], "little") for at in range(0, len(raw), _WORD)]
+
+
+def _write_words(buffers: _Buffers, low: int, values: list[int]) -> None:
+    data = b"".join([value.to_bytes(_WORD, "little") for value in values])
+    ctypes.memmove(buffers.stack_address + low * _WORD, data, len(data))
+
+
+class _NativeCall:
+    """One entry into native code: the frame, and the export of its memory that native
+    code reads and writes (released around host calls and growth, which resize it)."""
+
+    __slots__ = ("buffers", "error", "evm", "native", "view")
+
+    def __init__(self, native: NativeCode, evm: Evm, buffers: _Buffers) -> None:
+        self.native = native
+        self.evm = evm
+        self.buffers = buffers
+        self.view: Any = None
+        self.error: BaseException | None = None
+
+    def export_memory(self) -> int:
+        """Export the frame's memory; its address (0 when empty). Sets io[4]."""
+        memory = self.evm.memory
+        self.buffers.io[4] = len(memory)
+        if not memory:
+            self.view = None
+            return 0
+        self.view = (ctypes.c_char * len(memory)).from_buffer(memory)
+        return ctypes.addressof(self.view)
+
+    def host(self, pc: int) -> None:
+        """The host call (``irgen``): sync the frame's stack from the array, run the
+        handler of the instruction at ``pc`` as the Python JIT would, write back."""
+        evm = self.evm
+        buffers = self.buffers
+        io = buffers.io
+        top = io[0]
+        low = io[3]
+        stack = evm.stack
+        if low < top:
+            stack[low:] = _read_words(buffers, low, top)
+        else:
+            del stack[top:]
+        self.view = None  # the handler may resize memory
+        evm.gas_left = io[1]
+        op = evm.code[pc]
+        evm.pc = pc + 1
+        self.native.handlers[op](evm)
+        height = len(stack)
+        changed = top - self.native.pops[op]
+        if changed < height:
+            _write_words(buffers, changed, stack[changed:])
+        io[0] = height
+        io[1] = evm.gas_left
+        io[6] = self.export_memory()
+
+
+@HostFunction
+def _host(pc: int) -> int:
+    """The host-call table's entry (a C callback): exceptions cannot cross native
+    frames, so one raised is kept for ``NativeCode.enter`` to re-raise."""
+    call = _buffers.call
+    assert call is not None
+    try:
+        call.host(pc)
+    except BaseException as error:  # re-raised by enter, whatever it is
+        call.error = error
+        return 1
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +166,16 @@ class NativeCode:
     def __init__(
         self,
         machine: MachineCode,
-        rules_static_gas: tuple[int, ...],
+        rules: ForkRules,
         namespace: dict[str, Any],
         originals: dict[int, Any],
         adaptive: bool,
     ) -> None:
         self.machine = machine
         self.function = machine.function
-        self.static_gas = rules_static_gas
+        self.static_gas = rules.static_gas
+        self.handlers = rules.ops
+        self.pops = tuple(STACK_EFFECTS.get(op, UNDEFINED_EFFECT)[0] for op in range(256))
         self.namespace = namespace
         self.originals = originals  # region start -> the Python JIT's function for it
         self.calls = 0  # entries from Python (tests, statistics)
@@ -131,33 +212,34 @@ class NativeCode:
         stack = evm.stack
         height = len(stack)
         if height:
-            data = b"".join([value.to_bytes(_WORD, "little") for value in stack])
-            ctypes.memmove(buffers.stack_address, data, len(data))
+            _write_words(buffers, 0, stack)
         io = buffers.io
         io[0] = height
         io[1] = evm.gas_left
         io[2] = start
         io[3] = height
         io[5] = 0
-        memory = evm.memory
-        while True:
-            io[4] = len(memory)
-            if memory:
-                view = (ctypes.c_char * len(memory)).from_buffer(memory)
-                address = ctypes.addressof(view)
-                status = self.function(buffers.stack_address, buffers.io_address, address)
-                del view  # release the export: memory may have to grow
-            else:
-                status = self.function(buffers.stack_address, buffers.io_address, None)
-            if status != NEED_MEMORY or not self._grow(evm, io, buffers):
-                break
+        call = _NativeCall(self, evm, buffers)
+        outer = buffers.call
+        buffers.call = call
+        try:
+            while True:
+                address = call.export_memory()
+                status = self.function(
+                    buffers.stack_address, buffers.io_address, address or None, _host
+                )
+                call.view = None  # release the export: memory may have to grow
+                if status != NEED_MEMORY or not self._grow(evm, io, buffers):
+                    break
+        finally:
+            buffers.call = outer
+        if status == HOST_ERROR:
+            assert call.error is not None
+            raise call.error
         low = io[3]
         top = io[0]
         if low < top:
-            raw = ctypes.string_at(buffers.stack_address + low * _WORD, (top - low) * _WORD)
-            stack[low:] = [
-                int.from_bytes(raw[at : at + _WORD], "little") for at in range(0, len(raw), _WORD)
-            ]
+            stack[low:] = _read_words(buffers, low, top)
         else:
             del stack[top:]
         evm.gas_left = io[1]
@@ -211,14 +293,17 @@ def attach(
         return NativeStats(
             0, 0, time.thread_time() - started, "no covered region worth native code"
         )
-    module = ir_module(covered, translation.jumpdests, len(translation.code))
+    module = ir_module(
+        covered,
+        translation.jumpdests,
+        len(translation.code),
+        host_ops(translation.rules.opcode_table),
+    )
     machine = compile_ir(module.text, FUNCTION_NAME)
     namespace = program.namespace
     jump_table = namespace["JUMP_TABLE"]
     originals = {start: namespace[f"r_{start}"] for start in module.region_starts}
-    native = NativeCode(
-        machine, translation.rules.static_gas, namespace, originals, adaptive=not every_region
-    )
+    native = NativeCode(machine, translation.rules, namespace, originals, adaptive=not every_region)
     for start in module.region_starts:
         entry = _entry(native, start, jump_table)
         namespace[f"r_{start}"] = entry

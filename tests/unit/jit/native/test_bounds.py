@@ -93,8 +93,9 @@ def test_loops_of_covered_regions_are_chosen_and_straight_lines_are_not() -> Non
 
 
 def test_entry_points_that_return_at_once_go_back_to_the_python_jit() -> None:
-    """A long covered region (native on its own) inside a loop that reads storage: each
-    round enters it from Python and leaves after one region. After the probation its
+    """A long covered region (native on its own) inside a loop that makes a call (calls
+    are never native): each round enters it from Python and leaves after one region.
+    After the probation its
     entry point is the Python JIT's function again, and the outcome never changes."""
     asm = Asm().label("top")
     for _ in range(30):
@@ -102,7 +103,12 @@ def test_entry_points_that_return_at_once_go_back_to_the_python_jit() -> None:
     code = (
         asm.label("work")
         .push(0)
-        .op("SLOAD", "POP")
+        .push(0)
+        .push(0)
+        .push(0)
+        .push(4)  # the identity precompile
+        .push(100)
+        .op("STATICCALL", "POP")
         .push(200_000)
         .op("GAS", "LT")  # GAS < 200,000: done
         .push_label("done")
