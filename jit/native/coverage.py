@@ -86,6 +86,19 @@ HAND_OVER_NAMES: frozenset[tuple[int, str]] = frozenset(
 )
 
 
+# Host instructions whose handlers read or resize memory (the others never look at it).
+HOST_MEMORY_NAMES: frozenset[str] = frozenset(
+    {
+        "KECCAK256", "LOG0", "LOG1", "LOG2", "LOG3", "LOG4", "MSIZE", "MCOPY",
+        "CALLDATACOPY", "CODECOPY", "EXTCODECOPY", "RETURNDATACOPY",
+    }
+)  # fmt: skip
+
+
+def host_memory_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
+    return frozenset(op for op, info in table.items() if info.name in HOST_MEMORY_NAMES)
+
+
 def host_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
     """The bytes of ``table`` native code runs through the host call."""
     return frozenset(op for op, info in table.items() if info.name in HOST_NAMES)

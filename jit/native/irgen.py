@@ -11,9 +11,13 @@ The function's C ABI (``ir_module`` documents it for ``program.py``, which calls
   covered region's start or a memory instruction's resume point; out: where the
   frame goes next), ``io[3]`` low-water mark (in: the height; out: the lowest height
   the code reached, so the items below it are unchanged), ``io[4]`` memory length
-  (in; the native code never resizes memory), ``io[5]`` regions entered (counted up:
+  (in and out: native code grows memory within the capacity), ``io[5]`` regions entered (counted up:
   the caller's measure of how long a call stays native), ``io[6]`` the memory's
-  address after a host call (memory may have moved).
+  address after a host call (memory may have moved), ``io[7]`` the memory's capacity
+  (in, and after a host call): the bytes the caller made addressable beyond the length,
+  all zero. A memory access past the length but within the capacity is grown here,
+  charged with the interpreter's formula from ``g``; past the capacity, or when the
+  expansion does not fit in ``g``, it exits with ``NEED_MEMORY``.
 - ``host``: the host-call table's one entry, ``host(pc)``: run the fork's own
   interpreter handler of the instruction at ``pc`` on the frame (storage, transient
   storage, KECCAK256, environment and block reads, copies, logs: everything that
@@ -141,6 +145,8 @@ class _FunctionWriter:
         self.memory_length_var = b.alloca(I64, name="msize")
         b.store(memory, self.memory_var)
         b.store(b.load(self._io(4)), self.memory_length_var)
+        self.capacity_var = b.alloca(I64, name="capacity")
+        b.store(b.load(self._io(7)), self.capacity_var)
         self.entry_pc = b.load(self._io(2), name="entry_pc")
         self.region_blocks = {r.start: self.fn.append_basic_block(f"r_{r.start}") for r in regions}
         self.resume_blocks: dict[int, ir.Block] = {}
@@ -235,6 +241,7 @@ class _FunctionWriter:
         b.store(gas, self._io(1))
         b.store(_i64(pc) if isinstance(pc, int) else pc, self._io(2))
         b.store(b.load(self.low_var), self._io(3))
+        b.store(b.load(self.memory_length_var), self._io(4))
         b.ret(_i64(status))
 
     def gas_at(self, owed: int) -> ir.Value:
@@ -290,6 +297,7 @@ class _FunctionWriter:
         b.store(b.load(self.gas_var), self._io(1))
         b.store(destination, self._io(2))
         b.store(b.load(self.low_var), self._io(3))
+        b.store(b.load(self.memory_length_var), self._io(4))
         b.ret(_i64(EXIT_JUMP))
 
     # ------------------------------------------------------------------ regions
@@ -337,6 +345,7 @@ class _FunctionWriter:
         b.store(gas, self._io(1))
         b.store(_i64(pc), self._io(2))
         b.store(b.load(self.low_var), self._io(3))
+        b.store(b.load(self.memory_length_var), self._io(4))
         b.ret(_i64(HAND_OVER))
         b.position_at_end(body)
         low = b.load(self.low_var)
@@ -420,6 +429,7 @@ class _FunctionWriter:
         b.store(b.load(self.sp_var), self._io(0))
         b.store(self.gas_at(self.remaining), self._io(1))
         b.store(b.load(self.low_var), self._io(3))
+        b.store(b.load(self.memory_length_var), self._io(4))
         failed = b.icmp_signed("!=", b.call(self.host, [_i64(ins.pc)]), _i64(0))
         raised = self.fn.append_basic_block(f"he_{ins.pc}")
         done = self.fn.append_basic_block(f"hd_{ins.pc}")
@@ -431,6 +441,7 @@ class _FunctionWriter:
         b.store(height, self.sp_var)
         # ``low`` stays the region's: the code after the call may reach below the height.
         b.store(b.load(self._io(4)), self.memory_length_var)
+        b.store(b.load(self._io(7)), self.capacity_var)
         b.store(b.inttoptr(b.load(self._io(6)), I8.as_pointer()), self.memory_var)
         gas = b.load(self._io(1))
         self.g = b.sub(gas, _i64(self.remaining))
@@ -444,6 +455,7 @@ class _FunctionWriter:
             b.store(gas, self._io(1))
             b.store(_i64(ins.next_pc), self._io(2))
             b.store(b.load(self.low_var), self._io(3))
+            b.store(b.load(self.memory_length_var), self._io(4))
             b.ret(_i64(HAND_OVER))
             b.position_at_end(stay)
         self.start_segment()
@@ -486,12 +498,39 @@ class _FunctionWriter:
         size = MEMORY_OPS[ins.op]
         self.ensure(1)
         offset = self.items[-1].value
-        length = b.load(self.memory_length_var)
-        fits = b.and_(
-            b.icmp_signed(">=", length, _i64(size)),
-            b.icmp_unsigned("<=", offset, b.zext(b.sub(length, _i64(size)), I256)),
+        fits = self._within(offset, size, b.load(self.memory_length_var))
+        inside = b.block
+        grow = self.fn.append_basic_block(f"g_{ins.pc}")
+        access = self.fn.append_basic_block(f"a_{ins.pc}")
+        b.cbranch(fits, access, grow)
+        b.position_at_end(grow)
+        self.side_exit(
+            b.not_(self._within(offset, size, b.load(self.capacity_var))),
+            NEED_MEMORY,
+            ins.pc,
+            before,
         )
-        self.side_exit(b.not_(fits), NEED_MEMORY, ins.pc, before)
+        # The interpreter's expansion cost (jit.evm.memory.expansion_cost), in int64: the
+        # capacity keeps the word counts far below 2**31.
+        old_words = b.lshr(b.load(self.memory_length_var), _i64(5))
+        new_words = b.lshr(b.add(b.trunc(offset, I64), _i64(size + 31)), _i64(5))
+        cost = b.sub(
+            b.add(
+                b.mul(b.sub(new_words, old_words), _i64(3)),
+                b.lshr(b.mul(new_words, new_words), _i64(9)),
+            ),
+            b.lshr(b.mul(old_words, old_words), _i64(9)),
+        )
+        self.side_exit(b.icmp_signed(">", cost, self.g), NEED_MEMORY, ins.pc, before)
+        grown_g = b.sub(self.g, cost)
+        b.store(b.shl(new_words, _i64(5)), self.memory_length_var)
+        grown = b.block
+        b.branch(access)
+        b.position_at_end(access)
+        g = b.phi(I64)
+        g.add_incoming(self.g, inside)
+        g.add_incoming(grown_g, grown)
+        self.g = g
         self.pop()
         address = b.gep(b.load(self.memory_var), [b.trunc(offset, I64)])
         if ins.op == 0x51:
@@ -503,6 +542,14 @@ class _FunctionWriter:
         else:
             value = self.pop()
             b.store(b.trunc(value, I8), address, align=1)
+
+    def _within(self, offset: ir.Value, size: int, limit: ir.Value) -> ir.Value:
+        """offset + size <= limit, without overflow (offset is a word, limit an int64)."""
+        b = self.builder
+        return b.and_(
+            b.icmp_signed(">=", limit, _i64(size)),
+            b.icmp_unsigned("<=", offset, b.zext(b.sub(limit, _i64(size)), I256)),
+        )
 
     # ------------------------------------------------------------------ pure words
 

@@ -36,7 +36,7 @@ from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import interpret_from
 from jit.forks import ForkRules
 from jit.native.backend import HostFunction, MachineCode, compile_ir
-from jit.native.coverage import covered_ops, host_ops, is_covered
+from jit.native.coverage import covered_ops, host_memory_ops, host_ops, is_covered
 from jit.native.irgen import (
     BAD_JUMP,
     EXIT_JUMP,
@@ -52,6 +52,10 @@ from jit.native.selection import within_budget, worth_compiling
 
 MAX_GAS = 1 << 62  # g + R and the memory checks stay far inside int64
 PROBATION_CALLS = 32
+# Spare memory native code may grow into per entry: the memory's own size, at least 1 KB,
+# at most 1 MB (so growth word by word exits to Python about log2(size / 1 KB) times).
+MIN_SPARE = 1024
+MAX_SPARE = 1 << 20
 MIN_REGIONS_PER_CALL = 40  # measured: a crossing costs ~10 µs, ~40 short regions of the Python JIT
 _WORD = 32
 
@@ -63,7 +67,7 @@ class _Buffers(threading.local):
 
     def __init__(self) -> None:
         self.stack = (ctypes.c_uint64 * (4 * STACK_LIMIT))()
-        self.io = (ctypes.c_int64 * 7)()
+        self.io = (ctypes.c_int64 * 8)()
         self.stack_address = ctypes.addressof(self.stack)
         self.io_address = ctypes.addressof(self.io)
         self.call: _NativeCall | None = None
@@ -86,7 +90,7 @@ class _NativeCall:
     """One entry into native code: the frame, and the export of its memory that native
     code reads and writes (released around host calls and growth, which resize it)."""
 
-    __slots__ = ("buffers", "error", "evm", "native", "view")
+    __slots__ = ("buffers", "error", "evm", "extended", "native", "view")
 
     def __init__(self, native: NativeCode, evm: Evm, buffers: _Buffers) -> None:
         self.native = native
@@ -94,16 +98,30 @@ class _NativeCall:
         self.buffers = buffers
         self.view: Any = None
         self.error: BaseException | None = None
+        self.extended = False
 
     def export_memory(self) -> int:
-        """Export the frame's memory; its address (0 when empty). Sets io[4]."""
+        """Extend the frame's memory by zeroed spare bytes (native code grows into them)
+        and export it: io[4] its length, io[6] its address, io[7] the capacity."""
         memory = self.evm.memory
-        self.buffers.io[4] = len(memory)
-        if not memory:
-            self.view = None
-            return 0
-        self.view = (ctypes.c_char * len(memory)).from_buffer(memory)
-        return ctypes.addressof(self.view)
+        length = len(memory)
+        spare = min(max(length, MIN_SPARE), MAX_SPARE)
+        memory.extend(bytes(spare))
+        self.extended = True
+        self.view = (ctypes.c_char * (length + spare)).from_buffer(memory)
+        io = self.buffers.io
+        io[4] = length
+        io[6] = address = ctypes.addressof(self.view)
+        io[7] = length + spare
+        return address
+
+    def release_memory(self) -> None:
+        """End the export and cut the memory back to its length (io[4], which native code
+        writes at every exit and before every host call)."""
+        self.view = None
+        if self.extended:
+            del self.evm.memory[self.buffers.io[4] :]
+            self.extended = False
 
     def host(self, pc: int) -> None:
         """The host call (``irgen``): sync the frame's stack from the array, run the
@@ -118,9 +136,11 @@ class _NativeCall:
             stack[low:] = _read_words(buffers, low, top)
         else:
             del stack[top:]
-        self.view = None  # the handler may resize memory
-        evm.gas_left = io[1]
         op = evm.code[pc]
+        touches_memory = self.native.memory_handlers[op]
+        if touches_memory:  # the handler sees the memory's real length, and may resize it
+            self.release_memory()
+        evm.gas_left = io[1]
         evm.pc = pc + 1
         self.native.handlers[op](evm)
         height = len(stack)
@@ -129,7 +149,8 @@ class _NativeCall:
             _write_words(buffers, changed, stack[changed:])
         io[0] = height
         io[1] = evm.gas_left
-        io[6] = self.export_memory()
+        if touches_memory:
+            self.export_memory()
 
 
 @HostFunction
@@ -175,6 +196,8 @@ class NativeCode:
         self.function = machine.function
         self.static_gas = rules.static_gas
         self.handlers = rules.ops
+        memory_ops = host_memory_ops(rules.opcode_table)
+        self.memory_handlers = tuple(op in memory_ops for op in range(256))
         self.pops = tuple(STACK_EFFECTS.get(op, UNDEFINED_EFFECT)[0] for op in range(256))
         self.namespace = namespace
         self.originals = originals  # region start -> the Python JIT's function for it
@@ -225,10 +248,8 @@ class NativeCode:
         try:
             while True:
                 address = call.export_memory()
-                status = self.function(
-                    buffers.stack_address, buffers.io_address, address or None, _host
-                )
-                call.view = None  # release the export: memory may have to grow
+                status = self.function(buffers.stack_address, buffers.io_address, address, _host)
+                call.release_memory()
                 if status != NEED_MEMORY or not self._grow(evm, io, buffers):
                     break
         finally:
@@ -286,7 +307,14 @@ def attach(
     ops = covered_ops(translation.rules.opcode_table)
     covered = [region for region in translation.regions if is_covered(region, ops)]
     covered = (
-        within_budget(covered) if every_region else worth_compiling(covered, translation.jumpdests)
+        within_budget(covered)
+        if every_region
+        else worth_compiling(
+            covered,
+            translation.jumpdests,
+            host_ops(translation.rules.opcode_table),
+            host_memory_ops(translation.rules.opcode_table),
+        )
     )
     size = sum(len(region.instructions) for region in covered)
     if not covered:

@@ -7,6 +7,14 @@ it lies on a cycle of covered regions (a loop that runs entirely natively), or w
 is long by itself. Short covered regions between storage accesses, calls and logs (an
 ERC-20 transfer's) stay with the Python JIT, which runs them without a crossing.
 
+A host call (``irgen``: SLOAD, SSTORE, KECCAK256, LOG...) costs more from machine code
+than from the Python JIT: the C callback and the stack sync add ~3-5 µs to the handler,
+while the Python JIT calls it directly. A region is worth it only if its inline
+instructions (~0.08 µs each in the Python JIT, next to nothing natively) outweigh its
+host calls (``HOST_CALL_WEIGHT`` instructions each, more for the ones that move memory
+in and out): a loop of keccak rounds or an ERC-20 transfer's storage accesses stays
+with the Python JIT, a sort that hashes its result once does not.
+
 Compile time is bounded by a budget (``MAX_COST``, about two seconds of LLVM CPU time
 on the machine of docs/benchmarks.md): ``cost`` weighs what was measured to dominate
 it (each region's entry checks and exits, each memory instruction's resume point and
@@ -26,6 +34,10 @@ from collections.abc import Sequence
 from jit.compiler.analysis import JUMP, JUMPI, Region
 
 LONG_REGION = 48  # instructions: worth a crossing on its own
+# Measured (docs/benchmarks.md, "Native tier"): a host call costs about as much as this
+# many inline instructions in the Python JIT; one that exports memory again, more.
+HOST_CALL_WEIGHT = 50
+HOST_MEMORY_CALL_WEIGHT = 80
 # Compile cost in units of ~0.1 ms of LLVM time (measured, scripts in docs/benchmarks.md).
 COST_INSTRUCTION = 2
 COST_REGION = 50
@@ -61,9 +73,31 @@ def within_budget(regions: Sequence[Region]) -> list[Region]:
     return sorted(chosen, key=lambda region: region.start)
 
 
-def worth_compiling(covered: Sequence[Region], jumpdests: frozenset[int]) -> list[Region]:
+def pays_for_host_calls(region: Region, host: frozenset[int], host_memory: frozenset[int]) -> bool:
+    """Whether the region's inline instructions outweigh its host calls (module doc)."""
+    owed = 0
+    inline = 0
+    for ins in region.instructions:
+        if ins.op in host_memory:
+            owed += HOST_MEMORY_CALL_WEIGHT
+        elif ins.op in host:
+            owed += HOST_CALL_WEIGHT
+        else:
+            inline += 1
+    return inline >= owed
+
+
+def worth_compiling(
+    covered: Sequence[Region],
+    jumpdests: frozenset[int],
+    host: frozenset[int] = frozenset(),
+    host_memory: frozenset[int] = frozenset(),
+) -> list[Region]:
     """The regions of ``covered`` to compile natively (by priority within the budget),
-    in code order."""
+    in code order: those that pay for their host calls (``host``: the bytes run through
+    the host call, ``host_memory`` the ones of them that move memory), and of those,
+    the ones on cycles and the long ones."""
+    covered = [region for region in covered if pays_for_host_calls(region, host, host_memory)]
     starts = {region.start for region in covered}
     pushed = {
         ins.immediate

@@ -166,13 +166,47 @@ def test_storage_loop_stays_in_native_code() -> None:
     body = push(0) + b"\x54" + push(1) + b"\x01\x80" + push(0) + b"\x55"  # s0 += 1
     body += push(0) + b"\x52" + push(32) + push(0) + b"\x20" + push(1) + b"\x55"  # s1 = h
     code = push(50) + b"\x5b" + body + push(1) + b"\x90\x03\x80" + push(2) + b"\x57\x00"
-    engine = Engine("native")
+    engine = Engine("native", native_every_region=True)
     expected = run(code, gas=5_000_000)
     actual = run(code, gas=5_000_000, engine=engine.runner)
     assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome)
     assert expected.outcome.diff.storage[CONTRACT][0] == 50
     program = engine.program_for(code, rules_for("osaka"))
     assert program is not None and program.namespace["__native__"].calls == 1
+    # Chosen by merit (selection), the loop is too host-heavy for machine code to pay.
+    chosen = Engine("native")
+    run(code, gas=5_000_000, engine=chosen.runner)
+    assert chosen.stats().native_regions == 0
+
+
+def test_memory_grows_inside_native_code() -> None:
+    """A loop writing word after word past the end of memory grows it in machine code
+    (charged exactly): the frame enters native code once and leaves for Python only when
+    the spare capacity runs out, a few times for 40 KB, not once per word."""
+    body = b"\x80" + push(5) + b"\x1b" + b"\x80\x52"  # mem[i * 32] = i * 32
+    code = push(1280) + b"\x5b" + body + push(1) + b"\x90\x03\x80" + push(3) + b"\x57"
+    code += b"\x59" + push(0) + b"\x55\x00"  # store MSIZE
+    engine = Engine("native", native_every_region=True)
+    for gas in (5_000_000, 200_000, 150_000):
+        expected = run(code, gas=gas)
+        actual = run(code, gas=gas, engine=engine.runner)
+        assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome)
+    assert run(code, gas=5_000_000).outcome.diff.storage[CONTRACT][0] == 1281 * 32  # words 1..1280
+    program = engine.program_for(code, rules_for("osaka"))
+    assert program is not None
+    native = program.namespace["__native__"]
+    before = native.calls
+    exits: list[int] = []
+    grow = native._grow
+
+    def counting_grow(*args: object) -> bool:
+        exits.append(1)
+        return grow(*args)  # type: ignore[arg-type]
+
+    native._grow = counting_grow
+    run(code, gas=5_000_000, engine=engine.runner)
+    assert native.calls - before == 1
+    assert 1 <= len(exits) <= 8  # 1 KB, 2 KB, 4 KB... of spare: log2(40 KB / 1 KB) + 1
 
 
 def test_host_ops_are_covered_by_name_in_every_fork() -> None:
