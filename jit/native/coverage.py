@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from jit.compiler.analysis import Instruction, Region
-from jit.evm.instructions import arithmetic, bitwise, control_flow, memory_ops, stack
+from jit.evm.instructions import arithmetic, bitwise, control_flow, keccak, memory_ops, stack
 from jit.evm.opcodes import OpcodeInfo
 
 # Handlers of the fixed-name instructions the IR generator implements.
@@ -93,6 +93,13 @@ HOST_MEMORY_NAMES: frozenset[str] = frozenset(
         "CALLDATACOPY", "CODECOPY", "EXTCODECOPY", "RETURNDATACOPY",
     }
 )  # fmt: skip
+
+
+def native_keccak(table: Mapping[int, OpcodeInfo]) -> bool:
+    """Whether KECCAK256 is the standard one, which machine code may run itself (over
+    memory that exists; the host call does the rest)."""
+    info = table.get(0x20)
+    return info is not None and info.handler is keccak.keccak256
 
 
 def host_memory_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:

@@ -60,7 +60,7 @@ from llvmlite import ir
 
 from jit.compiler.analysis import JUMPDEST, Instruction, Region
 from jit.evm.frame import STACK_LIMIT
-from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE
+from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE, GAS_KECCAK256_WORD
 
 EXIT_JUMP = 0
 STOP = 1
@@ -70,6 +70,21 @@ BAD_JUMP = 4
 HOST_ERROR = 5
 
 FUNCTION_NAME = "evm_native"
+KECCAK256 = 0x20
+_KECCAK_RATE = 136  # bytes absorbed per permutation (Keccak-256: capacity 512 bits)
+_KECCAK_ROUND_CONSTANTS = (
+    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
+    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
+    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
+    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
+    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
+    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
+)  # fmt: skip
+# Rotation of lane (x, y), as _KECCAK_ROTATIONS[x][y].
+_KECCAK_ROTATIONS = (
+    (0, 36, 3, 41, 18), (1, 44, 10, 45, 2), (62, 6, 43, 15, 61),
+    (28, 55, 25, 21, 56), (27, 20, 39, 8, 14),
+)  # fmt: skip
 MEMORY_OPS = {0x51: 32, 0x52: 32, 0x53: 1}  # MLOAD, MSTORE, MSTORE8 -> bytes accessed
 HOST_HAND_OVER = frozenset({0xF3, 0xFD, 0xFE, 0xFF})  # RETURN, REVERT, INVALID, SELFDESTRUCT
 
@@ -118,13 +133,19 @@ class _FunctionWriter:
         jumpdests: frozenset[int],
         code_length: int,
         host_ops: frozenset[int],
+        native_keccak: bool,
     ) -> None:
         self.regions = regions
         self.host_ops = host_ops
+        # The sponge is only written into modules that hash (it is ~1,000 IR lines).
+        self.native_keccak = native_keccak and any(
+            ins.op == KECCAK256 for region in regions for ins in region.instructions
+        )
         self.jumpdests = jumpdests
         self.code_length = code_length
         self.module = ir.Module(name="evm")
         self.exp = self._exp_function()
+        self.keccak = self._keccak_function() if self.native_keccak else None
         host_type = ir.FunctionType(I64, [I64])
         fn_type = ir.FunctionType(
             I64, [I256.as_pointer(), I64.as_pointer(), I8.as_pointer(), host_type.as_pointer()]
@@ -197,6 +218,123 @@ class _FunctionWriter:
         rest.add_incoming(next_rest, body)
         b.position_at_end(done)
         b.ret(result)
+        return fn
+
+    def _keccak_f_function(self) -> ir.Function:
+        """``keccak_f(lanes)``: the Keccak-f[1600] permutation on 25 little-endian lanes."""
+        void = ir.VoidType()
+        fn = ir.Function(self.module, ir.FunctionType(void, [I64.as_pointer()]), "keccak_f")
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        table_type = ir.ArrayType(I64, len(_KECCAK_ROUND_CONSTANTS))
+        table = ir.GlobalVariable(self.module, table_type, "keccak_round_constants")
+        table.linkage = "internal"
+        table.global_constant = True
+        table.initializer = ir.Constant(table_type, [_i64(c) for c in _KECCAK_ROUND_CONSTANTS])
+        (lanes,) = fn.args
+        entry = fn.append_basic_block("entry")
+        loop = fn.append_basic_block("loop")
+        body = fn.append_basic_block("round")
+        done = fn.append_basic_block("done")
+        b = ir.IRBuilder(entry)
+        b.branch(loop)
+        b.position_at_end(loop)
+        round_index = b.phi(I64)
+        b.cbranch(b.icmp_unsigned("<", round_index, _i64(24)), body, done)
+        b.position_at_end(body)
+
+        def rotl(value: ir.Value, count: int) -> ir.Value:
+            if count == 0:
+                return value
+            return b.or_(b.shl(value, _i64(count)), b.lshr(value, _i64(64 - count)))
+
+        slots = [b.gep(lanes, [_i64(i)]) for i in range(25)]
+        a = [b.load(slot) for slot in slots]
+        c = [
+            b.xor(b.xor(b.xor(b.xor(a[x], a[x + 5]), a[x + 10]), a[x + 15]), a[x + 20])
+            for x in range(5)
+        ]
+        d = [b.xor(c[(x + 4) % 5], rotl(c[(x + 1) % 5], 1)) for x in range(5)]
+        a = [b.xor(a[i], d[i % 5]) for i in range(25)]
+        moved: list[ir.Value] = [a[0]] * 25
+        for x in range(5):
+            for y in range(5):
+                moved[y + 5 * ((2 * x + 3 * y) % 5)] = rotl(a[x + 5 * y], _KECCAK_ROTATIONS[x][y])
+        out = [
+            b.xor(
+                moved[x + 5 * y],
+                b.and_(b.not_(moved[(x + 1) % 5 + 5 * y]), moved[(x + 2) % 5 + 5 * y]),
+            )
+            for y in range(5)
+            for x in range(5)
+        ]
+        constant = b.load(b.gep(table, [_i64(0), round_index]))
+        out[0] = b.xor(out[0], constant)
+        for slot, value in zip(slots, out, strict=True):
+            b.store(value, slot)
+        next_round = b.add(round_index, _i64(1))
+        b.branch(loop)
+        round_index.add_incoming(_i64(0), entry)
+        round_index.add_incoming(next_round, body)
+        b.position_at_end(done)
+        b.ret_void()
+        return fn
+
+    def _keccak_function(self) -> ir.Function:
+        """``evm_keccak(data, length)``: Keccak-256 of ``length`` bytes as the EVM word
+        (big-endian); the sponge over ``keccak_f`` with Keccak's 0x01 ... 0x80 padding."""
+        permute = self._keccak_f_function()
+        fn = ir.Function(self.module, ir.FunctionType(I256, [I8.as_pointer(), I64]), "evm_keccak")
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        data, length = fn.args
+        entry = fn.append_basic_block("entry")
+        loop = fn.append_basic_block("absorb")
+        full = fn.append_basic_block("full_block")
+        last = fn.append_basic_block("last_block")
+        b = ir.IRBuilder(entry)
+        lanes = b.alloca(ir.ArrayType(I64, 25))
+        block = b.alloca(ir.ArrayType(I64, _KECCAK_RATE // 8))
+        lane_slots = [b.gep(lanes, [_i64(0), _i64(i)]) for i in range(25)]
+        block_slots = [b.gep(block, [_i64(0), _i64(i)]) for i in range(_KECCAK_RATE // 8)]
+        for slot in lane_slots:
+            b.store(_i64(0), slot)
+        b.branch(loop)
+
+        def absorb(source: ir.Value) -> None:
+            words = b.bitcast(source, I64.as_pointer())
+            for i in range(_KECCAK_RATE // 8):
+                word = b.load(b.gep(words, [_i64(i)]), align=1)
+                b.store(b.xor(b.load(lane_slots[i]), word), lane_slots[i])
+            b.call(permute, [b.gep(lanes, [_i64(0), _i64(0)])])
+
+        b.position_at_end(loop)
+        offset = b.phi(I64)
+        rest = b.sub(length, offset)
+        b.cbranch(b.icmp_unsigned(">=", rest, _i64(_KECCAK_RATE)), full, last)
+        b.position_at_end(full)
+        absorb(b.gep(data, [offset]))
+        offset.add_incoming(_i64(0), entry)
+        offset.add_incoming(b.add(offset, _i64(_KECCAK_RATE)), full)
+        b.branch(loop)
+        b.position_at_end(last)
+        for slot in block_slots:
+            b.store(_i64(0), slot)
+        bytes_ = b.bitcast(block, I8.as_pointer())
+        memcpy = self.module.declare_intrinsic(
+            "llvm.memcpy", [I8.as_pointer(), I8.as_pointer(), I64]
+        )
+        b.call(memcpy, [bytes_, b.gep(data, [offset]), rest, ir.Constant(I1, 0)])
+        pad = b.gep(bytes_, [rest])
+        b.store(b.xor(b.load(pad), ir.Constant(I8, 0x01)), pad)
+        end = b.gep(bytes_, [_i64(_KECCAK_RATE - 1)])
+        b.store(b.xor(b.load(end), ir.Constant(I8, 0x80)), end)
+        absorb(bytes_)
+        digest = _word(0)
+        for i in range(4):
+            lane = b.zext(b.load(lane_slots[i]), I256)
+            digest = b.or_(digest, b.shl(lane, _word(64 * i)) if i else lane)
+        b.ret(b.bswap(digest))
         return fn
 
     # ------------------------------------------------------------------ the symbolic stack
@@ -414,6 +552,8 @@ class _FunctionWriter:
         elif op in HOST_HAND_OVER:
             self.exit(HAND_OVER, ins.pc, self.gas_at(before))
             return False
+        elif op == KECCAK256 and self.native_keccak:
+            self.keccak256(ins)
         elif op in self.host_ops:
             self.host_call(ins)
         else:
@@ -424,6 +564,11 @@ class _FunctionWriter:
         """Run the instruction's interpreter handler through ``host`` (module docstring),
         then go on with the gas it left, handing over after it when the rest of the
         region's static gas no longer fits (as the Python JIT's handler calls do)."""
+        self.host_call_core(ins)
+        self.start_segment()
+
+    def host_call_core(self, ins: Instruction) -> None:
+        """``host_call`` up to a new segment: the stack array, ``sp`` and ``g`` are set."""
         b = self.builder
         self.flush()
         b.store(b.load(self.sp_var), self._io(0))
@@ -458,6 +603,50 @@ class _FunctionWriter:
             b.store(b.load(self.memory_length_var), self._io(4))
             b.ret(_i64(HAND_OVER))
             b.position_at_end(stay)
+
+    def keccak256(self, ins: Instruction) -> None:
+        """KECCAK256 in machine code when its input lies in memory and its word gas fits
+        in ``g``; through the host call otherwise (memory growth, out of gas)."""
+        b = self.builder
+        assert self.keccak is not None
+        self.ensure(2)
+        offset = self.items[-1].value
+        size = self.items[-2].value
+        length = b.zext(b.load(self.memory_length_var), I256)
+        empty = b.icmp_unsigned("==", size, _word(0))
+        inside = b.and_(
+            b.icmp_unsigned("<=", size, length),
+            b.icmp_unsigned("<=", offset, b.sub(length, size)),
+        )
+        size64 = b.select(empty, _i64(0), b.trunc(size, I64))
+        cost = b.mul(b.lshr(b.add(size64, _i64(31)), _i64(5)), _i64(GAS_KECCAK256_WORD))
+        g = self.g
+        native = b.and_(b.or_(empty, inside), b.icmp_signed("<=", cost, g))
+        fast = self.fn.append_basic_block(f"k_{ins.pc}")
+        slow = self.fn.append_basic_block(f"kh_{ins.pc}")
+        join = self.fn.append_basic_block(f"kj_{ins.pc}")
+        items = list(self.items)
+        b.cbranch(native, fast, slow)
+        b.position_at_end(slow)
+        self.host_call_core(ins)
+        slow_g = self.g
+        slow_end = b.block
+        b.branch(join)
+        b.position_at_end(fast)
+        self.items = list(items)
+        start = b.select(empty, _i64(0), b.trunc(offset, I64))
+        digest = b.call(self.keccak, [b.gep(b.load(self.memory_var), [start]), size64])
+        self.pop()
+        self.pop()
+        self.push(digest)
+        self.flush()
+        fast_g = b.sub(g, cost)
+        fast_end = b.block
+        b.branch(join)
+        b.position_at_end(join)
+        self.g = b.phi(I64)
+        self.g.add_incoming(slow_g, slow_end)
+        self.g.add_incoming(fast_g, fast_end)
         self.start_segment()
 
     def jumpi(self, ins: Instruction) -> bool:
@@ -678,7 +867,10 @@ def ir_module(
     jumpdests: frozenset[int],
     code_length: int,
     host_ops: frozenset[int] = frozenset(),
+    native_keccak: bool = False,
 ) -> NativeModule:
     """The IR of ``regions`` (each made only of covered instructions) as one function;
-    the bytes in ``host_ops`` are run through the host call."""
-    return _FunctionWriter(regions, jumpdests, code_length, host_ops).build()
+    the bytes in ``host_ops`` are run through the host call, except KECCAK256 over
+    memory that exists when ``native_keccak`` (the fork's handler is the standard one)."""
+    writer = _FunctionWriter(regions, jumpdests, code_length, host_ops, native_keccak)
+    return writer.build()

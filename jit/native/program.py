@@ -36,13 +36,14 @@ from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import interpret_from
 from jit.forks import ForkRules
 from jit.native.backend import HostFunction, MachineCode, compile_ir
-from jit.native.coverage import covered_ops, host_memory_ops, host_ops, is_covered
+from jit.native.coverage import covered_ops, host_memory_ops, host_ops, is_covered, native_keccak
 from jit.native.irgen import (
     BAD_JUMP,
     EXIT_JUMP,
     FUNCTION_NAME,
     HAND_OVER,
     HOST_ERROR,
+    KECCAK256,
     MEMORY_OPS,
     NEED_MEMORY,
     STOP,
@@ -306,14 +307,16 @@ def attach(
     started = time.thread_time()
     ops = covered_ops(translation.rules.opcode_table)
     covered = [region for region in translation.regions if is_covered(region, ops)]
+    table = translation.rules.opcode_table
+    hashing = native_keccak(table)
+    host = host_ops(table)
+    # KECCAK256 in machine code costs no crossing: selection does not count it.
+    inline = frozenset({KECCAK256}) if hashing else frozenset()
     covered = (
         within_budget(covered)
         if every_region
         else worth_compiling(
-            covered,
-            translation.jumpdests,
-            host_ops(translation.rules.opcode_table),
-            host_memory_ops(translation.rules.opcode_table),
+            covered, translation.jumpdests, host - inline, host_memory_ops(table) - inline
         )
     )
     size = sum(len(region.instructions) for region in covered)
@@ -321,12 +324,7 @@ def attach(
         return NativeStats(
             0, 0, time.thread_time() - started, "no covered region worth native code"
         )
-    module = ir_module(
-        covered,
-        translation.jumpdests,
-        len(translation.code),
-        host_ops(translation.rules.opcode_table),
-    )
+    module = ir_module(covered, translation.jumpdests, len(translation.code), host, hashing)
     machine = compile_ir(module.text, FUNCTION_NAME)
     namespace = program.namespace
     jump_table = namespace["JUMP_TABLE"]

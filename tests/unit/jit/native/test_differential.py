@@ -153,6 +153,7 @@ def assert_same(code: bytes, gas: int) -> TxOutcome:
         code.hex(),
         gas,
     )
+    assert ENGINE.stats().failed == 0  # a failed compile would be interpreted instead
     return expected.outcome
 
 

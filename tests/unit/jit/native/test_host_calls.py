@@ -18,6 +18,7 @@ pytest.importorskip("llvmlite")
 from jit.compiler import Engine
 from jit.forks import rules_for
 from jit.native.coverage import covered_ops, host_ops
+from jit.native.program import _NativeCall
 from tests.helpers.asm import push
 from tests.helpers.evm import CONTRACT, outcome_fingerprint, run, world
 from tests.unit.jit.native.test_differential import (
@@ -112,6 +113,8 @@ def assert_same(code: bytes, gas: int, *, fork: str = "osaka", data: bytes = b""
         gas,
         fork,
     )
+    # A compile failure would fall back to the interpreter and hide everything.
+    assert ENGINE.stats().failed == 0
     return expected.outcome.gas_used
 
 
@@ -233,3 +236,34 @@ def test_division_of_a_loaded_word_by_a_constant(op: int, divisor: int) -> None:
         expected = run(code, gas=200_000, data=data)
         actual = run(code, gas=200_000, data=data, engine=ENGINE.runner)
         assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome)
+
+
+@pytest.mark.parametrize("size", [0, 1, 31, 32, 33, 64, 135, 136, 137, 200, 271, 272, 273, 1000])
+def test_native_keccak_matches_the_reference(size: int) -> None:
+    """KECCAK256 in machine code (the sponge and Keccak-f in IR) against the interpreter
+    (safe-pysha3): every padding case around the 136-byte rate, with offsets, gas just
+    under the word cost (the host call takes over) and memory that must grow."""
+    for offset in (0, 7, 64):
+        fill = push(0x0123456789ABCDEF * (2**190) + size) + push(0) + b"\x52"
+        fill += b"".join(push(2**256 - 1 - at) + push(at) + b"\x52" for at in range(32, 1400, 96))
+        code = fill + push(size) + push(offset) + b"\x20" + push(0) + b"\x55\x00"
+        used = assert_same(code, 1_000_000)
+        for limit in (used - 1, used - 3, used - 6 * ((size + 31) // 32)):
+            assert_same(code, limit)
+    grows = push(size) + push(3000) + b"\x20" + push(0) + b"\x55\x00"  # past the memory
+    assert_same(grows, 1_000_000)
+    # With the gas and memory there, the hash never goes through the host call.
+    hosted: list[int] = []
+    original = _NativeCall.host
+
+    def recording(call: _NativeCall, pc: int) -> None:
+        hosted.append(call.evm.code[pc])
+        original(call, pc)
+
+    engine = Engine("native", native_every_region=True)
+    try:
+        _NativeCall.host = recording  # type: ignore[method-assign]
+        run(code, gas=1_000_000, engine=engine.runner)
+    finally:
+        _NativeCall.host = original  # type: ignore[method-assign]
+    assert hosted == [0x55]  # the SSTORE only
