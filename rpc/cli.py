@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from jit.compiler import ENGINE_MODES
+from jit.compiler.engine import NATIVE_HOT_RUNS
 from jit.forks import Fork
 from rpc.errors import SERVER_ERROR
 from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
@@ -256,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_ENGINE,
         metavar="{" + ",".join(ENGINE_MODES) + "}",
         help="how contract code runs: interpreter; jit (compile every contract on its first "
-        "run); auto (interpret until a code is hot, then compile it in the background; default)",
+        "run); auto (interpret until a code is hot, then compile it in the background; default); "
+        "native (jit, then machine code through LLVM for hot contracts' loops, built in the "
+        "background; needs the native extra, llvmlite)",
     )
     p.add_argument(
         "--jit-threshold",
@@ -838,6 +841,11 @@ def engine_description(cfg: NodeConfig) -> str:
         return f"auto (a code is interpreted for its first {runs}, then compiled in the background)"
     if cfg.engine == "jit":
         return "jit (every contract compiled on its first run)"
+    if cfg.engine == "native":
+        return (
+            f"native (compiled on the first run; loops of a contract run {NATIVE_HOT_RUNS} times "
+            "become machine code, built in the background)"
+        )
     return cfg.engine
 
 

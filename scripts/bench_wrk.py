@@ -118,7 +118,7 @@ TARGETS = (
     "anvil",
 )
 DEFAULT_TARGETS = ("hummingbird-w1", "hummingbird-w0", "anvil")
-ENGINES = ("interpreter", "jit", "auto")
+ENGINES = ("interpreter", "jit", "auto", "native")
 GAS_LIMIT = {"transfer": 21_000, "erc20": 90_000}
 TIP = 10**9  # max priority fee, wei
 TOKEN_SUPPLY = 10**27

@@ -12,9 +12,15 @@ Modes (``--engine``):
 - ``native``: as ``jit``, and then every region made only of instructions the
   native tier covers, and that is worth a crossing from Python (on a loop of such
   regions, or long), is compiled to machine code through LLVM (``jit/native/``,
-  issue 22, in progress) and replaces the region's Python function. Needs the
-  optional llvmlite (``pip install 'hummingbird[native]'``); without it the
-  Engine refuses the mode with a message saying so.
+  issue 22) and replaces the region's Python function. Without ``background`` (tests,
+  the conformance runner, benchmarks) at once, with the program; with it (the node)
+  the tiers follow hotness: the Python JIT's program at the first run, then, once it
+  has run ``NATIVE_HOT_RUNS`` times, the machine code is built on the worker thread
+  and installed by the executing thread between runs. Needs the optional llvmlite
+  (``pip install 'hummingbird[native]'``); without it the Engine refuses the mode
+  with a message saying so. ``auto`` does not go on to native code: LLVM runs in the
+  node's process (an LLVM abort, like the one ``irgen`` works around, would take
+  the node down) and its compiles take a core for ~0.1-1 s per contract; users opt in.
 
 The cache is keyed by (code, fork, MegaETH or not): the code bytes themselves,
 whose hash Python caches on the bytes object, so a lookup costs no keccak and
@@ -31,6 +37,7 @@ import logging
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from jit.compiler.codegen import Translation
 from jit.compiler.loader import CompileClock, Program, load_eager, load_lazy, unload
@@ -42,6 +49,7 @@ from statedb.types import keccak256
 
 ENGINE_MODES = ("interpreter", "jit", "auto", "native")
 DEFAULT_HOT_THRESHOLD = 2
+NATIVE_HOT_RUNS = 16  # runs of a program before its machine code is built (native, background)
 MAX_HOT_THRESHOLD = 1_000_000_000
 DEFAULT_MAX_ENTRIES = 2048
 DEFAULT_MAX_CODE_BYTES = 64 * 1024 * 1024
@@ -63,6 +71,13 @@ class EngineStats:
     compiled_runs: int  # frames run by compiled code
     interpreted_runs: int  # frames run by the interpreter
     native_regions: int = 0  # regions compiled to machine code (mode native)
+
+
+def _build_native(code: bytes, rules: ForkRules) -> Any:
+    """The worker's part of the native tier: machine code for ``code`` (``NativeBuild``)."""
+    from jit.native.program import build  # llvmlite is optional: imported on use
+
+    return build(Translation(code, rules))
 
 
 def compile_program(
@@ -136,9 +151,14 @@ class Engine:
         self._pending: dict[CacheKey, Future[Program]] = {}
         self._worker = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="jit-compile")
-            if background and mode == "auto"
+            if background and mode in ("auto", "native")
             else None
         )
+        # Mode native in the background: runs left before a program's machine code is
+        # built, and the builds under way.
+        self._native_tiering = background and mode == "native"
+        self._native_countdown: dict[CacheKey, int] = {}
+        self._native_pending: dict[CacheKey, Future[Any]] = {}
         self._compiled = 0
         self._compile_seconds = 0.0
         self._clock = CompileClock()  # lazily compiled regions
@@ -163,6 +183,8 @@ class Engine:
                 self._interpreted_runs += 1
                 execute_code(evm)
                 return
+        if self._native_tiering:
+            self._native_tier(key, rules)
         self._compiled_runs += 1
         evm.code = code + _PADDING
         evm.jumpdests = program.jumpdests
@@ -184,7 +206,7 @@ class Engine:
             self._counts[key] = count
             return None
         self._counts.pop(key, None)
-        if self._worker is not None:
+        if self._worker is not None and not self._native_tiering:
             self._pending[key] = self._worker.submit(compile_program, key[0], rules)
             return None
         try:
@@ -193,7 +215,7 @@ class Engine:
                 rules,
                 lazy=True,
                 clock=self._clock,
-                native=self._native,
+                native=self._native and not self._native_tiering,
                 native_every_region=self._native_every_region,
             )
         except Exception as error:  # any compiler failure means: interpret
@@ -201,6 +223,43 @@ class Engine:
             return None
         self._install(key, program)
         return program
+
+    def _native_tier(self, key: CacheKey, rules: ForkRules) -> None:
+        """Mode native in the background: install finished builds; count the runs of a
+        program without machine code and submit its build once it is hot."""
+        if self._native_pending:
+            self._install_native_finished()
+        left = self._native_countdown.get(key, NATIVE_HOT_RUNS)
+        if left < 0:  # built or building
+            return
+        if left > 1:
+            if len(self._native_countdown) >= _COUNTS_LIMIT:
+                self._native_countdown.clear()
+            self._native_countdown[key] = left - 1
+            return
+        self._native_countdown[key] = -1
+        assert self._worker is not None
+        self._native_pending[key] = self._worker.submit(_build_native, key[0], rules)
+
+    def _install_native_finished(self) -> None:
+        from jit.native.program import install
+
+        for key, future in list(self._native_pending.items()):
+            if not future.done():
+                continue
+            del self._native_pending[key]
+            error = future.exception()
+            program = self._programs.get(key)
+            if error is not None:
+                logger.warning(
+                    "jit: native code for %s failed, it stays with the Python JIT: %s",
+                    keccak256(key[0]).hex(),
+                    error,
+                )
+            elif program is not None:  # else evicted meanwhile
+                stats = install(program, future.result())
+                self._clock.seconds += stats.compile_seconds
+                self._clock.native_regions += stats.regions
 
     def _install_finished(self) -> None:
         for key, future in list(self._pending.items()):
@@ -243,9 +302,10 @@ class Engine:
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Wait for queued background compiles and install them (tests, benchmarks)."""
-        for future in list(self._pending.values()):
+        for future in [*self._pending.values(), *self._native_pending.values()]:
             future.exception(timeout)
         self._install_finished()
+        self._install_native_finished()
 
     def stats(self) -> EngineStats:
         return EngineStats(
@@ -264,3 +324,4 @@ class Engine:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None
         self._pending.clear()
+        self._native_pending.clear()

@@ -299,15 +299,27 @@ class NativeCode:
         return True
 
 
-def attach(
-    program: Program, translation: Translation, *, every_region: bool = False
-) -> NativeStats:
+@dataclass(frozen=True, slots=True)
+class NativeBuild:
+    """A contract's machine code, built without touching its program (so a worker
+    thread can build it while the program runs), to be installed by ``install``."""
+
+    rules: ForkRules
+    jumpdests: frozenset[int]
+    machine: MachineCode | None  # None: nothing worth machine code
+    region_starts: frozenset[int]
+    instructions: int
+    every_region: bool
+    compile_seconds: float
+
+
+def build(translation: Translation, *, every_region: bool = False) -> NativeBuild:
     """Compile ``translation``'s covered regions that are worth it (``selection``), or
-    with ``every_region`` all of them, and install them into ``program``."""
+    with ``every_region`` all of them."""
     started = time.thread_time()
-    ops = covered_ops(translation.rules.opcode_table)
-    covered = [region for region in translation.regions if is_covered(region, ops)]
     table = translation.rules.opcode_table
+    ops = covered_ops(table)
+    covered = [region for region in translation.regions if is_covered(region, ops)]
     hashing = native_keccak(table)
     host = host_ops(table)
     # KECCAK256 in machine code costs no crossing: selection does not count it.
@@ -319,24 +331,55 @@ def attach(
             covered, translation.jumpdests, host - inline, host_memory_ops(table) - inline
         )
     )
-    size = sum(len(region.instructions) for region in covered)
-    if not covered:
+    machine = None
+    starts: frozenset[int] = frozenset()
+    if covered:
+        module = ir_module(covered, translation.jumpdests, len(translation.code), host, hashing)
+        machine = compile_ir(module.text, FUNCTION_NAME)
+        starts = module.region_starts
+    return NativeBuild(
+        translation.rules,
+        translation.jumpdests,
+        machine,
+        starts,
+        sum(len(region.instructions) for region in covered),
+        every_region,
+        time.thread_time() - started,
+    )
+
+
+def install(program: Program, native_build: NativeBuild) -> NativeStats:
+    """Put ``native_build``'s entry points in place of their regions' functions (on the
+    thread that runs ``program``, between its runs)."""
+    if native_build.machine is None:
         return NativeStats(
-            0, 0, time.thread_time() - started, "no covered region worth native code"
+            0, 0, native_build.compile_seconds, "no covered region worth native code"
         )
-    module = ir_module(covered, translation.jumpdests, len(translation.code), host, hashing)
-    machine = compile_ir(module.text, FUNCTION_NAME)
     namespace = program.namespace
     jump_table = namespace["JUMP_TABLE"]
-    originals = {start: namespace[f"r_{start}"] for start in module.region_starts}
-    native = NativeCode(machine, translation.rules, namespace, originals, adaptive=not every_region)
-    for start in module.region_starts:
+    starts = native_build.region_starts
+    originals = {start: namespace[f"r_{start}"] for start in starts}
+    native = NativeCode(
+        native_build.machine,
+        native_build.rules,
+        namespace,
+        originals,
+        adaptive=not native_build.every_region,
+    )
+    for start in starts:
         entry = _entry(native, start, jump_table)
         namespace[f"r_{start}"] = entry
-        if start in translation.jumpdests:
+        if start in native_build.jumpdests:
             jump_table[start] = entry
     namespace["__native__"] = native  # keeps the machine code alive with the program
-    return NativeStats(len(covered), size, time.thread_time() - started, None)
+    return NativeStats(len(starts), native_build.instructions, native_build.compile_seconds, None)
+
+
+def attach(
+    program: Program, translation: Translation, *, every_region: bool = False
+) -> NativeStats:
+    """``build`` and ``install`` at once."""
+    return install(program, build(translation, every_region=every_region))
 
 
 def _entry(native: NativeCode, start: int, jump_table: dict[int, Any]) -> Callable[[Evm], Any]:
