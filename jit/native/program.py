@@ -325,10 +325,10 @@ def build(translation: Translation, *, every_region: bool = False) -> NativeBuil
     # KECCAK256 in machine code costs no crossing: selection does not count it.
     inline = frozenset({KECCAK256}) if hashing else frozenset()
     covered = (
-        within_budget(covered)
+        within_budget(covered, host)
         if every_region
         else worth_compiling(
-            covered, translation.jumpdests, host - inline, host_memory_ops(table) - inline
+            covered, translation.jumpdests, host - inline, host_memory_ops(table) - inline, inline
         )
     )
     machine = None
