@@ -80,6 +80,10 @@ HOST_NAMES: frozenset[str] = frozenset(
         "LOG0", "LOG1", "LOG2", "LOG3", "LOG4",
     }
 )  # fmt: skip
+# Calls and creates: native code leaves before them and the caller runs them (``irgen``).
+CALL_NAMES: frozenset[str] = frozenset(
+    {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"}
+)
 # End the frame: native code hands the frame to the interpreter at them.
 HAND_OVER_NAMES: frozenset[tuple[int, str]] = frozenset(
     {(0xF3, "RETURN"), (0xFD, "REVERT"), (0xFE, "INVALID"), (0xFF, "SELFDESTRUCT")}
@@ -108,7 +112,9 @@ def host_memory_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
 
 def host_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
     """The bytes of ``table`` native code runs through the host call."""
-    return frozenset(op for op, info in table.items() if info.name in HOST_NAMES)
+    return frozenset(
+        op for op, info in table.items() if info.name in HOST_NAMES or info.name in CALL_NAMES
+    )
 
 
 def covered_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:

@@ -36,7 +36,9 @@ The function's C ABI (``ir_module`` documents it for ``program.py``, which calls
   interpreter runs the frame from ``io[2]``), ``NEED_MEMORY`` (the memory
   instruction at ``io[2]`` needs memory to grow: the caller charges and grows it,
   then re-enters at ``io[2]``), ``BAD_JUMP`` (a jump to a destination of 2**32
-  or more) or ``HOST_ERROR``. On every exit the stack and gas are exactly the interpreter's at that pc.
+  or more), ``HOST_ERROR`` or ``RUN_INSTRUCTION`` (a call or create at ``io[2]``: the
+  caller runs it as the interpreter would, then re-enters at the next pc, a resume
+  point that re-checks the rest of the region, or goes on with the region there). On every exit the stack and gas are exactly the interpreter's at that pc.
 
 Each region keeps the Python JIT's contract (``docs/architecture.md``, "JIT"): its
 stack bounds and total static gas S are checked once at entry (a failing check hands
@@ -61,6 +63,7 @@ from llvmlite import ir
 from jit.compiler.analysis import JUMPDEST, Instruction, Region
 from jit.evm.frame import STACK_LIMIT
 from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE, GAS_KECCAK256_WORD
+from jit.native.selection import CALL_OUT_OPS
 
 EXIT_JUMP = 0
 STOP = 1
@@ -68,6 +71,7 @@ HAND_OVER = 2
 NEED_MEMORY = 3
 BAD_JUMP = 4
 HOST_ERROR = 5
+RUN_INSTRUCTION = 6
 
 FUNCTION_NAME = "evm_native"
 KECCAK256 = 0x20
@@ -87,6 +91,9 @@ _KECCAK_ROTATIONS = (
 )  # fmt: skip
 MEMORY_OPS = {0x51: 32, 0x52: 32, 0x53: 1}  # MLOAD, MSTORE, MSTORE8 -> bytes accessed
 HOST_HAND_OVER = frozenset({0xF3, 0xFD, 0xFE, 0xFF})  # RETURN, REVERT, INVALID, SELFDESTRUCT
+# CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL: run by the caller between
+# two native calls (``RUN_INSTRUCTION``), never under a native frame.
+CALL_OUT = CALL_OUT_OPS
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
@@ -111,7 +118,7 @@ class NativeModule:
 
     text: str
     region_starts: frozenset[int]  # covered regions (entered at their first instruction)
-    resume_points: frozenset[int]  # memory instructions re-entered after memory grew
+    resume_points: frozenset[int]  # memory instructions, and what follows a call or create
     instructions: int
 
 
@@ -447,13 +454,37 @@ class _FunctionWriter:
         self.count_region()
         self.check_entry(suffixes[0], region.start)
         self.start_segment()
+        last = len(region.instructions) - 1
         for index, ins in enumerate(region.instructions):
             if ins.op in MEMORY_OPS and index:  # at index 0 the region's entry is the resume point
                 self.memory_segment(suffixes[index], ins.pc)
+            if ins.op in CALL_OUT and ins.op in self.host_ops:
+                self.call_out(ins, suffixes[index + 1], resumes=index < last)
+                if index == last:
+                    return
+                continue
             if not self.instruction(ins):
                 return
         assert region.fallthrough is not None  # the last instruction falls through
         self.go_to(region.fallthrough, self.remaining)
+
+    def call_out(self, ins: Instruction, rest: tuple[int, int, int], *, resumes: bool) -> None:
+        """Leave with ``RUN_INSTRUCTION`` before a call or create; when the region goes on
+        after it, its next pc is a resume point (entered with the call's result pushed)."""
+        self.instructions += 1
+        before = self.remaining
+        self.remaining -= ins.static_gas
+        self.exit(RUN_INSTRUCTION, ins.pc, self.gas_at(before))
+        if not resumes:
+            return
+        b = self.builder
+        resume = self.fn.append_basic_block(f"e_{ins.next_pc}")
+        self.resume_blocks[ins.next_pc] = resume
+        b.position_at_end(resume)
+        remaining = self.remaining
+        self.check_entry(rest, ins.next_pc)
+        assert self.remaining == remaining
+        self.start_segment()
 
     def count_region(self) -> None:
         b = self.builder

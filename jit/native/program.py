@@ -30,7 +30,7 @@ from typing import Any
 from jit.compiler.analysis import STACK_EFFECTS, UNDEFINED_EFFECT
 from jit.compiler.codegen import Translation
 from jit.compiler.loader import Program
-from jit.evm.exceptions import InvalidJumpDestError
+from jit.evm.exceptions import InvalidJumpDestError, OutOfGasError
 from jit.evm.frame import STACK_LIMIT, Evm
 from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import interpret_from
@@ -46,6 +46,7 @@ from jit.native.irgen import (
     KECCAK256,
     MEMORY_OPS,
     NEED_MEMORY,
+    RUN_INSTRUCTION,
     STOP,
     ir_module,
 )
@@ -192,11 +193,13 @@ class NativeCode:
         namespace: dict[str, Any],
         originals: dict[int, Any],
         adaptive: bool,
+        entries: frozenset[int] = frozenset(),
     ) -> None:
         self.machine = machine
         self.function = machine.function
         self.static_gas = rules.static_gas
         self.handlers = rules.ops
+        self.entries = entries  # region starts and resume points the function accepts
         memory_ops = host_memory_ops(rules.opcode_table)
         self.memory_handlers = tuple(op in memory_ops for op in range(256))
         self.pops = tuple(STACK_EFFECTS.get(op, UNDEFINED_EFFECT)[0] for op in range(256))
@@ -233,6 +236,38 @@ class NativeCode:
             return None
         self.calls += 1
         buffers = _buffers
+        io = buffers.io
+        io[5] = 0
+        entry = start
+        while True:
+            status, where = self._run(evm, entry, buffers)
+            if status != RUN_INSTRUCTION:
+                break
+            self._step(evm, where)  # a call or create, as the interpreter runs it
+            entry = where + 1
+            if entry not in self.entries:  # it ended its region: the next one is a JUMPDEST's
+                if start not in self.settled:
+                    self._measure(start, io[5])
+                return jump_table.get(entry)  # or None past the code's end: STOP
+        if start not in self.settled:
+            self._measure(start, io[5])
+        if status == EXIT_JUMP:
+            region = jump_table.get(where)
+            if region is None:
+                raise InvalidJumpDestError
+            return region
+        if status == STOP:
+            return None
+        if status in (HAND_OVER, NEED_MEMORY):  # NEED_MEMORY here: growth does not fit
+            interpret_from(evm, where)
+            return None
+        if status == BAD_JUMP:
+            raise InvalidJumpDestError
+        raise AssertionError(f"native code returned an unknown status {status}")
+
+    def _run(self, evm: Evm, entry: int, buffers: _Buffers) -> tuple[int, int]:
+        """One call of the machine code from ``entry`` (a region start or resume point)
+        with the frame's stack, gas and memory; syncs them back; (status, io[2])."""
         stack = evm.stack
         height = len(stack)
         if height:
@@ -240,9 +275,8 @@ class NativeCode:
         io = buffers.io
         io[0] = height
         io[1] = evm.gas_left
-        io[2] = start
+        io[2] = entry
         io[3] = height
-        io[5] = 0
         call = _NativeCall(self, evm, buffers)
         outer = buffers.call
         buffers.call = call
@@ -265,22 +299,18 @@ class NativeCode:
         else:
             del stack[top:]
         evm.gas_left = io[1]
-        where = io[2]
-        if start not in self.settled:
-            self._measure(start, io[5])
-        if status == EXIT_JUMP:
-            region = jump_table.get(where)
-            if region is None:
-                raise InvalidJumpDestError
-            return region
-        if status == STOP:
-            return None
-        if status in (HAND_OVER, NEED_MEMORY):  # NEED_MEMORY here: growth does not fit
-            interpret_from(evm, where)
-            return None
-        if status == BAD_JUMP:
-            raise InvalidJumpDestError
-        raise AssertionError(f"native code returned an unknown status {status}")
+        return status, io[2]
+
+    def _step(self, evm: Evm, pc: int) -> None:
+        """The interpreter's step for the instruction at ``pc`` (static gas, then the
+        fork's handler), with the stack and gas exact before it."""
+        op = evm.code[pc]
+        gas_left = evm.gas_left - self.static_gas[op]
+        if gas_left < 0:
+            raise OutOfGasError
+        evm.gas_left = gas_left
+        evm.pc = pc + 1
+        self.handlers[op](evm)
 
     def _grow(self, evm: Evm, io: Any, buffers: _Buffers) -> bool:
         """Charge and grow memory for the instruction at io[2] as the interpreter would;
@@ -308,6 +338,7 @@ class NativeBuild:
     jumpdests: frozenset[int]
     machine: MachineCode | None  # None: nothing worth machine code
     region_starts: frozenset[int]
+    resume_points: frozenset[int]
     instructions: int
     every_region: bool
     compile_seconds: float
@@ -333,15 +364,18 @@ def build(translation: Translation, *, every_region: bool = False) -> NativeBuil
     )
     machine = None
     starts: frozenset[int] = frozenset()
+    resumes: frozenset[int] = frozenset()
     if covered:
         module = ir_module(covered, translation.jumpdests, len(translation.code), host, hashing)
         machine = compile_ir(module.text, FUNCTION_NAME)
         starts = module.region_starts
+        resumes = module.resume_points
     return NativeBuild(
         translation.rules,
         translation.jumpdests,
         machine,
         starts,
+        resumes,
         sum(len(region.instructions) for region in covered),
         every_region,
         time.thread_time() - started,
@@ -365,6 +399,7 @@ def install(program: Program, native_build: NativeBuild) -> NativeStats:
         namespace,
         originals,
         adaptive=not native_build.every_region,
+        entries=starts | native_build.resume_points,
     )
     for start in starts:
         entry = _entry(native, start, jump_table)

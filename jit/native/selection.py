@@ -38,6 +38,9 @@ LONG_REGION = 48  # instructions: worth a crossing on its own
 # many inline instructions in the Python JIT; one that exports memory again, more.
 HOST_CALL_WEIGHT = 50
 HOST_MEMORY_CALL_WEIGHT = 80
+# A call or create leaves machine code and comes back (two crossings, ~10 µs).
+CALL_OUT_WEIGHT = 150
+CALL_OUT_OPS = frozenset({0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA})  # CREATE, CALL... (irgen)
 # Compile cost in units of ~0.1 ms of LLVM time (measured, scripts in docs/benchmarks.md).
 COST_INSTRUCTION = 2
 COST_REGION = 50
@@ -88,7 +91,9 @@ def pays_for_host_calls(region: Region, host: frozenset[int], host_memory: froze
     owed = 0
     inline = 0
     for ins in region.instructions:
-        if ins.op in host_memory:
+        if ins.op in CALL_OUT_OPS and ins.op in host:
+            owed += CALL_OUT_WEIGHT
+        elif ins.op in host_memory:
             owed += HOST_MEMORY_CALL_WEIGHT
         elif ins.op in host:
             owed += HOST_CALL_WEIGHT

@@ -44,7 +44,7 @@ _READS = [0x30, 0x32, 0x33, 0x34, 0x36, 0x38, 0x3A, 0x3D, 0x41, 0x42, 0x43, 0x44
 @st.composite
 def host_piece(draw: st.DrawFn) -> tuple[bytes, int]:
     """One host instruction with its operands; (code, items it leaves)."""
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 10))
     if kind == 0:
         return push(draw(small)) + b"\x54", 1  # SLOAD
     if kind == 1:
@@ -68,6 +68,16 @@ def host_piece(draw: st.DrawFn) -> tuple[bytes, int]:
         return push(target) + bytes([op]), 1
     if kind == 8:
         return push(draw(places)) + b"\x35", 1  # CALLDATALOAD
+    if kind == 9:  # a call or create: machine code leaves before it and resumes after it
+        op = draw(st.sampled_from([0xF1, 0xF2, 0xF4, 0xFA, 0xF0, 0xF5]))
+        target = draw(st.sampled_from([int(OTHER, 16), 4, 0]))  # code, identity, nothing
+        gas = draw(st.sampled_from([0, 100, 50_000]))
+        sized = push(draw(sizes)) + push(draw(places))
+        if op in (0xF0, 0xF5):  # CREATE(value, offset, size) / CREATE2(..., salt)
+            salt = push(draw(values)) if op == 0xF5 else b""
+            return salt + sized + push(draw(small)) + bytes([op]), 1
+        value = push(draw(small)) if op in (0xF1, 0xF2) else b""
+        return sized + sized + value + push(target) + push(gas) + bytes([op]), 1
     return bytes([draw(st.sampled_from(_READS))]), 1
 
 
@@ -146,7 +156,8 @@ def test_host_calls_on_amsterdam(code: bytes, short: tuple[int, ...]) -> None:
 def test_handler_errors_cross_native_code() -> None:
     """SSTORE and LOG0 in a static call raise in the handler: the exception comes out of
     the native frame as it would from the Python JIT (the callee halts, the caller goes
-    on), and the loop around them really ran natively."""
+    on), and the loop around them really ran natively. The caller's STATICCALL runs
+    between two native calls of its own code."""
     callee = b"\x5b" + push(7) + push(1) + b"\x55" + b"\x00"
     loop_then_log = push(3) + b"\x5b" + push(1) + b"\x90\x03\x80" + push(2) + b"\x57"
     logger = loop_then_log + push(0) + push(0) + b"\xa0" + b"\x00"
@@ -218,8 +229,9 @@ def test_host_ops_are_covered_by_name_in_every_fork() -> None:
         hosts = host_ops(table)
         assert {0x54, 0x55, 0x5C, 0x5D, 0x20, 0xA0, 0xA4, 0x37, 0x5E} <= hosts
         assert hosts <= covered_ops(table)
-        for nesting in (0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA):
-            assert nesting not in covered_ops(table)
+        # Calls and creates are covered, run between two native calls (never nested).
+        assert {0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA} <= covered_ops(table)
+        assert 0xF3 in covered_ops(table) and 0xF3 not in hosts  # RETURN hands over
 
 
 @pytest.mark.parametrize("op", [0x04, 0x05, 0x06, 0x07])
@@ -267,3 +279,22 @@ def test_native_keccak_matches_the_reference(size: int) -> None:
     finally:
         _NativeCall.host = original  # type: ignore[method-assign]
     assert hosted == [0x55]  # the SSTORE only
+
+
+def test_a_loop_of_calls_resumes_in_machine_code() -> None:
+    """Calls in a native loop: machine code leaves before each one and comes back right
+    after it (a resume point), so the frame enters native code once from Python."""
+    call = push(0) * 4 + push(4) + push(1000) + b"\xfa\x50"  # STATICCALL identity, POP
+    code = push(30) + b"\x5b" + call + push(1) + b"\x90\x03\x80" + push(2) + b"\x57"
+    code += b"\x5b\x5a" + push(0) + b"\x55\x00"
+    engine = Engine("native", native_every_region=True)
+    for gas in (1_000_000, 60_000, 40_000):
+        expected = run(code, gas=gas)
+        actual = run(code, gas=gas, engine=engine.runner)
+        assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome)
+    program = engine.program_for(code, rules_for("osaka"))
+    assert program is not None
+    native = program.namespace["__native__"]
+    before = native.calls
+    run(code, gas=1_000_000, engine=engine.runner)
+    assert native.calls - before == 1
