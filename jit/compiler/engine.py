@@ -73,6 +73,14 @@ class EngineStats:
     native_regions: int = 0  # regions compiled to machine code (mode native)
 
 
+def _take_finished(pending: dict[CacheKey, Future[Any]]) -> list[tuple[CacheKey, Future[Any]]]:
+    """Remove the finished futures from ``pending`` and return them."""
+    done = [(key, future) for key, future in pending.items() if future.done()]
+    for key, _ in done:
+        del pending[key]
+    return done
+
+
 def _build_native(code: bytes, rules: ForkRules) -> Any:
     """The worker's part of the native tier: machine code for ``code`` (``NativeBuild``)."""
     from jit.native.program import build  # llvmlite is optional: imported on use
@@ -244,10 +252,7 @@ class Engine:
     def _install_native_finished(self) -> None:
         from jit.native.program import install
 
-        for key, future in list(self._native_pending.items()):
-            if not future.done():
-                continue
-            del self._native_pending[key]
+        for key, future in _take_finished(self._native_pending):
             error = future.exception()
             program = self._programs.get(key)
             if error is not None:
@@ -262,10 +267,7 @@ class Engine:
                 self._clock.native_regions += stats.regions
 
     def _install_finished(self) -> None:
-        for key, future in list(self._pending.items()):
-            if not future.done():
-                continue
-            del self._pending[key]
+        for key, future in _take_finished(self._pending):
             error = future.exception()
             if error is not None:
                 self._fail(key, error)

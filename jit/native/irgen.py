@@ -194,11 +194,17 @@ class _FunctionWriter:
     def _slot(self, height: ir.Value) -> ir.Value:
         return self.builder.gep(self.stack_arg, [height])
 
+    def _helper(self, name: str, result: ir.Type, arguments: list[ir.Type]) -> ir.Function:
+        """An internal function of the module, never inlined: inlined at every use (EXP
+        was), it multiplied compile time."""
+        fn = ir.Function(self.module, ir.FunctionType(result, arguments), name)
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        return fn
+
     def _exp_function(self) -> ir.Function:
         """``evm_exp(base, exponent)``: base ** exponent mod 2**256, square and multiply."""
-        fn = ir.Function(self.module, ir.FunctionType(I256, [I256, I256]), "evm_exp")
-        fn.linkage = "internal"
-        fn.attributes.add("noinline")  # inlined at every EXP, it multiplied compile time
+        fn = self._helper("evm_exp", I256, [I256, I256])
         base, exponent = fn.args
         entry = fn.append_basic_block("entry")
         loop = fn.append_basic_block("loop")
@@ -229,10 +235,7 @@ class _FunctionWriter:
 
     def _keccak_f_function(self) -> ir.Function:
         """``keccak_f(lanes)``: the Keccak-f[1600] permutation on 25 little-endian lanes."""
-        void = ir.VoidType()
-        fn = ir.Function(self.module, ir.FunctionType(void, [I64.as_pointer()]), "keccak_f")
-        fn.linkage = "internal"
-        fn.attributes.add("noinline")
+        fn = self._helper("keccak_f", ir.VoidType(), [I64.as_pointer()])
         table_type = ir.ArrayType(I64, len(_KECCAK_ROUND_CONSTANTS))
         table = ir.GlobalVariable(self.module, table_type, "keccak_round_constants")
         table.linkage = "internal"
@@ -291,9 +294,7 @@ class _FunctionWriter:
         """``evm_keccak(data, length)``: Keccak-256 of ``length`` bytes as the EVM word
         (big-endian); the sponge over ``keccak_f`` with Keccak's 0x01 ... 0x80 padding."""
         permute = self._keccak_f_function()
-        fn = ir.Function(self.module, ir.FunctionType(I256, [I8.as_pointer(), I64]), "evm_keccak")
-        fn.linkage = "internal"
-        fn.attributes.add("noinline")
+        fn = self._helper("evm_keccak", I256, [I8.as_pointer(), I64])
         data, length = fn.args
         entry = fn.append_basic_block("entry")
         loop = fn.append_basic_block("absorb")
