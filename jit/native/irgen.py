@@ -381,9 +381,14 @@ class _FunctionWriter:
 
     def exit(self, status: int, pc: ir.Value | int, gas: ir.Value) -> None:
         """Flush and return ``status`` with ``pc`` and ``gas`` (the exact gas there)."""
-        b = self.builder
         self.flush()
-        b.store(b.load(self.sp_var), self._io(0))
+        self.leave(status, self.builder.load(self.sp_var), gas, pc)
+
+    def leave(self, status: int, height: ir.Value, gas: ir.Value, pc: ir.Value | int) -> None:
+        """Return ``status`` with the frame's state in ``io``: the height, the gas, the pc,
+        the low-water mark and the memory's length (the stack array is already written)."""
+        b = self.builder
+        b.store(height, self._io(0))
         b.store(gas, self._io(1))
         b.store(_i64(pc) if isinstance(pc, int) else pc, self._io(2))
         b.store(b.load(self.low_var), self._io(3))
@@ -439,12 +444,7 @@ class _FunctionWriter:
             if start in self.jumpdests:
                 switch.add_case(_i64(start), block)
         b.position_at_end(other)
-        b.store(b.load(self.sp_var), self._io(0))
-        b.store(b.load(self.gas_var), self._io(1))
-        b.store(destination, self._io(2))
-        b.store(b.load(self.low_var), self._io(3))
-        b.store(b.load(self.memory_length_var), self._io(4))
-        b.ret(_i64(EXIT_JUMP))
+        self.leave(EXIT_JUMP, b.load(self.sp_var), b.load(self.gas_var), destination)
 
     # ------------------------------------------------------------------ regions
 
@@ -511,12 +511,7 @@ class _FunctionWriter:
         fail = self.fn.append_basic_block(f"h_{pc}")
         b.cbranch(ok, body, fail)
         b.position_at_end(fail)
-        b.store(sp, self._io(0))
-        b.store(gas, self._io(1))
-        b.store(_i64(pc), self._io(2))
-        b.store(b.load(self.low_var), self._io(3))
-        b.store(b.load(self.memory_length_var), self._io(4))
-        b.ret(_i64(HAND_OVER))
+        self.leave(HAND_OVER, sp, gas, pc)
         b.position_at_end(body)
         low = b.load(self.low_var)
         reach = b.sub(sp, _i64(inputs))
@@ -628,12 +623,7 @@ class _FunctionWriter:
             stay = self.fn.append_basic_block(f"hc_{ins.pc}")
             b.cbranch(short, leave, stay)
             b.position_at_end(leave)
-            b.store(height, self._io(0))
-            b.store(gas, self._io(1))
-            b.store(_i64(ins.next_pc), self._io(2))
-            b.store(b.load(self.low_var), self._io(3))
-            b.store(b.load(self.memory_length_var), self._io(4))
-            b.ret(_i64(HAND_OVER))
+            self.leave(HAND_OVER, height, gas, ins.next_pc)
             b.position_at_end(stay)
 
     def keccak256(self, ins: Instruction) -> None:

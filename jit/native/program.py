@@ -83,6 +83,15 @@ def _read_words(buffers: _Buffers, low: int, top: int) -> list[int]:
     return [int.from_bytes(raw[at : at + _WORD], "little") for at in range(0, len(raw), _WORD)]
 
 
+def _sync_stack(stack: list[int], buffers: _Buffers, low: int, top: int) -> None:
+    """Make ``stack`` the array's first ``top`` words; those below ``low`` (the low-water
+    mark) are unchanged and not copied."""
+    if low < top:
+        stack[low:] = _read_words(buffers, low, top)
+    else:
+        del stack[top:]
+
+
 def _write_words(buffers: _Buffers, low: int, values: list[int]) -> None:
     data = b"".join([value.to_bytes(_WORD, "little") for value in values])
     ctypes.memmove(buffers.stack_address + low * _WORD, data, len(data))
@@ -92,15 +101,14 @@ class _NativeCall:
     """One entry into native code: the frame, and the export of its memory that native
     code reads and writes (released around host calls and growth, which resize it)."""
 
-    __slots__ = ("buffers", "error", "evm", "extended", "native", "view")
+    __slots__ = ("buffers", "error", "evm", "native", "view")
 
     def __init__(self, native: NativeCode, evm: Evm, buffers: _Buffers) -> None:
         self.native = native
         self.evm = evm
         self.buffers = buffers
-        self.view: Any = None
+        self.view: Any = None  # the export, while memory is extended by the spare
         self.error: BaseException | None = None
-        self.extended = False
 
     def export_memory(self) -> int:
         """Extend the frame's memory by zeroed spare bytes (native code grows into them)
@@ -109,7 +117,6 @@ class _NativeCall:
         length = len(memory)
         spare = min(max(length, MIN_SPARE), MAX_SPARE)
         memory.extend(bytes(spare))
-        self.extended = True
         self.view = (ctypes.c_char * (length + spare)).from_buffer(memory)
         io = self.buffers.io
         io[4] = length
@@ -120,10 +127,9 @@ class _NativeCall:
     def release_memory(self) -> None:
         """End the export and cut the memory back to its length (io[4], which native code
         writes at every exit and before every host call)."""
-        self.view = None
-        if self.extended:
+        if self.view is not None:
+            self.view = None
             del self.evm.memory[self.buffers.io[4] :]
-            self.extended = False
 
     def host(self, pc: int) -> None:
         """The host call (``irgen``): sync the frame's stack from the array, run the
@@ -132,12 +138,8 @@ class _NativeCall:
         buffers = self.buffers
         io = buffers.io
         top = io[0]
-        low = io[3]
         stack = evm.stack
-        if low < top:
-            stack[low:] = _read_words(buffers, low, top)
-        else:
-            del stack[top:]
+        _sync_stack(stack, buffers, io[3], top)
         op = evm.code[pc]
         touches_memory = self.native.memory_handlers[op]
         if touches_memory:  # the handler sees the memory's real length, and may resize it
@@ -193,7 +195,7 @@ class NativeCode:
         namespace: dict[str, Any],
         originals: dict[int, Any],
         adaptive: bool,
-        entries: frozenset[int] = frozenset(),
+        entries: frozenset[int],
     ) -> None:
         self.machine = machine
         self.function = machine.function
@@ -212,6 +214,10 @@ class NativeCode:
         self._probation: dict[int, list[int]] = {}  # start -> [calls, regions run]
 
     def _measure(self, start: int, regions: int) -> None:
+        """Count a call of entry point ``start`` that ran ``regions`` regions; give the
+        entry point back once its probation shows it does not pay."""
+        if start in self.settled:
+            return
         record = self._probation.get(start)
         if record is None:
             record = self._probation[start] = [0, 0]
@@ -236,21 +242,19 @@ class NativeCode:
             return None
         self.calls += 1
         buffers = _buffers
-        io = buffers.io
-        io[5] = 0
+        regions = 0  # counted here: a call's nested frames may enter native code (io[5])
         entry = start
         while True:
             status, where = self._run(evm, entry, buffers)
+            regions += buffers.io[5]
             if status != RUN_INSTRUCTION:
                 break
             self._step(evm, where)  # a call or create, as the interpreter runs it
             entry = where + 1
             if entry not in self.entries:  # it ended its region: the next one is a JUMPDEST's
-                if start not in self.settled:
-                    self._measure(start, io[5])
+                self._measure(start, regions)
                 return jump_table.get(entry)  # or None past the code's end: STOP
-        if start not in self.settled:
-            self._measure(start, io[5])
+        self._measure(start, regions)
         if status == EXIT_JUMP:
             region = jump_table.get(where)
             if region is None:
@@ -277,6 +281,7 @@ class NativeCode:
         io[1] = evm.gas_left
         io[2] = entry
         io[3] = height
+        io[5] = 0
         call = _NativeCall(self, evm, buffers)
         outer = buffers.call
         buffers.call = call
@@ -292,12 +297,7 @@ class NativeCode:
         if status == HOST_ERROR:
             assert call.error is not None
             raise call.error
-        low = io[3]
-        top = io[0]
-        if low < top:
-            stack[low:] = _read_words(buffers, low, top)
-        else:
-            del stack[top:]
+        _sync_stack(stack, buffers, io[3], io[0])
         evm.gas_left = io[1]
         return status, io[2]
 
