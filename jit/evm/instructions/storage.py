@@ -59,10 +59,7 @@ def sstore(evm: Evm) -> None:
         cost += GAS_WARM_ACCESS
     refund = 0
     if current != new_value:
-        if original != 0 and current != 0 and new_value == 0:
-            refund += GAS_STORAGE_CLEAR_REFUND
-        if original != 0 and current == 0:
-            refund -= GAS_STORAGE_CLEAR_REFUND
+        refund = _clear_refund(original, current, new_value)
         if original == new_value:
             if original == 0:
                 refund += GAS_STORAGE_SET - GAS_WARM_ACCESS
@@ -78,6 +75,19 @@ def sstore(evm: Evm) -> None:
         state.add_refund(refund)
     if current != new_value:
         state.set_storage(address, slot, new_value)
+
+
+def _clear_refund(original: int, current: int, new_value: int) -> int:
+    """EIP-2200/3529, for a write that changes the slot: the refund for clearing a slot
+    that held a value at the transaction's start, or its return when a slot cleared
+    earlier in the transaction is written again (both SSTORE variants share it)."""
+    if original == 0:
+        return 0
+    if new_value == 0:  # current != new_value, so current != 0
+        return GAS_STORAGE_CLEAR_REFUND
+    if current == 0:
+        return -GAS_STORAGE_CLEAR_REFUND
+    return 0
 
 
 def sstore_state_gas(evm: Evm) -> None:
@@ -108,10 +118,7 @@ def sstore_state_gas(evm: Evm) -> None:
     refund = 0
     restores_zero = False
     if current != new_value:
-        if original != 0 and current != 0 and new_value == 0:
-            refund += GAS_STORAGE_CLEAR_REFUND
-        if original != 0 and current == 0:
-            refund -= GAS_STORAGE_CLEAR_REFUND
+        refund = _clear_refund(original, current, new_value)
         if original == new_value:
             refund += GAS_STORAGE_UPDATE - GAS_COLD_SLOAD - GAS_WARM_ACCESS
             restores_zero = original == 0
