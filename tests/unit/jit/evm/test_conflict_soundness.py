@@ -28,11 +28,11 @@ from jit.evm.frame import BlockEnv
 from jit.evm.state import TxState
 from jit.evm.transaction import TxOutcome, coinbase_credit_diff, execute_transaction
 from jit.forks import rules_for
-from sequencer.types.transactions import Transaction
 from statedb.conflicts import ReadSet, conflicts, write_set
 from statedb.types import DictState, StateDiff, StateReader
 from statedb.views import OverlayView
 from tests.helpers.asm import Asm
+from tests.helpers.evm import transaction
 
 # ------------------------------------------------------------------ direct TxState programs
 
@@ -295,18 +295,7 @@ def evm_world(codes: Sequence[bytes], rng_bits: Sequence[int]) -> DictState:
 
 
 def transact(index: int, to: bytes, reader: StateReader) -> TxOutcome:
-    tx = Transaction(
-        tx_type=2,
-        chain_id=1,
-        nonce=0,
-        gas_limit=1_000_000,
-        to=to,
-        value=0,
-        data=b"",
-        max_fee_per_gas=3,
-        max_priority_fee_per_gas=2,
-        sender=SENDERS[index],
-    )
+    tx = transaction(to=to, max_fee_per_gas=3, max_priority_fee_per_gas=2, sender=SENDERS[index])
     return execute_transaction(tx, BLOCK, reader, RULES)
 
 

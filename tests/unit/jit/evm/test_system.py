@@ -140,25 +140,12 @@ def test_eip7702_delegation_executes_delegate_code() -> None:
     from jit.evm.frame import BlockEnv
     from jit.evm.transaction import execute_transaction
     from jit.forks import rules_for
-    from sequencer.types.transactions import Transaction
-    from tests.helpers.evm import SENDER
+    from tests.helpers.evm import SENDER, transaction
 
     delegate_code = Asm().sstore(1, 0x77).build()
     state = world(b"", **{CALLEE.hex(): delegate_code})
     auth = sign_authorization(1, CALLEE, 1, key)  # the sender is the authority: nonce after bump
-    tx = Transaction(
-        tx_type=4,
-        chain_id=1,
-        nonce=0,
-        gas_limit=200_000,
-        to=SENDER,
-        value=0,
-        data=b"",
-        max_fee_per_gas=10,
-        max_priority_fee_per_gas=1,
-        authorization_list=(auth,),
-        sender=SENDER,
-    )
+    tx = transaction(tx_type=4, gas_limit=200_000, to=SENDER, authorization_list=(auth,))
     block = BlockEnv(
         chain_id=1, coinbase=b"\x00" * 20, number=1, timestamp=1, gas_limit=30_000_000, base_fee=7
     )
