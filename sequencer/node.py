@@ -342,8 +342,14 @@ class Node:
         # The read-only verbs run on worker threads (sequencer.offload), each with an
         # engine of its own (an engine's cache is written by the thread that executes),
         # compiling inline: the thread is already off the block path.
+        # Under --engine native, each builds machine code from its runs' profile on a
+        # thread of its own, as the node's engine does (jit.compiler.engine).
         self.simulation_engines: PerThread[Engine] = PerThread(
-            lambda: Engine(config.engine, hot_threshold=config.hot_threshold)
+            lambda: Engine(
+                config.engine,
+                hot_threshold=config.hot_threshold,
+                background=config.engine == "native",
+            )
         )
         self.simulation_worker = SimulationWorker(config.rpc_timeout)
         self.miner = Miner(

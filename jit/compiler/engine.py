@@ -14,9 +14,11 @@ Modes (``--engine``):
   regions, or long), is compiled to machine code through LLVM (``jit/native/``,
   issue 22) and replaces the region's Python function. Without ``background`` (tests,
   the conformance runner, benchmarks) at once, with the program; with it (the node)
-  the tiers follow hotness: the Python JIT's program at the first run, then, once it
-  has run ``NATIVE_HOT_RUNS`` times, the machine code is built on the worker thread
-  and installed by the executing thread between runs. Needs the optional llvmlite
+  the tiers follow hotness: the Python JIT's program at the first run, its first
+  ``NATIVE_HOT_RUNS`` runs profiled (``jit.compiler.profile``: how often each region
+  ran and from where), then the machine code of the regions the profile says pay
+  for their crossings and their compile (``jit.native.selection``) is built on the
+  worker thread and installed by the executing thread between runs. Needs the optional llvmlite
   (``pip install 'hummingbird[native]'``); without it the Engine refuses the mode
   with a message saying so. ``auto`` does not go on to native code: LLVM runs in the
   node's process (an LLVM abort, like the one ``irgen`` works around, would take
@@ -41,6 +43,7 @@ from typing import Any
 
 from jit.compiler.codegen import Translation
 from jit.compiler.loader import CompileClock, Program, load_eager, load_lazy, unload
+from jit.compiler.profile import RegionProfile, Transitions, profile_from
 from jit.evm.frame import Evm
 from jit.evm.message import execute_code
 from jit.evm.state import CodeRunner
@@ -81,11 +84,12 @@ def _take_finished(pending: dict[CacheKey, Future[Any]]) -> list[tuple[CacheKey,
     return done
 
 
-def _build_native(code: bytes, rules: ForkRules) -> Any:
-    """The worker's part of the native tier: machine code for ``code`` (``NativeBuild``)."""
+def _build_native(code: bytes, rules: ForkRules, profile: RegionProfile) -> Any:
+    """The worker's part of the native tier: machine code for ``code`` (``NativeBuild``)
+    where its runs' ``profile`` says it pays."""
     from jit.native.program import build  # llvmlite is optional: imported on use
 
-    return build(Translation(code, rules))
+    return build(Translation(code, rules), profile=profile)
 
 
 def compile_program(
@@ -127,9 +131,12 @@ class Engine:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_code_bytes: int = DEFAULT_MAX_CODE_BYTES,
         native_every_region: bool = False,
+        native_profile_runs: int = NATIVE_HOT_RUNS,
     ) -> None:
         """``native_every_region`` (mode native): compile every covered region, even
-        those whose crossings from Python cost more than they save (differential tests)."""
+        those whose crossings from Python cost more than they save (differential tests).
+        ``native_profile_runs`` (mode native in the background): the runs of a program
+        profiled before its machine code is built."""
         if mode not in ENGINE_MODES:
             raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
         if mode == "native":
@@ -144,6 +151,12 @@ class Engine:
             or not 0 <= hot_threshold <= MAX_HOT_THRESHOLD
         ):
             raise ValueError(f"hot threshold must be an integer in 0..{MAX_HOT_THRESHOLD}")
+        if (
+            isinstance(native_profile_runs, bool)
+            or not isinstance(native_profile_runs, int)
+            or not 1 <= native_profile_runs <= MAX_HOT_THRESHOLD
+        ):
+            raise ValueError(f"native profile runs must be an integer in 1..{MAX_HOT_THRESHOLD}")
         if max_entries < 1 or max_code_bytes < 1:
             raise ValueError("the compiled-code cache needs room for at least one program")
         self.mode = mode
@@ -162,10 +175,12 @@ class Engine:
             if background and mode in ("auto", "native")
             else None
         )
-        # Mode native in the background: runs left before a program's machine code is
-        # built, and the builds under way.
+        # Mode native in the background: profiled runs left before a program's machine
+        # code is built, their profiles, and the builds under way.
         self._native_tiering = background and mode == "native"
+        self._native_profile_runs = native_profile_runs
         self._native_countdown: dict[CacheKey, int] = {}
+        self._native_profiles: dict[CacheKey, Transitions] = {}
         self._native_pending: dict[CacheKey, Future[Any]] = {}
         self._compiled = 0
         self._compile_seconds = 0.0
@@ -191,12 +206,18 @@ class Engine:
                 self._interpreted_runs += 1
                 execute_code(evm)
                 return
-        if self._native_tiering:
-            self._native_tier(key, rules)
         self._compiled_runs += 1
         evm.code = code + _PADDING
         evm.jumpdests = program.jumpdests
-        program.run(evm)
+        transitions = self._native_tier(key) if self._native_tiering else None
+        if transitions is None:
+            program.run(evm)
+            return
+        try:
+            program.run_profiled(evm, transitions)
+        finally:
+            if self._native_countdown.get(key) == 0:  # the last profiled run: build
+                self._submit_native(key, rules)
 
     def _miss(self, key: CacheKey, rules: ForkRules) -> Program | None:
         """The program for ``key`` if it is (now) ready, else None: interpret."""
@@ -232,22 +253,26 @@ class Engine:
         self._install(key, program)
         return program
 
-    def _native_tier(self, key: CacheKey, rules: ForkRules) -> None:
-        """Mode native in the background: install finished builds; count the runs of a
-        program without machine code and submit its build once it is hot."""
+    def _native_tier(self, key: CacheKey) -> Transitions | None:
+        """Mode native in the background: install finished builds; for a program without
+        machine code yet, count the run and return the profile to record it into."""
         if self._native_pending:
             self._install_native_finished()
-        left = self._native_countdown.get(key, NATIVE_HOT_RUNS)
-        if left < 0:  # built or building
-            return
-        if left > 1:
-            if len(self._native_countdown) >= _COUNTS_LIMIT:
-                self._native_countdown.clear()
-            self._native_countdown[key] = left - 1
-            return
+        left = self._native_countdown.get(key, self._native_profile_runs)
+        if left <= 0:  # profiled, built or building
+            return None
+        if len(self._native_countdown) >= _COUNTS_LIMIT:
+            self._native_countdown.clear()
+            self._native_profiles.clear()
+        self._native_countdown[key] = left - 1
+        return self._native_profiles.setdefault(key, {})
+
+    def _submit_native(self, key: CacheKey, rules: ForkRules) -> None:
+        """Build ``key``'s machine code on the worker, from its runs' profile."""
         self._native_countdown[key] = -1
+        profile = profile_from(self._native_profiles.pop(key, {}), self._native_profile_runs)
         assert self._worker is not None
-        self._native_pending[key] = self._worker.submit(_build_native, key[0], rules)
+        self._native_pending[key] = self._worker.submit(_build_native, key[0], rules, profile)
 
     def _install_native_finished(self) -> None:
         from jit.native.program import install

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jit.compiler.codegen import Translation, generate, handler_names
-from jit.compiler.runtime import base_namespace, trampoline
+from jit.compiler.runtime import base_namespace, profiled_trampoline, trampoline
 from jit.evm.frame import Evm
 
 Region = Callable[[Evm], Any]
@@ -47,6 +47,10 @@ class Program:
 
     def run(self, evm: Evm) -> None:
         trampoline(self.namespace["r_0"], evm)
+
+    def run_profiled(self, evm: Evm, transitions: dict[tuple[Any, Any], int]) -> None:
+        """``run``, counting its steps between regions (``jit.compiler.profile``)."""
+        profiled_trampoline(self.namespace["r_0"], evm, transitions)
 
     def source(self) -> str:
         """The generated source of the regions compiled so far (all, if eager)."""
@@ -116,6 +120,7 @@ def load_lazy(translation: Translation, filename: str, clock: CompileClock) -> P
                 clock.regions += 1
             return region(evm)
 
+        stub.__name__ = stub.__qualname__ = name  # a profile counts it as its region
         return stub
 
     for region in translation.regions:

@@ -62,6 +62,22 @@ def trampoline(region: Any, evm: Evm) -> None:
         raise StackUnderflowError from error
 
 
+def profiled_trampoline(region: Any, evm: Evm, transitions: dict[tuple[Any, Any], int]) -> None:
+    """As ``trampoline``, counting each step from one region function to the next in
+    ``transitions`` (the one before is None at the frame's entry): ``jit.compiler.profile``."""
+    before = None
+    try:
+        while region is not None:
+            step = (before, region)
+            transitions[step] = transitions.get(step, 0) + 1
+            before = region
+            region = region(evm)
+    except StopExecution:
+        return
+    except IndexError as error:  # as in the interpreter loop
+        raise StackUnderflowError from error
+
+
 def base_namespace() -> dict[str, Any]:
     """The globals every generated module starts from."""
     return {

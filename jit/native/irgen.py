@@ -22,10 +22,11 @@ The function's C ABI (``ir_module`` documents it for ``program.py``, which calls
   interpreter handler of the instruction at ``pc`` on the frame (storage, transient
   storage, KECCAK256, environment and block reads, copies, logs: everything that
   neither nests a frame nor ends one). Before the call the code writes the stack
-  array, ``io[0]`` (height), ``io[1]`` (the exact gas after the instruction's static
-  charge) and ``io[3]``; the host syncs the frame's stack from them, runs the handler
-  and writes back the height, gas, the items it pushed, ``io[4]`` and ``io[6]``
-  (``io[3]`` is left alone: still a lower bound of what the code reaches). It returns 0, or 1 when the
+  array, ``io[0]`` (height) and ``io[1]`` (the exact gas after the instruction's
+  static charge); the host runs the handler on the instruction's operands alone (a
+  handler pops its operands and pushes its results, and reads nothing deeper), and
+  writes back the height, gas, the items it pushed, ``io[4]`` and ``io[6]``. The
+  frame's own stack is synced once, at the exit. It returns 0, or 1 when the
   handler raised: the code then returns ``HOST_ERROR`` at once and the caller
   re-raises the exception (a halt or a real error) as the Python JIT would.
   Instructions that end the frame (RETURN, REVERT, INVALID, SELFDESTRUCT) hand over
@@ -600,7 +601,6 @@ class _FunctionWriter:
         self.flush()
         b.store(b.load(self.sp_var), self._io(0))
         b.store(self.gas_at(self.remaining), self._io(1))
-        b.store(b.load(self.low_var), self._io(3))
         b.store(b.load(self.memory_length_var), self._io(4))
         failed = b.icmp_signed("!=", b.call(self.host, [_i64(ins.pc)]), _i64(0))
         raised = self.fn.append_basic_block(f"he_{ins.pc}")
@@ -611,7 +611,7 @@ class _FunctionWriter:
         b.position_at_end(done)
         height = b.load(self._io(0))
         b.store(height, self.sp_var)
-        # ``low`` stays the region's: the code after the call may reach below the height.
+        # ``low`` stays the region's: the frame's own stack is synced at the exit.
         b.store(b.load(self._io(4)), self.memory_length_var)
         b.store(b.load(self._io(7)), self.capacity_var)
         b.store(b.inttoptr(b.load(self._io(6)), I8.as_pointer()), self.memory_var)

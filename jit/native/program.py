@@ -30,6 +30,7 @@ from typing import Any
 from jit.compiler.analysis import STACK_EFFECTS, UNDEFINED_EFFECT
 from jit.compiler.codegen import Translation
 from jit.compiler.loader import Program
+from jit.compiler.profile import RegionProfile
 from jit.evm.exceptions import InvalidJumpDestError, OutOfGasError
 from jit.evm.frame import STACK_LIMIT, Evm
 from jit.evm.memory import expansion_cost, extend_to
@@ -50,7 +51,7 @@ from jit.native.irgen import (
     STOP,
     ir_module,
 )
-from jit.native.selection import within_budget, worth_compiling
+from jit.native.selection import chosen_by_profile, within_budget, worth_compiling
 
 MAX_GAS = 1 << 62  # g + R and the memory checks stay far inside int64
 PROBATION_CALLS = 32
@@ -71,6 +72,9 @@ class _Buffers(threading.local):
         self.stack = (ctypes.c_uint64 * (4 * STACK_LIMIT))()
         self.io = (ctypes.c_int64 * 8)()
         self.stack_address = ctypes.addressof(self.stack)
+        # The array's bytes, read and written from Python through a memoryview: a
+        # ctypes.string_at or memmove call costs ~1 µs, a slice of this a few ns.
+        self.words = memoryview(self.stack).cast("B")
         self.io_address = ctypes.addressof(self.io)
         self.call: _NativeCall | None = None
 
@@ -79,8 +83,11 @@ _buffers = _Buffers()
 
 
 def _read_words(buffers: _Buffers, low: int, top: int) -> list[int]:
-    raw = ctypes.string_at(buffers.stack_address + low * _WORD, (top - low) * _WORD)
-    return [int.from_bytes(raw[at : at + _WORD], "little") for at in range(0, len(raw), _WORD)]
+    words = buffers.words
+    return [
+        int.from_bytes(words[at : at + _WORD], "little")
+        for at in range(low * _WORD, top * _WORD, _WORD)
+    ]
 
 
 def _sync_stack(stack: list[int], buffers: _Buffers, low: int, top: int) -> None:
@@ -93,8 +100,10 @@ def _sync_stack(stack: list[int], buffers: _Buffers, low: int, top: int) -> None
 
 
 def _write_words(buffers: _Buffers, low: int, values: list[int]) -> None:
-    data = b"".join([value.to_bytes(_WORD, "little") for value in values])
-    ctypes.memmove(buffers.stack_address + low * _WORD, data, len(data))
+    at = low * _WORD
+    buffers.words[at : at + len(values) * _WORD] = b"".join(
+        [value.to_bytes(_WORD, "little") for value in values]
+    )
 
 
 class _NativeCall:
@@ -132,26 +141,33 @@ class _NativeCall:
             del self.evm.memory[self.buffers.io[4] :]
 
     def host(self, pc: int) -> None:
-        """The host call (``irgen``): sync the frame's stack from the array, run the
-        handler of the instruction at ``pc`` as the Python JIT would, write back."""
+        """The host call (``irgen``): run the handler of the instruction at ``pc`` as the
+        Python JIT would, on its operands read from the array (a handler pops its
+        operands, pushes its results and reads nothing deeper, so a list of them stands
+        for the frame's stack; syncing the whole stack at every call cost more than the
+        handler), and write back what it pushed."""
         evm = self.evm
         buffers = self.buffers
+        native = self.native
         io = buffers.io
         top = io[0]
-        stack = evm.stack
-        _sync_stack(stack, buffers, io[3], top)
         op = evm.code[pc]
-        touches_memory = self.native.memory_handlers[op]
+        low = top - native.pops[op]
+        operands = _read_words(buffers, low, top)
+        touches_memory = native.memory_handlers[op]
         if touches_memory:  # the handler sees the memory's real length, and may resize it
             self.release_memory()
         evm.gas_left = io[1]
         evm.pc = pc + 1
-        self.native.handlers[op](evm)
-        height = len(stack)
-        changed = top - self.native.pops[op]
-        if changed < height:
-            _write_words(buffers, changed, stack[changed:])
-        io[0] = height
+        stack = evm.stack
+        evm.stack = operands
+        try:
+            native.handlers[op](evm)
+        finally:
+            evm.stack = stack
+        if operands:
+            _write_words(buffers, low, operands)
+        io[0] = low + len(operands)
         io[1] = evm.gas_left
         if touches_memory:
             self.export_memory()
@@ -344,9 +360,12 @@ class NativeBuild:
     compile_seconds: float
 
 
-def build(translation: Translation, *, every_region: bool = False) -> NativeBuild:
-    """Compile ``translation``'s covered regions that are worth it (``selection``), or
-    with ``every_region`` all of them."""
+def build(
+    translation: Translation, *, every_region: bool = False, profile: RegionProfile | None = None
+) -> NativeBuild:
+    """Compile ``translation``'s covered regions that are worth it (``selection``: by
+    the runs' ``profile`` when there is one, else by the bytecode), or with
+    ``every_region`` all of them."""
     started = time.thread_time()
     table = translation.rules.opcode_table
     ops = covered_ops(table)
@@ -355,13 +374,15 @@ def build(translation: Translation, *, every_region: bool = False) -> NativeBuil
     host = host_ops(table)
     # KECCAK256 in machine code costs no crossing: selection does not count it.
     inline = frozenset({KECCAK256}) if hashing else frozenset()
-    covered = (
-        within_budget(covered, host)
-        if every_region
-        else worth_compiling(
-            covered, translation.jumpdests, host - inline, host_memory_ops(table) - inline, inline
+    host_memory = host_memory_ops(table) - inline
+    if every_region:
+        covered = within_budget(covered, host)
+    elif profile is not None:
+        covered = chosen_by_profile(covered, profile, host - inline, host_memory, inline)
+    else:
+        covered = worth_compiling(
+            covered, translation.jumpdests, host - inline, host_memory, inline
         )
-    )
     machine = None
     starts: frozenset[int] = frozenset()
     resumes: frozenset[int] = frozenset()

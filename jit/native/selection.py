@@ -21,6 +21,14 @@ it (each region's entry checks and exits, each memory instruction's resume point
 EXP's exponent loop); regions on cycles come first, then long ones, in code order,
 until the budget is spent. The rest stays with the Python JIT.
 
+In the node (``--engine native`` in the background) the program's first runs are
+profiled (``jit.compiler.profile``) and ``chosen_by_profile`` decides from what they
+did: the gain of each region's runs against the crossings into machine code and the
+compile time, so code that runs each region once per transaction (an ERC-20 token's)
+is not built at all, while a loop through Solidity's internal functions is. Without a
+profile (tests, the conformance runner, benchmarks compile at once) ``worth_compiling``
+decides from the bytecode alone, as follows.
+
 Edges are the control flow the bytecode shows: a fall-through, a jump whose target is
 pushed just before it, and for a jump whose target comes from further away (a Solidity
 internal function's return), every covered JUMPDEST whose offset is pushed somewhere
@@ -32,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jit.compiler.analysis import JUMP, JUMPI, Region
+from jit.compiler.profile import RegionProfile
 
 LONG_REGION = 48  # instructions: worth a crossing on its own
 # Measured (docs/benchmarks.md, "Native tier"): a host call costs about as much as this
@@ -51,6 +60,14 @@ COST_EXP = 30
 COST_HOST = 120
 COST_KECCAK = 200  # the hash in machine code and the host call beside it
 MAX_COST = 20_000
+# With a profile (``chosen_by_profile``): a crossing from Python into machine code and
+# back costs ~10 µs (``program.MIN_REGIONS_PER_CALL``), an inline instruction of the
+# Python JIT ~0.08 µs, a cost unit ~0.1 ms of LLVM; machine code must earn its compile
+# back within this many runs of the code like the profiled ones.
+CROSSING_WEIGHT = 125
+INSTRUCTION_US = 0.08
+COMPILE_UNIT_US = 100
+PAYBACK_RUNS = 10_000
 MAX_REGIONS = 400  # LLVM's time grows faster than linearly with blocks beyond this
 
 
@@ -86,8 +103,9 @@ def within_budget(regions: Sequence[Region], host: frozenset[int] = frozenset())
     return sorted(chosen, key=lambda region: region.start)
 
 
-def pays_for_host_calls(region: Region, host: frozenset[int], host_memory: frozenset[int]) -> bool:
-    """Whether the region's inline instructions outweigh its host calls (module doc)."""
+def balance(region: Region, host: frozenset[int], host_memory: frozenset[int]) -> int:
+    """What one run of the region gains natively, in inline instructions of the Python
+    JIT: its inline instructions less its host calls' and calls' weights (module doc)."""
     owed = 0
     inline = 0
     for ins in region.instructions:
@@ -99,7 +117,12 @@ def pays_for_host_calls(region: Region, host: frozenset[int], host_memory: froze
             owed += HOST_CALL_WEIGHT
         else:
             inline += 1
-    return inline >= owed
+    return inline - owed
+
+
+def pays_for_host_calls(region: Region, host: frozenset[int], host_memory: frozenset[int]) -> bool:
+    """Whether the region's inline instructions outweigh its host calls (module doc)."""
+    return balance(region, host, host_memory) >= 0
 
 
 def worth_compiling(
@@ -195,3 +218,89 @@ def _on_cycles(edges: dict[int, set[int]]) -> set[int]:
                 if len(component) > 1 or node in edges[node]:
                     out.update(component)
     return out
+
+
+def chosen_by_profile(
+    covered: Sequence[Region],
+    profile: RegionProfile,
+    host: frozenset[int] = frozenset(),
+    host_memory: frozenset[int] = frozenset(),
+    inline_host: frozenset[int] = frozenset(),
+) -> list[Region]:
+    """The regions of ``covered`` to compile natively, in code order, as ``profile``
+    (the program's first runs) says they pay.
+
+    A set S of regions gains, per profiled run, what each of its regions' runs gains
+    (``balance``) less ``CROSSING_WEIGHT`` for each step into S from outside it (a
+    frame's entry included): every such step is a call from Python into machine code.
+    Each region's compile time (``cost``), spread over ``PAYBACK_RUNS`` runs, is set
+    against its gain. S starts as every covered region that ran; a region whose removal
+    raises the gain is removed, until none is (a region run once between two storage
+    accesses goes, a loop stays, and so does a loop's costly region when leaving it out
+    would cost a crossing each iteration). Then each part of S that execution moves
+    between (connected by steps) is kept only if its gain repays its compile time;
+    parts in order of gain, within the budget."""
+    by_start = {region.start: region for region in covered}
+    ran = profile.counts()
+    gain = {start: balance(by_start[start], host, host_memory) for start in by_start}
+    into: dict[int, list[tuple[int | None, int]]] = {}
+    out_of: dict[int, list[tuple[int, int]]] = {}
+    for (before, start), times in profile.transitions.items():
+        if start in by_start:
+            into.setdefault(start, []).append((before, times))
+        if before is not None and before in by_start and start != before:
+            out_of.setdefault(before, []).append((start, times))
+    runs = max(profile.runs, 1)
+    # A region's compile time, spread over PAYBACK_RUNS runs: what it costs per run.
+    compile_per_run = {
+        start: cost(region, host | inline_host) * COMPILE_UNIT_US / (INSTRUCTION_US * PAYBACK_RUNS)
+        for start, region in by_start.items()
+    }
+    chosen = {start for start in by_start if ran.get(start)}
+    removed = True
+    while removed:
+        removed = False
+        for start in sorted(chosen):
+            entries_saved = sum(
+                times for before, times in into.get(start, ()) if before not in chosen
+            )
+            entries_made = sum(times for after, times in out_of.get(start, ()) if after in chosen)
+            change = (
+                CROSSING_WEIGHT * (entries_saved - entries_made) - ran[start] * gain[start]
+            ) / runs + compile_per_run[start]
+            if change > 0:
+                chosen.discard(start)
+                removed = True
+    parts: list[tuple[float, list[Region]]] = []
+    for part in _parts(chosen, profile):
+        entries = sum(
+            times
+            for start in part
+            for before, times in into.get(start, ())
+            if before is None or before not in part
+        )
+        total = sum(ran[start] * gain[start] for start in part) - CROSSING_WEIGHT * entries
+        per_run = total / runs
+        if per_run >= sum(compile_per_run[start] for start in part):
+            parts.append((per_run, [by_start[start] for start in sorted(part)]))
+    parts.sort(key=lambda item: -item[0])
+    return within_budget([region for _, regions in parts for region in regions], host | inline_host)
+
+
+def _parts(chosen: set[int], profile: RegionProfile) -> list[set[int]]:
+    """``chosen`` split into the sets execution steps between (union-find)."""
+    parent = {start: start for start in chosen}
+
+    def root(start: int) -> int:
+        while parent[start] != start:
+            parent[start] = parent[parent[start]]
+            start = parent[start]
+        return start
+
+    for before, start in profile.transitions:
+        if before in parent and start in parent:
+            parent[root(before)] = root(start)
+    out: dict[int, set[int]] = {}
+    for start in chosen:
+        out.setdefault(root(start), set()).add(start)
+    return list(out.values())

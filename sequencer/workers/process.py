@@ -6,7 +6,7 @@ the state as plain dicts (``DictState``), seeded once with the sequencer's resid
 state and then advanced by each sealed block's normalised diff, in block order; the
 pipe is ordered, so a request always finds every block sealed before it applied.
 It runs its own engine (``jit.compiler.Engine``, compiling inline: it is already off
-the sequencer's core). It never writes anything but its own memory.
+the sequencer's core; machine code, under ``--engine native``, on the engine's thread). It never writes anything but its own memory.
 
 A request names the head it was made at; a worker at another head answers
 ``Stale`` (the sequencer then runs the batch itself and re-seeds the worker).
@@ -77,7 +77,13 @@ class WorkerState:
     def __init__(self, config: WorkerConfig) -> None:
         self.state = DictState()
         self.head = -1  # no state yet
-        self.engine = Engine(config.engine, hot_threshold=config.hot_threshold)
+        # native: as in the sequencer, machine code only where the runs' profile says it
+        # pays, built on the engine's thread (background) rather than at first sight.
+        self.engine = Engine(
+            config.engine,
+            hot_threshold=config.hot_threshold,
+            background=config.engine == "native",
+        )
         self._last: tuple[int, list[TxOutcome | None]] | None = None  # for ``Details``
 
     def seed(self, message: Seed) -> None:
