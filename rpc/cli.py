@@ -24,6 +24,7 @@ from typing import Any, Final, TypeVar
 from jit.compiler import ENGINE_MODES
 from jit.compiler.engine import NATIVE_HOT_RUNS
 from jit.forks import Fork
+from jit.native import default_cache_directory
 from rpc.errors import SERVER_ERROR
 from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
 from rpc.exposure import parse_origins as parse_cors_origins
@@ -260,6 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
         "run); auto (interpret until a code is hot, then compile it in the background; default); "
         "native (jit, then machine code through LLVM for hot contracts' loops, built in the "
         "background; needs the native extra, llvmlite)",
+    )
+    p.add_argument(
+        "--native-cache",
+        metavar="DIR",
+        help="--engine native: keep machine code here, for the worker processes and later "
+        "starts (default $XDG_CACHE_HOME/hummingbird/native or ~/.cache/hummingbird/native)",
+    )
+    p.add_argument(
+        "--no-native-cache",
+        action="store_true",
+        help="--engine native: build machine code in each process and keep none",
     )
     p.add_argument(
         "--jit-threshold",
@@ -720,6 +732,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         history_window=args.history_window,
         engine=args.engine,
         hot_threshold=args.jit_threshold,
+        native_cache_dir=native_cache_dir_from(args),
         sender_recovery=args.sender_recovery,
         rpc_timeout=args.rpc_timeout,
         rpc_gas_cap=args.rpc_gas_cap,
@@ -748,6 +761,24 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         hardhat_compat=args.hardhat_compat,
         fork=fork,
     )
+
+
+def native_cache_dir_from(args: argparse.Namespace) -> str | None:
+    """The machine-code cache's directory: ``--native-cache``, else the user's cache
+    directory; None without ``--engine native`` or with ``--no-native-cache``."""
+    if args.no_native_cache:
+        if args.native_cache is not None:
+            raise ConfigError("--native-cache and --no-native-cache do not go together")
+        return None
+    if args.native_cache is not None:
+        if not args.native_cache or "\0" in args.native_cache:
+            raise ConfigError(f"--native-cache: not a directory path: {args.native_cache!r}")
+        if args.engine != "native":
+            raise ConfigError("--native-cache keeps machine code: it needs --engine native")
+        return str(args.native_cache)
+    if args.engine != "native":
+        return None
+    return str(default_cache_directory())
 
 
 def workers_description(node: Node) -> str:
@@ -842,9 +873,14 @@ def engine_description(cfg: NodeConfig) -> str:
     if cfg.engine == "jit":
         return "jit (every contract compiled on its first run)"
     if cfg.engine == "native":
+        kept = (
+            "not kept"
+            if cfg.native_cache_dir is None
+            else f"kept in {os.path.abspath(cfg.native_cache_dir)}"
+        )
         return (
-            f"native (compiled on the first run; loops of a contract run {NATIVE_HOT_RUNS} times "
-            "become machine code, built in the background)"
+            f"native (compiled on the first run; after {NATIVE_HOT_RUNS} runs, the regions "
+            f"their profile says pay become machine code, built in the background, {kept})"
         )
     return cfg.engine
 

@@ -30,6 +30,9 @@ Metric names (all prefixed ``hummingbird_``; counters end in ``_total`` in the t
 ``jit_compile_seconds``                 counter    CPU time compiling
 ``jit_frames{engine}``                  counter    frames run compiled / interpreted
 ``jit_hit_ratio``                       gauge      compiled frames / all frames
+``jit_native_regions``                  counter    regions put in machine code (native)
+``jit_native_loaded``                   counter    contracts whose machine code came from
+                                                   the machine-code cache (native)
 ``workers`` / ``workers_busy``          gauge      worker processes / with work in flight
 ``replica_lag_blocks``                  gauge      a replica's distance to its sequencer
 ``process_*``                           (library)  RSS, CPU seconds, file descriptors
@@ -100,6 +103,16 @@ class _Sampled(Collector):
             f"{PREFIX}_jit_hit_ratio",
             "Share of call frames run by compiled code",
             value=engine.compiled_runs / runs if runs else 0.0,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_jit_native_regions",
+            "Regions put in machine code (--engine native)",
+            engine.native_regions,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_jit_native_loaded",
+            "Contracts whose machine code was loaded from the machine-code cache",
+            engine.native_loaded,
         )
         yield GaugeMetricFamily(f"{PREFIX}_workers", "Worker processes", value=stats.workers)
         yield GaugeMetricFamily(

@@ -458,7 +458,7 @@ class OurRunner(Runner):
     """Our EVM: ``execute_transaction`` with the interpreter or a ``jit.compiler.Engine``
     (``jit``; ``native``, which needs the optional llvmlite)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, native_cache: str | None = None) -> None:
         self.name = name
         self.engine: Any = None
         self.stats_before: Any = None
@@ -474,7 +474,7 @@ class OurRunner(Runner):
             # native: as in the node, the Python JIT first, machine code built from the
             # profile of the warm-up run (waited for before the timed runs).
             self.engine = (
-                Engine(name, background=True, native_profile_runs=1)
+                Engine(name, background=True, native_profile_runs=1, native_cache_dir=native_cache)
                 if name == "native"
                 else Engine(name)
             )
@@ -632,10 +632,10 @@ class PyEvmRunner(Runner):
         )
 
 
-def make_runner(name: str) -> Runner:
+def make_runner(name: str, native_cache: str | None = None) -> Runner:
     if name == "pyevm":
         return PyEvmRunner()
-    return OurRunner(name)
+    return OurRunner(name, native_cache)
 
 
 def engine_available(name: str) -> str | None:
@@ -873,6 +873,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="engines, comma list of interpreter,jit,native,pyevm (default: those available)",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument(
+        "--native-cache",
+        metavar="DIR",
+        help="native: keep machine code in DIR (jit.native.cache); a second run loads it, "
+        "and compile_s is then the load",
+    )
     return parser
 
 
@@ -885,6 +891,7 @@ class Options:
     runs: int
     scale: float
     json: bool
+    native_cache: str | None = None
 
 
 def resolve_options(args: argparse.Namespace) -> Options:
@@ -945,7 +952,11 @@ def resolve_options(args: argparse.Namespace) -> Options:
                 functools.partial(prepare_workload, WORKLOADS[name], args.scale, args.gas)
             )
             names.append(name)
-    return Options(benches, names, engines, skipped, args.runs, args.scale, args.json)
+    if args.native_cache is not None and not args.native_cache:
+        raise BenchError("--native-cache needs a directory")
+    return Options(
+        benches, names, engines, skipped, args.runs, args.scale, args.json, args.native_cache
+    )
 
 
 # ------------------------------------------------------------------ main
@@ -986,7 +997,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[dict[str, Any], bool]:
     runners: list[Runner] = []
     try:
         for name in options.engines:
-            runners.append(make_runner(name))
+            runners.append(make_runner(name, options.native_cache))
         workloads: dict[str, Any] = {}
         for name, prepare in zip(options.bench_names, options.benches):
             print(f"[{name}] preparing", file=sys.stderr, flush=True)

@@ -102,6 +102,9 @@ class NodeConfig:
     # (interpret a code hot_threshold times, then compile it off the block path; 0: at once).
     engine: str = DEFAULT_ENGINE
     hot_threshold: int = DEFAULT_HOT_THRESHOLD
+    # --engine native: where machine code is kept for the workers, the simulation
+    # threads and later starts (jit.native.cache); None: built by each and not kept.
+    native_cache_dir: str | None = None
     # Where raw transactions' senders are recovered: "worker" (a second process, so the
     # ECDSA work leaves the event loop's core), "inline", or "auto" (worker when the
     # machine has more than one CPU).
@@ -253,6 +256,14 @@ class NodeConfig:
             )
         if self.engine == "native" and (reason := native_unavailable_reason()) is not None:
             raise ConfigError(reason)
+        if self.native_cache_dir is not None and (
+            not isinstance(self.native_cache_dir, str)
+            or not self.native_cache_dir
+            or "\0" in self.native_cache_dir
+        ):
+            raise ConfigError(
+                f"the native cache directory must be a path, got {self.native_cache_dir!r}"
+            )
         if (
             isinstance(self.hot_threshold, bool)
             or not isinstance(self.hot_threshold, int)

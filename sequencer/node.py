@@ -288,7 +288,12 @@ class Node:
         try:
             # One engine for the whole node: compiled code is shared by block production
             # and simulation; "auto" compiles hot code on a worker thread, off the block path.
-            self.engine = Engine(config.engine, hot_threshold=config.hot_threshold, background=True)
+            self.engine = Engine(
+                config.engine,
+                hot_threshold=config.hot_threshold,
+                background=True,
+                native_cache_dir=config.native_cache_dir,
+            )
         except ValueError as error:
             self.db.close()
             raise ConfigError(str(error)) from None
@@ -349,6 +354,7 @@ class Node:
                 config.engine,
                 hot_threshold=config.hot_threshold,
                 background=config.engine == "native",
+                native_cache_dir=config.native_cache_dir,
             )
         )
         self.simulation_worker = SimulationWorker(config.rpc_timeout)
@@ -695,7 +701,7 @@ class Node:
         def start() -> WorkerPool:
             pool = WorkerPool(
                 config.workers,
-                WorkerConfig(config.engine, config.hot_threshold),
+                WorkerConfig(config.engine, config.hot_threshold, config.native_cache_dir),
                 self.db.resident,
                 head,
             )

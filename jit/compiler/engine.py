@@ -18,7 +18,8 @@ Modes (``--engine``):
   ``NATIVE_HOT_RUNS`` runs profiled (``jit.compiler.profile``: how often each region
   ran and from where), then the machine code of the regions the profile says pay
   for their crossings and their compile (``jit.native.selection``) is built on the
-  worker thread and installed by the executing thread between runs. Needs the optional llvmlite
+  worker thread (or loaded from the machine-code cache, ``native_cache_dir``:
+  ``jit.native.cache``) and installed by the executing thread between runs. Needs the optional llvmlite
   (``pip install 'hummingbird[native]'``); without it the Engine refuses the mode
   with a message saying so. ``auto`` does not go on to native code: LLVM runs in the
   node's process (an LLVM abort, like the one ``irgen`` works around, would take
@@ -36,6 +37,7 @@ remembered, and is interpreted from then on.
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ class EngineStats:
     compiled_runs: int  # frames run by compiled code
     interpreted_runs: int  # frames run by the interpreter
     native_regions: int = 0  # regions compiled to machine code (mode native)
+    native_loaded: int = 0  # contracts whose machine code came from the cache (mode native)
 
 
 def _take_finished(pending: dict[CacheKey, Future[Any]]) -> list[tuple[CacheKey, Future[Any]]]:
@@ -84,12 +87,13 @@ def _take_finished(pending: dict[CacheKey, Future[Any]]) -> list[tuple[CacheKey,
     return done
 
 
-def _build_native(code: bytes, rules: ForkRules, profile: RegionProfile) -> Any:
+def _build_native(code: bytes, rules: ForkRules, profile: RegionProfile, cache: Any) -> Any:
     """The worker's part of the native tier: machine code for ``code`` (``NativeBuild``)
-    where its runs' ``profile`` says it pays."""
+    where its runs' ``profile`` says it pays, or as ``cache`` (a ``MachineCodeCache``,
+    or None) holds it."""
     from jit.native.program import build  # llvmlite is optional: imported on use
 
-    return build(Translation(code, rules), profile=profile)
+    return build(Translation(code, rules), profile=profile, cache=cache)
 
 
 def compile_program(
@@ -132,11 +136,14 @@ class Engine:
         max_code_bytes: int = DEFAULT_MAX_CODE_BYTES,
         native_every_region: bool = False,
         native_profile_runs: int = NATIVE_HOT_RUNS,
+        native_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """``native_every_region`` (mode native): compile every covered region, even
         those whose crossings from Python cost more than they save (differential tests).
         ``native_profile_runs`` (mode native in the background): the runs of a program
-        profiled before its machine code is built."""
+        profiled before its machine code is built. ``native_cache_dir`` (mode native in the
+        background): the directory of a ``jit.native.cache.MachineCodeCache`` shared with
+        other processes and later starts, or None (machine code is not kept)."""
         if mode not in ENGINE_MODES:
             raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
         if mode == "native":
@@ -179,6 +186,12 @@ class Engine:
         # code is built, their profiles, and the builds under way.
         self._native_tiering = background and mode == "native"
         self._native_profile_runs = native_profile_runs
+        self._native_cache: Any = None
+        if self._native_tiering and native_cache_dir is not None:
+            from jit.native.cache import MachineCodeCache  # llvmlite: optional
+
+            self._native_cache = MachineCodeCache(native_cache_dir)
+        self._native_loaded = 0  # builds the cache held
         self._native_countdown: dict[CacheKey, int] = {}
         self._native_profiles: dict[CacheKey, Transitions] = {}
         self._native_pending: dict[CacheKey, Future[Any]] = {}
@@ -272,7 +285,9 @@ class Engine:
         self._native_countdown[key] = -1
         profile = profile_from(self._native_profiles.pop(key, {}), self._native_profile_runs)
         assert self._worker is not None
-        self._native_pending[key] = self._worker.submit(_build_native, key[0], rules, profile)
+        self._native_pending[key] = self._worker.submit(
+            _build_native, key[0], rules, profile, self._native_cache
+        )
 
     def _install_native_finished(self) -> None:
         from jit.native.program import install
@@ -287,7 +302,9 @@ class Engine:
                     error,
                 )
             elif program is not None:  # else evicted meanwhile
-                stats = install(program, future.result())
+                native_build = future.result()
+                self._native_loaded += native_build.loaded
+                stats = install(program, native_build)
                 self._clock.seconds += stats.compile_seconds
                 self._clock.native_regions += stats.regions
 
@@ -344,6 +361,7 @@ class Engine:
             compiled_runs=self._compiled_runs,
             interpreted_runs=self._interpreted_runs,
             native_regions=self._clock.native_regions,
+            native_loaded=self._native_loaded,
         )
 
     def close(self) -> None:

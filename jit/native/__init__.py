@@ -1,4 +1,4 @@
-"""The native tier (issue 22, first slice): EVM bytecode regions compiled to machine
+"""The native tier (issue 22): EVM bytecode regions compiled to machine
 code through LLVM IR (llvmlite), layered over the Python JIT's program.
 
 Optional: llvmlite is the ``native`` extra (``pip install 'hummingbird[native]'``).
@@ -8,7 +8,9 @@ outside this package imports llvmlite.
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
+from pathlib import Path
 
 
 def unavailable_reason() -> str | None:
@@ -19,3 +21,10 @@ def unavailable_reason() -> str | None:
             "(pip install 'hummingbird[native]' or pip install llvmlite)"
         )
     return None
+
+
+def default_cache_directory() -> Path:
+    """Where ``hummingbird --engine native`` keeps machine code (``cache``) unless told:
+    ``$XDG_CACHE_HOME/hummingbird/native``, else ``~/.cache/hummingbird/native``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hummingbird" / "native"

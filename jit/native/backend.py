@@ -1,4 +1,4 @@
-"""LLVM through llvmlite: IR text -> optimised machine code in this process.
+"""LLVM through llvmlite: IR text -> optimised object code -> machine code in this process.
 
 Owns LLVM's initialisation (once, under a lock: llvmlite's global state is not
 thread-safe) and ``MachineCode``, which keeps a module's MCJIT execution engine
@@ -49,15 +49,31 @@ class MachineCode:
 
 def compile_ir(text: str, name: str) -> MachineCode:
     """Verify, optimise (O2) and generate code for ``text``; ``name`` is its function."""
+    return load_object(emit_object(text), name)
+
+
+def emit_object(text: str) -> bytes:
+    """Verify and optimise (O2) ``text`` and return its relocatable object code (what
+    ``load_object`` loads, here or in another process: ``cache``)."""
     with _lock:
-        started = time.thread_time()
         machine = _machine()
         module = llvm.parse_assembly(text)
         module.verify()
         options = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
         passes = llvm.create_pass_builder(machine, options)
         passes.getModulePassManager().run(module, passes)
-        engine = llvm.create_mcjit_compiler(module, machine)
+        return bytes(machine.emit_object(module))
+
+
+def load_object(object_code: bytes, name: str) -> MachineCode:
+    """Link ``object_code`` into an MCJIT execution engine of its own; ``name`` is its
+    function. ``seconds``: the CPU time of linking (emitting it is the caller's)."""
+    with _lock:
+        started = time.thread_time()
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
         engine.finalize_object()
-        function = NativeFunction(engine.get_function_address(name))
-        return MachineCode(engine, function, time.thread_time() - started)
+        address = engine.get_function_address(name)
+        if not address:
+            raise ValueError(f"the object code defines no function {name!r}")
+        return MachineCode(engine, NativeFunction(address), time.thread_time() - started)

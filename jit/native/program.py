@@ -21,6 +21,7 @@ region on.
 from __future__ import annotations
 
 import ctypes
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,8 @@ from jit.evm.frame import STACK_LIMIT, Evm
 from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import interpret_from
 from jit.forks import ForkRules
-from jit.native.backend import HostFunction, MachineCode, compile_ir
+from jit.native.backend import HostFunction, MachineCode, emit_object, load_object
+from jit.native.cache import CachedCode, MachineCodeCache
 from jit.native.coverage import covered_ops, host_memory_ops, host_ops, is_covered, native_keccak
 from jit.native.irgen import (
     BAD_JUMP,
@@ -61,6 +63,8 @@ MIN_SPARE = 1024
 MAX_SPARE = 1 << 20
 MIN_REGIONS_PER_CALL = 40  # measured: a crossing costs ~10 µs, ~40 short regions of the Python JIT
 _WORD = 32
+
+logger = logging.getLogger("hummingbird.jit")
 
 
 class _Buffers(threading.local):
@@ -358,15 +362,26 @@ class NativeBuild:
     instructions: int
     every_region: bool
     compile_seconds: float
+    loaded: bool = False  # from the machine-code cache (``cache``), not compiled here
 
 
 def build(
-    translation: Translation, *, every_region: bool = False, profile: RegionProfile | None = None
+    translation: Translation,
+    *,
+    every_region: bool = False,
+    profile: RegionProfile | None = None,
+    cache: MachineCodeCache | None = None,
 ) -> NativeBuild:
     """Compile ``translation``'s covered regions that are worth it (``selection``: by
     the runs' ``profile`` when there is one, else by the bytecode), or with
-    ``every_region`` all of them."""
+    ``every_region`` all of them. With a ``cache``, machine code another process (or an
+    earlier start) built for the same code and fork is loaded instead, and what is built
+    here is stored there."""
     started = time.thread_time()
+    if cache is not None:
+        loaded = _load_cached(translation, cache, started)
+        if loaded is not None:
+            return loaded
     table = translation.rules.opcode_table
     ops = covered_ops(table)
     covered = [region for region in translation.regions if is_covered(region, ops)]
@@ -386,20 +401,54 @@ def build(
     machine = None
     starts: frozenset[int] = frozenset()
     resumes: frozenset[int] = frozenset()
+    instructions = sum(len(region.instructions) for region in covered)
     if covered:
         module = ir_module(covered, translation.jumpdests, len(translation.code), host, hashing)
-        machine = compile_ir(module.text, FUNCTION_NAME)
+        object_code = emit_object(module.text)
+        machine = load_object(object_code, FUNCTION_NAME)
         starts = module.region_starts
         resumes = module.resume_points
+        if cache is not None:
+            entry = CachedCode(object_code, starts, resumes, instructions)
+            cache.store(translation.code, translation.rules, entry)
     return NativeBuild(
         translation.rules,
         translation.jumpdests,
         machine,
         starts,
         resumes,
-        sum(len(region.instructions) for region in covered),
+        instructions,
         every_region,
         time.thread_time() - started,
+    )
+
+
+def _load_cached(
+    translation: Translation, cache: MachineCodeCache, started: float
+) -> NativeBuild | None:
+    """The build ``cache`` holds for ``translation``, linked here; None on a miss."""
+    entry = cache.load(
+        translation.code,
+        translation.rules,
+        frozenset(region.start for region in translation.regions),
+    )
+    if entry is None:
+        return None
+    try:
+        machine = load_object(entry.object_code, FUNCTION_NAME)
+    except Exception as error:  # a file that passed the checks but does not link
+        logger.warning("jit: the cached machine code does not link, building it: %s", error)
+        return None
+    return NativeBuild(
+        translation.rules,
+        translation.jumpdests,
+        machine,
+        entry.region_starts,
+        entry.resume_points,
+        entry.instructions,
+        False,
+        time.thread_time() - started,
+        loaded=True,
     )
 
 

@@ -83,6 +83,7 @@ class WorkerState:
             config.engine,
             hot_threshold=config.hot_threshold,
             background=config.engine == "native",
+            native_cache_dir=config.native_cache_dir,
         )
         self._last: tuple[int, list[TxOutcome | None]] | None = None  # for ``Details``
 

@@ -49,10 +49,12 @@ def _positional(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
-    """How a worker runs code: the node's engine mode and its hot threshold."""
+    """How a worker runs code: the node's engine mode, its hot threshold and (native)
+    the machine-code cache's directory."""
 
     engine: str
     hot_threshold: int
+    native_cache_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from jit.forks import Fork
 from rpc import cli
 from rpc.cli import build_parser, config_from, main
 from rpc.namespaces.web3 import VERSION
-from sequencer.config import NodeConfig
+from sequencer.config import ConfigError, NodeConfig
 
 
 def parse(*argv: str) -> NodeConfig:
@@ -501,3 +501,30 @@ def test_log_flags() -> None:
     args = build_parser().parse_args(["-vv", "--log-format", "json"])
     assert (args.verbose, args.log_format) == (2, "json")
     assert build_parser().parse_args(["-v", "--verbose"]).verbose == 2
+
+
+def test_the_native_cache_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--engine native keeps machine code in the user's cache directory unless told
+    otherwise; the other engines keep none; contradictory or empty flags are refused."""
+    pytest.importorskip("llvmlite")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert parse().native_cache_dir is None
+    assert parse("--engine", "native").native_cache_dir == str(tmp_path / "xdg/hummingbird/native")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert parse("--engine", "native").native_cache_dir == str(
+        tmp_path / "home/.cache/hummingbird/native"
+    )
+    chosen = str(tmp_path / "mine")
+    assert parse("--engine", "native", "--native-cache", chosen).native_cache_dir == chosen
+    assert parse("--engine", "native", "--no-native-cache").native_cache_dir is None
+    for argv, message in [
+        (["--engine", "native", "--native-cache", chosen, "--no-native-cache"], "do not go"),
+        (["--engine", "native", "--native-cache", ""], "not a directory path"),
+        (["--engine", "native", "--native-cache", "a\0b"], "not a directory path"),
+        (["--native-cache", chosen], "needs --engine native"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse(*argv)
+    with pytest.raises(ConfigError, match="must be a path"):
+        NodeConfig(data_dir=None, native_cache_dir="")

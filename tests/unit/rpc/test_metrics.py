@@ -98,6 +98,9 @@ async def test_blocks_transactions_and_calls_are_counted(
     assert ("process_resident_memory_bytes", ()) in got
     frames = [v for (name, _), v in got.items() if name == "hummingbird_jit_frames_total"]
     assert len(frames) == 2 and sum(frames) >= 0
+    # The node runs --engine auto here: no machine code, none loaded.
+    assert got[("hummingbird_jit_native_regions_total", ())] == 0
+    assert got[("hummingbird_jit_native_loaded_total", ())] == 0
 
 
 async def test_the_loop_probe_observes_lag(running: tuple[Node, NodeMetrics, Client]) -> None:

@@ -461,7 +461,9 @@ def test_engines_that_disagree_fail_loudly(
         return result
 
     monkeypatch.setattr(b.OurRunner, "run", skewed)
-    monkeypatch.setattr(b.OurRunner, "__init__", lambda self, name: _fake_init(self, name))
+    monkeypatch.setattr(
+        b.OurRunner, "__init__", lambda self, name, native_cache=None: _fake_init(self, name)
+    )
     code, _, err = main(
         ["--workload", "keccak", "--scale", SCALE, "--runs", "1", "--engines", "interpreter,jit"],
         capsys,

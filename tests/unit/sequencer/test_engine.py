@@ -73,7 +73,9 @@ class SpyEngine:
 
     instances: list[SpyEngine] = []
 
-    def __init__(self, mode: str, hot_threshold: int = 2, background: bool = False) -> None:
+    def __init__(
+        self, mode: str, hot_threshold: int = 2, background: bool = False, **native: Any
+    ) -> None:
         self.args = (mode, hot_threshold, background)
         self.real = Engine("interpreter")
         self.targets: list[bytes] = []
@@ -246,3 +248,71 @@ def test_native_without_llvmlite_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
         NodeConfig(data_dir=None, engine="native")
     for mode in ("interpreter", "jit", "auto"):
         Engine(mode).close()
+
+
+def looping_runtime(iterations: int) -> bytes:
+    """slot 0 += 1, then a loop of ``iterations`` multiply-adds (worth machine code);
+    returns its result."""
+    code = Asm().push(0).op("SLOAD").push(1).op("ADD").push(0).op("SSTORE")
+    code.push(1).push(iterations).label("loop").op("SWAP1").push(3).op("MUL").push(7)
+    code.op("ADD", "SWAP1").push(1).op("SWAP1", "SUB", "DUP1").push_label("loop").op("JUMPI")
+    return code.op("POP").push(0).op("MSTORE").ret(0, 32).build()
+
+
+def run_native_node(
+    cache_dir: str | None, runs: int, engine: str = "native"
+) -> tuple[list[object], Any]:
+    """A node under --engine native with a machine-code cache: a looping contract
+    deployed and called ``runs`` times; the blocks' roots and the engine's stats."""
+    with patch("sequencer.node.time.time", return_value=1_999_999_000.0):
+        node = Node(
+            NodeConfig(data_dir=None, accounts=1, engine=engine, native_cache_dir=cache_dir)
+        )
+    head = node.chain.head
+    assert head is not None
+    node.clock.set_next(2_000_000_000, head.header.timestamp)
+    node.clock.set_interval(1)
+    try:
+        key = node.accounts[0].private_key
+        runtime = looping_runtime(500)
+        deploy = Transaction(
+            2,
+            31337,
+            0,
+            300_000,
+            None,
+            0,
+            creation_code(runtime),
+            max_fee_per_gas=10**10,
+            max_priority_fee_per_gas=1,
+        )
+        block = send(node, sign_transaction(deploy, key))
+        address = block.receipts[0].contract_address
+        assert address is not None
+        seen: list[object] = []
+        for nonce in range(1, runs + 1):
+            block = bump(node, address, nonce)
+            assert block.receipts[0].status == 1
+            seen += [block.header.gas_used, block.header.state_root]
+            node.engine.wait_idle(timeout=60)  # a build, once hot, before the next run
+        return seen, node.engine.stats()
+    finally:
+        node.close()
+
+
+def test_native_nodes_share_machine_code_through_the_cache(tmp_path: Any) -> None:
+    """The first node builds the hot contract's machine code and keeps it; a second
+    node (another process would do the same) loads it instead of compiling; both give
+    the interpreter's blocks."""
+    if unavailable_reason() is not None:
+        pytest.skip("llvmlite is optional")
+    from jit.compiler.engine import NATIVE_HOT_RUNS
+
+    runs = NATIVE_HOT_RUNS + 3
+    cache_dir = str(tmp_path / "native")
+    first, first_stats = run_native_node(cache_dir, runs)
+    assert first_stats.native_regions >= 1 and first_stats.native_loaded == 0
+    assert len(list((tmp_path / "native").glob("*.o"))) == 1
+    second, second_stats = run_native_node(cache_dir, runs)
+    assert second_stats.native_loaded == 1 and second_stats.native_regions >= 1
+    assert first == second == run_native_node(None, runs, "interpreter")[0]
