@@ -18,8 +18,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# With the native extra (llvmlite): --engine auto goes on to machine code for hot loops.
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[native]'
 	touch $@
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python

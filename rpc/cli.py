@@ -25,6 +25,7 @@ from jit.compiler import ENGINE_MODES
 from jit.compiler.engine import NATIVE_HOT_RUNS
 from jit.forks import Fork
 from jit.native import default_cache_directory
+from jit.native import unavailable_reason as native_unavailable_reason
 from rpc.errors import SERVER_ERROR
 from rpc.exposure import ExposurePolicy, PolicyError, is_loopback_bind, parse_host_names
 from rpc.exposure import parse_origins as parse_cors_origins
@@ -263,15 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
         "background; needs the native extra, llvmlite)",
     )
     p.add_argument(
+        "--native-runs",
+        type=_int_arg("native runs", 0, MAX_HOT_THRESHOLD),
+        default=NATIVE_HOT_RUNS,
+        metavar="N",
+        help="runs of a contract profiled before its machine code is built (--engine auto "
+        f"with llvmlite, and native; 0: auto stays in Python; default {NATIVE_HOT_RUNS})",
+    )
+    p.add_argument(
         "--native-cache",
         metavar="DIR",
-        help="--engine native: keep machine code here, for the worker processes and later "
-        "starts (default $XDG_CACHE_HOME/hummingbird/native or ~/.cache/hummingbird/native)",
+        help="keep machine code here, for the worker processes and later starts (default "
+        "$XDG_CACHE_HOME/hummingbird/native or ~/.cache/hummingbird/native)",
     )
     p.add_argument(
         "--no-native-cache",
         action="store_true",
-        help="--engine native: build machine code in each process and keep none",
+        help="build machine code in each process and keep none",
     )
     p.add_argument(
         "--jit-threshold",
@@ -732,6 +741,7 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
         history_window=args.history_window,
         engine=args.engine,
         hot_threshold=args.jit_threshold,
+        native_runs=args.native_runs,
         native_cache_dir=native_cache_dir_from(args),
         sender_recovery=args.sender_recovery,
         rpc_timeout=args.rpc_timeout,
@@ -765,18 +775,23 @@ def config_from(args: argparse.Namespace) -> NodeConfig:
 
 def native_cache_dir_from(args: argparse.Namespace) -> str | None:
     """The machine-code cache's directory: ``--native-cache``, else the user's cache
-    directory; None without ``--engine native`` or with ``--no-native-cache``."""
+    directory; None when the engine builds no machine code, or with
+    ``--no-native-cache``."""
     if args.no_native_cache:
         if args.native_cache is not None:
             raise ConfigError("--native-cache and --no-native-cache do not go together")
         return None
+    machine_code = args.engine == "native" or (args.engine == "auto" and args.native_runs > 0)
     if args.native_cache is not None:
         if not args.native_cache or "\0" in args.native_cache:
             raise ConfigError(f"--native-cache: not a directory path: {args.native_cache!r}")
-        if args.engine != "native":
-            raise ConfigError("--native-cache keeps machine code: it needs --engine native")
+        if not machine_code:
+            raise ConfigError(
+                "--native-cache keeps machine code: it needs --engine auto or native "
+                "(and --native-runs above 0)"
+            )
         return str(args.native_cache)
-    if args.engine != "native":
+    if not machine_code:
         return None
     return str(default_cache_directory())
 
@@ -867,22 +882,35 @@ def data_directory_description(cfg: NodeConfig) -> str:
 def engine_description(cfg: NodeConfig) -> str:
     if cfg.engine == "auto":
         if cfg.hot_threshold == 0:
-            return "auto (every code compiled in the background on its first run)"
-        runs = "run" if cfg.hot_threshold == 1 else f"{cfg.hot_threshold} runs"
-        return f"auto (a code is interpreted for its first {runs}, then compiled in the background)"
+            python = "auto (every code compiled in the background on its first run"
+        else:
+            runs = "run" if cfg.hot_threshold == 1 else f"{cfg.hot_threshold} runs"
+            python = (
+                f"auto (a code is interpreted for its first {runs}, then compiled in the background"
+            )
+        if cfg.native_runs == 0:
+            return python + "; no machine code: --native-runs 0)"
+        if native_unavailable_reason() is not None:
+            return python + "; no machine code: llvmlite is not installed)"
+        return python + f"; then {machine_code_description(cfg)})"
     if cfg.engine == "jit":
         return "jit (every contract compiled on its first run)"
     if cfg.engine == "native":
-        kept = (
-            "not kept"
-            if cfg.native_cache_dir is None
-            else f"kept in {os.path.abspath(cfg.native_cache_dir)}"
-        )
-        return (
-            f"native (compiled on the first run; after {NATIVE_HOT_RUNS} runs, the regions "
-            f"their profile says pay become machine code, built in the background, {kept})"
-        )
+        return f"native (compiled on the first run; then {machine_code_description(cfg)})"
     return cfg.engine
+
+
+def machine_code_description(cfg: NodeConfig) -> str:
+    kept = (
+        "not kept"
+        if cfg.native_cache_dir is None
+        else f"kept in {os.path.abspath(cfg.native_cache_dir)}"
+    )
+    runs = "run" if cfg.native_runs == 1 else f"{cfg.native_runs} runs"
+    return (
+        f"after {runs}, machine code for the regions their profile says pay, built in "
+        f"the background, {kept}"
+    )
 
 
 def recovery_description(node: Node) -> str:

@@ -14,7 +14,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Final
 
-from jit.compiler.engine import DEFAULT_HOT_THRESHOLD, ENGINE_MODES, MAX_HOT_THRESHOLD
+from jit.compiler.engine import (
+    DEFAULT_HOT_THRESHOLD,
+    ENGINE_MODES,
+    MAX_HOT_THRESHOLD,
+    NATIVE_HOT_RUNS,
+)
 from jit.forks import Fork
 from jit.native import unavailable_reason as native_unavailable_reason
 from sequencer.fork.upstream import UpstreamConfig
@@ -102,8 +107,11 @@ class NodeConfig:
     # (interpret a code hot_threshold times, then compile it off the block path; 0: at once).
     engine: str = DEFAULT_ENGINE
     hot_threshold: int = DEFAULT_HOT_THRESHOLD
-    # --engine native: where machine code is kept for the workers, the simulation
-    # threads and later starts (jit.native.cache); None: built by each and not kept.
+    # --engine auto (with llvmlite) and native: a contract's runs profiled before its
+    # machine code is built (jit.compiler.profile); 0: auto stops at the Python JIT.
+    native_runs: int = NATIVE_HOT_RUNS
+    # Where machine code is kept for the workers, the simulation threads and later
+    # starts (jit.native.cache); None: built by each and not kept.
     native_cache_dir: str | None = None
     # Where raw transactions' senders are recovered: "worker" (a second process, so the
     # ECDSA work leaves the event loop's core), "inline", or "auto" (worker when the
@@ -256,6 +264,17 @@ class NodeConfig:
             )
         if self.engine == "native" and (reason := native_unavailable_reason()) is not None:
             raise ConfigError(reason)
+        if (
+            isinstance(self.native_runs, bool)
+            or not isinstance(self.native_runs, int)
+            or not 0 <= self.native_runs <= MAX_HOT_THRESHOLD
+        ):
+            raise ConfigError(
+                f"native runs must be an integer in 0..{MAX_HOT_THRESHOLD}, "
+                f"got {self.native_runs!r}"
+            )
+        if self.engine == "native" and self.native_runs == 0:
+            raise ConfigError("--engine native profiles at least one run: --native-runs 1 or more")
         if self.native_cache_dir is not None and (
             not isinstance(self.native_cache_dir, str)
             or not self.native_cache_dir

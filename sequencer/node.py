@@ -292,6 +292,7 @@ class Node:
                 config.engine,
                 hot_threshold=config.hot_threshold,
                 background=True,
+                native_profile_runs=config.native_runs,
                 native_cache_dir=config.native_cache_dir,
             )
         except ValueError as error:
@@ -354,6 +355,7 @@ class Node:
                 config.engine,
                 hot_threshold=config.hot_threshold,
                 background=config.engine == "native",
+                native_profile_runs=config.native_runs,
                 native_cache_dir=config.native_cache_dir,
             )
         )
@@ -701,7 +703,12 @@ class Node:
         def start() -> WorkerPool:
             pool = WorkerPool(
                 config.workers,
-                WorkerConfig(config.engine, config.hot_threshold, config.native_cache_dir),
+                WorkerConfig(
+                    config.engine,
+                    config.hot_threshold,
+                    config.native_cache_dir,
+                    config.native_runs,
+                ),
                 self.db.resident,
                 head,
             )

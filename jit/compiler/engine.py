@@ -8,22 +8,22 @@ Modes (``--engine``):
 - ``auto``: a code is interpreted until it has run ``hot_threshold`` times,
   then compiled: on a worker thread when ``background`` is set (the node:
   compiling stays off the critical path of a mini-block, and the interpreter
-  keeps running the code until its program is installed), else at once.
-- ``native``: as ``jit``, and then every region made only of instructions the
-  native tier covers, and that is worth a crossing from Python (on a loop of such
-  regions, or long), is compiled to machine code through LLVM (``jit/native/``,
-  issue 22) and replaces the region's Python function. Without ``background`` (tests,
-  the conformance runner, benchmarks) at once, with the program; with it (the node)
-  the tiers follow hotness: the Python JIT's program at the first run, its first
-  ``NATIVE_HOT_RUNS`` runs profiled (``jit.compiler.profile``: how often each region
-  ran and from where), then the machine code of the regions the profile says pay
-  for their crossings and their compile (``jit.native.selection``) is built on the
-  worker thread (or loaded from the machine-code cache, ``native_cache_dir``:
-  ``jit.native.cache``) and installed by the executing thread between runs. Needs the optional llvmlite
-  (``pip install 'hummingbird[native]'``); without it the Engine refuses the mode
-  with a message saying so. ``auto`` does not go on to native code: LLVM runs in the
-  node's process (an LLVM abort, like the one ``irgen`` works around, would take
-  the node down) and its compiles take a core for ~0.1-1 s per contract; users opt in.
+  keeps running the code until its program is installed), else at once. In the
+  background, and when llvmlite is installed, it then goes on to machine code as
+  ``native`` does (below); ``native_profile_runs=0`` stops it at the Python JIT.
+- ``native``: as ``jit``, then machine code through LLVM (``jit/native/``, issue
+  22) for the regions worth it, each replacing the region's Python function. Without
+  ``background`` (tests, the conformance runner) every covered region worth a
+  crossing by the bytecode alone, at once, with the program. With it (the node) the
+  tiers follow hotness: the Python JIT's program first, its first
+  ``native_profile_runs`` runs (``NATIVE_HOT_RUNS``) profiled (``jit.compiler.profile``:
+  how often each region ran and from where), then machine code for the regions the
+  profile says pay for their crossings and their compile (``jit.native.selection``),
+  built on the worker thread with LLVM in a child process (``backend.Compiler``: an
+  LLVM abort fails that build, not the node) or loaded from the machine-code cache
+  (``native_cache_dir``: ``jit.native.cache``), and installed by the executing thread
+  between runs. Needs the optional llvmlite (``pip install 'hummingbird[native]'``);
+  without it the Engine refuses the mode with a message saying so.
 
 The cache is keyed by (code, fork, MegaETH or not): the code bytes themselves,
 whose hash Python caches on the bytes object, so a lookup costs no keccak and
@@ -87,13 +87,21 @@ def _take_finished(pending: dict[CacheKey, Future[Any]]) -> list[tuple[CacheKey,
     return done
 
 
-def _build_native(code: bytes, rules: ForkRules, profile: RegionProfile, cache: Any) -> Any:
+def _build_native(
+    code: bytes, rules: ForkRules, profile: RegionProfile, cache: Any, compiler: Any
+) -> Any:
     """The worker's part of the native tier: machine code for ``code`` (``NativeBuild``)
     where its runs' ``profile`` says it pays, or as ``cache`` (a ``MachineCodeCache``,
-    or None) holds it."""
+    or None) holds it; LLVM in ``compiler``'s child process."""
     from jit.native.program import build  # llvmlite is optional: imported on use
 
-    return build(Translation(code, rules), profile=profile, cache=cache)
+    return build(Translation(code, rules), profile=profile, cache=cache, compiler=compiler)
+
+
+def _llvm_here() -> bool:
+    from jit.native import unavailable_reason
+
+    return unavailable_reason() is None
 
 
 def compile_program(
@@ -140,9 +148,9 @@ class Engine:
     ) -> None:
         """``native_every_region`` (mode native): compile every covered region, even
         those whose crossings from Python cost more than they save (differential tests).
-        ``native_profile_runs`` (mode native in the background): the runs of a program
-        profiled before its machine code is built. ``native_cache_dir`` (mode native in the
-        background): the directory of a ``jit.native.cache.MachineCodeCache`` shared with
+        ``native_profile_runs`` (modes native and auto, in the background): the runs of a
+        program profiled before its machine code is built; 0: ``auto`` builds none (mode
+        native needs at least one). ``native_cache_dir`` (in the background): the directory of a ``jit.native.cache.MachineCodeCache`` shared with
         other processes and later starts, or None (machine code is not kept)."""
         if mode not in ENGINE_MODES:
             raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
@@ -161,9 +169,11 @@ class Engine:
         if (
             isinstance(native_profile_runs, bool)
             or not isinstance(native_profile_runs, int)
-            or not 1 <= native_profile_runs <= MAX_HOT_THRESHOLD
+            or not 0 <= native_profile_runs <= MAX_HOT_THRESHOLD
         ):
-            raise ValueError(f"native profile runs must be an integer in 1..{MAX_HOT_THRESHOLD}")
+            raise ValueError(f"native profile runs must be an integer in 0..{MAX_HOT_THRESHOLD}")
+        if mode == "native" and native_profile_runs == 0:
+            raise ValueError("the native engine profiles at least one run before machine code")
         if max_entries < 1 or max_code_bytes < 1:
             raise ValueError("the compiled-code cache needs room for at least one program")
         self.mode = mode
@@ -182,15 +192,17 @@ class Engine:
             if background and mode in ("auto", "native")
             else None
         )
-        # Mode native in the background: profiled runs left before a program's machine
-        # code is built, their profiles, and the builds under way.
-        self._native_tiering = background and mode == "native"
+        # In the background, mode native, and mode auto when llvmlite is there: profiled
+        # runs left before a program's machine code is built, their profiles, and the
+        # builds under way (LLVM in a child process: an abort there fails one build).
+        self._native_tiering = background and (
+            mode == "native" or (mode == "auto" and native_profile_runs > 0 and _llvm_here())
+        )
         self._native_profile_runs = native_profile_runs
+        # Made at the first build: importing llvmlite would cost every start ~0.1 s.
+        self._native_cache_dir = native_cache_dir
         self._native_cache: Any = None
-        if self._native_tiering and native_cache_dir is not None:
-            from jit.native.cache import MachineCodeCache  # llvmlite: optional
-
-            self._native_cache = MachineCodeCache(native_cache_dir)
+        self._native_compiler: Any = None
         self._native_loaded = 0  # builds the cache held
         self._native_countdown: dict[CacheKey, int] = {}
         self._native_profiles: dict[CacheKey, Transitions] = {}
@@ -248,7 +260,7 @@ class Engine:
             self._counts[key] = count
             return None
         self._counts.pop(key, None)
-        if self._worker is not None and not self._native_tiering:
+        if self._worker is not None and self.mode == "auto":
             self._pending[key] = self._worker.submit(compile_program, key[0], rules)
             return None
         try:
@@ -285,8 +297,15 @@ class Engine:
         self._native_countdown[key] = -1
         profile = profile_from(self._native_profiles.pop(key, {}), self._native_profile_runs)
         assert self._worker is not None
+        if self._native_compiler is None:
+            from jit.native.backend import Compiler  # llvmlite: optional
+            from jit.native.cache import MachineCodeCache
+
+            self._native_compiler = Compiler()
+            if self._native_cache_dir is not None:
+                self._native_cache = MachineCodeCache(self._native_cache_dir)
         self._native_pending[key] = self._worker.submit(
-            _build_native, key[0], rules, profile, self._native_cache
+            _build_native, key[0], rules, profile, self._native_cache, self._native_compiler
         )
 
     def _install_native_finished(self) -> None:
@@ -368,5 +387,7 @@ class Engine:
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None
+        if self._native_compiler is not None:
+            self._native_compiler.close()
         self._pending.clear()
         self._native_pending.clear()

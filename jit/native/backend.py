@@ -1,5 +1,10 @@
 """LLVM through llvmlite: IR text -> optimised object code -> machine code in this process.
 
+``Compiler`` runs the optimisation and code generation (``emit_object``) in a child
+process of its own, so an LLVM abort (an assertion, as the one ``irgen`` works around)
+ends that build, not the node: the build fails, the code stays with the Python JIT, and
+the next build starts a new child. Only linking the object (``load_object``) runs here.
+
 Owns LLVM's initialisation (once, under a lock: llvmlite's global state is not
 thread-safe) and ``MachineCode``, which keeps a module's MCJIT execution engine
 alive for as long as its function may be called. Each module gets its own target
@@ -9,10 +14,14 @@ machine: an execution engine owns (and on disposal frees) the one it was made wi
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import llvmlite.binding as llvm
 
@@ -77,3 +86,50 @@ def load_object(object_code: bytes, name: str) -> MachineCode:
         if not address:
             raise ValueError(f"the object code defines no function {name!r}")
         return MachineCode(engine, NativeFunction(address), time.thread_time() - started)
+
+
+T = TypeVar("T")
+
+
+class CompilerCrashed(RuntimeError):
+    """LLVM's child process ended during a build (an abort): that build is lost."""
+
+
+class Compiler:
+    """LLVM's optimisation and code generation in a child process (module docstring),
+    started on the first build; thread-safe (builds queue for the one child)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def emit_object(self, text: str) -> bytes:
+        """``emit_object(text)`` in the child."""
+        return self.call(emit_object, text)
+
+    def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in the child (a module-level function); raises
+        ``CompilerCrashed`` if the child dies on it, and starts a new one next time."""
+        with self._lock:
+            if self._pool is None:
+                # spawn: a fresh interpreter, not a copy of this multi-threaded process.
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            pool = self._pool
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool as error:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise CompilerCrashed(
+                "LLVM's process ended during the build (an abort in LLVM); "
+                "the code stays with the Python JIT"
+            ) from error
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -37,7 +37,7 @@ from jit.evm.frame import STACK_LIMIT, Evm
 from jit.evm.memory import expansion_cost, extend_to
 from jit.evm.message import interpret_from
 from jit.forks import ForkRules
-from jit.native.backend import HostFunction, MachineCode, emit_object, load_object
+from jit.native.backend import Compiler, HostFunction, MachineCode, emit_object, load_object
 from jit.native.cache import CachedCode, MachineCodeCache
 from jit.native.coverage import covered_ops, host_memory_ops, host_ops, is_covered, native_keccak
 from jit.native.irgen import (
@@ -371,12 +371,14 @@ def build(
     every_region: bool = False,
     profile: RegionProfile | None = None,
     cache: MachineCodeCache | None = None,
+    compiler: Compiler | None = None,
 ) -> NativeBuild:
     """Compile ``translation``'s covered regions that are worth it (``selection``: by
     the runs' ``profile`` when there is one, else by the bytecode), or with
     ``every_region`` all of them. With a ``cache``, machine code another process (or an
     earlier start) built for the same code and fork is loaded instead, and what is built
-    here is stored there."""
+    here is stored there. With a ``compiler``, LLVM runs in its child process (an abort
+    there fails this build only); else in this one."""
     started = time.thread_time()
     if cache is not None:
         loaded = _load_cached(translation, cache, started)
@@ -404,7 +406,9 @@ def build(
     instructions = sum(len(region.instructions) for region in covered)
     if covered:
         module = ir_module(covered, translation.jumpdests, len(translation.code), host, hashing)
-        object_code = emit_object(module.text)
+        object_code = (
+            emit_object(module.text) if compiler is None else compiler.emit_object(module.text)
+        )
         machine = load_object(object_code, FUNCTION_NAME)
         starts = module.region_starts
         resumes = module.resume_points

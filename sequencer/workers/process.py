@@ -5,8 +5,8 @@ Owns the worker's side of the protocol (``sequencer.workers.protocol``): it hold
 the state as plain dicts (``DictState``), seeded once with the sequencer's resident
 state and then advanced by each sealed block's normalised diff, in block order; the
 pipe is ordered, so a request always finds every block sealed before it applied.
-It runs its own engine (``jit.compiler.Engine``, compiling inline: it is already off
-the sequencer's core; machine code, under ``--engine native``, on the engine's thread). It never writes anything but its own memory.
+It runs its own engine (``jit.compiler.Engine``, compiling on the engine's thread as the
+sequencer's does, machine code included). It never writes anything but its own memory.
 
 A request names the head it was made at; a worker at another head answers
 ``Stale`` (the sequencer then runs the batch itself and re-seeds the worker).
@@ -77,12 +77,13 @@ class WorkerState:
     def __init__(self, config: WorkerConfig) -> None:
         self.state = DictState()
         self.head = -1  # no state yet
-        # native: as in the sequencer, machine code only where the runs' profile says it
-        # pays, built on the engine's thread (background) rather than at first sight.
+        # As in the sequencer: compiled on the engine's thread (background), and machine
+        # code (auto with llvmlite, native) only where the runs' profile says it pays.
         self.engine = Engine(
             config.engine,
             hot_threshold=config.hot_threshold,
-            background=config.engine == "native",
+            background=True,
+            native_profile_runs=config.native_runs,
             native_cache_dir=config.native_cache_dir,
         )
         self._last: tuple[int, list[TxOutcome | None]] | None = None  # for ``Details``

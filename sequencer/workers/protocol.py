@@ -49,12 +49,13 @@ def _positional(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
-    """How a worker runs code: the node's engine mode, its hot threshold and (native)
-    the machine-code cache's directory."""
+    """How a worker runs code: the node's engine mode, its hot threshold, the runs
+    profiled before machine code and the machine-code cache's directory."""
 
     engine: str
     hot_threshold: int
     native_cache_dir: str | None = None
+    native_runs: int = 16  # jit.compiler.engine.NATIVE_HOT_RUNS
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from jit.forks import Fork
+from jit.native import unavailable_reason
 from rpc import cli
 from rpc.cli import build_parser, config_from, main
 from rpc.namespaces.web3 import VERSION
@@ -285,6 +286,8 @@ def test_banner_and_info_show_the_engine() -> None:
             "Engine:            auto (a code is interpreted for its first 5 runs, then compiled"
             in text
         )
+        if unavailable_reason() is None:
+            assert "; then after 16 runs, machine code for the regions" in text
         info = node.info()
         assert info["engine"]["mode"] == "auto"
         assert info["engine"]["hotThreshold"] == 5
@@ -508,8 +511,11 @@ def test_the_native_cache_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     otherwise; the other engines keep none; contradictory or empty flags are refused."""
     pytest.importorskip("llvmlite")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert parse().native_cache_dir is None
-    assert parse("--engine", "native").native_cache_dir == str(tmp_path / "xdg/hummingbird/native")
+    default = str(tmp_path / "xdg/hummingbird/native")
+    assert parse().native_cache_dir == default  # auto goes on to machine code
+    assert parse("--native-runs", "0").native_cache_dir is None  # ... unless told not to
+    assert parse("--engine", "jit").native_cache_dir is None
+    assert parse("--engine", "native").native_cache_dir == default
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert parse("--engine", "native").native_cache_dir == str(
@@ -522,9 +528,23 @@ def test_the_native_cache_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         (["--engine", "native", "--native-cache", chosen, "--no-native-cache"], "do not go"),
         (["--engine", "native", "--native-cache", ""], "not a directory path"),
         (["--engine", "native", "--native-cache", "a\0b"], "not a directory path"),
-        (["--native-cache", chosen], "needs --engine native"),
+        (["--engine", "interpreter", "--native-cache", chosen], "needs --engine auto or native"),
+        (["--native-runs", "0", "--native-cache", chosen], "needs --engine auto or native"),
+        (["--engine", "native", "--native-runs", "0"], "at least one run"),
     ]:
         with pytest.raises(ConfigError, match=message):
             parse(*argv)
     with pytest.raises(ConfigError, match="must be a path"):
         NodeConfig(data_dir=None, native_cache_dir="")
+
+
+def test_the_native_runs_flag() -> None:
+    assert parse().native_runs == 16
+    assert parse("--native-runs", "0").native_runs == 0
+    assert parse("--engine", "native", "--native-runs", "3").native_runs == 3
+    for bad in (["--native-runs", "-1"], ["--native-runs", "x"], ["--native-runs", "1e99"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(bad)
+    for value in (-1, 10**10, True, 1.5):
+        with pytest.raises(ConfigError, match="native runs must be"):
+            NodeConfig(data_dir=None, native_runs=value)  # type: ignore[arg-type]

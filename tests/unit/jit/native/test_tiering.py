@@ -3,6 +3,8 @@ built on the worker once a program is hot, installed between runs, same outcomes
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest.importorskip("llvmlite")
@@ -10,6 +12,7 @@ pytest.importorskip("llvmlite")
 from jit.compiler import Engine
 from jit.compiler.engine import NATIVE_HOT_RUNS
 from jit.forks import rules_for
+from jit.native.backend import Compiler, CompilerCrashed
 from tests.helpers.asm import push
 from tests.helpers.evm import outcome_fingerprint, run
 
@@ -45,3 +48,66 @@ def test_the_forced_engine_without_background_compiles_at_once() -> None:
     engine = Engine("native")
     run(LOOP, gas=1_000_000, engine=engine.runner)
     assert engine.stats().native_regions >= 1
+
+
+def test_auto_goes_on_to_machine_code_when_hot() -> None:
+    """--engine auto in the node: interpreted, then the Python JIT (background), then,
+    after its profiled runs, machine code for the loop; the same outcomes throughout."""
+    engine = Engine("auto", background=True, hot_threshold=1, native_profile_runs=2)
+    try:
+        expected = outcome_fingerprint(run(LOOP, gas=1_000_000).outcome)
+        for _ in range(8):
+            actual = run(LOOP, gas=1_000_000, engine=engine.runner).outcome
+            assert outcome_fingerprint(actual) == expected
+            engine.wait_idle(timeout=60)
+        stats = engine.stats()
+        assert stats.interpreted_runs >= 1 and stats.native_regions >= 1 and stats.failed == 0
+        program = engine.program_for(LOOP, rules_for("osaka"))
+        assert program is not None and program.namespace["__native__"].calls >= 1
+    finally:
+        engine.close()
+
+
+def test_auto_stays_in_python_when_told() -> None:
+    engine = Engine("auto", background=True, hot_threshold=0, native_profile_runs=0)
+    try:
+        for _ in range(6):
+            run(LOOP, gas=1_000_000, engine=engine.runner)
+            engine.wait_idle(timeout=60)
+        assert engine.stats().native_regions == 0 and engine.stats().compiled == 1
+    finally:
+        engine.close()
+    with pytest.raises(ValueError, match="at least one run"):
+        Engine("native", native_profile_runs=0)
+    with pytest.raises(ValueError, match="native profile runs"):
+        Engine("auto", native_profile_runs=-1)
+
+
+def test_an_llvm_abort_fails_one_build_not_the_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LLVM runs in a child process: one that aborts (as LLVM does on an assertion) costs
+    that build, which stays with the Python JIT, exactly; the next build gets a new child."""
+    compiler = Compiler()
+    try:
+        with pytest.raises(CompilerCrashed):
+            compiler.call(os.abort)
+        assert compiler.call(abs, -3) == 3  # a new child
+    finally:
+        compiler.close()
+
+    def crash(self: Compiler, text: str) -> bytes:
+        return self.call(os.abort)
+
+    monkeypatch.setattr(Compiler, "emit_object", crash)
+    engine = Engine("native", background=True, native_profile_runs=1)
+    try:
+        expected = outcome_fingerprint(run(LOOP, gas=1_000_000).outcome)
+        for _ in range(3):
+            actual = run(LOOP, gas=1_000_000, engine=engine.runner).outcome
+            assert outcome_fingerprint(actual) == expected
+            engine.wait_idle(timeout=60)
+        assert engine.stats().native_regions == 0
+        assert "LLVM's process ended" in caplog.text
+    finally:
+        engine.close()
