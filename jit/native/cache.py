@@ -26,10 +26,10 @@ user, as with any compiler cache.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -106,7 +106,7 @@ class MachineCodeCache:
                 f"{op}:{info.name}:{info.static_gas}:{handler.__module__}.{handler.__qualname__}".encode()
             )
         for name in _SOURCES:
-            parts.append(Path(sys.modules[name].__file__ or "").read_bytes())
+            parts.append(Path(importlib.import_module(name).__file__ or "").read_bytes())
         found = keccak256(b"\0".join(parts))
         self._fingerprints[key] = found
         return found
