@@ -140,6 +140,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "poll_ms": (5, 1_000),
     "settle": (1, 600),
     "wrk_timeout": (1, 60),
+    "native_runs": (0, 1_000_000_000),
 }
 
 
@@ -610,6 +611,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wrk-timeout", type=_bounded("wrk_timeout"), default=5, help="wrk -T seconds")
     p.add_argument("--engine", choices=ENGINES, help="Hummingbird's --engine (default: its own)")
+    p.add_argument(
+        "--native-runs",
+        type=_bounded("native_runs"),
+        help="Hummingbird's --native-runs (default: its own; 0: no machine code under auto)",
+    )
     p.add_argument("--wrk", type=_executable, help="the wrk binary (default: wrk on PATH)")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep bodies and wrk results here")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the report here")
@@ -652,7 +658,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def node_command(target: str, port: int, engine: str | None) -> tuple[list[str], Path]:
+def node_command(
+    target: str, port: int, engine: str | None, native_runs: int | None = None
+) -> tuple[list[str], Path]:
     if target == "anvil":
         from peers.start import peer_command
 
@@ -664,6 +672,8 @@ def node_command(target: str, port: int, engine: str | None) -> tuple[list[str],
         argv += ["--workers", target.removeprefix("hummingbird-w")[0]]
         if engine is not None:
             argv += ["--engine", engine]
+        if native_runs is not None:
+            argv += ["--native-runs", str(native_runs)]
         return argv, ROOT
     raise ValueError(f"unknown target {target!r}")
 
@@ -676,7 +686,7 @@ class Node:
 
 
 @contextlib.contextmanager
-def start_node(target: str, engine: str | None) -> Iterator[Node]:
+def start_node(target: str, engine: str | None, native_runs: int | None = None) -> Iterator[Node]:
     """Start ``target`` on a free 127.0.0.1 port in its own session; end its group on exit."""
     if target == "anvil":
         from peers.start import ANVIL
@@ -684,7 +694,7 @@ def start_node(target: str, engine: str | None) -> Iterator[Node]:
         if not ANVIL.is_file():
             raise RuntimeError(f"anvil is not installed ({ANVIL}): npm ci --prefix scripts/peers")
     port = free_port()
-    argv, cwd = node_command(target, port, engine)
+    argv, cwd = node_command(target, port, engine, native_runs)
     log_dir = ROOT / ".peers"
     log_dir.mkdir(exist_ok=True)
     log_path = log_dir / f"bench_wrk-{target}-{port}.log"
@@ -1119,7 +1129,7 @@ def bench_target(
     counts = split_evenly(args.txs, args.senders)
     keys = sender_keys(args.seed, args.senders)
     addrs = [address_of(k) for k in keys]
-    with start_node(target, args.engine) as node:
+    with start_node(target, args.engine, args.native_runs) as node:
         log(f"{target} {kind}: node pid {node.pid} at {node.url}; set-up ...")
         rpc = Rpc(node.url, 120.0)
         try:

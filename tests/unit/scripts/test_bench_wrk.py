@@ -683,3 +683,14 @@ def test_the_logged_target_is_w1_without_quiet() -> None:
     assert "--quiet" in quiet and "--quiet" not in logged
     assert logged[logged.index("--workers") + 1] == "1" and logged[-2:] == ["--engine", "jit"]
     assert [arg for arg in quiet if arg != "--quiet"] == logged[:-2]
+
+
+def test_native_runs_reach_the_node_and_are_bounded() -> None:
+    argv, _ = b.node_command("hummingbird-w1", 9000, "auto", 0)
+    assert argv[-4:] == ["--engine", "auto", "--native-runs", "0"]
+    assert "--native-runs" not in b.node_command("hummingbird-w1", 9000, None)[0]
+    parser = b.build_parser()
+    assert parser.parse_args(["--native-runs", "3"]).native_runs == 3
+    for bad in ("-1", "x", "9" * 30):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--native-runs", bad])
