@@ -8,7 +8,11 @@ Three kinds, interleaved round by round so the machine's noise falls on each ali
 - ``hummingbird-ephemeral``: ``.venv/bin/hummingbird --ephemeral --quiet``;
 - ``hummingbird-100k``: the same on a data directory holding ``--blocks`` blocks (built
   once here with ``anvil_mine``, before the rounds; not timed);
-- ``anvil``: the pinned anvil 1.7.1 (scripts/peers), ``--silent``.
+- ``anvil``: the pinned anvil 1.7.1 (scripts/peers), ``--silent``;
+- ``aiohttp-floor``: the floor of the architecture (DESIGN: the JSON-RPC server is
+  aiohttp): the venv's Python running a ten-line aiohttp app that answers every POST
+  with a chain id, none of Hummingbird's code imported. What the node spends above it
+  is its own.
 
 Each start is timed from just before the process is spawned to the first answer to
 ``eth_chainId`` (polled every millisecond on 127.0.0.1); the process is then stopped
@@ -40,6 +44,21 @@ HUMMINGBIRD = ROOT / ".venv" / "bin" / "hummingbird"
 ANVIL = ROOT / "scripts/peers/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 TICKS = os.sysconf("SC_CLK_TCK")
 CHAIN_ID_BODY = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
+PYTHON = ROOT / ".venv" / "bin" / "python"
+# The aiohttp-floor kind: Python, asyncio and aiohttp answering, nothing else.
+FLOOR_SERVER = """
+import sys
+from aiohttp import web
+
+async def answer(request):
+    await request.read()
+    return web.json_response({"jsonrpc": "2.0", "id": 1, "result": "0x7a69"})
+
+app = web.Application()
+app.router.add_post("/", answer)
+port = int(sys.argv[sys.argv.index("--port") + 1])
+web.run_app(app, host="127.0.0.1", port=port, print=None)
+"""
 
 
 def free_port() -> int:
@@ -150,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if ANVIL.is_file():
             kinds["anvil"] = [str(ANVIL), "--silent"]
+        kinds["aiohttp-floor"] = [str(PYTHON), "-c", FLOOR_SERVER]
         results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
         for round_number in range(args.rounds):
             for kind, command in kinds.items():
