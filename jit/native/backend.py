@@ -91,6 +91,12 @@ def load_object(object_code: bytes, name: str) -> MachineCode:
 T = TypeVar("T")
 
 
+def _timed_emit_object(text: str) -> tuple[bytes, float]:
+    started = time.thread_time()
+    object_code = emit_object(text)
+    return object_code, time.thread_time() - started
+
+
 class CompilerCrashed(RuntimeError):
     """LLVM's child process ended during a build (an abort): that build is lost."""
 
@@ -103,9 +109,9 @@ class Compiler:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
-    def emit_object(self, text: str) -> bytes:
-        """``emit_object(text)`` in the child."""
-        return self.call(emit_object, text)
+    def emit_object(self, text: str) -> tuple[bytes, float]:
+        """``emit_object(text)`` in the child, and the child's CPU seconds for it."""
+        return self.call(_timed_emit_object, text)
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in the child (a module-level function); raises

@@ -96,7 +96,7 @@ def test_an_llvm_abort_fails_one_build_not_the_process(
     finally:
         compiler.close()
 
-    def crash(self: Compiler, text: str) -> bytes:
+    def crash(self: Compiler, text: str) -> tuple[bytes, float]:
         return self.call(os.abort)
 
     monkeypatch.setattr(Compiler, "emit_object", crash)
