@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from jit.compiler.engine import (
     DEFAULT_HOT_THRESHOLD,
     ENGINE_MODES,
     MAX_HOT_THRESHOLD,
     NATIVE_HOT_RUNS,
+    Engine,
 )
 from jit.forks import Fork
 from jit.native import unavailable_reason as native_unavailable_reason
@@ -292,3 +293,27 @@ class NodeConfig:
                 f"JIT threshold must be an integer in 0..{MAX_HOT_THRESHOLD}, "
                 f"got {self.hot_threshold!r}"
             )
+
+
+class EngineSettings(Protocol):
+    """What an engine is made from: ``NodeConfig`` and the workers' ``WorkerConfig``."""
+
+    @property
+    def engine(self) -> str: ...
+    @property
+    def hot_threshold(self) -> int: ...
+    @property
+    def native_runs(self) -> int: ...
+    @property
+    def native_cache_dir(self) -> str | None: ...
+
+
+def engine_from(settings: EngineSettings, *, background: bool) -> Engine:
+    """The ``jit.compiler.Engine`` ``settings`` describe (ValueError if it cannot run)."""
+    return Engine(
+        settings.engine,
+        hot_threshold=settings.hot_threshold,
+        background=background,
+        native_profile_runs=settings.native_runs,
+        native_cache_dir=settings.native_cache_dir,
+    )

@@ -50,7 +50,7 @@ from sequencer.builder import (
 )
 from sequencer.chain import FRESH_CHAIN_CFS, Chain, LogEntry, LogFilter
 from sequencer.clock import MAX_TIMESTAMP, Clock, ClockError, ClockState
-from sequencer.config import ChainConfig, ConfigError, ForkConfig, NodeConfig
+from sequencer.config import ChainConfig, ConfigError, ForkConfig, NodeConfig, engine_from
 from sequencer.console_log import log_console_calls
 from sequencer.edits import EDITS_RECORD, EditError, StateEdits, block_edits_key
 from sequencer.errors import (
@@ -288,13 +288,7 @@ class Node:
         try:
             # One engine for the whole node: compiled code is shared by block production
             # and simulation; "auto" compiles hot code on a worker thread, off the block path.
-            self.engine = Engine(
-                config.engine,
-                hot_threshold=config.hot_threshold,
-                background=True,
-                native_profile_runs=config.native_runs,
-                native_cache_dir=config.native_cache_dir,
-            )
+            self.engine = engine_from(config, background=True)
         except ValueError as error:
             self.db.close()
             raise ConfigError(str(error)) from None
@@ -351,13 +345,7 @@ class Node:
         # Under --engine native, each builds machine code from its runs' profile on a
         # thread of its own, as the node's engine does (jit.compiler.engine).
         self.simulation_engines: PerThread[Engine] = PerThread(
-            lambda: Engine(
-                config.engine,
-                hot_threshold=config.hot_threshold,
-                background=config.engine == "native",
-                native_profile_runs=config.native_runs,
-                native_cache_dir=config.native_cache_dir,
-            )
+            lambda: engine_from(config, background=config.engine == "native")
         )
         self.simulation_worker = SimulationWorker(config.rpc_timeout)
         self.miner = Miner(

@@ -30,9 +30,9 @@ from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from jit.compiler import Engine
 from jit.evm.transaction import TxOutcome
 from jit.forks import rules_named
+from sequencer.config import engine_from
 from sequencer.errors import NodeError
 from sequencer.executor.share import run_share
 from sequencer.gc_tuning import tune_gc
@@ -79,13 +79,7 @@ class WorkerState:
         self.head = -1  # no state yet
         # As in the sequencer: compiled on the engine's thread (background), and machine
         # code (auto with llvmlite, native) only where the runs' profile says it pays.
-        self.engine = Engine(
-            config.engine,
-            hot_threshold=config.hot_threshold,
-            background=True,
-            native_profile_runs=config.native_runs,
-            native_cache_dir=config.native_cache_dir,
-        )
+        self.engine = engine_from(config, background=True)
         self._last: tuple[int, list[TxOutcome | None]] | None = None  # for ``Details``
 
     def seed(self, message: Seed) -> None:

@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 import pytest
 
-import sequencer.node as node_module
+import sequencer.config as config_module
 from jit.compiler import ENGINE_MODES, Engine
 from jit.evm.frame import Evm
 from jit.evm.message import execute_code
@@ -138,7 +138,7 @@ def bump(node: Node, address: bytes, nonce: int) -> MiniBlock:
 @pytest.fixture
 def spy_node(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Node, SpyEngine]]:
     SpyEngine.instances.clear()
-    monkeypatch.setattr(node_module, "Engine", SpyEngine)
+    monkeypatch.setattr(config_module, "Engine", SpyEngine)
     node = Node(NodeConfig(data_dir=None, accounts=1, engine="jit", hot_threshold=7))
     spy = SpyEngine.instances[-1]
     assert node.engine is spy
