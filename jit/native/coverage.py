@@ -66,6 +66,15 @@ _FAMILY_NAMES: dict[int, str] = {
 }
 
 
+# EIP-8024's stack instructions (with a valid immediate: an excluded one decodes as
+# undefined, so its region is not covered); irgen knows them by these names.
+EIP8024_NAMES: dict[Callable[..., None], str] = {
+    stack.dupn: "DUPN",
+    stack.swapn: "SWAPN",
+    stack.exchange: "EXCHANGE",
+}
+
+
 # Run through the host call, on the fork's own handler (``irgen``'s module docstring), so
 # any fork's version of them is exact: covered by name. None of them nests a frame.
 HOST_NAMES: frozenset[str] = frozenset(
@@ -124,6 +133,7 @@ def covered_ops(table: Mapping[int, OpcodeInfo]) -> frozenset[int]:
         if (
             info.handler in _COVERED_HANDLERS
             or _FAMILY_NAMES.get(op) == info.name
+            or EIP8024_NAMES.get(info.handler) == info.name
             or (op, info.name) in HAND_OVER_NAMES
         ):
             out.add(op)

@@ -64,6 +64,8 @@ from llvmlite import ir
 from jit.compiler.analysis import JUMPDEST, Instruction, Region
 from jit.evm.frame import STACK_LIMIT
 from jit.evm.gas import GAS_EXPONENTIATION_PER_BYTE, GAS_KECCAK256_WORD
+from jit.evm.instructions.stack import PAIR_IMMEDIATES
+from jit.native.coverage import EIP8024_NAMES
 from jit.native.selection import CALL_OUT_OPS
 
 EXIT_JUMP = 0
@@ -91,6 +93,7 @@ _KECCAK_ROTATIONS = (
     (28, 55, 25, 21, 56), (27, 20, 39, 8, 14),
 )  # fmt: skip
 MEMORY_OPS = {0x51: 32, 0x52: 32, 0x53: 1}  # MLOAD, MSTORE, MSTORE8 -> bytes accessed
+_EIP8024 = frozenset(EIP8024_NAMES.values())  # DUPN, SWAPN, EXCHANGE (coverage)
 HOST_HAND_OVER = frozenset({0xF3, 0xFD, 0xFE, 0xFF})  # RETURN, REVERT, INVALID, SELFDESTRUCT
 # CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL: run by the caller between
 # two native calls (``RUN_INSTRUCTION``), never under a native frame.
@@ -559,6 +562,8 @@ class _FunctionWriter:
             self.items[-1], self.items[-1 - depth] = self.items[-1 - depth], self.items[-1]
         elif op == 0x50:
             self.pop()
+        elif ins.name in _EIP8024:
+            self.stack_immediate(ins)
         elif op == JUMPDEST:
             pass
         elif op == 0x00:
@@ -587,6 +592,24 @@ class _FunctionWriter:
         else:
             self.pure(op)
         return True
+
+    def stack_immediate(self, ins: Instruction) -> None:
+        """EIP-8024's DUPN, SWAPN and EXCHANGE on the SSA items: ``analysis`` decoded the
+        immediate (an excluded one makes the instruction undefined, so not covered) and
+        gave it the stack effect of the DUP or SWAP it amounts to."""
+        if ins.name == "DUPN":
+            self.ensure(ins.pops)
+            self.push(self.items[-ins.pops].value)
+            return
+        if ins.name == "SWAPN":
+            n, m = 0, ins.pops - 1
+        else:
+            pair = PAIR_IMMEDIATES[ins.immediate]
+            assert pair is not None
+            n, m = pair
+        self.ensure(m + 1)
+        items = self.items
+        items[-1 - n], items[-1 - m] = items[-1 - m], items[-1 - n]
 
     def host_call(self, ins: Instruction) -> None:
         """Run the instruction's interpreter handler through ``host`` (module docstring),

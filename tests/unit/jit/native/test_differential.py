@@ -259,3 +259,73 @@ def test_memory_instruction_first_in_the_code(code: bytes) -> None:
     execution resumes at after memory grew (underflow, growth, huge offsets)."""
     for gas in (100_000, 21_005, 21_003, 21_001):
         assert_same(code, gas)
+
+
+AMSTERDAM_TABLE = rules_for("amsterdam").opcode_table
+DUPN, SWAPN, EXCHANGE = 0xE6, 0xE7, 0xE8
+
+
+def store_top(count: int) -> bytes:
+    """A JUMPDEST, then SSTOREs of the top ``count`` items (slots 100...)."""
+    return b"\x5b" + b"".join(push(100 + slot) + b"\x55" for slot in range(count))
+
+
+@st.composite
+def eip8024_programs(draw: st.DrawFn) -> bytes:
+    """30-45 items, then DUPN/SWAPN/EXCHANGE with any immediate (valid ones move items,
+    excluded ones halt, deep ones underflow) mixed with arithmetic; the top 24 items
+    are stored, so every move within them shows in the state."""
+    depth = draw(st.integers(30, 45))
+    code = b"".join(push(draw(words)) for _ in range(depth))
+    for _ in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from([DUPN, SWAPN, EXCHANGE, 0x01, 0x80, 0x90]))
+        if kind in (DUPN, SWAPN, EXCHANGE):
+            code += bytes([kind, draw(st.integers(0, 255))])
+        else:
+            code += bytes([kind])
+    return code + store_top(24)
+
+
+@SETTINGS
+@given(eip8024_programs(), shortfalls)
+def test_eip8024_stack_instructions(code: bytes, short: tuple[int, ...]) -> None:
+    used = assert_same_on(code, 2_000_000, "amsterdam").gas_used
+    for shortfall in (1, 2, *short):
+        if used - shortfall >= INTRINSIC:
+            assert_same_on(code, used - shortfall, "amsterdam")
+
+
+def test_eip8024_regions_run_natively() -> None:
+    """Valid immediates are covered (the region is machine code, and each move shows in
+    the stored items); an excluded one is not (its region stays with the Python JIT)."""
+    deep = b"".join(push(value) for value in range(1, 36))
+    # DUPN 20 (immediate 131), SWAPN 17 (128), EXCHANGE (2, 5) (155).
+    valid = deep + bytes([DUPN, 131, SWAPN, 128, EXCHANGE, 155]) + store_top(24)
+    engine = Engine("native", native_every_region=True)
+    expected = run(valid, gas=2_000_000, fork="amsterdam")
+    actual = run(valid, gas=2_000_000, fork="amsterdam", engine=engine.runner)
+    assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome)
+    assert expected.outcome.error is None
+    # Top first: 35, 34, ..., 1. DUPN 20 pushes the 20th, 16; SWAPN 17 swaps it with the
+    # 18th, 19; EXCHANGE (2, 5) swaps the 3rd and the 6th, 34 and 31. Slot 100 + i holds
+    # the i-th item from the top.
+    stored = expected.storage()
+    assert stored[100] == 19 and stored[117] == 16 and stored[101] == 35
+    assert stored[102] == 31 and stored[105] == 34
+    assert engine.stats().native_regions >= 2
+    program = engine.program_for(valid, rules_for("amsterdam"))
+    assert program is not None and program.namespace["__native__"].calls >= 1
+    excluded = deep + bytes([DUPN, 100]) + store_top(1)  # 91..127 are excluded
+    assert not decode(excluded, AMSTERDAM_TABLE)[35].defined
+    assert_same_on(excluded, 1_000_000, "amsterdam")
+
+
+def assert_same_on(code: bytes, gas: int, fork: str) -> TxOutcome:
+    expected = run(code, gas=gas, fork=fork, state=world(code))
+    actual = run(code, gas=gas, fork=fork, state=world(code), engine=ENGINE.runner)
+    assert outcome_fingerprint(actual.outcome) == outcome_fingerprint(expected.outcome), (
+        code.hex(),
+        gas,
+    )
+    assert ENGINE.stats().failed == 0
+    return expected.outcome
