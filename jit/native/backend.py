@@ -115,7 +115,12 @@ class Compiler:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in the child (a module-level function); raises
-        ``CompilerCrashed`` if the child dies on it, and starts a new one next time."""
+        ``CompilerCrashed`` if the child dies on it, and starts a new one next time.
+        In a daemonic process (the node's worker processes, which may have no children)
+        it runs here: such a process is itself the isolation, an abort costs the worker
+        and the sequencer goes on without it."""
+        if multiprocessing.current_process().daemon:
+            return function(*args)
         with self._lock:
             if self._pool is None:
                 # spawn: a fresh interpreter, not a copy of this multi-threaded process.

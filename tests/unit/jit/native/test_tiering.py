@@ -3,7 +3,9 @@ built on the worker once a program is hot, installed between runs, same outcomes
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,26 @@ def test_an_llvm_abort_fails_one_build_not_the_process(
         assert "LLVM's process ended" in caplog.text
     finally:
         engine.close()
+
+
+def _compile_in_a_daemon(answers: Any) -> None:
+    compiler = Compiler()
+    try:
+        answers.put(compiler.call(abs, -3))
+    except BaseException as error:  # reported to the test
+        answers.put(repr(error))
+    finally:
+        compiler.close()
+
+
+def test_a_daemonic_worker_compiles_in_its_own_process() -> None:
+    """The node's worker processes are daemonic, which may not start children: there
+    LLVM runs in the worker itself (its own isolation) rather than failing every build."""
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    worker = context.Process(target=_compile_in_a_daemon, args=(answers,), daemon=True)
+    worker.start()
+    try:
+        assert answers.get(timeout=60) == 3
+    finally:
+        worker.join(timeout=60)
