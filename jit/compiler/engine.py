@@ -150,8 +150,9 @@ class Engine:
         those whose crossings from Python cost more than they save (differential tests).
         ``native_profile_runs`` (modes native and auto, in the background): the runs of a
         program profiled before its machine code is built; 0: ``auto`` builds none (mode
-        native needs at least one). ``native_cache_dir`` (in the background): the directory of a ``jit.native.cache.MachineCodeCache`` shared with
-        other processes and later starts, or None (machine code is not kept)."""
+        native needs at least one). ``native_cache_dir`` (in the background): the directory
+        of a ``jit.native.cache.MachineCodeCache`` shared with other processes and later
+        starts, or None (machine code is not kept)."""
         if mode not in ENGINE_MODES:
             raise ValueError(f"unknown engine {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
         if mode == "native":
@@ -234,7 +235,7 @@ class Engine:
         self._compiled_runs += 1
         evm.code = code + _PADDING
         evm.jumpdests = program.jumpdests
-        transitions = self._native_tier(key) if self._native_tiering else None
+        transitions = self._native_tier(key, program) if self._native_tiering else None
         if transitions is None:
             program.run(evm)
             return
@@ -278,12 +279,16 @@ class Engine:
         self._install(key, program)
         return program
 
-    def _native_tier(self, key: CacheKey) -> Transitions | None:
-        """Mode native in the background: install finished builds; for a program without
+    def _native_tier(self, key: CacheKey, program: Program) -> Transitions | None:
+        """Machine code in the background: install finished builds; for a program without
         machine code yet, count the run and return the profile to record it into."""
         if self._native_pending:
             self._install_native_finished()
-        left = self._native_countdown.get(key, self._native_profile_runs)
+        left = self._native_countdown.get(key)
+        if left is None:  # new here, or forgotten when the counts were cleared
+            left = -1 if "__native__" in program.namespace else self._native_profile_runs
+            if left < 0:
+                self._native_countdown[key] = left
         if left <= 0:  # profiled, built or building
             return None
         if len(self._native_countdown) >= _COUNTS_LIMIT:
@@ -293,20 +298,28 @@ class Engine:
         return self._native_profiles.setdefault(key, {})
 
     def _submit_native(self, key: CacheKey, rules: ForkRules) -> None:
-        """Build ``key``'s machine code on the worker, from its runs' profile."""
+        """Build ``key``'s machine code on the worker, from its runs' profile. Runs in the
+        executing thread after a frame: nothing here may fail that frame."""
         self._native_countdown[key] = -1
-        profile = profile_from(self._native_profiles.pop(key, {}), self._native_profile_runs)
-        assert self._worker is not None
-        if self._native_compiler is None:
-            from jit.native.backend import Compiler  # llvmlite: optional
-            from jit.native.cache import MachineCodeCache
+        try:
+            profile = profile_from(self._native_profiles.pop(key, {}), self._native_profile_runs)
+            assert self._worker is not None
+            if self._native_compiler is None:
+                from jit.native.backend import Compiler  # llvmlite: optional
+                from jit.native.cache import MachineCodeCache
 
-            self._native_compiler = Compiler()
-            if self._native_cache_dir is not None:
-                self._native_cache = MachineCodeCache(self._native_cache_dir)
-        self._native_pending[key] = self._worker.submit(
-            _build_native, key[0], rules, profile, self._native_cache, self._native_compiler
-        )
+                self._native_compiler = Compiler()
+                if self._native_cache_dir is not None:
+                    self._native_cache = MachineCodeCache(self._native_cache_dir)
+            self._native_pending[key] = self._worker.submit(
+                _build_native, key[0], rules, profile, self._native_cache, self._native_compiler
+            )
+        except Exception as error:  # the code stays with the Python JIT
+            logger.warning(
+                "jit: native code for %s not built, it stays with the Python JIT: %s",
+                keccak256(key[0]).hex(),
+                error,
+            )
 
     def _install_native_finished(self) -> None:
         from jit.native.program import install
@@ -320,7 +333,8 @@ class Engine:
                     keccak256(key[0]).hex(),
                     error,
                 )
-            elif program is not None:  # else evicted meanwhile
+            elif program is not None and "__native__" not in program.namespace:
+                # (else evicted meanwhile, or already given machine code)
                 native_build = future.result()
                 self._native_loaded += native_build.loaded
                 stats = install(program, native_build)

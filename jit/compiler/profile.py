@@ -36,8 +36,8 @@ class RegionProfile:
 
 def region_start(function: Any) -> int:
     """The start of the region a generated function (or its lazy stub) runs: both are
-    named ``r_<start>``."""
-    return int(function.__name__.removeprefix("r_"))
+    named ``r_<start>``, a native entry point ``native_r_<start>``."""
+    return int(function.__name__.rpartition("r_")[2])
 
 
 def profile_from(transitions: Transitions, runs: int) -> RegionProfile:

@@ -136,3 +136,48 @@ def test_a_daemonic_worker_compiles_in_its_own_process() -> None:
         assert answers.get(timeout=60) == 3
     finally:
         worker.join(timeout=60)
+
+
+def test_forgotten_counts_do_not_build_machine_code_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-code counts are cleared when they grow past their limit; a program that
+    already has machine code is then neither profiled (its regions are native entry
+    points) nor built again."""
+    import jit.compiler.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_COUNTS_LIMIT", 2)
+    builds: list[bytes] = []
+    build = engine_module._build_native
+
+    def counted(code: bytes, *args: Any) -> Any:
+        builds.append(code)
+        return build(code, *args)
+
+    monkeypatch.setattr(engine_module, "_build_native", counted)
+    engine = Engine("native", background=True, native_profile_runs=1)
+    try:
+        expected = outcome_fingerprint(run(LOOP, gas=1_000_000).outcome)
+        for _ in range(2):
+            run(LOOP, gas=1_000_000, engine=engine.runner)
+            engine.wait_idle(timeout=60)
+        built = engine.stats().native_regions
+        assert built >= 1
+        for other in range(3):  # other codes fill the counts: they are cleared
+            run(push(other) + b"\x50\x00", engine=engine.runner)
+        for _ in range(3):
+            actual = run(LOOP, gas=1_000_000, engine=engine.runner).outcome
+            assert outcome_fingerprint(actual) == expected
+            engine.wait_idle(timeout=60)
+        assert engine.stats().native_regions == built and engine.stats().failed == 0
+        assert builds.count(LOOP) == 1
+    finally:
+        engine.close()
+
+
+def test_region_names_read_back_to_their_starts() -> None:
+    from jit.compiler.profile import region_start
+
+    def r_42() -> None: ...
+
+    def native_r_42() -> None: ...
+
+    assert region_start(r_42) == region_start(native_r_42) == 42
