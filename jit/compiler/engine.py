@@ -60,6 +60,7 @@ DEFAULT_MAX_ENTRIES = 2048
 DEFAULT_MAX_CODE_BYTES = 64 * 1024 * 1024
 _PADDING = b"\x00" * 33
 _COUNTS_LIMIT = 100_000
+_PROFILES_LIMIT = 256  # native profiles in progress at once
 
 logger = logging.getLogger("hummingbird.jit")
 
@@ -295,7 +296,16 @@ class Engine:
             self._native_countdown.clear()
             self._native_profiles.clear()
         self._native_countdown[key] = left - 1
-        return self._native_profiles.setdefault(key, {})
+        profile = self._native_profiles.get(key)
+        if profile is None:
+            # Profiles in progress hold their programs' functions: keep a bounded number,
+            # dropping the oldest (its code starts its count again if it runs again).
+            if len(self._native_profiles) >= _PROFILES_LIMIT:
+                oldest = next(iter(self._native_profiles))
+                del self._native_profiles[oldest]
+                self._native_countdown.pop(oldest, None)
+            profile = self._native_profiles[key] = {}
+        return profile
 
     def _submit_native(self, key: CacheKey, rules: ForkRules) -> None:
         """Build ``key``'s machine code on the worker, from its runs' profile. Runs in the
@@ -368,6 +378,8 @@ class Engine:
             len(self._programs) > self.max_entries or self._code_bytes > self.max_code_bytes
         ):
             old_key, old = self._programs.popitem(last=False)
+            self._native_profiles.pop(old_key, None)
+            self._native_countdown.pop(old_key, None)
             self._code_bytes -= len(old_key[0])
             unload(old)
 

@@ -181,3 +181,32 @@ def test_region_names_read_back_to_their_starts() -> None:
     def native_r_42() -> None: ...
 
     assert region_start(r_42) == region_start(native_r_42) == 42
+
+
+def test_profiles_in_progress_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profiles hold their programs' functions: past the limit the oldest is dropped and
+    its code counts its runs again from the start."""
+    import jit.compiler.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_PROFILES_LIMIT", 1)
+    builds: list[bytes] = []
+    build = engine_module._build_native
+
+    def counted(code: bytes, *args: Any) -> Any:
+        builds.append(code)
+        return build(code, *args)
+
+    monkeypatch.setattr(engine_module, "_build_native", counted)
+    other = push(7) + b"\x50\x00"
+    engine = Engine("native", background=True, native_profile_runs=2)
+    try:
+        run(LOOP, gas=1_000_000, engine=engine.runner)  # LOOP: 1 of 2 profiled runs
+        run(other, engine=engine.runner)  # drops LOOP's profile
+        run(LOOP, gas=1_000_000, engine=engine.runner)  # 1 of 2 again
+        engine.wait_idle(timeout=60)
+        assert LOOP not in builds
+        run(LOOP, gas=1_000_000, engine=engine.runner)  # 2 of 2: built
+        engine.wait_idle(timeout=60)
+        assert builds.count(LOOP) == 1 and engine.stats().native_regions >= 1
+    finally:
+        engine.close()
