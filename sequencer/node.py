@@ -340,12 +340,12 @@ class Node:
             config.rpc_gas_cap,
         )
         # The read-only verbs run on worker threads (sequencer.offload), each with an
-        # engine of its own (an engine's cache is written by the thread that executes),
-        # compiling inline: the thread is already off the block path.
-        # Under --engine native, each builds machine code from its runs' profile on a
-        # thread of its own, as the node's engine does (jit.compiler.engine).
+        # engine of its own (an engine's cache is written by the thread that executes).
+        # Each compiles on a thread of its own and (auto with llvmlite, native) builds
+        # machine code from its runs' profile, as the node's engine does; LLVM runs in
+        # the process's one compiler child (jit.native.backend.shared_compiler).
         self.simulation_engines: PerThread[Engine] = PerThread(
-            lambda: engine_from(config, background=config.engine == "native")
+            lambda: engine_from(config, background=True)
         )
         self.simulation_worker = SimulationWorker(config.rpc_timeout)
         self.miner = Miner(

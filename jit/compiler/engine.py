@@ -315,10 +315,10 @@ class Engine:
             profile = profile_from(self._native_profiles.pop(key, {}), self._native_profile_runs)
             assert self._worker is not None
             if self._native_compiler is None:
-                from jit.native.backend import Compiler  # llvmlite: optional
+                from jit.native.backend import shared_compiler  # llvmlite: optional
                 from jit.native.cache import MachineCodeCache
 
-                self._native_compiler = Compiler()
+                self._native_compiler = shared_compiler()
                 if self._native_cache_dir is not None:
                     self._native_cache = MachineCodeCache(self._native_cache_dir)
             self._native_pending[key] = self._worker.submit(
@@ -413,7 +413,5 @@ class Engine:
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None
-        if self._native_compiler is not None:
-            self._native_compiler.close()
         self._pending.clear()
         self._native_pending.clear()

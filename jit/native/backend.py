@@ -144,3 +144,17 @@ class Compiler:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+_shared: Compiler | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_compiler() -> Compiler:
+    """The process's one ``Compiler`` (one LLVM child for all its engines: the node's,
+    the simulation threads', a worker's); it lives as long as the process."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Compiler()
+        return _shared

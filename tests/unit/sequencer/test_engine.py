@@ -177,10 +177,10 @@ async def test_every_execution_path_runs_on_the_node_engine(
         for engine in node.simulation_engines.all():
             engine.targets.clear()
         await simulate()
-        # each simulation thread has its own engine, compiling inline (not in background)
+        # each simulation thread has its own engine, compiling on its own thread
         simulation_spies = node.simulation_engines.all()
         assert simulation_spies and spy not in simulation_spies
-        assert {engine.args for engine in simulation_spies} == {("jit", 7, False)}
+        assert {engine.args for engine in simulation_spies} == {("jit", 7, True)}
         targets = [t for engine in simulation_spies for t in engine.targets]
         assert targets and set(targets) == {address}
     assert not spy.targets  # simulation never runs on the block engine
@@ -316,3 +316,33 @@ def test_native_nodes_share_machine_code_through_the_cache(tmp_path: Any) -> Non
     second, second_stats = run_native_node(cache_dir, runs)
     assert second_stats.native_loaded == 1 and second_stats.native_regions >= 1
     assert first == second == run_native_node(None, runs, "interpreter")[0]
+
+
+def test_eth_call_reaches_machine_code_under_auto() -> None:
+    """The simulation threads' engines tier as the node's does: a looping view called
+    often enough runs in machine code under the default engine, with the same answers."""
+    if unavailable_reason() is not None:
+        pytest.skip("llvmlite is optional")
+    node = Node(
+        NodeConfig(data_dir=None, accounts=1, engine="auto", hot_threshold=1, native_runs=2)
+    )
+    try:
+        key = node.accounts[0].private_key
+        deploy = Transaction(
+            2, 31337, 0, 300_000, None, 0, creation_code(looping_runtime(500)),
+            max_fee_per_gas=10**10, max_priority_fee_per_gas=1,
+        )  # fmt: skip
+        block = send(node, sign_transaction(deploy, key))
+        address = block.receipts[0].contract_address
+        assert address is not None
+        request = CallRequest(sender=node.accounts[0].address, to=address)
+        answers = set()
+        for _ in range(8):
+            answers.add(asyncio.run(node.call(request, node.head_number)))
+            for engine in node.simulation_engines.all():
+                engine.wait_idle(timeout=60)
+        assert len(answers) == 1
+        stats = [engine.stats() for engine in node.simulation_engines.all()]
+        assert sum(s.native_regions for s in stats) >= 1 and not any(s.failed for s in stats)
+    finally:
+        node.close()
