@@ -112,7 +112,10 @@ class MachineCodeCache:
         return found
 
     def path(self, code: bytes, rules: ForkRules) -> Path:
-        name = keccak256(self.fingerprint(rules) + keccak256(code)).hex()[:40]
+        return self._path(keccak256(code), rules)
+
+    def _path(self, code_hash: bytes, rules: ForkRules) -> Path:
+        name = keccak256(self.fingerprint(rules) + code_hash).hex()[:40]
         return self.directory / (name + _SUFFIX)
 
     # ------------------------------------------------------------------ reading
@@ -123,12 +126,13 @@ class MachineCodeCache:
         """The entry for ``code`` under ``rules``, or None (a miss: absent, unreadable,
         or failing any check). ``region_starts``: the code's regions, which an entry's
         starts must be among."""
-        path = self.path(code, rules)
+        code_hash = keccak256(code)
+        path = self._path(code_hash, rules)
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        entry = self._parse(data, code, rules, region_starts)
+        entry = self._parse(data, code_hash, len(code), rules, region_starts)
         if entry is None:
             logger.warning("jit: ignoring the unusable machine-code cache entry %s", path)
             return None
@@ -137,7 +141,12 @@ class MachineCodeCache:
         return entry
 
     def _parse(
-        self, data: bytes, code: bytes, rules: ForkRules, region_starts: frozenset[int]
+        self,
+        data: bytes,
+        code_hash: bytes,
+        code_length: int,
+        rules: ForkRules,
+        region_starts: frozenset[int],
     ) -> CachedCode | None:
         start = len(MAGIC) + 4
         if not data.startswith(MAGIC) or len(data) < start:
@@ -158,11 +167,11 @@ class MachineCodeCache:
         if (
             header.get("format") != FORMAT
             or header.get("fingerprint") != self.fingerprint(rules).hex()
-            or header.get("code") != keccak256(code).hex()
+            or header.get("code") != code_hash.hex()
             or header.get("object") != keccak256(object_code).hex()
-            or not _int_list(starts, len(code))
+            or not _int_list(starts, code_length)
             or not starts
-            or not _int_list(resumes, len(code) + 1)
+            or not _int_list(resumes, code_length + 1)
             or not set(starts) <= region_starts
             or isinstance(instructions, bool)
             or not isinstance(instructions, int)
@@ -177,11 +186,12 @@ class MachineCodeCache:
         """Write ``entry`` for ``code`` under ``rules`` (whole, by rename), then keep the
         directory under ``max_bytes``. A failure is logged, never raised: the cache only
         saves work."""
+        code_hash = keccak256(code)
         header = json.dumps(
             {
                 "format": FORMAT,
                 "fingerprint": self.fingerprint(rules).hex(),
-                "code": keccak256(code).hex(),
+                "code": code_hash.hex(),
                 "object": keccak256(entry.object_code).hex(),
                 "starts": sorted(entry.region_starts),
                 "resumes": sorted(entry.resume_points),
@@ -189,7 +199,7 @@ class MachineCodeCache:
             }
         ).encode()
         blob = MAGIC + len(header).to_bytes(4, "big") + header + entry.object_code
-        path = self.path(code, rules)
+        path = self._path(code_hash, rules)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=_SUFFIX)

@@ -8,7 +8,7 @@ is long by itself. Short covered regions between storage accesses, calls and log
 ERC-20 transfer's) stay with the Python JIT, which runs them without a crossing.
 
 A host call (``irgen``: SLOAD, SSTORE, KECCAK256, LOG...) costs more from machine code
-than from the Python JIT: the C callback and the stack sync add ~3-5 µs to the handler,
+than from the Python JIT: the C callback and the operand copies add ~3-5 µs to the handler,
 while the Python JIT calls it directly. A region is worth it only if its inline
 instructions (~0.08 µs each in the Python JIT, next to nothing natively) outweigh its
 host calls (``HOST_CALL_WEIGHT`` instructions each, more for the ones that move memory
@@ -277,7 +277,7 @@ def chosen_by_profile(
             times
             for start in part
             for before, times in into.get(start, ())
-            if before is None or before not in part
+            if before not in part  # None (a frame's entry) included
         )
         total = sum(ran[start] * gain[start] for start in part) - CROSSING_WEIGHT * entries
         per_run = total / runs

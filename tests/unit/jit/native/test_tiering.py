@@ -138,21 +138,31 @@ def test_a_daemonic_worker_compiles_in_its_own_process() -> None:
         worker.join(timeout=60)
 
 
-def test_forgotten_counts_do_not_build_machine_code_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The codes the engines submit machine-code builds for, in order."""
+    import jit.compiler.engine as engine_module
+
+    codes: list[bytes] = []
+    build = engine_module._build_native
+
+    def counted(code: bytes, *args: Any) -> Any:
+        codes.append(code)
+        return build(code, *args)
+
+    monkeypatch.setattr(engine_module, "_build_native", counted)
+    return codes
+
+
+def test_forgotten_counts_do_not_build_machine_code_twice(
+    monkeypatch: pytest.MonkeyPatch, builds: list[bytes]
+) -> None:
     """The per-code counts are cleared when they grow past their limit; a program that
     already has machine code is then neither profiled (its regions are native entry
     points) nor built again."""
     import jit.compiler.engine as engine_module
 
     monkeypatch.setattr(engine_module, "_COUNTS_LIMIT", 2)
-    builds: list[bytes] = []
-    build = engine_module._build_native
-
-    def counted(code: bytes, *args: Any) -> Any:
-        builds.append(code)
-        return build(code, *args)
-
-    monkeypatch.setattr(engine_module, "_build_native", counted)
     engine = Engine("native", background=True, native_profile_runs=1)
     try:
         expected = outcome_fingerprint(run(LOOP, gas=1_000_000).outcome)
@@ -183,20 +193,14 @@ def test_region_names_read_back_to_their_starts() -> None:
     assert region_start(r_42) == region_start(native_r_42) == 42
 
 
-def test_profiles_in_progress_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profiles_in_progress_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, builds: list[bytes]
+) -> None:
     """Profiles hold their programs' functions: past the limit the oldest is dropped and
     its code counts its runs again from the start."""
     import jit.compiler.engine as engine_module
 
     monkeypatch.setattr(engine_module, "_PROFILES_LIMIT", 1)
-    builds: list[bytes] = []
-    build = engine_module._build_native
-
-    def counted(code: bytes, *args: Any) -> Any:
-        builds.append(code)
-        return build(code, *args)
-
-    monkeypatch.setattr(engine_module, "_build_native", counted)
     other = push(7) + b"\x50\x00"
     engine = Engine("native", background=True, native_profile_runs=2)
     try:
