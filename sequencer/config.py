@@ -215,15 +215,7 @@ class NodeConfig:
             raise ConfigError(
                 f"block interval must be in 0.001..31536000 seconds, got {self.block_interval}"
             )
-        if (
-            isinstance(self.max_trace_bytes, bool)
-            or not isinstance(self.max_trace_bytes, int)
-            or not 1024 <= self.max_trace_bytes <= MAX_TRACE_BYTES
-        ):
-            raise ConfigError(
-                f"max trace bytes must be an integer in 1024..{MAX_TRACE_BYTES}, "
-                f"got {self.max_trace_bytes!r}"
-            )
+        _check_int(self.max_trace_bytes, "max trace bytes", 1024, MAX_TRACE_BYTES)
         if not 0.001 <= self.txsync_max <= MAX_TXSYNC_TIMEOUT:
             raise ConfigError(
                 f"txsync max must be in 0.001..{MAX_TXSYNC_TIMEOUT:g} seconds, got {self.txsync_max}"
@@ -237,23 +229,8 @@ class NodeConfig:
             raise ConfigError(
                 f"RPC timeout must be in 0.001..{MAX_RPC_TIMEOUT:g} seconds, got {self.rpc_timeout}"
             )
-        if (
-            isinstance(self.rpc_gas_cap, bool)
-            or not isinstance(self.rpc_gas_cap, int)
-            or not 21_000 <= self.rpc_gas_cap <= MAX_RPC_GAS_CAP
-        ):
-            raise ConfigError(
-                f"RPC gas cap must be an integer in 21000..{MAX_RPC_GAS_CAP}, "
-                f"got {self.rpc_gas_cap!r}"
-            )
-        if (
-            isinstance(self.workers, bool)
-            or not isinstance(self.workers, int)
-            or not (0 <= self.workers <= MAX_WORKERS)
-        ):
-            raise ConfigError(
-                f"workers must be an integer in 0..{MAX_WORKERS}, got {self.workers!r}"
-            )
+        _check_int(self.rpc_gas_cap, "RPC gas cap", 21_000, MAX_RPC_GAS_CAP)
+        _check_int(self.workers, "workers", 0, MAX_WORKERS)
         if self.sender_recovery not in SENDER_RECOVERY_MODES:
             raise ConfigError(
                 f"sender recovery must be one of {', '.join(SENDER_RECOVERY_MODES)}, "
@@ -265,15 +242,7 @@ class NodeConfig:
             )
         if self.engine == "native" and (reason := native_unavailable_reason()) is not None:
             raise ConfigError(reason)
-        if (
-            isinstance(self.native_runs, bool)
-            or not isinstance(self.native_runs, int)
-            or not 0 <= self.native_runs <= MAX_HOT_THRESHOLD
-        ):
-            raise ConfigError(
-                f"native runs must be an integer in 0..{MAX_HOT_THRESHOLD}, "
-                f"got {self.native_runs!r}"
-            )
+        _check_int(self.native_runs, "native runs", 0, MAX_HOT_THRESHOLD)
         if self.engine == "native" and self.native_runs == 0:
             raise ConfigError("--engine native profiles at least one run: --native-runs 1 or more")
         if self.native_cache_dir is not None and (
@@ -284,15 +253,7 @@ class NodeConfig:
             raise ConfigError(
                 f"the native cache directory must be a path, got {self.native_cache_dir!r}"
             )
-        if (
-            isinstance(self.hot_threshold, bool)
-            or not isinstance(self.hot_threshold, int)
-            or not 0 <= self.hot_threshold <= MAX_HOT_THRESHOLD
-        ):
-            raise ConfigError(
-                f"JIT threshold must be an integer in 0..{MAX_HOT_THRESHOLD}, "
-                f"got {self.hot_threshold!r}"
-            )
+        _check_int(self.hot_threshold, "JIT threshold", 0, MAX_HOT_THRESHOLD)
 
 
 class EngineSettings(Protocol):
@@ -317,3 +278,9 @@ def engine_from(settings: EngineSettings, *, background: bool) -> Engine:
         native_profile_runs=settings.native_runs,
         native_cache_dir=settings.native_cache_dir,
     )
+
+
+def _check_int(value: object, name: str, low: int, high: int) -> None:
+    """An integer (not a bool) in ``low..high``, else a ConfigError saying so."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer in {low}..{high}, got {value!r}")
