@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jit.compiler.engine import NATIVE_HOT_RUNS
 from jit.evm.frame import BlockEnv
 from jit.evm.state import Log
 from jit.evm.transaction import TxOutcome
@@ -55,7 +56,7 @@ class WorkerConfig:
     engine: str
     hot_threshold: int
     native_cache_dir: str | None = None
-    native_runs: int = 16  # jit.compiler.engine.NATIVE_HOT_RUNS
+    native_runs: int = NATIVE_HOT_RUNS
 
 
 @dataclass(frozen=True, slots=True)
